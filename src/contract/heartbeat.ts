@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { gitShaSchema } from './git-sha.js';
+import { sha256Schema } from './manifest.js';
+import { parseJson, validate } from './validation.js';
+
+export const HEARTBEAT_VERSION = 1;
+
+/** Bounds that keep one heartbeat small; the board refuses anything larger. */
+export const HEARTBEAT_LIMITS = {
+  /** Largest request body the board accepts, in bytes. */
+  maxBodyBytes: 256 * 1024,
+  /** Most heartbeats in one batch. */
+  maxBatch: 200,
+  maxTasks: 32,
+  maxErrorLength: 1000,
+} as const;
+
+const utcTime = z.iso.datetime({ message: 'expected a UTC time in ISO 8601 (2026-01-31T12:00:00Z)' });
+const nameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected 1-63 letters, digits, dots, dashes or underscores');
+
+export const taskStatusSchema = z.object({
+  name: nameSchema,
+  /** Seconds since the task last succeeded; null when it never has. */
+  ageSeconds: z.number().nonnegative().nullable(),
+  limitSeconds: z.number().positive(),
+  ok: z.boolean(),
+});
+
+/** What one pod's agent reports after each run. */
+export const heartbeatSchema = z.object({
+  version: z.literal(HEARTBEAT_VERSION),
+  cluster: nameSchema,
+  /** The pod (or host) name; unique within its cluster. */
+  pod: z.string().min(1).max(253),
+  sentAt: utcTime,
+  /** The commit the app runs; null for an agent started with `--any-commit`. */
+  appGitSha: gitShaSchema.nullable(),
+  /** The live database; null before the first successful sync. */
+  database: z
+    .object({
+      gitSha: gitShaSchema,
+      sha256: sha256Schema,
+      createdAt: utcTime,
+    })
+    .nullable(),
+  lastRunAt: utcTime.nullable(),
+  lastSuccessAt: utcTime.nullable(),
+  lastError: z.string().max(HEARTBEAT_LIMITS.maxErrorLength).nullable(),
+  tasks: z.array(taskStatusSchema).max(HEARTBEAT_LIMITS.maxTasks),
+});
+
+export type Heartbeat = z.output<typeof heartbeatSchema>;
+export type TaskStatus = z.output<typeof taskStatusSchema>;
+
+const batchSchema = z.union([
+  heartbeatSchema.transform((one) => [one]),
+  z.array(heartbeatSchema).min(1).max(HEARTBEAT_LIMITS.maxBatch),
+]);
+
+/** Parses a request body holding one heartbeat or an array of them. Throws `ContractError`. */
+export function parseHeartbeats(body: string): Heartbeat[] {
+  return validate(batchSchema, parseJson(body, 'heartbeat'), 'heartbeat');
+}

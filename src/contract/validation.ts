@@ -1,0 +1,57 @@
+import type { z } from 'zod';
+
+/**
+ * A document or value that breaks the snapshot contract. The message names the
+ * field, what was expected and what came, so it can be shown to a person as is.
+ */
+export class ContractError extends Error {
+  override readonly name = 'ContractError';
+  readonly code = 'invalid-document';
+  /** Retrying cannot help: the same bytes fail the same way. */
+  readonly retryable = false;
+  constructor(
+    message: string,
+    /** Every problem found, one line each (`path: problem, got …`). */
+    readonly problems: readonly string[] = [message],
+  ) {
+    super(message);
+  }
+}
+
+function describeInput(input: unknown): string {
+  if (input === undefined) return 'nothing';
+  const text = JSON.stringify(input);
+  if (text === undefined) return String(input);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.length > 0 ? issue.path.join('.') : '(document)';
+  const input = 'input' in issue ? issue.input : undefined;
+  const message = issue.message.replace(/^Invalid input: /, '');
+  return `${path}: ${message}, got ${describeInput(input)}`;
+}
+
+/**
+ * Validates `value` against `schema`. Unknown fields are dropped (a newer writer
+ * may add some); missing or invalid ones throw a {@link ContractError} whose
+ * message starts with `what` ("manifest", "heartbeat") and lists the problems.
+ */
+export function validate<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
+  const result = schema.safeParse(value, { reportInput: true });
+  if (result.success) return result.data;
+  const problems = result.error.issues.map(describeIssue);
+  const shown = problems.slice(0, 3).join('; ');
+  const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
+  throw new ContractError(`invalid ${what}: ${shown}${more}`, problems);
+}
+
+/** Parses JSON text, turning a syntax error into a {@link ContractError}. */
+export function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ContractError(`invalid ${what}: expected JSON, got text that does not parse (${reason})`);
+  }
+}

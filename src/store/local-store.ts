@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
+import { NotFoundError } from '../errors.js';
+import { assertValidKey, type GetOptions, type GetResult, type ObjectInfo, type ObjectStore, type PutOptions } from './object-store.js';
+
+const TEMP_MARK = '.tmp-';
+
+function etagOf(stats: Stats): string {
+  // The inode changes on every put (write to a temp file, then rename), so the tag changes too.
+  return `"${stats.size.toString(16)}-${Math.floor(stats.mtimeMs).toString(16)}-${stats.ino.toString(16)}"`;
+}
+
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException)?.code === 'ENOENT' || (error as NodeJS.ErrnoException)?.code === 'ENOTDIR';
+}
+
+/** Fsyncs a file or folder so a completed rename survives a power cut. */
+export async function fsyncPath(target: string): Promise<void> {
+  const handle = await open(target, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Counts bytes passing through, reporting the running total. */
+export function progressCounter(onProgress?: (bytes: number) => void): Transform {
+  let total = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      total += chunk.length;
+      onProgress?.(total);
+      callback(null, chunk);
+    },
+  });
+}
+
+/**
+ * A folder as an object store: for local development, tests, and stores
+ * mounted as a file system. Writes are atomic: a temp file beside the target,
+ * fsync, rename, fsync of the folder; a failed write leaves no trace.
+ */
+export class LocalStore implements ObjectStore {
+  readonly location: string;
+  readonly writable = true;
+
+  constructor(readonly root: string) {
+    this.root = path.resolve(root);
+    this.location = pathToFileURL(this.root).href;
+  }
+
+  #path(key: string): string {
+    assertValidKey(key);
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<GetResult> {
+    const file = this.#path(key);
+    let stats: Stats;
+    try {
+      stats = await stat(file);
+    } catch (error) {
+      if (isMissing(error)) throw new NotFoundError(key, this.location);
+      throw error;
+    }
+    if (!stats.isFile()) throw new NotFoundError(key, this.location);
+    const etag = etagOf(stats);
+    if (options.ifNoneMatch === etag) return { status: 'not-modified', etag };
+    // Open before returning so a concurrent rename cannot swap the content under a known size.
+    const handle = await open(file, 'r');
+    const body = handle.createReadStream({ autoClose: true, signal: options.signal });
+    return { status: 'ok', body, size: stats.size, etag, lastModified: stats.mtime };
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const stats = await stat(this.#path(key));
+      return stats.isFile() ? { key, size: stats.size, etag: etagOf(stats), lastModified: stats.mtime } : undefined;
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async put(key: string, body: Readable | Uint8Array, options: PutOptions = {}): Promise<{ etag: string }> {
+    const target = this.#path(key);
+    const folder = path.dirname(target);
+    await mkdir(folder, { recursive: true });
+    const temp = path.join(folder, `.${path.basename(target)}${TEMP_MARK}${randomBytes(6).toString('hex')}`);
+    try {
+      const source = body instanceof Uint8Array ? Readable.from([body]) : body;
+      await pipeline(source, progressCounter(options.onProgress), createWriteStream(temp, { flags: 'wx' }), {
+        signal: options.signal,
+      });
+      await fsyncPath(temp);
+      await rename(temp, target);
+      await fsyncPath(folder);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+    return { etag: etagOf(await stat(target)) };
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const found: ObjectInfo[] = [];
+    const walk = async (folder: string, keyPrefix: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(folder, { withFileTypes: true });
+      } catch (error) {
+        if (isMissing(error)) return;
+        throw error;
+      }
+      for (const entry of entries) {
+        const key = `${keyPrefix}${entry.name}`;
+        if (!key.startsWith(prefix) && !prefix.startsWith(`${key}/`)) continue;
+        if (entry.isDirectory()) await walk(path.join(folder, entry.name), `${key}/`);
+        else if (entry.isFile() && !entry.name.includes(TEMP_MARK)) {
+          const stats = await stat(path.join(folder, entry.name));
+          found.push({ key, size: stats.size, etag: etagOf(stats), lastModified: stats.mtime });
+        }
+      }
+    };
+    await walk(this.root, '');
+    return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.#path(key), { force: true });
+  }
+}

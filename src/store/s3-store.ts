@@ -1,0 +1,209 @@
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  paginateListObjectsV2,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Readable } from 'node:stream';
+import {
+  AccessDeniedError,
+  BucketMissingError,
+  NotFoundError,
+  StoreError,
+  StoreUnreachableError,
+  errorMessage,
+} from '../errors.js';
+import { assertValidKey, type GetOptions, type GetResult, type ObjectInfo, type ObjectStore, type PutOptions } from './object-store.js';
+
+export interface S3StoreOptions {
+  bucket: string;
+  /** Key prefix inside the bucket, without leading or trailing `/`; empty for the bucket's root. */
+  prefix: string;
+  /** Endpoint of an S3-compatible service (R2, MinIO); AWS S3 when absent. */
+  endpoint?: string;
+  /** Region; the SDK's default chain (`AWS_REGION`, profile) when absent, `auto` for R2. */
+  region?: string;
+  /** Address buckets as `endpoint/bucket` instead of `bucket.endpoint` (MinIO, most self-hosted stores). */
+  forcePathStyle?: boolean;
+  /** Milliseconds to wait for a connection, and for each response after the request is sent. */
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  /** Bytes per part of a multipart upload. @default 16 MiB */
+  partSize?: number;
+  /** Parts uploaded at once. @default 4 */
+  queueSize?: number;
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+
+interface SdkError {
+  name?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+/**
+ * An S3 API bucket (AWS S3, Cloudflare R2, MinIO, any S3-compatible store),
+ * with credentials from the SDK's default chain: environment, shared config,
+ * web identity (GitHub OIDC), container and instance roles.
+ */
+export class S3Store implements ObjectStore {
+  readonly location: string;
+  readonly writable = true;
+  readonly client: S3Client;
+  readonly #options: S3StoreOptions;
+
+  constructor(options: S3StoreOptions) {
+    this.#options = options;
+    this.location = `s3://${options.bucket}${options.prefix ? `/${options.prefix}` : ''}`;
+    const config: S3ClientConfig = {
+      forcePathStyle: options.forcePathStyle ?? false,
+      requestHandler: {
+        connectionTimeout: options.connectTimeoutMs ?? 5_000,
+        requestTimeout: options.requestTimeoutMs ?? 60_000,
+      },
+    };
+    if (options.region) config.region = options.region;
+    if (options.endpoint) {
+      config.endpoint = options.endpoint;
+      // S3-compatible stores vary in their support of the newer default checksums
+      // (some store the aws-chunked framing as the object); our own SHA-256 of
+      // every snapshot is the end-to-end check either way.
+      config.requestChecksumCalculation = 'WHEN_REQUIRED';
+      config.responseChecksumValidation = 'WHEN_REQUIRED';
+    }
+    this.client = new S3Client(config);
+  }
+
+  #key(key: string): string {
+    assertValidKey(key);
+    return this.#options.prefix ? `${this.#options.prefix}/${key}` : key;
+  }
+
+  #relative(fullKey: string): string {
+    return this.#options.prefix ? fullKey.slice(this.#options.prefix.length + 1) : fullKey;
+  }
+
+  /** Turns an SDK error into one of our named errors, with the facts a person needs. */
+  #translate(error: unknown, key: string | undefined): Error {
+    const sdk = error as SdkError;
+    const status = sdk.$metadata?.httpStatusCode;
+    const name = sdk.name ?? '';
+    const where = this.#options.endpoint ?? 'AWS S3';
+    if (name === 'NoSuchBucket') return new BucketMissingError(this.#options.bucket, where);
+    if (key !== undefined && (name === 'NoSuchKey' || name === 'NotFound' || status === 404)) {
+      return new NotFoundError(key, this.location);
+    }
+    if (NETWORK_CODES.has(sdk.code ?? '') || NETWORK_CODES.has(name) || name === 'TimeoutError' || name === 'RequestTimeout') {
+      return new StoreUnreachableError(`${this.location} at ${where}`, errorMessage(error), error);
+    }
+    if (name === 'CredentialsProviderError') {
+      return new AccessDeniedError(`no AWS credentials for ${this.location}: ${errorMessage(error)}`, error);
+    }
+    if (status === 401 || status === 403 || ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch'].includes(name)) {
+      return new AccessDeniedError(`${this.location} refused access (${name || status}): ${errorMessage(error)}`, error);
+    }
+    const retryable = status === undefined || status >= 500 || status === 429;
+    return new StoreError(`${this.location}${key ? ` ${key}` : ''}: ${name || 'error'} ${status ?? ''} ${errorMessage(error)}`.trim(), retryable, error);
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<GetResult> {
+    try {
+      const result = await this.client.send(
+        new GetObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), IfNoneMatch: options.ifNoneMatch }),
+        { abortSignal: options.signal },
+      );
+      return {
+        status: 'ok',
+        body: result.Body as Readable,
+        size: result.ContentLength ?? 0,
+        etag: result.ETag ?? '',
+        lastModified: result.LastModified ?? new Date(0),
+      };
+    } catch (error) {
+      if ((error as SdkError).$metadata?.httpStatusCode === 304) {
+        return { status: 'not-modified', etag: options.ifNoneMatch ?? '' };
+      }
+      throw this.#translate(error, key);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const result = await this.client.send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }));
+      return { key, size: result.ContentLength ?? 0, etag: result.ETag ?? '', lastModified: result.LastModified ?? new Date(0) };
+    } catch (error) {
+      const translated = this.#translate(error, key);
+      if (translated instanceof NotFoundError) return undefined;
+      throw translated;
+    }
+  }
+
+  async put(key: string, body: Readable | Uint8Array, options: PutOptions = {}): Promise<{ etag: string }> {
+    const params = {
+      Bucket: this.#options.bucket,
+      Key: this.#key(key),
+      Body: body,
+      ContentType: options.contentType,
+      CacheControl: options.cacheControl,
+    };
+    try {
+      if (body instanceof Uint8Array) {
+        const result = await this.client.send(new PutObjectCommand({ ...params, ContentLength: body.length }), {
+          abortSignal: options.signal,
+        });
+        options.onProgress?.(body.length);
+        return { etag: result.ETag ?? '' };
+      }
+      // Parts become an object only when the upload is completed, so readers never see a partial object.
+      const upload = new Upload({
+        client: this.client,
+        params,
+        partSize: this.#options.partSize ?? 16 * 1024 * 1024,
+        queueSize: this.#options.queueSize ?? 4,
+        leavePartsOnError: false,
+      });
+      upload.on('httpUploadProgress', (progress) => options.onProgress?.(progress.loaded ?? 0));
+      options.signal?.addEventListener('abort', () => void upload.abort(), { once: true });
+      const result = await upload.done();
+      return { etag: result.ETag ?? '' };
+    } catch (error) {
+      throw this.#translate(error, undefined);
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const found: ObjectInfo[] = [];
+    const fullPrefix = this.#options.prefix ? `${this.#options.prefix}/${prefix}` : prefix;
+    try {
+      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.#options.bucket, Prefix: fullPrefix })) {
+        for (const item of page.Contents ?? []) {
+          if (!item.Key) continue;
+          found.push({
+            key: this.#relative(item.Key),
+            size: item.Size ?? 0,
+            etag: item.ETag ?? '',
+            lastModified: item.LastModified ?? new Date(0),
+          });
+        }
+      }
+    } catch (error) {
+      throw this.#translate(error, undefined);
+    }
+    return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }));
+    } catch (error) {
+      const translated = this.#translate(error, key);
+      if (!(translated instanceof NotFoundError)) throw translated;
+    }
+  }
+}
