@@ -1,0 +1,107 @@
+import { Command, Option } from 'commander';
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { manifestKey } from '../contract/keys.js';
+import { buildDatabase } from '../build/build.js';
+import { UsageError } from '../errors.js';
+import { formatBytes, formatDuration } from '../duration.js';
+import { resolveGitSha } from '../git.js';
+import { downloadSnapshot } from '../snapshot/download.js';
+import { readManifest } from '../snapshot/manifest-store.js';
+import { openStore } from '../store/open-store.js';
+import type { Reporter } from './reporter.js';
+import { addStoreOptions, collect, shareArg, storeSettings } from './options.js';
+
+interface BuildFlags {
+  output: string;
+  migrations?: string;
+  migrateCommand?: string;
+  loader?: string[];
+  from?: string;
+  vacuum: 'auto' | 'always' | 'never';
+  vacuumThreshold: number;
+  gitSha?: string;
+  store?: string;
+  endpoint?: string;
+  region?: string;
+  pathStyle?: boolean;
+}
+
+export function buildCommand(reporter: () => Reporter): Command {
+  const command = new Command('build')
+    .description('Build a database: apply migrations, run loaders, check it. Nothing is replaced unless every step passes.')
+    .option('-o, --output <file>', 'database file to write', 'sqlitening.db')
+    .option('--migrations <folder>', 'folder of .sql migrations, applied in natural order of their names; applied ones are recorded')
+    .option('--migrate-command <command>', 'shell command that migrates the database at $SQLITENING_DB (after --migrations)')
+    .option('--loader <command>', 'shell command that loads data into $SQLITENING_DB; repeat for several, run in order', collect)
+    .option('--from <source>', '"published": start from the newest snapshot of this commit in --store (empty if none); or a database file')
+    .addOption(new Option('--vacuum <when>', 'VACUUM: auto = when free pages pass --vacuum-threshold').choices(['auto', 'always', 'never']).default('auto'))
+    .option('--vacuum-threshold <share>', 'share of free pages that triggers VACUUM in auto mode', shareArg, 0.25)
+    .option('--git-sha <sha>', 'commit whose snapshot --from published starts from (default: $GITHUB_SHA, then git rev-parse HEAD)');
+  addStoreOptions(command);
+  command.addHelpText(
+    'after',
+    `
+VACUUM renumbers nearly every page, which makes the next page-level update as
+large as the whole file; auto mode runs it only when free pages pile up.
+
+Examples:
+  sqlitening build --migrations db/migrations --loader "node scripts/load-feeds.js"
+  sqlitening build --from published --store s3://my-bucket/site --loader "python load.py"`,
+  );
+  command.action(async (flags: BuildFlags) => {
+    const out = reporter();
+    if (!flags.migrations && !flags.migrateCommand && !flags.loader?.length && !flags.from) {
+      throw new UsageError('nothing to build: give --migrations, --migrate-command, --loader or --from');
+    }
+    const output = path.resolve(flags.output);
+    let startFrom: string | undefined;
+    let downloaded: string | undefined;
+    if (flags.from === 'published') {
+      const store = openStore(storeSettings(flags));
+      const { sha } = resolveGitSha(flags.gitSha, process.env, process.cwd());
+      const read = await readManifest(store, manifestKey(sha));
+      if (read.status === 'ok') {
+        downloaded = path.join(path.dirname(output), `.${path.basename(output)}.from-${randomBytes(4).toString('hex')}`);
+        out.event('download', { key: read.manifest.object.key, sha256: read.manifest.database.sha256 }, `Starting from ${read.manifest.object.key}`);
+        await downloadSnapshot({
+          store,
+          manifest: read.manifest,
+          destination: downloaded,
+          onProgress: (bytes) => out.progress('download', bytes, read.manifest.object.size),
+        });
+        startFrom = downloaded;
+      } else {
+        out.event('from-missing', { manifestKey: manifestKey(sha) }, `No snapshot of ${sha.slice(0, 12)} in ${store.location} yet: starting from an empty database`);
+      }
+    } else if (flags.from) {
+      startFrom = path.resolve(flags.from);
+    }
+    try {
+      const result = await buildDatabase({
+        output,
+        from: startFrom,
+        migrationsDir: flags.migrations,
+        migrateCommand: flags.migrateCommand,
+        loaders: flags.loader ?? [],
+        vacuum: flags.vacuum,
+        vacuumThreshold: flags.vacuumThreshold,
+        cwd: process.cwd(),
+        env: process.env,
+        commandOutput: process.stderr,
+        onStep: (step, detail) => out.event(`build.${step}`, detail),
+      });
+      const rows = result.stats.tables.reduce((sum, t) => sum + t.rows, 0);
+      const size = result.stats.pageCount * result.stats.pageSize;
+      out.result(
+        { command: 'build', path: result.path, migrationsApplied: result.migrationsApplied, vacuumed: result.vacuumed, durationMs: result.durationMs, ...result.stats },
+        `Built ${result.path}: ${result.stats.tables.length} tables, ${rows} rows, ${formatBytes(size)}; ` +
+          `${result.migrationsApplied.length} migration(s) applied${result.vacuumed ? ', vacuumed' : ''} in ${formatDuration(result.durationMs)}`,
+      );
+    } finally {
+      if (downloaded) await rm(downloaded, { force: true });
+    }
+  });
+  return command;
+}

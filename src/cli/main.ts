@@ -1,0 +1,42 @@
+import { Command, CommanderError } from 'commander';
+import { SqliteningError, errorMessage } from '../errors.js';
+import { VERSION } from '../version.js';
+import { buildCommand } from './build-command.js';
+import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './exit-codes.js';
+import { publishCommand } from './publish-command.js';
+import { Reporter } from './reporter.js';
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let reporter: Reporter | undefined;
+  const getReporter = (): Reporter => (reporter ??= new Reporter(program.opts<{ json?: boolean }>().json === true));
+  const program = new Command('sqlitening')
+    .description('Build, publish and sync verified SQLite snapshots for read-mostly sites.')
+    .version(VERSION)
+    .option('--json', 'print JSON lines (one object per event) on stdout instead of human output')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      // Commander's own errors are reported below, once, in our format.
+      outputError: () => {},
+    });
+  for (const command of [buildCommand(getReporter), publishCommand(getReporter)]) {
+    command.addHelpText('after', EXIT_CODES_HELP).exitOverride().configureOutput({ outputError: () => {} });
+    program.addCommand(command);
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code)) return EXIT.ok;
+      getReporter().error('usage', error.message.replace(/^error: /, ''), false);
+      return EXIT.usage;
+    }
+    const code = error instanceof SqliteningError ? error.code : (error as { code?: string }).code;
+    const retryable = error instanceof SqliteningError ? error.retryable : false;
+    getReporter().error(typeof code === 'string' ? code : 'error', errorMessage(error), retryable);
+    return exitCodeFor(error);
+  }
+}

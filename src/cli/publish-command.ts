@@ -1,0 +1,113 @@
+import { Command, Option } from 'commander';
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import type { Encoding } from '../contract/manifest.js';
+import { formatBytes, formatDuration } from '../duration.js';
+import { UsageError } from '../errors.js';
+import { resolveGitSha } from '../git.js';
+import { publishSnapshot } from '../publish/publish.js';
+import { openStore } from '../store/open-store.js';
+import type { Reporter } from './reporter.js';
+import { addStoreOptions, durationArg, encodingOption, integerArg, storeSettings } from './options.js';
+
+interface PublishFlags {
+  gitSha?: string;
+  encoding: Encoding;
+  level?: number;
+  keep: number;
+  grace: number;
+  check: boolean;
+  dryRun?: boolean;
+  store?: string;
+  endpoint?: string;
+  region?: string;
+  pathStyle?: boolean;
+}
+
+/** Builder fields from the GitHub Actions environment, when there is one. */
+export function builderFromEnv(env: NodeJS.ProcessEnv): { repository?: string; ref?: string; runUrl?: string } {
+  const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
+  return {
+    repository: env.GITHUB_REPOSITORY,
+    ref: env.GITHUB_REF,
+    runUrl: env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}` : undefined,
+  };
+}
+
+export function publishCommand(reporter: () => Reporter): Command {
+  const command = new Command('publish')
+    .description('Check, hash, compress and upload a database as the snapshot of a commit, then its manifest; prune old snapshots.')
+    .argument('<database>', 'SQLite file to publish (rollback-journal mode)')
+    .option('--git-sha <sha>', 'commit the snapshot belongs to (default: $GITHUB_SHA, then git rev-parse HEAD)')
+    .addOption(encodingOption())
+    .option('--level <n>', 'compression level (default per encoding: gzip 6, br 5, zstd 3)', integerArg(0, 22))
+    .option('--keep <n>', 'newest snapshots kept per commit', integerArg(1, 1000), 5)
+    .addOption(
+      new Option('--grace <duration>', 'snapshots younger than this are never pruned (pods may be downloading them)')
+        .argParser(durationArg)
+        .default(3_600_000, '1h'),
+    )
+    .option('--no-check', 'skip integrity_check and foreign_key_check (only when the database was just checked by build)')
+    .option('--dry-run', 'do everything but write: report what would be uploaded and pruned');
+  addStoreOptions(command);
+  command.addHelpText(
+    'after',
+    `
+Publishing the same bytes again for the same commit changes nothing and says so.
+The manifest (<commit>/manifest.json, Cache-Control: no-cache) is written only
+after the store has confirmed the snapshot object.
+
+Examples:
+  sqlitening publish sqlitening.db --store s3://my-bucket/site
+  sqlitening publish sqlitening.db --store s3://snapshots --endpoint https://<account>.r2.cloudflarestorage.com`,
+  );
+  command.action(async (database: string, flags: PublishFlags) => {
+    const out = reporter();
+    const store = openStore(storeSettings(flags));
+    if (!store.writable) throw new UsageError(`cannot publish to ${store.location}: it is read-only; use s3:// or a folder`);
+    const file = path.resolve(database);
+    try {
+      await access(file);
+    } catch {
+      throw new UsageError(`database ${file} does not exist`);
+    }
+    const { sha, source } = resolveGitSha(flags.gitSha, process.env, process.cwd());
+    out.event('start', { database: file, store: store.location, gitSha: sha, gitShaSource: source }, `Publishing ${file} for ${sha.slice(0, 12)} to ${store.location}`);
+    const result = await publishSnapshot({
+      store,
+      database: file,
+      gitSha: sha,
+      encoding: flags.encoding,
+      level: flags.level,
+      retention: { keep: flags.keep, graceMs: flags.grace },
+      check: flags.check,
+      builder: builderFromEnv(process.env),
+      dryRun: flags.dryRun === true,
+      onStep: (step, detail) => out.event(`publish.${step}`, detail),
+      onProgress: (phase, bytes, total) => out.progress(phase, bytes, phase === 'read' ? 0 : total),
+    });
+    const { manifest } = result;
+    const ratio = manifest.object.size / Math.max(1, manifest.database.size);
+    const verb = { published: 'Published', unchanged: 'Unchanged (already published)', 'dry-run': 'Would publish' }[result.status];
+    out.result(
+      {
+        command: 'publish',
+        status: result.status,
+        gitSha: sha,
+        sha256: manifest.database.sha256,
+        objectKey: result.objectKey,
+        manifestKey: result.manifestKey,
+        size: manifest.database.size,
+        encodedSize: manifest.object.size,
+        encoding: manifest.object.encoding,
+        pruned: result.pruned,
+        durationMs: result.durationMs,
+      },
+      `${verb}: ${store.location}/${result.objectKey}\n` +
+        `  sha256 ${manifest.database.sha256}\n` +
+        `  ${formatBytes(manifest.database.size)} → ${formatBytes(manifest.object.size)} ${manifest.object.encoding} (${(ratio * 100).toFixed(1)}%) in ${formatDuration(result.durationMs)}` +
+        (result.pruned.length ? `\n  pruned ${result.pruned.length}: ${result.pruned.join(', ')}` : ''),
+    );
+  });
+  return command;
+}

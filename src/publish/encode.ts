@@ -1,0 +1,64 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Encoding } from '../contract/manifest.js';
+import { compressor } from '../snapshot/codec.js';
+
+export interface EncodedSnapshot {
+  sha256: string;
+  /** Size of the SQLite file. */
+  size: number;
+  /** The file to upload: a compressed temp file, or the database itself for `identity`. */
+  encodedPath: string;
+  encodedSize: number;
+  /** Removes the temp file, if one was made. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Reads the database once, hashing it and compressing it into a temp file in
+ * `tempDir` in the same pass. The key of the object contains the hash, so the
+ * upload can only start once the whole file has been read; the temp file
+ * lets the upload send parts in parallel and be retried without re-reading.
+ */
+export async function encodeSnapshot(options: {
+  database: string;
+  encoding: Encoding;
+  level?: number | undefined;
+  tempDir: string;
+  onProgress?: (bytesRead: number) => void;
+}): Promise<EncodedSnapshot> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      options.onProgress?.(size);
+      callback(null, chunk);
+    },
+  });
+  const source = createReadStream(options.database, { highWaterMark: 1024 * 1024 });
+  if (options.encoding === 'identity') {
+    const sink = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+    await pipeline(source, tap, sink);
+    return { sha256: hash.digest('hex'), size, encodedPath: options.database, encodedSize: size, cleanup: async () => {} };
+  }
+  const encodedPath = path.join(options.tempDir, `sqlitening-publish-${randomBytes(6).toString('hex')}`);
+  try {
+    await pipeline(source, tap, compressor(options.encoding, options.level), createWriteStream(encodedPath, { flags: 'wx' }));
+  } catch (error) {
+    await rm(encodedPath, { force: true });
+    throw error;
+  }
+  return {
+    sha256: hash.digest('hex'),
+    size,
+    encodedPath,
+    encodedSize: (await stat(encodedPath)).size,
+    cleanup: () => rm(encodedPath, { force: true }),
+  };
+}

@@ -1,0 +1,169 @@
+import { createReadStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { LATEST_KEY, commitPrefix, manifestKey, snapshotKey } from '../contract/keys.js';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, type Encoding, type Manifest } from '../contract/manifest.js';
+import { inspectDatabaseFile, type DatabaseStats } from '../build/inspect.js';
+import { StoreError } from '../errors.js';
+import { readManifest, writeManifest } from '../snapshot/manifest-store.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { TOOL } from '../version.js';
+import { encodeSnapshot } from './encode.js';
+import { planRetention, type RetentionRule } from './retention.js';
+
+export interface BuilderInfo {
+  repository?: string | undefined;
+  ref?: string | undefined;
+  runUrl?: string | undefined;
+}
+
+export interface PublishOptions {
+  store: ObjectStore;
+  database: string;
+  gitSha: string;
+  encoding: Encoding;
+  level?: number | undefined;
+  retention: RetentionRule;
+  /** Run integrity and foreign-key checks; skip only when the caller has just run them (`build`). */
+  check: boolean;
+  /** Stats the caller already has (from `build`); measured here when absent. */
+  stats?: DatabaseStats | undefined;
+  builder?: BuilderInfo;
+  /** Decide and report everything, write nothing. */
+  dryRun: boolean;
+  tempDir?: string;
+  now?: () => Date;
+  onStep?: (step: string, detail: Record<string, unknown>) => void;
+  /** Progress of the long phases: reading (hash + compress) and uploading. */
+  onProgress?: (phase: 'read' | 'upload', bytes: number, total: number) => void;
+}
+
+export interface PublishResult {
+  /** `published`: new object and manifest; `unchanged`: the same bytes were already published for this commit. */
+  status: 'published' | 'unchanged' | 'dry-run';
+  manifest: Manifest;
+  manifestKey: string;
+  objectKey: string;
+  pruned: string[];
+  durationMs: number;
+}
+
+/**
+ * Publishes a database for a commit: check, hash and compress it in one read,
+ * upload the object, confirm it, then write the commit's manifest and
+ * `latest.json`, then prune. The manifest is written only after the store
+ * has confirmed the whole object, so no reader can see a manifest pointing at
+ * a missing or partial object, and a failed run is simply retried by the next.
+ */
+export async function publishSnapshot(options: PublishOptions): Promise<PublishResult> {
+  const started = Date.now();
+  const now = options.now ?? (() => new Date());
+  const step = options.onStep ?? (() => {});
+  const { store } = options;
+  const pointerKey = manifestKey(options.gitSha);
+
+  // First the cheap calls that fail on bad settings: store reachable, bucket there, current manifest valid.
+  const current = await readManifest(store, pointerKey);
+  const previous = current.status === 'ok' ? current.manifest : undefined;
+
+  const stats = options.stats ?? inspectDatabaseFile(options.database, { check: options.check });
+  step('checked', { checked: options.check, tables: stats.tables.length });
+
+  const encoded = await encodeSnapshot({
+    database: options.database,
+    encoding: options.encoding,
+    level: options.level,
+    tempDir: options.tempDir ?? tmpdir(),
+    onProgress: (bytes) => options.onProgress?.('read', bytes, 0),
+  });
+  try {
+    const createdAt = now();
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      version: MANIFEST_VERSION,
+      gitSha: options.gitSha,
+      createdAt: createdAt.toISOString(),
+      database: { sha256: encoded.sha256, size: encoded.size, ...stats },
+      object: {
+        key: snapshotKey({ gitSha: options.gitSha, createdAt, sha256: encoded.sha256, encoding: options.encoding }),
+        encoding: options.encoding,
+        size: encoded.encodedSize,
+      },
+      builder: { tool: TOOL, ...stripUndefined(options.builder ?? {}) },
+    };
+    step('encoded', { sha256: encoded.sha256, size: encoded.size, encodedSize: encoded.encodedSize });
+
+    if (previous && previous.database.sha256 === encoded.sha256) {
+      // Same bytes: keep the existing object and manifest, but only if the object is really there.
+      const object = await store.head(previous.object.key);
+      if (object && object.size === previous.object.size) {
+        if (!options.dryRun) await updateLatest(store, previous);
+        return {
+          status: 'unchanged',
+          manifest: previous,
+          manifestKey: pointerKey,
+          objectKey: previous.object.key,
+          pruned: [],
+          durationMs: Date.now() - started,
+        };
+      }
+      step('repair', { reason: `the manifest points at ${previous.object.key}, which is missing or incomplete` });
+    }
+
+    if (options.dryRun) {
+      const pruned = await pruneCommit(store, options.gitSha, options.retention, now(), new Set([manifest.object.key]), true);
+      return { status: 'dry-run', manifest, manifestKey: pointerKey, objectKey: manifest.object.key, pruned, durationMs: Date.now() - started };
+    }
+
+    await store.put(manifest.object.key, createReadStream(encoded.encodedPath, { highWaterMark: 1024 * 1024 }), {
+      contentType: options.encoding === 'identity' ? 'application/vnd.sqlite3' : 'application/octet-stream',
+      onProgress: (bytes) => options.onProgress?.('upload', bytes, encoded.encodedSize),
+    });
+    const stored = await store.head(manifest.object.key);
+    if (!stored || stored.size !== encoded.encodedSize) {
+      throw new StoreError(
+        `upload of ${manifest.object.key} not confirmed: the store holds ${stored ? `${stored.size} bytes` : 'nothing'}, expected ${encoded.encodedSize}`,
+        true,
+      );
+    }
+    step('uploaded', { key: manifest.object.key, bytes: encoded.encodedSize });
+
+    await writeManifest(store, pointerKey, manifest);
+    await updateLatest(store, manifest);
+    step('manifest', { key: pointerKey });
+
+    const pruned = await pruneCommit(store, options.gitSha, options.retention, now(), new Set([manifest.object.key]), false);
+    return { status: 'published', manifest, manifestKey: pointerKey, objectKey: manifest.object.key, pruned, durationMs: Date.now() - started };
+  } finally {
+    await encoded.cleanup();
+  }
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== '')) as Partial<T>;
+}
+
+/** Points `latest.json` at `manifest` unless it already points at one at least as new. */
+async function updateLatest(store: ObjectStore, manifest: Manifest): Promise<void> {
+  let latest: Manifest | undefined;
+  try {
+    const read = await readManifest(store, LATEST_KEY);
+    if (read.status === 'ok') latest = read.manifest;
+  } catch {
+    // An unreadable latest.json is replaced: it is only a bootstrap hint, derived from the commit manifests.
+  }
+  if (latest && (latest.createdAt > manifest.createdAt || latest.database.sha256 === manifest.database.sha256)) return;
+  await writeManifest(store, LATEST_KEY, manifest);
+}
+
+async function pruneCommit(
+  store: ObjectStore,
+  gitSha: string,
+  rule: RetentionRule,
+  now: Date,
+  protectedKeys: Set<string>,
+  dryRun: boolean,
+): Promise<string[]> {
+  const doomed = planRetention(await store.list(commitPrefix(gitSha)), rule, now, protectedKeys);
+  if (!dryRun) for (const object of doomed) await store.delete(object.key);
+  return doomed.map((object) => object.key);
+}

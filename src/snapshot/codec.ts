@@ -1,0 +1,54 @@
+import { PassThrough, type Transform } from 'node:stream';
+import zlib from 'node:zlib';
+import type { Encoding } from '../contract/manifest.js';
+import { UsageError } from '../errors.js';
+
+/** zstd arrived in Node's zlib in 22.15 / 23.8; older runtimes cannot read or write it. */
+type ZstdZlib = { createZstdCompress?: (options?: object) => Transform; createZstdDecompress?: () => Transform; constants: Record<string, number> };
+const zstd = zlib as unknown as ZstdZlib;
+
+export function encodingSupported(encoding: Encoding): boolean {
+  return encoding !== 'zstd' || (typeof zstd.createZstdCompress === 'function' && typeof zstd.createZstdDecompress === 'function');
+}
+
+function requireSupported(encoding: Encoding): void {
+  if (!encodingSupported(encoding)) {
+    throw new UsageError(`encoding zstd needs Node.js 22.15 or newer; this is Node.js ${process.versions.node}. Use gzip, br or identity`);
+  }
+}
+
+/** Default compression level per encoding: chosen for fast decompression on pods (see the bench). */
+export const DEFAULT_LEVELS: Record<Encoding, number> = { identity: 0, gzip: 6, br: 5, zstd: 3 };
+
+export function compressor(encoding: Encoding, level = DEFAULT_LEVELS[encoding]): Transform {
+  requireSupported(encoding);
+  const chunkSize = 256 * 1024;
+  switch (encoding) {
+    case 'identity':
+      return new PassThrough();
+    case 'gzip':
+      return zlib.createGzip({ level, chunkSize });
+    case 'br':
+      return zlib.createBrotliCompress({
+        chunkSize,
+        params: { [zlib.constants.BROTLI_PARAM_QUALITY]: level, [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_GENERIC },
+      });
+    case 'zstd':
+      return zstd.createZstdCompress!({ chunkSize, params: { [zstd.constants.ZSTD_c_compressionLevel ?? 100]: level } });
+  }
+}
+
+export function decompressor(encoding: Encoding): Transform {
+  requireSupported(encoding);
+  const chunkSize = 256 * 1024;
+  switch (encoding) {
+    case 'identity':
+      return new PassThrough();
+    case 'gzip':
+      return zlib.createGunzip({ chunkSize });
+    case 'br':
+      return zlib.createBrotliDecompress({ chunkSize });
+    case 'zstd':
+      return zstd.createZstdDecompress!();
+  }
+}
