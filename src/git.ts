@@ -1,6 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { parseGitSha } from './contract/git-sha.js';
+import { parseGitSha as parseContractGitSha } from './contract/git-sha.js';
 import { UsageError } from './errors.js';
+
+/** A bad sha on the command line or in the environment is a usage error, not bad data. */
+function parseGitSha(value: string, source: string): string {
+  try {
+    return parseContractGitSha(value, source);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
 
 /**
  * The commit a snapshot belongs to: the explicit value, else `GITHUB_SHA`,

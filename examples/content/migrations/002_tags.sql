@@ -1,0 +1,5 @@
+CREATE TABLE post_tags (
+  slug TEXT NOT NULL REFERENCES blog_posts (slug) ON DELETE CASCADE,
+  tag TEXT NOT NULL,
+  PRIMARY KEY (slug, tag)
+) WITHOUT ROWID;

@@ -1,0 +1,240 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manifestKey, parseManifestJson } from '../src/contract/index.js';
+import { S3Store } from '../src/store/s3-store.js';
+import { runCli, type CliResult } from './helpers/cli.js';
+import { SHA_A, makeContentDatabase, tempFolder } from './helpers/fixtures.js';
+import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
+
+let s3: S3TestServer;
+let dir: string;
+let cleanup: () => Promise<void>;
+let db: string;
+let env: Record<string, string>;
+let n = 0;
+
+beforeAll(async () => {
+  s3 = await startS3Server(['cli']);
+  ({ dir, cleanup } = await tempFolder('cli'));
+  db = path.join(dir, 'site.db');
+  makeContentDatabase(db, 100);
+  env = { ...s3.env, SQLITENING_S3_ENDPOINT: s3.endpoint, SQLITENING_S3_PATH_STYLE: 'true' };
+});
+afterAll(async () => {
+  await s3?.stop();
+  await cleanup?.();
+});
+
+/** A fresh prefix per test, so "nothing published" is a check on an empty listing. */
+function freshStore(): { url: string; store: S3Store } {
+  const prefix = `t${++n}`;
+  return {
+    url: `s3://cli/${prefix}`,
+    store: new S3Store({ bucket: 'cli', prefix, endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true }),
+  };
+}
+
+function expectOneLineError(result: CliResult, code: number, message: string | RegExp): void {
+  expect(result.code).toBe(code);
+  // Progress lines and a loader's own output may come first; the error is the one last line.
+  const lines = result.stderr.trimEnd().split('\n');
+  expect(lines.filter((line) => line.startsWith('sqlitening: error: '))).toHaveLength(1);
+  const last = lines.at(-1)!;
+  expect(last).toMatch(/^sqlitening: error: /);
+  if (typeof message === 'string') expect(last).toContain(message);
+  else expect(last).toMatch(message);
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('sqlitening publish (CLI)', () => {
+  it('publishes with --json and reports each step as a JSON line', async () => {
+    const { url, store } = freshStore();
+    const result = await runCli(['publish', db, '--store', url, '--git-sha', SHA_A, '--json'], { env });
+    expect(result.code).toBe(0);
+    expect(result.events.map((e) => e.event)).toEqual(['start', 'publish.checked', 'publish.encoded', 'publish.uploaded', 'publish.manifest', 'result']);
+    const final = result.events.at(-1)!;
+    expect(final).toMatchObject({ status: 'published', gitSha: SHA_A, manifestKey: manifestKey(SHA_A) });
+    expect(await store.head(final.objectKey as string)).toBeDefined();
+
+    const again = await runCli(['publish', db, '--store', url, '--git-sha', SHA_A], { env });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^Unchanged \(already published\): s3:\/\/cli\/t\d+\/a{40}\//);
+  });
+
+  it('takes the commit from GITHUB_SHA, then from git rev-parse HEAD', async () => {
+    const { url, store } = freshStore();
+    const fromEnv = await runCli(['publish', db, '--store', url], { env: { ...env, GITHUB_SHA: SHA_A } });
+    expect(fromEnv.code).toBe(0);
+    expect(await store.head(manifestKey(SHA_A))).toBeDefined();
+
+    const repo = path.join(dir, 'repo');
+    await mkdir(repo);
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' }).trim();
+    git('init', '-q');
+    git('-c', 'user.email=a@b.c', '-c', 'user.name=a', 'commit', '-q', '--allow-empty', '-m', 'x');
+    const head = git('rev-parse', 'HEAD');
+    const fromGit = await runCli(['publish', db, '--store', url, '--json'], { env, cwd: repo });
+    expect(fromGit.code).toBe(0);
+    expect(fromGit.events[0]).toMatchObject({ gitSha: head, gitShaSource: 'git rev-parse HEAD' });
+  });
+
+  it('has --help on every command, with the exit codes', async () => {
+    for (const args of [['--help'], ['build', '--help'], ['publish', '--help']]) {
+      const result = await runCli(args);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('Usage: sqlitening');
+      expect(result.stdout).toContain('Exit codes:');
+    }
+  });
+});
+
+describe('bad input: a one-line error, a non-zero exit, nothing published', () => {
+  it('unknown flag', async () => {
+    const { url, store } = freshStore();
+    const result = await runCli(['publish', db, '--store', url, '--git-sha', SHA_A, '--compress', 'gzip'], { env });
+    expectOneLineError(result, 2, "unknown option '--compress'");
+    expect(await store.list('')).toEqual([]);
+  });
+
+  it('missing store settings', async () => {
+    const result = await runCli(['publish', db, '--git-sha', SHA_A], { env: { ...s3.env } });
+    expectOneLineError(result, 2, 'missing store: expected s3://bucket[/prefix], file:///folder, a folder path, or http(s)://base-url');
+  });
+
+  it('malformed git sha', async () => {
+    const { url, store } = freshStore();
+    const result = await runCli(['publish', db, '--store', url, '--git-sha', 'deadbeef'], { env });
+    expectOneLineError(result, 2, 'invalid git sha from --git-sha: expected a full commit sha (40 or 64 lowercase hex digits), got "deadbeef"');
+    expect(await store.list('')).toEqual([]);
+  });
+
+  it('failing migration', async () => {
+    const migrations = path.join(dir, 'bad-migrations');
+    await mkdir(migrations, { recursive: true });
+    await writeFile(path.join(migrations, '001_init.sql'), 'CREATE TABLE posts (id INTEGER PRIMARY KEY);');
+    await writeFile(path.join(migrations, '002_broken.sql'), 'ALTER TABLE post ADD COLUMN title TEXT;');
+    const output = path.join(dir, 'migrated.db');
+    const result = await runCli(['build', '--migrations', migrations, '-o', output], { env });
+    expectOneLineError(result, 3, 'migration 002_broken.sql failed: no such table: post');
+    expect(existsSync(output)).toBe(false);
+  });
+
+  it('failing loader', async () => {
+    const output = path.join(dir, 'loaded.db');
+    const result = await runCli(['build', '--loader', 'echo "upstream feed returned 502" >&2; exit 4', '-o', output], { env });
+    expectOneLineError(result, 3, /loader ".*" failed with exit code 4: upstream feed returned 502$/);
+    expect(existsSync(output)).toBe(false);
+  });
+
+  it('store unreachable', async () => {
+    const port = await closedPort();
+    const result = await runCli(['publish', db, '--store', 's3://cli/x', '--git-sha', SHA_A], {
+      env: { ...env, SQLITENING_S3_ENDPOINT: `http://127.0.0.1:${port}` },
+    });
+    expectOneLineError(result, 1, `cannot reach the store s3://cli/x at http://127.0.0.1:${port}: `);
+    expect(result.stderr).toContain('(retrying may help)');
+  });
+
+  it('bucket missing', async () => {
+    const result = await runCli(['publish', db, '--store', 's3://no-such-bucket/site', '--git-sha', SHA_A], { env });
+    expectOneLineError(result, 1, `bucket "no-such-bucket" does not exist at ${s3.endpoint}`);
+  });
+
+  it('a manifest in the store that fails validation', async () => {
+    const { url, store } = freshStore();
+    const broken = { format: 'sqlitening.manifest', version: 1, gitSha: SHA_A, createdAt: 'yesterday' };
+    await store.put(manifestKey(SHA_A), Buffer.from(JSON.stringify(broken)));
+    const result = await runCli(['publish', db, '--store', url, '--git-sha', SHA_A], { env });
+    expectOneLineError(result, 3, new RegExp(`${manifestKey(SHA_A)}: invalid manifest: createdAt: expected a UTC time .*, got "yesterday"`));
+    expect((await store.list('')).map((o) => o.key)).toEqual([manifestKey(SHA_A)]);
+  });
+
+  it('a database file that is not SQLite', async () => {
+    const { url, store } = freshStore();
+    const notDb = path.join(dir, 'notes.txt');
+    await writeFile(notDb, 'just some text, long enough to not be empty '.repeat(100));
+    const result = await runCli(['publish', notDb, '--store', url, '--git-sha', SHA_A], { env });
+    expectOneLineError(result, 3, /is not a readable SQLite database: file is not a database/);
+    expect(await store.list('')).toEqual([]);
+  });
+});
+
+describe('a publish killed during the upload', () => {
+  it('never leaves a manifest pointing at a missing or partial object', async () => {
+    const { url, store } = freshStore();
+    const big = path.join(dir, 'big.db');
+    makeContentDatabase(big, 40_000, 1);
+    const first = await runCli(['publish', db, '--store', url, '--git-sha', SHA_A, '--json'], { env });
+    expect(first.code).toBe(0);
+    const before = parseManifestJson(await (async () => {
+      const got = await store.get(manifestKey(SHA_A));
+      if (got.status !== 'ok') throw new Error('expected manifest');
+      const chunks: Buffer[] = [];
+      for await (const c of got.body) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString();
+    })());
+
+    let killedBeforeManifest = 0;
+    for (const delayMs of [0, 30, 120, 400]) {
+      const { spawn } = await import('node:child_process');
+      const { CLI } = await import('./helpers/cli.js');
+      const child = spawn(process.execPath, [CLI, '--json', 'publish', big, '--store', url, '--git-sha', SHA_A, '--encoding', 'identity', '--no-check'], {
+        env: { PATH: process.env.PATH ?? '', ...env },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      let output = '';
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (chunk) => {
+          output += chunk;
+          if (output.includes('"publish.encoded"')) setTimeout(() => child.kill('SIGKILL'), delayMs);
+        });
+        child.on('close', () => resolve());
+      });
+      if (!output.includes('"publish.manifest"')) killedBeforeManifest++;
+      const got = await store.get(manifestKey(SHA_A));
+      if (got.status !== 'ok') throw new Error('manifest vanished');
+      const chunks: Buffer[] = [];
+      for await (const c of got.body) chunks.push(c as Buffer);
+      const now = parseManifestJson(Buffer.concat(chunks).toString());
+      const object = await store.head(now.object.key);
+      expect(object?.size, `object of the manifest after a kill ${delayMs} ms into the upload`).toBe(now.object.size);
+      if (now.database.sha256 === before.database.sha256) expect(now).toEqual(before);
+    }
+    expect(killedBeforeManifest).toBeGreaterThan(0);
+  });
+});
+
+describe('the store read back by independent clients', () => {
+  it('aws CLI downloads object and manifest; sha256sum and sqlite3 agree with the manifest', async () => {
+    expect(existsSync('/usr/bin/aws'), 'Debian awscli (installed by .ci/run)').toBe(true);
+    const { url } = freshStore();
+    const published = await runCli(['publish', db, '--store', url, '--git-sha', SHA_A, '--json'], { env });
+    expect(published.code).toBe(0);
+    const prefix = url.slice('s3://cli/'.length);
+    const out = path.join(dir, 'aws');
+    await mkdir(out, { recursive: true });
+    const awsEnv = { ...process.env, ...s3.env, AWS_DEFAULT_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+    // Asynchronous: the S3 server runs in this process and must keep answering.
+    const aws = (...args: string[]) => promisify(execFile)('/usr/bin/aws', ['--endpoint-url', s3.endpoint, ...args], { env: awsEnv });
+    await aws('s3', 'cp', `s3://cli/${prefix}/${manifestKey(SHA_A)}`, path.join(out, 'manifest.json'));
+    const manifest = parseManifestJson(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+    await aws('s3', 'cp', `s3://cli/${prefix}/${manifest.object.key}`, path.join(out, 'snapshot.db.gz'));
+    execFileSync('gunzip', ['-f', path.join(out, 'snapshot.db.gz')]);
+    const sum = execFileSync('sha256sum', [path.join(out, 'snapshot.db')], { encoding: 'utf8' }).split(' ')[0];
+    expect(sum).toBe(manifest.database.sha256);
+    expect(execFileSync('sqlite3', [path.join(out, 'snapshot.db'), 'PRAGMA integrity_check'], { encoding: 'utf8' }).trim()).toBe('ok');
+    expect(execFileSync('sqlite3', [path.join(out, 'snapshot.db'), 'SELECT count(*) FROM posts'], { encoding: 'utf8' }).trim()).toBe('100');
+  });
+});

@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { LATEST_KEY, manifestKey, parseManifestJson, type Encoding } from '../src/contract/index.js';
+import { publishSnapshot, type PublishOptions } from '../src/publish/publish.js';
+import { encodingSupported } from '../src/snapshot/codec.js';
+import { downloadSnapshot } from '../src/snapshot/download.js';
+import { readManifest } from '../src/snapshot/manifest-store.js';
+import { readText, type ObjectStore } from '../src/store/object-store.js';
+import { S3Store } from '../src/store/s3-store.js';
+import { SHA_A, makeContentDatabase, tempFolder } from './helpers/fixtures.js';
+import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
+
+let s3: S3TestServer;
+let dir: string;
+let cleanup: () => Promise<void>;
+let store: S3Store;
+let prefixCounter = 0;
+
+beforeAll(async () => {
+  s3 = await startS3Server(['snapshots']);
+  ({ dir, cleanup } = await tempFolder('publish'));
+});
+afterAll(async () => {
+  await s3?.stop();
+  await cleanup?.();
+});
+beforeEach(() => {
+  store = new S3Store({ bucket: 'snapshots', prefix: `site-${++prefixCounter}`, endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true });
+});
+
+function database(name: string, rows: number, seed: number): string {
+  const file = path.join(dir, name);
+  makeContentDatabase(file, rows, seed);
+  return file;
+}
+
+function options(overrides: Partial<PublishOptions>): PublishOptions {
+  return {
+    store,
+    database: '',
+    gitSha: SHA_A,
+    encoding: 'gzip',
+    retention: { keep: 5, graceMs: 3_600_000 },
+    check: true,
+    dryRun: false,
+    tempDir: dir,
+    ...overrides,
+  };
+}
+
+async function manifestText(s: ObjectStore, key: string): Promise<string> {
+  const result = await s.get(key);
+  if (result.status !== 'ok') throw new Error('expected a body');
+  return readText(result.body);
+}
+
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+describe('publishSnapshot', () => {
+  it('uploads the object, then the manifest and latest.json; the same bytes again change nothing', async () => {
+    const db = database('one.db', 300, 1);
+    const first = await publishSnapshot(options({ database: db, builder: { repository: 'acme/site', runUrl: 'https://github.com/acme/site/actions/runs/1' } }));
+    expect(first.status).toBe('published');
+    expect(first.manifest.database.sha256).toBe(sha256(db));
+    expect(first.manifest.builder).toEqual({ tool: 'sqlitening/0.1.0', repository: 'acme/site', runUrl: 'https://github.com/acme/site/actions/runs/1' });
+    expect(first.manifest.database.tables).toEqual([
+      { name: 'posts', rows: 300 },
+      { name: 'tags', rows: 300 },
+    ]);
+    const stored = parseManifestJson(await manifestText(store, manifestKey(SHA_A)));
+    expect(stored).toEqual(first.manifest);
+    expect(parseManifestJson(await manifestText(store, LATEST_KEY))).toEqual(first.manifest);
+    expect((await store.head(first.objectKey))?.size).toBe(first.manifest.object.size);
+
+    const again = await publishSnapshot(options({ database: db }));
+    expect(again.status).toBe('unchanged');
+    expect(again.manifest).toEqual(first.manifest);
+    expect((await store.list(`${SHA_A}/`)).map((o) => o.key)).toEqual([first.objectKey, manifestKey(SHA_A)]);
+  });
+
+  it('serves the manifest with Cache-Control: no-cache', async () => {
+    await publishSnapshot(options({ database: database('cc.db', 10, 1) }));
+    const response = await fetch(`${s3.endpoint}/snapshots/site-${prefixCounter}/${manifestKey(SHA_A)}`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-cache');
+    expect(response.headers.get('content-type')).toBe('application/json');
+  });
+
+  it('publishes changed data as a new object and keeps the previous one within the grace period', async () => {
+    const first = await publishSnapshot(options({ database: database('v1.db', 100, 1) }));
+    const second = await publishSnapshot(options({ database: database('v2.db', 100, 2), now: () => new Date(Date.now() + 1000) }));
+    expect(second.status).toBe('published');
+    expect(second.objectKey).not.toBe(first.objectKey);
+    expect((await readManifest(store, manifestKey(SHA_A))).status === 'ok').toBe(true);
+    expect(parseManifestJson(await manifestText(store, manifestKey(SHA_A))).object.key).toBe(second.objectKey);
+    expect(await store.head(first.objectKey)).toBeDefined();
+  });
+
+  it('prunes beyond the newest N once the grace period has passed, never the current one', async () => {
+    const keys: string[] = [];
+    const base = Date.now() + 60_000;
+    for (let i = 0; i < 4; i++) {
+      const result = await publishSnapshot(
+        options({ database: database(`r${i}.db`, 50, 10 + i), retention: { keep: 2, graceMs: 0 }, now: () => new Date(base + i * 3_600_000) }),
+      );
+      keys.push(result.objectKey);
+      if (i === 3) expect(result.pruned).toEqual([keys[1]]);
+    }
+    const left = (await store.list(`${SHA_A}/`)).map((o) => o.key);
+    expect(left).toEqual([keys[2], keys[3], manifestKey(SHA_A)]);
+  });
+
+  it('uploads again when the manifest points at an object that is gone', async () => {
+    const db = database('repair.db', 20, 3);
+    const first = await publishSnapshot(options({ database: db }));
+    await store.delete(first.objectKey);
+    const steps: string[] = [];
+    const again = await publishSnapshot(options({ database: db, onStep: (step) => steps.push(step) }));
+    expect(again.status).toBe('published');
+    expect(steps).toContain('repair');
+    expect((await store.head(again.objectKey))?.size).toBe(again.manifest.object.size);
+  });
+
+  it('writes nothing in a dry run', async () => {
+    const result = await publishSnapshot(options({ database: database('dry.db', 20, 4), dryRun: true }));
+    expect(result.status).toBe('dry-run');
+    expect(await store.list('')).toEqual([]);
+  });
+
+  const encodings: Encoding[] = ['identity', 'gzip', 'br', 'zstd'];
+  for (const encoding of encodings) {
+    it.skipIf(!encodingSupported(encoding))(`round-trips through the ${encoding} encoding`, async () => {
+      const db = database(`enc-${encoding}.db`, 200, 5);
+      const result = await publishSnapshot(options({ database: db, encoding }));
+      expect(result.manifest.object.encoding).toBe(encoding);
+      if (encoding !== 'identity') expect(result.manifest.object.size).toBeLessThan(result.manifest.database.size / 2);
+      const copy = path.join(dir, `back-${encoding}.db`);
+      await downloadSnapshot({ store, manifest: result.manifest, destination: copy });
+      expect(sha256(copy)).toBe(sha256(db));
+    });
+  }
+});
