@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -7,7 +7,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifestKey, parseManifestJson } from '../src/contract/index.js';
 import { S3Store } from '../src/store/s3-store.js';
-import { runCli, type CliResult } from './helpers/cli.js';
+import { CLI, runCli, type CliResult } from './helpers/cli.js';
+import { readManifest } from '../src/snapshot/manifest-store.js';
 import { SHA_A, makeContentDatabase, tempFolder } from './helpers/fixtures.js';
 import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
 
@@ -178,18 +179,15 @@ describe('a publish killed during the upload', () => {
     makeContentDatabase(big, 40_000, 1);
     const first = await runCli(['publish', db, '--store', url, '--git-sha', SHA_A, '--json'], { env });
     expect(first.code).toBe(0);
-    const before = parseManifestJson(await (async () => {
-      const got = await store.get(manifestKey(SHA_A));
-      if (got.status !== 'ok') throw new Error('expected manifest');
-      const chunks: Buffer[] = [];
-      for await (const c of got.body) chunks.push(c as Buffer);
-      return Buffer.concat(chunks).toString();
-    })());
+    const currentManifest = async () => {
+      const read = await readManifest(store, manifestKey(SHA_A));
+      if (read.status !== 'ok') throw new Error('the manifest vanished');
+      return read.manifest;
+    };
+    const before = await currentManifest();
 
     let killedBeforeManifest = 0;
     for (const delayMs of [0, 30, 120, 400]) {
-      const { spawn } = await import('node:child_process');
-      const { CLI } = await import('./helpers/cli.js');
       const child = spawn(process.execPath, [CLI, '--json', 'publish', big, '--store', url, '--git-sha', SHA_A, '--encoding', 'identity', '--no-check'], {
         env: { PATH: process.env.PATH ?? '', ...env },
         stdio: ['ignore', 'pipe', 'ignore'],
@@ -203,11 +201,7 @@ describe('a publish killed during the upload', () => {
         child.on('close', () => resolve());
       });
       if (!output.includes('"publish.manifest"')) killedBeforeManifest++;
-      const got = await store.get(manifestKey(SHA_A));
-      if (got.status !== 'ok') throw new Error('manifest vanished');
-      const chunks: Buffer[] = [];
-      for await (const c of got.body) chunks.push(c as Buffer);
-      const now = parseManifestJson(Buffer.concat(chunks).toString());
+      const now = await currentManifest();
       const object = await store.head(now.object.key);
       expect(object?.size, `object of the manifest after a kill ${delayMs} ms into the upload`).toBe(now.object.size);
       if (now.database.sha256 === before.database.sha256) expect(now).toEqual(before);

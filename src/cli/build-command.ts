@@ -1,14 +1,11 @@
 import { Command, Option } from 'commander';
-import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { manifestKey } from '../contract/keys.js';
 import { buildDatabase } from '../build/build.js';
+import { startFromPublished } from '../build/start-from-published.js';
 import { UsageError } from '../errors.js';
 import { formatBytes, formatDuration } from '../duration.js';
 import { resolveGitSha } from '../git.js';
-import { downloadSnapshot } from '../snapshot/download.js';
-import { readManifest } from '../snapshot/manifest-store.js';
 import { openStore } from '../store/open-store.js';
 import type { Reporter } from './reporter.js';
 import { addStoreOptions, collect, shareArg, storeSettings } from './options.js';
@@ -61,19 +58,12 @@ Examples:
     if (flags.from === 'published') {
       const store = openStore(storeSettings(flags));
       const { sha } = resolveGitSha(flags.gitSha, process.env, process.cwd());
-      const read = await readManifest(store, manifestKey(sha));
-      if (read.status === 'ok') {
-        downloaded = path.join(path.dirname(output), `.${path.basename(output)}.from-${randomBytes(4).toString('hex')}`);
-        out.event('download', { key: read.manifest.object.key, sha256: read.manifest.database.sha256 }, `Starting from ${read.manifest.object.key}`);
-        await downloadSnapshot({
-          store,
-          manifest: read.manifest,
-          destination: downloaded,
-          onProgress: (bytes) => out.progress('download', bytes, read.manifest.object.size),
-        });
-        startFrom = downloaded;
+      const start = await startFromPublished(store, sha, path.dirname(output), (bytes, total) => out.progress('download', bytes, total));
+      if (start.kind === 'published') {
+        downloaded = startFrom = start.file;
+        out.event('from-published', { key: start.manifest.object.key, sha256: start.manifest.database.sha256 }, `Started from ${start.manifest.object.key}`);
       } else {
-        out.event('from-missing', { manifestKey: manifestKey(sha) }, `No snapshot of ${sha.slice(0, 12)} in ${store.location} yet: starting from an empty database`);
+        out.event('from-empty', { reason: start.reason }, `Starting from an empty database: ${start.reason}`);
       }
     } else if (flags.from) {
       startFrom = path.resolve(flags.from);

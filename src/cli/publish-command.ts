@@ -5,6 +5,7 @@ import type { Encoding } from '../contract/manifest.js';
 import { formatBytes, formatDuration } from '../duration.js';
 import { UsageError } from '../errors.js';
 import { resolveGitSha } from '../git.js';
+import { builderFromEnv } from '../publish/builder-info.js';
 import { publishSnapshot } from '../publish/publish.js';
 import { openStore } from '../store/open-store.js';
 import type { Reporter } from './reporter.js';
@@ -24,23 +25,13 @@ interface PublishFlags {
   pathStyle?: boolean;
 }
 
-/** Builder fields from the GitHub Actions environment, when there is one. */
-export function builderFromEnv(env: NodeJS.ProcessEnv): { repository?: string; ref?: string; runUrl?: string } {
-  const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
-  return {
-    repository: env.GITHUB_REPOSITORY,
-    ref: env.GITHUB_REF,
-    runUrl: env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}` : undefined,
-  };
-}
-
 export function publishCommand(reporter: () => Reporter): Command {
   const command = new Command('publish')
     .description('Check, hash, compress and upload a database as the snapshot of a commit, then its manifest; prune old snapshots.')
     .argument('<database>', 'SQLite file to publish (rollback-journal mode)')
     .option('--git-sha <sha>', 'commit the snapshot belongs to (default: $GITHUB_SHA, then git rev-parse HEAD)')
     .addOption(encodingOption())
-    .option('--level <n>', 'compression level (default per encoding: gzip 6, br 5, zstd 3)', integerArg(0, 22))
+    .option('--level <n>', 'compression level (default per encoding: gzip 1, br 4, zstd 3)', integerArg(0, 22))
     .option('--keep <n>', 'newest snapshots kept per commit', integerArg(1, 1000), 5)
     .addOption(
       new Option('--grace <duration>', 'snapshots younger than this are never pruned (pods may be downloading them)')

@@ -1,0 +1,132 @@
+// Helpers shared by the benchmark scripts: sizes, timing, medians, child
+// processes, a content-like database of a given size, and an S3 server process.
+import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const resultsDir = path.join(root, 'bench', 'results');
+
+export function parseSize(text) {
+  const match = /^(\d+(?:\.\d+)?)\s*(KiB|MiB|GiB)?$/i.exec(text);
+  if (!match) throw new TypeError(`Expected a size like 256MiB or 1GiB, got "${text}"`);
+  const unit = { kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 }[(match[2] ?? 'mib').toLowerCase()];
+  return Math.round(Number(match[1]) * unit);
+}
+
+export function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : process.argv[i + 1];
+}
+
+export const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+export const mib = (bytes) => bytes / 1024 / 1024;
+
+/** Runs a command; resolves with wall seconds and output, rejects on a non-zero exit. */
+export function run(command, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('close', (code) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (code === 0) resolve({ seconds, stdout, stderr });
+      else reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(-500)}`));
+    });
+  });
+}
+
+/** Times an async function in this process. */
+export async function time(fn) {
+  const started = process.hrtime.bigint();
+  const value = await fn();
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, value };
+}
+
+/** Deterministic pseudo-random numbers, so every run builds the same database. */
+function prng(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = ('release fix security advisory update gateway console edge agent performance memory cache latency ' +
+  'upgrade deprecated endpoint metrics dashboard customer region cluster deploy rollback schema migration index query ' +
+  'improved faster lower higher support feature preview stable beta incident postmortem the a of to and in for with on by')
+  .split(' ');
+
+/** A content database (articles with titles, slugs, bodies, tags) of about `bytes`, cached between runs. */
+export async function contentDatabase(bytes) {
+  await mkdir(resultsDir, { recursive: true });
+  const file = path.join(resultsDir, `content-${Math.round(mib(bytes))}MiB.db`);
+  if (existsSync(file)) return file;
+  const temp = `${file}.tmp`;
+  await rm(temp, { force: true });
+  const db = new Database(temp);
+  db.pragma('journal_mode = OFF');
+  db.pragma('synchronous = OFF');
+  db.exec(`CREATE TABLE articles (id INTEGER PRIMARY KEY, slug TEXT UNIQUE NOT NULL, title TEXT NOT NULL,
+             published_on TEXT NOT NULL, body TEXT NOT NULL);
+           CREATE TABLE tags (article_id INTEGER NOT NULL REFERENCES articles(id), tag TEXT NOT NULL);
+           CREATE INDEX tags_by_tag ON tags (tag);`);
+  const insert = db.prepare('INSERT INTO articles (id, slug, title, published_on, body) VALUES (?, ?, ?, ?, ?)');
+  const tag = db.prepare('INSERT INTO tags (article_id, tag) VALUES (?, ?)');
+  const random = prng(42);
+  const words = (n) => Array.from({ length: n }, () => WORDS[Math.floor(random() * WORDS.length)]).join(' ');
+  let id = 0;
+  const batch = db.transaction(() => {
+    for (let i = 0; i < 5000; i++) {
+      id++;
+      insert.run(id, `article-${id}`, words(8), new Date(Date.UTC(2020, 0, 1) + id * 60_000).toISOString(), words(150 + Math.floor(random() * 200)));
+      tag.run(id, WORDS[id % WORDS.length]);
+    }
+  });
+  while (statSync(temp).size < bytes) batch();
+  db.pragma('journal_mode = DELETE');
+  db.close();
+  await rename(temp, file);
+  return file;
+}
+
+/** Starts bench/s3-server.js in a child process; returns its endpoint and a stop function. */
+export async function startS3Process(directory, buckets) {
+  await mkdir(directory, { recursive: true });
+  const child = spawn(process.execPath, [path.join(root, 'bench', 's3-server.js'), directory, ...buckets], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve, reject) => {
+    child.stdout.once('data', (chunk) => resolve(JSON.parse(String(chunk)).port));
+    child.once('exit', (code) => reject(new Error(`S3 server exited ${code}`)));
+  });
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    stop: () => new Promise((resolve) => {
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+export const S3_ENV = {
+  AWS_ACCESS_KEY_ID: 'S3RVER',
+  AWS_SECRET_ACCESS_KEY: 'S3RVER',
+  AWS_REGION: 'us-east-1',
+  AWS_DEFAULT_REGION: 'us-east-1',
+  AWS_EC2_METADATA_DISABLED: 'true',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+};

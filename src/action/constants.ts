@@ -1,0 +1,35 @@
+/** Input and output names of action.yml, in one place. */
+export enum Inputs {
+  Store = 'store',
+  Endpoint = 'endpoint',
+  Region = 'region',
+  PathStyle = 'path-style',
+  Migrations = 'migrations',
+  MigrateCommand = 'migrate-command',
+  Loaders = 'loaders',
+  StartFrom = 'start-from',
+  Database = 'database',
+  Encoding = 'encoding',
+  Level = 'level',
+  Keep = 'keep',
+  Grace = 'grace',
+  Vacuum = 'vacuum',
+  VacuumThreshold = 'vacuum-threshold',
+  GitSha = 'git-sha',
+  PublicBaseUrl = 'public-base-url',
+  WorkingDirectory = 'working-directory',
+  DryRun = 'dry-run',
+}
+
+export enum Outputs {
+  Published = 'published',
+  Status = 'status',
+  GitSha = 'git-sha',
+  Sha256 = 'sha256',
+  ObjectKey = 'object-key',
+  ManifestKey = 'manifest-key',
+  Size = 'size',
+  CompressedSize = 'compressed-size',
+  PublicUrl = 'public-url',
+  ManifestUrl = 'manifest-url',
+}

@@ -1,0 +1,27 @@
+import * as core from '@actions/core';
+import * as github from '@actions/github';
+import { runAction, summaryMarkdown } from './run-action.js';
+import { readSettings } from './settings.js';
+
+/** The action's whole life: read inputs once, run, report; any throw fails the step. */
+export async function run(): Promise<void> {
+  try {
+    const settings = readSettings((name) => core.getInput(name), process.env);
+    const { context } = github;
+    const repository = process.env.GITHUB_REPOSITORY ? `${context.repo.owner}/${context.repo.repo}` : undefined;
+    const builder = {
+      repository,
+      ref: context.ref || undefined,
+      runUrl: repository && context.runId ? `${context.serverUrl}/${repository}/actions/runs/${context.runId}` : undefined,
+    };
+    const report = await runAction(settings, builder, {
+      setOutput: (name, value) => core.setOutput(name, value),
+      info: (message) => core.info(message),
+      commandOutput: process.stdout,
+    });
+    core.info(`${report.result.status}: ${report.result.objectKey} (sha256 ${report.result.manifest.database.sha256})`);
+    await core.summary.addRaw(summaryMarkdown(report), true).write();
+  } catch (error) {
+    core.setFailed(error instanceof Error ? error.message : String(error));
+  }
+}

