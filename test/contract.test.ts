@@ -190,3 +190,15 @@ describe('small helpers', () => {
     expect(VERSION).toBe(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
   });
 });
+
+describe('the contract module', () => {
+  it('imports nothing from Node, so the board can load it in workerd', async () => {
+    const { readdirSync } = await import('node:fs');
+    const folder = new URL('../src/contract/', import.meta.url);
+    for (const file of readdirSync(folder)) {
+      const source = readFileSync(new URL(file, folder), 'utf8');
+      const imports = [...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
+      expect(imports.filter((name) => !name.startsWith('./') && name !== 'zod'), file).toEqual([]);
+    }
+  });
+});
