@@ -102,3 +102,28 @@ export class SizeMismatchError extends SqliteningError {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** The body stopped arriving: no bytes for longer than the stall timeout. */
+export class StalledError extends SqliteningError {
+  constructor(what: string, timeoutMs: number) {
+    super(`${what}: no data for ${timeoutMs} ms (stalled connection)`, 'stalled', true);
+  }
+}
+
+/** The manifest names another commit than the one the app runs. */
+export class WrongCommitError extends SqliteningError {
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+    where: string,
+  ) {
+    super(`${where} is for commit ${actual}, but the app runs ${expected}; refusing to install it`, 'wrong-commit', false);
+  }
+}
+
+/** Another agent holds the data folder. */
+export class LockedError extends SqliteningError {
+  constructor(folder: string, holder: string) {
+    super(`another agent (${holder}) already manages ${folder}; run one agent per data folder`, 'locked', false);
+  }
+}

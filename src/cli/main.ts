@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { SqliteningError, errorMessage } from '../errors.js';
 import { VERSION } from '../version.js';
+import { agentCommand, pullCommand, syncCommand, touchCommand } from './agent-commands.js';
 import { buildCommand } from './build-command.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './exit-codes.js';
 import { publishCommand } from './publish-command.js';
@@ -21,7 +22,7 @@ export async function main(argv: string[]): Promise<number> {
       // Commander's own errors are reported below, once, in our format.
       outputError: () => {},
     });
-  for (const command of [buildCommand(getReporter), publishCommand(getReporter)]) {
+  for (const command of [buildCommand, publishCommand, syncCommand, agentCommand, pullCommand, touchCommand].map((make) => make(getReporter))) {
     command.addHelpText('after', EXIT_CODES_HELP).exitOverride().configureOutput({ outputError: () => {} });
     program.addCommand(command);
   }

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Manifest } from '../contract/manifest.js';
-import { ChecksumMismatchError, SizeMismatchError, StoreError } from '../errors.js';
-import { fsyncPath, progressCounter } from '../store/local-store.js';
+import { ChecksumMismatchError, SizeMismatchError, StalledError, StoreError } from '../errors.js';
+import { fsyncPath } from '../store/local-store.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { decompressor } from './codec.js';
 
@@ -21,18 +21,24 @@ export interface DownloadOptions {
   /** Called with the stored (encoded) bytes received so far. */
   onProgress?: (bytes: number) => void;
   signal?: AbortSignal;
+  /** Fail when no bytes arrive for this long. @default 30000 */
+  stallTimeoutMs?: number;
+  /** Runs on the verified temp file before it is renamed into place (the agent runs `quick_check`). */
+  verify?: (file: string) => void | Promise<void>;
 }
 
 /**
- * Hashes and counts the decoded bytes, and fails as soon as they pass the
- * manifest's size: a wrong object or a decompression bomb never fills the disk.
+ * Counts bytes (and hashes them, if asked) and fails as soon as they pass
+ * `limit`: a wrong object or a decompression bomb never fills the disk.
  */
-class VerifyingCounter extends Transform {
+class LimitedCounter extends Transform {
   readonly hash = createHash('sha256');
   bytes = 0;
   constructor(
     private readonly limit: number,
     private readonly what: string,
+    private readonly hashing: boolean,
+    private readonly onBytes?: (bytes: number) => void,
   ) {
     super();
   }
@@ -42,45 +48,72 @@ class VerifyingCounter extends Transform {
       callback(new SizeMismatchError(this.what, this.limit, this.bytes, ' or more (the body is larger than the manifest says)'));
       return;
     }
-    this.hash.update(chunk);
+    if (this.hashing) this.hash.update(chunk);
+    this.onBytes?.(this.bytes);
     callback(null, chunk);
   }
+}
+
+/** Passes bytes through and fails the stream when none arrive for `timeoutMs`. */
+function stallWatchdog(what: string, timeoutMs: number): Transform {
+  let timer: NodeJS.Timeout | undefined;
+  const watchdog: Transform = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      arm();
+      callback(null, chunk);
+    },
+    flush(callback) {
+      clearTimeout(timer);
+      callback();
+    },
+    destroy(error, callback) {
+      clearTimeout(timer);
+      callback(error);
+    },
+  });
+  const arm = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => watchdog.destroy(new StalledError(what, timeoutMs)), timeoutMs);
+  };
+  arm();
+  return watchdog;
 }
 
 /**
  * Streams a snapshot from the store into a temp file beside `destination`,
  * decoding and hashing on the way (never the whole file in memory), checks
- * size and SHA-256 against the manifest, fsyncs, and renames it into place.
- * On any failure the temp file is removed and `destination` is untouched.
+ * sizes and SHA-256 against the manifest, runs `verify`, fsyncs, and renames
+ * it into place. On any failure the temp file is removed and `destination`
+ * is untouched.
  */
 export async function downloadSnapshot(options: DownloadOptions): Promise<{ bytesReceived: number }> {
   const { manifest, store } = options;
   const what = `snapshot ${manifest.object.key}`;
   const folder = path.dirname(path.resolve(options.destination));
   const temp = path.join(folder, `${DOWNLOAD_TEMP_MARK}${randomBytes(6).toString('hex')}`);
-  let received = 0;
   try {
     const result = await store.get(manifest.object.key, { signal: options.signal });
     if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
-    const verifier = new VerifyingCounter(manifest.database.size, what);
+    const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
+    const decoded = new LimitedCounter(manifest.database.size, what, true);
     await pipeline(
       result.body,
-      progressCounter((bytes) => {
-        received = bytes;
-        options.onProgress?.(bytes);
-      }),
+      stallWatchdog(what, options.stallTimeoutMs ?? 30_000),
+      received,
       decompressor(manifest.object.encoding),
-      verifier,
+      decoded,
       createWriteStream(temp, { flags: 'wx' }),
       { signal: options.signal },
     );
-    if (verifier.bytes !== manifest.database.size) throw new SizeMismatchError(what, manifest.database.size, verifier.bytes);
-    const actual = verifier.hash.digest('hex');
+    if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
+    if (decoded.bytes !== manifest.database.size) throw new SizeMismatchError(what, manifest.database.size, decoded.bytes);
+    const actual = decoded.hash.digest('hex');
     if (actual !== manifest.database.sha256) throw new ChecksumMismatchError(what, manifest.database.sha256, actual);
+    await options.verify?.(temp);
     await fsyncPath(temp);
     await rename(temp, options.destination);
     await fsyncPath(folder);
-    return { bytesReceived: received };
+    return { bytesReceived: received.bytes };
   } catch (error) {
     await rm(temp, { force: true });
     throw error;

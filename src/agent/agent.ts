@@ -1,0 +1,208 @@
+import { access } from 'node:fs/promises';
+import { ContractError } from '../contract/validation.js';
+import { SqliteningError, errorMessage } from '../errors.js';
+import { withRetries } from '../retry.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { evaluateHealth, type HealthReport, type TaskInput } from './health.js';
+import { heartbeatFrom, sendHeartbeat, type BoardSettings } from './heartbeat-client.js';
+import { acquireLock } from './lock.js';
+import { AgentMetrics } from './metrics.js';
+import { DATABASE_TASK, agentPaths, type AgentPaths } from './paths.js';
+import { readState, writeState, type AgentState } from './state.js';
+import { removeStaleTemps, syncOnce, type SyncOutcome } from './sync.js';
+import { readTasks, touchTask } from './tasks.js';
+
+export interface AgentOptions {
+  store: ObjectStore;
+  /** Path of the live database the app reads. */
+  database: string;
+  /** The commit the app runs; `null` (`--any-commit`) installs the newest snapshot of any commit. */
+  appGitSha: string | null;
+  /** Time between runs. @default 5 minutes */
+  intervalMs?: number;
+  /** Random spread of each interval, as a share of it (0.1 = ±10%), so a fleet does not poll in step. @default 0.1 */
+  jitter?: number;
+  /** The database task fails health when its last success is older than this. @default 10 minutes */
+  databaseLimitMs?: number;
+  /** Limits of other tasks by name (marker files touched by other jobs); any other marker found gets `databaseLimitMs`. */
+  taskLimits?: Map<string, number>;
+  /** @default 30 s */
+  stallTimeoutMs?: number;
+  /** Tries per run for transient failures. @default 3 */
+  attempts?: number;
+  /** @default 1000 */
+  retryBaseDelayMs?: number;
+  board?: BoardSettings;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export type RunResult = { ok: true; outcome: SyncOutcome } | { ok: false; error: unknown; code: string };
+
+/** Stable reason codes for metrics and the health page. */
+export function reasonOf(error: unknown): string {
+  if (error instanceof SqliteningError || error instanceof ContractError) return error.code;
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && code.startsWith('Z_')) return 'corrupt-body';
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code.toLowerCase();
+  const message = errorMessage(error);
+  if (/terminated|socket|other side closed|ECONNRESET/i.test(message)) return 'connection-reset';
+  if ((error as Error)?.name === 'AbortError') return 'aborted';
+  return 'error';
+}
+
+/**
+ * The pod agent: keeps the live database in step with its commit's manifest,
+ * records state and task markers, exposes health and metrics, and sends
+ * heartbeats. One per data folder (a lock file guards it).
+ */
+export class Agent {
+  readonly paths: AgentPaths;
+  readonly metrics: AgentMetrics;
+  readonly #options: AgentOptions;
+  readonly #release: () => Promise<void>;
+  #state: AgentState;
+  #running: Promise<RunResult> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #abort = new AbortController();
+  #stopped = false;
+
+  private constructor(options: AgentOptions, paths: AgentPaths, release: () => Promise<void>, state: AgentState) {
+    this.#options = options;
+    this.paths = paths;
+    this.#release = release;
+    this.#state = state;
+    this.metrics = new AgentMetrics(() => this.report());
+  }
+
+  /** Takes the folder's lock, removes temp files of a crashed run, and loads the state. */
+  static async open(options: AgentOptions): Promise<Agent> {
+    const paths = agentPaths(options.database);
+    const release = await acquireLock(paths.lock);
+    try {
+      const removed = await removeStaleTemps(paths.folder);
+      if (removed.length) options.log?.('cleanup', { removed });
+      return new Agent(options, paths, release, await readState(paths.state));
+    } catch (error) {
+      await release();
+      throw error;
+    }
+  }
+
+  get state(): AgentState {
+    return this.#state;
+  }
+
+  async report(now = new Date()): Promise<HealthReport> {
+    const markers = await readTasks(this.paths.tasks);
+    const limit = this.#options.databaseLimitMs ?? 10 * 60_000;
+    const limits = new Map(this.#options.taskLimits ?? []);
+    const names = new Set([DATABASE_TASK, ...limits.keys(), ...markers.keys()]);
+    const tasks: TaskInput[] = [...names].map((name) => ({
+      name,
+      lastSuccess: markers.get(name) ?? null,
+      limitMs: name === DATABASE_TASK ? limit : (limits.get(name) ?? limit),
+    }));
+    const liveExists = await access(this.paths.database).then(
+      () => true,
+      () => false,
+    );
+    return evaluateHealth({ now, appGitSha: this.#options.appGitSha, state: this.#state, liveExists, tasks });
+  }
+
+  /** One run (with retries); never throws: the result says how it went. Concurrent calls share a run. */
+  runOnce(): Promise<RunResult> {
+    this.#running ??= this.#run().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #run(): Promise<RunResult> {
+    const log = this.#options.log ?? (() => {});
+    const startedAt = new Date();
+    let result: RunResult;
+    try {
+      const outcome = await withRetries(
+        () =>
+          syncOnce(
+            { store: this.#options.store, paths: this.paths, appGitSha: this.#options.appGitSha, stallTimeoutMs: this.#options.stallTimeoutMs, signal: this.#abort.signal },
+            this.#state,
+          ),
+        {
+          attempts: this.#options.attempts ?? 3,
+          baseDelayMs: this.#options.retryBaseDelayMs ?? 1000,
+          signal: this.#abort.signal,
+          onRetry: (error, attempt, delayMs) => log('retry', { attempt, delayMs, reason: reasonOf(error), message: errorMessage(error) }),
+        },
+      );
+      const done = new Date();
+      this.#state = {
+        ...this.#state,
+        installed: outcome.manifest ?? this.#state.installed,
+        manifestEtag: outcome.status === 'not-modified' ? this.#state.manifestEtag : outcome.etag,
+        lastRunAt: startedAt.toISOString(),
+        lastSuccessAt: done.toISOString(),
+        lastError: null,
+      };
+      await writeState(this.paths.state, this.#state);
+      await touchTask(this.paths.tasks, DATABASE_TASK, done);
+      this.metrics.runs.inc({ result: outcome.status });
+      this.metrics.bytes.inc(outcome.bytesReceived);
+      log(outcome.status, { sha256: outcome.manifest?.database.sha256 ?? null, bytes: outcome.bytesReceived });
+      result = { ok: true, outcome };
+    } catch (error) {
+      const code = reasonOf(error);
+      if (this.#stopped && this.#abort.signal.aborted) return { ok: false, error, code: 'stopped' };
+      this.#state = {
+        ...this.#state,
+        lastRunAt: startedAt.toISOString(),
+        lastError: { code, message: errorMessage(error), at: new Date().toISOString() },
+      };
+      await writeState(this.paths.state, this.#state).catch(() => {});
+      this.metrics.runs.inc({ result: 'failed' });
+      this.metrics.failures.inc({ reason: code });
+      log('failed', { reason: code, message: errorMessage(error) });
+      result = { ok: false, error, code };
+    }
+    await this.#heartbeat();
+    return result;
+  }
+
+  async #heartbeat(): Promise<void> {
+    const board = this.#options.board;
+    if (!board) return;
+    try {
+      await sendHeartbeat(board, heartbeatFrom(await this.report(), board));
+    } catch (error) {
+      this.metrics.heartbeatFailures.inc();
+      this.#options.log?.('heartbeat-failed', { message: errorMessage(error) });
+    }
+  }
+
+  /** Runs now, then every interval (with jitter) until `stop`. */
+  start(): void {
+    const interval = this.#options.intervalMs ?? 5 * 60_000;
+    const jitter = this.#options.jitter ?? 0.1;
+    const loop = async (): Promise<void> => {
+      if (this.#stopped) return;
+      await this.runOnce();
+      if (this.#stopped) return;
+      const delay = Math.max(0, Math.round(interval * (1 + (Math.random() * 2 - 1) * jitter)));
+      this.#timer = setTimeout(() => void loop(), delay);
+    };
+    void loop();
+  }
+
+  /**
+   * Stops the loop, aborts a download in flight (its temp file is removed;
+   * the live database is never half-written), waits for the run to end, and
+   * releases the lock.
+   */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#abort.abort();
+    await this.#running?.catch(() => {});
+    await this.#release();
+  }
+}

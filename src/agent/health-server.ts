@@ -1,0 +1,107 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { HealthReport } from './health.js';
+import type { AgentMetrics } from './metrics.js';
+
+export interface HealthServerOptions {
+  report: () => Promise<HealthReport>;
+  metrics: AgentMetrics;
+  /** Whether a Host header may reach the endpoints. */
+  hostAllowed: (host: string | undefined) => boolean;
+}
+
+function escapeHtml(value: unknown): string {
+  return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+function age(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return 'never';
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
+  return `${(seconds / 3600).toFixed(1)}h`;
+}
+
+/** The same report as `/healthz` JSON, as a page for people. */
+export function healthHtml(report: HealthReport): string {
+  const rows = report.tasks
+    .map((t) => `<tr class="${t.ok ? 'ok' : 'bad'}"><td>${escapeHtml(t.name)}</td><td>${age(t.ageSeconds)}</td><td>${age(t.limitSeconds)}</td><td>${t.ok ? 'ok' : 'STALE'}</td></tr>`)
+    .join('');
+  const db = report.database;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${report.ok ? 'healthy' : 'STALE'} · sqlitening agent</title>
+<style>body{font:15px system-ui,sans-serif;margin:1.5rem;color:#222}table{border-collapse:collapse}td,th{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:left}
+.ok td:last-child{color:#176b2c}.bad td:last-child{color:#b00020;font-weight:600}code{font-size:13px}</style></head><body>
+<h1>${report.ok ? '✅ healthy' : '❌ stale'}</h1>
+<p>App commit <code>${escapeHtml(report.appGitSha ?? 'any (development)')}</code><br>
+Database ${db ? `commit <code>${escapeHtml(db.gitSha)}</code>, sha256 <code>${escapeHtml(db.sha256.slice(0, 16))}…</code>, built ${escapeHtml(db.createdAt)} (${age(db.ageSeconds)} ago)` : '<strong>none installed</strong>'}<br>
+Last run ${escapeHtml(report.lastRunAt ?? 'never')}, last success ${escapeHtml(report.lastSuccessAt ?? 'never')}
+${report.lastError ? `<br>Last error: <code>${escapeHtml(report.lastError.code)}</code> ${escapeHtml(report.lastError.message)} (${escapeHtml(report.lastError.at)})` : ''}</p>
+<table><thead><tr><th>task</th><th>age</th><th>limit</th><th>state</th></tr></thead><tbody>${rows}</tbody></table></body></html>`;
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/**
+ * The agent's HTTP endpoints:
+ * - `/healthz`: freshness, 200 when every task is within its limit, else 500 (JSON, or HTML for browsers);
+ * - `/livez`: the process answers;
+ * - `/readyz`: a valid database is installed (stale or not);
+ * - `/metrics`: Prometheus text.
+ * Requests whose Host is neither an allowed name nor inside an allowed range get 400.
+ */
+export function createHealthServer(options: HealthServerOptions): Server {
+  return createServer((req: IncomingMessage, res: ServerResponse) => {
+    void (async () => {
+      if (!options.hostAllowed(req.headers.host)) {
+        send(res, 400, 'text/plain; charset=utf-8', `host not allowed: ${req.headers.host ?? '(none)'}\n`);
+        return;
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('allow', 'GET, HEAD');
+        send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+        return;
+      }
+      const url = new URL(req.url ?? '/', 'http://agent');
+      switch (url.pathname) {
+        case '/livez':
+          send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
+          return;
+        case '/readyz': {
+          const report = await options.report();
+          send(res, report.ready ? 200 : 503, 'text/plain; charset=utf-8', report.ready ? 'ready\n' : 'no database installed yet\n');
+          return;
+        }
+        case '/healthz': {
+          const report = await options.report();
+          const status = report.ok ? 200 : 500;
+          const wantsHtml = /text\/html/.test(req.headers.accept ?? '') && url.searchParams.get('format') !== 'json';
+          if (wantsHtml) send(res, status, 'text/html; charset=utf-8', healthHtml(report));
+          else send(res, status, 'application/json', `${JSON.stringify(report, null, 2)}\n`);
+          return;
+        }
+        case '/metrics':
+          send(res, 200, options.metrics.registry.contentType, await options.metrics.registry.metrics());
+          return;
+        default:
+          send(res, 404, 'text/plain; charset=utf-8', 'not found: try /healthz, /livez, /readyz or /metrics\n');
+      }
+    })().catch((error: unknown) => {
+      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `internal error: ${(error as Error).message}\n`);
+      else res.destroy();
+    });
+  });
+}
+
+/** Listens on `host:port` (port 0 picks one); resolves with the bound address. */
+export function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}

@@ -1,0 +1,72 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { HealthReport } from './health.js';
+
+/** The agent's Prometheus metrics, in a registry of its own (several agents may share a process in tests). */
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly runs = new Counter({
+    name: 'sqlitening_sync_runs_total',
+    help: 'Sync runs by result: installed, unchanged, not-modified, failed.',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly failures = new Counter({
+    name: 'sqlitening_sync_failures_total',
+    help: 'Failed sync runs by reason (error code).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly bytes = new Counter({
+    name: 'sqlitening_downloaded_bytes_total',
+    help: 'Snapshot bytes received from the store (as stored, before decompression).',
+    registers: [this.registry],
+  });
+  readonly heartbeatFailures = new Counter({
+    name: 'sqlitening_heartbeat_failures_total',
+    help: 'Heartbeats to the board that failed.',
+    registers: [this.registry],
+  });
+
+  constructor(report: () => Promise<HealthReport>) {
+    const registry = this.registry;
+    new Gauge({
+      name: 'sqlitening_database_age_seconds',
+      help: 'Age of the installed snapshot (since it was built); absent before the first install.',
+      registers: [registry],
+      async collect() {
+        const health = await report();
+        this.reset();
+        if (health.database) this.set(health.database.ageSeconds);
+      },
+    });
+    new Gauge({
+      name: 'sqlitening_last_success_timestamp_seconds',
+      help: 'Unix time of the last successful sync; 0 before the first.',
+      registers: [registry],
+      async collect() {
+        const health = await report();
+        this.set(health.lastSuccessAt ? Date.parse(health.lastSuccessAt) / 1000 : 0);
+      },
+    });
+    new Gauge({
+      name: 'sqlitening_task_age_seconds',
+      help: 'Seconds since each task last succeeded (its marker file); -1 when it never has.',
+      labelNames: ['task'] as const,
+      registers: [registry],
+      async collect() {
+        const health = await report();
+        this.reset();
+        for (const task of health.tasks) this.set({ task: task.name }, task.ageSeconds ?? -1);
+      },
+    });
+    new Gauge({
+      name: 'sqlitening_healthy',
+      help: '1 when every task is within its limit, else 0.',
+      registers: [registry],
+      async collect() {
+        this.set((await report()).ok ? 1 : 0);
+      },
+    });
+    collectDefaultMetrics({ register: registry, prefix: 'sqlitening_agent_' });
+  }
+}

@@ -1,0 +1,31 @@
+import path from 'node:path';
+
+/** Where the agent keeps its files: beside the database, so renames stay on one file system. */
+export interface AgentPaths {
+  /** The live database the app reads. */
+  database: string;
+  /** Its folder; temp downloads go here. */
+  folder: string;
+  /** `state.json`: what is installed and how the last runs went. */
+  state: string;
+  /** Held by the running agent. */
+  lock: string;
+  /** Marker files, one per task; a marker's mtime is the task's last success. */
+  tasks: string;
+}
+
+export function agentPaths(database: string): AgentPaths {
+  const resolved = path.resolve(database);
+  const folder = path.dirname(resolved);
+  const meta = path.join(folder, '.sqlitening');
+  return {
+    database: resolved,
+    folder,
+    state: path.join(meta, 'state.json'),
+    lock: path.join(meta, 'agent.lock'),
+    tasks: path.join(meta, 'tasks'),
+  };
+}
+
+/** The marker of the built-in task: the database is fresh. */
+export const DATABASE_TASK = 'database';

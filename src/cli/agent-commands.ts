@@ -1,0 +1,226 @@
+import { Command, Option } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { Agent, type AgentOptions } from '../agent/agent.js';
+import { createHealthServer, listen } from '../agent/health-server.js';
+import { DEFAULT_ALLOWED_CIDRS, DEFAULT_ALLOWED_HOSTS, makeHostCheck } from '../agent/host-check.js';
+import { agentPaths } from '../agent/paths.js';
+import { quickCheck } from '../agent/sync.js';
+import { assertTaskName, touchTask } from '../agent/tasks.js';
+import { LATEST_KEY, manifestKey } from '../contract/keys.js';
+import { parseGitSha } from '../contract/git-sha.js';
+import { formatBytes } from '../duration.js';
+import { NotFoundError, UsageError } from '../errors.js';
+import { resolveGitSha } from '../git.js';
+import { downloadSnapshot } from '../snapshot/download.js';
+import { readManifest } from '../snapshot/manifest-store.js';
+import { openStore } from '../store/open-store.js';
+import { addStoreOptions, collect, durationArg, integerArg, shareArg, storeSettings } from './options.js';
+import type { Reporter } from './reporter.js';
+
+interface SyncFlags {
+  database: string;
+  gitSha?: string;
+  anyCommit?: boolean;
+  stallTimeout: number;
+  attempts: number;
+  store?: string;
+  endpoint?: string;
+  region?: string;
+  pathStyle?: boolean;
+}
+
+interface AgentFlags extends SyncFlags {
+  interval: number;
+  jitter: number;
+  listen: string;
+  maxAge: number;
+  task?: string[];
+  allowHost?: string[];
+  allowCidr?: string[];
+  boardUrl?: string;
+  cluster?: string;
+  pod?: string;
+  boardSecretFile?: string;
+}
+
+function addSyncOptions(command: Command): Command {
+  command
+    .addOption(new Option('--database <file>', 'the live database the app reads').env('SQLITENING_DATABASE').makeOptionMandatory())
+    .addOption(new Option('--git-sha <sha>', 'the commit the app runs; only its snapshots are installed').env('SQLITENING_GIT_SHA'))
+    .option('--any-commit', 'install the newest snapshot of any commit (latest.json): for development only')
+    .addOption(new Option('--stall-timeout <duration>', 'fail a download when no bytes arrive for this long').argParser(durationArg).default(30_000, '30s'))
+    .option('--attempts <n>', 'tries per run for transient failures (network, 5xx)', integerArg(1, 10), 3);
+  return addStoreOptions(command);
+}
+
+/** The app's commit: required, unless development mode says any commit will do. */
+function appGitSha(flags: SyncFlags): string | null {
+  if (flags.anyCommit) {
+    if (flags.gitSha) throw new UsageError('give either --git-sha or --any-commit, not both');
+    return null;
+  }
+  if (!flags.gitSha) throw new UsageError('missing the app\'s commit: pass --git-sha (or SQLITENING_GIT_SHA), or --any-commit for development');
+  try {
+    return parseGitSha(flags.gitSha, '--git-sha');
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function agentOptions(flags: SyncFlags, out: Reporter): AgentOptions {
+  return {
+    store: openStore(storeSettings(flags)),
+    database: path.resolve(flags.database),
+    appGitSha: appGitSha(flags),
+    stallTimeoutMs: flags.stallTimeout,
+    attempts: flags.attempts,
+    log: (event, fields) => out.event(`agent.${event}`, fields, `${event} ${JSON.stringify(fields)}`),
+  };
+}
+
+function parseTaskLimits(specs: string[]): Map<string, number> {
+  const limits = new Map<string, number>();
+  for (const spec of specs) {
+    const [name, limit, extra] = spec.split('=');
+    if (!name || !limit || extra !== undefined) throw new UsageError(`invalid --task: expected NAME=DURATION (translations=2h), got ${JSON.stringify(spec)}`);
+    assertTaskName(name);
+    limits.set(name, durationArg(limit));
+  }
+  return limits;
+}
+
+function parseListen(value: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) throw new UsageError(`invalid --listen: expected HOST:PORT (0.0.0.0:9090, [::]:9090, :9090), got ${JSON.stringify(value)}`);
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}
+
+export function syncCommand(reporter: () => Reporter): Command {
+  const command = addSyncOptions(
+    new Command('sync').description('Fetch the newest snapshot of the app\'s commit once: verify it and swap it in atomically. Exit 0 when the database is current.'),
+  );
+  command.action(async (flags: SyncFlags) => {
+    const out = reporter();
+    const agent = await Agent.open(agentOptions(flags, out));
+    try {
+      const result = await agent.runOnce();
+      if (!result.ok) throw result.error;
+      const m = result.outcome.manifest;
+      out.result(
+        { command: 'sync', status: result.outcome.status, sha256: m?.database.sha256 ?? null, bytesReceived: result.outcome.bytesReceived },
+        `${result.outcome.status}: ${agent.paths.database}${m ? ` (sha256 ${m.database.sha256.slice(0, 16)}…, built ${m.createdAt})` : ''}`,
+      );
+    } finally {
+      await agent.stop();
+    }
+  });
+  return command;
+}
+
+export function agentCommand(reporter: () => Reporter): Command {
+  const command = addSyncOptions(
+    new Command('agent').description('Run beside the app: sync on an interval, serve /healthz, /livez, /readyz and /metrics, send heartbeats.'),
+  )
+    .addOption(new Option('--interval <duration>', 'time between syncs').argParser(durationArg).default(300_000, '5m'))
+    .option('--jitter <share>', 'random spread of each interval (0.1 = ±10%)', shareArg, 0.1)
+    .addOption(new Option('--listen <host:port>', 'address of the health server').env('SQLITENING_LISTEN').default('0.0.0.0:9090'))
+    .addOption(new Option('--max-age <duration>', 'health fails when the last successful sync is older').argParser(durationArg).default(600_000, '10m'))
+    .option('--task <name=limit>', 'another task whose marker must be younger than limit (repeatable), e.g. translations=2h', collect)
+    .option('--allow-host <name>', `Host header names allowed (repeatable; .example.com allows subdomains); default: ${DEFAULT_ALLOWED_HOSTS.join(', ')} and this host's name`, collect)
+    .option('--allow-cidr <range>', `IP ranges allowed as Host (repeatable); default: ${DEFAULT_ALLOWED_CIDRS.join(' ')}`, collect)
+    .addOption(new Option('--board-url <url>', 'freshness board to send heartbeats to').env('SQLITENING_BOARD_URL'))
+    .addOption(new Option('--cluster <name>', 'cluster name in heartbeats').env('SQLITENING_CLUSTER'))
+    .addOption(new Option('--pod <name>', 'pod name in heartbeats (default: the host name)').env('SQLITENING_POD'))
+    .addOption(new Option('--board-secret-file <file>', "file holding the cluster's heartbeat secret (or set SQLITENING_BOARD_SECRET)").env('SQLITENING_BOARD_SECRET_FILE'));
+  command.addHelpText(
+    'after',
+    `
+Health: /healthz answers 200 while every task is within its limit and 500 when
+one is stale; /readyz answers 200 once a valid database is installed, stale or
+not, so a fleet-wide stale snapshot does not take every pod out of service.
+Tasks are marker files: \`sqlitening touch NAME --database FILE\` records a success.`,
+  );
+  command.action(async (flags: AgentFlags) => {
+    const out = reporter();
+    const options = agentOptions(flags, out);
+    options.intervalMs = flags.interval;
+    options.jitter = flags.jitter;
+    options.databaseLimitMs = flags.maxAge;
+    options.taskLimits = parseTaskLimits(flags.task ?? []);
+    const hostAllowed = makeHostCheck(flags.allowHost ?? [...DEFAULT_ALLOWED_HOSTS, hostname()], flags.allowCidr ?? DEFAULT_ALLOWED_CIDRS);
+    const { host, port } = parseListen(flags.listen);
+    if (flags.boardUrl) {
+      if (!flags.cluster) throw new UsageError('--board-url needs --cluster (or SQLITENING_CLUSTER)');
+      const secret = flags.boardSecretFile ? (await readFile(flags.boardSecretFile, 'utf8')).trim() : (process.env.SQLITENING_BOARD_SECRET ?? '');
+      if (!secret) throw new UsageError('--board-url needs the cluster secret: --board-secret-file or SQLITENING_BOARD_SECRET');
+      options.board = { url: flags.boardUrl, cluster: flags.cluster, pod: flags.pod ?? hostname(), secret };
+    }
+    const agent = await Agent.open(options);
+    const server = createHealthServer({ report: () => agent.report(), metrics: agent.metrics, hostAllowed });
+    let address;
+    try {
+      address = await listen(server, host, port);
+    } catch (error) {
+      await agent.stop();
+      throw new UsageError(`cannot listen on ${flags.listen}: ${(error as Error).message}`);
+    }
+    out.event('listening', { host: address.address, port: address.port, database: agent.paths.database }, `Health server on http://${address.address}:${address.port}/healthz`);
+    agent.start();
+    await new Promise<void>((resolve) => {
+      process.once('SIGTERM', () => resolve());
+      process.once('SIGINT', () => resolve());
+    });
+    out.event('stopping', {}, 'Stopping: finishing or aborting the run in flight');
+    await agent.stop();
+    await new Promise((resolve) => server.close(resolve));
+    server.closeAllConnections();
+    out.event('stopped', {}, 'Stopped');
+  });
+  return command;
+}
+
+export function pullCommand(reporter: () => Reporter): Command {
+  const command = new Command('pull')
+    .description('Download the newest snapshot of a commit (or of any commit with --latest), verified, to a file. No credentials needed over http(s).')
+    .argument('<destination>', 'where to write the database')
+    .option('--git-sha <sha>', 'commit whose snapshot to fetch (default: $GITHUB_SHA, then git rev-parse HEAD)')
+    .option('--latest', 'the newest snapshot of any commit (latest.json)');
+  addStoreOptions(command);
+  command.addHelpText('after', '\nExample (a Dockerfile or a new machine):\n  sqlitening pull data/site.db --store https://snapshots.example.com/www --latest');
+  command.action(async (destination: string, flags: { gitSha?: string; latest?: boolean; store?: string; endpoint?: string; region?: string; pathStyle?: boolean }) => {
+    const out = reporter();
+    const store = openStore(storeSettings(flags));
+    if (flags.latest && flags.gitSha) throw new UsageError('give either --git-sha or --latest, not both');
+    const key = flags.latest ? LATEST_KEY : manifestKey(resolveGitSha(flags.gitSha, process.env, process.cwd()).sha);
+    const read = await readManifest(store, key);
+    if (read.status !== 'ok') throw new NotFoundError(key, store.location);
+    const file = path.resolve(destination);
+    const { bytesReceived } = await downloadSnapshot({
+      store,
+      manifest: read.manifest,
+      destination: file,
+      verify: quickCheck,
+      onProgress: (bytes) => out.progress('pull', bytes, read.manifest.object.size),
+    });
+    out.result(
+      { command: 'pull', path: file, gitSha: read.manifest.gitSha, sha256: read.manifest.database.sha256, createdAt: read.manifest.createdAt, bytesReceived },
+      `Pulled ${file}: commit ${read.manifest.gitSha.slice(0, 12)}, built ${read.manifest.createdAt}, ${formatBytes(read.manifest.database.size)} (sha256 verified)`,
+    );
+  });
+  return command;
+}
+
+export function touchCommand(reporter: () => Reporter): Command {
+  return new Command('touch')
+    .description("Record a task's success now (its marker's mtime), so the agent's health checks include it.")
+    .argument('<name>', 'task name, e.g. translations')
+    .addOption(new Option('--database <file>', 'the live database the agent manages').env('SQLITENING_DATABASE').makeOptionMandatory())
+    .action(async (name: string, flags: { database: string }) => {
+      const paths = agentPaths(flags.database);
+      await touchTask(paths.tasks, name);
+      reporter().result({ command: 'touch', task: name, folder: paths.tasks }, `Recorded ${name} as succeeded now`);
+    });
+}

@@ -1,0 +1,11 @@
+/** The library: the reader helper for apps, and the parts the CLI and action are made of. */
+export { SnapshotReader, type SnapshotReaderOptions } from './reader/snapshot-reader.js';
+export { Agent, type AgentOptions } from './agent/agent.js';
+export { buildDatabase, type BuildOptions } from './build/build.js';
+export { publishSnapshot, type PublishOptions, type PublishResult } from './publish/publish.js';
+export { downloadSnapshot } from './snapshot/download.js';
+export { readManifest } from './snapshot/manifest-store.js';
+export { openStore, type StoreSettings } from './store/open-store.js';
+export type { ObjectStore, ObjectInfo, GetResult } from './store/object-store.js';
+export * from './errors.js';
+export * as contract from './contract/index.js';

@@ -1,0 +1,365 @@
+import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readdir, utimes } from 'node:fs/promises';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+// @ts-expect-error no declaration file
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { Agent, type AgentOptions } from '../src/agent/agent.js';
+import { createHealthServer, listen } from '../src/agent/health-server.js';
+import { makeHostCheck } from '../src/agent/host-check.js';
+import { manifestKey, parseHeartbeats, verifySignature, type Encoding, type Manifest } from '../src/contract/index.js';
+import { LockedError } from '../src/errors.js';
+import { publishSnapshot } from '../src/publish/publish.js';
+import { DOWNLOAD_TEMP_MARK } from '../src/snapshot/download.js';
+import { HttpStore } from '../src/store/http-store.js';
+import { LocalStore } from '../src/store/local-store.js';
+import { CLI, runCli } from './helpers/cli.js';
+import { FaultServer } from './helpers/fault-server.js';
+import { SHA_A, SHA_B, makeContentDatabase, tempFolder } from './helpers/fixtures.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let server: FaultServer;
+let publisher: LocalStore;
+let pod: string;
+let agent: Agent | undefined;
+let version = 0;
+let clock = Date.now();
+
+beforeAll(async () => {
+  ({ dir, cleanup } = await tempFolder('agent'));
+});
+afterAll(() => cleanup());
+beforeEach(async () => {
+  const root = path.join(dir, `store-${++version}`);
+  publisher = new LocalStore(root);
+  server = new FaultServer(root);
+  await server.start();
+  pod = path.join(dir, `pod-${version}`);
+  await mkdir(pod);
+});
+afterEach(async () => {
+  await agent?.stop();
+  agent = undefined;
+  await server.stop();
+});
+
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+const live = () => path.join(pod, 'site.db');
+
+async function publish(seed: number, options: { encoding?: Encoding; gitSha?: string } = {}): Promise<Manifest> {
+  const file = path.join(dir, `build-${version}-${seed}.db`);
+  makeContentDatabase(file, 300, seed);
+  clock += 1000;
+  const result = await publishSnapshot({
+    store: publisher,
+    database: file,
+    gitSha: options.gitSha ?? SHA_A,
+    encoding: options.encoding ?? 'gzip',
+    retention: { keep: 100, graceMs: 3_600_000 },
+    check: true,
+    dryRun: false,
+    tempDir: dir,
+    now: () => new Date(clock),
+  });
+  return result.manifest;
+}
+
+async function openAgent(overrides: Partial<AgentOptions> = {}): Promise<Agent> {
+  agent = await Agent.open({
+    store: new HttpStore({ baseUrl: server.url, headersTimeoutMs: 2000 }),
+    database: live(),
+    appGitSha: SHA_A,
+    attempts: 1,
+    stallTimeoutMs: 500,
+    ...overrides,
+  });
+  return agent;
+}
+
+function integrityOk(file: string): boolean {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.pragma('integrity_check', { simple: true }) === 'ok';
+  } finally {
+    db.close();
+  }
+}
+
+describe('sync', () => {
+  it('installs the commit\'s snapshot, then a newer one; idle polls cost one 304', async () => {
+    const first = await publish(1);
+    const a = await openAgent();
+    expect(await a.runOnce()).toMatchObject({ ok: true, outcome: { status: 'installed' } });
+    expect(sha256(live())).toBe(first.database.sha256);
+
+    const second = await publish(2);
+    expect(await a.runOnce()).toMatchObject({ ok: true, outcome: { status: 'installed' } });
+    expect(sha256(live())).toBe(second.database.sha256);
+
+    const before = server.requests;
+    expect(await a.runOnce()).toMatchObject({ ok: true, outcome: { status: 'not-modified' } });
+    expect(server.requests - before).toBe(1);
+    expect(a.state.installed?.database.sha256).toBe(second.database.sha256);
+    expect(existsSync(path.join(pod, '.sqlitening', 'tasks', 'database'))).toBe(true);
+  });
+
+  it('downloads again when the live file is gone, even if the manifest is unchanged', async () => {
+    const first = await publish(1);
+    const a = await openAgent();
+    await a.runOnce();
+    const { rm } = await import('node:fs/promises');
+    await rm(live());
+    expect(await a.runOnce()).toMatchObject({ ok: true, outcome: { status: 'installed' } });
+    expect(sha256(live())).toBe(first.database.sha256);
+  });
+});
+
+describe('faults leave the live database untouched and show in health and metrics', () => {
+  /** Installs v1, publishes v2, injects the fault, and expects one failed run with `reason`. */
+  async function expectFault(setup: (v2: Manifest) => void | Promise<void>, reason: string, options: { encoding?: Encoding; stall?: boolean } = {}) {
+    const v1 = await publish(1, options);
+    const a = await openAgent();
+    expect((await a.runOnce()).ok).toBe(true);
+    const v2 = await publish(2, options);
+    await setup(v2);
+    const result = await a.runOnce();
+    expect(result.ok).toBe(false);
+    expect(result.ok ? '' : result.code).toBe(reason);
+    expect(sha256(live())).toBe(v1.database.sha256);
+    expect(integrityOk(live())).toBe(true);
+    expect((await readdir(pod)).filter((n) => n.startsWith(DOWNLOAD_TEMP_MARK))).toEqual([]);
+    const health = await a.report();
+    expect(health.lastError?.code).toBe(reason);
+    expect(health.database?.sha256).toBe(v1.database.sha256);
+    const metrics = await a.metrics.registry.getSingleMetricAsString('sqlitening_sync_failures_total');
+    expect(metrics).toContain(`sqlitening_sync_failures_total{reason="${reason}"} 1`);
+  }
+
+  it('truncated body', () => expectFault((v2) => void server.faults.set(v2.object.key, { kind: 'truncate' }), 'connection-reset'));
+  it('one flipped byte (gzip)', () => expectFault((v2) => void server.faults.set(v2.object.key, { kind: 'flip' }), 'corrupt-body'));
+  it('one flipped byte (uncompressed)', () =>
+    expectFault((v2) => void server.faults.set(v2.object.key, { kind: 'flip' }), 'checksum-mismatch', { encoding: 'identity' }));
+  it('wrong sha256 in the manifest', () =>
+    expectFault((v2) => {
+      const wrong = { ...v2, database: { ...v2.database, sha256: 'f'.repeat(64) } };
+      server.faults.set(manifestKey(SHA_A), { kind: 'replace', body: JSON.stringify(wrong) });
+    }, 'checksum-mismatch'));
+  it('HTTP 500', () => expectFault((v2) => void server.faults.set(v2.object.key, { kind: 'status', status: 500 }), 'store-error'));
+  it('HTTP 503 on the manifest', () => expectFault(() => void server.faults.set(manifestKey(SHA_A), { kind: 'status', status: 503 }), 'store-error'));
+  it('stalled connection', () => expectFault((v2) => void server.faults.set(v2.object.key, { kind: 'stall' }), 'stalled'));
+  it('connection reset mid-body', () => expectFault((v2) => void server.faults.set(v2.object.key, { kind: 'reset' }), 'connection-reset'));
+  it('a manifest of another git sha', () =>
+    expectFault((v2) => {
+      server.faults.set(manifestKey(SHA_A), { kind: 'replace', body: JSON.stringify({ ...v2, gitSha: SHA_B }) });
+    }, 'wrong-commit'));
+  it('a malformed manifest', () =>
+    expectFault(() => void server.faults.set(manifestKey(SHA_A), { kind: 'replace', body: '{"format":"sqlitening.manifest","version":1}' }), 'invalid-document'));
+  it('a body larger than the manifest says', () =>
+    expectFault((v2) => void server.faults.set(v2.object.key, { kind: 'extra', bytes: 4096 }), 'size-mismatch', { encoding: 'identity' }));
+
+  it('retries a transient failure and succeeds', async () => {
+    await publish(1);
+    const a = await openAgent({ attempts: 3, retryBaseDelayMs: 10 });
+    const v2 = await publish(2);
+    server.faults.set(v2.object.key, { kind: 'status', status: 503 });
+    const retried = a.runOnce();
+    setTimeout(() => server.faults.delete(v2.object.key), 5);
+    expect(await retried).toMatchObject({ ok: true, outcome: { status: 'installed' } });
+  });
+});
+
+describe('crashes and concurrency', () => {
+  it('kill -9 during the download: the restart removes the temp file and the next run succeeds', async () => {
+    const v1 = await publish(1);
+    const a = await openAgent();
+    await a.runOnce();
+    await a.stop();
+    agent = undefined;
+    const v2 = await publish(2, { encoding: 'identity' });
+    server.faults.set(v2.object.key, { kind: 'stall' });
+    const child = spawn(process.execPath, [CLI, 'sync', '--database', live(), '--store', server.url, '--git-sha', SHA_A, '--stall-timeout', '1h'], { stdio: 'ignore' });
+    const deadline = Date.now() + 10_000;
+    while (!(await readdir(pod)).some((n) => n.startsWith(DOWNLOAD_TEMP_MARK)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    expect((await readdir(pod)).filter((n) => n.startsWith(DOWNLOAD_TEMP_MARK))).toHaveLength(1);
+    expect(sha256(live())).toBe(v1.database.sha256);
+
+    server.faults.clear();
+    const restarted = await openAgent();
+    expect((await readdir(pod)).filter((n) => n.startsWith(DOWNLOAD_TEMP_MARK))).toEqual([]);
+    expect(await restarted.runOnce()).toMatchObject({ ok: true, outcome: { status: 'installed' } });
+    expect(sha256(live())).toBe(v2.database.sha256);
+  });
+
+  it('a second agent on the same folder is refused', async () => {
+    await publish(1);
+    await openAgent();
+    await expect(Agent.open({ store: new HttpStore({ baseUrl: server.url }), database: live(), appGitSha: SHA_A })).rejects.toBeInstanceOf(LockedError);
+    const second = await runCli(['sync', '--database', live(), '--store', server.url, '--git-sha', SHA_A]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/sqlitening: error: another agent \(\d+@.*\) already manages .*; run one agent per data folder/);
+  });
+
+  it('SIGTERM during a download stops cleanly and leaves the live database whole', async () => {
+    const v1 = await publish(1);
+    const a = await openAgent();
+    await a.runOnce();
+    await a.stop();
+    agent = undefined;
+    const v2 = await publish(2, { encoding: 'identity' });
+    server.faults.set(v2.object.key, { kind: 'stall' });
+    const child = spawn(process.execPath, [CLI, 'agent', '--database', live(), '--store', server.url, '--git-sha', SHA_A, '--listen', '127.0.0.1:0', '--stall-timeout', '1h'], {
+      stdio: 'ignore',
+    });
+    const deadline = Date.now() + 10_000;
+    while (!(await readdir(pod)).some((n) => n.startsWith(DOWNLOAD_TEMP_MARK)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGTERM');
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+    expect((await readdir(pod)).filter((n) => n.startsWith(DOWNLOAD_TEMP_MARK))).toEqual([]);
+    expect(sha256(live())).toBe(v1.database.sha256);
+    expect(existsSync(path.join(pod, '.sqlitening', 'agent.lock'))).toBe(false);
+  });
+});
+
+describe('health server', () => {
+  let health: Server;
+  let port: number;
+  const get = (pathname: string, headers: Record<string, string> = {}) =>
+    new Promise<{ status: number; body: string; type: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: pathname, headers: { host: `127.0.0.1:${port}`, ...headers } }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['content-type']) }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  beforeEach(async () => {
+    const a = await openAgent({ databaseLimitMs: 600_000, taskLimits: new Map([['translations', 3_600_000]]) });
+    health = createHealthServer({ report: () => a.report(), metrics: a.metrics, hostAllowed: makeHostCheck(['localhost', '.svc.cluster.local'], ['127.0.0.0/8', '10.0.0.0/8', 'fd00::/8']) });
+    port = (await listen(health, '127.0.0.1', 0)).port;
+  });
+  afterEach(() => new Promise((resolve) => health.close(resolve)));
+
+  it('is not ready and not healthy before the first install; live all along', async () => {
+    expect((await get('/livez')).status).toBe(200);
+    expect((await get('/readyz')).status).toBe(503);
+    expect((await get('/healthz')).status).toBe(500);
+  });
+
+  it('answers 200 when fresh and 500 when a task is stale, with the details', async () => {
+    const v1 = await publish(1);
+    await agent!.runOnce();
+    const { touchTask } = await import('../src/agent/tasks.js');
+    await touchTask(path.join(pod, '.sqlitening', 'tasks'), 'translations');
+    const fresh = await get('/healthz');
+    expect(fresh.status).toBe(200);
+    const report = JSON.parse(fresh.body);
+    expect(report).toMatchObject({ ok: true, ready: true, appGitSha: SHA_A, database: { gitSha: SHA_A, sha256: v1.database.sha256 } });
+    expect(report.tasks.map((t: { name: string; ok: boolean }) => [t.name, t.ok])).toEqual([
+      ['database', true],
+      ['translations', true],
+    ]);
+
+    const old = new Date(Date.now() - 2 * 3_600_000);
+    await utimes(path.join(pod, '.sqlitening', 'tasks', 'translations'), old, old);
+    const stale = await get('/healthz');
+    expect(stale.status).toBe(500);
+    expect(JSON.parse(stale.body).tasks[1]).toMatchObject({ name: 'translations', ok: false, limitSeconds: 3600 });
+    expect((await get('/readyz')).status).toBe(200);
+
+    const page = await get('/healthz', { accept: 'text/html' });
+    expect(page.status).toBe(500);
+    expect(page.type).toContain('text/html');
+    expect(page.body).toContain('<td>translations</td>');
+    expect(page.body).toContain('STALE');
+  });
+
+  it('checks the Host header against names and CIDR ranges', async () => {
+    expect((await get('/livez', { host: 'evil.example.com' })).status).toBe(400);
+    expect((await get('/livez', { host: '203.0.113.9:9090' })).status).toBe(400);
+    expect((await get('/livez', { host: '10.42.7.13:9090' })).status).toBe(200);
+    expect((await get('/livez', { host: '10.42.7.13' })).status).toBe(200);
+    expect((await get('/livez', { host: '[fd00::1]:9090' })).status).toBe(200);
+    expect((await get('/livez', { host: '[2001:db8::1]' })).status).toBe(400);
+    expect((await get('/livez', { host: 'web.default.svc.cluster.local:9090' })).status).toBe(200);
+    expect((await get('/livez', { host: 'LOCALHOST' })).status).toBe(200);
+  });
+
+  it('serves /metrics as Prometheus text', async () => {
+    await publish(1);
+    await agent!.runOnce();
+    const metrics = await get('/metrics');
+    expect(metrics.status).toBe(200);
+    const families = parsePrometheusTextFormat(metrics.body) as Array<{ name: string; metrics: Array<{ value: string; labels?: Record<string, string> }> }>;
+    const byName = new Map(families.map((f) => [f.name, f]));
+    expect(byName.get('sqlitening_sync_runs_total')?.metrics).toContainEqual({ value: '1', labels: { result: 'installed' } });
+    expect(Number(byName.get('sqlitening_downloaded_bytes_total')?.metrics[0]?.value)).toBeGreaterThan(0);
+    expect(Number(byName.get('sqlitening_database_age_seconds')?.metrics[0]?.value)).toBeGreaterThanOrEqual(0);
+    expect(Number(byName.get('sqlitening_last_success_timestamp_seconds')?.metrics[0]?.value)).toBeGreaterThan(1.7e9);
+    expect(byName.has('sqlitening_agent_process_resident_memory_bytes')).toBe(true);
+  });
+});
+
+describe('heartbeats', () => {
+  it('sends a signed heartbeat after each run; a failing board never fails the sync', async () => {
+    const received: Array<{ body: string; check: string }> = [];
+    let answer = 204;
+    const board = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', async () => {
+        const check = await verifySignature({
+          secret: 'cluster-secret',
+          body,
+          timestamp: String(req.headers['x-sqlitening-timestamp'] ?? ''),
+          signature: String(req.headers['x-sqlitening-signature'] ?? ''),
+        });
+        received.push({ body, check });
+        res.writeHead(answer).end();
+      });
+    });
+    await new Promise<void>((resolve) => board.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(board.address() as AddressInfo).port}`;
+    try {
+      const v1 = await publish(1);
+      const a = await openAgent({ board: { url, cluster: 'eu-west', pod: 'web-1', secret: 'cluster-secret' } });
+      expect((await a.runOnce()).ok).toBe(true);
+      expect(received).toHaveLength(1);
+      expect(received[0]!.check).toBe('ok');
+      const [heartbeat] = parseHeartbeats(received[0]!.body);
+      expect(heartbeat).toMatchObject({ cluster: 'eu-west', pod: 'web-1', appGitSha: SHA_A, database: { sha256: v1.database.sha256 }, lastError: null });
+
+      answer = 500;
+      expect((await a.runOnce()).ok).toBe(true);
+      expect(await a.metrics.registry.getSingleMetricAsString('sqlitening_heartbeat_failures_total')).toContain('sqlitening_heartbeat_failures_total 1');
+    } finally {
+      await new Promise((resolve) => board.close(resolve));
+    }
+  });
+});
+
+describe('pull', () => {
+  it('fetches the newest snapshot over plain HTTP with no credentials, verified', async () => {
+    await publish(1);
+    const v2 = await publish(2, { gitSha: SHA_B });
+    const target = path.join(dir, `pulled-${version}.db`);
+    const result = await runCli(['pull', target, '--store', server.url, '--latest', '--json']);
+    expect(result.code).toBe(0);
+    expect(result.events.at(-1)).toMatchObject({ command: 'pull', gitSha: SHA_B, sha256: v2.database.sha256 });
+    expect(sha256(target)).toBe(v2.database.sha256);
+    const missing = await runCli(['pull', target, '--store', server.url, '--git-sha', 'c'.repeat(40)]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`${'c'.repeat(40)}/manifest.json not found in ${server.url}`);
+  });
+});
+
