@@ -71608,6 +71608,28 @@ class SizeMismatchError extends SqliteningError {
 function errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
+/** The body stopped arriving: no bytes for longer than the stall timeout. */
+class StalledError extends SqliteningError {
+    constructor(what, timeoutMs) {
+        super(`${what}: no data for ${timeoutMs} ms (stalled connection)`, 'stalled', true);
+    }
+}
+/** The manifest names another commit than the one the app runs. */
+class WrongCommitError extends SqliteningError {
+    expected;
+    actual;
+    constructor(expected, actual, where) {
+        super(`${where} is for commit ${actual}, but the app runs ${expected}; refusing to install it`, 'wrong-commit', false);
+        this.expected = expected;
+        this.actual = actual;
+    }
+}
+/** Another agent holds the data folder. */
+class LockedError extends SqliteningError {
+    constructor(folder, holder) {
+        super(`another agent (${holder}) already manages ${folder}; run one agent per data folder`, 'locked', false);
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/store/object-store.ts
 /** Reads a whole (small) object as text, e.g. a manifest. */
@@ -72122,18 +72144,22 @@ function decompressor(encoding) {
 /** Marks temp files of a download, so a later run can find and remove those of a crashed one. */
 const DOWNLOAD_TEMP_MARK = '.sqlitening-download-';
 /**
- * Hashes and counts the decoded bytes, and fails as soon as they pass the
- * manifest's size: a wrong object or a decompression bomb never fills the disk.
+ * Counts bytes (and hashes them, if asked) and fails as soon as they pass
+ * `limit`: a wrong object or a decompression bomb never fills the disk.
  */
-class VerifyingCounter extends external_node_stream_.Transform {
+class LimitedCounter extends external_node_stream_.Transform {
     limit;
     what;
+    hashing;
+    onBytes;
     hash = (0,external_node_crypto_.createHash)('sha256');
     bytes = 0;
-    constructor(limit, what) {
+    constructor(limit, what, hashing, onBytes) {
         super();
         this.limit = limit;
         this.what = what;
+        this.hashing = hashing;
+        this.onBytes = onBytes;
     }
     _transform(chunk, _encoding, callback) {
         this.bytes += chunk.length;
@@ -72141,40 +72167,67 @@ class VerifyingCounter extends external_node_stream_.Transform {
             callback(new SizeMismatchError(this.what, this.limit, this.bytes, ' or more (the body is larger than the manifest says)'));
             return;
         }
-        this.hash.update(chunk);
+        if (this.hashing)
+            this.hash.update(chunk);
+        this.onBytes?.(this.bytes);
         callback(null, chunk);
     }
+}
+/** Passes bytes through and fails the stream when none arrive for `timeoutMs`. */
+function stallWatchdog(what, timeoutMs) {
+    let timer;
+    const watchdog = new external_node_stream_.Transform({
+        transform(chunk, _encoding, callback) {
+            arm();
+            callback(null, chunk);
+        },
+        flush(callback) {
+            clearTimeout(timer);
+            callback();
+        },
+        destroy(error, callback) {
+            clearTimeout(timer);
+            callback(error);
+        },
+    });
+    const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => watchdog.destroy(new StalledError(what, timeoutMs)), timeoutMs);
+    };
+    arm();
+    return watchdog;
 }
 /**
  * Streams a snapshot from the store into a temp file beside `destination`,
  * decoding and hashing on the way (never the whole file in memory), checks
- * size and SHA-256 against the manifest, fsyncs, and renames it into place.
- * On any failure the temp file is removed and `destination` is untouched.
+ * sizes and SHA-256 against the manifest, runs `verify`, fsyncs, and renames
+ * it into place. On any failure the temp file is removed and `destination`
+ * is untouched.
  */
 async function downloadSnapshot(options) {
     const { manifest, store } = options;
     const what = `snapshot ${manifest.object.key}`;
     const folder = external_node_path_default().dirname(external_node_path_default().resolve(options.destination));
     const temp = external_node_path_default().join(folder, `${DOWNLOAD_TEMP_MARK}${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
-    let received = 0;
     try {
         const result = await store.get(manifest.object.key, { signal: options.signal });
         if (result.status !== 'ok')
             throw new StoreError(`${what}: unexpected not-modified answer`, true);
-        const verifier = new VerifyingCounter(manifest.database.size, what);
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, progressCounter((bytes) => {
-            received = bytes;
-            options.onProgress?.(bytes);
-        }), decompressor(manifest.object.encoding), verifier, (0,external_node_fs_.createWriteStream)(temp, { flags: 'wx' }), { signal: options.signal });
-        if (verifier.bytes !== manifest.database.size)
-            throw new SizeMismatchError(what, manifest.database.size, verifier.bytes);
-        const actual = verifier.hash.digest('hex');
+        const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
+        const decoded = new LimitedCounter(manifest.database.size, what, true);
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, stallWatchdog(what, options.stallTimeoutMs ?? 30_000), received, decompressor(manifest.object.encoding), decoded, (0,external_node_fs_.createWriteStream)(temp, { flags: 'wx' }), { signal: options.signal });
+        if (received.bytes !== manifest.object.size)
+            throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
+        if (decoded.bytes !== manifest.database.size)
+            throw new SizeMismatchError(what, manifest.database.size, decoded.bytes);
+        const actual = decoded.hash.digest('hex');
         if (actual !== manifest.database.sha256)
             throw new ChecksumMismatchError(what, manifest.database.sha256, actual);
+        await options.verify?.(temp);
         await fsyncPath(temp);
         await (0,promises_.rename)(temp, options.destination);
         await fsyncPath(folder);
-        return { bytesReceived: received };
+        return { bytesReceived: received.bytes };
     }
     catch (error) {
         await (0,promises_.rm)(temp, { force: true });
