@@ -54,12 +54,10 @@ export const heartbeatSchema = z.object({
 export type Heartbeat = z.output<typeof heartbeatSchema>;
 export type TaskStatus = z.output<typeof taskStatusSchema>;
 
-const batchSchema = z.union([
-  heartbeatSchema.transform((one) => [one]),
-  z.array(heartbeatSchema).min(1).max(HEARTBEAT_LIMITS.maxBatch),
-]);
+const batchSchema = z.array(heartbeatSchema).min(1).max(HEARTBEAT_LIMITS.maxBatch);
 
-/** Parses a request body holding one heartbeat or an array of them. Throws `ContractError`. */
+/** Parses a request body holding one heartbeat or an array of them. Throws `ContractError` naming the field. */
 export function parseHeartbeats(body: string): Heartbeat[] {
-  return validate(batchSchema, parseJson(body, 'heartbeat'), 'heartbeat');
+  const value = parseJson(body, 'heartbeat');
+  return Array.isArray(value) ? validate(batchSchema, value, 'heartbeat batch') : [validate(heartbeatSchema, value, 'heartbeat')];
 }

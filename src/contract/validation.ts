@@ -55,3 +55,6 @@ export function parseJson(text: string, what: string): unknown {
     throw new ContractError(`invalid ${what}: expected JSON, got text that does not parse (${reason})`);
   }
 }
+
+/** The schema library the contract is written in, for code that validates its own documents with `validate` (the board's settings), so there is one copy of it. */
+export { z } from 'zod';

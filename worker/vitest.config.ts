@@ -1,0 +1,55 @@
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { createServer } from 'node:net';
+import { defineConfig } from 'vitest/config';
+
+/** A free port on 127.0.0.1 for the webhook receiver (test/receiver.ts), known before workerd starts so bindings can name it. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const port = await freePort();
+process.env.RECEIVER_PORT = String(port);
+const receiver = `http://127.0.0.1:${port}`;
+
+export const TEST_SECRETS = {
+  'eu-west': 'eu-west-secret-0123456789',
+  'us-east': 'us-east-secret-0123456789',
+  'ap-south': 'ap-south-secret-0123456789',
+};
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: './wrangler.jsonc' },
+      miniflare: {
+        bindings: {
+          BOARD_CONFIG: JSON.stringify({
+            expectedClusters: ['ap-south'],
+            podTtl: '1h',
+            rules: { maxSyncAge: '15m', staleShare: 0.5, silentAfter: '10m', skewAfter: '15m' },
+            reminderEvery: '1h',
+            retryBase: '0s',
+            maxAttempts: 4,
+          }),
+          CLUSTER_SECRETS: JSON.stringify(TEST_SECRETS),
+          WEBHOOKS: JSON.stringify([
+            { url: `${receiver}/fail-2/json`, kind: 'json' },
+            { url: `${receiver}/slack`, kind: 'slack' },
+          ]),
+          WEBHOOK_SECRET: 'webhook-signing-secret',
+          DEAD_MAN_URL: `${receiver}/deadman`,
+          READ_TOKEN: '',
+          RECEIVER_URL: receiver,
+        },
+      },
+    }),
+  ],
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/receiver.ts'],
+  },
+});
