@@ -5,7 +5,12 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { root } from './lib.js';
 
-for (const script of ['publish.js', 'sync.js']) {
-  const result = spawnSync(process.execPath, [path.join(root, 'bench', script), ...process.argv.slice(2)], { stdio: 'inherit' });
+const scripts = [
+  [path.join(root, 'bench', 'publish.js'), ...process.argv.slice(2)],
+  [path.join(root, 'bench', 'sync.js'), ...process.argv.slice(2)],
+  [path.join(root, 'worker', 'bench', 'board.js')],
+];
+for (const args of scripts) {
+  const result = spawnSync(process.execPath, args, { stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }

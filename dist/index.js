@@ -81843,6 +81843,8 @@ function parseJson(text, what) {
         throw new ContractError(`invalid ${what}: expected JSON, got text that does not parse (${reason})`);
     }
 }
+/** The schema library the contract is written in, for code that validates its own documents with `validate` (the board's settings), so there is one copy of it. */
+
 
 ;// CONCATENATED MODULE: ./src/contract/git-sha.ts
 

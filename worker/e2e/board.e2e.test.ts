@@ -3,7 +3,9 @@ import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody, type Heartbeat } from '../../src/contract/index.js';
-import { startWranglerDev, type DevServer } from './wrangler-dev.js';
+import { startWranglerDev } from '../scripts/wrangler-dev.js';
+
+type DevServer = Awaited<ReturnType<typeof startWranglerDev>>;
 
 const SECRETS = { 'eu-west': 'eu-west-secret-0123456789', 'us-east': 'us-east-secret-0123456789' };
 const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts');

@@ -59,6 +59,7 @@ const iso = (ms: number | null): string | null => (ms === null ? null : new Date
  */
 export class Board extends DurableObject<Env> {
   readonly #sql: SqlStorage;
+  #alarmKnown = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -137,7 +138,10 @@ export class Board extends DurableObject<Env> {
 
   /** Schedules the evaluation alarm if none is pending (after deploys, or when no pod has reported yet). */
   async ensureAlarm(): Promise<void> {
+    if (this.#alarmKnown) return;
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + this.#config.evaluateEvery);
+    // Once set, the alarm reschedules itself after every round; this instance need not ask again.
+    this.#alarmKnown = true;
   }
 
   #pods(cluster?: string): PodRecord[] {
@@ -181,7 +185,7 @@ export class Board extends DurableObject<Env> {
   view(now = Date.now(), only?: string): BoardView {
     const config = this.#config;
     const stored = new Map(this.#sql.exec('SELECT cluster, since FROM clusters').toArray().map((r) => [String(r.cluster), Number(r.since)]));
-    const pods = this.#pods(only);
+    const pods = new Map(this.#pods(only).map((p) => [`${p.cluster}\u0000${p.pod}`, p]));
     const clusters = this.#verdicts(now, config, only).map((verdict): ClusterView => ({
       id: verdict.cluster,
       state: verdict.state,
@@ -190,7 +194,7 @@ export class Board extends DurableObject<Env> {
       expected: config.expectedClusters.includes(verdict.cluster),
       lastHeartbeatAt: iso(verdict.lastHeartbeatAt),
       pods: verdict.pods.map((v) => {
-        const p = pods.find((x) => x.cluster === verdict.cluster && x.pod === v.pod)!;
+        const p = pods.get(`${verdict.cluster}\u0000${v.pod}`)!;
         return {
           pod: v.pod,
           state: v.lagging ? 'lagging' : v.stale ? 'stale' : 'ok',
