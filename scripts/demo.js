@@ -1,27 +1,39 @@
-// The whole publish pipeline on this machine, no cloud account: a local
-// S3-protocol server, a content database built from migrations and a loader,
-// published for the current commit, refreshed, and read back over plain HTTP.
-//   npm run demo            keeps the store running until Ctrl-C
-//   npm run demo -- --once  exits 0 only when every step did what it should
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+// The whole pipeline on this machine, with no cloud account:
+//   a local S3-protocol store; a content database built from migrations and a
+//   loader and published for the current commit; two clusters of two pods (an
+//   agent with its health server, and a tiny app reading through SnapshotReader);
+//   the freshness board in local workerd; a data update the fleet converges on;
+//   one cluster's agents stopped, the board turning it stale, and the alert
+//   arriving at a local webhook receiver.
+//   npm run demo            runs it, then keeps everything up until Ctrl-C
+//   npm run demo -- --once  exits 0 only when every step happened as described
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import S3rver from 's3rver';
-import { manifestKey } from '../lib/contract/keys.js';
 import { resolveGitSha } from '../lib/git.js';
-import { downloadSnapshot } from '../lib/snapshot/download.js';
-import { readManifest } from '../lib/snapshot/manifest-store.js';
-import { HttpStore } from '../lib/store/http-store.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const work = path.join(root, '.demo');
 const once = process.argv.includes('--once');
 const bucket = 'sqlitening-demo';
+const children = new Set();
 
-function step(text) {
-  process.stdout.write(`\n\x1b[1m== ${text}\x1b[0m\n`);
+const bold = (text) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
+const step = (text) => process.stdout.write(`\n${bold(`== ${text}`)}\n`);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(what, check, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await sleep(500);
+  }
 }
 
 function cli(args, env) {
@@ -32,21 +44,48 @@ function cli(args, env) {
   });
 }
 
-async function changedPageShare(a, b) {
-  const [x, y] = await Promise.all([readFile(a), readFile(b)]);
-  let changed = 0;
-  const pages = Math.ceil(y.length / 4096);
-  for (let i = 0; i < pages; i++) if (!x.subarray(i * 4096, (i + 1) * 4096).equals(y.subarray(i * 4096, (i + 1) * 4096))) changed++;
-  return changed / pages;
+/** A long-running child whose output goes to a log file in .demo/. */
+function background(name, command, args, env) {
+  const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = [];
+  child.stdout.on('data', (c) => log.push(c));
+  child.stderr.on('data', (c) => log.push(c));
+  child.log = () => Buffer.concat(log).toString();
+  child.name = name;
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
 }
+
+async function stopChild(child) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(5000)]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+const json = async (url) => {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.json();
+};
+
+// The board runs under wrangler, from worker/'s own packages.
+if (!existsSync(path.join(root, 'worker/node_modules/.bin/wrangler'))) {
+  process.stdout.write('Installing the board\'s packages (npm ci in worker/)...\n');
+  const install = spawnSync('npm', ['ci', '--prefix', 'worker', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  if (install.status !== 0) process.exit(1);
+}
+const { freePort, startWranglerDev } = await import('../worker/scripts/wrangler-dev.js');
 
 await rm(work, { recursive: true, force: true });
 await mkdir(path.join(work, 's3'), { recursive: true });
 const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: path.join(work, 's3'), configureBuckets: [{ name: bucket }] });
-const { port } = await server.run();
-const endpoint = `http://127.0.0.1:${port}`;
+const { port: s3Port } = await server.run();
+const endpoint = `http://127.0.0.1:${s3Port}`;
 const { sha } = resolveGitSha(undefined, process.env, root);
-const env = {
+const publishEnv = {
   ...process.env,
   SQLITENING_STORE: `s3://${bucket}/site`,
   SQLITENING_S3_ENDPOINT: endpoint,
@@ -54,44 +93,97 @@ const env = {
   AWS_ACCESS_KEY_ID: 'S3RVER',
   AWS_SECRET_ACCESS_KEY: 'S3RVER',
   AWS_REGION: 'us-east-1',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   GITHUB_SHA: sha,
 };
-const database = path.join(work, 'site.db');
+const database = path.join(work, 'build', 'site.db');
+await mkdir(path.dirname(database), { recursive: true });
 const build = ['build', '--from', 'published', '--migrations', 'examples/content/migrations', '--loader', 'node examples/content/load.js', '-o', database];
+const clusters = { 'eu-west': 'eu-west-demo-secret-0123456789', 'us-east': 'us-east-demo-secret-0123456789' };
 
+// Alerts arrive here and are printed.
+const alerts = [];
+const receiver = createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    const alert = JSON.parse(body || '{}');
+    alerts.push(alert);
+    process.stdout.write(`${bold('ALERT')} ${alert.kind} ${alert.cluster}: ${(alert.reasons ?? []).join('; ')}\n`);
+    res.writeHead(200).end();
+  });
+});
+const receiverPort = await freePort();
+await new Promise((resolve) => receiver.listen(receiverPort, '127.0.0.1', resolve));
+
+let board;
 try {
-  step(`Local S3-protocol store at ${endpoint}, commit ${sha.slice(0, 12)}`);
+  step(`1. Build the content database for commit ${sha.slice(0, 12)} and publish it to a local S3-protocol store (${endpoint})`);
+  await cli(build, { ...publishEnv, CONTENT_REVISION: '1' });
+  await cli(['publish', database], publishEnv);
 
-  step('1. Build the content database for this commit (nothing published yet: starts empty) and publish it');
-  await cli(build, { ...env, CONTENT_REVISION: '1' });
-  await cli(['publish', database], env);
-  const firstCopy = path.join(work, 'r1.db');
-  await (await import('node:fs/promises')).copyFile(database, firstCopy);
+  step('2. Start the freshness board in local workerd (wrangler dev)');
+  board = await startWranglerDev({
+    CLUSTER_SECRETS: JSON.stringify(clusters),
+    WEBHOOKS: JSON.stringify([{ url: `http://127.0.0.1:${receiverPort}/alerts`, kind: 'json' }]),
+    WEBHOOK_SECRET: 'demo-webhook-secret',
+    // Demo timings: seconds instead of minutes, so it all happens while you watch.
+    BOARD_CONFIG: JSON.stringify({ evaluateEvery: '2s', podTtl: '10m', retryBase: '1s', rules: { maxSyncAge: '12s', silentAfter: '8s', staleShare: 0.5, skewAfter: '30s' } }),
+  });
+  process.stdout.write(`board: ${board.url}/\n`);
 
-  step('2. Publish the same bytes again: a no-op');
-  await cli(['publish', database], env);
+  step('3. Start two clusters of two pods: an agent (health server, heartbeats) and an app reading through SnapshotReader');
+  const pods = [];
+  for (const cluster of Object.keys(clusters)) {
+    for (const n of [1, 2]) {
+      const name = `${cluster}-pod-${n}`;
+      const folder = path.join(work, 'pods', name);
+      await mkdir(folder, { recursive: true });
+      const pod = { name, cluster, database: path.join(folder, 'site.db'), healthPort: await freePort(), appPort: await freePort() };
+      pod.agent = background(`${name} agent`, process.execPath, [
+        path.join(root, 'bin/sqlitening.js'), 'agent', '--database', pod.database, '--git-sha', sha,
+        '--store', `${endpoint}/${bucket}/site`, '--listen', `127.0.0.1:${pod.healthPort}`,
+        '--interval', '2s', '--max-age', '12s', '--board-url', board.url, '--cluster', cluster, '--pod', name,
+      ], { ...process.env, SQLITENING_BOARD_SECRET: clusters[cluster] });
+      pod.app = background(`${name} app`, process.execPath, [path.join(root, 'scripts/demo-app.js'), pod.database, String(pod.appPort)], process.env);
+      pods.push(pod);
+      process.stdout.write(`${name}: health http://127.0.0.1:${pod.healthPort}/healthz   app http://127.0.0.1:${pod.appPort}/\n`);
+    }
+  }
+  const boardView = () => json(`${board.url}/v1/board`);
+  const podsOn = (view, sha256) => view.clusters.flatMap((c) => c.pods).filter((p) => p.dbSha256 === sha256 && p.state === 'ok').length;
+  const manifest = () => json(`${endpoint}/${bucket}/site/${sha}/manifest.json`);
+  const first = await manifest();
+  await waitFor('all four pods fresh on the board', async () => podsOn(await boardView(), first.database.sha256) === 4, 30_000);
+  process.stdout.write(`all 4 pods report ${first.database.sha256.slice(0, 12)} and are fresh\n`);
+  for (const pod of pods) {
+    const health = await fetch(`http://127.0.0.1:${pod.healthPort}/healthz`);
+    if (health.status !== 200) throw new Error(`${pod.name} /healthz answered ${health.status}`);
+  }
 
-  step('3. Scheduled data refresh: start from the published snapshot, load revision 2, publish');
-  await cli(build, { ...env, CONTENT_REVISION: '2' });
-  await cli(['publish', database], env);
-  const share = await changedPageShare(firstCopy, database);
-  process.stdout.write(`pages changed by the refresh: ${(share * 100).toFixed(1)}% (no VACUUM: page numbers stay put)\n`);
+  step('4. Publish a data update; the fleet converges on it');
+  await cli(build, { ...publishEnv, CONTENT_REVISION: '2' });
+  await cli(['publish', database], publishEnv);
+  const second = await manifest();
+  await waitFor('all four pods on the update', async () => podsOn(await boardView(), second.database.sha256) === 4, 30_000);
+  const served = await Promise.all(pods.map((pod) => json(`http://127.0.0.1:${pod.appPort}/`)));
+  if (!served.every((page) => page.advisories === served[0].advisories && page.latestAdvisory.id === served[0].latestAdvisory.id)) {
+    throw new Error(`the apps serve different data: ${JSON.stringify(served.map((p) => p.advisories))}`);
+  }
+  process.stdout.write(`all 4 pods on ${second.database.sha256.slice(0, 12)}; every app serves ${served[0].advisories} advisories, latest ${served[0].latestAdvisory.id}\n`);
 
-  step('4. Read it back like a pod: plain HTTP, no credentials, verified against the manifest');
-  const http = new HttpStore({ baseUrl: `${endpoint}/${bucket}/site` });
-  const read = await readManifest(http, manifestKey(sha));
-  if (read.status !== 'ok') throw new Error(`no manifest at ${http.location}/${manifestKey(sha)}`);
-  const copy = path.join(work, 'pod.db');
-  await downloadSnapshot({ store: http, manifest: read.manifest, destination: copy });
-  const actual = createHash('sha256').update(await readFile(copy)).digest('hex');
-  if (actual !== read.manifest.database.sha256) throw new Error(`sha256 mismatch: ${actual} vs ${read.manifest.database.sha256}`);
-  process.stdout.write(`${http.location}/${manifestKey(sha)}\n  sha256 ${actual} ✓\n`);
-  for (const table of read.manifest.database.tables) process.stdout.write(`  ${table.name.padEnd(24)} ${String(table.rows).padStart(6)} rows\n`);
-  if (share > 0.1) throw new Error(`the refresh changed ${(share * 100).toFixed(1)}% of pages; expected under 10%`);
+  step("5. Stop us-east's agents: the board turns that cluster stale and the alert arrives");
+  await Promise.all(pods.filter((p) => p.cluster === 'us-east').map((p) => stopChild(p.agent)));
+  const alert = await waitFor('a stale alert for us-east', async () => alerts.find((a) => a.kind === 'stale' && a.cluster === 'us-east'), 45_000);
+  const view = await boardView();
+  const states = Object.fromEntries(view.clusters.map((c) => [c.id, c.state]));
+  if (states['us-east'] !== 'stale' || states['eu-west'] !== 'ok') throw new Error(`unexpected board states ${JSON.stringify(states)}`);
+  process.stdout.write(`board: eu-west ${states['eu-west']}, us-east ${states['us-east']} (${alert.reasons.join('; ')})\n`);
 
-  step('Done: every step passed');
+  step('Done: every step happened as described');
   if (!once) {
-    process.stdout.write(`The store stays up for you to explore (Ctrl-C stops it):\n  manifest  ${http.location}/${manifestKey(sha)}\n  latest    ${http.location}/latest.json\n`);
+    process.stdout.write(`Everything stays up (Ctrl-C stops it):\n  board  ${board.url}/\n`);
+    for (const pod of pods) process.stdout.write(`  ${pod.name.padEnd(16)} http://127.0.0.1:${pod.healthPort}/healthz   app http://127.0.0.1:${pod.appPort}/\n`);
     await new Promise((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
@@ -99,7 +191,11 @@ try {
   }
 } catch (error) {
   process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  for (const child of children) process.stderr.write(`--- ${child.name} (last output)\n${child.log().slice(-1500)}\n`);
   process.exitCode = 1;
 } finally {
+  await Promise.all([...children].map(stopChild));
+  await board?.stop();
   await server.close();
+  await new Promise((resolve) => receiver.close(resolve));
 }

@@ -175,7 +175,11 @@ describe('faults leave the live database untouched and show in health and metric
 });
 
 describe('crashes and concurrency', () => {
-  it('kill -9 during the download: the restart removes the temp file and the next run succeeds', async () => {
+  /**
+   * Installs v1, publishes v2 with a body that stalls halfway, and starts the
+   * CLI (`args`) on it; resolves once its temp file exists, mid-download.
+   */
+  async function stallSecondDownloadIn(args: string[]) {
     const v1 = await publish(1);
     const a = await openAgent();
     await a.runOnce();
@@ -183,9 +187,14 @@ describe('crashes and concurrency', () => {
     agent = undefined;
     const v2 = await publish(2, { encoding: 'identity' });
     server.faults.set(v2.object.key, { kind: 'stall' });
-    const child = spawn(process.execPath, [CLI, 'sync', '--database', live(), '--store', server.url, '--git-sha', SHA_A, '--stall-timeout', '1h'], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [CLI, ...args, '--database', live(), '--store', server.url, '--git-sha', SHA_A, '--stall-timeout', '1h'], { stdio: 'ignore' });
     const deadline = Date.now() + 10_000;
     while (!(await readdir(pod)).some((n) => n.startsWith(DOWNLOAD_TEMP_MARK)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return { v1, v2, child };
+  }
+
+  it('kill -9 during the download: the restart removes the temp file and the next run succeeds', async () => {
+    const { v1, v2, child } = await stallSecondDownloadIn(['sync']);
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
     expect((await readdir(pod)).filter((n) => n.startsWith(DOWNLOAD_TEMP_MARK))).toHaveLength(1);
@@ -208,18 +217,7 @@ describe('crashes and concurrency', () => {
   });
 
   it('SIGTERM during a download stops cleanly and leaves the live database whole', async () => {
-    const v1 = await publish(1);
-    const a = await openAgent();
-    await a.runOnce();
-    await a.stop();
-    agent = undefined;
-    const v2 = await publish(2, { encoding: 'identity' });
-    server.faults.set(v2.object.key, { kind: 'stall' });
-    const child = spawn(process.execPath, [CLI, 'agent', '--database', live(), '--store', server.url, '--git-sha', SHA_A, '--listen', '127.0.0.1:0', '--stall-timeout', '1h'], {
-      stdio: 'ignore',
-    });
-    const deadline = Date.now() + 10_000;
-    while (!(await readdir(pod)).some((n) => n.startsWith(DOWNLOAD_TEMP_MARK)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const { v1, child } = await stallSecondDownloadIn(['agent', '--listen', '127.0.0.1:0']);
     child.kill('SIGTERM');
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(0);
