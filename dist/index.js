@@ -82146,6 +82146,7 @@ function planRetention(objects, rule, now, protectedKeys) {
 
 
 
+
 /**
  * Publishes a database for a commit: check, hash and compress it in one read,
  * upload the object, confirm it, then write the commit's manifest and
@@ -82164,12 +82165,13 @@ async function publishSnapshot(options) {
     const previous = current.status === 'ok' ? current.manifest : undefined;
     const stats = options.stats ?? inspectDatabaseFile(options.database, { check: options.check });
     step('checked', { checked: options.check, tables: stats.tables.length });
+    const { size: databaseSize } = await (0,promises_.stat)(options.database);
     const encoded = await encodeSnapshot({
         database: options.database,
         encoding: options.encoding,
         level: options.level,
         tempDir: options.tempDir ?? (0,external_node_os_.tmpdir)(),
-        onProgress: (bytes) => options.onProgress?.('read', bytes, 0),
+        onProgress: (bytes) => options.onProgress?.('read', bytes, databaseSize),
     });
     try {
         const createdAt = now();

@@ -75,7 +75,7 @@ Examples:
       builder: builderFromEnv(process.env),
       dryRun: flags.dryRun === true,
       onStep: (step, detail) => out.event(`publish.${step}`, detail),
-      onProgress: (phase, bytes, total) => out.progress(phase, bytes, phase === 'read' ? 0 : total),
+      onProgress: (phase, bytes, total) => out.progress(phase === 'read' ? 'hash+compress' : 'upload', bytes, total),
     });
     const { manifest } = result;
     const ratio = manifest.object.size / Math.max(1, manifest.database.size);

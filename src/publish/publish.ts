@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { LATEST_KEY, commitPrefix, manifestKey, snapshotKey } from '../contract/keys.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type Encoding, type Manifest } from '../contract/manifest.js';
@@ -68,12 +69,13 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
   const stats = options.stats ?? inspectDatabaseFile(options.database, { check: options.check });
   step('checked', { checked: options.check, tables: stats.tables.length });
 
+  const { size: databaseSize } = await stat(options.database);
   const encoded = await encodeSnapshot({
     database: options.database,
     encoding: options.encoding,
     level: options.level,
     tempDir: options.tempDir ?? tmpdir(),
-    onProgress: (bytes) => options.onProgress?.('read', bytes, 0),
+    onProgress: (bytes) => options.onProgress?.('read', bytes, databaseSize),
   });
   try {
     const createdAt = now();
