@@ -39,5 +39,6 @@ rows.push([`board render for ${board.pods} pods: JSON / HTML`, `${board.render.j
 
 console.log('\nAll figures (each beside its baseline, measured in the same run)');
 console.log('| what | sqlitening | baseline | baseline figure | ratio |\n|---|---:|---|---:|---:|');
-for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+// A pipe inside a cell would end it.
+for (const row of rows) console.log(`| ${row.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`);
 await writeFile(path.join(resultsDir, 'all.json'), `${JSON.stringify({ publish, sync, board }, null, 2)}\n`);

@@ -165,12 +165,16 @@ describe('faults leave the live database untouched and show in health and metric
 
   it('retries a transient failure and succeeds', async () => {
     await publish(1);
-    const a = await openAgent({ attempts: 3, retryBaseDelayMs: 10 });
+    const retries: unknown[] = [];
+    const a = await openAgent({ attempts: 3, retryBaseDelayMs: 10, log: (event, fields) => event === 'retry' && retries.push(fields) });
     const v2 = await publish(2);
-    server.faults.set(v2.object.key, { kind: 'status', status: 503 });
-    const retried = a.runOnce();
-    setTimeout(() => server.faults.delete(v2.object.key), 5);
-    expect(await retried).toMatchObject({ ok: true, outcome: { status: 'installed' } });
+    server.faults.set(v2.object.key, { kind: 'status', status: 503, times: 2 });
+    expect(await a.runOnce()).toMatchObject({ ok: true, outcome: { status: 'installed' } });
+    expect(retries).toMatchObject([
+      { attempt: 1, reason: 'store-error' },
+      { attempt: 2, reason: 'store-error' },
+    ]);
+    expect(sha256(live())).toBe(v2.database.sha256);
   });
 });
 

@@ -68,7 +68,7 @@ describe('SnapshotReader', () => {
         await publishVersion(version);
         const result = await agent.runOnce();
         expect(result.ok && result.outcome.status).toBe('installed');
-        await new Promise((resolve) => setTimeout(resolve, 15)); // let the reader run on each snapshot
+        await new Promise((resolve) => setTimeout(resolve, 25)); // let the reader run on each snapshot
       }
       child.stdin.end();
       await new Promise((resolve) => child.once('exit', resolve));

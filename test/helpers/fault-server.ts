@@ -4,7 +4,7 @@ import { LocalStore } from '../../src/store/local-store.js';
 
 /** What to do to one response. */
 export type Fault =
-  | { kind: 'status'; status: number }
+  | { kind: 'status'; status: number; /** Only this many times, then served normally. */ times?: number }
   | { kind: 'truncate' } // announce the full length, send half, close
   | { kind: 'flip' } // change one byte in the middle
   | { kind: 'stall' } // send half, then nothing
@@ -56,7 +56,10 @@ export class FaultServer {
     this.requests++;
     const key = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.slice(1));
     const fault = this.faults.get(key);
-    if (fault?.kind === 'status') return this.#write(res, fault.status, { 'content-type': 'text/plain' }, Buffer.from('injected\n'));
+    if (fault?.kind === 'status') {
+      if (fault.times !== undefined && --fault.times <= 0) this.faults.delete(key);
+      return this.#write(res, fault.status, { 'content-type': 'text/plain' }, Buffer.from('injected\n'));
+    }
     if (fault?.kind === 'replace') return this.#write(res, 200, { 'content-type': 'application/json', etag: `"r${fault.body.length}"` }, Buffer.from(fault.body));
     let result;
     try {
