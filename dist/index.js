@@ -71791,6 +71791,7 @@ class LocalStore {
 ;// CONCATENATED MODULE: ./src/build/inspect.ts
 
 
+
 function quoteIdentifier(name) {
     return `"${name.replaceAll('"', '""')}"`;
 }
@@ -71804,6 +71805,7 @@ function pragmaValue(db, pragma) {
  * with the snapshot).
  */
 function checkDatabase(db) {
+    checkJournalMode(db);
     const integrity = db.pragma('integrity_check(20)');
     const problems = integrity.map((r) => r.integrity_check).filter((line) => line !== 'ok');
     if (problems.length > 0) {
@@ -71814,9 +71816,23 @@ function checkDatabase(db) {
         const shown = orphans.slice(0, 5).map((o) => `${o.table} rowid ${o.rowid} → missing ${o.parent}`);
         throw new DatabaseError(`foreign_key_check found ${orphans.length} orphan row(s): ${shown.join('; ')}`, 'foreign-key-check');
     }
+}
+/** A WAL database keeps recent writes in its -wal file, which would not travel with the snapshot. */
+function checkJournalMode(db) {
     const mode = String(pragmaValue(db, 'journal_mode')).toLowerCase();
     if (mode !== 'delete') {
-        throw new DatabaseError(`journal_mode is ${mode}; a snapshot must use rollback-journal mode (delete)`, 'journal-mode');
+        throw new DatabaseError(`journal_mode is ${mode}; a snapshot must use rollback-journal mode: run PRAGMA journal_mode=DELETE first`, 'journal-mode');
+    }
+}
+/**
+ * Refuses a file with a -journal or -wal beside it: a write in progress, or a
+ * crash whose recovery has not run, so the main file alone is not the database.
+ */
+function assertQuiescent(file) {
+    for (const suffix of ['-journal', '-wal']) {
+        if ((0,external_node_fs_.existsSync)(`${file}${suffix}`)) {
+            throw new DatabaseError(`${file}${suffix} exists: a write is in progress or a crash was not recovered; open the database once with sqlite3 (or let the writer finish), then publish`, 'not-quiescent');
+        }
     }
 }
 /** Facts about the database that go into the manifest. */
@@ -71836,6 +71852,7 @@ function databaseStats(db) {
 }
 /** Opens a database read-only, runs the snapshot checks and returns its stats. */
 function inspectDatabaseFile(file, options) {
+    assertQuiescent(file);
     let db;
     try {
         db = new (better_sqlite3_lib_default())(file, { readonly: true, fileMustExist: true });
@@ -71844,8 +71861,11 @@ function inspectDatabaseFile(file, options) {
         throw new DatabaseError(`cannot open ${file} as a SQLite database: ${error.message}`, 'not-a-database');
     }
     try {
+        // The journal mode is checked even with `check: false`: it costs nothing and a WAL file would be lost.
         if (options.check)
             checkDatabase(db);
+        else
+            checkJournalMode(db);
         return databaseStats(db);
     }
     catch (error) {

@@ -162,6 +162,26 @@ describe('bad input: a one-line error, a non-zero exit, nothing published', () =
     expect((await store.list('')).map((o) => o.key)).toEqual([manifestKey(SHA_A)]);
   });
 
+  it('a database in WAL mode, even with --no-check', async () => {
+    const { url, store } = freshStore();
+    const wal = path.join(dir, 'wal.db');
+    makeContentDatabase(wal, 10);
+    execFileSync('sqlite3', [wal, 'PRAGMA journal_mode=WAL;']);
+    const result = await runCli(['publish', wal, '--store', url, '--git-sha', SHA_A, '--no-check'], { env });
+    expectOneLineError(result, 3, 'journal_mode is wal; a snapshot must use rollback-journal mode: run PRAGMA journal_mode=DELETE first');
+    expect(await store.list('')).toEqual([]);
+  });
+
+  it('a database with a hot journal beside it', async () => {
+    const { url, store } = freshStore();
+    const hot = path.join(dir, 'hot.db');
+    makeContentDatabase(hot, 10);
+    await writeFile(`${hot}-journal`, Buffer.alloc(512, 1));
+    const result = await runCli(['publish', hot, '--store', url, '--git-sha', SHA_A], { env });
+    expectOneLineError(result, 3, `${hot}-journal exists: a write is in progress or a crash was not recovered`);
+    expect(await store.list('')).toEqual([]);
+  });
+
   it('a database file that is not SQLite', async () => {
     const { url, store } = freshStore();
     const notDb = path.join(dir, 'notes.txt');

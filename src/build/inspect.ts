@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
 import type { DatabaseInfo } from '../contract/manifest.js';
 import { DatabaseError } from '../errors.js';
 
@@ -19,6 +20,7 @@ function pragmaValue(db: Database.Database, pragma: string): unknown {
  * with the snapshot).
  */
 export function checkDatabase(db: Database.Database): void {
+  checkJournalMode(db);
   const integrity = db.pragma('integrity_check(20)') as { integrity_check: string }[];
   const problems = integrity.map((r) => r.integrity_check).filter((line) => line !== 'ok');
   if (problems.length > 0) {
@@ -29,9 +31,28 @@ export function checkDatabase(db: Database.Database): void {
     const shown = orphans.slice(0, 5).map((o) => `${o.table} rowid ${o.rowid} → missing ${o.parent}`);
     throw new DatabaseError(`foreign_key_check found ${orphans.length} orphan row(s): ${shown.join('; ')}`, 'foreign-key-check');
   }
+}
+
+/** A WAL database keeps recent writes in its -wal file, which would not travel with the snapshot. */
+function checkJournalMode(db: Database.Database): void {
   const mode = String(pragmaValue(db, 'journal_mode')).toLowerCase();
   if (mode !== 'delete') {
-    throw new DatabaseError(`journal_mode is ${mode}; a snapshot must use rollback-journal mode (delete)`, 'journal-mode');
+    throw new DatabaseError(`journal_mode is ${mode}; a snapshot must use rollback-journal mode: run PRAGMA journal_mode=DELETE first`, 'journal-mode');
+  }
+}
+
+/**
+ * Refuses a file with a -journal or -wal beside it: a write in progress, or a
+ * crash whose recovery has not run, so the main file alone is not the database.
+ */
+export function assertQuiescent(file: string): void {
+  for (const suffix of ['-journal', '-wal']) {
+    if (existsSync(`${file}${suffix}`)) {
+      throw new DatabaseError(
+        `${file}${suffix} exists: a write is in progress or a crash was not recovered; open the database once with sqlite3 (or let the writer finish), then publish`,
+        'not-quiescent',
+      );
+    }
   }
 }
 
@@ -57,6 +78,7 @@ export function databaseStats(db: Database.Database): DatabaseStats {
 
 /** Opens a database read-only, runs the snapshot checks and returns its stats. */
 export function inspectDatabaseFile(file: string, options: { check: boolean }): DatabaseStats {
+  assertQuiescent(file);
   let db: Database.Database;
   try {
     db = new Database(file, { readonly: true, fileMustExist: true });
@@ -64,7 +86,9 @@ export function inspectDatabaseFile(file: string, options: { check: boolean }): 
     throw new DatabaseError(`cannot open ${file} as a SQLite database: ${(error as Error).message}`, 'not-a-database');
   }
   try {
+    // The journal mode is checked even with `check: false`: it costs nothing and a WAL file would be lost.
     if (options.check) checkDatabase(db);
+    else checkJournalMode(db);
     return databaseStats(db);
   } catch (error) {
     if (error instanceof DatabaseError) throw error;
