@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { parseGitSha as parseContractGitSha } from './contract/git-sha.js';
 import { UsageError } from './errors.js';
 
-/** A bad sha on the command line or in the environment is a usage error, not bad data. */
-function parseGitSha(value: string, source: string): string {
+/** Validates a sha from the command line or the environment: a bad one is a usage error, not bad data. */
+export function parseGitShaArg(value: string, source: string): string {
   try {
     return parseContractGitSha(value, source);
   } catch (error) {
@@ -16,13 +16,13 @@ function parseGitSha(value: string, source: string): string {
  * else `git rev-parse HEAD` in `cwd`. Always validated as a full sha.
  */
 export function resolveGitSha(explicit: string | undefined, env: NodeJS.ProcessEnv, cwd: string): { sha: string; source: string } {
-  if (explicit !== undefined) return { sha: parseGitSha(explicit, '--git-sha'), source: '--git-sha' };
-  if (env.GITHUB_SHA) return { sha: parseGitSha(env.GITHUB_SHA, 'GITHUB_SHA'), source: 'GITHUB_SHA' };
+  if (explicit !== undefined) return { sha: parseGitShaArg(explicit, '--git-sha'), source: '--git-sha' };
+  if (env.GITHUB_SHA) return { sha: parseGitShaArg(env.GITHUB_SHA, 'GITHUB_SHA'), source: 'GITHUB_SHA' };
   let output: string;
   try {
     output = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch {
     throw new UsageError(`no git sha: pass --git-sha, set GITHUB_SHA, or run inside a git checkout with a commit (${cwd} is not one)`);
   }
-  return { sha: parseGitSha(output, 'git rev-parse HEAD'), source: 'git rev-parse HEAD' };
+  return { sha: parseGitShaArg(output, 'git rev-parse HEAD'), source: 'git rev-parse HEAD' };
 }

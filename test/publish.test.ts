@@ -142,3 +142,12 @@ describe('publishSnapshot', () => {
     });
   }
 });
+
+describe('latest.json', () => {
+  it('points at the newest commit even when its bytes equal an older commit\'s', async () => {
+    const db = database('same.db', 30, 9);
+    await publishSnapshot(options({ database: db, gitSha: SHA_A, now: () => new Date(Date.UTC(2026, 0, 1)) }));
+    const second = await publishSnapshot(options({ database: db, gitSha: 'd'.repeat(40), now: () => new Date(Date.UTC(2026, 0, 2)) }));
+    expect(parseManifestJson(await manifestText(store, LATEST_KEY))).toEqual(second.manifest);
+  });
+});

@@ -9,10 +9,9 @@ import { agentPaths } from '../agent/paths.js';
 import { quickCheck } from '../agent/sync.js';
 import { assertTaskName, touchTask } from '../agent/tasks.js';
 import { LATEST_KEY, manifestKey } from '../contract/keys.js';
-import { parseGitSha } from '../contract/git-sha.js';
 import { formatBytes } from '../duration.js';
 import { NotFoundError, UsageError } from '../errors.js';
-import { resolveGitSha } from '../git.js';
+import { parseGitShaArg, resolveGitSha } from '../git.js';
 import { downloadSnapshot } from '../snapshot/download.js';
 import { readManifest } from '../snapshot/manifest-store.js';
 import { openStore } from '../store/open-store.js';
@@ -62,11 +61,7 @@ function appGitSha(flags: SyncFlags): string | null {
     return null;
   }
   if (!flags.gitSha) throw new UsageError('missing the app\'s commit: pass --git-sha (or SQLITENING_GIT_SHA), or --any-commit for development');
-  try {
-    return parseGitSha(flags.gitSha, '--git-sha');
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  return parseGitShaArg(flags.gitSha, '--git-sha');
 }
 
 function agentOptions(flags: SyncFlags, out: Reporter): AgentOptions {

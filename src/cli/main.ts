@@ -4,7 +4,7 @@ import { VERSION } from '../version.js';
 import { agentCommand, pullCommand, syncCommand, touchCommand } from './agent-commands.js';
 import { buildCommand } from './build-command.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './exit-codes.js';
-import { publishCommand } from './publish-command.js';
+import { pruneCommand, publishCommand } from './publish-command.js';
 import { Reporter } from './reporter.js';
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
@@ -22,7 +22,7 @@ export async function main(argv: string[]): Promise<number> {
       // Commander's own errors are reported below, once, in our format.
       outputError: () => {},
     });
-  for (const command of [buildCommand, publishCommand, syncCommand, agentCommand, pullCommand, touchCommand].map((make) => make(getReporter))) {
+  for (const command of [buildCommand, publishCommand, pruneCommand, syncCommand, agentCommand, pullCommand, touchCommand].map((make) => make(getReporter))) {
     command.addHelpText('after', EXIT_CODES_HELP).exitOverride().configureOutput({ outputError: () => {} });
     program.addCommand(command);
   }

@@ -4,12 +4,13 @@ import path from 'node:path';
 import type { Encoding } from '../contract/manifest.js';
 import { formatBytes, formatDuration } from '../duration.js';
 import { UsageError } from '../errors.js';
-import { resolveGitSha } from '../git.js';
+import { parseGitShaArg, resolveGitSha } from '../git.js';
 import { builderFromEnv } from '../publish/builder-info.js';
+import { pruneCommits } from '../publish/prune-commits.js';
 import { publishSnapshot } from '../publish/publish.js';
 import { openStore } from '../store/open-store.js';
 import type { Reporter } from './reporter.js';
-import { addStoreOptions, durationArg, encodingOption, integerArg, storeSettings } from './options.js';
+import { addStoreOptions, collect, durationArg, encodingOption, integerArg, storeSettings } from './options.js';
 
 interface PublishFlags {
   gitSha?: string;
@@ -98,6 +99,31 @@ Examples:
         `  sha256 ${manifest.database.sha256}\n` +
         `  ${formatBytes(manifest.database.size)} → ${formatBytes(manifest.object.size)} ${manifest.object.encoding} (${(ratio * 100).toFixed(1)}%) in ${formatDuration(result.durationMs)}` +
         (result.pruned.length ? `\n  pruned ${result.pruned.length}: ${result.pruned.join(', ')}` : ''),
+    );
+  });
+  return command;
+}
+
+export function pruneCommand(reporter: () => Reporter): Command {
+  const command = new Command('prune')
+    .description('Delete the snapshots of old commits: whole commit folders, manifest first. Publishing already prunes within a commit.')
+    .option('--keep-commits <n>', 'newest commits kept whatever their age', integerArg(1, 100_000), 20)
+    .addOption(new Option('--older-than <duration>', 'commits with any object younger than this are kept').argParser(durationArg).default(30 * 86_400_000, '30d'))
+    .option('--protect <sha>', 'a commit never to delete, such as one deployed somewhere (repeatable)', collect)
+    .option('--dry-run', 'list what would be deleted, delete nothing');
+  addStoreOptions(command);
+  command.addHelpText('after', '\nThe commit latest.json points to is always kept. Protect every commit that is deployed: its pods need its manifest.');
+  command.action(async (flags: { keepCommits: number; olderThan: number; protect?: string[]; dryRun?: boolean; store?: string; endpoint?: string; region?: string; pathStyle?: boolean }) => {
+    const out = reporter();
+    const store = openStore(storeSettings(flags));
+    if (!store.writable) throw new UsageError(`cannot prune ${store.location}: it is read-only; use s3:// or a folder`);
+    const protect = new Set((flags.protect ?? []).map((sha) => parseGitShaArg(sha, '--protect')));
+    const pruned = await pruneCommits(store, { keepCommits: flags.keepCommits, olderThanMs: flags.olderThan, protect }, { dryRun: flags.dryRun === true });
+    const objects = pruned.reduce((n, f) => n + f.objects.length, 0);
+    const bytes = pruned.reduce((n, f) => n + f.objects.reduce((m, o) => m + o.size, 0), 0);
+    out.result(
+      { command: 'prune', dryRun: flags.dryRun === true, commits: pruned.map((f) => f.gitSha), objects, bytes },
+      `${flags.dryRun ? 'Would delete' : 'Deleted'} ${pruned.length} commit(s), ${objects} object(s), ${formatBytes(bytes)}${pruned.length ? `: ${pruned.map((f) => f.gitSha.slice(0, 12)).join(', ')}` : ''}`,
     );
   });
   return command;

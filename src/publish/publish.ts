@@ -153,7 +153,8 @@ async function updateLatest(store: ObjectStore, manifest: Manifest): Promise<voi
   } catch {
     // An unreadable latest.json is replaced: it is only a bootstrap hint, derived from the commit manifests.
   }
-  if (latest && (latest.createdAt > manifest.createdAt || latest.database.sha256 === manifest.database.sha256)) return;
+  const same = latest?.gitSha === manifest.gitSha && latest.database.sha256 === manifest.database.sha256;
+  if (latest && (latest.createdAt > manifest.createdAt || same)) return;
   await writeManifest(store, LATEST_KEY, manifest);
 }
 
