@@ -19,6 +19,8 @@ export const TEST_SECRETS = {
   'eu-west': 'eu-west-secret-0123456789',
   'us-east': 'us-east-secret-0123456789',
   'ap-south': 'ap-south-secret-0123456789',
+  // Mid-rotation: both are accepted.
+  rotating: ['rotating-old-secret-0123', 'rotating-new-secret-0123'],
 };
 
 export default defineConfig({

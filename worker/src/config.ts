@@ -52,9 +52,16 @@ export type BoardConfig = z.output<typeof configSchema>;
 export type Rule = z.output<typeof ruleSchema>;
 export type Webhook = z.output<typeof webhookSchema>;
 
+const secretSchema = z.string().min(16, 'expected a secret of at least 16 characters');
+/** A secret, or up to three during a rotation (agents may sign with any of them). */
+const clusterSecretsSchema = z.record(
+  z.string(),
+  z.union([secretSchema.transform((one) => [one]), z.array(secretSchema).min(1).max(3)]),
+);
+
 export interface Secrets {
-  /** Per-cluster heartbeat secrets. */
-  clusterSecrets: Record<string, string>;
+  /** Per-cluster heartbeat secrets: every one listed is accepted, so a secret can be rotated without a gap. */
+  clusterSecrets: Record<string, string[]>;
   webhooks: Webhook[];
   /** Signs generic JSON webhooks. */
   webhookSecret: string | null;
@@ -91,7 +98,7 @@ export function readSecrets(env: {
   READ_TOKEN?: string;
 }): Secrets {
   return {
-    clusterSecrets: validate(z.record(z.string(), z.string().min(16, 'expected a secret of at least 16 characters')), json(env.CLUSTER_SECRETS, 'CLUSTER_SECRETS') ?? {}, 'CLUSTER_SECRETS'),
+    clusterSecrets: validate(clusterSecretsSchema, json(env.CLUSTER_SECRETS, 'CLUSTER_SECRETS') ?? {}, 'CLUSTER_SECRETS'),
     webhooks: validate(z.array(webhookSchema), json(env.WEBHOOKS, 'WEBHOOKS') ?? [], 'WEBHOOKS'),
     webhookSecret: env.WEBHOOK_SECRET || null,
     deadManUrl: env.DEAD_MAN_URL || null,

@@ -52,11 +52,15 @@ async function ingest(request: IRequest, env: Env): Promise<Response> {
   const clusters = new Set(heartbeats.map((h) => h.cluster));
   if (clusters.size !== 1) throw new StatusError(400, `a batch must come from one cluster, got ${[...clusters].join(', ')}`);
   const [cluster] = clusters as unknown as [string];
-  const secret = readSecrets(env).clusterSecrets[cluster];
+  const secrets = readSecrets(env).clusterSecrets[cluster] ?? [];
   const timestamp = request.headers.get(TIMESTAMP_HEADER);
   const signature = request.headers.get(SIGNATURE_HEADER);
   // An unknown cluster gets the same answer as a bad signature: nothing to learn by probing names.
-  const check = secret ? await verifySignature({ secret, body, timestamp, signature }) : 'mismatch';
+  let check: Awaited<ReturnType<typeof verifySignature>> = 'mismatch';
+  for (const secret of secrets) {
+    check = await verifySignature({ secret, body, timestamp, signature });
+    if (check !== 'mismatch') break;
+  }
   if (check !== 'ok') throw new StatusError(401, `signature ${check}`);
   const result = await board(env).ingest(heartbeats, signature!);
   if (result.status === 'replayed') throw new StatusError(401, 'signature replayed');

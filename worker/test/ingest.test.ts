@@ -28,6 +28,12 @@ describe('POST /v1/heartbeats: authentication', () => {
     });
   }
 
+  it('accepts every secret of a cluster in rotation, and no other', async () => {
+    expect((await post(heartbeat('rotating', 'r-1'), { secret: 'rotating-old-secret-0123' })).status).toBe(202);
+    expect((await post(heartbeat('rotating', 'r-2'), { secret: 'rotating-new-secret-0123' })).status).toBe(202);
+    expect((await post(heartbeat('rotating', 'r-3'), { secret: SECRETS['eu-west']! })).status).toBe(401);
+  });
+
   it('refuses a cluster it has no secret for, as a mismatch', async () => {
     const response = await post(heartbeat('unknown-cluster', 'p'), { secret: 'whatever-secret-0123456789' });
     expect(response.status).toBe(401);
