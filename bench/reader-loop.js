@@ -1,6 +1,6 @@
 // Point reads through SnapshotReader for a fixed time; prints reads per second.
 //   node bench/reader-loop.js DB SECONDS HOLD_LOCK CHECK_INTERVAL_MS
-import { SnapshotReader } from '../lib/index.js';
+import { SnapshotReader } from '../lib/reader/snapshot-reader.js';
 
 const [file, seconds, holdLock, interval] = process.argv.slice(2);
 const reader = new SnapshotReader(file, { holdLock: holdLock === 'true', checkIntervalMs: Number(interval) });

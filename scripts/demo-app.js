@@ -2,7 +2,7 @@
 // would: GET / answers with what it serves now (a revision marker and counts).
 //   node scripts/demo-app.js DATABASE PORT
 import { createServer } from 'node:http';
-import { SnapshotReader } from '../lib/index.js';
+import { SnapshotReader } from '../lib/reader/snapshot-reader.js';
 
 const [database, port] = process.argv.slice(2);
 const reader = new SnapshotReader(database, { checkIntervalMs: 100 });

@@ -30,7 +30,7 @@ export interface ActionReport {
 /** Build, check and publish, as the settings say; sets every output. */
 export async function runAction(settings: ActionSettings, builder: BuilderInfo, io: ActionIo): Promise<ActionReport> {
   const started = Date.now();
-  const store = openStore(settings.store);
+  const store = await openStore(settings.store);
   let startFile: string | undefined;
   let startedFrom = 'an empty database';
   if (settings.startFrom === 'published') {

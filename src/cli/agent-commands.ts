@@ -64,9 +64,9 @@ function appGitSha(flags: SyncFlags): string | null {
   return parseGitShaArg(flags.gitSha, '--git-sha');
 }
 
-function agentOptions(flags: SyncFlags, out: Reporter): AgentOptions {
+async function agentOptions(flags: SyncFlags, out: Reporter): Promise<AgentOptions> {
   return {
-    store: openStore(storeSettings(flags)),
+    store: await openStore(storeSettings(flags)),
     database: path.resolve(flags.database),
     appGitSha: appGitSha(flags),
     stallTimeoutMs: flags.stallTimeout,
@@ -99,7 +99,7 @@ export function syncCommand(reporter: () => Reporter): Command {
   );
   command.action(async (flags: SyncFlags) => {
     const out = reporter();
-    const agent = await Agent.open(agentOptions(flags, out));
+    const agent = await Agent.open(await agentOptions(flags, out));
     try {
       const result = await agent.runOnce();
       if (!result.ok) throw result.error;
@@ -140,7 +140,7 @@ Tasks are marker files: \`sqlitening touch NAME --database FILE\` records a succ
   );
   command.action(async (flags: AgentFlags) => {
     const out = reporter();
-    const options = agentOptions(flags, out);
+    const options = await agentOptions(flags, out);
     options.intervalMs = flags.interval;
     options.jitter = flags.jitter;
     options.databaseLimitMs = flags.maxAge;
@@ -187,7 +187,7 @@ export function pullCommand(reporter: () => Reporter): Command {
   command.addHelpText('after', '\nExample (a Dockerfile or a new machine):\n  sqlitening pull data/site.db --store https://snapshots.example.com/www --latest');
   command.action(async (destination: string, flags: { gitSha?: string; latest?: boolean; store?: string; endpoint?: string; region?: string; pathStyle?: boolean }) => {
     const out = reporter();
-    const store = openStore(storeSettings(flags));
+    const store = await openStore(storeSettings(flags));
     if (flags.latest && flags.gitSha) throw new UsageError('give either --git-sha or --latest, not both');
     const key = flags.latest ? LATEST_KEY : manifestKey(resolveGitSha(flags.gitSha, process.env, process.cwd()).sha);
     const read = await readManifest(store, key);

@@ -56,7 +56,7 @@ Examples:
     let startFrom: string | undefined;
     let downloaded: string | undefined;
     if (flags.from === 'published') {
-      const store = openStore(storeSettings(flags));
+      const store = await openStore(storeSettings(flags));
       const { sha } = resolveGitSha(flags.gitSha, process.env, process.cwd());
       const start = await startFromPublished(store, sha, path.dirname(output), (bytes, total) => out.progress('download', bytes, total));
       if (start.kind === 'published') {

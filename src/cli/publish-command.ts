@@ -55,7 +55,7 @@ Examples:
   );
   command.action(async (database: string, flags: PublishFlags) => {
     const out = reporter();
-    const store = openStore(storeSettings(flags));
+    const store = await openStore(storeSettings(flags));
     if (!store.writable) throw new UsageError(`cannot publish to ${store.location}: it is read-only; use s3:// or a folder`);
     const file = path.resolve(database);
     try {
@@ -115,7 +115,7 @@ export function pruneCommand(reporter: () => Reporter): Command {
   command.addHelpText('after', '\nThe commit latest.json points to is always kept. Protect every commit that is deployed: its pods need its manifest.');
   command.action(async (flags: { keepCommits: number; olderThan: number; protect?: string[]; dryRun?: boolean; store?: string; endpoint?: string; region?: string; pathStyle?: boolean }) => {
     const out = reporter();
-    const store = openStore(storeSettings(flags));
+    const store = await openStore(storeSettings(flags));
     if (!store.writable) throw new UsageError(`cannot prune ${store.location}: it is read-only; use s3:// or a folder`);
     const protect = new Set((flags.protect ?? []).map((sha) => parseGitShaArg(sha, '--protect')));
     const pruned = await pruneCommits(store, { keepCommits: flags.keepCommits, olderThanMs: flags.olderThan, protect }, { dryRun: flags.dryRun === true });

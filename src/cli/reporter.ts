@@ -11,6 +11,8 @@ const PROGRESS_MIN_BYTES = 4 * 1024 * 1024;
 export class Reporter {
   #lastDraw = 0;
   #barShown = false;
+  #lastJson = 0;
+  #jsonPhase = '';
 
   constructor(
     readonly json: boolean,
@@ -38,9 +40,22 @@ export class Reporter {
     this.stderr.write(`sqlitening: error: ${message}${retryable ? ' (retrying may help)' : ''}\n`);
   }
 
-  /** Progress of a transfer; drawn at most 10 times a second, only on a terminal. */
+  /**
+   * Progress of a transfer: a bar drawn at most 10 times a second on a
+   * terminal; with `--json`, a `progress` line at most once a second (and for
+   * the first bytes of each phase).
+   */
   progress(label: string, bytes: number, total: number): void {
-    if (this.json || !this.stderr.isTTY || total < PROGRESS_MIN_BYTES) return;
+    if (this.json) {
+      const now = Date.now();
+      if (label !== this.#jsonPhase || now - this.#lastJson >= 1000 || bytes === total) {
+        this.#jsonPhase = label;
+        this.#lastJson = now;
+        this.stdout.write(`${JSON.stringify({ event: 'progress', time: new Date(now).toISOString(), phase: label, bytes, total })}\n`);
+      }
+      return;
+    }
+    if (!this.stderr.isTTY || total < PROGRESS_MIN_BYTES) return;
     const now = Date.now();
     if (now - this.#lastDraw < 100 && bytes < total) return;
     this.#lastDraw = now;

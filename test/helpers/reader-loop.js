@@ -1,7 +1,7 @@
 // Reads the live database through SnapshotReader in a tight loop until stdin
 // closes, then prints what it saw as JSON. Each read runs two statements and
 // checks that both saw the same snapshot (every row carries its version).
-import { SnapshotReader } from '../../lib/index.js';
+import { SnapshotReader } from '../../lib/reader/snapshot-reader.js';
 
 const [file, interval = '0'] = process.argv.slice(2);
 const reader = new SnapshotReader(file, { checkIntervalMs: Number(interval) });
