@@ -5,7 +5,7 @@
 // compression speed, and decompress+hash speed, which bounds a pod's sync).
 //   node bench/publish.js [--size 256MiB|1GiB] [--runs 3]
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,7 +21,7 @@ const gitSha = '0123456789abcdef0123456789abcdef01234567';
 
 process.stderr.write(`preparing a ${Math.round(mib(size))} MiB content database...\n`);
 const db = await contentDatabase(size);
-const dbSize = (await import('node:fs')).statSync(db).size;
+const dbSize = statSync(db).size;
 const scratch = path.join(tmpdir(), 'sqlitening-bench');
 await rm(scratch, { recursive: true, force: true });
 await mkdir(scratch, { recursive: true });

@@ -29928,7 +29928,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(145);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6272);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -29937,7 +29937,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 145:
+/***/ 6272:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31082,7 +31082,7 @@ var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { access, appendFile, writeFile } = external_fs_.promises;
+const { access, appendFile, writeFile: summary_writeFile } = external_fs_.promises;
 const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
 const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
 class Summary {
@@ -31143,7 +31143,7 @@ class Summary {
         return summary_awaiter(this, void 0, void 0, function* () {
             const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
             const filePath = yield this.filePath();
-            const writeFunc = overwrite ? writeFile : appendFile;
+            const writeFunc = overwrite ? summary_writeFile : appendFile;
             yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
             return this.emptyBuffer();
         });
@@ -37906,37 +37906,11 @@ var better_sqlite3_lib = __nccwpck_require__(4918);
 var better_sqlite3_lib_default = /*#__PURE__*/__nccwpck_require__.n(better_sqlite3_lib);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
-// EXTERNAL MODULE: external "node:url"
-var external_node_url_ = __nccwpck_require__(3136);
-// EXTERNAL MODULE: ./src/errors.ts
-var errors = __nccwpck_require__(3916);
-// EXTERNAL MODULE: ./src/store/object-store.ts
-var object_store = __nccwpck_require__(3266);
-;// CONCATENATED MODULE: ./src/store/local-store.ts
+;// CONCATENATED MODULE: ./src/fs-atomic.ts
 
 
 
-
-
-
-
-
-
-const TEMP_MARK = '.tmp-';
-function etagOf(stats) {
-    // The inode changes on every put (write to a temp file, then rename), so the tag changes too.
-    return `"${stats.size.toString(16)}-${Math.floor(stats.mtimeMs).toString(16)}-${stats.ino.toString(16)}"`;
-}
-function isMissing(error) {
-    return error?.code === 'ENOENT' || error?.code === 'ENOTDIR';
-}
-/** Fsyncs a file or folder so a completed rename survives a power cut. */
+/** Fsyncs a file or folder so a completed write or rename survives a power cut. */
 async function fsyncPath(target) {
     const handle = await (0,promises_.open)(target, 'r');
     try {
@@ -37946,119 +37920,37 @@ async function fsyncPath(target) {
         await handle.close();
     }
 }
-/** Counts bytes passing through, reporting the running total. */
-function progressCounter(onProgress) {
-    let total = 0;
-    return new external_node_stream_.Transform({
-        transform(chunk, _encoding, callback) {
-            total += chunk.length;
-            onProgress?.(total);
-            callback(null, chunk);
-        },
-    });
-}
 /**
- * A folder as an object store: for local development, tests, and stores
- * mounted as a file system. Writes are atomic: a temp file beside the target,
- * fsync, rename, fsync of the folder; a failed write leaves no trace.
+ * Replaces `target` as a whole or not at all: `write` fills a temp file
+ * beside it (and may check it), then fsync, rename, fsync of the folder. On
+ * any failure the temp file is removed and `target` is untouched.
+ * `tempName` names the temp file (default `.<name>.tmp-<random>`), so a later
+ * run can recognise and remove the leftovers of a crashed one.
  */
-class LocalStore {
-    root;
-    location;
-    writable = true;
-    constructor(root) {
-        this.root = root;
-        this.root = external_node_path_default().resolve(root);
-        this.location = (0,external_node_url_.pathToFileURL)(this.root).href;
+async function replaceAtomically(target, write, options = {}) {
+    const folder = external_node_path_default().dirname(target);
+    await (0,promises_.mkdir)(folder, { recursive: true });
+    const temp = external_node_path_default().join(folder, options.tempName ?? `.${external_node_path_default().basename(target)}.tmp-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+    try {
+        await write(temp);
+        await fsyncPath(temp);
+        await (0,promises_.rename)(temp, target);
+        await fsyncPath(folder);
     }
-    #path(key) {
-        (0,object_store/* assertValidKey */.M)(key);
-        return external_node_path_default().join(this.root, ...key.split('/'));
+    catch (error) {
+        await (0,promises_.rm)(temp, { force: true });
+        throw error;
     }
-    async get(key, options = {}) {
-        const file = this.#path(key);
-        let stats;
-        try {
-            stats = await (0,promises_.stat)(file);
-        }
-        catch (error) {
-            if (isMissing(error))
-                throw new errors/* NotFoundError */.m_(key, this.location);
-            throw error;
-        }
-        if (!stats.isFile())
-            throw new errors/* NotFoundError */.m_(key, this.location);
-        const etag = etagOf(stats);
-        if (options.ifNoneMatch === etag)
-            return { status: 'not-modified', etag };
-        // Open before returning so a concurrent rename cannot swap the content under a known size.
-        const handle = await (0,promises_.open)(file, 'r');
-        const body = handle.createReadStream({ autoClose: true, signal: options.signal });
-        return { status: 'ok', body, size: stats.size, etag, lastModified: stats.mtime };
-    }
-    async head(key) {
-        try {
-            const stats = await (0,promises_.stat)(this.#path(key));
-            return stats.isFile() ? { key, size: stats.size, etag: etagOf(stats), lastModified: stats.mtime } : undefined;
-        }
-        catch (error) {
-            if (isMissing(error))
-                return undefined;
-            throw error;
-        }
-    }
-    async put(key, body, options = {}) {
-        const target = this.#path(key);
-        const folder = external_node_path_default().dirname(target);
-        await (0,promises_.mkdir)(folder, { recursive: true });
-        const temp = external_node_path_default().join(folder, `.${external_node_path_default().basename(target)}${TEMP_MARK}${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
-        try {
-            const source = body instanceof Uint8Array ? external_node_stream_.Readable.from([body]) : body;
-            await (0,external_node_stream_promises_namespaceObject.pipeline)(source, progressCounter(options.onProgress), (0,external_node_fs_.createWriteStream)(temp, { flags: 'wx' }), {
-                signal: options.signal,
-            });
-            await fsyncPath(temp);
-            await (0,promises_.rename)(temp, target);
-            await fsyncPath(folder);
-        }
-        catch (error) {
-            await (0,promises_.rm)(temp, { force: true });
-            throw error;
-        }
-        return { etag: etagOf(await (0,promises_.stat)(target)) };
-    }
-    async list(prefix) {
-        const found = [];
-        const walk = async (folder, keyPrefix) => {
-            let entries;
-            try {
-                entries = await (0,promises_.readdir)(folder, { withFileTypes: true });
-            }
-            catch (error) {
-                if (isMissing(error))
-                    return;
-                throw error;
-            }
-            for (const entry of entries) {
-                const key = `${keyPrefix}${entry.name}`;
-                if (!key.startsWith(prefix) && !prefix.startsWith(`${key}/`))
-                    continue;
-                if (entry.isDirectory())
-                    await walk(external_node_path_default().join(folder, entry.name), `${key}/`);
-                else if (entry.isFile() && !entry.name.includes(TEMP_MARK)) {
-                    const stats = await (0,promises_.stat)(external_node_path_default().join(folder, entry.name));
-                    found.push({ key, size: stats.size, etag: etagOf(stats), lastModified: stats.mtime });
-                }
-            }
-        };
-        await walk(this.root, '');
-        return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    }
-    async delete(key) {
-        await (0,promises_.rm)(this.#path(key), { force: true });
-    }
+}
+/** Writes a small file atomically (see {@link replaceAtomically}). */
+async function writeFileAtomic(file, content) {
+    await replaceAtomically(file, (temp) => writeFile(temp, content, { flag: 'wx' }));
 }
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(3916);
 ;// CONCATENATED MODULE: ./src/build/inspect.ts
 
 
@@ -38368,6 +38260,10 @@ function parseSnapshotKey(key) {
     return { gitSha, createdAt: new Date(iso), sha256Prefix, encoding };
 }
 
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
@@ -38423,7 +38319,6 @@ function decompressor(encoding) {
 }
 
 ;// CONCATENATED MODULE: ./src/snapshot/download.ts
-
 
 
 
@@ -38498,9 +38393,8 @@ function stallWatchdog(what, timeoutMs) {
 async function downloadSnapshot(options) {
     const { manifest, store } = options;
     const what = `snapshot ${manifest.object.key}`;
-    const folder = external_node_path_default().dirname(external_node_path_default().resolve(options.destination));
-    const temp = external_node_path_default().join(folder, `${DOWNLOAD_TEMP_MARK}${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
-    try {
+    let bytesReceived = 0;
+    await replaceAtomically(external_node_path_default().resolve(options.destination), async (temp) => {
         const result = await store.get(manifest.object.key, { signal: options.signal });
         if (result.status !== 'ok')
             throw new errors/* StoreError */.AD(`${what}: unexpected not-modified answer`, true);
@@ -38515,15 +38409,9 @@ async function downloadSnapshot(options) {
         if (actual !== manifest.database.sha256)
             throw new errors/* ChecksumMismatchError */.a0(what, manifest.database.sha256, actual);
         await options.verify?.(temp);
-        await fsyncPath(temp);
-        await (0,promises_.rename)(temp, options.destination);
-        await fsyncPath(folder);
-        return { bytesReceived: received.bytes };
-    }
-    catch (error) {
-        await (0,promises_.rm)(temp, { force: true });
-        throw error;
-    }
+        bytesReceived = received.bytes;
+    }, { tempName: `${DOWNLOAD_TEMP_MARK}${(0,external_node_crypto_.randomBytes)(6).toString('hex')}` });
+    return { bytesReceived };
 }
 
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
@@ -48237,6 +48125,8 @@ function serializeManifest(manifest) {
     return `${JSON.stringify(parseManifest(manifest), null, 2)}\n`;
 }
 
+// EXTERNAL MODULE: ./src/store/object-store.ts
+var object_store = __nccwpck_require__(3266);
 ;// CONCATENATED MODULE: ./src/snapshot/manifest-store.ts
 
 
@@ -48547,6 +48437,8 @@ async function pruneCommit(store, gitSha, rule, now, protectedKeys, dryRun) {
     return doomed.map((object) => object.key);
 }
 
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
 ;// CONCATENATED MODULE: ./src/store/http-store.ts
 
 
@@ -48640,6 +48532,124 @@ class HttpStore {
     }
     async delete() {
         throw new errors/* ReadOnlyStoreError */.al(this.location, 'delete objects');
+    }
+}
+
+;// CONCATENATED MODULE: ./src/store/local-store.ts
+
+
+
+
+
+
+
+
+
+const TEMP_MARK = '.tmp-';
+function etagOf(stats) {
+    // The inode changes on every put (write to a temp file, then rename), so the tag changes too.
+    return `"${stats.size.toString(16)}-${Math.floor(stats.mtimeMs).toString(16)}-${stats.ino.toString(16)}"`;
+}
+function isMissing(error) {
+    return error?.code === 'ENOENT' || error?.code === 'ENOTDIR';
+}
+/** Counts bytes passing through, reporting the running total. */
+function progressCounter(onProgress) {
+    let total = 0;
+    return new external_node_stream_.Transform({
+        transform(chunk, _encoding, callback) {
+            total += chunk.length;
+            onProgress?.(total);
+            callback(null, chunk);
+        },
+    });
+}
+/**
+ * A folder as an object store: for local development, tests, and stores
+ * mounted as a file system. Writes are atomic (`replaceAtomically`); a failed
+ * write leaves no trace.
+ */
+class LocalStore {
+    root;
+    location;
+    writable = true;
+    constructor(root) {
+        this.root = root;
+        this.root = external_node_path_default().resolve(root);
+        this.location = (0,external_node_url_.pathToFileURL)(this.root).href;
+    }
+    #path(key) {
+        (0,object_store/* assertValidKey */.M)(key);
+        return external_node_path_default().join(this.root, ...key.split('/'));
+    }
+    async get(key, options = {}) {
+        const file = this.#path(key);
+        let stats;
+        try {
+            stats = await (0,promises_.stat)(file);
+        }
+        catch (error) {
+            if (isMissing(error))
+                throw new errors/* NotFoundError */.m_(key, this.location);
+            throw error;
+        }
+        if (!stats.isFile())
+            throw new errors/* NotFoundError */.m_(key, this.location);
+        const etag = etagOf(stats);
+        if (options.ifNoneMatch === etag)
+            return { status: 'not-modified', etag };
+        // Open before returning so a concurrent rename cannot swap the content under a known size.
+        const handle = await (0,promises_.open)(file, 'r');
+        const body = handle.createReadStream({ autoClose: true, signal: options.signal });
+        return { status: 'ok', body, size: stats.size, etag, lastModified: stats.mtime };
+    }
+    async head(key) {
+        try {
+            const stats = await (0,promises_.stat)(this.#path(key));
+            return stats.isFile() ? { key, size: stats.size, etag: etagOf(stats), lastModified: stats.mtime } : undefined;
+        }
+        catch (error) {
+            if (isMissing(error))
+                return undefined;
+            throw error;
+        }
+    }
+    async put(key, body, options = {}) {
+        const target = this.#path(key);
+        const source = body instanceof Uint8Array ? external_node_stream_.Readable.from([body]) : body;
+        // The default temp name contains TEMP_MARK, so a listing never shows a write in progress.
+        await replaceAtomically(target, (temp) => (0,external_node_stream_promises_namespaceObject.pipeline)(source, progressCounter(options.onProgress), (0,external_node_fs_.createWriteStream)(temp, { flags: 'wx' }), { signal: options.signal }));
+        return { etag: etagOf(await (0,promises_.stat)(target)) };
+    }
+    async list(prefix) {
+        const found = [];
+        const walk = async (folder, keyPrefix) => {
+            let entries;
+            try {
+                entries = await (0,promises_.readdir)(folder, { withFileTypes: true });
+            }
+            catch (error) {
+                if (isMissing(error))
+                    return;
+                throw error;
+            }
+            for (const entry of entries) {
+                const key = `${keyPrefix}${entry.name}`;
+                if (!key.startsWith(prefix) && !prefix.startsWith(`${key}/`))
+                    continue;
+                if (entry.isDirectory())
+                    await walk(external_node_path_default().join(folder, entry.name), `${key}/`);
+                else if (entry.isFile() && !entry.name.includes(TEMP_MARK)) {
+                    const stats = await (0,promises_.stat)(external_node_path_default().join(folder, entry.name));
+                    found.push({ key, size: stats.size, etag: etagOf(stats), lastModified: stats.mtime });
+                }
+            }
+        };
+        await walk(this.root, '');
+        return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    }
+    async delete(key) {
+        await (0,promises_.rm)(this.#path(key), { force: true });
     }
 }
 

@@ -1,20 +1,40 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncPath } from './store/local-store.js';
 
-/** Writes a small file atomically: temp file beside it, fsync, rename, fsync the folder. */
-export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
-  const folder = path.dirname(file);
-  await mkdir(folder, { recursive: true });
-  const temp = path.join(folder, `.${path.basename(file)}.tmp-${randomBytes(4).toString('hex')}`);
+/** Fsyncs a file or folder so a completed write or rename survives a power cut. */
+export async function fsyncPath(target: string): Promise<void> {
+  const handle = await open(target, 'r');
   try {
-    await writeFile(temp, content, { flag: 'wx' });
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Replaces `target` as a whole or not at all: `write` fills a temp file
+ * beside it (and may check it), then fsync, rename, fsync of the folder. On
+ * any failure the temp file is removed and `target` is untouched.
+ * `tempName` names the temp file (default `.<name>.tmp-<random>`), so a later
+ * run can recognise and remove the leftovers of a crashed one.
+ */
+export async function replaceAtomically(target: string, write: (temp: string) => Promise<void>, options: { tempName?: string } = {}): Promise<void> {
+  const folder = path.dirname(target);
+  await mkdir(folder, { recursive: true });
+  const temp = path.join(folder, options.tempName ?? `.${path.basename(target)}.tmp-${randomBytes(6).toString('hex')}`);
+  try {
+    await write(temp);
     await fsyncPath(temp);
-    await rename(temp, file);
+    await rename(temp, target);
     await fsyncPath(folder);
   } catch (error) {
     await rm(temp, { force: true });
     throw error;
   }
+}
+
+/** Writes a small file atomically (see {@link replaceAtomically}). */
+export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
+  await replaceAtomically(file, (temp) => writeFile(temp, content, { flag: 'wx' }));
 }

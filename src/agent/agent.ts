@@ -1,4 +1,3 @@
-import { access } from 'node:fs/promises';
 import { ContractError } from '../contract/validation.js';
 import { SqliteningError, errorMessage } from '../errors.js';
 import { withRetries } from '../retry.js';
@@ -9,7 +8,7 @@ import { acquireLock } from './lock.js';
 import { AgentMetrics } from './metrics.js';
 import { DATABASE_TASK, agentPaths, type AgentPaths } from './paths.js';
 import { readState, writeState, type AgentState } from './state.js';
-import { removeStaleTemps, syncOnce, type SyncOutcome } from './sync.js';
+import { liveFileExists, removeStaleTemps, syncOnce, type SyncOutcome } from './sync.js';
 import { readTasks, touchTask } from './tasks.js';
 
 export interface AgentOptions {
@@ -102,10 +101,7 @@ export class Agent {
       lastSuccess: markers.get(name) ?? null,
       limitMs: name === DATABASE_TASK ? limit : (limits.get(name) ?? limit),
     }));
-    const liveExists = await access(this.paths.database).then(
-      () => true,
-      () => false,
-    );
+    const liveExists = await liveFileExists(this.paths.database);
     return evaluateHealth({ now, appGitSha: this.#options.appGitSha, state: this.#state, liveExists, tasks });
   }
 

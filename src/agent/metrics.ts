@@ -27,8 +27,17 @@ export class AgentMetrics {
     registers: [this.registry],
   });
 
-  constructor(report: () => Promise<HealthReport>) {
+  constructor(produceReport: () => Promise<HealthReport>) {
     const registry = this.registry;
+    // The gauges below are collected together on each scrape: they share one report (one read of the task markers).
+    let pending: Promise<HealthReport> | undefined;
+    const report = (): Promise<HealthReport> => {
+      if (!pending) {
+        pending = produceReport();
+        void pending.finally(() => setImmediate(() => (pending = undefined))).catch(() => {});
+      }
+      return pending;
+    };
     new Gauge({
       name: 'sqlitening_database_age_seconds',
       help: 'Age of the installed snapshot (since it was built); absent before the first install.',

@@ -57,7 +57,8 @@ export function quickCheck(file: string): void {
   }
 }
 
-async function liveFileExists(file: string): Promise<boolean> {
+/** Whether the live database is there; a pod whose file vanished must download again. */
+export async function liveFileExists(file: string): Promise<boolean> {
   try {
     await access(file);
     return true;

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { copyFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncPath } from '../store/local-store.js';
+import { fsyncPath } from '../fs-atomic.js';
 import { checkDatabase, databaseStats, type DatabaseStats } from './inspect.js';
 import { applyMigrations, readMigrations } from './migrations.js';
 import { runCommand } from './run-command.js';

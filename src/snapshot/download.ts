@@ -1,12 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Manifest } from '../contract/manifest.js';
 import { ChecksumMismatchError, SizeMismatchError, StalledError, StoreError } from '../errors.js';
-import { fsyncPath } from '../store/local-store.js';
+import { replaceAtomically } from '../fs-atomic.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { decompressor } from './codec.js';
 
@@ -89,33 +88,31 @@ function stallWatchdog(what: string, timeoutMs: number): Transform {
 export async function downloadSnapshot(options: DownloadOptions): Promise<{ bytesReceived: number }> {
   const { manifest, store } = options;
   const what = `snapshot ${manifest.object.key}`;
-  const folder = path.dirname(path.resolve(options.destination));
-  const temp = path.join(folder, `${DOWNLOAD_TEMP_MARK}${randomBytes(6).toString('hex')}`);
-  try {
-    const result = await store.get(manifest.object.key, { signal: options.signal });
-    if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
-    const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
-    const decoded = new LimitedCounter(manifest.database.size, what, true);
-    await pipeline(
-      result.body,
-      stallWatchdog(what, options.stallTimeoutMs ?? 30_000),
-      received,
-      decompressor(manifest.object.encoding),
-      decoded,
-      createWriteStream(temp, { flags: 'wx' }),
-      { signal: options.signal },
-    );
-    if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
-    if (decoded.bytes !== manifest.database.size) throw new SizeMismatchError(what, manifest.database.size, decoded.bytes);
-    const actual = decoded.hash.digest('hex');
-    if (actual !== manifest.database.sha256) throw new ChecksumMismatchError(what, manifest.database.sha256, actual);
-    await options.verify?.(temp);
-    await fsyncPath(temp);
-    await rename(temp, options.destination);
-    await fsyncPath(folder);
-    return { bytesReceived: received.bytes };
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  let bytesReceived = 0;
+  await replaceAtomically(
+    path.resolve(options.destination),
+    async (temp) => {
+      const result = await store.get(manifest.object.key, { signal: options.signal });
+      if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
+      const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
+      const decoded = new LimitedCounter(manifest.database.size, what, true);
+      await pipeline(
+        result.body,
+        stallWatchdog(what, options.stallTimeoutMs ?? 30_000),
+        received,
+        decompressor(manifest.object.encoding),
+        decoded,
+        createWriteStream(temp, { flags: 'wx' }),
+        { signal: options.signal },
+      );
+      if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
+      if (decoded.bytes !== manifest.database.size) throw new SizeMismatchError(what, manifest.database.size, decoded.bytes);
+      const actual = decoded.hash.digest('hex');
+      if (actual !== manifest.database.sha256) throw new ChecksumMismatchError(what, manifest.database.sha256, actual);
+      await options.verify?.(temp);
+      bytesReceived = received.bytes;
+    },
+    { tempName: `${DOWNLOAD_TEMP_MARK}${randomBytes(6).toString('hex')}` },
+  );
+  return { bytesReceived };
 }

@@ -1,12 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, rm, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { NotFoundError } from '../errors.js';
+import { replaceAtomically } from '../fs-atomic.js';
 import { assertValidKey, type GetOptions, type GetResult, type ObjectInfo, type ObjectStore, type PutOptions } from './object-store.js';
 
 const TEMP_MARK = '.tmp-';
@@ -18,16 +18,6 @@ function etagOf(stats: Stats): string {
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException)?.code === 'ENOENT' || (error as NodeJS.ErrnoException)?.code === 'ENOTDIR';
-}
-
-/** Fsyncs a file or folder so a completed rename survives a power cut. */
-export async function fsyncPath(target: string): Promise<void> {
-  const handle = await open(target, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Counts bytes passing through, reporting the running total. */
@@ -44,8 +34,8 @@ export function progressCounter(onProgress?: (bytes: number) => void): Transform
 
 /**
  * A folder as an object store: for local development, tests, and stores
- * mounted as a file system. Writes are atomic: a temp file beside the target,
- * fsync, rename, fsync of the folder; a failed write leaves no trace.
+ * mounted as a file system. Writes are atomic (`replaceAtomically`); a failed
+ * write leaves no trace.
  */
 export class LocalStore implements ObjectStore {
   readonly location: string;
@@ -91,21 +81,11 @@ export class LocalStore implements ObjectStore {
 
   async put(key: string, body: Readable | Uint8Array, options: PutOptions = {}): Promise<{ etag: string }> {
     const target = this.#path(key);
-    const folder = path.dirname(target);
-    await mkdir(folder, { recursive: true });
-    const temp = path.join(folder, `.${path.basename(target)}${TEMP_MARK}${randomBytes(6).toString('hex')}`);
-    try {
-      const source = body instanceof Uint8Array ? Readable.from([body]) : body;
-      await pipeline(source, progressCounter(options.onProgress), createWriteStream(temp, { flags: 'wx' }), {
-        signal: options.signal,
-      });
-      await fsyncPath(temp);
-      await rename(temp, target);
-      await fsyncPath(folder);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
+    const source = body instanceof Uint8Array ? Readable.from([body]) : body;
+    // The default temp name contains TEMP_MARK, so a listing never shows a write in progress.
+    await replaceAtomically(target, (temp) =>
+      pipeline(source, progressCounter(options.onProgress), createWriteStream(temp, { flags: 'wx' }), { signal: options.signal }),
+    );
     return { etag: etagOf(await stat(target)) };
   }
 

@@ -175,8 +175,7 @@ export class Board extends DurableObject<Env> {
     return [...ids].sort();
   }
 
-  #verdicts(now: number, config: BoardConfig, only?: string): ClusterVerdict[] {
-    const pods = this.#pods(only);
+  #verdicts(now: number, config: BoardConfig, pods: PodRecord[], only?: string): ClusterVerdict[] {
     const ids = only ? [only] : this.#clusterIds(config);
     return ids.map((id) => evaluateCluster(id, pods.filter((p) => p.cluster === id), this.#sightings(id), ruleFor(config, id), now));
   }
@@ -185,8 +184,9 @@ export class Board extends DurableObject<Env> {
   view(now = Date.now(), only?: string): BoardView {
     const config = this.#config;
     const stored = new Map(this.#sql.exec('SELECT cluster, since FROM clusters').toArray().map((r) => [String(r.cluster), Number(r.since)]));
-    const pods = new Map(this.#pods(only).map((p) => [`${p.cluster}\u0000${p.pod}`, p]));
-    const clusters = this.#verdicts(now, config, only).map((verdict): ClusterView => ({
+    const records = this.#pods(only);
+    const pods = new Map(records.map((p) => [`${p.cluster}\u0000${p.pod}`, p]));
+    const clusters = this.#verdicts(now, config, records, only).map((verdict): ClusterView => ({
       id: verdict.cluster,
       state: verdict.state,
       since: iso(stored.get(verdict.cluster) ?? null),
@@ -244,8 +244,9 @@ export class Board extends DurableObject<Env> {
     this.#sql.exec('DELETE FROM sightings WHERE first_seen_at < ? AND sha256 NOT IN (SELECT db_sha256 FROM pods WHERE db_sha256 IS NOT NULL)', now - config.podTtl);
     this.#sql.exec('DELETE FROM signatures WHERE expires_at < ?', now);
 
-    const verdicts = this.#verdicts(now, config);
-    const live = new Set(this.#pods().map((p) => p.cluster));
+    const pods = this.#pods();
+    const verdicts = this.#verdicts(now, config, pods);
+    const live = new Set(pods.map((p) => p.cluster));
     const result: ClusterVerdict[] = [];
     for (const verdict of verdicts) {
       const tracked = live.has(verdict.cluster) || config.expectedClusters.includes(verdict.cluster);
