@@ -1,7 +1,7 @@
 /** The library: the reader helper for apps, and the parts the CLI and action are made of. */
 export { SnapshotReader, type SnapshotReaderOptions } from './reader/snapshot-reader.js';
 export { Agent, type AgentOptions } from './agent/agent.js';
-export { buildDatabase, type BuildOptions } from './build/build.js';
+export { buildDatabase, type BuildOptions } from './builder/build.js';
 export { publishSnapshot, type PublishOptions, type PublishResult } from './publish/publish.js';
 export { downloadSnapshot } from './snapshot/download.js';
 export { readManifest } from './snapshot/manifest-store.js';

@@ -4,8 +4,8 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildDatabase, type BuildOptions } from '../src/build/build.js';
-import { MIGRATIONS_TABLE } from '../src/build/migrations.js';
+import { buildDatabase, type BuildOptions } from '../src/builder/build.js';
+import { MIGRATIONS_TABLE } from '../src/builder/migrations.js';
 import { DatabaseError } from '../src/errors.js';
 import { makeContentDatabase, tempFolder } from './helpers/fixtures.js';
 

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { buildDatabase } from '../build/build.js';
-import { startFromPublished } from '../build/start-from-published.js';
+import { buildDatabase } from '../builder/build.js';
+import { startFromPublished } from '../builder/start-from-published.js';
 import { formatBytes, formatDuration } from '../duration.js';
 import { publishSnapshot, type BuilderInfo, type PublishResult } from '../publish/publish.js';
 import { openStore } from '../store/open-store.js';

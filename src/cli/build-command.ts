@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { buildDatabase } from '../build/build.js';
-import { startFromPublished } from '../build/start-from-published.js';
+import { buildDatabase } from '../builder/build.js';
+import { startFromPublished } from '../builder/start-from-published.js';
 import { UsageError } from '../errors.js';
 import { formatBytes, formatDuration } from '../duration.js';
 import { resolveGitSha } from '../git.js';

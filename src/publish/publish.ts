@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { LATEST_KEY, commitPrefix, manifestKey, snapshotKey } from '../contract/keys.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type Encoding, type Manifest } from '../contract/manifest.js';
-import { inspectDatabaseFile, type DatabaseStats } from '../build/inspect.js';
+import { inspectDatabaseFile, type DatabaseStats } from '../builder/inspect.js';
 import { StoreError } from '../errors.js';
 import { readManifest, writeManifest } from '../snapshot/manifest-store.js';
 import type { ObjectStore } from '../store/object-store.js';
