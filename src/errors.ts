@@ -1,25 +1,11 @@
-/**
- * Base of every error Sqlitening raises on purpose. `code` is stable (scripts
- * and metrics key on it); `retryable` says whether trying again can help.
- */
-export class SqliteningError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-    readonly retryable: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+import { SqliteningError } from '@sqlitening/contract';
 
-/** Bad settings or arguments: the CLI exits 2, the action names the input. */
-export class UsageError extends SqliteningError {
-  constructor(message: string) {
-    super(message, 'usage', false);
-  }
-}
+/*
+ * The errors Sqlitening raises on purpose. The base classes (and ContractError,
+ * which the board raises too) live in the contract package; `describeError`
+ * (describe-error.ts) is the one place that says what any error means.
+ */
+export { ContractError, SqliteningError, UsageError, type ErrorKind } from '@sqlitening/contract';
 
 /** The object does not exist in the store. */
 export class NotFoundError extends SqliteningError {
@@ -27,14 +13,14 @@ export class NotFoundError extends SqliteningError {
     readonly key: string,
     readonly location: string,
   ) {
-    super(`${key} not found in ${location}`, 'not-found', false);
+    super(`${key} not found in ${location}`, 'not-found', 'failed', false);
   }
 }
 
 /** The store cannot be reached at all (DNS, refused connection, timeout). */
 export class StoreUnreachableError extends SqliteningError {
   constructor(location: string, reason: string, cause?: unknown) {
-    super(`cannot reach the store ${location}: ${reason}`, 'store-unreachable', true, { cause });
+    super(`cannot reach the store ${location}: ${reason}`, 'store-unreachable', 'failed', true, { cause });
   }
 }
 
@@ -44,35 +30,35 @@ export class BucketMissingError extends SqliteningError {
     readonly bucket: string,
     endpoint: string,
   ) {
-    super(`bucket "${bucket}" does not exist at ${endpoint}; create it or fix --store`, 'bucket-missing', false);
+    super(`bucket "${bucket}" does not exist at ${endpoint}; create it or fix --store`, 'bucket-missing', 'failed', false);
   }
 }
 
 /** The store refused the credentials, or they are missing. */
 export class AccessDeniedError extends SqliteningError {
   constructor(message: string, cause?: unknown) {
-    super(message, 'access-denied', false, { cause });
+    super(message, 'access-denied', 'failed', false, { cause });
   }
 }
 
 /** Any other answer from the store; retryable when the store says it is busy or broken (5xx, 429). */
 export class StoreError extends SqliteningError {
   constructor(message: string, retryable: boolean, cause?: unknown) {
-    super(message, 'store-error', retryable, { cause });
+    super(message, 'store-error', 'failed', retryable, { cause });
   }
 }
 
 /** A write, list or delete on a store that can only read (public HTTP). */
 export class ReadOnlyStoreError extends SqliteningError {
   constructor(location: string, operation: string) {
-    super(`${location} is read-only (public HTTP); it cannot ${operation}. Use an s3:// or file:// store to publish`, 'read-only-store', false);
+    super(`${location} is read-only (public HTTP); it cannot ${operation}. Use an s3:// or file:// store to publish`, 'read-only-store', 'usage', false);
   }
 }
 
 /** The database failed a check (integrity, foreign keys, journal mode) or a build step. */
 export class DatabaseError extends SqliteningError {
   constructor(message: string, code = 'database-check') {
-    super(message, code, false);
+    super(message, code, 'rejected', false);
   }
 }
 
@@ -83,7 +69,7 @@ export class ChecksumMismatchError extends SqliteningError {
     readonly expected: string,
     readonly actual: string,
   ) {
-    super(`${what}: sha256 mismatch, expected ${expected}, got ${actual}`, 'checksum-mismatch', true);
+    super(`${what}: sha256 mismatch, expected ${expected}, got ${actual}`, 'checksum-mismatch', 'failed', true);
   }
 }
 
@@ -95,18 +81,14 @@ export class SizeMismatchError extends SqliteningError {
     readonly actual: number,
     detail = '',
   ) {
-    super(`${what}: expected ${expected} bytes, got ${actual}${detail}`, 'size-mismatch', true);
+    super(`${what}: expected ${expected} bytes, got ${actual}${detail}`, 'size-mismatch', 'failed', true);
   }
-}
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The body stopped arriving: no bytes for longer than the stall timeout. */
 export class StalledError extends SqliteningError {
   constructor(what: string, timeoutMs: number) {
-    super(`${what}: no data for ${timeoutMs} ms (stalled connection)`, 'stalled', true);
+    super(`${what}: no data for ${timeoutMs} ms (stalled connection)`, 'stalled', 'failed', true);
   }
 }
 
@@ -117,13 +99,13 @@ export class WrongCommitError extends SqliteningError {
     readonly actual: string,
     where: string,
   ) {
-    super(`${where} is for commit ${actual}, but the app runs ${expected}; refusing to install it`, 'wrong-commit', false);
+    super(`${where} is for commit ${actual}, but the app runs ${expected}; refusing to install it`, 'wrong-commit', 'rejected', false);
   }
 }
 
 /** Another agent holds the data folder. */
 export class LockedError extends SqliteningError {
   constructor(folder: string, holder: string) {
-    super(`another agent (${holder}) already manages ${folder}; run one agent per data folder`, 'locked', false);
+    super(`another agent (${holder}) already manages ${folder}; run one agent per data folder`, 'locked', 'failed', false);
   }
 }

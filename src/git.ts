@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { parseGitSha as parseContractGitSha } from './contract/git-sha.js';
+import { parseGitSha as parseContractGitSha } from '@sqlitening/contract';
 import { UsageError } from './errors.js';
 
 /** Validates a sha from the command line or the environment: a bad one is a usage error, not bad data. */

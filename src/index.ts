@@ -8,4 +8,5 @@ export { readManifest } from './snapshot/manifest-store.js';
 export { openStore, type StoreSettings } from './store/open-store.js';
 export type { ObjectStore, ObjectInfo, GetResult } from './store/object-store.js';
 export * from './errors.js';
-export * as contract from './contract/index.js';
+export * as contract from '@sqlitening/contract';
+export { describeError, errorMessage, EXIT_CODES, type ErrorInfo } from './describe-error.js';

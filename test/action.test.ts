@@ -6,7 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { manifestKey, parseManifestJson } from '../src/contract/index.js';
+import { manifestKey, parseManifestJson } from '@sqlitening/contract';
 import { readText } from '../src/store/object-store.js';
 import { S3Store } from '../src/store/s3-store.js';
 import { SHA_A, SHA_B, tempFolder } from './helpers/fixtures.js';

@@ -12,7 +12,7 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { Agent, type AgentOptions } from '../src/agent/agent.js';
 import { createHealthServer, listen } from '../src/agent/health-server.js';
 import { makeHostCheck } from '../src/agent/host-check.js';
-import { manifestKey, parseHeartbeats, verifySignature, type Encoding, type Manifest } from '../src/contract/index.js';
+import { type Encoding, type Manifest, manifestKey, parseHeartbeats, verifySignature } from '@sqlitening/contract';
 import { LockedError } from '../src/errors.js';
 import { publishSnapshot } from '../src/publish/publish.js';
 import { DOWNLOAD_TEMP_MARK } from '../src/snapshot/download.js';

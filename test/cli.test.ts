@@ -5,7 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manifestKey, parseManifestJson } from '../src/contract/index.js';
+import { manifestKey, parseManifestJson } from '@sqlitening/contract';
 import { LocalStore } from '../src/store/local-store.js';
 import type { ObjectStore } from '../src/store/object-store.js';
 import { S3Store } from '../src/store/s3-store.js';

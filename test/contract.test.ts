@@ -1,22 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  ContractError,
-  compactUtc,
-  manifestKey,
-  parseGitSha,
-  parseHeartbeats,
-  parseManifest,
-  parseManifestJson,
-  parseSnapshotKey,
-  serializeManifest,
-  signBody,
-  signatureHeaders,
-  snapshotKey,
-  verifySignature,
-  type Heartbeat,
-} from '../src/contract/index.js';
-import { formatDuration, parseDuration } from '../src/duration.js';
+import { compactUtc, ContractError, formatDuration, type Heartbeat, manifestKey, parseDuration, parseGitSha, parseHeartbeats, parseManifest, parseManifestJson, parseSnapshotKey, serializeManifest, signatureHeaders, signBody, snapshotKey, verifySignature } from '@sqlitening/contract';
 import { planRetention } from '../src/publish/retention.js';
 import { VERSION } from '../src/version.js';
 import { SHA_A, SHA_B, sampleManifest } from './helpers/fixtures.js';
@@ -182,7 +166,7 @@ describe('small helpers', () => {
   it('parses and formats durations', () => {
     expect(parseDuration('90s', 'x')).toBe(90_000);
     expect(parseDuration('1.5h', 'x')).toBe(5_400_000);
-    expect(() => parseDuration('10', '--grace')).toThrow('Expected --grace as a number with a unit (500ms, 30s, 10m, 1h, 2d), got "10"');
+    expect(() => parseDuration('10', '--grace')).toThrow('invalid --grace: expected a number with a unit (500ms, 30s, 10m, 1h, 2d), got "10"');
     expect(formatDuration(3_725_000)).toBe('1h2m5s');
   });
 
@@ -191,14 +175,25 @@ describe('small helpers', () => {
   });
 });
 
-describe('the contract module', () => {
+describe('the contract package', () => {
   it('imports nothing from Node, so the board can load it in workerd', async () => {
     const { readdirSync } = await import('node:fs');
-    const folder = new URL('../src/contract/', import.meta.url);
+    const folder = new URL('../packages/contract/src/', import.meta.url);
     for (const file of readdirSync(folder)) {
       const source = readFileSync(new URL(file, folder), 'utf8');
       const imports = [...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
       expect(imports.filter((name) => !name.startsWith('./') && name !== 'zod'), file).toEqual([]);
+    }
+  });
+
+  it('is the only home of the helpers the agent, the Action and the board share', async () => {
+    const { execFileSync } = await import('node:child_process');
+    // Each of these was once written twice; a second definition outside the package is a copy to remove.
+    const helpers = ['escapeHtml', 'formatAge', 'formatDuration', 'formatBytes', 'parseDuration', 'toHex', 'fromHex', 'assertName', 'NAME_PATTERN'];
+    for (const name of helpers) {
+      const pattern = `(function|const|let) ${name}\\b`;
+      const found = execFileSync('git', ['grep', '--untracked', '-lE', pattern, '--', 'src', 'worker/src', 'packages'], { encoding: 'utf8' }).trim().split('\n');
+      expect(found, name).toEqual([expect.stringMatching(/^packages\/contract\/src\//)]);
     }
   });
 });

@@ -1,7 +1,7 @@
 import { readdir, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manifestKey } from '../src/contract/index.js';
+import { manifestKey } from '@sqlitening/contract';
 import { commitFolders, planCommitPrune, pruneCommits } from '../src/publish/prune-commits.js';
 import { publishSnapshot } from '../src/publish/publish.js';
 import { LocalStore } from '../src/store/local-store.js';

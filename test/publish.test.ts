@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { LATEST_KEY, manifestKey, parseManifestJson, type Encoding } from '../src/contract/index.js';
+import { type Encoding, LATEST_KEY, manifestKey, parseManifestJson } from '@sqlitening/contract';
 import { publishSnapshot, type PublishOptions } from '../src/publish/publish.js';
 import { encodingSupported } from '../src/snapshot/codec.js';
 import { downloadSnapshot } from '../src/snapshot/download.js';

@@ -1,5 +1,6 @@
 import * as core from '@actions/core';
 import * as github from '@actions/github';
+import { nodeSqliteDriver } from '../sqlite/node-sqlite-driver.js';
 import { runAction, summaryMarkdown } from './run-action.js';
 import { readSettings } from './settings.js';
 
@@ -18,6 +19,7 @@ export async function run(): Promise<void> {
       setOutput: (name, value) => core.setOutput(name, value),
       info: (message) => core.info(message),
       commandOutput: process.stdout,
+      sqlite: nodeSqliteDriver,
     });
     core.info(`${report.result.status}: ${report.result.objectKey} (sha256 ${report.result.manifest.database.sha256})`);
     await core.summary.addRaw(summaryMarkdown(report), true).write();

@@ -2,8 +2,9 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { buildDatabase } from '../builder/build.js';
 import { startFromPublished } from '../builder/start-from-published.js';
-import { formatBytes, formatDuration } from '../duration.js';
+import { formatBytes, formatDuration } from '@sqlitening/contract';
 import { publishSnapshot, type BuilderInfo, type PublishResult } from '../publish/publish.js';
+import type { SqliteDriver } from '../sqlite/driver.js';
 import { openStore } from '../store/open-store.js';
 import { Outputs } from './constants.js';
 import type { ActionSettings } from './settings.js';
@@ -14,6 +15,8 @@ export interface ActionIo {
   info(message: string): void;
   /** Where migration and loader output goes. */
   commandOutput: NodeJS.WritableStream;
+  /** The SQLite library: `node:sqlite` in production, which needs no native addon in dist/. */
+  sqlite: SqliteDriver;
 }
 
 export interface ActionReport {
@@ -55,6 +58,7 @@ export async function runAction(settings: ActionSettings, builder: BuilderInfo, 
       cwd: settings.workingDirectory,
       env: { ...process.env, SQLITENING_GIT_SHA: settings.gitSha },
       commandOutput: io.commandOutput,
+      sqlite: io.sqlite,
       onStep: (step, detail) => io.info(`build ${step} ${JSON.stringify(detail)}`),
     });
     const result = await publishSnapshot({
@@ -66,6 +70,7 @@ export async function runAction(settings: ActionSettings, builder: BuilderInfo, 
       retention: { keep: settings.keep, graceMs: settings.graceMs },
       check: false, // build has just run the checks on this very file
       stats: built.stats,
+      sqlite: io.sqlite,
       builder,
       dryRun: settings.dryRun,
       onStep: (step, detail) => io.info(`publish ${step} ${JSON.stringify(detail)}`),

@@ -1,8 +1,7 @@
 import path from 'node:path';
-import { parseGitSha } from '../contract/git-sha.js';
-import { ENCODINGS, type Encoding } from '../contract/manifest.js';
-import { parseDuration } from '../duration.js';
+import { type Encoding, ENCODINGS, parseGitSha } from '@sqlitening/contract';
 import { UsageError } from '../errors.js';
+import { parseBoolean, parseChoice, parseDuration, parseHttpUrl, parseInteger, parseShare } from '../values.js';
 import type { StoreSettings } from '../store/open-store.js';
 import { Inputs } from './constants.js';
 
@@ -34,28 +33,15 @@ export interface ActionSettings {
 
 type GetInput = (name: Inputs) => string;
 
-function invalid(name: Inputs, expected: string, got: string): UsageError {
-  return new UsageError(`Invalid input '${name}': expected ${expected}, got ${JSON.stringify(got)}`);
+const name = (input: Inputs): string => `input '${input}'`;
+
+function choice<T extends string>(get: GetInput, input: Inputs, choices: readonly T[], fallback: T): T {
+  return parseChoice(get(input) || fallback, name(input), choices);
 }
 
-function choice<T extends string>(get: GetInput, name: Inputs, choices: readonly T[], fallback: T): T {
-  const value = get(name) || fallback;
-  if (!(choices as readonly string[]).includes(value)) throw invalid(name, `one of ${choices.join(', ')}`, value);
-  return value as T;
-}
-
-function integer(get: GetInput, name: Inputs, min: number, max: number, fallback: number | undefined): number | undefined {
-  const value = get(name);
-  if (value === '') return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw invalid(name, `a whole number from ${min} to ${max}`, value);
-  return Number(value);
-}
-
-function boolean(get: GetInput, name: Inputs): boolean {
-  const value = get(name).toLowerCase();
-  if (value === '' || value === 'false') return false;
-  if (value === 'true') return true;
-  throw invalid(name, 'true or false', get(name));
+function integer(get: GetInput, input: Inputs, min: number, max: number, fallback: number | undefined): number | undefined {
+  const value = get(input);
+  return value === '' ? fallback : parseInteger(value, name(input), min, max);
 }
 
 /**
@@ -65,9 +51,9 @@ function boolean(get: GetInput, name: Inputs): boolean {
 export function readSettings(get: GetInput, env: NodeJS.ProcessEnv): ActionSettings {
   const workingDirectory = path.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), get(Inputs.WorkingDirectory) || '.');
   const store = get(Inputs.Store);
-  if (store === '') throw invalid(Inputs.Store, 's3://bucket[/prefix] or a folder path', store);
+  if (store === '') throw new UsageError(`invalid ${name(Inputs.Store)}: expected s3://bucket[/prefix] or a folder path, got ""`);
   const endpoint = get(Inputs.Endpoint);
-  if (endpoint !== '' && !/^https?:\/\/[^/\s]+/.test(endpoint)) throw invalid(Inputs.Endpoint, 'http(s)://host[:port]', endpoint);
+  if (endpoint !== '') parseHttpUrl(endpoint, name(Inputs.Endpoint));
 
   const migrations = get(Inputs.Migrations);
   const migrateCommand = get(Inputs.MigrateCommand);
@@ -77,7 +63,7 @@ export function readSettings(get: GetInput, env: NodeJS.ProcessEnv): ActionSetti
     .filter((line) => line !== '' && !line.startsWith('#'));
   const startFrom = choice(get, Inputs.StartFrom, ['published', 'fresh'] as const, 'published');
   if (migrations === '' && migrateCommand === '' && loaders.length === 0 && startFrom === 'fresh') {
-    throw invalid(Inputs.Migrations, `at least one of '${Inputs.Migrations}', '${Inputs.MigrateCommand}' or '${Inputs.Loaders}'`, '');
+    throw new UsageError(`invalid ${name(Inputs.Migrations)}: expected at least one of '${Inputs.Migrations}', '${Inputs.MigrateCommand}' or '${Inputs.Loaders}', got ""`);
   }
 
   const shaInput = get(Inputs.GitSha);
@@ -87,25 +73,16 @@ export function readSettings(get: GetInput, env: NodeJS.ProcessEnv): ActionSetti
   try {
     gitSha = parseGitSha(rawSha, shaSource);
   } catch (error) {
-    throw new UsageError(shaInput !== '' ? `Invalid input '${Inputs.GitSha}': ${(error as Error).message}` : (error as Error).message);
+    throw new UsageError(shaInput !== '' ? `invalid ${name(Inputs.GitSha)}: ${(error as Error).message}` : (error as Error).message);
   }
 
-  let graceMs: number;
-  try {
-    graceMs = parseDuration(get(Inputs.Grace) || '1h', `input '${Inputs.Grace}'`);
-  } catch {
-    throw invalid(Inputs.Grace, 'a duration such as 30m, 1h or 2d', get(Inputs.Grace));
-  }
-  const thresholdText = get(Inputs.VacuumThreshold) || '0.25';
-  const vacuumThreshold = Number(thresholdText);
-  if (!Number.isFinite(vacuumThreshold) || vacuumThreshold < 0 || vacuumThreshold > 1) {
-    throw invalid(Inputs.VacuumThreshold, 'a share from 0 to 1', thresholdText);
-  }
+  const graceMs = parseDuration(get(Inputs.Grace) || '1h', name(Inputs.Grace));
+  const vacuumThreshold = parseShare(get(Inputs.VacuumThreshold) || '0.25', name(Inputs.VacuumThreshold));
   const publicBaseUrl = get(Inputs.PublicBaseUrl);
-  if (publicBaseUrl !== '' && !/^https?:\/\/[^/\s]+/.test(publicBaseUrl)) throw invalid(Inputs.PublicBaseUrl, 'an http(s):// URL', publicBaseUrl);
+  if (publicBaseUrl !== '') parseHttpUrl(publicBaseUrl, name(Inputs.PublicBaseUrl));
 
   return {
-    store: { url: store, endpoint: endpoint || undefined, region: get(Inputs.Region) || undefined, forcePathStyle: boolean(get, Inputs.PathStyle) },
+    store: { url: store, endpoint: endpoint || undefined, region: get(Inputs.Region) || undefined, forcePathStyle: parseBoolean(get(Inputs.PathStyle), name(Inputs.PathStyle)) },
     migrationsDir: migrations ? path.resolve(workingDirectory, migrations) : undefined,
     migrateCommand: migrateCommand || undefined,
     loaders,
@@ -120,6 +97,6 @@ export function readSettings(get: GetInput, env: NodeJS.ProcessEnv): ActionSetti
     gitSha,
     publicBaseUrl: publicBaseUrl ? publicBaseUrl.replace(/\/+$/, '') : undefined,
     workingDirectory,
-    dryRun: boolean(get, Inputs.DryRun),
+    dryRun: parseBoolean(get(Inputs.DryRun), name(Inputs.DryRun)),
   };
 }

@@ -1,5 +1,4 @@
-import { ContractError } from '../contract/validation.js';
-import { SqliteningError, errorMessage } from '../errors.js';
+import { describeError, errorMessage } from '../describe-error.js';
 import { withRetries } from '../retry.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { evaluateHealth, type HealthReport, type TaskInput } from './health.js';
@@ -36,18 +35,6 @@ export interface AgentOptions {
 }
 
 export type RunResult = { ok: true; outcome: SyncOutcome } | { ok: false; error: unknown; code: string };
-
-/** Stable reason codes for metrics and the health page. */
-export function reasonOf(error: unknown): string {
-  if (error instanceof SqliteningError || error instanceof ContractError) return error.code;
-  const code = (error as { code?: unknown })?.code;
-  if (typeof code === 'string' && code.startsWith('Z_')) return 'corrupt-body';
-  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code.toLowerCase();
-  const message = errorMessage(error);
-  if (/terminated|socket|other side closed|ECONNRESET/i.test(message)) return 'connection-reset';
-  if ((error as Error)?.name === 'AbortError') return 'aborted';
-  return 'error';
-}
 
 /**
  * The pod agent: keeps the live database in step with its commit's manifest,
@@ -128,7 +115,7 @@ export class Agent {
           attempts: this.#options.attempts ?? 3,
           baseDelayMs: this.#options.retryBaseDelayMs ?? 1000,
           signal: this.#abort.signal,
-          onRetry: (error, attempt, delayMs) => log('retry', { attempt, delayMs, reason: reasonOf(error), message: errorMessage(error) }),
+          onRetry: (error, attempt, delayMs) => log('retry', { attempt, delayMs, reason: describeError(error).code, message: errorMessage(error) }),
         },
       );
       const done = new Date();
@@ -147,7 +134,7 @@ export class Agent {
       log(outcome.status, { sha256: outcome.manifest?.database.sha256 ?? null, bytes: outcome.bytesReceived });
       result = { ok: true, outcome };
     } catch (error) {
-      const code = reasonOf(error);
+      const code = describeError(error).code;
       if (this.#stopped && this.#abort.signal.aborted) return { ok: false, error, code: 'stopped' };
       this.#state = {
         ...this.#state,

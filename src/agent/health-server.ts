@@ -1,3 +1,4 @@
+import { escapeHtml, formatAge } from '@sqlitening/contract';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HealthReport } from './health.js';
@@ -10,16 +11,8 @@ export interface HealthServerOptions {
   hostAllowed: (host: string | undefined) => boolean;
 }
 
-function escapeHtml(value: unknown): string {
-  return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
-
-function age(seconds: number | null | undefined): string {
-  if (seconds === null || seconds === undefined) return 'never';
-  if (seconds < 120) return `${seconds}s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
-  return `${(seconds / 3600).toFixed(1)}h`;
-}
+/** Seconds as a short age; `never` for a task that has not succeeded. */
+const age = (seconds: number | null | undefined): string => (seconds === null || seconds === undefined ? 'never' : formatAge(seconds * 1000));
 
 /** The same report as `/healthz` JSON, as a page for people. */
 export function healthHtml(report: HealthReport): string {

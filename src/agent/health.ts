@@ -1,5 +1,4 @@
-import type { TaskStatus } from '../contract/heartbeat.js';
-import type { Manifest } from '../contract/manifest.js';
+import type { Manifest, TaskStatus } from '@sqlitening/contract';
 import type { AgentState } from './state.js';
 
 export interface TaskInput {

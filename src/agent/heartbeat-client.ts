@@ -1,5 +1,4 @@
-import { HEARTBEAT_VERSION, type Heartbeat } from '../contract/heartbeat.js';
-import { signatureHeaders } from '../contract/signature.js';
+import { type Heartbeat, HEARTBEAT_LIMITS, HEARTBEAT_VERSION, signatureHeaders } from '@sqlitening/contract';
 import type { HealthReport } from './health.js';
 
 export interface BoardSettings {
@@ -23,8 +22,8 @@ export function heartbeatFrom(report: HealthReport, board: Pick<BoardSettings, '
     database: report.database ? { gitSha: report.database.gitSha, sha256: report.database.sha256, createdAt: report.database.createdAt } : null,
     lastRunAt: report.lastRunAt,
     lastSuccessAt: report.lastSuccessAt,
-    lastError: report.lastError ? `${report.lastError.code}: ${report.lastError.message}`.slice(0, 1000) : null,
-    tasks: report.tasks.slice(0, 32),
+    lastError: report.lastError ? `${report.lastError.code}: ${report.lastError.message}`.slice(0, HEARTBEAT_LIMITS.maxErrorLength) : null,
+    tasks: report.tasks.slice(0, HEARTBEAT_LIMITS.maxTasks),
   };
 }
 

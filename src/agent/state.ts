@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { manifestSchema, type Manifest } from '../contract/manifest.js';
-import { validate } from '../contract/validation.js';
+import { type Manifest, manifestSchema, validate } from '@sqlitening/contract';
 import { writeFileAtomic } from '../fs-atomic.js';
 
 const errorSchema = z.object({ code: z.string(), message: z.string(), at: z.iso.datetime() });

@@ -1,8 +1,7 @@
 import Database from 'better-sqlite3';
 import { access, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { LATEST_KEY, manifestKey } from '../contract/keys.js';
-import type { Manifest } from '../contract/manifest.js';
+import { LATEST_KEY, type Manifest, manifestKey } from '@sqlitening/contract';
 import { DatabaseError, NotFoundError, WrongCommitError } from '../errors.js';
 import { DOWNLOAD_TEMP_MARK, downloadSnapshot } from '../snapshot/download.js';
 import { readManifest } from '../snapshot/manifest-store.js';

@@ -1,13 +1,9 @@
 import { mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { UsageError } from '../errors.js';
-
-const TASK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+import { assertName, NAME_PATTERN } from '@sqlitening/contract';
 
 export function assertTaskName(name: string): void {
-  if (!TASK_NAME.test(name)) {
-    throw new UsageError(`invalid task name: expected 1-63 letters, digits, dots, dashes or underscores, got ${JSON.stringify(name)}`);
-  }
+  assertName(name, 'task name');
 }
 
 /**
@@ -37,7 +33,7 @@ export async function readTasks(tasksFolder: string): Promise<Map<string, Date>>
     return found;
   }
   for (const name of names) {
-    if (!TASK_NAME.test(name)) continue;
+    if (!NAME_PATTERN.test(name)) continue;
     try {
       found.set(name, (await stat(path.join(tasksFolder, name))).mtime);
     } catch {

@@ -1,8 +1,9 @@
-import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { copyFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncPath } from '../fs-atomic.js';
+import { defaultSqliteDriver } from '../sqlite/default-driver.js';
+import type { SqliteDriver } from '../sqlite/driver.js';
 import { checkDatabase, databaseStats, type DatabaseStats } from './inspect.js';
 import { applyMigrations, readMigrations } from './migrations.js';
 import { runCommand } from './run-command.js';
@@ -30,6 +31,11 @@ export interface BuildOptions {
   /** Receives the commands' output. */
   commandOutput: NodeJS.WritableStream;
   onStep?: (step: string, detail: Record<string, unknown>) => void;
+  /**
+   * The SQLite library the build opens the database with (migrations, checks, VACUUM).
+   * @default better-sqlite3; the Action passes `node:sqlite`
+   */
+  sqlite?: SqliteDriver | undefined;
 }
 
 export interface BuildResult {
@@ -55,6 +61,7 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
   const temp = path.join(path.dirname(output), `.${path.basename(output)}.building-${randomBytes(4).toString('hex')}`);
   const step = options.onStep ?? (() => {});
   const env = { ...options.env, [DATABASE_ENV]: temp };
+  const sqlite = options.sqlite ?? (await defaultSqliteDriver());
   try {
     if (options.from) {
       await copyFile(options.from, temp);
@@ -63,9 +70,9 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
       step('start', { from: null });
     }
     let migrationsApplied: string[] = [];
-    const db = new Database(temp);
+    const db = sqlite.open(temp);
     try {
-      db.pragma('journal_mode = DELETE');
+      db.exec('PRAGMA journal_mode = DELETE');
       if (options.migrationsDir) {
         const report = applyMigrations(db, await readMigrations(options.migrationsDir));
         migrationsApplied = report.applied;
@@ -83,12 +90,12 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
       step('loader', { command: loader });
     }
 
-    const finished = new Database(temp);
+    const finished = sqlite.open(temp);
     let vacuumed = false;
     let stats: DatabaseStats;
     try {
       // A command may have switched to WAL; the snapshot must be a single self-contained file.
-      finished.pragma('journal_mode = DELETE');
+      finished.exec('PRAGMA journal_mode = DELETE');
       checkDatabase(finished);
       const before = databaseStats(finished);
       const freeShare = before.pageCount === 0 ? 0 : before.freePages / before.pageCount;

@@ -1,7 +1,7 @@
-import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
-import type { DatabaseInfo } from '../contract/manifest.js';
+import type { DatabaseInfo } from '@sqlitening/contract';
 import { DatabaseError } from '../errors.js';
+import type { SqliteDatabase, SqliteDriver } from '../sqlite/driver.js';
 
 export type DatabaseStats = Omit<DatabaseInfo, 'sha256' | 'size'>;
 
@@ -9,8 +9,10 @@ export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-function pragmaValue(db: Database.Database, pragma: string): unknown {
-  return db.pragma(pragma, { simple: true });
+/** The first column of a pragma's first row, e.g. `page_size` → 4096. */
+function pragmaValue(db: SqliteDatabase, pragma: string): unknown {
+  const row = db.prepare(`PRAGMA ${pragma}`).get();
+  return row === undefined ? undefined : Object.values(row)[0];
 }
 
 /**
@@ -19,14 +21,14 @@ function pragmaValue(db: Database.Database, pragma: string): unknown {
  * `foreign_key_check`, and rollback-journal mode (a WAL file would not travel
  * with the snapshot).
  */
-export function checkDatabase(db: Database.Database): void {
+export function checkDatabase(db: SqliteDatabase): void {
   checkJournalMode(db);
-  const integrity = db.pragma('integrity_check(20)') as { integrity_check: string }[];
+  const integrity = db.prepare('PRAGMA integrity_check(20)').all() as { integrity_check: string }[];
   const problems = integrity.map((r) => r.integrity_check).filter((line) => line !== 'ok');
   if (problems.length > 0) {
     throw new DatabaseError(`integrity_check failed: ${problems.slice(0, 5).join('; ')}`, 'integrity-check');
   }
-  const orphans = db.pragma('foreign_key_check') as { table: string; rowid: number | null; parent: string; fkid: number }[];
+  const orphans = db.prepare('PRAGMA foreign_key_check').all() as { table: string; rowid: number | null; parent: string; fkid: number }[];
   if (orphans.length > 0) {
     const shown = orphans.slice(0, 5).map((o) => `${o.table} rowid ${o.rowid} → missing ${o.parent}`);
     throw new DatabaseError(`foreign_key_check found ${orphans.length} orphan row(s): ${shown.join('; ')}`, 'foreign-key-check');
@@ -34,7 +36,7 @@ export function checkDatabase(db: Database.Database): void {
 }
 
 /** A WAL database keeps recent writes in its -wal file, which would not travel with the snapshot. */
-function checkJournalMode(db: Database.Database): void {
+function checkJournalMode(db: SqliteDatabase): void {
   const mode = String(pragmaValue(db, 'journal_mode')).toLowerCase();
   if (mode !== 'delete') {
     throw new DatabaseError(`journal_mode is ${mode}; a snapshot must use rollback-journal mode: run PRAGMA journal_mode=DELETE first`, 'journal-mode');
@@ -57,7 +59,7 @@ export function assertQuiescent(file: string): void {
 }
 
 /** Facts about the database that go into the manifest. */
-export function databaseStats(db: Database.Database): DatabaseStats {
+export function databaseStats(db: SqliteDatabase): DatabaseStats {
   const names = (
     db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as {
       name: string;
@@ -76,12 +78,12 @@ export function databaseStats(db: Database.Database): DatabaseStats {
   };
 }
 
-/** Opens a database read-only, runs the snapshot checks and returns its stats. */
-export function inspectDatabaseFile(file: string, options: { check: boolean }): DatabaseStats {
+/** Opens a database read-only with `options.sqlite`, runs the snapshot checks and returns its stats. */
+export function inspectDatabaseFile(file: string, options: { check: boolean; sqlite: SqliteDriver }): DatabaseStats {
   assertQuiescent(file);
-  let db: Database.Database;
+  let db: SqliteDatabase;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
+    db = options.sqlite.open(file, { readOnly: true });
   } catch (error) {
     throw new DatabaseError(`cannot open ${file} as a SQLite database: ${(error as Error).message}`, 'not-a-database');
   }

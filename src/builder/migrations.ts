@@ -1,8 +1,8 @@
-import type Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DatabaseError, UsageError } from '../errors.js';
+import type { SqliteDatabase } from '../sqlite/driver.js';
 
 /** Records applied migrations inside the database itself, so a rebuild from a snapshot applies only new ones. */
 export const MIGRATIONS_TABLE = '_sqlitening_migrations';
@@ -42,7 +42,7 @@ export interface MigrationReport {
  * A recorded migration whose file has changed since is refused: the database
  * would no longer match the code.
  */
-export function applyMigrations(db: Database.Database, migrations: Migration[]): MigrationReport {
+export function applyMigrations(db: SqliteDatabase, migrations: Migration[]): MigrationReport {
   db.exec(`CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (
     name TEXT PRIMARY KEY,
     sha256 TEXT NOT NULL,

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { manifestKey } from '../contract/keys.js';
-import type { Manifest } from '../contract/manifest.js';
+import { type Manifest, manifestKey } from '@sqlitening/contract';
 import { downloadSnapshot } from '../snapshot/download.js';
 import { readManifest } from '../snapshot/manifest-store.js';
 import type { ObjectStore } from '../store/object-store.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { buildDatabase } from '../builder/build.js';
 import { startFromPublished } from '../builder/start-from-published.js';
 import { UsageError } from '../errors.js';
-import { formatBytes, formatDuration } from '../duration.js';
+import { formatBytes, formatDuration } from '@sqlitening/contract';
 import { resolveGitSha } from '../git.js';
 import { openStore } from '../store/open-store.js';
 import type { Reporter } from './reporter.js';

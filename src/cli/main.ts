@@ -1,11 +1,12 @@
 import { Command, CommanderError } from 'commander';
-import { SqliteningError, errorMessage } from '../errors.js';
+import { EXIT, EXIT_CODES, describeError } from '../describe-error.js';
 import { VERSION } from '../version.js';
 import { agentCommand, pullCommand, syncCommand, touchCommand } from './agent-commands.js';
 import { buildCommand } from './build-command.js';
-import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './exit-codes.js';
 import { pruneCommand, publishCommand } from './publish-command.js';
 import { Reporter } from './reporter.js';
+
+const EXIT_CODES_HELP = `\nExit codes:\n${EXIT_CODES.map((e) => `  ${e.code}  ${e.meaning}`).join('\n')}`;
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -35,9 +36,10 @@ export async function main(argv: string[]): Promise<number> {
       getReporter().error('usage', error.message.replace(/^error: /, ''), false);
       return EXIT.usage;
     }
-    const code = error instanceof SqliteningError ? error.code : (error as { code?: string }).code;
-    const retryable = error instanceof SqliteningError ? error.retryable : false;
-    getReporter().error(typeof code === 'string' ? code : 'error', errorMessage(error), retryable);
-    return exitCodeFor(error);
+    const described = describeError(error);
+    getReporter().error(described.code, described.message, described.retryable);
+    // A bug shows its stack, so that a report of it can say where.
+    if (described.kind === 'bug' && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    return described.exitCode;
   }
 }

@@ -1,34 +1,23 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { ENCODINGS, type Encoding } from '../contract/manifest.js';
-import { parseDuration } from '../duration.js';
+import { type Encoding, ENCODINGS } from '@sqlitening/contract';
+import { errorMessage } from '../describe-error.js';
+import { parseDuration, parseInteger, parseShare } from '../values.js';
 import type { StoreSettings } from '../store/open-store.js';
 
-/** Parsers for commander that reject bad values with what was expected and what came. */
-export function integerArg(min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (value: string): number => {
-    const number = Number(value);
-    if (!/^-?\d+$/.test(value) || number < min || number > max) {
-      throw new InvalidArgumentError(`Expected a whole number from ${min} to ${max}, got "${value}".`);
+/** Turns a value parser's `UsageError` into commander's error, which names the flag. */
+function forCommander<T>(parse: (text: string, what: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value, 'value');
+    } catch (error) {
+      throw new InvalidArgumentError(errorMessage(error));
     }
-    return number;
   };
 }
 
-export function shareArg(value: string): number {
-  const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number) || number < 0 || number > 1) {
-    throw new InvalidArgumentError(`Expected a share from 0 to 1 (0.25 = 25%), got "${value}".`);
-  }
-  return number;
-}
-
-export function durationArg(value: string): number {
-  try {
-    return parseDuration(value, 'a duration');
-  } catch (error) {
-    throw new InvalidArgumentError(`${(error as Error).message}.`);
-  }
-}
+export const integerArg = (min: number, max?: number) => forCommander((text, what) => parseInteger(text, what, min, max));
+export const shareArg = forCommander(parseShare);
+export const durationArg = forCommander(parseDuration);
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

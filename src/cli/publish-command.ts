@@ -1,8 +1,7 @@
 import { Command, Option } from 'commander';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import type { Encoding } from '../contract/manifest.js';
-import { formatBytes, formatDuration } from '../duration.js';
+import { type Encoding, formatBytes, formatDuration } from '@sqlitening/contract';
 import { UsageError } from '../errors.js';
 import { parseGitShaArg, resolveGitSha } from '../git.js';
 import { builderFromEnv } from '../publish/builder-info.js';

@@ -1,4 +1,4 @@
-import { formatBytes } from '../duration.js';
+import { formatBytes } from '@sqlitening/contract';
 
 /** Transfers smaller than this get no progress bar: it would only flicker. */
 const PROGRESS_MIN_BYTES = 4 * 1024 * 1024;

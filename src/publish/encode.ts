@@ -4,7 +4,7 @@ import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Encoding } from '../contract/manifest.js';
+import type { Encoding } from '@sqlitening/contract';
 import { compressor } from '../snapshot/codec.js';
 
 export interface EncodedSnapshot {

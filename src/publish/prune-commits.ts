@@ -1,5 +1,4 @@
-import { LATEST_KEY, MANIFEST_NAME } from '../contract/keys.js';
-import { gitShaSchema } from '../contract/git-sha.js';
+import { gitShaSchema, LATEST_KEY, MANIFEST_NAME } from '@sqlitening/contract';
 import { readManifest } from '../snapshot/manifest-store.js';
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
 
@@ -42,18 +41,26 @@ export function planCommitPrune(folders: CommitFolder[], rule: CommitPruneRule, 
 /**
  * Deletes whole commit folders that the rule allows, the manifest first (so
  * no pod is ever pointed at objects being deleted), then the snapshots. The
- * commit `latest.json` names is always kept.
+ * commit `latest.json` names is always kept; an invalid `latest.json` stops
+ * the prune with its error.
  */
-export async function pruneCommits(store: ObjectStore, rule: CommitPruneRule, options: { now?: Date; dryRun: boolean }): Promise<CommitFolder[]> {
-  const latest = await readManifest(store, LATEST_KEY).catch(() => ({ status: 'missing' as const }));
+export async function pruneCommits(
+  store: ObjectStore,
+  rule: CommitPruneRule,
+  options: { now?: Date; dryRun: boolean; signal?: AbortSignal },
+): Promise<CommitFolder[]> {
+  const { signal } = options;
+  // Only a missing latest.json means "no commit to keep": an unreadable or invalid one stops the prune,
+  // since the commit it names cannot be known and must not be deleted.
+  const latest = await readManifest(store, LATEST_KEY, { signal });
   const protect = new Set(rule.protect);
   if (latest.status === 'ok') protect.add(latest.manifest.gitSha);
-  const doomed = planCommitPrune(commitFolders(await store.list('')), { ...rule, protect }, options.now ?? new Date());
+  const doomed = planCommitPrune(commitFolders(await store.list('', { signal })), { ...rule, protect }, options.now ?? new Date());
   if (options.dryRun) return doomed;
   for (const folder of doomed) {
     const manifest = folder.objects.find((o) => o.key === `${folder.gitSha}/${MANIFEST_NAME}`);
-    if (manifest) await store.delete(manifest.key);
-    for (const object of folder.objects) if (object !== manifest) await store.delete(object.key);
+    if (manifest) await store.delete(manifest.key, { signal });
+    for (const object of folder.objects) if (object !== manifest) await store.delete(object.key, { signal });
   }
   return doomed;
 }

@@ -1,10 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { LATEST_KEY, commitPrefix, manifestKey, snapshotKey } from '../contract/keys.js';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, type Encoding, type Manifest } from '../contract/manifest.js';
+import { commitPrefix, ContractError, type Encoding, LATEST_KEY, type Manifest, MANIFEST_FORMAT, MANIFEST_VERSION, manifestKey, snapshotKey } from '@sqlitening/contract';
 import { inspectDatabaseFile, type DatabaseStats } from '../builder/inspect.js';
 import { StoreError } from '../errors.js';
+import { defaultSqliteDriver } from '../sqlite/default-driver.js';
+import type { SqliteDriver } from '../sqlite/driver.js';
 import { readManifest, writeManifest } from '../snapshot/manifest-store.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { TOOL } from '../version.js';
@@ -28,6 +29,11 @@ export interface PublishOptions {
   check: boolean;
   /** Stats the caller already has (from `build`); measured here when absent. */
   stats?: DatabaseStats | undefined;
+  /**
+   * The SQLite library that checks and measures the database when `stats` is absent.
+   * @default better-sqlite3; the Action passes `node:sqlite`
+   */
+  sqlite?: SqliteDriver | undefined;
   builder?: BuilderInfo;
   /** Decide and report everything, write nothing. */
   dryRun: boolean;
@@ -66,7 +72,7 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
   const current = await readManifest(store, pointerKey);
   const previous = current.status === 'ok' ? current.manifest : undefined;
 
-  const stats = options.stats ?? inspectDatabaseFile(options.database, { check: options.check });
+  const stats = options.stats ?? inspectDatabaseFile(options.database, { check: options.check, sqlite: options.sqlite ?? (await defaultSqliteDriver()) });
   step('checked', { checked: options.check, tables: stats.tables.length });
 
   const { size: databaseSize } = await stat(options.database);
@@ -150,8 +156,10 @@ async function updateLatest(store: ObjectStore, manifest: Manifest): Promise<voi
   try {
     const read = await readManifest(store, LATEST_KEY);
     if (read.status === 'ok') latest = read.manifest;
-  } catch {
-    // An unreadable latest.json is replaced: it is only a bootstrap hint, derived from the commit manifests.
+  } catch (error) {
+    // An invalid latest.json is replaced: it is only a bootstrap hint, derived from the commit manifests.
+    // A store that fails to answer is another matter, and fails the publish.
+    if (!(error instanceof ContractError)) throw error;
   }
   const same = latest?.gitSha === manifest.gitSha && latest.database.sha256 === manifest.database.sha256;
   if (latest && (latest.createdAt > manifest.createdAt || same)) return;

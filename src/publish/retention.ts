@@ -1,4 +1,4 @@
-import { parseSnapshotKey } from '../contract/keys.js';
+import { parseSnapshotKey } from '@sqlitening/contract';
 import type { ObjectInfo } from '../store/object-store.js';
 
 export interface RetentionRule {

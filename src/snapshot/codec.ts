@@ -1,6 +1,6 @@
 import { PassThrough, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
-import type { Encoding } from '../contract/manifest.js';
+import type { Encoding } from '@sqlitening/contract';
 import { UsageError } from '../errors.js';
 
 /** zstd arrived in Node's zlib in 22.15 / 23.8; older runtimes cannot read or write it. */

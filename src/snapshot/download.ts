@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Manifest } from '../contract/manifest.js';
+import type { Manifest } from '@sqlitening/contract';
 import { ChecksumMismatchError, SizeMismatchError, StalledError, StoreError } from '../errors.js';
 import { replaceAtomically } from '../fs-atomic.js';
 import type { ObjectStore } from '../store/object-store.js';

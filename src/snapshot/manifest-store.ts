@@ -1,5 +1,4 @@
-import { parseManifestJson, serializeManifest, type Manifest } from '../contract/manifest.js';
-import { ContractError } from '../contract/validation.js';
+import { ContractError, type Manifest, parseManifestJson, serializeManifest } from '@sqlitening/contract';
 import { NotFoundError } from '../errors.js';
 import { readText, type ObjectStore } from '../store/object-store.js';
 

@@ -6,9 +6,9 @@ import {
   ReadOnlyStoreError,
   StoreError,
   StoreUnreachableError,
-  errorMessage,
 } from '../errors.js';
-import { assertValidKey, type GetOptions, type GetResult, type ObjectInfo, type ObjectStore } from './object-store.js';
+import { errorMessage } from '../describe-error.js';
+import { assertValidKey, type CallOptions, type GetOptions, type GetResult, type ObjectInfo, type ObjectStore } from './object-store.js';
 
 export interface HttpStoreOptions {
   /** Base URL that keys are appended to, e.g. `https://snapshots.example.com/site`. */
@@ -87,8 +87,8 @@ export class HttpStore implements ObjectStore {
     };
   }
 
-  async head(key: string): Promise<ObjectInfo | undefined> {
-    const response = await this.#request(key, 'HEAD', {});
+  async head(key: string, options: CallOptions = {}): Promise<ObjectInfo | undefined> {
+    const response = await this.#request(key, 'HEAD', {}, options.signal);
     if (response.status === 404) return undefined;
     if (!response.ok) this.#fail(response, key);
     return {

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { NotFoundError } from '../errors.js';
 import { replaceAtomically } from '../fs-atomic.js';
-import { assertValidKey, type GetOptions, type GetResult, type ObjectInfo, type ObjectStore, type PutOptions } from './object-store.js';
+import { assertValidKey, type CallOptions, type GetOptions, type GetResult, type ObjectInfo, type ObjectStore, type PutOptions } from './object-store.js';
 
 const TEMP_MARK = '.tmp-';
 
@@ -69,7 +69,8 @@ export class LocalStore implements ObjectStore {
     return { status: 'ok', body, size: stats.size, etag, lastModified: stats.mtime };
   }
 
-  async head(key: string): Promise<ObjectInfo | undefined> {
+  async head(key: string, options: CallOptions = {}): Promise<ObjectInfo | undefined> {
+    options.signal?.throwIfAborted();
     try {
       const stats = await stat(this.#path(key));
       return stats.isFile() ? { key, size: stats.size, etag: etagOf(stats), lastModified: stats.mtime } : undefined;
@@ -89,9 +90,10 @@ export class LocalStore implements ObjectStore {
     return { etag: etagOf(await stat(target)) };
   }
 
-  async list(prefix: string): Promise<ObjectInfo[]> {
+  async list(prefix: string, options: CallOptions = {}): Promise<ObjectInfo[]> {
     const found: ObjectInfo[] = [];
     const walk = async (folder: string, keyPrefix: string): Promise<void> => {
+      options.signal?.throwIfAborted();
       let entries;
       try {
         entries = await readdir(folder, { withFileTypes: true });
@@ -113,7 +115,8 @@ export class LocalStore implements ObjectStore {
     return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, options: CallOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted();
     await rm(this.#path(key), { force: true });
   }
 }

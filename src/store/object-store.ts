@@ -1,3 +1,4 @@
+import { ContractError } from '@sqlitening/contract';
 import type { Readable } from 'node:stream';
 
 /** One stored object as a listing or `head` reports it. */
@@ -14,19 +15,22 @@ export type GetResult =
   | { status: 'ok'; body: Readable; size: number; etag: string; lastModified: Date }
   | { status: 'not-modified'; etag: string };
 
-export interface GetOptions {
-  /** An ETag from an earlier `get`; when the object still has it, the result is `not-modified` and no body is sent. */
-  ifNoneMatch?: string;
+/** What every store call takes: a signal that aborts it (a stopping agent, a deadline). */
+export interface CallOptions {
   signal?: AbortSignal;
 }
 
-export interface PutOptions {
+export interface GetOptions extends CallOptions {
+  /** An ETag from an earlier `get`; when the object still has it, the result is `not-modified` and no body is sent. */
+  ifNoneMatch?: string;
+}
+
+export interface PutOptions extends CallOptions {
   contentType?: string;
   /** `Cache-Control` served with the object (manifests: `no-cache`). Stores without HTTP semantics ignore it. */
   cacheControl?: string;
   /** Called with the number of bytes sent so far. */
   onProgress?: (sentBytes: number) => void;
-  signal?: AbortSignal;
 }
 
 /**
@@ -48,7 +52,7 @@ export interface ObjectStore {
   get(key: string, options?: GetOptions): Promise<GetResult>;
 
   /** Metadata of one object, or `undefined` if the key does not exist. */
-  head(key: string): Promise<ObjectInfo | undefined>;
+  head(key: string, options?: CallOptions): Promise<ObjectInfo | undefined>;
 
   /**
    * Stores an object, replacing any object under the key. Readers see either
@@ -59,10 +63,10 @@ export interface ObjectStore {
   put(key: string, body: Readable | Uint8Array, options?: PutOptions): Promise<{ etag: string }>;
 
   /** Every object whose key starts with `prefix`, sorted by key. */
-  list(prefix: string): Promise<ObjectInfo[]>;
+  list(prefix: string, options?: CallOptions): Promise<ObjectInfo[]>;
 
   /** Deletes an object; deleting a missing key is not an error. */
-  delete(key: string): Promise<void>;
+  delete(key: string, options?: CallOptions): Promise<void>;
 }
 
 /** Reads a whole (small) object as text, e.g. a manifest. */
@@ -76,6 +80,6 @@ export async function readText(body: Readable): Promise<string> {
 export function assertValidKey(key: string): void {
   const segments = key.split('/');
   if (key.length === 0 || key.length > 1024 || segments.some((s) => s === '' || s === '.' || s === '..')) {
-    throw new TypeError(`Expected an object key of non-empty '/'-separated segments without '.' or '..', got ${JSON.stringify(key)}`);
+    throw new ContractError(`invalid object key: expected non-empty '/'-separated segments without '.' or '..', got ${JSON.stringify(key)}`);
   }
 }

@@ -2,7 +2,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  paginateListObjectsV2,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   type S3ClientConfig,
@@ -15,9 +15,9 @@ import {
   NotFoundError,
   StoreError,
   StoreUnreachableError,
-  errorMessage,
 } from '../errors.js';
-import { assertValidKey, type GetOptions, type GetResult, type ObjectInfo, type ObjectStore, type PutOptions } from './object-store.js';
+import { errorMessage } from '../describe-error.js';
+import { assertValidKey, type CallOptions, type GetOptions, type GetResult, type ObjectInfo, type ObjectStore, type PutOptions } from './object-store.js';
 
 export interface S3StoreOptions {
   bucket: string;
@@ -133,9 +133,11 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async head(key: string): Promise<ObjectInfo | undefined> {
+  async head(key: string, options: CallOptions = {}): Promise<ObjectInfo | undefined> {
     try {
-      const result = await this.client.send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }));
+      const result = await this.client.send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }), {
+        abortSignal: options.signal,
+      });
       return { key, size: result.ContentLength ?? 0, etag: result.ETag ?? '', lastModified: result.LastModified ?? new Date(0) };
     } catch (error) {
       const translated = this.#translate(error, key);
@@ -177,11 +179,17 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async list(prefix: string): Promise<ObjectInfo[]> {
+  async list(prefix: string, options: CallOptions = {}): Promise<ObjectInfo[]> {
     const found: ObjectInfo[] = [];
     const fullPrefix = this.#options.prefix ? `${this.#options.prefix}/${prefix}` : prefix;
     try {
-      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.#options.bucket, Prefix: fullPrefix })) {
+      let token: string | undefined;
+      do {
+        const page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.#options.bucket, Prefix: fullPrefix, ContinuationToken: token }),
+          { abortSignal: options.signal },
+        );
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
         for (const item of page.Contents ?? []) {
           if (!item.Key) continue;
           found.push({
@@ -191,16 +199,16 @@ export class S3Store implements ObjectStore {
             lastModified: item.LastModified ?? new Date(0),
           });
         }
-      }
+      } while (token);
     } catch (error) {
       throw this.#translate(error, undefined);
     }
     return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, options: CallOptions = {}): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }));
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }), { abortSignal: options.signal });
     } catch (error) {
       const translated = this.#translate(error, key);
       if (!(translated instanceof NotFoundError)) throw translated;

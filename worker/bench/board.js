@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody } from '../../lib/contract/index.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody } from '../../packages/contract/lib/index.js';
 import { startWranglerDev } from '../scripts/wrangler-dev.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody, type Heartbeat } from '../../src/contract/index.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody, type Heartbeat } from '@sqlitening/contract';
 import { startWranglerDev } from '../scripts/wrangler-dev.js';
 
 type DevServer = Awaited<ReturnType<typeof startWranglerDev>>;

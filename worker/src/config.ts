@@ -1,27 +1,19 @@
-import { validate, z } from '../../src/contract/validation.js';
-
-const duration = z
-  .string()
-  .regex(/^\d+(?:\.\d+)?(ms|s|m|h|d)$/, 'expected a duration such as 90s, 10m, 1h')
-  .transform((text) => {
-    const [, value, unit] = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text)!;
-    return Number(value) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit as 'ms']!;
-  });
+import { durationSchema, validate, z } from '@sqlitening/contract';
 
 /** When a cluster counts as stale. Every field has a default; a cluster may override any of them. */
 const ruleSchema = z.object({
   /** A pod is stale when its agent reports a task past its limit, or its last successful sync is older than this. */
-  maxSyncAge: duration.prefault('15m'),
+  maxSyncAge: durationSchema.prefault('15m'),
   /** A pod is also stale when its snapshot was built longer ago than this (off by default: unchanged data keeps its snapshot). */
-  maxDatabaseAge: duration.nullable().default(null),
+  maxDatabaseAge: durationSchema.nullable().default(null),
   /** The cluster is stale when at least this many live pods are stale… */
   staleCount: z.number().int().positive().nullable().default(null),
   /** …or when this share of its live pods is (used when staleCount is null). */
   staleShare: z.number().gt(0).max(1).default(0.5),
   /** The cluster is stale when no pod has sent a heartbeat for this long. */
-  silentAfter: duration.prefault('10m'),
+  silentAfter: durationSchema.prefault('10m'),
   /** A pod still on an older snapshot this long after a newer one appeared in its cluster is lagging; any lagging pod makes the cluster stale. */
-  skewAfter: duration.prefault('15m'),
+  skewAfter: durationSchema.prefault('15m'),
 });
 
 const webhookSchema = z.object({
@@ -34,18 +26,18 @@ const configSchema = z.object({
   /** Clusters that must report; one that never does is stale (silent). */
   expectedClusters: z.array(z.string()).default([]),
   /** Pods that stop reporting are forgotten after this (a scaled-down pod must not alert forever). */
-  podTtl: duration.prefault('1h'),
+  podTtl: durationSchema.prefault('1h'),
   rules: ruleSchema.prefault({}),
   /** Per-cluster overrides of `rules`. */
   clusterRules: z.record(z.string(), ruleSchema.partial()).default({}),
   /** While a cluster stays stale, send a reminder this often. */
-  reminderEvery: duration.prefault('1h'),
+  reminderEvery: durationSchema.prefault('1h'),
   /** Delay before the first retry of a failed webhook delivery; doubled for each later one. */
-  retryBase: duration.prefault('30s'),
+  retryBase: durationSchema.prefault('30s'),
   /** Delivery attempts before giving up on a webhook. */
   maxAttempts: z.number().int().positive().default(8),
   /** How often the alarm evaluates the rules. */
-  evaluateEvery: duration.prefault('1m'),
+  evaluateEvery: durationSchema.prefault('1m'),
 });
 
 export type BoardConfig = z.output<typeof configSchema>;

@@ -1,5 +1,5 @@
 import { AutoRouter, StatusError, type IRequest } from 'itty-router';
-import { ContractError, HEARTBEAT_LIMITS, SIGNATURE_HEADER, TIMESTAMP_HEADER, parseHeartbeats, verifySignature } from '../../src/contract/index.js';
+import { ContractError, HEARTBEAT_LIMITS, SIGNATURE_HEADER, TIMESTAMP_HEADER, parseHeartbeats, toHex, verifySignature } from '@sqlitening/contract';
 import { readSecrets } from './config.js';
 import { badgeSvg, boardHtml } from './render.js';
 
@@ -78,7 +78,7 @@ function authorizeRead(request: IRequest, env: Env): void {
 /** A response with a strong ETag of its body; 304 when the client has it. */
 async function cached(request: IRequest, body: string, type: string, cacheControl: string): Promise<Response> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(body));
-  const etag = `"${[...new Uint8Array(digest).slice(0, 12)].map((b) => b.toString(16).padStart(2, '0')).join('')}"`;
+  const etag = `"${toHex(new Uint8Array(digest).slice(0, 12))}"`;
   const headers = { etag, 'cache-control': cacheControl, 'content-type': type };
   if (request.headers.get('if-none-match') === etag) return new Response(null, { status: 304, headers });
   return new Response(body, { headers });

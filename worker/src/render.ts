@@ -1,25 +1,23 @@
-import type { BoardView, ClusterView, PodView } from './board.js';
+import { escapeHtml } from '@sqlitening/contract';
+import type { BoardView, ClusterView, PodView } from './views.js';
 
-const escape = (value: unknown): string =>
-  String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-const short = (sha: string | null): string => (sha ? `<code title="${escape(sha)}">${escape(sha.slice(0, 8))}</code>` : '—');
+const short = (sha: string | null): string => (sha ? `<code title="${escapeHtml(sha)}">${escapeHtml(sha.slice(0, 8))}</code>` : '—');
 
 /** A time the page's script turns into "3m ago" in the reader's clock; the markup itself stays cacheable. */
-const time = (value: string | null): string => (value ? `<time datetime="${escape(value)}">${escape(value)}</time>` : 'never');
+const time = (value: string | null): string => (value ? `<time datetime="${escapeHtml(value)}">${escapeHtml(value)}</time>` : 'never');
 
 function podRow(pod: PodView): string {
-  return `<tr class="pod ${pod.state}" data-pod="${escape(pod.pod)}" data-state="${pod.state}">
-<td class="name">${escape(pod.pod)}</td><td><span class="dot"></span>${pod.state}</td>
-<td>${short(pod.appGitSha)}</td><td>${short(pod.dbGitSha)} ${pod.dbSha256 ? `<small>${escape(pod.dbSha256.slice(0, 12))}</small>` : ''}</td>
+  return `<tr class="pod ${pod.state}" data-pod="${escapeHtml(pod.pod)}" data-state="${pod.state}">
+<td class="name">${escapeHtml(pod.pod)}</td><td><span class="dot"></span>${pod.state}</td>
+<td>${short(pod.appGitSha)}</td><td>${short(pod.dbGitSha)} ${pod.dbSha256 ? `<small>${escapeHtml(pod.dbSha256.slice(0, 12))}</small>` : ''}</td>
 <td>${time(pod.dbCreatedAt)}</td><td>${time(pod.lastHeartbeatAt)}</td><td>${time(pod.lastSuccessAt)}</td>
-<td class="why">${escape([...pod.reasons, pod.lastError ? `error: ${pod.lastError}` : ''].filter(Boolean).join('; '))}</td></tr>`;
+<td class="why">${escapeHtml([...pod.reasons, pod.lastError ? `error: ${pod.lastError}` : ''].filter(Boolean).join('; '))}</td></tr>`;
 }
 
 function clusterSection(cluster: ClusterView): string {
-  return `<section class="cluster ${cluster.state}" data-cluster="${escape(cluster.id)}" data-state="${cluster.state}">
-<h2><span class="dot"></span>${escape(cluster.id)} <small>${cluster.state === 'ok' ? 'fresh' : 'STALE'}${cluster.since ? ` since ${time(cluster.since)}` : ''}</small></h2>
-${cluster.reasons.length ? `<p class="why">${escape(cluster.reasons.join('; '))}</p>` : ''}
+  return `<section class="cluster ${cluster.state}" data-cluster="${escapeHtml(cluster.id)}" data-state="${cluster.state}">
+<h2><span class="dot"></span>${escapeHtml(cluster.id)} <small>${cluster.state === 'ok' ? 'fresh' : 'STALE'}${cluster.since ? ` since ${time(cluster.since)}` : ''}</small></h2>
+${cluster.reasons.length ? `<p class="why">${escapeHtml(cluster.reasons.join('; '))}</p>` : ''}
 <div class="scroll"><table><thead><tr><th>pod</th><th>state</th><th>app</th><th>database</th><th>built</th><th>heartbeat</th><th>last sync</th><th>why</th></tr></thead>
 <tbody>${cluster.pods.map(podRow).join('') || '<tr><td colspan="8">no pod has reported</td></tr>'}</tbody></table></div></section>`;
 }
@@ -29,7 +27,7 @@ export function boardHtml(view: BoardView): string {
   const stale = view.clusters.filter((c) => c.state === 'stale').length;
   const alerts = view.alerts
     .slice(0, 20)
-    .map((a) => `<li class="${a.kind}">${time(a.at)} <b>${escape(a.cluster)}</b> ${a.kind}${a.reasons.length ? `: ${escape(a.reasons.join('; '))}` : ''} <small>${a.deliveries.map((d) => `${d.status}×${d.attempts}`).join(' ')}</small></li>`)
+    .map((a) => `<li class="${a.kind}">${time(a.at)} <b>${escapeHtml(a.cluster)}</b> ${a.kind}${a.reasons.length ? `: ${escapeHtml(a.reasons.join('; '))}` : ''} <small>${a.deliveries.map((d) => `${d.status}×${d.attempts}`).join(' ')}</small></li>`)
     .join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><meta http-equiv="refresh" content="30">
@@ -48,7 +46,7 @@ ul.alerts{padding-left:1.2rem}li.recovered b{color:var(--ok)}li.stale b,li.remin
 <h1>Sqlitening freshness <small>${view.clusters.length} cluster(s), ${stale} stale</small></h1>
 ${view.clusters.map(clusterSection).join('') || '<p>No cluster has reported yet.</p>'}
 <h2>Recent alerts</h2><ul class="alerts">${alerts || '<li>none</li>'}</ul>
-<p><small>Dead man's switch: ${view.deadMan.lastPingAt ? `${time(view.deadMan.lastPingAt)} (${escape(view.deadMan.lastResult)})` : 'not pinged yet'} · <a href="/v1/board">JSON</a></small></p>
+<p><small>Dead man's switch: ${view.deadMan.lastPingAt ? `${time(view.deadMan.lastPingAt)} (${escapeHtml(view.deadMan.lastResult)})` : 'not pinged yet'} · <a href="/v1/board">JSON</a></small></p>
 <script>
 for (const t of document.querySelectorAll('time')) {
   const s = Math.round((Date.now() - Date.parse(t.dateTime)) / 1000);
@@ -63,8 +61,8 @@ export function badgeSvg(label: string, state: 'ok' | 'stale' | 'unknown'): stri
   const colour = { ok: '#1a7f37', stale: '#cf222e', unknown: '#6e7781' }[state];
   const left = Math.max(40, label.length * 7 + 10);
   const right = state.length * 7 + 12;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${left + right}" height="20" role="img" aria-label="${escape(label)}: ${state}">
-<title>${escape(label)}: ${state}</title><rect width="${left}" height="20" fill="#555"/><rect x="${left}" width="${right}" height="20" fill="${colour}"/>
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${left + right}" height="20" role="img" aria-label="${escapeHtml(label)}: ${state}">
+<title>${escapeHtml(label)}: ${state}</title><rect width="${left}" height="20" fill="#555"/><rect x="${left}" width="${right}" height="20" fill="${colour}"/>
 <g fill="#fff" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11" text-anchor="middle">
-<text x="${left / 2}" y="14">${escape(label)}</text><text x="${left + right / 2}" y="14">${state}</text></g></svg>`;
+<text x="${left / 2}" y="14">${escapeHtml(label)}</text><text x="${left + right / 2}" y="14">${state}</text></g></svg>`;
 }

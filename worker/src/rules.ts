@@ -1,4 +1,4 @@
-import type { TaskStatus } from '../../src/contract/heartbeat.js';
+import { formatAge, type TaskStatus } from '@sqlitening/contract';
 import type { Rule } from './config.js';
 
 /** What the board keeps of a pod: its last heartbeat, as received. Times in ms since the epoch. */
@@ -40,14 +40,6 @@ export interface ClusterVerdict {
   reasons: string[];
   pods: PodVerdict[];
   lastHeartbeatAt: number | null;
-}
-
-export function formatAge(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 120) return `${s}s`;
-  if (s < 7200) return `${Math.round(s / 60)}m`;
-  if (s < 172_800) return `${(s / 3600).toFixed(1)}h`;
-  return `${(s / 86_400).toFixed(1)}d`;
 }
 
 function podVerdict(pod: PodRecord, rule: Rule, newest: Map<string, SnapshotSighting>, now: number): PodVerdict {

@@ -1,6 +1,6 @@
 import { SELF, reset, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { verifySignature } from '../../src/contract/index.js';
+import { verifySignature } from '@sqlitening/contract';
 import type { Board } from '../src/board.js';
 import { DB_1, DB_2, SHA_A, boardStub, evaluate, heartbeat, keepAlive, post, received, staleTasks, waitFor } from './helpers.js';
 

@@ -1,5 +1,5 @@
 import { SELF, env, runInDurableObject } from 'cloudflare:test';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody, type Heartbeat } from '../../src/contract/index.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody, type Heartbeat } from '@sqlitening/contract';
 import type { Board } from '../src/board.js';
 
 export const SECRETS: Record<string, string> = {

@@ -1,6 +1,6 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { signBody } from '../../src/contract/index.js';
+import { signBody } from '@sqlitening/contract';
 import { SECRETS, heartbeat, post } from './helpers.js';
 
 describe('POST /v1/heartbeats: authentication', () => {

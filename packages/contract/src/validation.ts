@@ -1,22 +1,5 @@
 import type { z } from 'zod';
-
-/**
- * A document or value that breaks the snapshot contract. The message names the
- * field, what was expected and what came, so it can be shown to a person as is.
- */
-export class ContractError extends Error {
-  override readonly name = 'ContractError';
-  readonly code = 'invalid-document';
-  /** Retrying cannot help: the same bytes fail the same way. */
-  readonly retryable = false;
-  constructor(
-    message: string,
-    /** Every problem found, one line each (`path: problem, got …`). */
-    readonly problems: readonly string[] = [message],
-  ) {
-    super(message);
-  }
-}
+import { ContractError } from './errors.js';
 
 function describeInput(input: unknown): string {
   if (input === undefined) return 'nothing';

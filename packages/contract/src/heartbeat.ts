@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { gitShaSchema } from './git-sha.js';
 import { sha256Schema } from './manifest.js';
+import { nameSchema } from './names.js';
 import { parseJson, validate } from './validation.js';
 
 export const HEARTBEAT_VERSION = 1;
@@ -11,14 +12,15 @@ export const HEARTBEAT_LIMITS = {
   maxBodyBytes: 256 * 1024,
   /** Most heartbeats in one batch. */
   maxBatch: 200,
+  /** Most tasks one pod reports. */
   maxTasks: 32,
+  /** Longest `lastError` text, in characters. */
   maxErrorLength: 1000,
+  /** Longest pod name (a DNS name). */
+  maxPodLength: 253,
 } as const;
 
 const utcTime = z.iso.datetime({ message: 'expected a UTC time in ISO 8601 (2026-01-31T12:00:00Z)' });
-const nameSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected 1-63 letters, digits, dots, dashes or underscores');
 
 export const taskStatusSchema = z.object({
   name: nameSchema,
@@ -33,7 +35,7 @@ export const heartbeatSchema = z.object({
   version: z.literal(HEARTBEAT_VERSION),
   cluster: nameSchema,
   /** The pod (or host) name; unique within its cluster. */
-  pod: z.string().min(1).max(253),
+  pod: z.string().min(1).max(HEARTBEAT_LIMITS.maxPodLength),
   sentAt: utcTime,
   /** The commit the app runs; null for an agent started with `--any-commit`. */
   appGitSha: gitShaSchema.nullable(),

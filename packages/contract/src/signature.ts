@@ -1,3 +1,6 @@
+import { UsageError } from './errors.js';
+import { fromHex, toHex } from './hex.js';
+
 /*
  * Request signing shared by the agent (signs heartbeats) and the board
  * (verifies them), and by the board's outgoing webhooks. Runtime-neutral:
@@ -19,19 +22,8 @@ const SCHEME = 'v1=';
 const encoder = new TextEncoder();
 
 async function hmacKey(secret: string, usage: 'sign' | 'verify'): ReturnType<typeof crypto.subtle.importKey> {
-  if (secret.length === 0) throw new TypeError('Expected a non-empty signing secret, got an empty string');
+  if (secret.length === 0) throw new UsageError('invalid signing secret: expected a non-empty secret, got an empty string');
   return crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [usage]);
-}
-
-function toHex(bytes: ArrayBuffer): string {
-  return Array.from(new Uint8Array(bytes), (byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
-function fromHex(hex: string): Uint8Array<ArrayBuffer> | undefined {
-  if (!/^(?:[0-9a-f]{2})+$/.test(hex)) return undefined;
-  const bytes = new Uint8Array(new ArrayBuffer(hex.length / 2));
-  for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return bytes;
 }
 
 /** The signature header value for `body` sent at `timestamp` (unix seconds). */

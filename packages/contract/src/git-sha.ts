@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ContractError } from './validation.js';
+import { ContractError } from './errors.js';
 
 /** A full git commit id: 40 hex digits (SHA-1 repositories) or 64 (SHA-256 repositories), lower case. */
 export const gitShaSchema = z

@@ -1,0 +1,45 @@
+import { parseDuration, UsageError } from '@sqlitening/contract';
+
+/*
+ * Parsers for setting values given as text, shared by the CLI's flags and the
+ * Action's inputs. Each names the setting (`what`) and says what was expected
+ * and what came.
+ */
+
+function invalid(what: string, expected: string, got: string): UsageError {
+  return new UsageError(`invalid ${what}: expected ${expected}, got ${JSON.stringify(got)}`);
+}
+
+export function parseInteger(text: string, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = Number(text);
+  if (!/^-?\d+$/.test(text.trim()) || value < min || value > max) throw invalid(what, `a whole number from ${min} to ${max}`, text);
+  return value;
+}
+
+/** A share from 0 to 1, e.g. `0.25` = 25%. */
+export function parseShare(text: string, what: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) throw invalid(what, 'a share from 0 to 1 (0.25 = 25%)', text);
+  return value;
+}
+
+/** `true` or `false`, in any case; '' is false. */
+export function parseBoolean(text: string, what: string): boolean {
+  const value = text.trim().toLowerCase();
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  throw invalid(what, 'true or false', text);
+}
+
+export function parseChoice<T extends string>(text: string, what: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(text)) throw invalid(what, `one of ${choices.join(', ')}`, text);
+  return text as T;
+}
+
+/** An http(s) URL with a host. */
+export function parseHttpUrl(text: string, what: string): string {
+  if (!/^https?:\/\/[^/\s]+/.test(text)) throw invalid(what, 'an http(s)://host[:port][/path] URL', text);
+  return text;
+}
+
+export { parseDuration };

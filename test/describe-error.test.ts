@@ -1,0 +1,108 @@
+import Database from 'better-sqlite3';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { parseManifestJson, UsageError } from '@sqlitening/contract';
+import { describe, expect, it } from 'vitest';
+import { describeError, EXIT_CODES } from '../src/describe-error.js';
+import { ChecksumMismatchError, DatabaseError, LockedError, StalledError } from '../src/errors.js';
+import { withRetries } from '../src/retry.js';
+import { assertValidKey } from '../src/store/object-store.js';
+import { tempFolder } from './helpers/fixtures.js';
+
+/** The error `fn` throws (or rejects with). */
+async function caught(fn: () => unknown): Promise<unknown> {
+  try {
+    await fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
+
+/** A port on 127.0.0.1 that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('describeError, the one error model', () => {
+  it('gives every exit code one meaning', () => {
+    expect(EXIT_CODES.map((e) => e.code)).toEqual([0, 1, 2, 3, 4]);
+    expect(new Set(EXIT_CODES.map((e) => e.name)).size).toBe(EXIT_CODES.length);
+  });
+
+  it('keeps the facts of errors raised on purpose', () => {
+    expect(describeError(new UsageError('bad flag'))).toMatchObject({ code: 'usage', kind: 'usage', retryable: false, exitCode: 2 });
+    expect(describeError(new DatabaseError('integrity_check failed'))).toMatchObject({ code: 'database-check', retryable: false, exitCode: 3 });
+    expect(describeError(new ChecksumMismatchError('x', 'a', 'b'))).toMatchObject({ code: 'checksum-mismatch', retryable: true, exitCode: 1 });
+    expect(describeError(new StalledError('x', 5))).toMatchObject({ code: 'stalled', retryable: true, exitCode: 1 });
+    expect(describeError(new LockedError('/data', '1@host'))).toMatchObject({ code: 'locked', retryable: false, exitCode: 1 });
+  });
+
+  it('treats a document or key that breaks the contract as rejected data, not usage', async () => {
+    expect(describeError(await caught(() => parseManifestJson('{')))).toMatchObject({ code: 'invalid-document', exitCode: 3, retryable: false });
+    expect(describeError(await caught(() => assertValidKey('abc/../../etc/passwd')))).toMatchObject({ exitCode: 3, retryable: false });
+  });
+
+  it('retries a refused connection and names it', async () => {
+    const port = await closedPort();
+    const refused = await caught(() => fetch(`http://127.0.0.1:${port}/`));
+    expect(describeError(refused)).toMatchObject({ code: 'connection-refused', kind: 'failed', retryable: true, exitCode: 1 });
+  });
+
+  it('calls a corrupt compressed body retryable (a new download may be whole)', async () => {
+    const error = await caught(() => gunzipSync(Buffer.from('not gzip at all')));
+    expect(describeError(error)).toMatchObject({ code: 'corrupt-body', retryable: true, exitCode: 1 });
+  });
+
+  it('calls a file SQLite cannot read rejected data, never retried', async () => {
+    const { dir, cleanup } = await tempFolder('describe-error');
+    try {
+      const file = path.join(dir, 'not.db');
+      await writeFile(file, Buffer.alloc(8192, 7));
+      const error = await caught(() => new Database(file, { readonly: true }).pragma('quick_check'));
+      expect(describeError(error)).toMatchObject({ code: 'not-a-database', kind: 'rejected', retryable: false, exitCode: 3 });
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('tells disk failures apart from the network', async () => {
+    const { dir, cleanup } = await tempFolder('describe-error');
+    try {
+      const error = await caught(() => writeFile(path.join(dir, 'missing-folder', 'x'), 'x'));
+      expect(describeError(error)).toMatchObject({ code: 'enoent', kind: 'failed', retryable: false, exitCode: 1 });
+      const isDir = await caught(() => writeFile(dir, 'x'));
+      expect(describeError(isDir)).toMatchObject({ code: 'eisdir', exitCode: 1 });
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('calls a programming error a bug: exit 4, never usage, never retried', async () => {
+    const error = await caught(() => (undefined as unknown as { x: () => void }).x());
+    expect(error).toBeInstanceOf(TypeError);
+    expect(describeError(error)).toMatchObject({ code: 'internal-error', kind: 'bug', retryable: false, exitCode: 4 });
+    let tries = 0;
+    await expect(
+      withRetries(
+        async () => {
+          tries++;
+          throw error;
+        },
+        { attempts: 3, baseDelayMs: 1 },
+      ),
+    ).rejects.toBe(error);
+    expect(tries).toBe(1);
+  });
+
+  it('does not retry an abort', async () => {
+    const error = await caught(() => fetch('http://127.0.0.1:9/', { signal: AbortSignal.abort() }));
+    expect(describeError(error)).toMatchObject({ code: 'aborted', retryable: false });
+  });
+});
