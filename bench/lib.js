@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const resultsDir = path.join(root, 'bench', 'results');
@@ -17,9 +18,43 @@ export function parseSize(text) {
   return Math.round(Number(match[1]) * unit);
 }
 
-export function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : process.argv[i + 1];
+export const USAGE = `Usage: npm run bench -- [--size 256MiB|1GiB] [--runs 3]
+
+Runs the publish, sync, reader and board benchmarks, each beside a baseline
+measured in the same run, and prints one table (also bench/results/all.json).
+  --size SIZE   database size for publish and sync (KiB, MiB or GiB; default 256MiB)
+  --runs N      runs per figure; the median is reported (default 3)
+  --help        this text`;
+
+/** The benchmark flags, parsed once and strictly: an unknown flag or a bad value prints the usage and exits 2. */
+export function benchOptions(argv = process.argv.slice(2)) {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { size: { type: 'string', default: '256MiB' }, runs: { type: 'string', default: '3' }, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (error) {
+    console.error(`${error.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) {
+    console.error(`Expected --runs as a whole number from 1, got "${values.runs}"\n\n${USAGE}`);
+    process.exit(2);
+  }
+  let size;
+  try {
+    size = parseSize(values.size);
+  } catch (error) {
+    console.error(`${error.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return { size, runs };
 }
 
 export const median = (values) => {

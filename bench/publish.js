@@ -13,10 +13,9 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { encodeSnapshot } from '../lib/publish/encode.js';
 import { decompressor, encodingSupported } from '../lib/snapshot/codec.js';
-import { S3_ENV, arg, contentDatabase, median, mib, parseSize, resultsDir, root, run, startS3Process, time } from './lib.js';
+import { S3_ENV, benchOptions, contentDatabase, median, mib, resultsDir, root, run, startS3Process, time } from './lib.js';
 
-const size = parseSize(arg('size', '256MiB'));
-const runs = Number(arg('runs', '3'));
+const { size, runs } = benchOptions();
 const gitSha = '0123456789abcdef0123456789abcdef01234567';
 
 process.stderr.write(`preparing a ${Math.round(mib(size))} MiB content database...\n`);

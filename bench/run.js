@@ -5,7 +5,10 @@
 import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { resultsDir, root } from './lib.js';
+import { benchOptions, resultsDir, root } from './lib.js';
+
+// Checked here first, so that --help or a typo does not start a run of several minutes.
+benchOptions();
 
 const scripts = [
   [path.join(root, 'bench', 'publish.js'), ...process.argv.slice(2)],

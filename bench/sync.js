@@ -7,10 +7,9 @@ import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promis
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { S3_ENV, arg, contentDatabase, median, mib, parseSize, resultsDir, root, run, startS3Process } from './lib.js';
+import { S3_ENV, benchOptions, contentDatabase, median, mib, resultsDir, root, run, startS3Process } from './lib.js';
 
-const size = parseSize(arg('size', '256MiB'));
-const runs = Number(arg('runs', '3'));
+const { size, runs } = benchOptions();
 const gitSha = '89abcdef0123456789abcdef0123456789abcdef';
 const cli = path.join(root, 'bin', 'sqlitening.js');
 const env = { ...process.env, ...S3_ENV };

