@@ -101,10 +101,11 @@ function prng(seed) {
   };
 }
 
-const WORDS = ('release fix security advisory update gateway console edge agent performance memory cache latency ' +
+const WORDS = (
+  'release fix security advisory update gateway console edge agent performance memory cache latency ' +
   'upgrade deprecated endpoint metrics dashboard customer region cluster deploy rollback schema migration index query ' +
-  'improved faster lower higher support feature preview stable beta incident postmortem the a of to and in for with on by')
-  .split(' ');
+  'improved faster lower higher support feature preview stable beta incident postmortem the a of to and in for with on by'
+).split(' ');
 
 /** A content database (articles with titles, slugs, bodies, tags) of about `bytes`, cached between runs. */
 export async function contentDatabase(bytes) {
@@ -150,10 +151,11 @@ export async function startS3Process(directory, buckets) {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     pid: child.pid,
-    stop: () => new Promise((resolve) => {
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+      }),
   };
 }
 

@@ -33,14 +33,20 @@ try {
   for (let i = 0; i < runs; i++) {
     process.stderr.write(`run ${i + 1}/${runs}\n`);
     const publish = (prefix, extra) =>
-      run(process.execPath, [cli, 'publish', db, '--store', `s3://bench/${prefix}`, '--endpoint', s3.endpoint, '--path-style', '--git-sha', gitSha, '--no-check', ...extra], { env });
+      run(
+        process.execPath,
+        [cli, 'publish', db, '--store', `s3://bench/${prefix}`, '--endpoint', s3.endpoint, '--path-style', '--git-sha', gitSha, '--no-check', ...extra],
+        { env },
+      );
     samples.oursDefault.push((await publish(`ours-default-${i}`, [])).seconds);
     samples.oursIdentity.push((await publish(`ours-identity-${i}`, ['--encoding', 'identity'])).seconds);
 
     const gz = path.join(scratch, 'baseline.db.gz');
     const sha = await run('sha256sum', [db]);
     const gzip = await run('sh', ['-c', `gzip -1 -c "${db}" > "${gz}"`]);
-    const cp = await run('/usr/bin/aws', ['--endpoint-url', s3.endpoint, 's3', 'cp', gz, `s3://bench/baseline-${i}/snapshot.db.gz`, '--only-show-errors'], { env });
+    const cp = await run('/usr/bin/aws', ['--endpoint-url', s3.endpoint, 's3', 'cp', gz, `s3://bench/baseline-${i}/snapshot.db.gz`, '--only-show-errors'], {
+      env,
+    });
     samples.baseSha.push(sha.seconds);
     samples.baseGzip.push(gzip.seconds);
     samples.baseCp.push(cp.seconds);
@@ -54,18 +60,30 @@ try {
 
   process.stderr.write('compression matrix...\n');
   const matrix = [];
-  for (const [encoding, level] of [['identity', 0], ['gzip', 1], ['gzip', 6], ['br', 1], ['br', 4], ['br', 5], ['zstd', 3]]) {
+  for (const [encoding, level] of [
+    ['identity', 0],
+    ['gzip', 1],
+    ['gzip', 6],
+    ['br', 1],
+    ['br', 4],
+    ['br', 5],
+    ['zstd', 3],
+  ]) {
     if (!encodingSupported(encoding)) continue;
     const encode = await time(() => encodeSnapshot({ database: db, encoding, level, tempDir: scratch }));
     const encoded = encode.value;
     const hash = createHash('sha256');
     const decode = await time(() =>
-      pipeline(createReadStream(encoded.encodedPath, { highWaterMark: 1024 * 1024 }), decompressor(encoding), new Writable({
-        write(chunk, _e, cb) {
-          hash.update(chunk);
-          cb();
-        },
-      })),
+      pipeline(
+        createReadStream(encoded.encodedPath, { highWaterMark: 1024 * 1024 }),
+        decompressor(encoding),
+        new Writable({
+          write(chunk, _e, cb) {
+            hash.update(chunk);
+            cb();
+          },
+        }),
+      ),
     );
     await encoded.cleanup();
     // A pod streams, decodes and hashes at once: the slower of the wire and the decoder bounds it.
@@ -117,7 +135,9 @@ try {
   console.log(`\nEncodings (one run each)`);
   console.log(`| encoding | size | compress MiB/s | decode+hash MiB/s | pod sync s @100 MB/s | @465 MB/s |\n|---|---:|---:|---:|---:|---:|`);
   for (const row of matrix) {
-    console.log(`| ${row.encoding} | ${f(row.ratio * 100, 1)}% | ${f(row.compressMiBs, 0)} | ${f(row.decodeHashMiBs, 0)} | ${f(row.syncSeconds100MBs)} | ${f(row.syncSeconds465MBs)} |`);
+    console.log(
+      `| ${row.encoding} | ${f(row.ratio * 100, 1)}% | ${f(row.compressMiBs, 0)} | ${f(row.decodeHashMiBs, 0)} | ${f(row.syncSeconds100MBs)} | ${f(row.syncSeconds465MBs)} |`,
+    );
   }
 } finally {
   await s3.stop();

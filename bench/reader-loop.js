@@ -15,8 +15,12 @@ while (Date.now() < end) {
     try {
       reader.read((db) => {
         let statement = statements.get(db);
-        if (!statement) statements.set(db, (statement = db.prepare('SELECT id, slug, title FROM articles WHERE id = ?')));
-        return statement.get((id = (id * 7919) % max) + 1);
+        if (!statement) {
+          statement = db.prepare('SELECT id, slug, title FROM articles WHERE id = ?');
+          statements.set(db, statement);
+        }
+        id = (id * 7919) % max;
+        return statement.get(id + 1);
       });
       reads++;
     } catch {

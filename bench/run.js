@@ -25,20 +25,68 @@ const [publish, sync, board] = await Promise.all([read('publish'), read('sync'),
 const s = (seconds) => `${seconds.toFixed(2)} s`;
 const x = (ratio) => `${ratio.toFixed(2)}x`;
 const rows = [
-  [`publish ${publish.sizeMiB} MiB (hash + gzip -1 + upload)`, s(publish.publish.oursDefaultSeconds), 'sha256sum + gzip -1 + aws s3 cp', s(publish.publish.baselineSeconds), x(publish.publish.ratioOursToBaseline)],
-  ['SHA-256 throughput', `${publish.hash.oursMiBs.toFixed(0)} MiB/s`, 'openssl sha256', `${publish.hash.opensslMiBs.toFixed(0)} MiB/s`, x(publish.hash.oursMiBs / publish.hash.opensslMiBs)],
-  [`sync ${sync.sizeMiB} MiB, raw`, s(sync.sync.raw.oursSeconds), 'curl -o tmp && sha256sum -c && mv', s(sync.sync.raw.baselineSeconds), x(sync.sync.raw.ratio)],
-  [`sync ${sync.sizeMiB} MiB, gzip`, s(sync.sync.gzip.oursSeconds), 'curl | gunzip > tmp && sha256sum -c && mv', s(sync.sync.gzip.baselineSeconds), x(sync.sync.gzip.ratio)],
-  ['agent peak RSS during sync (raw / gzip)', `${sync.sync.raw.peakRssMiB.toFixed(0)} / ${sync.sync.gzip.peakRssMiB.toFixed(0)} MiB`, 'the store alone (curl -o /dev/null)', s(sync.sync.storeAloneSeconds), ''],
+  [
+    `publish ${publish.sizeMiB} MiB (hash + gzip -1 + upload)`,
+    s(publish.publish.oursDefaultSeconds),
+    'sha256sum + gzip -1 + aws s3 cp',
+    s(publish.publish.baselineSeconds),
+    x(publish.publish.ratioOursToBaseline),
+  ],
+  [
+    'SHA-256 throughput',
+    `${publish.hash.oursMiBs.toFixed(0)} MiB/s`,
+    'openssl sha256',
+    `${publish.hash.opensslMiBs.toFixed(0)} MiB/s`,
+    x(publish.hash.oursMiBs / publish.hash.opensslMiBs),
+  ],
+  [
+    `sync ${sync.sizeMiB} MiB, raw`,
+    s(sync.sync.raw.oursSeconds),
+    'curl -o tmp && sha256sum -c && mv',
+    s(sync.sync.raw.baselineSeconds),
+    x(sync.sync.raw.ratio),
+  ],
+  [
+    `sync ${sync.sizeMiB} MiB, gzip`,
+    s(sync.sync.gzip.oursSeconds),
+    'curl | gunzip > tmp && sha256sum -c && mv',
+    s(sync.sync.gzip.baselineSeconds),
+    x(sync.sync.gzip.ratio),
+  ],
+  [
+    'agent peak RSS during sync (raw / gzip)',
+    `${sync.sync.raw.peakRssMiB.toFixed(0)} / ${sync.sync.gzip.peakRssMiB.toFixed(0)} MiB`,
+    'the store alone (curl -o /dev/null)',
+    s(sync.sync.storeAloneSeconds),
+    '',
+  ],
   ['idle poll', `${sync.idlePoll.requests} request, ${sync.idlePoll.bytesUp + sync.idlePoll.bytesDown} bytes`, '', '', ''],
 ];
 const readerEntries = Object.entries(sync.reader);
 const base = sync.reader['lock per statement (SQLite default), no swaps'].readsPerSecond;
 for (const [label, r] of readerEntries.filter(([label]) => label.startsWith('default'))) {
-  rows.push([`reads/s through SnapshotReader, ${label.replace('default (hold lock, check every 100 ms), ', '')}`, `${Math.round(r.readsPerSecond)} (${r.failures} failed)`, 'a read-only handle locking per statement, no swaps', `${Math.round(base)}`, x(r.readsPerSecond / base)]);
+  rows.push([
+    `reads/s through SnapshotReader, ${label.replace('default (hold lock, check every 100 ms), ', '')}`,
+    `${Math.round(r.readsPerSecond)} (${r.failures} failed)`,
+    'a read-only handle locking per statement, no swaps',
+    `${Math.round(base)}`,
+    x(r.readsPerSecond / base),
+  ]);
 }
-rows.push(['board ingest, batches of 200', `${Math.round(board.ingest.batchOf200PerSecond)} heartbeats/s`, 'one heartbeat per request', `${Math.round(board.ingest.singlePerSecond)} heartbeats/s`, '']);
-rows.push([`board render for ${board.pods} pods: JSON / HTML`, `${board.render.json.medianMs.toFixed(0)} / ${board.render.html.medianMs.toFixed(0)} ms`, '', '', '']);
+rows.push([
+  'board ingest, batches of 200',
+  `${Math.round(board.ingest.batchOf200PerSecond)} heartbeats/s`,
+  'one heartbeat per request',
+  `${Math.round(board.ingest.singlePerSecond)} heartbeats/s`,
+  '',
+]);
+rows.push([
+  `board render for ${board.pods} pods: JSON / HTML`,
+  `${board.render.json.medianMs.toFixed(0)} / ${board.render.html.medianMs.toFixed(0)} ms`,
+  '',
+  '',
+  '',
+]);
 
 console.log('\nAll figures (each beside its baseline, measured in the same run)');
 console.log('| what | sqlitening | baseline | baseline figure | ratio |\n|---|---:|---|---:|---:|');

@@ -3,7 +3,7 @@
 //   the agent's peak RSS during a sync; requests and bytes of an idle poll;
 //   reads per second through SnapshotReader with a swap every second vs none.
 //   node bench/sync.js [--size 256MiB|1GiB] [--runs 3]
-import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -55,7 +55,25 @@ try {
   const prefixes = { raw: 'identity', gz: 'gzip' };
   const manifests = {};
   for (const [prefix, encoding] of Object.entries(prefixes)) {
-    await run(process.execPath, [cli, 'publish', db, '--store', `s3://bench/${prefix}`, '--endpoint', s3.endpoint, '--path-style', '--git-sha', gitSha, '--no-check', '--encoding', encoding], { env });
+    await run(
+      process.execPath,
+      [
+        cli,
+        'publish',
+        db,
+        '--store',
+        `s3://bench/${prefix}`,
+        '--endpoint',
+        s3.endpoint,
+        '--path-style',
+        '--git-sha',
+        gitSha,
+        '--no-check',
+        '--encoding',
+        encoding,
+      ],
+      { env },
+    );
     const response = await fetch(`${s3.endpoint}/bench/${prefix}/${gitSha}/manifest.json`);
     manifests[prefix] = await response.json();
   }
@@ -71,11 +89,18 @@ try {
     const check = `echo "${sha}  ${base}/tmp" | sha256sum -c --quiet && mv ${base}/tmp ${base}/site.db`;
     samples.baseRaw.push((await run('sh', ['-c', `curl -sf -o ${base}/tmp ${rawUrl} && ${check}`])).seconds);
     samples.baseGz.push((await run('sh', ['-c', `curl -sf ${gzUrl} | gunzip > ${base}/tmp && ${check}`])).seconds);
-    for (const [prefix, key] of [['raw', 'Raw'], ['gz', 'Gz']]) {
+    for (const [prefix, key] of [
+      ['raw', 'Raw'],
+      ['gz', 'Gz'],
+    ]) {
       const pod = path.join(scratch, `pod-${prefix}`);
       await rm(pod, { recursive: true, force: true });
       await mkdir(pod);
-      const result = await run('/usr/bin/time', ['-v', process.execPath, cli, 'sync', '--database', `${pod}/site.db`, '--store', `${s3.endpoint}/bench/${prefix}`, '--git-sha', gitSha], { env });
+      const result = await run(
+        '/usr/bin/time',
+        ['-v', process.execPath, cli, 'sync', '--database', `${pod}/site.db`, '--store', `${s3.endpoint}/bench/${prefix}`, '--git-sha', gitSha],
+        { env },
+      );
       samples[`ours${key}`].push(result.seconds);
       samples[`rss${key}`].push(maxRss(result.stderr));
     }
@@ -84,9 +109,15 @@ try {
   process.stderr.write('idle poll...\n');
   const proxy = await countingProxy(Number(new URL(s3.endpoint).port));
   const idlePod = path.join(scratch, 'pod-gz');
-  await run(process.execPath, [cli, 'sync', '--database', `${idlePod}/site.db`, '--store', `http://127.0.0.1:${proxy.port}/bench/gz`, '--git-sha', gitSha], { env });
+  await run(process.execPath, [cli, 'sync', '--database', `${idlePod}/site.db`, '--store', `http://127.0.0.1:${proxy.port}/bench/gz`, '--git-sha', gitSha], {
+    env,
+  });
   Object.assign(proxy.counts, { connections: 0, requests: 0, bytesUp: 0, bytesDown: 0 });
-  const idle = await run(process.execPath, [cli, '--json', 'sync', '--database', `${idlePod}/site.db`, '--store', `http://127.0.0.1:${proxy.port}/bench/gz`, '--git-sha', gitSha], { env });
+  const idle = await run(
+    process.execPath,
+    [cli, '--json', 'sync', '--database', `${idlePod}/site.db`, '--store', `http://127.0.0.1:${proxy.port}/bench/gz`, '--git-sha', gitSha],
+    { env },
+  );
   const idleStatus = JSON.parse(idle.stdout.trim().split('\n').at(-1)).status;
   const idleCounts = { ...proxy.counts, status: idleStatus };
   await proxy.close();
@@ -97,7 +128,11 @@ try {
   await mkdir(readerDir, { recursive: true });
   const readerLive = path.join(readerDir, 'site.db');
   const readerResults = {};
-  for (const [label, holdLock, interval] of [['default (hold lock, check every 100 ms)', true, 100], ['check on every read', true, 0], ['lock per statement (SQLite default)', false, 100]]) {
+  for (const [label, holdLock, interval] of [
+    ['default (hold lock, check every 100 ms)', true, 100],
+    ['check on every read', true, 0],
+    ['lock per statement (SQLite default)', false, 100],
+  ]) {
     for (const swaps of [false, true]) {
       await copyFile(small, readerLive);
       const seconds = 5;
@@ -131,13 +166,19 @@ try {
   await writeFile(path.join(resultsDir, 'sync.json'), `${JSON.stringify(figures, null, 2)}\n`);
 
   const f = (n, d = 2) => n.toFixed(d);
-  console.log(`\nSync of a ${figures.sizeMiB} MiB snapshot from s3rver over HTTP on 127.0.0.1, median of ${runs}; the store alone serves it in ${f(m.storeAlone)} s (curl -o /dev/null)`);
+  console.log(
+    `\nSync of a ${figures.sizeMiB} MiB snapshot from s3rver over HTTP on 127.0.0.1, median of ${runs}; the store alone serves it in ${f(m.storeAlone)} s (curl -o /dev/null)`,
+  );
   console.log('| what | seconds | vs baseline | agent peak RSS |\n|---|---:|---:|---:|');
   console.log(`| sqlitening sync, raw (download+hash+quick_check+fsync+rename) | ${f(m.oursRaw)} | ${f(m.oursRaw / m.baseRaw)}x | ${f(m.rssRaw, 0)} MiB |`);
   console.log(`| baseline: curl -o tmp && sha256sum -c && mv | ${f(m.baseRaw)} | 1.00x | |`);
-  console.log(`| sqlitening sync, gzip (${f(mib(manifests.gz.object.size), 0)} MiB on the wire) | ${f(m.oursGz)} | ${f(m.oursGz / m.baseGz)}x | ${f(m.rssGz, 0)} MiB |`);
+  console.log(
+    `| sqlitening sync, gzip (${f(mib(manifests.gz.object.size), 0)} MiB on the wire) | ${f(m.oursGz)} | ${f(m.oursGz / m.baseGz)}x | ${f(m.rssGz, 0)} MiB |`,
+  );
   console.log(`| baseline: curl \\| gunzip > tmp && sha256sum -c && mv | ${f(m.baseGz)} | 1.00x | |`);
-  console.log(`\nIdle poll (manifest unchanged): ${idleCounts.requests} request(s) on ${idleCounts.connections} connection(s), ${idleCounts.bytesUp} bytes up, ${idleCounts.bytesDown} bytes down; result: ${idleStatus}`);
+  console.log(
+    `\nIdle poll (manifest unchanged): ${idleCounts.requests} request(s) on ${idleCounts.connections} connection(s), ${idleCounts.bytesUp} bytes up, ${idleCounts.bytesDown} bytes down; result: ${idleStatus}`,
+  );
   console.log('\nReads per second through SnapshotReader (point lookups by primary key, one process, 5 s each)');
   console.log('| reader | reads/s | failed reads | reopens |\n|---|---:|---:|---:|');
   for (const [label, r] of Object.entries(readerResults)) console.log(`| ${label} | ${f(r.readsPerSecond, 0)} | ${r.failures} | ${r.reopens} |`);

@@ -5,13 +5,16 @@ export const modules = {
 /***/ 1071:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
+__webpack_require__.r(__webpack_exports__);
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   S3Store: () => (/* binding */ S3Store)
 /* harmony export */ });
-/* harmony import */ var _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(3711);
+/* harmony import */ var _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(3711);
 /* harmony import */ var _aws_sdk_lib_storage__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2358);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(3916);
+/* harmony import */ var _describe_error_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(9869);
 /* harmony import */ var _object_store_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(3266);
+
 
 
 
@@ -47,7 +50,7 @@ class S3Store {
             config.requestChecksumCalculation = 'WHEN_REQUIRED';
             config.responseChecksumValidation = 'WHEN_REQUIRED';
         }
-        this.client = new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__.S3Client(config);
+        this.client = new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_4__.S3Client(config);
     }
     #key(key) {
         (0,_object_store_js__WEBPACK_IMPORTED_MODULE_3__/* .assertValidKey */ .M)(key);
@@ -68,20 +71,22 @@ class S3Store {
             return new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .NotFoundError */ .m_(key, this.location);
         }
         if (NETWORK_CODES.has(sdk.code ?? '') || NETWORK_CODES.has(name) || name === 'TimeoutError' || name === 'RequestTimeout') {
-            return new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .StoreUnreachableError */ .I8(`${this.location} at ${where}`, (0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(error), error);
+            return new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .StoreUnreachableError */ .I8(`${this.location} at ${where}`, (0,_describe_error_js__WEBPACK_IMPORTED_MODULE_2__/* .errorMessage */ .gJ)(error), error);
         }
         if (name === 'CredentialsProviderError') {
-            return new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .AccessDeniedError */ .Uk(`no AWS credentials for ${this.location}: ${(0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(error)}`, error);
+            return new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .AccessDeniedError */ .Uk(`no AWS credentials for ${this.location}: ${(0,_describe_error_js__WEBPACK_IMPORTED_MODULE_2__/* .errorMessage */ .gJ)(error)}`, error);
         }
         if (status === 401 || status === 403 || ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch'].includes(name)) {
-            return new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .AccessDeniedError */ .Uk(`${this.location} refused access (${name || status}): ${(0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(error)}`, error);
+            return new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .AccessDeniedError */ .Uk(`${this.location} refused access (${name || status}): ${(0,_describe_error_js__WEBPACK_IMPORTED_MODULE_2__/* .errorMessage */ .gJ)(error)}`, error);
         }
         const retryable = status === undefined || status >= 500 || status === 429;
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .StoreError */ .AD(`${this.location}${key ? ` ${key}` : ''}: ${name || 'error'} ${status ?? ''} ${(0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(error)}`.trim(), retryable, error);
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .StoreError */ .AD(`${this.location}${key ? ` ${key}` : ''}: ${name || 'error'} ${status ?? ''} ${(0,_describe_error_js__WEBPACK_IMPORTED_MODULE_2__/* .errorMessage */ .gJ)(error)}`.trim(), retryable, error);
     }
     async get(key, options = {}) {
         try {
-            const result = await this.client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__.GetObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), IfNoneMatch: options.ifNoneMatch }), { abortSignal: options.signal });
+            const result = await this.client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_4__.GetObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), IfNoneMatch: options.ifNoneMatch }), {
+                abortSignal: options.signal,
+            });
             return {
                 status: 'ok',
                 body: result.Body,
@@ -97,9 +102,11 @@ class S3Store {
             throw this.#translate(error, key);
         }
     }
-    async head(key) {
+    async head(key, options = {}) {
         try {
-            const result = await this.client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__.HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }));
+            const result = await this.client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_4__.HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }), {
+                abortSignal: options.signal,
+            });
             return { key, size: result.ContentLength ?? 0, etag: result.ETag ?? '', lastModified: result.LastModified ?? new Date(0) };
         }
         catch (error) {
@@ -119,7 +126,7 @@ class S3Store {
         };
         try {
             if (body instanceof Uint8Array) {
-                const result = await this.client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__.PutObjectCommand({ ...params, ContentLength: body.length }), {
+                const result = await this.client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_4__.PutObjectCommand({ ...params, ContentLength: body.length }), {
                     abortSignal: options.signal,
                 });
                 options.onProgress?.(body.length);
@@ -142,11 +149,16 @@ class S3Store {
             throw this.#translate(error, undefined);
         }
     }
-    async list(prefix) {
+    async list(prefix, options = {}) {
         const found = [];
         const fullPrefix = this.#options.prefix ? `${this.#options.prefix}/${prefix}` : prefix;
         try {
-            for await (const page of (0,_aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__.paginateListObjectsV2)({ client: this.client }, { Bucket: this.#options.bucket, Prefix: fullPrefix })) {
+            let token;
+            do {
+                const page = await this.client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_4__.ListObjectsV2Command({ Bucket: this.#options.bucket, Prefix: fullPrefix, ContinuationToken: token }), {
+                    abortSignal: options.signal,
+                });
+                token = page.IsTruncated ? page.NextContinuationToken : undefined;
                 for (const item of page.Contents ?? []) {
                     if (!item.Key)
                         continue;
@@ -157,16 +169,16 @@ class S3Store {
                         lastModified: item.LastModified ?? new Date(0),
                     });
                 }
-            }
+            } while (token);
         }
         catch (error) {
             throw this.#translate(error, undefined);
         }
         return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     }
-    async delete(key) {
+    async delete(key, options = {}) {
         try {
-            await this.client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__.DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }));
+            await this.client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_4__.DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }), { abortSignal: options.signal });
         }
         catch (error) {
             const translated = this.#translate(error, key);

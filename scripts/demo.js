@@ -73,7 +73,7 @@ const json = async (url) => {
 
 // The board runs under wrangler, from worker/'s own packages.
 if (!existsSync(path.join(root, 'worker/node_modules/.bin/wrangler'))) {
-  process.stdout.write('Installing the board\'s packages (npm ci in worker/)...\n');
+  process.stdout.write("Installing the board's packages (npm ci in worker/)...\n");
   const install = spawnSync('npm', ['ci', '--prefix', 'worker', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   if (install.status !== 0) process.exit(1);
 }
@@ -128,7 +128,12 @@ try {
     WEBHOOKS: JSON.stringify([{ url: `http://127.0.0.1:${receiverPort}/alerts`, kind: 'json' }]),
     WEBHOOK_SECRET: 'demo-webhook-secret',
     // Demo timings: seconds instead of minutes, so it all happens while you watch.
-    BOARD_CONFIG: JSON.stringify({ evaluateEvery: '2s', podTtl: '10m', retryBase: '1s', rules: { maxSyncAge: '12s', silentAfter: '8s', staleShare: 0.5, skewAfter: '30s' } }),
+    BOARD_CONFIG: JSON.stringify({
+      evaluateEvery: '2s',
+      podTtl: '10m',
+      retryBase: '1s',
+      rules: { maxSyncAge: '12s', silentAfter: '8s', staleShare: 0.5, skewAfter: '30s' },
+    }),
   });
   process.stdout.write(`board: ${board.url}/\n`);
 
@@ -140,11 +145,33 @@ try {
       const folder = path.join(work, 'pods', name);
       await mkdir(folder, { recursive: true });
       const pod = { name, cluster, database: path.join(folder, 'site.db'), healthPort: await freePort(), appPort: await freePort() };
-      pod.agent = background(`${name} agent`, process.execPath, [
-        path.join(root, 'bin/sqlitening.js'), 'agent', '--database', pod.database, '--git-sha', sha,
-        '--store', `${endpoint}/${bucket}/site`, '--listen', `127.0.0.1:${pod.healthPort}`,
-        '--interval', '2s', '--max-age', '12s', '--board-url', board.url, '--cluster', cluster, '--pod', name,
-      ], { ...process.env, SQLITENING_BOARD_SECRET: clusters[cluster] });
+      pod.agent = background(
+        `${name} agent`,
+        process.execPath,
+        [
+          path.join(root, 'bin/sqlitening.js'),
+          'agent',
+          '--database',
+          pod.database,
+          '--git-sha',
+          sha,
+          '--store',
+          `${endpoint}/${bucket}/site`,
+          '--listen',
+          `127.0.0.1:${pod.healthPort}`,
+          '--interval',
+          '2s',
+          '--max-age',
+          '12s',
+          '--board-url',
+          board.url,
+          '--cluster',
+          cluster,
+          '--pod',
+          name,
+        ],
+        { ...process.env, SQLITENING_BOARD_SECRET: clusters[cluster] },
+      );
       pod.app = background(`${name} app`, process.execPath, [path.join(root, 'scripts/demo-app.js'), pod.database, String(pod.appPort)], process.env);
       pods.push(pod);
       process.stdout.write(`${name}: health http://127.0.0.1:${pod.healthPort}/healthz   app http://127.0.0.1:${pod.appPort}/\n`);
@@ -170,7 +197,9 @@ try {
   if (!served.every((page) => page.advisories === served[0].advisories && page.latestAdvisory.id === served[0].latestAdvisory.id)) {
     throw new Error(`the apps serve different data: ${JSON.stringify(served.map((p) => p.advisories))}`);
   }
-  process.stdout.write(`all 4 pods on ${second.database.sha256.slice(0, 12)}; every app serves ${served[0].advisories} advisories, latest ${served[0].latestAdvisory.id}\n`);
+  process.stdout.write(
+    `all 4 pods on ${second.database.sha256.slice(0, 12)}; every app serves ${served[0].advisories} advisories, latest ${served[0].latestAdvisory.id}\n`,
+  );
 
   step("5. Stop us-east's agents: the board turns that cluster stale and the alert arrives");
   await Promise.all(pods.filter((p) => p.cluster === 'us-east').map((p) => stopChild(p.agent)));
@@ -183,7 +212,8 @@ try {
   step('Done: every step happened as described');
   if (!once) {
     process.stdout.write(`Everything stays up (Ctrl-C stops it):\n  board  ${board.url}/\n`);
-    for (const pod of pods) process.stdout.write(`  ${pod.name.padEnd(16)} http://127.0.0.1:${pod.healthPort}/healthz   app http://127.0.0.1:${pod.appPort}/\n`);
+    for (const pod of pods)
+      process.stdout.write(`  ${pod.name.padEnd(16)} http://127.0.0.1:${pod.healthPort}/healthz   app http://127.0.0.1:${pod.appPort}/\n`);
     await new Promise((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);

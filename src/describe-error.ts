@@ -13,7 +13,9 @@ export const EXIT_CODES = [
 ] as const;
 
 export type ExitName = (typeof EXIT_CODES)[number]['name'];
-export const EXIT = Object.fromEntries(EXIT_CODES.map((e) => [e.name, e.code])) as { [K in ExitName]: Extract<(typeof EXIT_CODES)[number], { name: K }>['code'] };
+export const EXIT = Object.fromEntries(EXIT_CODES.map((e) => [e.name, e.code])) as {
+  [K in ExitName]: Extract<(typeof EXIT_CODES)[number], { name: K }>['code'];
+};
 
 /** What any thrown value means: the one answer every part (CLI, agent, retries, metrics, the Action) uses. */
 export interface ErrorInfo {
@@ -98,7 +100,8 @@ export function describeError(error: unknown): ErrorInfo {
     if (code in NETWORK) return info(NETWORK[code]!, 'failed', true, message);
     if (code in DISK) return info(DISK[code]!.code, 'failed', DISK[code]!.retryable, message);
     // zlib and brotli: the compressed body is not what was published; a new download may be whole.
-    if (code.startsWith('Z_') || code.startsWith('ERR_BROTLI') || code === 'ERR_ZSTD_DECOMPRESSION_FAILED') return info('corrupt-body', 'failed', true, message);
+    if (code.startsWith('Z_') || code.startsWith('ERR_BROTLI') || code === 'ERR_ZSTD_DECOMPRESSION_FAILED')
+      return info('corrupt-body', 'failed', true, message);
     if (SQLITE_REJECTED.has(code)) return info('not-a-database', 'rejected', false, message);
     if (code.startsWith('SQLITE_')) return info('sqlite-error', 'failed', false, message);
     if (/^E[A-Z]+$/.test(code)) return info(code.toLowerCase(), 'failed', false, message);

@@ -6,6 +6,9 @@ export { publishSnapshot, type PublishOptions, type PublishResult } from './publ
 export { downloadSnapshot } from './snapshot/download.js';
 export { readManifest } from './snapshot/manifest-store.js';
 export { openStore, type StoreSettings } from './store/open-store.js';
+export { betterSqlite3Driver } from './sqlite/better-sqlite3-driver.js';
+export { nodeSqliteDriver } from './sqlite/node-sqlite-driver.js';
+export type { SqliteDriver, SqliteDatabase } from './sqlite/driver.js';
 export type { ObjectStore, ObjectInfo, GetResult } from './store/object-store.js';
 export * from './errors.js';
 export * as contract from '@sqlitening/contract';

@@ -21,6 +21,7 @@ import { LocalStore } from '../src/store/local-store.js';
 import { CLI, runCli } from './helpers/cli.js';
 import { FaultServer } from './helpers/fault-server.js';
 import { SHA_A, SHA_B, makeContentDatabase, tempFolder } from './helpers/fixtures.js';
+import { betterSqlite3Driver } from '../src/sqlite/better-sqlite3-driver.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -58,6 +59,7 @@ async function publish(seed: number, options: { encoding?: Encoding; gitSha?: st
   clock += 1000;
   const result = await publishSnapshot({
     store: publisher,
+    sqlite: betterSqlite3Driver,
     database: file,
     gitSha: options.gitSha ?? SHA_A,
     encoding: options.encoding ?? 'gzip',
@@ -92,7 +94,7 @@ function integrityOk(file: string): boolean {
 }
 
 describe('sync', () => {
-  it('installs the commit\'s snapshot, then a newer one; idle polls cost one 304', async () => {
+  it("installs the commit's snapshot, then a newer one; idle polls cost one 304", async () => {
     const first = await publish(1);
     const a = await openAgent();
     expect(await a.runOnce()).toMatchObject({ ok: true, outcome: { status: 'installed' } });
@@ -159,7 +161,10 @@ describe('faults leave the live database untouched and show in health and metric
       server.faults.set(manifestKey(SHA_A), { kind: 'replace', body: JSON.stringify({ ...v2, gitSha: SHA_B }) });
     }, 'wrong-commit'));
   it('a malformed manifest', () =>
-    expectFault(() => void server.faults.set(manifestKey(SHA_A), { kind: 'replace', body: '{"format":"sqlitening.manifest","version":1}' }), 'invalid-document'));
+    expectFault(
+      () => void server.faults.set(manifestKey(SHA_A), { kind: 'replace', body: '{"format":"sqlitening.manifest","version":1}' }),
+      'invalid-document',
+    ));
   it('a body larger than the manifest says', () =>
     expectFault((v2) => void server.faults.set(v2.object.key, { kind: 'extra', bytes: 4096 }), 'size-mismatch', { encoding: 'identity' }));
 
@@ -191,7 +196,9 @@ describe('crashes and concurrency', () => {
     agent = undefined;
     const v2 = await publish(2, { encoding: 'identity' });
     server.faults.set(v2.object.key, { kind: 'stall' });
-    const child = spawn(process.execPath, [CLI, ...args, '--database', live(), '--store', server.url, '--git-sha', SHA_A, '--stall-timeout', '1h'], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [CLI, ...args, '--database', live(), '--store', server.url, '--git-sha', SHA_A, '--stall-timeout', '1h'], {
+      stdio: 'ignore',
+    });
     const deadline = Date.now() + 10_000;
     while (!(await readdir(pod)).some((n) => n.startsWith(DOWNLOAD_TEMP_MARK)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     return { v1, v2, child };
@@ -247,7 +254,11 @@ describe('health server', () => {
 
   beforeEach(async () => {
     const a = await openAgent({ databaseLimitMs: 600_000, taskLimits: new Map([['translations', 3_600_000]]) });
-    health = createHealthServer({ report: () => a.report(), metrics: a.metrics, hostAllowed: makeHostCheck(['localhost', '.svc.cluster.local'], ['127.0.0.0/8', '10.0.0.0/8', 'fd00::/8']) });
+    health = createHealthServer({
+      report: () => a.report(),
+      metrics: a.metrics,
+      hostAllowed: makeHostCheck(['localhost', '.svc.cluster.local'], ['127.0.0.0/8', '10.0.0.0/8', 'fd00::/8']),
+    });
     port = (await listen(health, '127.0.0.1', 0)).port;
   });
   afterEach(() => new Promise((resolve) => health.close(resolve)));
@@ -364,4 +375,3 @@ describe('pull', () => {
     expect(missing.stderr).toContain(`${'c'.repeat(40)}/manifest.json not found in ${server.url}`);
   });
 });
-

@@ -8,6 +8,7 @@ import { buildDatabase, type BuildOptions } from '../src/builder/build.js';
 import { MIGRATIONS_TABLE } from '../src/builder/migrations.js';
 import { DatabaseError } from '../src/errors.js';
 import { makeContentDatabase, tempFolder } from './helpers/fixtures.js';
+import { betterSqlite3Driver } from '../src/sqlite/better-sqlite3-driver.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -24,6 +25,7 @@ async function migration(name: string, sql: string): Promise<void> {
 function options(overrides: Partial<BuildOptions> = {}): BuildOptions {
   return {
     output: path.join(dir, 'site.db'),
+    sqlite: betterSqlite3Driver,
     migrationsDir: path.join(dir, 'migrations'),
     loaders: [],
     vacuum: 'auto',
@@ -103,8 +105,11 @@ describe('buildDatabase', () => {
   });
 
   it('rejects rows that break a foreign key, even when the loader did not enforce them', async () => {
-    await migration('1.sql', `CREATE TABLE a (id INTEGER PRIMARY KEY);
-      CREATE TABLE b (a_id INTEGER REFERENCES a(id));`);
+    await migration(
+      '1.sql',
+      `CREATE TABLE a (id INTEGER PRIMARY KEY);
+      CREATE TABLE b (a_id INTEGER REFERENCES a(id));`,
+    );
     // The sqlite3 shell leaves foreign keys off, as most loaders do.
     const loader = `sqlite3 "$SQLITENING_DB" "INSERT INTO b VALUES (42)"`;
     await expect(buildDatabase(options({ loaders: [loader] }))).rejects.toThrow('foreign_key_check found 1 orphan row(s): b rowid 1 → missing a');
@@ -113,10 +118,17 @@ describe('buildDatabase', () => {
   it('vacuums only when free pages pass the threshold', async () => {
     const start = path.join(dir, 'start.db');
     makeContentDatabase(start, 500);
-    const small = await buildDatabase(options({ migrationsDir: undefined, from: start, loaders: [`sqlite3 "$SQLITENING_DB" "DELETE FROM tags WHERE post_id <= 5"`] }));
+    const small = await buildDatabase(
+      options({ migrationsDir: undefined, from: start, loaders: [`sqlite3 "$SQLITENING_DB" "DELETE FROM tags WHERE post_id <= 5"`] }),
+    );
     expect(small.vacuumed).toBe(false);
     const big = await buildDatabase(
-      options({ migrationsDir: undefined, from: start, output: path.join(dir, 'big.db'), loaders: [`sqlite3 "$SQLITENING_DB" "DELETE FROM tags; DELETE FROM posts WHERE id > 50"`] }),
+      options({
+        migrationsDir: undefined,
+        from: start,
+        output: path.join(dir, 'big.db'),
+        loaders: [`sqlite3 "$SQLITENING_DB" "DELETE FROM tags; DELETE FROM posts WHERE id > 50"`],
+      }),
     );
     expect(big.vacuumed).toBe(true);
     expect(big.stats.freePages).toBe(0);
@@ -128,7 +140,9 @@ describe('buildDatabase', () => {
     makeContentDatabase(start, 2000);
     const update = `sqlite3 "$SQLITENING_DB" "UPDATE posts SET title = title || ' (updated)' WHERE id % 100 = 0"`;
     const refreshed = await buildDatabase(options({ migrationsDir: undefined, from: start, loaders: [update] }));
-    const vacuumed = await buildDatabase(options({ migrationsDir: undefined, from: start, loaders: [update], vacuum: 'always', output: path.join(dir, 'v.db') }));
+    const vacuumed = await buildDatabase(
+      options({ migrationsDir: undefined, from: start, loaders: [update], vacuum: 'always', output: path.join(dir, 'v.db') }),
+    );
     const pages = (file: string) => {
       const bytes = readFileSync(file);
       return Array.from({ length: bytes.length / 4096 }, (_, i) => bytes.subarray(i * 4096, (i + 1) * 4096));

@@ -66,7 +66,14 @@ describe('sqlitening publish (CLI)', () => {
     const { url, store } = freshStore();
     const result = await runCli(['publish', db, '--store', url, '--git-sha', SHA_A, '--json'], { env });
     expect(result.code).toBe(0);
-    expect(result.events.map((e) => e.event).filter((e) => e !== 'progress')).toEqual(['start', 'publish.checked', 'publish.encoded', 'publish.uploaded', 'publish.manifest', 'result']);
+    expect(result.events.map((e) => e.event).filter((e) => e !== 'progress')).toEqual([
+      'start',
+      'publish.checked',
+      'publish.encoded',
+      'publish.uploaded',
+      'publish.manifest',
+      'result',
+    ]);
     const final = result.events.at(-1)!;
     expect(final).toMatchObject({ status: 'published', gitSha: SHA_A, manifestKey: manifestKey(SHA_A) });
     expect(await store.head(final.objectKey as string)).toBeDefined();
@@ -287,10 +294,26 @@ describe('agent and sync settings: a one-line error and exit 2', () => {
     ['both a commit and --any-commit', ['sync', ...base, '--git-sha', SHA_A, '--any-commit'], 'give either --git-sha or --any-commit, not both'],
     ['a short commit', ['sync', ...base, '--git-sha', 'abc1234'], 'invalid git sha from --git-sha'],
     ['no database', ['sync', '--store', 'https://x.example.com', '--git-sha', SHA_A], "required option '--database <file>' not specified"],
-    ['a bad listen address', ['agent', ...base, '--git-sha', SHA_A, '--listen', 'localhost'], 'invalid --listen: expected HOST:PORT (0.0.0.0:9090, [::]:9090, :9090), got "localhost"'],
-    ['a bad task limit', ['agent', ...base, '--git-sha', SHA_A, '--task', 'translations'], 'invalid --task: expected NAME=DURATION (translations=2h), got "translations"'],
-    ['a bad CIDR', ['agent', ...base, '--git-sha', SHA_A, '--allow-cidr', '10.0.0.0/33'], 'invalid CIDR range: expected an address and prefix such as 10.0.0.0/8 or fd00::/8, got "10.0.0.0/33"'],
-    ['a board without a cluster', ['agent', ...base, '--git-sha', SHA_A, '--board-url', 'https://board.example.com'], '--board-url needs --cluster (or SQLITENING_CLUSTER)'],
+    [
+      'a bad listen address',
+      ['agent', ...base, '--git-sha', SHA_A, '--listen', 'localhost'],
+      'invalid --listen: expected HOST:PORT (0.0.0.0:9090, [::]:9090, :9090), got "localhost"',
+    ],
+    [
+      'a bad task limit',
+      ['agent', ...base, '--git-sha', SHA_A, '--task', 'translations'],
+      'invalid --task: expected NAME=DURATION (translations=2h), got "translations"',
+    ],
+    [
+      'a bad CIDR',
+      ['agent', ...base, '--git-sha', SHA_A, '--allow-cidr', '10.0.0.0/33'],
+      'invalid CIDR range: expected an address and prefix such as 10.0.0.0/8 or fd00::/8, got "10.0.0.0/33"',
+    ],
+    [
+      'a board without a cluster',
+      ['agent', ...base, '--git-sha', SHA_A, '--board-url', 'https://board.example.com'],
+      '--board-url needs --cluster (or SQLITENING_CLUSTER)',
+    ],
     ['a bad interval', ['agent', ...base, '--git-sha', SHA_A, '--interval', '5'], /option '--interval <duration>' argument '5' is invalid/],
     ['a bad task name for touch', ['touch', '../x', '--database', '/tmp/sqlitening-never/site.db'], 'invalid task name'],
   ];

@@ -1,6 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { compactUtc, ContractError, formatDuration, type Heartbeat, manifestKey, parseDuration, parseGitSha, parseHeartbeats, parseManifest, parseManifestJson, parseSnapshotKey, serializeManifest, signatureHeaders, signBody, snapshotKey, verifySignature } from '@sqlitening/contract';
+import {
+  compactUtc,
+  ContractError,
+  formatDuration,
+  type Heartbeat,
+  manifestKey,
+  parseDuration,
+  parseGitSha,
+  parseHeartbeats,
+  parseManifest,
+  parseManifestJson,
+  parseSnapshotKey,
+  serializeManifest,
+  signatureHeaders,
+  signBody,
+  snapshotKey,
+  verifySignature,
+} from '@sqlitening/contract';
 import { planRetention } from '../src/publish/retention.js';
 import { VERSION } from '../src/version.js';
 import { SHA_A, SHA_B, sampleManifest } from './helpers/fixtures.js';
@@ -21,7 +38,9 @@ describe('manifest', () => {
   it('rejects a missing field, naming it', () => {
     const { database, ...rest } = sampleManifest();
     const { sha256: _omitted, ...withoutSha } = database;
-    expect(() => parseManifest({ ...rest, database: withoutSha })).toThrow(/^invalid manifest: database\.sha256: expected string, received undefined, got nothing$/);
+    expect(() => parseManifest({ ...rest, database: withoutSha })).toThrow(
+      /^invalid manifest: database\.sha256: expected string, received undefined, got nothing$/,
+    );
   });
 
   it('rejects an invalid field with what was expected and what came', () => {
@@ -74,7 +93,9 @@ describe('git sha', () => {
   it('accepts full shas and refuses the rest with the source named', () => {
     expect(parseGitSha(`${SHA_A}\n`, 'git')).toBe(SHA_A);
     expect(parseGitSha('e'.repeat(64), 'x')).toBe('e'.repeat(64));
-    expect(() => parseGitSha('abc123', '--git-sha')).toThrow('invalid git sha from --git-sha: expected a full commit sha (40 or 64 lowercase hex digits), got "abc123"');
+    expect(() => parseGitSha('abc123', '--git-sha')).toThrow(
+      'invalid git sha from --git-sha: expected a full commit sha (40 or 64 lowercase hex digits), got "abc123"',
+    );
     expect(() => parseGitSha('A'.repeat(40), 'GITHUB_SHA')).toThrow(/\(use lower case\)/);
   });
 });
@@ -182,7 +203,10 @@ describe('the contract package', () => {
     for (const file of readdirSync(folder)) {
       const source = readFileSync(new URL(file, folder), 'utf8');
       const imports = [...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
-      expect(imports.filter((name) => !name.startsWith('./') && name !== 'zod'), file).toEqual([]);
+      expect(
+        imports.filter((name) => !name.startsWith('./') && name !== 'zod'),
+        file,
+      ).toEqual([]);
     }
   });
 
@@ -192,7 +216,9 @@ describe('the contract package', () => {
     const helpers = ['escapeHtml', 'formatAge', 'formatDuration', 'formatBytes', 'parseDuration', 'toHex', 'fromHex', 'assertName', 'NAME_PATTERN'];
     for (const name of helpers) {
       const pattern = `(function|const|let) ${name}\\b`;
-      const found = execFileSync('git', ['grep', '--untracked', '-lE', pattern, '--', 'src', 'worker/src', 'packages'], { encoding: 'utf8' }).trim().split('\n');
+      const found = execFileSync('git', ['grep', '--untracked', '-lE', pattern, '--', 'src', 'worker/src', 'packages'], { encoding: 'utf8' })
+        .trim()
+        .split('\n');
       expect(found, name).toEqual([expect.stringMatching(/^packages\/contract\/src\//)]);
     }
   });

@@ -32,7 +32,16 @@ beforeAll(async () => {
   await writeFile(path.join(app, 'package.json'), JSON.stringify({ name: 'an-app', private: true, type: 'module' }));
   await run(
     'npm',
-    ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', path.join(packed, 'sqlitening-contract-0.1.0.tgz'), path.join(packed, 'sqlitening-0.1.0.tgz')],
+    [
+      'install',
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      '--loglevel=error',
+      path.join(packed, 'sqlitening-contract-0.1.0.tgz'),
+      path.join(packed, 'sqlitening-0.1.0.tgz'),
+    ],
     { cwd: app },
   );
   const installed = JSON.parse(await readFile(path.join(app, 'node_modules/better-sqlite3/package.json'), 'utf8')).version;
@@ -67,9 +76,9 @@ reader.close();`;
   });
 
   it('says what to install when an s3:// store needs the AWS SDK', async () => {
-    const error = (await run('npx', ['--no-install', 'sqlitening', 'pull', path.join(dir, 'x.db'), '--store', 's3://some-bucket/site', '--latest'], { cwd: app }).catch(
-      (e: unknown) => e,
-    )) as { code: number; stderr: string };
+    const error = (await run('npx', ['--no-install', 'sqlitening', 'pull', path.join(dir, 'x.db'), '--store', 's3://some-bucket/site', '--latest'], {
+      cwd: app,
+    }).catch((e: unknown) => e)) as { code: number; stderr: string };
     expect(error.code).toBe(2);
     expect(error.stderr).toContain('npm install @aws-sdk/client-s3 @aws-sdk/lib-storage');
   });

@@ -7,6 +7,7 @@ import { publishSnapshot } from '../src/publish/publish.js';
 import { LocalStore } from '../src/store/local-store.js';
 import { runCli } from './helpers/cli.js';
 import { makeContentDatabase, tempFolder } from './helpers/fixtures.js';
+import { betterSqlite3Driver } from '../src/sqlite/better-sqlite3-driver.js';
 
 const DAY = 86_400_000;
 let dir: string;
@@ -21,8 +22,19 @@ const sha = (c: string) => c.repeat(40);
 describe('planCommitPrune (pure)', () => {
   it('keeps the newest commits, the recently active and the protected', () => {
     const now = new Date('2026-11-26T00:00:00Z');
-    const object = (gitSha: string, daysAgo: number) => ({ key: `${gitSha}/x.db.gz`, size: 1, etag: '"e"', lastModified: new Date(now.getTime() - daysAgo * DAY) });
-    const folders = commitFolders([object(sha('a'), 1), object(sha('b'), 40), object(sha('c'), 50), object(sha('d'), 60), { ...object(sha('e'), 5), key: 'latest.json' }]);
+    const object = (gitSha: string, daysAgo: number) => ({
+      key: `${gitSha}/x.db.gz`,
+      size: 1,
+      etag: '"e"',
+      lastModified: new Date(now.getTime() - daysAgo * DAY),
+    });
+    const folders = commitFolders([
+      object(sha('a'), 1),
+      object(sha('b'), 40),
+      object(sha('c'), 50),
+      object(sha('d'), 60),
+      { ...object(sha('e'), 5), key: 'latest.json' },
+    ]);
     expect(folders.map((f) => f.gitSha)).toEqual([sha('a'), sha('b'), sha('c'), sha('d')]);
     const doomed = planCommitPrune(folders, { keepCommits: 1, olderThanMs: 30 * DAY, protect: new Set([sha('c')]) }, now);
     expect(doomed.map((f) => f.gitSha)).toEqual([sha('b'), sha('d')]);
@@ -38,7 +50,18 @@ describe('pruneCommits', () => {
     makeContentDatabase(db, 20);
     const commits = ['1', '2', '3', '4'].map(sha);
     for (const [i, gitSha] of commits.entries()) {
-      await publishSnapshot({ store, database: db, gitSha, encoding: 'gzip', retention: { keep: 5, graceMs: 0 }, check: false, dryRun: false, tempDir: dir, now: () => new Date(Date.UTC(2026, 0, 1 + i)) });
+      await publishSnapshot({
+        store,
+        sqlite: betterSqlite3Driver,
+        database: db,
+        gitSha,
+        encoding: 'gzip',
+        retention: { keep: 5, graceMs: 0 },
+        check: false,
+        dryRun: false,
+        tempDir: dir,
+        now: () => new Date(Date.UTC(2026, 0, 1 + i)),
+      });
     }
     // Make every object old, commit 4 the newest; latest.json names it.
     for (const object of await store.list('')) {

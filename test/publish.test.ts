@@ -11,6 +11,7 @@ import { readText, type ObjectStore } from '../src/store/object-store.js';
 import { S3Store } from '../src/store/s3-store.js';
 import { SHA_A, makeContentDatabase, tempFolder } from './helpers/fixtures.js';
 import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
+import { betterSqlite3Driver } from '../src/sqlite/better-sqlite3-driver.js';
 
 let s3: S3TestServer;
 let dir: string;
@@ -39,6 +40,7 @@ function database(name: string, rows: number, seed: number): string {
 function options(overrides: Partial<PublishOptions>): PublishOptions {
   return {
     store,
+    sqlite: betterSqlite3Driver,
     database: '',
     gitSha: SHA_A,
     encoding: 'gzip',
@@ -144,7 +146,7 @@ describe('publishSnapshot', () => {
 });
 
 describe('latest.json', () => {
-  it('points at the newest commit even when its bytes equal an older commit\'s', async () => {
+  it("points at the newest commit even when its bytes equal an older commit's", async () => {
     const db = database('same.db', 30, 9);
     await publishSnapshot(options({ database: db, gitSha: SHA_A, now: () => new Date(Date.UTC(2026, 0, 1)) }));
     const second = await publishSnapshot(options({ database: db, gitSha: 'd'.repeat(40), now: () => new Date(Date.UTC(2026, 0, 2)) }));

@@ -10,6 +10,7 @@ import { HttpStore } from '../src/store/http-store.js';
 import { LocalStore } from '../src/store/local-store.js';
 import { FaultServer } from './helpers/fault-server.js';
 import { SHA_A, tempFolder } from './helpers/fixtures.js';
+import { betterSqlite3Driver } from '../src/sqlite/better-sqlite3-driver.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -42,6 +43,7 @@ async function publishVersion(version: number): Promise<void> {
   db.close();
   await publishSnapshot({
     store: publisher,
+    sqlite: betterSqlite3Driver,
     database: file,
     gitSha: SHA_A,
     encoding: 'gzip',

@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 
 describe('the README', () => {
   it('shows the exit codes as src/describe-error.ts defines them (npm run docs)', async () => {
-    // @ts-expect-error: a plain JavaScript script without types
     const { exitCodesTable, replaceBlock } = (await import('../scripts/readme-tables.js')) as {
       exitCodesTable: () => string;
       replaceBlock: (text: string, name: string, body: string) => string;

@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import * as github from '@actions/github';
+import { builderFromEnv } from '../publish/builder-info.js';
 import { nodeSqliteDriver } from '../sqlite/node-sqlite-driver.js';
 import { runAction, summaryMarkdown } from './run-action.js';
 import { readSettings } from './settings.js';
@@ -8,14 +8,7 @@ import { readSettings } from './settings.js';
 export async function run(): Promise<void> {
   try {
     const settings = readSettings((name) => core.getInput(name), process.env);
-    const { context } = github;
-    const repository = process.env.GITHUB_REPOSITORY ? `${context.repo.owner}/${context.repo.repo}` : undefined;
-    const builder = {
-      repository,
-      ref: context.ref || undefined,
-      runUrl: repository && context.runId ? `${context.serverUrl}/${repository}/actions/runs/${context.runId}` : undefined,
-    };
-    const report = await runAction(settings, builder, {
+    const report = await runAction(settings, builderFromEnv(process.env), {
       setOutput: (name, value) => core.setOutput(name, value),
       info: (message) => core.info(message),
       commandOutput: process.stdout,

@@ -1,7 +1,4 @@
-import { rm } from 'node:fs/promises';
-import path from 'node:path';
-import { buildDatabase } from '../builder/build.js';
-import { startFromPublished } from '../builder/start-from-published.js';
+import { buildFrom } from '../builder/build-from.js';
 import { formatBytes, formatDuration } from '@sqlitening/contract';
 import { publishSnapshot, type BuilderInfo, type PublishResult } from '../publish/publish.js';
 import type { SqliteDriver } from '../sqlite/driver.js';
@@ -34,22 +31,10 @@ export interface ActionReport {
 export async function runAction(settings: ActionSettings, builder: BuilderInfo, io: ActionIo): Promise<ActionReport> {
   const started = Date.now();
   const store = await openStore(settings.store);
-  let startFile: string | undefined;
-  let startedFrom = 'an empty database';
-  if (settings.startFrom === 'published') {
-    const start = await startFromPublished(store, settings.gitSha, path.dirname(settings.database));
-    if (start.kind === 'published') {
-      startFile = start.file;
-      startedFrom = start.manifest.object.key;
-    } else {
-      startedFrom = `an empty database (${start.reason})`;
-    }
-  }
-  io.info(`Starting from ${startedFrom}`);
-  try {
-    const built = await buildDatabase({
+  const { built, startedFrom } = await buildFrom(
+    settings.startFrom === 'published' ? { kind: 'published', store, gitSha: settings.gitSha } : { kind: 'empty' },
+    {
       output: settings.database,
-      from: startFile,
       migrationsDir: settings.migrationsDir,
       migrateCommand: settings.migrateCommand,
       loaders: settings.loaders,
@@ -60,46 +45,45 @@ export async function runAction(settings: ActionSettings, builder: BuilderInfo, 
       commandOutput: io.commandOutput,
       sqlite: io.sqlite,
       onStep: (step, detail) => io.info(`build ${step} ${JSON.stringify(detail)}`),
-    });
-    const result = await publishSnapshot({
-      store,
-      database: built.path,
-      gitSha: settings.gitSha,
-      encoding: settings.encoding,
-      level: settings.level,
-      retention: { keep: settings.keep, graceMs: settings.graceMs },
-      check: false, // build has just run the checks on this very file
-      stats: built.stats,
-      sqlite: io.sqlite,
-      builder,
-      dryRun: settings.dryRun,
-      onStep: (step, detail) => io.info(`publish ${step} ${JSON.stringify(detail)}`),
-    });
-    const publicUrl = settings.publicBaseUrl ? `${settings.publicBaseUrl}/${result.objectKey}` : undefined;
-    const manifestUrl = settings.publicBaseUrl ? `${settings.publicBaseUrl}/${result.manifestKey}` : undefined;
-    io.setOutput(Outputs.Published, String(result.status === 'published'));
-    io.setOutput(Outputs.Status, result.status);
-    io.setOutput(Outputs.GitSha, settings.gitSha);
-    io.setOutput(Outputs.Sha256, result.manifest.database.sha256);
-    io.setOutput(Outputs.ObjectKey, result.objectKey);
-    io.setOutput(Outputs.ManifestKey, result.manifestKey);
-    io.setOutput(Outputs.Size, String(result.manifest.database.size));
-    io.setOutput(Outputs.CompressedSize, String(result.manifest.object.size));
-    io.setOutput(Outputs.PublicUrl, publicUrl ?? '');
-    io.setOutput(Outputs.ManifestUrl, manifestUrl ?? '');
-    return {
-      result,
-      migrationsApplied: built.migrationsApplied,
-      startedFrom,
-      vacuumed: built.vacuumed,
-      durationMs: Date.now() - started,
-      publicUrl,
-      manifestUrl,
-      storeLocation: store.location,
-    };
-  } finally {
-    if (startFile) await rm(startFile, { force: true });
-  }
+    },
+    { onStart: (from) => io.info(`Starting from ${from.description}`) },
+  );
+  const result = await publishSnapshot({
+    store,
+    database: built.path,
+    gitSha: settings.gitSha,
+    encoding: settings.encoding,
+    level: settings.level,
+    retention: { keep: settings.keep, graceMs: settings.graceMs },
+    check: false, // build has just run the checks on this very file
+    stats: built.stats,
+    sqlite: io.sqlite,
+    builder,
+    dryRun: settings.dryRun,
+    onStep: (step, detail) => io.info(`publish ${step} ${JSON.stringify(detail)}`),
+  });
+  const publicUrl = settings.publicBaseUrl ? `${settings.publicBaseUrl}/${result.objectKey}` : undefined;
+  const manifestUrl = settings.publicBaseUrl ? `${settings.publicBaseUrl}/${result.manifestKey}` : undefined;
+  io.setOutput(Outputs.Published, String(result.status === 'published'));
+  io.setOutput(Outputs.Status, result.status);
+  io.setOutput(Outputs.GitSha, settings.gitSha);
+  io.setOutput(Outputs.Sha256, result.manifest.database.sha256);
+  io.setOutput(Outputs.ObjectKey, result.objectKey);
+  io.setOutput(Outputs.ManifestKey, result.manifestKey);
+  io.setOutput(Outputs.Size, String(result.manifest.database.size));
+  io.setOutput(Outputs.CompressedSize, String(result.manifest.object.size));
+  io.setOutput(Outputs.PublicUrl, publicUrl ?? '');
+  io.setOutput(Outputs.ManifestUrl, manifestUrl ?? '');
+  return {
+    result,
+    migrationsApplied: built.migrationsApplied,
+    startedFrom: startedFrom.description,
+    vacuumed: built.vacuumed,
+    durationMs: Date.now() - started,
+    publicUrl,
+    manifestUrl,
+    storeLocation: store.location,
+  };
 }
 
 /** The job summary as Markdown: what was published, sizes, tables, and links. */

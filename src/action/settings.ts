@@ -63,7 +63,9 @@ export function readSettings(get: GetInput, env: NodeJS.ProcessEnv): ActionSetti
     .filter((line) => line !== '' && !line.startsWith('#'));
   const startFrom = choice(get, Inputs.StartFrom, ['published', 'fresh'] as const, 'published');
   if (migrations === '' && migrateCommand === '' && loaders.length === 0 && startFrom === 'fresh') {
-    throw new UsageError(`invalid ${name(Inputs.Migrations)}: expected at least one of '${Inputs.Migrations}', '${Inputs.MigrateCommand}' or '${Inputs.Loaders}', got ""`);
+    throw new UsageError(
+      `invalid ${name(Inputs.Migrations)}: expected at least one of '${Inputs.Migrations}', '${Inputs.MigrateCommand}' or '${Inputs.Loaders}', got ""`,
+    );
   }
 
   const shaInput = get(Inputs.GitSha);
@@ -82,7 +84,12 @@ export function readSettings(get: GetInput, env: NodeJS.ProcessEnv): ActionSetti
   if (publicBaseUrl !== '') parseHttpUrl(publicBaseUrl, name(Inputs.PublicBaseUrl));
 
   return {
-    store: { url: store, endpoint: endpoint || undefined, region: get(Inputs.Region) || undefined, forcePathStyle: parseBoolean(get(Inputs.PathStyle), name(Inputs.PathStyle)) },
+    store: {
+      url: store,
+      endpoint: endpoint || undefined,
+      region: get(Inputs.Region) || undefined,
+      forcePathStyle: parseBoolean(get(Inputs.PathStyle), name(Inputs.PathStyle)),
+    },
     migrationsDir: migrations ? path.resolve(workingDirectory, migrations) : undefined,
     migrateCommand: migrateCommand || undefined,
     loaders,

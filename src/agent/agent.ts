@@ -108,7 +108,13 @@ export class Agent {
       const outcome = await withRetries(
         () =>
           syncOnce(
-            { store: this.#options.store, paths: this.paths, appGitSha: this.#options.appGitSha, stallTimeoutMs: this.#options.stallTimeoutMs, signal: this.#abort.signal },
+            {
+              store: this.#options.store,
+              paths: this.paths,
+              appGitSha: this.#options.appGitSha,
+              stallTimeoutMs: this.#options.stallTimeoutMs,
+              signal: this.#abort.signal,
+            },
             this.#state,
           ),
         {

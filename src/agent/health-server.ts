@@ -17,7 +17,10 @@ const age = (seconds: number | null | undefined): string => (seconds === null ||
 /** The same report as `/healthz` JSON, as a page for people. */
 export function healthHtml(report: HealthReport): string {
   const rows = report.tasks
-    .map((t) => `<tr class="${t.ok ? 'ok' : 'bad'}"><td>${escapeHtml(t.name)}</td><td>${age(t.ageSeconds)}</td><td>${age(t.limitSeconds)}</td><td>${t.ok ? 'ok' : 'STALE'}</td></tr>`)
+    .map(
+      (t) =>
+        `<tr class="${t.ok ? 'ok' : 'bad'}"><td>${escapeHtml(t.name)}</td><td>${age(t.ageSeconds)}</td><td>${age(t.limitSeconds)}</td><td>${t.ok ? 'ok' : 'STALE'}</td></tr>`,
+    )
     .join('');
   const db = report.database;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

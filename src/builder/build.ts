@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncPath } from '../fs-atomic.js';
-import { defaultSqliteDriver } from '../sqlite/default-driver.js';
 import type { SqliteDriver } from '../sqlite/driver.js';
 import { checkDatabase, databaseStats, type DatabaseStats } from './inspect.js';
 import { applyMigrations, readMigrations } from './migrations.js';
@@ -31,11 +30,8 @@ export interface BuildOptions {
   /** Receives the commands' output. */
   commandOutput: NodeJS.WritableStream;
   onStep?: (step: string, detail: Record<string, unknown>) => void;
-  /**
-   * The SQLite library the build opens the database with (migrations, checks, VACUUM).
-   * @default better-sqlite3; the Action passes `node:sqlite`
-   */
-  sqlite?: SqliteDriver | undefined;
+  /** The SQLite library the build opens the database with (migrations, checks, VACUUM): better-sqlite3, or `node:sqlite` in the Action. */
+  sqlite: SqliteDriver;
 }
 
 export interface BuildResult {
@@ -61,7 +57,7 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
   const temp = path.join(path.dirname(output), `.${path.basename(output)}.building-${randomBytes(4).toString('hex')}`);
   const step = options.onStep ?? (() => {});
   const env = { ...options.env, [DATABASE_ENV]: temp };
-  const sqlite = options.sqlite ?? (await defaultSqliteDriver());
+  const { sqlite } = options;
   try {
     if (options.from) {
       await copyFile(options.from, temp);

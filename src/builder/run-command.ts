@@ -26,17 +26,14 @@ export function runCommand(command: string, options: CommandOptions): Promise<vo
       tail = Buffer.concat([tail, chunk]);
       if (tail.length > TAIL_BYTES) tail = tail.subarray(tail.length - TAIL_BYTES);
     });
-    child.on('error', (error) => reject(new DatabaseError(`${options.role} "${command}" could not start: ${error.message}`, `${options.role.replace(/ /g, '-')}-failed`)));
+    child.on('error', (error) =>
+      reject(new DatabaseError(`${options.role} "${command}" could not start: ${error.message}`, `${options.role.replace(/ /g, '-')}-failed`)),
+    );
     child.on('close', (code, signal) => {
       if (code === 0) return resolve();
       const how = signal ? `was killed by ${signal}` : `failed with exit code ${code}`;
       const stderr = tail.toString('utf8').trim().split('\n').slice(-5).join(' | ');
-      reject(
-        new DatabaseError(
-          `${options.role} "${command}" ${how}${stderr ? `: ${stderr}` : ' (no stderr)'}`,
-          `${options.role.replace(/ /g, '-')}-failed`,
-        ),
-      );
+      reject(new DatabaseError(`${options.role} "${command}" ${how}${stderr ? `: ${stderr}` : ' (no stderr)'}`, `${options.role.replace(/ /g, '-')}-failed`));
     });
   });
 }

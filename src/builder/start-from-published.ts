@@ -5,9 +5,7 @@ import { downloadSnapshot } from '../snapshot/download.js';
 import { readManifest } from '../snapshot/manifest-store.js';
 import type { ObjectStore } from '../store/object-store.js';
 
-export type StartingPoint =
-  | { kind: 'published'; file: string; manifest: Manifest }
-  | { kind: 'empty'; reason: string };
+export type StartingPoint = { kind: 'published'; file: string; manifest: Manifest } | { kind: 'empty'; reason: string };
 
 /**
  * Fetches the newest published snapshot of `gitSha` into a temp file in

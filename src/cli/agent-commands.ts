@@ -59,7 +59,7 @@ function appGitSha(flags: SyncFlags): string | null {
     if (flags.gitSha) throw new UsageError('give either --git-sha or --any-commit, not both');
     return null;
   }
-  if (!flags.gitSha) throw new UsageError('missing the app\'s commit: pass --git-sha (or SQLITENING_GIT_SHA), or --any-commit for development');
+  if (!flags.gitSha) throw new UsageError("missing the app's commit: pass --git-sha (or SQLITENING_GIT_SHA), or --any-commit for development");
   return parseGitShaArg(flags.gitSha, '--git-sha');
 }
 
@@ -94,7 +94,9 @@ function parseListen(value: string): { host: string; port: number } {
 
 export function syncCommand(reporter: () => Reporter): Command {
   const command = addSyncOptions(
-    new Command('sync').description('Fetch the newest snapshot of the app\'s commit once: verify it and swap it in atomically. Exit 0 when the database is current.'),
+    new Command('sync').description(
+      "Fetch the newest snapshot of the app's commit once: verify it and swap it in atomically. Exit 0 when the database is current.",
+    ),
   );
   command.action(async (flags: SyncFlags) => {
     const out = reporter();
@@ -123,12 +125,20 @@ export function agentCommand(reporter: () => Reporter): Command {
     .addOption(new Option('--listen <host:port>', 'address of the health server').env('SQLITENING_LISTEN').default('0.0.0.0:9090'))
     .addOption(new Option('--max-age <duration>', 'health fails when the last successful sync is older').argParser(durationArg).default(600_000, '10m'))
     .option('--task <name=limit>', 'another task whose marker must be younger than limit (repeatable), e.g. translations=2h', collect)
-    .option('--allow-host <name>', `Host header names allowed (repeatable; .example.com allows subdomains); default: ${DEFAULT_ALLOWED_HOSTS.join(', ')} and this host's name`, collect)
+    .option(
+      '--allow-host <name>',
+      `Host header names allowed (repeatable; .example.com allows subdomains); default: ${DEFAULT_ALLOWED_HOSTS.join(', ')} and this host's name`,
+      collect,
+    )
     .option('--allow-cidr <range>', `IP ranges allowed as Host (repeatable); default: ${DEFAULT_ALLOWED_CIDRS.join(' ')}`, collect)
     .addOption(new Option('--board-url <url>', 'freshness board to send heartbeats to').env('SQLITENING_BOARD_URL'))
     .addOption(new Option('--cluster <name>', 'cluster name in heartbeats').env('SQLITENING_CLUSTER'))
     .addOption(new Option('--pod <name>', 'pod name in heartbeats (default: the host name)').env('SQLITENING_POD'))
-    .addOption(new Option('--board-secret-file <file>', "file holding the cluster's heartbeat secret (or set SQLITENING_BOARD_SECRET)").env('SQLITENING_BOARD_SECRET_FILE'));
+    .addOption(
+      new Option('--board-secret-file <file>', "file holding the cluster's heartbeat secret (or set SQLITENING_BOARD_SECRET)").env(
+        'SQLITENING_BOARD_SECRET_FILE',
+      ),
+    );
   command.addHelpText(
     'after',
     `
@@ -159,14 +169,18 @@ Tasks are marker files: \`sqlitening touch NAME --database FILE\` records a succ
     }
     const agent = await Agent.open(options);
     const server = createHealthServer({ report: () => agent.report(), metrics: agent.metrics, hostAllowed });
-    let address;
+    let address: Awaited<ReturnType<typeof listen>>;
     try {
       address = await listen(server, host, port);
     } catch (error) {
       await agent.stop();
       throw new UsageError(`cannot listen on ${flags.listen}: ${(error as Error).message}`);
     }
-    out.event('listening', { host: address.address, port: address.port, database: agent.paths.database }, `Health server on http://${address.address}:${address.port}/healthz`);
+    out.event(
+      'listening',
+      { host: address.address, port: address.port, database: agent.paths.database },
+      `Health server on http://${address.address}:${address.port}/healthz`,
+    );
     agent.start();
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', () => resolve());
@@ -189,26 +203,28 @@ export function pullCommand(reporter: () => Reporter): Command {
     .option('--latest', 'the newest snapshot of any commit (latest.json)');
   addStoreOptions(command);
   command.addHelpText('after', '\nExample (a Dockerfile or a new machine):\n  sqlitening pull data/site.db --store https://snapshots.example.com/www --latest');
-  command.action(async (destination: string, flags: { gitSha?: string; latest?: boolean; store?: string; endpoint?: string; region?: string; pathStyle?: boolean }) => {
-    const out = reporter();
-    const store = await openStore(storeSettings(flags));
-    if (flags.latest && flags.gitSha) throw new UsageError('give either --git-sha or --latest, not both');
-    const key = flags.latest ? LATEST_KEY : manifestKey(resolveGitSha(flags.gitSha, process.env, process.cwd()).sha);
-    const read = await readManifest(store, key);
-    if (read.status !== 'ok') throw new NotFoundError(key, store.location);
-    const file = path.resolve(destination);
-    const { bytesReceived } = await downloadSnapshot({
-      store,
-      manifest: read.manifest,
-      destination: file,
-      verify: quickCheck,
-      onProgress: (bytes) => out.progress('pull', bytes, read.manifest.object.size),
-    });
-    out.result(
-      { command: 'pull', path: file, gitSha: read.manifest.gitSha, sha256: read.manifest.database.sha256, createdAt: read.manifest.createdAt, bytesReceived },
-      `Pulled ${file}: commit ${read.manifest.gitSha.slice(0, 12)}, built ${read.manifest.createdAt}, ${formatBytes(read.manifest.database.size)} (sha256 verified)`,
-    );
-  });
+  command.action(
+    async (destination: string, flags: { gitSha?: string; latest?: boolean; store?: string; endpoint?: string; region?: string; pathStyle?: boolean }) => {
+      const out = reporter();
+      const store = await openStore(storeSettings(flags));
+      if (flags.latest && flags.gitSha) throw new UsageError('give either --git-sha or --latest, not both');
+      const key = flags.latest ? LATEST_KEY : manifestKey(resolveGitSha(flags.gitSha, process.env, process.cwd()).sha);
+      const read = await readManifest(store, key);
+      if (read.status !== 'ok') throw new NotFoundError(key, store.location);
+      const file = path.resolve(destination);
+      const { bytesReceived } = await downloadSnapshot({
+        store,
+        manifest: read.manifest,
+        destination: file,
+        verify: quickCheck,
+        onProgress: (bytes) => out.progress('pull', bytes, read.manifest.object.size),
+      });
+      out.result(
+        { command: 'pull', path: file, gitSha: read.manifest.gitSha, sha256: read.manifest.database.sha256, createdAt: read.manifest.createdAt, bytesReceived },
+        `Pulled ${file}: commit ${read.manifest.gitSha.slice(0, 12)}, built ${read.manifest.createdAt}, ${formatBytes(read.manifest.database.size)} (sha256 verified)`,
+      );
+    },
+  );
   return command;
 }
 

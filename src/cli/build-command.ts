@@ -1,8 +1,7 @@
 import { Command, Option } from 'commander';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { buildDatabase } from '../builder/build.js';
-import { startFromPublished } from '../builder/start-from-published.js';
+import { buildFrom, type BuildStart } from '../builder/build-from.js';
+import { betterSqlite3Driver } from '../sqlite/better-sqlite3-driver.js';
 import { UsageError } from '../errors.js';
 import { formatBytes, formatDuration } from '@sqlitening/contract';
 import { resolveGitSha } from '../git.js';
@@ -52,26 +51,16 @@ Examples:
     if (!flags.migrations && !flags.migrateCommand && !flags.loader?.length && !flags.from) {
       throw new UsageError('nothing to build: give --migrations, --migrate-command, --loader or --from');
     }
-    const output = path.resolve(flags.output);
-    let startFrom: string | undefined;
-    let downloaded: string | undefined;
-    if (flags.from === 'published') {
-      const store = await openStore(storeSettings(flags));
-      const { sha } = resolveGitSha(flags.gitSha, process.env, process.cwd());
-      const start = await startFromPublished(store, sha, path.dirname(output), (bytes, total) => out.progress('download', bytes, total));
-      if (start.kind === 'published') {
-        downloaded = startFrom = start.file;
-        out.event('from-published', { key: start.manifest.object.key, sha256: start.manifest.database.sha256 }, `Started from ${start.manifest.object.key}`);
-      } else {
-        out.event('from-empty', { reason: start.reason }, `Starting from an empty database: ${start.reason}`);
-      }
-    } else if (flags.from) {
-      startFrom = path.resolve(flags.from);
-    }
-    try {
-      const result = await buildDatabase({
-        output,
-        from: startFrom,
+    const start: BuildStart =
+      flags.from === 'published'
+        ? { kind: 'published', store: await openStore(storeSettings(flags)), gitSha: resolveGitSha(flags.gitSha, process.env, process.cwd()).sha }
+        : flags.from
+          ? { kind: 'file', file: flags.from }
+          : { kind: 'empty' };
+    const { built: result } = await buildFrom(
+      start,
+      {
+        output: path.resolve(flags.output),
         migrationsDir: flags.migrations,
         migrateCommand: flags.migrateCommand,
         loaders: flags.loader ?? [],
@@ -80,18 +69,31 @@ Examples:
         cwd: process.cwd(),
         env: process.env,
         commandOutput: process.stderr,
+        sqlite: betterSqlite3Driver,
         onStep: (step, detail) => out.event(`build.${step}`, detail),
-      });
-      const rows = result.stats.tables.reduce((sum, t) => sum + t.rows, 0);
-      const size = result.stats.pageCount * result.stats.pageSize;
-      out.result(
-        { command: 'build', path: result.path, migrationsApplied: result.migrationsApplied, vacuumed: result.vacuumed, durationMs: result.durationMs, ...result.stats },
-        `Built ${result.path}: ${result.stats.tables.length} tables, ${rows} rows, ${formatBytes(size)}; ` +
-          `${result.migrationsApplied.length} migration(s) applied${result.vacuumed ? ', vacuumed' : ''} in ${formatDuration(result.durationMs)}`,
-      );
-    } finally {
-      if (downloaded) await rm(downloaded, { force: true });
-    }
+      },
+      {
+        onProgress: (bytes, total) => out.progress('download', bytes, total),
+        onStart: (from) => {
+          if (from.key) out.event('from-published', { key: from.key, sha256: from.sha256 }, `Started from ${from.key}`);
+          else if (start.kind === 'published') out.event('from-empty', { reason: from.description }, `Starting from ${from.description}`);
+        },
+      },
+    );
+    const rows = result.stats.tables.reduce((sum, t) => sum + t.rows, 0);
+    const size = result.stats.pageCount * result.stats.pageSize;
+    out.result(
+      {
+        command: 'build',
+        path: result.path,
+        migrationsApplied: result.migrationsApplied,
+        vacuumed: result.vacuumed,
+        durationMs: result.durationMs,
+        ...result.stats,
+      },
+      `Built ${result.path}: ${result.stats.tables.length} tables, ${rows} rows, ${formatBytes(size)}; ` +
+        `${result.migrationsApplied.length} migration(s) applied${result.vacuumed ? ', vacuumed' : ''} in ${formatDuration(result.durationMs)}`,
+    );
   });
   return command;
 }

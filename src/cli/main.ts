@@ -24,7 +24,10 @@ export async function main(argv: string[]): Promise<number> {
       outputError: () => {},
     });
   for (const command of [buildCommand, publishCommand, pruneCommand, syncCommand, agentCommand, pullCommand, touchCommand].map((make) => make(getReporter))) {
-    command.addHelpText('after', EXIT_CODES_HELP).exitOverride().configureOutput({ outputError: () => {} });
+    command
+      .addHelpText('after', EXIT_CODES_HELP)
+      .exitOverride()
+      .configureOutput({ outputError: () => {} });
     program.addCommand(command);
   }
   try {

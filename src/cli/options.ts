@@ -27,9 +27,7 @@ export function collect(value: string, previous: string[] = []): string[] {
 export function addStoreOptions(command: Command): Command {
   return command
     .addOption(
-      new Option('--store <url>', 's3://bucket[/prefix], file:///folder (or a folder path), or http(s)://base-url (read-only)').env(
-        'SQLITENING_STORE',
-      ),
+      new Option('--store <url>', 's3://bucket[/prefix], file:///folder (or a folder path), or http(s)://base-url (read-only)').env('SQLITENING_STORE'),
     )
     .addOption(new Option('--endpoint <url>', 'S3 API endpoint of an S3-compatible store (R2, MinIO)').env('SQLITENING_S3_ENDPOINT'))
     .addOption(new Option('--region <region>', 'S3 region (default: the AWS SDK chain; "auto" with --endpoint)').env('AWS_REGION'))

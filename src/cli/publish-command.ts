@@ -5,6 +5,7 @@ import { type Encoding, formatBytes, formatDuration } from '@sqlitening/contract
 import { UsageError } from '../errors.js';
 import { parseGitShaArg, resolveGitSha } from '../git.js';
 import { builderFromEnv } from '../publish/builder-info.js';
+import { betterSqlite3Driver } from '../sqlite/better-sqlite3-driver.js';
 import { pruneCommits } from '../publish/prune-commits.js';
 import { publishSnapshot } from '../publish/publish.js';
 import { openStore } from '../store/open-store.js';
@@ -63,9 +64,14 @@ Examples:
       throw new UsageError(`database ${file} does not exist`);
     }
     const { sha, source } = resolveGitSha(flags.gitSha, process.env, process.cwd());
-    out.event('start', { database: file, store: store.location, gitSha: sha, gitShaSource: source }, `Publishing ${file} for ${sha.slice(0, 12)} to ${store.location}`);
+    out.event(
+      'start',
+      { database: file, store: store.location, gitSha: sha, gitShaSource: source },
+      `Publishing ${file} for ${sha.slice(0, 12)} to ${store.location}`,
+    );
     const result = await publishSnapshot({
       store,
+      sqlite: betterSqlite3Driver,
       database: file,
       gitSha: sha,
       encoding: flags.encoding,
@@ -107,23 +113,36 @@ export function pruneCommand(reporter: () => Reporter): Command {
   const command = new Command('prune')
     .description('Delete the snapshots of old commits: whole commit folders, manifest first. Publishing already prunes within a commit.')
     .option('--keep-commits <n>', 'newest commits kept whatever their age', integerArg(1, 100_000), 20)
-    .addOption(new Option('--older-than <duration>', 'commits with any object younger than this are kept').argParser(durationArg).default(30 * 86_400_000, '30d'))
+    .addOption(
+      new Option('--older-than <duration>', 'commits with any object younger than this are kept').argParser(durationArg).default(30 * 86_400_000, '30d'),
+    )
     .option('--protect <sha>', 'a commit never to delete, such as one deployed somewhere (repeatable)', collect)
     .option('--dry-run', 'list what would be deleted, delete nothing');
   addStoreOptions(command);
   command.addHelpText('after', '\nThe commit latest.json points to is always kept. Protect every commit that is deployed: its pods need its manifest.');
-  command.action(async (flags: { keepCommits: number; olderThan: number; protect?: string[]; dryRun?: boolean; store?: string; endpoint?: string; region?: string; pathStyle?: boolean }) => {
-    const out = reporter();
-    const store = await openStore(storeSettings(flags));
-    if (!store.writable) throw new UsageError(`cannot prune ${store.location}: it is read-only; use s3:// or a folder`);
-    const protect = new Set((flags.protect ?? []).map((sha) => parseGitShaArg(sha, '--protect')));
-    const pruned = await pruneCommits(store, { keepCommits: flags.keepCommits, olderThanMs: flags.olderThan, protect }, { dryRun: flags.dryRun === true });
-    const objects = pruned.reduce((n, f) => n + f.objects.length, 0);
-    const bytes = pruned.reduce((n, f) => n + f.objects.reduce((m, o) => m + o.size, 0), 0);
-    out.result(
-      { command: 'prune', dryRun: flags.dryRun === true, commits: pruned.map((f) => f.gitSha), objects, bytes },
-      `${flags.dryRun ? 'Would delete' : 'Deleted'} ${pruned.length} commit(s), ${objects} object(s), ${formatBytes(bytes)}${pruned.length ? `: ${pruned.map((f) => f.gitSha.slice(0, 12)).join(', ')}` : ''}`,
-    );
-  });
+  command.action(
+    async (flags: {
+      keepCommits: number;
+      olderThan: number;
+      protect?: string[];
+      dryRun?: boolean;
+      store?: string;
+      endpoint?: string;
+      region?: string;
+      pathStyle?: boolean;
+    }) => {
+      const out = reporter();
+      const store = await openStore(storeSettings(flags));
+      if (!store.writable) throw new UsageError(`cannot prune ${store.location}: it is read-only; use s3:// or a folder`);
+      const protect = new Set((flags.protect ?? []).map((sha) => parseGitShaArg(sha, '--protect')));
+      const pruned = await pruneCommits(store, { keepCommits: flags.keepCommits, olderThanMs: flags.olderThan, protect }, { dryRun: flags.dryRun === true });
+      const objects = pruned.reduce((n, f) => n + f.objects.length, 0);
+      const bytes = pruned.reduce((n, f) => n + f.objects.reduce((m, o) => m + o.size, 0), 0);
+      out.result(
+        { command: 'prune', dryRun: flags.dryRun === true, commits: pruned.map((f) => f.gitSha), objects, bytes },
+        `${flags.dryRun ? 'Would delete' : 'Deleted'} ${pruned.length} commit(s), ${objects} object(s), ${formatBytes(bytes)}${pruned.length ? `: ${pruned.map((f) => f.gitSha.slice(0, 12)).join(', ')}` : ''}`,
+      );
+    },
+  );
   return command;
 }

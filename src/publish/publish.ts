@@ -1,10 +1,19 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { commitPrefix, ContractError, type Encoding, LATEST_KEY, type Manifest, MANIFEST_FORMAT, MANIFEST_VERSION, manifestKey, snapshotKey } from '@sqlitening/contract';
+import {
+  commitPrefix,
+  ContractError,
+  type Encoding,
+  LATEST_KEY,
+  type Manifest,
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  manifestKey,
+  snapshotKey,
+} from '@sqlitening/contract';
 import { inspectDatabaseFile, type DatabaseStats } from '../builder/inspect.js';
 import { StoreError } from '../errors.js';
-import { defaultSqliteDriver } from '../sqlite/default-driver.js';
 import type { SqliteDriver } from '../sqlite/driver.js';
 import { readManifest, writeManifest } from '../snapshot/manifest-store.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -29,11 +38,8 @@ export interface PublishOptions {
   check: boolean;
   /** Stats the caller already has (from `build`); measured here when absent. */
   stats?: DatabaseStats | undefined;
-  /**
-   * The SQLite library that checks and measures the database when `stats` is absent.
-   * @default better-sqlite3; the Action passes `node:sqlite`
-   */
-  sqlite?: SqliteDriver | undefined;
+  /** The SQLite library that checks and measures the database when `stats` is absent: better-sqlite3, or `node:sqlite` in the Action. */
+  sqlite: SqliteDriver;
   builder?: BuilderInfo;
   /** Decide and report everything, write nothing. */
   dryRun: boolean;
@@ -72,7 +78,7 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
   const current = await readManifest(store, pointerKey);
   const previous = current.status === 'ok' ? current.manifest : undefined;
 
-  const stats = options.stats ?? inspectDatabaseFile(options.database, { check: options.check, sqlite: options.sqlite ?? (await defaultSqliteDriver()) });
+  const stats = options.stats ?? inspectDatabaseFile(options.database, { check: options.check, sqlite: options.sqlite });
   step('checked', { checked: options.check, tables: stats.tables.length });
 
   const { size: databaseSize } = await stat(options.database);
@@ -166,14 +172,7 @@ async function updateLatest(store: ObjectStore, manifest: Manifest): Promise<voi
   await writeManifest(store, LATEST_KEY, manifest);
 }
 
-async function pruneCommit(
-  store: ObjectStore,
-  gitSha: string,
-  rule: RetentionRule,
-  now: Date,
-  protectedKeys: Set<string>,
-  dryRun: boolean,
-): Promise<string[]> {
+async function pruneCommit(store: ObjectStore, gitSha: string, rule: RetentionRule, now: Date, protectedKeys: Set<string>, dryRun: boolean): Promise<string[]> {
   const doomed = planRetention(await store.list(commitPrefix(gitSha)), rule, now, protectedKeys);
   if (!dryRun) for (const object of doomed) await store.delete(object.key);
   return doomed.map((object) => object.key);

@@ -1,22 +1,15 @@
 import { ContractError, type Manifest, parseManifestJson, serializeManifest } from '@sqlitening/contract';
 import { NotFoundError } from '../errors.js';
-import { readText, type ObjectStore } from '../store/object-store.js';
+import { type GetResult, readText, type ObjectStore } from '../store/object-store.js';
 
-export type ManifestRead =
-  | { status: 'ok'; manifest: Manifest; etag: string }
-  | { status: 'not-modified'; etag: string }
-  | { status: 'missing' };
+export type ManifestRead = { status: 'ok'; manifest: Manifest; etag: string } | { status: 'not-modified'; etag: string } | { status: 'missing' };
 
 /**
  * Reads and validates the manifest at `key`. A document that fails validation
  * throws a `ContractError` naming where it was found.
  */
-export async function readManifest(
-  store: ObjectStore,
-  key: string,
-  options: { ifNoneMatch?: string; signal?: AbortSignal } = {},
-): Promise<ManifestRead> {
-  let result;
+export async function readManifest(store: ObjectStore, key: string, options: { ifNoneMatch?: string; signal?: AbortSignal } = {}): Promise<ManifestRead> {
+  let result: GetResult;
   try {
     result = await store.get(key, options);
   } catch (error) {

@@ -42,13 +42,14 @@ function nodeSqlite(): NodeSqlite {
  */
 export function withoutSqliteExperimentalWarning<T>(load: () => T): T {
   const emitWarning = process.emitWarning;
-  process.emitWarning = function (warning: string | Error, ...rest: unknown[]): void {
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]): void => {
     const [typeOrOptions] = rest;
-    const type = warning instanceof Error ? warning.name : typeof typeOrOptions === 'string' ? typeOrOptions : (typeOrOptions as { type?: unknown } | undefined)?.type;
+    const type =
+      warning instanceof Error ? warning.name : typeof typeOrOptions === 'string' ? typeOrOptions : (typeOrOptions as { type?: unknown } | undefined)?.type;
     const message = warning instanceof Error ? warning.message : String(warning);
     if (type === 'ExperimentalWarning' && message.startsWith('SQLite is an experimental feature')) return;
     (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
-  } as typeof process.emitWarning;
+  }) as typeof process.emitWarning;
   try {
     return load();
   } finally {

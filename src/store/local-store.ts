@@ -1,6 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { open, readdir, rm, stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import type { Dirent, Stats } from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -94,7 +94,7 @@ export class LocalStore implements ObjectStore {
     const found: ObjectInfo[] = [];
     const walk = async (folder: string, keyPrefix: string): Promise<void> => {
       options.signal?.throwIfAborted();
-      let entries;
+      let entries: Dirent[];
       try {
         entries = await readdir(folder, { withFileTypes: true });
       } catch (error) {

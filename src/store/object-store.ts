@@ -11,9 +11,7 @@ export interface ObjectInfo {
   lastModified: Date;
 }
 
-export type GetResult =
-  | { status: 'ok'; body: Readable; size: number; etag: string; lastModified: Date }
-  | { status: 'not-modified'; etag: string };
+export type GetResult = { status: 'ok'; body: Readable; size: number; etag: string; lastModified: Date } | { status: 'not-modified'; etag: string };
 
 /** What every store call takes: a signal that aborts it (a stopping agent, a deadline). */
 export interface CallOptions {

@@ -9,13 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
-import {
-  AccessDeniedError,
-  BucketMissingError,
-  NotFoundError,
-  StoreError,
-  StoreUnreachableError,
-} from '../errors.js';
+import { AccessDeniedError, BucketMissingError, NotFoundError, StoreError, StoreUnreachableError } from '../errors.js';
 import { errorMessage } from '../describe-error.js';
 import { assertValidKey, type CallOptions, type GetOptions, type GetResult, type ObjectInfo, type ObjectStore, type PutOptions } from './object-store.js';
 
@@ -114,10 +108,9 @@ export class S3Store implements ObjectStore {
 
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {
     try {
-      const result = await this.client.send(
-        new GetObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), IfNoneMatch: options.ifNoneMatch }),
-        { abortSignal: options.signal },
-      );
+      const result = await this.client.send(new GetObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), IfNoneMatch: options.ifNoneMatch }), {
+        abortSignal: options.signal,
+      });
       return {
         status: 'ok',
         body: result.Body as Readable,
@@ -185,10 +178,9 @@ export class S3Store implements ObjectStore {
     try {
       let token: string | undefined;
       do {
-        const page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.#options.bucket, Prefix: fullPrefix, ContinuationToken: token }),
-          { abortSignal: options.signal },
-        );
+        const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.#options.bucket, Prefix: fullPrefix, ContinuationToken: token }), {
+          abortSignal: options.signal,
+        });
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
         for (const item of page.Contents ?? []) {
           if (!item.Key) continue;

@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LocalStore } from '../../src/store/local-store.js';
+import type { GetResult } from '../../src/store/object-store.js';
 
 /** What to do to one response. */
 export type Fault =
-  | { kind: 'status'; status: number; /** Only this many times, then served normally. */ times?: number }
+  | { kind: 'status'; status: number /** Only this many times, then served normally. */; times?: number }
   | { kind: 'truncate' } // announce the full length, send half, close
   | { kind: 'flip' } // change one byte in the middle
   | { kind: 'stall' } // send half, then nothing
@@ -60,8 +61,9 @@ export class FaultServer {
       if (fault.times !== undefined && --fault.times <= 0) this.faults.delete(key);
       return this.#write(res, fault.status, { 'content-type': 'text/plain' }, Buffer.from('injected\n'));
     }
-    if (fault?.kind === 'replace') return this.#write(res, 200, { 'content-type': 'application/json', etag: `"r${fault.body.length}"` }, Buffer.from(fault.body));
-    let result;
+    if (fault?.kind === 'replace')
+      return this.#write(res, 200, { 'content-type': 'application/json', etag: `"r${fault.body.length}"` }, Buffer.from(fault.body));
+    let result: GetResult;
     try {
       result = await store.get(key, { ifNoneMatch: req.headers['if-none-match'] });
     } catch {

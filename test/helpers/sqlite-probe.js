@@ -55,7 +55,7 @@ const build = await outcome(async () => {
 const driver = {};
 const file = path.join(work, 'driver.db');
 const db = sqlite.open(file);
-db.exec('CREATE TABLE kv (k TEXT PRIMARY KEY, v, n INTEGER); INSERT INTO kv VALUES (\'a\', 1.5, 1), (\'b\', NULL, 2)');
+db.exec("CREATE TABLE kv (k TEXT PRIMARY KEY, v, n INTEGER); INSERT INTO kv VALUES ('a', 1.5, 1), ('b', NULL, 2)");
 const insert = db.prepare('INSERT INTO kv (k, v, n) VALUES (?, ?, ?)');
 insert.run('c', 'text', 3);
 insert.run('d', new Uint8Array([1, 2, 3]), 2 ** 40);
@@ -74,8 +74,13 @@ db.exec('ROLLBACK');
 driver.inTransaction.push(db.inTransaction);
 driver.afterRollback = plain(db.prepare('SELECT count(*) AS rows FROM kv').get());
 driver.duplicateKey = (await outcome(() => insert.run('a', 0, 0))).error?.message;
-driver.failedMigration = (await outcome(() => applyMigrations(db, [{ name: 'bad.sql', sql: 'CREATE TABLE half (x); INSERT INTO nowhere VALUES (1)', sha256: 'x' }]))).error;
-driver.afterFailedMigration = { inTransaction: db.inTransaction, tables: plain(db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all()) };
+driver.failedMigration = (
+  await outcome(() => applyMigrations(db, [{ name: 'bad.sql', sql: 'CREATE TABLE half (x); INSERT INTO nowhere VALUES (1)', sha256: 'x' }]))
+).error;
+driver.afterFailedMigration = {
+  inTransaction: db.inTransaction,
+  tables: plain(db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all()),
+};
 db.close();
 const readOnly = sqlite.open(file, { readOnly: true });
 driver.readOnlyRead = plain(readOnly.prepare('SELECT count(*) AS rows FROM kv').get());

@@ -39,7 +39,11 @@ async function send(url, beats) {
   const cluster = /** @type {{cluster: string}} */ (beats[0]).cluster;
   const response = await fetch(`${url}/v1/heartbeats`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', [TIMESTAMP_HEADER]: String(timestamp), [SIGNATURE_HEADER]: await signBody(secrets[cluster], timestamp, body) },
+    headers: {
+      'content-type': 'application/json',
+      [TIMESTAMP_HEADER]: String(timestamp),
+      [SIGNATURE_HEADER]: await signBody(secrets[cluster], timestamp, body),
+    },
     body,
   });
   if (response.status !== 202) throw new Error(`ingest answered ${response.status}: ${await response.text()}`);
@@ -65,7 +69,12 @@ try {
   const batches = [];
   for (let i = 0; i < pods; i += 200) {
     const cluster = clusters[(i / 200) % clusters.length];
-    batches.push(() => send(board.url, Array.from({ length: Math.min(200, pods - i) }, (_, j) => heartbeat(cluster, i + j))));
+    batches.push(() =>
+      send(
+        board.url,
+        Array.from({ length: Math.min(200, pods - i) }, (_, j) => heartbeat(cluster, i + j)),
+      ),
+    );
   }
   const batchSeconds = await timed(batches, 4);
   const singles = Array.from({ length: 2000 }, (_, i) => () => send(board.url, [heartbeat(clusters[i % 10], i)]));

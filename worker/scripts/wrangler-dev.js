@@ -29,9 +29,33 @@ export async function startWranglerDev(vars, options = {}) {
   const port = options.port ?? (await freePort());
   const state = await mkdtemp(path.join(tmpdir(), 'sqlitening-board-'));
   const envFile = path.join(state, 'board.env');
-  await writeFile(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}`).join('\n'));
-  const args = ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--env-file', envFile, '--persist-to', state, '--show-interactive-dev-session=false'];
-  const child = spawn('npx', args, { cwd: workerDir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' } });
+  await writeFile(
+    envFile,
+    Object.entries(vars)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n'),
+  );
+  const args = [
+    'wrangler',
+    'dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--inspector-port',
+    String(await freePort()),
+    '--env-file',
+    envFile,
+    '--persist-to',
+    state,
+    '--show-interactive-dev-session=false',
+  ];
+  const child = spawn('npx', args, {
+    cwd: workerDir,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+  });
   let output = '';
   child.stdout.on('data', (c) => (output += c));
   child.stderr.on('data', (c) => (output += c));

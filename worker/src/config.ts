@@ -46,10 +46,7 @@ export type Webhook = z.output<typeof webhookSchema>;
 
 const secretSchema = z.string().min(16, 'expected a secret of at least 16 characters');
 /** A secret, or up to three during a rotation (agents may sign with any of them). */
-const clusterSecretsSchema = z.record(
-  z.string(),
-  z.union([secretSchema.transform((one) => [one]), z.array(secretSchema).min(1).max(3)]),
-);
+const clusterSecretsSchema = z.record(z.string(), z.union([secretSchema.transform((one) => [one]), z.array(secretSchema).min(1).max(3)]));
 
 export interface Secrets {
   /** Per-cluster heartbeat secrets: every one listed is accepted, so a secret can be rotated without a gap. */

@@ -1,5 +1,14 @@
 import { AutoRouter, StatusError, type IRequest } from 'itty-router';
-import { ContractError, HEARTBEAT_LIMITS, SIGNATURE_HEADER, TIMESTAMP_HEADER, parseHeartbeats, toHex, verifySignature } from '@sqlitening/contract';
+import {
+  ContractError,
+  type Heartbeat,
+  HEARTBEAT_LIMITS,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  parseHeartbeats,
+  toHex,
+  verifySignature,
+} from '@sqlitening/contract';
 import { readSecrets } from './config.js';
 import { badgeSvg, boardHtml } from './render.js';
 
@@ -42,7 +51,7 @@ async function readBounded(request: Request, limit: number): Promise<string> {
 
 async function ingest(request: IRequest, env: Env): Promise<Response> {
   const body = await readBounded(request, HEARTBEAT_LIMITS.maxBodyBytes);
-  let heartbeats;
+  let heartbeats: Heartbeat[];
   try {
     heartbeats = parseHeartbeats(body);
   } catch (error) {

@@ -21,7 +21,9 @@ const DEAD_MAN_RESULT = 'deadman_result';
 /** Records an alert and queues one delivery per webhook: exactly one alert per transition. */
 export function raiseAlert(sql: SqlStorage, kind: AlertKind, verdict: ClusterVerdict, now: number, webhooks: Webhook[]): void {
   const id = Number(
-    sql.exec('INSERT INTO alerts (cluster, kind, at, reasons) VALUES (?, ?, ?, ?) RETURNING id', verdict.cluster, kind, now, JSON.stringify(verdict.reasons)).one().id,
+    sql
+      .exec('INSERT INTO alerts (cluster, kind, at, reasons) VALUES (?, ?, ?, ?) RETURNING id', verdict.cluster, kind, now, JSON.stringify(verdict.reasons))
+      .one().id,
   );
   sql.exec('UPDATE clusters SET last_alert_at = ? WHERE cluster = ?', now, verdict.cluster);
   const alert = alertFrom(id, kind, verdict, now);
@@ -102,6 +104,11 @@ export async function pingDeadMan(sql: SqlStorage, url: string, now: number): Pr
 
 /** The last ping of the dead man's switch, if any. */
 export function readDeadMan(sql: SqlStorage): { lastPingAt: string | null; lastResult: string | null } {
-  const meta = new Map(sql.exec('SELECT key, value FROM meta WHERE key IN (?, ?)', DEAD_MAN_AT, DEAD_MAN_RESULT).toArray().map((r) => [String(r.key), r.value as string | null]));
+  const meta = new Map(
+    sql
+      .exec('SELECT key, value FROM meta WHERE key IN (?, ?)', DEAD_MAN_AT, DEAD_MAN_RESULT)
+      .toArray()
+      .map((r) => [String(r.key), r.value as string | null]),
+  );
   return { lastPingAt: meta.get(DEAD_MAN_AT) ?? null, lastResult: meta.get(DEAD_MAN_RESULT) ?? null };
 }

@@ -55,12 +55,15 @@ export function readPods(sql: SqlStorage, cluster?: string): PodRecord[] {
 }
 
 export function readSightings(sql: SqlStorage, cluster: string): SnapshotSighting[] {
-  return sql.exec('SELECT * FROM sightings WHERE cluster = ?', cluster).toArray().map((r) => ({
-    dbGitSha: String(r.db_git_sha),
-    sha256: String(r.sha256),
-    createdAt: Number(r.created_at),
-    firstSeenAt: Number(r.first_seen_at),
-  }));
+  return sql
+    .exec('SELECT * FROM sightings WHERE cluster = ?', cluster)
+    .toArray()
+    .map((r) => ({
+      dbGitSha: String(r.db_git_sha),
+      sha256: String(r.sha256),
+      createdAt: Number(r.created_at),
+      firstSeenAt: Number(r.first_seen_at),
+    }));
 }
 
 /** Forgets pods silent for longer than `podTtl`, and old sightings of snapshots no remaining pod serves. */

@@ -27,7 +27,10 @@ export function boardHtml(view: BoardView): string {
   const stale = view.clusters.filter((c) => c.state === 'stale').length;
   const alerts = view.alerts
     .slice(0, 20)
-    .map((a) => `<li class="${a.kind}">${time(a.at)} <b>${escapeHtml(a.cluster)}</b> ${a.kind}${a.reasons.length ? `: ${escapeHtml(a.reasons.join('; '))}` : ''} <small>${a.deliveries.map((d) => `${d.status}×${d.attempts}`).join(' ')}</small></li>`)
+    .map(
+      (a) =>
+        `<li class="${a.kind}">${time(a.at)} <b>${escapeHtml(a.cluster)}</b> ${a.kind}${a.reasons.length ? `: ${escapeHtml(a.reasons.join('; '))}` : ''} <small>${a.deliveries.map((d) => `${d.status}×${d.attempts}`).join(' ')}</small></li>`,
+    )
     .join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><meta http-equiv="refresh" content="30">

@@ -14,7 +14,15 @@ export function clusterIds(sql: SqlStorage, config: BoardConfig): string[] {
 /** The rules applied to `pods` (already read), for every known cluster or only one. */
 export function verdicts(sql: SqlStorage, now: number, config: BoardConfig, pods: PodRecord[], only?: string): ClusterVerdict[] {
   const ids = only ? [only] : clusterIds(sql, config);
-  return ids.map((id) => evaluateCluster(id, pods.filter((p) => p.cluster === id), readSightings(sql, id), ruleFor(config, id), now));
+  return ids.map((id) =>
+    evaluateCluster(
+      id,
+      pods.filter((p) => p.cluster === id),
+      readSightings(sql, id),
+      ruleFor(config, id),
+      now,
+    ),
+  );
 }
 
 /**

@@ -45,7 +45,10 @@ export interface ClusterVerdict {
 function podVerdict(pod: PodRecord, rule: Rule, newest: Map<string, SnapshotSighting>, now: number): PodVerdict {
   const reasons: string[] = [];
   for (const task of pod.tasks) {
-    if (!task.ok) reasons.push(`task ${task.name} ${task.ageSeconds === null ? 'never succeeded' : `last succeeded ${formatAge(task.ageSeconds * 1000)} ago`} (limit ${formatAge(task.limitSeconds * 1000)})`);
+    if (!task.ok)
+      reasons.push(
+        `task ${task.name} ${task.ageSeconds === null ? 'never succeeded' : `last succeeded ${formatAge(task.ageSeconds * 1000)} ago`} (limit ${formatAge(task.limitSeconds * 1000)})`,
+      );
   }
   if (pod.dbSha256 === null) reasons.push('no database installed');
   if (pod.lastSuccessAt === null) reasons.push('never synced');

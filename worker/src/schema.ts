@@ -21,6 +21,8 @@
  * forward to recover.
  */
 
+import { SqliteningError } from '@sqlitening/contract';
+
 /** One rung of the ladder: brings the tables from `version - 1` to `version`. */
 export interface Migration {
   version: number;
@@ -71,9 +73,7 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 const VERSION_1_TABLES = ['pods', 'sightings', 'clusters', 'alerts', 'deliveries', 'signatures', 'meta'];
 
 /** The stored tables are newer than this code: reading them could go wrong in ways no test has seen. */
-export class SchemaTooNewError extends Error {
-  override readonly name = 'SchemaTooNewError';
-
+export class SchemaTooNewError extends SqliteningError {
   constructor(
     readonly stored: number,
     readonly supported: number,
@@ -81,6 +81,9 @@ export class SchemaTooNewError extends Error {
     super(
       `board storage is at schema version ${stored}, newer than version ${supported} that this worker knows: ` +
         `refusing to start rather than misread its tables (was the worker rolled back? deploy a release that knows version ${stored})`,
+      'schema-too-new',
+      'failed',
+      false,
     );
   }
 }

@@ -49,33 +49,40 @@ const iso = (ms: number | null): string | null => (ms === null ? null : new Date
 
 /** Everything the board shows. Times are absolute, so the view (and its ETag) changes only when the data does. */
 export function buildView(sql: SqlStorage, config: BoardConfig, now: number, only?: string): BoardView {
-  const stored = new Map(sql.exec('SELECT cluster, since FROM clusters').toArray().map((r) => [String(r.cluster), Number(r.since)]));
+  const stored = new Map(
+    sql
+      .exec('SELECT cluster, since FROM clusters')
+      .toArray()
+      .map((r) => [String(r.cluster), Number(r.since)]),
+  );
   const records = readPods(sql, only);
   const pods = new Map(records.map((p) => [`${p.cluster}\u0000${p.pod}`, p]));
-  const clusters = verdicts(sql, now, config, records, only).map((verdict): ClusterView => ({
-    id: verdict.cluster,
-    state: verdict.state,
-    since: iso(stored.get(verdict.cluster) ?? null),
-    reasons: verdict.reasons,
-    expected: config.expectedClusters.includes(verdict.cluster),
-    lastHeartbeatAt: iso(verdict.lastHeartbeatAt),
-    pods: verdict.pods.map((v) => {
-      const p = pods.get(`${verdict.cluster}\u0000${v.pod}`)!;
-      return {
-        pod: v.pod,
-        state: v.lagging ? 'lagging' : v.stale ? 'stale' : 'ok',
-        reasons: v.reasons,
-        appGitSha: p.appGitSha,
-        dbGitSha: p.dbGitSha,
-        dbSha256: p.dbSha256,
-        dbCreatedAt: iso(p.dbCreatedAt),
-        lastHeartbeatAt: iso(p.lastHeartbeatAt)!,
-        lastSuccessAt: iso(p.lastSuccessAt),
-        lastError: p.lastError,
-        tasks: p.tasks,
-      };
+  const clusters = verdicts(sql, now, config, records, only).map(
+    (verdict): ClusterView => ({
+      id: verdict.cluster,
+      state: verdict.state,
+      since: iso(stored.get(verdict.cluster) ?? null),
+      reasons: verdict.reasons,
+      expected: config.expectedClusters.includes(verdict.cluster),
+      lastHeartbeatAt: iso(verdict.lastHeartbeatAt),
+      pods: verdict.pods.map((v) => {
+        const p = pods.get(`${verdict.cluster}\u0000${v.pod}`)!;
+        return {
+          pod: v.pod,
+          state: v.lagging ? 'lagging' : v.stale ? 'stale' : 'ok',
+          reasons: v.reasons,
+          appGitSha: p.appGitSha,
+          dbGitSha: p.dbGitSha,
+          dbSha256: p.dbSha256,
+          dbCreatedAt: iso(p.dbCreatedAt),
+          lastHeartbeatAt: iso(p.lastHeartbeatAt)!,
+          lastSuccessAt: iso(p.lastSuccessAt),
+          lastError: p.lastError,
+          tasks: p.tasks,
+        };
+      }),
     }),
-  }));
+  );
   return { clusters, alerts: alertViews(sql, only), deadMan: readDeadMan(sql) };
 }
 

@@ -50,7 +50,9 @@ describe('staleness transitions and webhooks', () => {
     });
     expect(check).toBe('ok');
     expect(bodies(log, '/slack').map((b) => b.text)).toHaveLength(1);
-    expect(bodies(log, '/slack')[0].text).toMatch(/^:red_circle: Cluster \*eu-west\* is STALE: 2 of 2 pods stale\n• `web-1`: task database last succeeded 30m ago \(limit 10m\)/);
+    expect(bodies(log, '/slack')[0].text).toMatch(
+      /^:red_circle: Cluster \*eu-west\* is STALE: 2 of 2 pods stale\n• `web-1`: task database last succeeded 30m ago \(limit 10m\)/,
+    );
 
     // More rounds: nothing new while the state holds.
     await evaluate(now + 1000);

@@ -62,6 +62,8 @@ describe('evaluateCluster (pure)', () => {
   });
 
   it('refuses a bad BOARD_CONFIG with the field named', () => {
-    expect(() => readConfig({ BOARD_CONFIG: '{"podTtl": "forever"}' })).toThrow(/podTtl: expected a number with a unit \(500ms, 30s, 10m, 1h, 2d\), got "forever"/);
+    expect(() => readConfig({ BOARD_CONFIG: '{"podTtl": "forever"}' })).toThrow(
+      /podTtl: expected a number with a unit \(500ms, 30s, 10m, 1h, 2d\), got "forever"/,
+    );
   });
 });

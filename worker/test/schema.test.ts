@@ -39,7 +39,11 @@ const stub = (name: string) => env.BOARD.get(env.BOARD.idFromName(`schema-test-$
 
 /** The board's tables and how SQLite records each one's definition (internal `sqlite_*` and `_cf_*` tables left out). */
 function tables(sql: SqlStorage): Record<string, string> {
-  const rows = sql.exec("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name").toArray();
+  const rows = sql
+    .exec(
+      "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name",
+    )
+    .toArray();
   return Object.fromEntries(rows.map((r) => [String(r.name), String(r.sql)]));
 }
 
@@ -106,7 +110,11 @@ describe('schema version ladder', () => {
   it('upgrades a pre-ladder object through later steps without losing rows', async () => {
     const ladder: Migration[] = [
       ...MIGRATIONS,
-      { version: MIGRATIONS.length + 1, description: 'test: a note per pod', up: (sql) => sql.exec("ALTER TABLE pods ADD COLUMN note TEXT NOT NULL DEFAULT ''") },
+      {
+        version: MIGRATIONS.length + 1,
+        description: 'test: a note per pod',
+        up: (sql) => sql.exec("ALTER TABLE pods ADD COLUMN note TEXT NOT NULL DEFAULT ''"),
+      },
       { version: MIGRATIONS.length + 2, description: 'test: notes say hello', up: (sql) => sql.exec("UPDATE pods SET note = 'hello'") },
     ];
     await runInDurableObject(stub('upgrade'), (_: Board, state) => {
@@ -179,7 +187,9 @@ describe('schema version ladder', () => {
     });
     await runInDurableObject(stub('gap'), (_: Board, state) => {
       const gap: Migration[] = [...MIGRATIONS, { version: MIGRATIONS.length + 2, description: 'test: skips one', up: () => {} }];
-      expect(() => migrate(state.storage, gap)).toThrow(`Expected migration ${MIGRATIONS.length + 1} at position ${MIGRATIONS.length} of the ladder, got version ${MIGRATIONS.length + 2}`);
+      expect(() => migrate(state.storage, gap)).toThrow(
+        `Expected migration ${MIGRATIONS.length + 1} at position ${MIGRATIONS.length} of the ladder, got version ${MIGRATIONS.length + 2}`,
+      );
     });
   });
 });

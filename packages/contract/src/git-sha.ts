@@ -2,9 +2,7 @@ import { z } from 'zod';
 import { ContractError } from './errors.js';
 
 /** A full git commit id: 40 hex digits (SHA-1 repositories) or 64 (SHA-256 repositories), lower case. */
-export const gitShaSchema = z
-  .string()
-  .regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'expected a full git commit sha (40 or 64 lowercase hex digits)');
+export const gitShaSchema = z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'expected a full git commit sha (40 or 64 lowercase hex digits)');
 
 /**
  * Validates a git commit sha taken from `source` (a flag, an environment
@@ -15,7 +13,5 @@ export function parseGitSha(value: string, source: string): string {
   const trimmed = value.trim();
   if (gitShaSchema.safeParse(trimmed).success) return trimmed;
   const hint = /^[0-9A-F]+$/.test(trimmed) ? ' (use lower case)' : '';
-  throw new ContractError(
-    `invalid git sha from ${source}: expected a full commit sha (40 or 64 lowercase hex digits)${hint}, got ${JSON.stringify(value)}`,
-  );
+  throw new ContractError(`invalid git sha from ${source}: expected a full commit sha (40 or 64 lowercase hex digits)${hint}, got ${JSON.stringify(value)}`);
 }

@@ -17,7 +17,10 @@ export const MANIFEST_NAME = 'manifest.json';
 
 /** `2026-11-26T06:11:30.123Z` → `20261126T061130Z`: sortable, and safe in any URL or file name. */
 export function compactUtc(time: Date): string {
-  return time.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  return time
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
 }
 
 export function manifestKey(gitSha: string): string {

@@ -56,14 +56,9 @@ export async function verifySignature(input: {
   if (!timestamp || !signature) return 'missing';
   if (!/^\d{1,12}$/.test(timestamp) || !signature.startsWith(SCHEME)) return 'malformed';
   const mac = fromHex(signature.slice(SCHEME.length));
-  if (!mac || mac.length !== 32) return 'malformed';
+  if (mac?.length !== 32) return 'malformed';
   const skew = Math.abs((input.now ?? Date.now()) / 1000 - Number(timestamp));
   if (skew > (input.windowSeconds ?? SIGNATURE_WINDOW_SECONDS)) return 'expired';
-  const valid = await crypto.subtle.verify(
-    'HMAC',
-    await hmacKey(input.secret, 'verify'),
-    mac,
-    encoder.encode(`${timestamp}.${input.body}`),
-  );
+  const valid = await crypto.subtle.verify('HMAC', await hmacKey(input.secret, 'verify'), mac, encoder.encode(`${timestamp}.${input.body}`));
   return valid ? 'ok' : 'mismatch';
 }

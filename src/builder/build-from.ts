@@ -1,0 +1,51 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { ObjectStore } from '../store/object-store.js';
+import { buildDatabase, type BuildOptions, type BuildResult } from './build.js';
+import { startFromPublished } from './start-from-published.js';
+
+/** Where a build starts: the newest published snapshot of a commit (a data refresh), a database file, or nothing. */
+export type BuildStart = { kind: 'published'; store: ObjectStore; gitSha: string } | { kind: 'file'; file: string } | { kind: 'empty' };
+
+export interface StartedFrom {
+  /** The snapshot's object key, the file, or `an empty database (why)`, for people. */
+  description: string;
+  /** The snapshot started from, when it was a published one. */
+  key?: string | undefined;
+  sha256?: string | undefined;
+}
+
+/**
+ * The build half of every refresh, the same in the CLI and the Action:
+ * resolve the starting point (downloading and verifying a published
+ * snapshot into the output's folder), build from it, and remove the download
+ * whatever happens.
+ */
+export async function buildFrom(
+  start: BuildStart,
+  options: Omit<BuildOptions, 'from'>,
+  hooks: { onStart?: (from: StartedFrom) => void; onProgress?: (bytes: number, total: number) => void } = {},
+): Promise<{ built: BuildResult; startedFrom: StartedFrom }> {
+  let file: string | undefined;
+  let downloaded = false;
+  let startedFrom: StartedFrom = { description: 'an empty database' };
+  if (start.kind === 'published') {
+    const found = await startFromPublished(start.store, start.gitSha, path.dirname(path.resolve(options.output)), hooks.onProgress);
+    if (found.kind === 'published') {
+      file = found.file;
+      downloaded = true;
+      startedFrom = { description: found.manifest.object.key, key: found.manifest.object.key, sha256: found.manifest.database.sha256 };
+    } else {
+      startedFrom = { description: `an empty database (${found.reason})` };
+    }
+  } else if (start.kind === 'file') {
+    file = path.resolve(start.file);
+    startedFrom = { description: file };
+  }
+  hooks.onStart?.(startedFrom);
+  try {
+    return { built: await buildDatabase({ ...options, from: file }), startedFrom };
+  } finally {
+    if (downloaded && file) await rm(file, { force: true });
+  }
+}
