@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7256);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4337);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7256:
+/***/ 4337:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31740,8 +31740,8 @@ async function buildDatabase(options) {
     }
 }
 
-// EXTERNAL MODULE: ./packages/contract/lib/index.js + 30 modules
-var lib = __nccwpck_require__(9838);
+// EXTERNAL MODULE: ./packages/contract/lib/index.js + 31 modules
+var lib = __nccwpck_require__(712);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: external "node:stream/promises"
@@ -31800,7 +31800,58 @@ function decompressor(encoding) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/snapshot/deadline.ts
+
+/**
+ * Runs `work` with a signal that aborts when `signal` does or when
+ * `deadlineMs` passes, whichever comes first. A stall timeout catches a
+ * silent peer; only a deadline catches one that sends a byte now and then.
+ * An abort by the deadline is reported as a `DeadlineError`; any other error
+ * (the caller's own abort included) passes through unchanged.
+ */
+async function withDeadline(what, deadlineMs, signal, work) {
+    const deadline = AbortSignal.timeout(deadlineMs);
+    try {
+        return await work(signal ? AbortSignal.any([signal, deadline]) : deadline);
+    }
+    catch (error) {
+        if (deadline.aborted && !signal?.aborted)
+            throw new errors/* DeadlineError */.j3(what, deadlineMs);
+        throw error;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/snapshot/stall-watchdog.ts
+
+
+/** Passes bytes through and fails the stream when none arrive for `timeoutMs`. */
+function stallWatchdog(what, timeoutMs) {
+    let timer;
+    const watchdog = new external_node_stream_.Transform({
+        transform(chunk, _encoding, callback) {
+            arm();
+            callback(null, chunk);
+        },
+        flush(callback) {
+            clearTimeout(timer);
+            callback();
+        },
+        destroy(error, callback) {
+            clearTimeout(timer);
+            callback(error);
+        },
+    });
+    const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => watchdog.destroy(new errors/* StalledError */.OV(what, timeoutMs)), timeoutMs);
+    };
+    arm();
+    return watchdog;
+}
+
 ;// CONCATENATED MODULE: ./src/snapshot/download.ts
+
+
 
 
 
@@ -31841,30 +31892,6 @@ class LimitedCounter extends external_node_stream_.Transform {
         callback(null, chunk);
     }
 }
-/** Passes bytes through and fails the stream when none arrive for `timeoutMs`. */
-function stallWatchdog(what, timeoutMs) {
-    let timer;
-    const watchdog = new external_node_stream_.Transform({
-        transform(chunk, _encoding, callback) {
-            arm();
-            callback(null, chunk);
-        },
-        flush(callback) {
-            clearTimeout(timer);
-            callback();
-        },
-        destroy(error, callback) {
-            clearTimeout(timer);
-            callback(error);
-        },
-    });
-    const arm = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => watchdog.destroy(new errors/* StalledError */.OV(what, timeoutMs)), timeoutMs);
-    };
-    arm();
-    return watchdog;
-}
 /**
  * Streams a snapshot from the store into a temp file beside `destination`,
  * decoding and hashing on the way (never the whole file in memory), checks
@@ -31876,13 +31903,13 @@ async function downloadSnapshot(options) {
     const { manifest, store } = options;
     const what = `snapshot ${manifest.object.key}`;
     let bytesReceived = 0;
-    await replaceAtomically(external_node_path_default().resolve(options.destination), async (temp) => {
-        const result = await store.get(manifest.object.key, { signal: options.signal });
+    await replaceAtomically(external_node_path_default().resolve(options.destination), (temp) => withDeadline(what, options.deadlineMs ?? 3_600_000, options.signal, async (signal) => {
+        const result = await store.get(manifest.object.key, { signal });
         if (result.status !== 'ok')
             throw new errors/* StoreError */.AD(`${what}: unexpected not-modified answer`, true);
         const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
         const decoded = new LimitedCounter(manifest.database.size, what, true);
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, stallWatchdog(what, options.stallTimeoutMs ?? 30_000), received, decompressor(manifest.object.encoding), decoded, (0,external_node_fs_.createWriteStream)(temp, { flags: 'wx' }), { signal: options.signal });
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, stallWatchdog(what, options.stallTimeoutMs ?? 30_000), received, decompressor(manifest.object.encoding), decoded, (0,external_node_fs_.createWriteStream)(temp, { flags: 'wx' }), { signal });
         if (received.bytes !== manifest.object.size)
             throw new errors/* SizeMismatchError */.Au(`${what} (stored bytes)`, manifest.object.size, received.bytes);
         if (decoded.bytes !== manifest.database.size)
@@ -31892,50 +31919,190 @@ async function downloadSnapshot(options) {
             throw new errors/* ChecksumMismatchError */.a0(what, manifest.database.sha256, actual);
         await options.verify?.(temp);
         bytesReceived = received.bytes;
-    }, { tempName: `${DOWNLOAD_TEMP_MARK}${(0,external_node_crypto_.randomBytes)(6).toString('hex')}` });
+    }), { tempName: `${DOWNLOAD_TEMP_MARK}${(0,external_node_crypto_.randomBytes)(6).toString('hex')}` });
     return { bytesReceived };
 }
 
-// EXTERNAL MODULE: ./src/store/object-store.ts
-var object_store = __nccwpck_require__(3266);
+;// CONCATENATED MODULE: ./src/signing/keys.ts
+
+
+
+/** A key's id: the first 16 hex digits of the SHA-256 of its public key (SPKI, DER). Stable, short, and safe to print. */
+function keyIdOf(key) {
+    const spki = (key.type === 'private' ? (0,external_node_crypto_.createPublicKey)(key) : key).export({ type: 'spki', format: 'der' });
+    return (0,external_node_crypto_.createHash)('sha256').update(spki).digest('hex').slice(0, 16);
+}
+/** A new Ed25519 key pair as PEM text: PKCS#8 for the private key, SPKI for the public one. */
+function generateSigningKeyPair() {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    return {
+        privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        keyId: keyIdOf(publicKey),
+    };
+}
+function requireEd25519(key, source) {
+    if (key.asymmetricKeyType !== 'ed25519') {
+        throw new errors/* UsageError */.eb(`invalid key in ${source}: expected an Ed25519 key (sqlitening keygen makes one), got ${key.asymmetricKeyType ?? 'a symmetric key'}`);
+    }
+    return key;
+}
+/** The private signing key from PEM text; `source` names where it came from, for messages (never the key itself). */
+function parsePrivateKey(pem, source) {
+    let key;
+    try {
+        key = (0,external_node_crypto_.createPrivateKey)(pem);
+    }
+    catch {
+        throw new errors/* UsageError */.eb(`invalid signing key in ${source}: expected an Ed25519 private key in PEM (BEGIN PRIVATE KEY)`);
+    }
+    return requireEd25519(key, source);
+}
+/** A trusted public key from a PEM file. */
+async function readTrustedKey(file) {
+    let pem;
+    try {
+        pem = await readFile(file, 'utf8');
+    }
+    catch (error) {
+        throw new UsageError(`cannot read trust key ${file}: ${error.message}`);
+    }
+    let key;
+    try {
+        key = createPublicKey(pem);
+    }
+    catch {
+        throw new UsageError(`invalid trust key ${file}: expected an Ed25519 public key in PEM (BEGIN PUBLIC KEY)`);
+    }
+    if (key.type !== 'public')
+        throw new UsageError(`invalid trust key ${file}: expected a public key, got a private one; give the .pub file`);
+    requireEd25519(key, file);
+    return { keyId: keyIdOf(key), key };
+}
+
+;// CONCATENATED MODULE: ./src/signing/manifest-signature.ts
+
+
+
+
+/** The manifest as a DSSE envelope signed with `privateKey` (Ed25519 over DSSE's pre-authentication encoding). */
+function signManifest(manifest, privateKey) {
+    const payload = Buffer.from((0,lib/* serializeManifest */.MZ)(manifest));
+    const sig = (0,external_node_crypto_.sign)(null, (0,lib/* preAuthEncoding */.a0)(lib/* MANIFEST_PAYLOAD_TYPE */.qD, payload), privateKey);
+    const envelope = { payloadType: lib/* MANIFEST_PAYLOAD_TYPE */.qD, payload: (0,lib/* toBase64 */.nk)(payload), signatures: [{ keyid: keyIdOf(privateKey), sig: (0,lib/* toBase64 */.nk)(sig) }] };
+    return `${JSON.stringify(envelope, null, 2)}\n`;
+}
+/**
+ * Reads a manifest document: a bare manifest or a signed envelope. With
+ * `trusted` keys, only an envelope carrying a valid signature by one of them
+ * is accepted, and the manifest is read from the bytes that signature covers.
+ * Without, either form is read and signatures are not checked.
+ * Throws `SignatureError` (unsigned, untrusted key, bad signature) or `ContractError`.
+ */
+function openManifest(text, trusted, where) {
+    const document = (0,lib/* parseJson */.qF)(text, 'manifest');
+    if (!(0,lib/* isEnvelope */.XT)(document)) {
+        if (trusted)
+            throw new errors/* SignatureError */.VA(`${where} is not signed, and this agent accepts only manifests signed by ${keyList(trusted)}`, 'unsigned-manifest');
+        return { manifest: (0,lib/* parseManifest */.Ng)(document), signedBy: null };
+    }
+    const envelope = (0,lib/* parseEnvelope */.mE)(document);
+    const payload = (0,lib/* fromBase64 */.Ey)(envelope.payload);
+    if (trusted) {
+        const message = (0,lib/* preAuthEncoding */.a0)(envelope.payloadType, payload);
+        const named = envelope.signatures.filter((s) => trusted.some((t) => t.keyId === s.keyid) || s.keyid === undefined);
+        if (named.length === 0) {
+            const by = envelope.signatures.map((s) => s.keyid ?? '(no key id)').join(', ') || 'no key';
+            throw new errors/* SignatureError */.VA(`${where} is signed by ${by}, not by a trusted key (${keyList(trusted)})`, 'untrusted-key');
+        }
+        const signedBy = named
+            .flatMap((s) => trusted.filter((t) => s.keyid === undefined || t.keyId === s.keyid).map((t) => ({ t, s })))
+            .find(({ t, s }) => (0,external_node_crypto_.verify)(null, message, t.key, (0,lib/* fromBase64 */.Ey)(s.sig)))?.t.keyId;
+        if (!signedBy)
+            throw new errors/* SignatureError */.VA(`${where}: the signature does not match its content (altered after signing, or a forged signature)`, 'bad-signature');
+        return { manifest: (0,lib/* parseManifest */.Ng)((0,lib/* parseJson */.qF)(new TextDecoder().decode(payload), 'manifest')), signedBy };
+    }
+    return { manifest: (0,lib/* parseManifest */.Ng)((0,lib/* parseJson */.qF)(new TextDecoder().decode(payload), 'manifest')), signedBy: null };
+}
+function keyList(trusted) {
+    return trusted.map((t) => t.keyId).join(', ');
+}
+
+;// CONCATENATED MODULE: ./src/snapshot/bounded-read.ts
+
+
+
+
+/** Reads a small object (a manifest) whole, within a size cap and a stall timeout; the body is destroyed on failure. */
+async function readBounded(body, options) {
+    const chunks = [];
+    let total = 0;
+    const sink = new external_node_stream_.Writable({
+        write(chunk, _encoding, callback) {
+            total += chunk.length;
+            if (total > options.maxBytes) {
+                callback(new errors/* SizeMismatchError */.Au(options.what, options.maxBytes, total, ' or more (larger than any valid one)'));
+                return;
+            }
+            chunks.push(chunk);
+            callback();
+        },
+    });
+    await (0,external_node_stream_promises_namespaceObject.pipeline)(body, stallWatchdog(options.what, options.stallTimeoutMs), sink, { signal: options.signal });
+    return Buffer.concat(chunks);
+}
+
 ;// CONCATENATED MODULE: ./src/snapshot/manifest-store.ts
 
 
 
+
+
 /**
- * Reads and validates the manifest at `key`. A document that fails validation
- * throws a `ContractError` naming where it was found.
+ * Reads and validates the manifest at `key`: at most MANIFEST_MAX_BYTES,
+ * within a stall timeout and an overall deadline, so a store that streams
+ * forever or trickles cannot hold the agent. With `trustedKeys`, its
+ * signature is checked. A document that fails validation throws a
+ * `ContractError` (or `SignatureError`) naming where it was found.
  */
 async function readManifest(store, key, options = {}) {
-    let result;
-    try {
-        result = await store.get(key, options);
-    }
-    catch (error) {
-        if (error instanceof errors/* NotFoundError */.m_)
-            return { status: 'missing' };
-        throw error;
-    }
-    if (result.status === 'not-modified')
-        return result;
-    const text = await (0,object_store/* readText */.y)(result.body);
-    try {
-        return { status: 'ok', manifest: (0,lib/* parseManifestJson */.vW)(text), etag: result.etag };
-    }
-    catch (error) {
-        if (error instanceof lib/* ContractError */.Vl) {
-            throw new lib/* ContractError */.Vl(`${store.location}/${key}: ${error.message}`, error.problems);
+    const where = `${store.location}/${key}`;
+    const deadlineMs = options.deadlineMs ?? 60_000;
+    return withDeadline(`manifest ${where}`, deadlineMs, options.signal, async (signal) => {
+        let result;
+        try {
+            result = await store.get(key, { ifNoneMatch: options.ifNoneMatch, signal });
         }
-        throw error;
-    }
+        catch (error) {
+            if (error instanceof errors/* NotFoundError */.m_)
+                return { status: 'missing' };
+            throw error;
+        }
+        if (result.status === 'not-modified')
+            return result;
+        const body = await readBounded(result.body, {
+            what: `manifest ${where}`,
+            maxBytes: lib/* MANIFEST_MAX_BYTES */.V4,
+            stallTimeoutMs: options.stallTimeoutMs ?? 30_000,
+            signal,
+        });
+        try {
+            const opened = openManifest(body.toString('utf8'), options.trustedKeys ?? null, where);
+            return { status: 'ok', manifest: opened.manifest, etag: result.etag, signedBy: opened.signedBy };
+        }
+        catch (error) {
+            if (error instanceof lib/* ContractError */.Vl && !(error instanceof errors/* SignatureError */.VA))
+                throw new lib/* ContractError */.Vl(`${where}: ${error.message}`, error.problems);
+            throw error;
+        }
+    });
 }
 /** Manifests may change at any time, so caches must revalidate them on every read. */
 const MANIFEST_CACHE_CONTROL = 'no-cache';
-async function writeManifest(store, key, manifest) {
-    await store.put(key, Buffer.from((0,lib/* serializeManifest */.MZ)(manifest)), {
-        contentType: 'application/json',
-        cacheControl: MANIFEST_CACHE_CONTROL,
-    });
+/** Writes a manifest, as a signed envelope when `signingKey` is given. */
+async function writeManifest(store, key, manifest, signingKey) {
+    const text = signingKey ? signManifest(manifest, signingKey) : (0,lib/* serializeManifest */.MZ)(manifest);
+    await store.put(key, Buffer.from(text), { contentType: 'application/json', cacheControl: MANIFEST_CACHE_CONTROL });
 }
 
 ;// CONCATENATED MODULE: ./src/builder/start-from-published.ts
@@ -32144,8 +32311,12 @@ async function publishSnapshot(options) {
             // Same bytes: keep the existing object and manifest, but only if the object is really there.
             const object = await store.head(previous.object.key);
             if (object && object.size === previous.object.size) {
-                if (!options.dryRun)
-                    await updateLatest(store, previous);
+                if (!options.dryRun) {
+                    // The same manifest, signed now: a store switching to signed manifests must not wait for new data.
+                    if (options.signingKey)
+                        await writeManifest(store, pointerKey, previous, options.signingKey);
+                    await updateLatest(store, previous, options.signingKey);
+                }
                 return {
                     status: 'unchanged',
                     manifest: previous,
@@ -32170,8 +32341,8 @@ async function publishSnapshot(options) {
             throw new errors/* StoreError */.AD(`upload of ${manifest.object.key} not confirmed: the store holds ${stored ? `${stored.size} bytes` : 'nothing'}, expected ${encoded.encodedSize}`, true);
         }
         step('uploaded', { key: manifest.object.key, bytes: encoded.encodedSize });
-        await writeManifest(store, pointerKey, manifest);
-        await updateLatest(store, manifest);
+        await writeManifest(store, pointerKey, manifest, options.signingKey);
+        await updateLatest(store, manifest, options.signingKey);
         step('manifest', { key: pointerKey });
         const pruned = await pruneCommit(store, options.gitSha, options.retention, now(), new Set([manifest.object.key]), false);
         return { status: 'published', manifest, manifestKey: pointerKey, objectKey: manifest.object.key, pruned, durationMs: Date.now() - started };
@@ -32184,7 +32355,7 @@ function stripUndefined(value) {
     return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== ''));
 }
 /** Points `latest.json` at `manifest` unless it already points at one at least as new. */
-async function updateLatest(store, manifest) {
+async function updateLatest(store, manifest, signingKey) {
     let latest;
     try {
         const read = await readManifest(store, lib/* LATEST_KEY */.My);
@@ -32198,9 +32369,9 @@ async function updateLatest(store, manifest) {
             throw error;
     }
     const same = latest?.gitSha === manifest.gitSha && latest.database.sha256 === manifest.database.sha256;
-    if (latest && (latest.createdAt > manifest.createdAt || same))
+    if (latest && (latest.createdAt > manifest.createdAt || (same && !signingKey)))
         return;
-    await writeManifest(store, lib/* LATEST_KEY */.My, manifest);
+    await writeManifest(store, lib/* LATEST_KEY */.My, manifest, signingKey);
 }
 async function pruneCommit(store, gitSha, rule, now, protectedKeys, dryRun) {
     const doomed = planRetention(await store.list((0,lib/* commitPrefix */.q8)(gitSha)), rule, now, protectedKeys);
@@ -32214,6 +32385,8 @@ async function pruneCommit(store, gitSha, rule, now, protectedKeys, dryRun) {
 var external_node_url_ = __nccwpck_require__(3136);
 // EXTERNAL MODULE: ./src/describe-error.ts
 var describe_error = __nccwpck_require__(9869);
+// EXTERNAL MODULE: ./src/store/object-store.ts
+var object_store = __nccwpck_require__(3266);
 ;// CONCATENATED MODULE: ./src/store/http-store.ts
 
 
@@ -32229,8 +32402,16 @@ class HttpStore {
     writable = false;
     #base;
     #headersTimeoutMs;
+    #authorization;
     constructor(options) {
-        this.#base = options.baseUrl.replace(/\/+$/, '');
+        // Credentials in the URL (https://user:pass@host/…) become a Basic Authorization header and are never printed.
+        const url = new URL(options.baseUrl);
+        if (url.username || url.password) {
+            this.#authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+            url.username = '';
+            url.password = '';
+        }
+        this.#base = url.href.replace(/\/+$/, '');
         this.location = this.#base;
         this.#headersTimeoutMs = options.headersTimeoutMs ?? 15_000;
     }
@@ -32245,9 +32426,15 @@ class HttpStore {
         const timer = setTimeout(() => timeout.abort(new Error(`no response within ${this.#headersTimeoutMs} ms`)), this.#headersTimeoutMs);
         const signals = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
         try {
-            return await fetch(url, { method, headers, signal: signals, redirect: 'follow' });
+            return await this.#fetchSameOrigin(url, {
+                method,
+                headers: this.#authorization ? { ...headers, authorization: this.#authorization } : headers,
+                signal: signals,
+            });
         }
         catch (error) {
+            if (error instanceof errors/* StoreError */.AD)
+                throw error;
             const cause = error.cause;
             const reason = timeout.signal.aborted ? (0,describe_error/* errorMessage */.gJ)(timeout.signal.reason) : (cause?.code ?? cause?.message ?? (0,describe_error/* errorMessage */.gJ)(error));
             throw new errors/* StoreUnreachableError */.I8(url, reason, error);
@@ -32255,6 +32442,28 @@ class HttpStore {
         finally {
             clearTimeout(timer);
         }
+    }
+    /**
+     * Follows redirects only within the store's origin (a CDN's trailing-slash
+     * or canonical-path redirects), at most 5: a redirect elsewhere could hand
+     * the agent another server's answer, and with it our credentials.
+     */
+    async #fetchSameOrigin(url, init) {
+        const origin = new URL(this.#base).origin;
+        let current = url;
+        for (let hop = 0; hop <= 5; hop++) {
+            const response = await fetch(current, { ...init, redirect: 'manual' });
+            const location = response.headers.get('location');
+            if (response.status < 300 || response.status > 399 || response.status === 304 || !location)
+                return response;
+            await response.body?.cancel();
+            const next = new URL(location, current);
+            if (next.origin !== origin) {
+                throw new errors/* StoreError */.AD(`${current} redirects to another origin (${next.origin}); refusing to follow it`, false);
+            }
+            current = next.href;
+        }
+        throw new errors/* StoreError */.AD(`${url}: more than 5 redirects`, false);
     }
     #fail(response, key) {
         if (response.status === 404)
@@ -32513,6 +32722,7 @@ var Inputs;
     Inputs["PublicBaseUrl"] = "public-base-url";
     Inputs["WorkingDirectory"] = "working-directory";
     Inputs["DryRun"] = "dry-run";
+    Inputs["SigningKey"] = "signing-key";
 })(Inputs || (Inputs = {}));
 var Outputs;
 (function (Outputs) {
@@ -32562,6 +32772,7 @@ async function runAction(settings, builder, io) {
         stats: built.stats,
         sqlite: io.sqlite,
         builder,
+        signingKey: settings.signingKey,
         dryRun: settings.dryRun,
         onStep: (step, detail) => io.info(`publish ${step} ${JSON.stringify(detail)}`),
     });
@@ -32661,9 +32872,18 @@ function parseHttpUrl(text, what) {
         throw invalid(what, 'an http(s)://host[:port][/path] URL', text);
     return text;
 }
+const SIZE_UNITS = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
+/** A size in bytes: `512MiB`, `64GiB`, `1048576`. */
+function parseSize(text, what) {
+    const match = /^(\d+(?:\.\d+)?)\s*(b|kib|mib|gib|tib)?$/i.exec(text.trim());
+    if (!match)
+        throw invalid(what, 'a size such as 512MiB, 64GiB or a number of bytes', text);
+    return Math.round(Number(match[1]) * SIZE_UNITS[(match[2] ?? '').toLowerCase()]);
+}
 
 
 ;// CONCATENATED MODULE: ./src/action/settings.ts
+
 
 
 
@@ -32736,6 +32956,7 @@ function readSettings(get, env) {
         publicBaseUrl: publicBaseUrl ? publicBaseUrl.replace(/\/+$/, '') : undefined,
         workingDirectory,
         dryRun: parseBoolean(get(Inputs.DryRun), settings_name(Inputs.DryRun)),
+        signingKey: get(Inputs.SigningKey) ? parsePrivateKey(get(Inputs.SigningKey), settings_name(Inputs.SigningKey)) : null,
     };
 }
 
@@ -32773,7 +32994,7 @@ async function run() {
 /* harmony export */   gJ: () => (/* binding */ errorMessage)
 /* harmony export */ });
 /* unused harmony exports EXIT_CODES, EXIT, describeError */
-/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9838);
+/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(712);
 
 /**
  * Exit codes of every command, with what each means. The CLI's help text and
@@ -32890,14 +33111,16 @@ function describeError(error) {
 /* harmony export */   Jq: () => (/* binding */ BucketMissingError),
 /* harmony export */   OV: () => (/* binding */ StalledError),
 /* harmony export */   Uk: () => (/* binding */ AccessDeniedError),
+/* harmony export */   VA: () => (/* binding */ SignatureError),
 /* harmony export */   a$: () => (/* binding */ DatabaseError),
 /* harmony export */   a0: () => (/* binding */ ChecksumMismatchError),
 /* harmony export */   al: () => (/* binding */ ReadOnlyStoreError),
 /* harmony export */   eb: () => (/* reexport safe */ _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__.eb),
+/* harmony export */   j3: () => (/* binding */ DeadlineError),
 /* harmony export */   m_: () => (/* binding */ NotFoundError)
 /* harmony export */ });
-/* unused harmony exports WrongCommitError, LockedError */
-/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9838);
+/* unused harmony exports WrongCommitError, LockedError, RollbackError, TooLargeError */
+/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(712);
 
 /*
  * The errors Sqlitening raises on purpose. The base classes (and ContractError,
@@ -32999,6 +33222,30 @@ class LockedError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .S
         super(`another agent (${holder}) already manages ${folder}; run one agent per data folder`, 'locked', 'failed', false);
     }
 }
+/** A read did not finish within its overall deadline, though bytes kept coming (a trickle). */
+class DeadlineError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
+    constructor(what, deadlineMs) {
+        super(`${what}: not finished within ${deadlineMs} ms (overall deadline)`, 'deadline-exceeded', 'failed', true);
+    }
+}
+/** The manifest names a snapshot older than the one installed for the same commit: a rollback, refused unless allowed. */
+class RollbackError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
+    constructor(installed, offered) {
+        super(`refusing to install a snapshot created ${offered}, older than the installed one (${installed}); a store serving an older manifest is a rollback (pass --allow-rollback to accept it)`, 'rollback-refused', 'rejected', false);
+    }
+}
+/** The manifest's signature is missing, does not verify, or was made by a key the agent does not trust. */
+class SignatureError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
+    constructor(message, code) {
+        super(message, code, 'rejected', false);
+    }
+}
+/** The snapshot is larger than this agent accepts, or than the disk can hold: nothing was written. */
+class TooLargeError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
+    constructor(message, code) {
+        super(message, code, code === 'disk-full' ? 'failed' : 'rejected', false);
+    }
+}
 
 
 /***/ }),
@@ -33007,10 +33254,10 @@ class LockedError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .S
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   M: () => (/* binding */ assertValidKey),
-/* harmony export */   y: () => (/* binding */ readText)
+/* harmony export */   M: () => (/* binding */ assertValidKey)
 /* harmony export */ });
-/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9838);
+/* unused harmony export readText */
+/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(712);
 
 /** Reads a whole (small) object as text, e.g. a manifest. */
 async function readText(body) {
@@ -33289,7 +33536,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 9838:
+/***/ 712:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -33299,22 +33546,30 @@ __nccwpck_require__.d(__webpack_exports__, {
   JC: () => (/* reexport */ ENCODINGS),
   My: () => (/* reexport */ LATEST_KEY),
   Sn: () => (/* reexport */ MANIFEST_FORMAT),
+  V4: () => (/* reexport */ MANIFEST_MAX_BYTES),
+  qD: () => (/* reexport */ MANIFEST_PAYLOAD_TYPE),
   hh: () => (/* reexport */ MANIFEST_VERSION),
   bA: () => (/* reexport */ SqliteningError),
   eb: () => (/* reexport */ errors_UsageError),
   q8: () => (/* reexport */ commitPrefix),
   z3: () => (/* reexport */ formatBytes),
   a3: () => (/* reexport */ formatDuration),
+  Ey: () => (/* reexport */ fromBase64),
+  XT: () => (/* reexport */ isEnvelope),
   Rn: () => (/* reexport */ manifestKey),
   E9: () => (/* reexport */ parseDuration),
+  mE: () => (/* reexport */ parseEnvelope),
   ut: () => (/* reexport */ parseGitSha),
-  vW: () => (/* reexport */ parseManifestJson),
+  qF: () => (/* reexport */ validation_parseJson),
+  Ng: () => (/* reexport */ parseManifest),
   dd: () => (/* reexport */ parseSnapshotKey),
+  a0: () => (/* reexport */ preAuthEncoding),
   MZ: () => (/* reexport */ serializeManifest),
-  o1: () => (/* reexport */ snapshotKey)
+  o1: () => (/* reexport */ snapshotKey),
+  nk: () => (/* reexport */ toBase64)
 });
 
-// UNUSED EXPORTS: HEARTBEAT_LIMITS, HEARTBEAT_VERSION, MANIFEST_NAME, NAME_PATTERN, NAME_RULE, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS, TIMESTAMP_HEADER, assertName, builderSchema, compactUtc, databaseInfoSchema, durationSchema, escapeHtml, formatAge, fromHex, gitShaSchema, heartbeatSchema, manifestSchema, nameSchema, objectInfoSchema, parseHeartbeats, parseJson, parseManifest, sha256Schema, signBody, signatureHeaders, tableStatsSchema, taskStatusSchema, toHex, validate, verifySignature, z
+// UNUSED EXPORTS: HEARTBEAT_LIMITS, HEARTBEAT_VERSION, MANIFEST_NAME, NAME_PATTERN, NAME_RULE, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS, TIMESTAMP_HEADER, assertName, builderSchema, compactUtc, databaseInfoSchema, durationSchema, envelopeSchema, escapeHtml, formatAge, fromHex, gitShaSchema, heartbeatSchema, manifestSchema, nameSchema, objectInfoSchema, parseHeartbeats, parseManifestJson, sha256Schema, signBody, signatureHeaders, tableStatsSchema, taskStatusSchema, toHex, validate, verifySignature, z
 
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
@@ -42914,6 +43169,105 @@ const durationSchema = schemas_string()
     .regex(DURATION, `expected ${EXPECTED}`)
     .transform((text) => toMs(text));
 //# sourceMappingURL=duration.js.map
+;// CONCATENATED MODULE: ./packages/contract/lib/validation.js
+
+function describeInput(input) {
+    if (input === undefined)
+        return 'nothing';
+    const text = JSON.stringify(input);
+    if (text === undefined)
+        return String(input);
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+function describeIssue(issue) {
+    const path = issue.path.length > 0 ? issue.path.join('.') : '(document)';
+    const input = 'input' in issue ? issue.input : undefined;
+    const message = issue.message.replace(/^Invalid input: /, '');
+    return `${path}: ${message}, got ${describeInput(input)}`;
+}
+/**
+ * Validates `value` against `schema`. Unknown fields are dropped (a newer writer
+ * may add some); missing or invalid ones throw a {@link ContractError} whose
+ * message starts with `what` ("manifest", "heartbeat") and lists the problems.
+ */
+function validation_validate(schema, value, what) {
+    const result = schema.safeParse(value, { reportInput: true });
+    if (result.success)
+        return result.data;
+    const problems = result.error.issues.map(describeIssue);
+    const shown = problems.slice(0, 3).join('; ');
+    const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
+    throw new ContractError(`invalid ${what}: ${shown}${more}`, problems);
+}
+/** Parses JSON text, turning a syntax error into a {@link ContractError}. */
+function validation_parseJson(text, what) {
+    try {
+        return JSON.parse(text);
+    }
+    catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new ContractError(`invalid ${what}: expected JSON, got text that does not parse (${reason})`);
+    }
+}
+/** The schema library the contract is written in, for code that validates its own documents with `validate` (the board's settings), so there is one copy of it. */
+
+//# sourceMappingURL=validation.js.map
+;// CONCATENATED MODULE: ./packages/contract/lib/envelope.js
+
+
+/*
+ * Signed manifests use DSSE (the Dead Simple Signing Envelope of in-toto and
+ * Sigstore), not a home-made format: the signature covers the payload type and
+ * the exact payload bytes through DSSE's pre-authentication encoding, so
+ * nothing is re-serialised before verification.
+ *
+ *   { "payloadType": "application/vnd.sqlitening.manifest+json",
+ *     "payload": "<base64 of the manifest JSON>",
+ *     "signatures": [ { "keyid": "<16 hex>", "sig": "<base64 Ed25519 signature>" } ] }
+ *
+ * A signed `manifest.json` is this envelope; an unsigned one is the manifest
+ * itself. The manifest names every other object by its hash, so signing it
+ * covers them all.
+ */
+const MANIFEST_PAYLOAD_TYPE = 'application/vnd.sqlitening.manifest+json';
+const envelope_base64 = schemas_string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
+const envelopeSchema = object({
+    payloadType: literal(MANIFEST_PAYLOAD_TYPE, { message: `expected payloadType ${MANIFEST_PAYLOAD_TYPE}` }),
+    payload: envelope_base64,
+    signatures: array(object({ keyid: schemas_string().max(128).optional(), sig: envelope_base64 })).max(16),
+});
+const encoder = new TextEncoder();
+/** DSSE's pre-authentication encoding: `DSSEv1 <len(type)> <type> <len(body)> <body>`, lengths in ASCII decimal bytes. */
+function preAuthEncoding(payloadType, payload) {
+    const type = encoder.encode(payloadType);
+    const head = encoder.encode(`DSSEv1 ${type.length} ${payloadType} ${payload.length} `);
+    const out = new Uint8Array(head.length + payload.length);
+    out.set(head, 0);
+    out.set(payload, head.length);
+    return out;
+}
+function toBase64(bytes) {
+    let binary = '';
+    for (let i = 0; i < bytes.length; i += 0x8000)
+        binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(binary);
+}
+function fromBase64(text) {
+    const binary = atob(text);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++)
+        bytes[i] = binary.charCodeAt(i);
+    return bytes;
+}
+/** Whether a parsed JSON document is an envelope rather than a bare manifest. */
+function isEnvelope(value) {
+    return typeof value === 'object' && value !== null && 'payloadType' in value && 'payload' in value;
+}
+/** Parses envelope JSON text. Throws `ContractError` naming the field. */
+function parseEnvelope(value) {
+    return validation_validate(envelopeSchema, value, 'signed manifest envelope');
+}
+//# sourceMappingURL=envelope.js.map
 ;// CONCATENATED MODULE: ./packages/contract/lib/format.js
 /*
  * How sizes and ages are written for people, the same on the pod's health
@@ -42997,49 +43351,6 @@ function iso_duration(params) {
     return core._isoDuration(ZodISODuration, params);
 }
 
-;// CONCATENATED MODULE: ./packages/contract/lib/validation.js
-
-function describeInput(input) {
-    if (input === undefined)
-        return 'nothing';
-    const text = JSON.stringify(input);
-    if (text === undefined)
-        return String(input);
-    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-function describeIssue(issue) {
-    const path = issue.path.length > 0 ? issue.path.join('.') : '(document)';
-    const input = 'input' in issue ? issue.input : undefined;
-    const message = issue.message.replace(/^Invalid input: /, '');
-    return `${path}: ${message}, got ${describeInput(input)}`;
-}
-/**
- * Validates `value` against `schema`. Unknown fields are dropped (a newer writer
- * may add some); missing or invalid ones throw a {@link ContractError} whose
- * message starts with `what` ("manifest", "heartbeat") and lists the problems.
- */
-function validation_validate(schema, value, what) {
-    const result = schema.safeParse(value, { reportInput: true });
-    if (result.success)
-        return result.data;
-    const problems = result.error.issues.map(describeIssue);
-    const shown = problems.slice(0, 3).join('; ');
-    const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
-    throw new ContractError(`invalid ${what}: ${shown}${more}`, problems);
-}
-/** Parses JSON text, turning a syntax error into a {@link ContractError}. */
-function validation_parseJson(text, what) {
-    try {
-        return JSON.parse(text);
-    }
-    catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        throw new ContractError(`invalid ${what}: expected JSON, got text that does not parse (${reason})`);
-    }
-}
-/** The schema library the contract is written in, for code that validates its own documents with `validate` (the board's settings), so there is one copy of it. */
-
-//# sourceMappingURL=validation.js.map
 ;// CONCATENATED MODULE: ./packages/contract/lib/manifest.js
 
 
@@ -43052,6 +43363,8 @@ const MANIFEST_FORMAT = 'sqlitening.manifest';
  * (a chunked or page-delta encoding, say) bumps it.
  */
 const MANIFEST_VERSION = 1;
+/** Largest manifest (or signed envelope) a reader accepts, in bytes; real ones are a few KiB. */
+const MANIFEST_MAX_BYTES = 1024 * 1024;
 /**
  * How the snapshot object is encoded. `identity` is the plain SQLite file.
  * Chunked and page-delta encodings will be added here, with a new version.
@@ -43080,9 +43393,11 @@ const databaseInfoSchema = object({
     tables: array(tableStatsSchema),
 });
 /** The stored object that holds the snapshot. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+const PRINTABLE = /^[^\u0000-\u001f\u007f-\u009f]+$/;
 const objectInfoSchema = object({
-    /** Key relative to the store's root (bucket and prefix, folder, or base URL). */
-    key: schemas_string().min(1),
+    /** Key relative to the store's root (bucket and prefix, folder, or base URL); printable, as it appears in messages. */
+    key: schemas_string().min(1).max(1024).regex(PRINTABLE, 'expected a key without control characters'),
     encoding: schemas_enum(ENCODINGS),
     /** Size of the stored (encoded) object in bytes. */
     size: countSchema,
@@ -43114,7 +43429,7 @@ function parseManifest(value) {
 }
 /** Parses and validates manifest JSON text. Throws `ContractError`. */
 function parseManifestJson(text) {
-    return parseManifest(validation_parseJson(text, 'manifest'));
+    return parseManifest(parseJson(text, 'manifest'));
 }
 /** Serializes a manifest after validating it, so a writer can never publish one its readers would refuse. */
 function serializeManifest(manifest) {
@@ -43264,15 +43579,15 @@ const SIGNATURE_HEADER = 'x-sqlitening-signature';
 /** How far a timestamp may be from the receiver's clock, either way. */
 const SIGNATURE_WINDOW_SECONDS = 300;
 const SCHEME = 'v1=';
-const encoder = new TextEncoder();
+const signature_encoder = new TextEncoder();
 async function hmacKey(secret, usage) {
     if (secret.length === 0)
         throw new UsageError('invalid signing secret: expected a non-empty secret, got an empty string');
-    return crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [usage]);
+    return crypto.subtle.importKey('raw', signature_encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [usage]);
 }
 /** The signature header value for `body` sent at `timestamp` (unix seconds). */
 async function signBody(secret, timestamp, body) {
-    const mac = await crypto.subtle.sign('HMAC', await hmacKey(secret, 'sign'), encoder.encode(`${timestamp}.${body}`));
+    const mac = await crypto.subtle.sign('HMAC', await hmacKey(secret, 'sign'), signature_encoder.encode(`${timestamp}.${body}`));
     return `${SCHEME}${toHex(mac)}`;
 }
 /** Both headers for a signed request, ready to merge into `fetch` headers. */
@@ -43296,7 +43611,7 @@ async function verifySignature(input) {
     const skew = Math.abs((input.now ?? Date.now()) / 1000 - Number(timestamp));
     if (skew > (input.windowSeconds ?? SIGNATURE_WINDOW_SECONDS))
         return 'expired';
-    const valid = await crypto.subtle.verify('HMAC', await hmacKey(input.secret, 'verify'), mac, encoder.encode(`${timestamp}.${input.body}`));
+    const valid = await crypto.subtle.verify('HMAC', await hmacKey(input.secret, 'verify'), mac, signature_encoder.encode(`${timestamp}.${input.body}`));
     return valid ? 'ok' : 'mismatch';
 }
 //# sourceMappingURL=signature.js.map
@@ -43307,6 +43622,7 @@ async function verifySignature(input) {
  * and limits, the error base classes, and the small helpers all three need.
  * Runtime-neutral on purpose (no `node:` imports): the board runs it in workerd.
  */
+
 
 
 

@@ -109,3 +109,36 @@ export class LockedError extends SqliteningError {
     super(`another agent (${holder}) already manages ${folder}; run one agent per data folder`, 'locked', 'failed', false);
   }
 }
+
+/** A read did not finish within its overall deadline, though bytes kept coming (a trickle). */
+export class DeadlineError extends SqliteningError {
+  constructor(what: string, deadlineMs: number) {
+    super(`${what}: not finished within ${deadlineMs} ms (overall deadline)`, 'deadline-exceeded', 'failed', true);
+  }
+}
+
+/** The manifest names a snapshot older than the one installed for the same commit: a rollback, refused unless allowed. */
+export class RollbackError extends SqliteningError {
+  constructor(installed: string, offered: string) {
+    super(
+      `refusing to install a snapshot created ${offered}, older than the installed one (${installed}); a store serving an older manifest is a rollback (pass --allow-rollback to accept it)`,
+      'rollback-refused',
+      'rejected',
+      false,
+    );
+  }
+}
+
+/** The manifest's signature is missing, does not verify, or was made by a key the agent does not trust. */
+export class SignatureError extends SqliteningError {
+  constructor(message: string, code: 'unsigned-manifest' | 'bad-signature' | 'untrusted-key') {
+    super(message, code, 'rejected', false);
+  }
+}
+
+/** The snapshot is larger than this agent accepts, or than the disk can hold: nothing was written. */
+export class TooLargeError extends SqliteningError {
+  constructor(message: string, code: 'snapshot-too-large' | 'disk-full') {
+    super(message, code, code === 'disk-full' ? 'failed' : 'rejected', false);
+  }
+}

@@ -42,4 +42,13 @@ export function parseHttpUrl(text: string, what: string): string {
   return text;
 }
 
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
+
+/** A size in bytes: `512MiB`, `64GiB`, `1048576`. */
+export function parseSize(text: string, what: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kib|mib|gib|tib)?$/i.exec(text.trim());
+  if (!match) throw invalid(what, 'a size such as 512MiB, 64GiB or a number of bytes', text);
+  return Math.round(Number(match[1]) * SIZE_UNITS[(match[2] ?? '').toLowerCase()]!);
+}
+
 export { parseDuration };

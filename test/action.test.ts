@@ -1,5 +1,6 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { execFile, spawn } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,6 +10,8 @@ import { parse as parseYaml } from 'yaml';
 import { manifestKey, parseManifestJson } from '@sqlitening/contract';
 import { readText } from '../src/store/object-store.js';
 import { S3Store } from '../src/store/s3-store.js';
+import { generateSigningKeyPair } from '../src/signing/keys.js';
+import { openManifest } from '../src/signing/manifest-signature.js';
 import { SHA_A, SHA_B, tempFolder } from './helpers/fixtures.js';
 import { NODE24 } from './helpers/node24.js';
 import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
@@ -143,6 +146,27 @@ describe('the action, dist/index.js under Node 24', () => {
     expect(again.code, again.stdout).toBe(0);
     expect(again.outputs).toMatchObject({ published: 'false', status: 'unchanged', sha256: manifest.database.sha256 });
     expect(again.summary).toContain('Unchanged: these bytes were already published');
+  });
+
+  it('signs the manifest with the signing-key input, and an agent trusting the public key reads it', async () => {
+    const keys = generateSigningKeyPair();
+    const result = await runAction({ ...storeInputs('signed'), migrations: 'db/migrations', 'signing-key': keys.privateKeyPem });
+    expect(result.code, result.stdout).toBe(0);
+    expect(result.stdout).not.toContain('PRIVATE KEY');
+    const read = await store('signed').get(manifestKey(SHA_A));
+    if (read.status !== 'ok') throw new Error('no manifest');
+    const text = await readText(read.body);
+    const trusted = [{ keyId: keys.keyId, key: createPublicKey(keys.publicKeyPem) }];
+    expect(openManifest(text, trusted, 'manifest')).toMatchObject({ signedBy: keys.keyId, manifest: { gitSha: SHA_A } });
+    const other = generateSigningKeyPair();
+    expect(() => openManifest(text, [{ keyId: other.keyId, key: createPublicKey(other.publicKeyPem) }], 'manifest')).toThrow(/not by a trusted key/);
+  });
+
+  it('refuses a signing-key input that is not an Ed25519 private key, naming the input and not the value', async () => {
+    const result = await runAction({ ...storeInputs('signed-bad'), migrations: 'db/migrations', 'signing-key': 'hunter2-not-a-key' });
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).toContain("invalid signing key in input 'signing-key'");
+    expect(result.stdout).not.toContain('hunter2');
   });
 
   it('writes zstd under Node 24, which zstd(1) decodes to the manifest sha256', async () => {

@@ -19,6 +19,7 @@ export enum Inputs {
   PublicBaseUrl = 'public-base-url',
   WorkingDirectory = 'working-directory',
   DryRun = 'dry-run',
+  SigningKey = 'signing-key',
 }
 
 export enum Outputs {

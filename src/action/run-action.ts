@@ -59,6 +59,7 @@ export async function runAction(settings: ActionSettings, builder: BuilderInfo, 
     stats: built.stats,
     sqlite: io.sqlite,
     builder,
+    signingKey: settings.signingKey,
     dryRun: settings.dryRun,
     onStep: (step, detail) => io.info(`publish ${step} ${JSON.stringify(detail)}`),
   });

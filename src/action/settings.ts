@@ -1,6 +1,8 @@
+import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { type Encoding, ENCODINGS, parseGitSha } from '@sqlitening/contract';
 import { UsageError } from '../errors.js';
+import { parsePrivateKey } from '../signing/keys.js';
 import { parseBoolean, parseChoice, parseDuration, parseHttpUrl, parseInteger, parseShare } from '../values.js';
 import type { StoreSettings } from '../store/open-store.js';
 import { Inputs } from './constants.js';
@@ -29,6 +31,8 @@ export interface ActionSettings {
   publicBaseUrl: string | undefined;
   workingDirectory: string;
   dryRun: boolean;
+  /** Signs manifests when set (from a secret). */
+  signingKey: KeyObject | null;
 }
 
 type GetInput = (name: Inputs) => string;
@@ -105,5 +109,6 @@ export function readSettings(get: GetInput, env: NodeJS.ProcessEnv): ActionSetti
     publicBaseUrl: publicBaseUrl ? publicBaseUrl.replace(/\/+$/, '') : undefined,
     workingDirectory,
     dryRun: parseBoolean(get(Inputs.DryRun), name(Inputs.DryRun)),
+    signingKey: get(Inputs.SigningKey) ? parsePrivateKey(get(Inputs.SigningKey), name(Inputs.SigningKey)) : null,
   };
 }

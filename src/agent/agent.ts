@@ -1,5 +1,6 @@
 import { describeError, errorMessage } from '../describe-error.js';
 import { withRetries } from '../retry.js';
+import type { TrustedKey } from '../signing/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { evaluateHealth, type HealthReport, type TaskInput } from './health.js';
 import { heartbeatFrom, sendHeartbeat, type BoardSettings } from './heartbeat-client.js';
@@ -26,6 +27,14 @@ export interface AgentOptions {
   taskLimits?: Map<string, number>;
   /** @default 30 s */
   stallTimeoutMs?: number;
+  /** A whole snapshot download must end within this. @default 1 hour */
+  deadlineMs?: number;
+  /** Refuse manifests that declare a larger database. @default 64 GiB */
+  maxDatabaseBytes?: number;
+  /** Accept only manifests signed by one of these keys; null or absent: signatures are not checked. */
+  trustedKeys?: readonly TrustedKey[] | null;
+  /** Install a snapshot older than the installed one of the same commit. @default false */
+  allowRollback?: boolean;
   /** Tries per run for transient failures. @default 3 */
   attempts?: number;
   /** @default 1000 */
@@ -113,6 +122,10 @@ export class Agent {
               paths: this.paths,
               appGitSha: this.#options.appGitSha,
               stallTimeoutMs: this.#options.stallTimeoutMs,
+              deadlineMs: this.#options.deadlineMs,
+              maxDatabaseBytes: this.#options.maxDatabaseBytes,
+              trustedKeys: this.#options.trustedKeys,
+              allowRollback: this.#options.allowRollback,
               signal: this.#abort.signal,
             },
             this.#state,

@@ -1,8 +1,10 @@
 import Database from 'better-sqlite3';
-import { access, readdir, rm } from 'node:fs/promises';
+import { access, readdir, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import { LATEST_KEY, type Manifest, manifestKey } from '@sqlitening/contract';
-import { DatabaseError, NotFoundError, WrongCommitError } from '../errors.js';
+import { formatBytes, LATEST_KEY, type Manifest, manifestKey } from '@sqlitening/contract';
+import { DatabaseError, NotFoundError, RollbackError, TooLargeError, WrongCommitError } from '../errors.js';
+import type { TrustedKey } from '../signing/keys.js';
+import { checkSqliteHeader } from '../snapshot/sqlite-header.js';
 import { DOWNLOAD_TEMP_MARK, downloadSnapshot } from '../snapshot/download.js';
 import { readManifest } from '../snapshot/manifest-store.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -14,10 +16,22 @@ export interface SyncOptions {
   paths: AgentPaths;
   /** The commit the app runs; `null` installs the newest snapshot of any commit (development only). */
   appGitSha: string | null;
-  stallTimeoutMs?: number;
-  signal?: AbortSignal;
+  stallTimeoutMs?: number | undefined;
+  /** A whole snapshot download must end within this. @default 1 hour */
+  deadlineMs?: number | undefined;
+  /** Refuse manifests that declare a larger database: a bad or hostile manifest cannot make the agent fill the disk. @default 64 GiB */
+  maxDatabaseBytes?: number | undefined;
+  /** Accept only manifests signed by one of these keys; null: signatures are not checked. */
+  trustedKeys?: readonly TrustedKey[] | null | undefined;
+  /** Install a snapshot older than the installed one of the same commit (a deliberate rollback). @default false */
+  allowRollback?: boolean | undefined;
+  signal?: AbortSignal | undefined;
   onProgress?: (bytes: number, total: number) => void;
 }
+
+/** Free space kept beyond the new file, so that installing a snapshot never fills the disk for the app. */
+const FREE_SPACE_MARGIN = 64 * 1024 * 1024;
+export const DEFAULT_MAX_DATABASE_BYTES = 64 * 1024 ** 3;
 
 export type SyncOutcome =
   /** The manifest did not change since the last poll (HTTP 304). */
@@ -44,8 +58,14 @@ export async function removeStaleTemps(folder: string): Promise<string[]> {
   return names;
 }
 
-/** `quick_check` on the downloaded file before it may replace the live one. */
-export function quickCheck(file: string): void {
+/**
+ * Checks a downloaded file before it may replace the live one: its header
+ * (SQLite, rollback-journal mode, size = pages × page size), then
+ * `quick_check`. Nothing is left beside it: a file that is not in
+ * rollback-journal mode is refused before SQLite opens it.
+ */
+export async function verifyDatabaseFile(file: string): Promise<void> {
+  await checkSqliteHeader(file, 'the downloaded file');
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     const rows = db.pragma('quick_check(5)') as { quick_check: string }[];
@@ -53,6 +73,25 @@ export function quickCheck(file: string): void {
     if (problems.length > 0) throw new DatabaseError(`quick_check failed: ${problems.join('; ')}`, 'quick-check');
   } finally {
     db.close();
+  }
+}
+
+/** Refuses a manifest whose database this agent will not take, or the disk cannot hold, before a byte is written. */
+async function checkRoom(manifest: Manifest, folder: string, maxBytes: number): Promise<void> {
+  const size = manifest.database.size;
+  if (size > maxBytes) {
+    throw new TooLargeError(
+      `the manifest declares a database of ${formatBytes(size)}, more than this agent's maximum of ${formatBytes(maxBytes)} (--max-size)`,
+      'snapshot-too-large',
+    );
+  }
+  const fs = await statfs(folder);
+  const free = fs.bavail * fs.bsize;
+  if (free < size + FREE_SPACE_MARGIN) {
+    throw new TooLargeError(
+      `${folder} has ${formatBytes(free)} free; the new database needs ${formatBytes(size)} and ${formatBytes(FREE_SPACE_MARGIN)} to spare`,
+      'disk-full',
+    );
   }
 }
 
@@ -77,7 +116,14 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
   const live = await liveFileExists(options.paths.database);
   // Without the live file the ETag is worthless: a 304 would leave the pod with nothing.
   const ifNoneMatch = live && state.installed ? (state.manifestEtag ?? undefined) : undefined;
-  const read = await readManifest(options.store, key, { ifNoneMatch, signal: options.signal });
+  const read = await readManifest(options.store, key, {
+    ifNoneMatch,
+    signal: options.signal,
+    trustedKeys: options.trustedKeys,
+    stallTimeoutMs: options.stallTimeoutMs,
+    // A manifest is small: one that takes longer than two stall timeouts is being trickled.
+    deadlineMs: 2 * (options.stallTimeoutMs ?? 30_000),
+  });
   if (read.status === 'missing') throw new NotFoundError(key, options.store.location);
   if (read.status === 'not-modified') return { status: 'not-modified', manifest: state.installed, bytesReceived: 0 };
   const { manifest, etag } = read;
@@ -85,14 +131,20 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
     throw new WrongCommitError(options.appGitSha, manifest.gitSha, `${options.store.location}/${key}`);
   }
   if (live && state.installed?.database.sha256 === manifest.database.sha256) return { status: 'unchanged', manifest, etag, bytesReceived: 0 };
+  const installed = state.installed;
+  if (installed && installed.gitSha === manifest.gitSha && manifest.createdAt < installed.createdAt && !options.allowRollback) {
+    throw new RollbackError(installed.createdAt, manifest.createdAt);
+  }
+  await checkRoom(manifest, options.paths.folder, options.maxDatabaseBytes ?? DEFAULT_MAX_DATABASE_BYTES);
   const { bytesReceived } = await downloadSnapshot({
     store: options.store,
     manifest,
     destination: options.paths.database,
     stallTimeoutMs: options.stallTimeoutMs,
+    deadlineMs: options.deadlineMs,
     signal: options.signal,
     onProgress: (bytes) => options.onProgress?.(bytes, manifest.object.size),
-    verify: quickCheck,
+    verify: verifyDatabaseFile,
   });
   return { status: 'installed', manifest, etag, bytesReceived };
 }

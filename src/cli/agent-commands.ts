@@ -6,7 +6,8 @@ import { Agent, type AgentOptions } from '../agent/agent.js';
 import { createHealthServer, listen } from '../agent/health-server.js';
 import { DEFAULT_ALLOWED_CIDRS, DEFAULT_ALLOWED_HOSTS, makeHostCheck } from '../agent/host-check.js';
 import { agentPaths } from '../agent/paths.js';
-import { quickCheck } from '../agent/sync.js';
+import { DEFAULT_MAX_DATABASE_BYTES, verifyDatabaseFile } from '../agent/sync.js';
+import { readTrustedKey, type TrustedKey } from '../signing/keys.js';
 import { assertTaskName, touchTask } from '../agent/tasks.js';
 import { assertName, formatBytes, HEARTBEAT_LIMITS, LATEST_KEY, manifestKey } from '@sqlitening/contract';
 import { NotFoundError, UsageError } from '../errors.js';
@@ -14,7 +15,7 @@ import { parseGitShaArg, resolveGitSha } from '../git.js';
 import { downloadSnapshot } from '../snapshot/download.js';
 import { readManifest } from '../snapshot/manifest-store.js';
 import { openStore } from '../store/open-store.js';
-import { addStoreOptions, collect, durationArg, integerArg, shareArg, storeSettings } from './options.js';
+import { addStoreOptions, collect, durationArg, integerArg, shareArg, sizeArg, storeSettings } from './options.js';
 import type { Reporter } from './reporter.js';
 
 interface SyncFlags {
@@ -22,6 +23,10 @@ interface SyncFlags {
   gitSha?: string;
   anyCommit?: boolean;
   stallTimeout: number;
+  deadline: number;
+  maxSize: number;
+  trustKey?: string[];
+  allowRollback?: boolean;
   attempts: number;
   store?: string;
   endpoint?: string;
@@ -48,7 +53,21 @@ function addSyncOptions(command: Command): Command {
     .addOption(new Option('--database <file>', 'the live database the app reads').env('SQLITENING_DATABASE').makeOptionMandatory())
     .addOption(new Option('--git-sha <sha>', 'the commit the app runs; only its snapshots are installed').env('SQLITENING_GIT_SHA'))
     .option('--any-commit', 'install the newest snapshot of any commit (latest.json): for development only')
-    .addOption(new Option('--stall-timeout <duration>', 'fail a download when no bytes arrive for this long').argParser(durationArg).default(30_000, '30s'))
+    .addOption(
+      new Option('--stall-timeout <duration>', 'fail a read when no bytes arrive for this long; a manifest must arrive within twice this')
+        .argParser(durationArg)
+        .default(30_000, '30s'),
+    )
+    .addOption(
+      new Option('--deadline <duration>', 'fail a snapshot download that has not ended after this long').argParser(durationArg).default(3_600_000, '1h'),
+    )
+    .addOption(
+      new Option('--max-size <size>', 'refuse manifests that declare a larger database (e.g. 8GiB)')
+        .argParser(sizeArg)
+        .default(DEFAULT_MAX_DATABASE_BYTES, formatBytes(DEFAULT_MAX_DATABASE_BYTES).replace(/\.00 /, '')),
+    )
+    .option('--trust-key <file>', 'accept only manifests signed by this Ed25519 public key (repeatable: any of them, for rotation)', collect)
+    .option('--allow-rollback', 'install a snapshot older than the installed one of the same commit (refused by default)')
     .option('--attempts <n>', 'tries per run for transient failures (network, 5xx)', integerArg(1, 10), 3);
   return addStoreOptions(command);
 }
@@ -69,9 +88,18 @@ async function agentOptions(flags: SyncFlags, out: Reporter): Promise<AgentOptio
     database: path.resolve(flags.database),
     appGitSha: appGitSha(flags),
     stallTimeoutMs: flags.stallTimeout,
+    deadlineMs: flags.deadline,
+    maxDatabaseBytes: flags.maxSize,
+    trustedKeys: await trustedKeys(flags.trustKey),
+    allowRollback: flags.allowRollback === true,
     attempts: flags.attempts,
     log: (event, fields) => out.event(`agent.${event}`, fields, `${event} ${JSON.stringify(fields)}`),
   };
+}
+
+/** The keys of `--trust-key`; null (signatures not checked) when none is given. */
+async function trustedKeys(files: string[] | undefined): Promise<TrustedKey[] | null> {
+  return files?.length ? Promise.all(files.map(readTrustedKey)) : null;
 }
 
 function parseTaskLimits(specs: string[]): Map<string, number> {
@@ -200,23 +228,27 @@ export function pullCommand(reporter: () => Reporter): Command {
     .description('Download the newest snapshot of a commit (or of any commit with --latest), verified, to a file. No credentials needed over http(s).')
     .argument('<destination>', 'where to write the database')
     .option('--git-sha <sha>', 'commit whose snapshot to fetch (default: $GITHUB_SHA, then git rev-parse HEAD)')
-    .option('--latest', 'the newest snapshot of any commit (latest.json)');
+    .option('--latest', 'the newest snapshot of any commit (latest.json)')
+    .option('--trust-key <file>', 'accept only a manifest signed by this Ed25519 public key (repeatable)', collect);
   addStoreOptions(command);
   command.addHelpText('after', '\nExample (a Dockerfile or a new machine):\n  sqlitening pull data/site.db --store https://snapshots.example.com/www --latest');
   command.action(
-    async (destination: string, flags: { gitSha?: string; latest?: boolean; store?: string; endpoint?: string; region?: string; pathStyle?: boolean }) => {
+    async (
+      destination: string,
+      flags: { gitSha?: string; latest?: boolean; trustKey?: string[]; store?: string; endpoint?: string; region?: string; pathStyle?: boolean },
+    ) => {
       const out = reporter();
       const store = await openStore(storeSettings(flags));
       if (flags.latest && flags.gitSha) throw new UsageError('give either --git-sha or --latest, not both');
       const key = flags.latest ? LATEST_KEY : manifestKey(resolveGitSha(flags.gitSha, process.env, process.cwd()).sha);
-      const read = await readManifest(store, key);
+      const read = await readManifest(store, key, { trustedKeys: await trustedKeys(flags.trustKey) });
       if (read.status !== 'ok') throw new NotFoundError(key, store.location);
       const file = path.resolve(destination);
       const { bytesReceived } = await downloadSnapshot({
         store,
         manifest: read.manifest,
         destination: file,
-        verify: quickCheck,
+        verify: verifyDatabaseFile,
         onProgress: (bytes) => out.progress('pull', bytes, read.manifest.object.size),
       });
       out.result(

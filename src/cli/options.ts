@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { type Encoding, ENCODINGS } from '@sqlitening/contract';
 import { errorMessage } from '../describe-error.js';
-import { parseDuration, parseInteger, parseShare } from '../values.js';
+import { parseDuration, parseInteger, parseShare, parseSize } from '../values.js';
 import type { StoreSettings } from '../store/open-store.js';
 
 /** Turns a value parser's `UsageError` into commander's error, which names the flag. */
@@ -18,6 +18,7 @@ function forCommander<T>(parse: (text: string, what: string) => T): (value: stri
 export const integerArg = (min: number, max?: number) => forCommander((text, what) => parseInteger(text, what, min, max));
 export const shareArg = forCommander(parseShare);
 export const durationArg = forCommander(parseDuration);
+export const sizeArg = forCommander(parseSize);
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

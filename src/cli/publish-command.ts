@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { access } from 'node:fs/promises';
+import type { KeyObject } from 'node:crypto';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Encoding, formatBytes, formatDuration } from '@sqlitening/contract';
 import { UsageError } from '../errors.js';
@@ -8,6 +9,7 @@ import { builderFromEnv } from '../publish/builder-info.js';
 import { betterSqlite3Driver } from '../sqlite/better-sqlite3-driver.js';
 import { pruneCommits } from '../publish/prune-commits.js';
 import { publishSnapshot } from '../publish/publish.js';
+import { generateSigningKeyPair, parsePrivateKey } from '../signing/keys.js';
 import { openStore } from '../store/open-store.js';
 import type { Reporter } from './reporter.js';
 import { addStoreOptions, collect, durationArg, encodingOption, integerArg, storeSettings } from './options.js';
@@ -19,11 +21,49 @@ interface PublishFlags {
   keep: number;
   grace: number;
   check: boolean;
+  signingKey?: string;
   dryRun?: boolean;
   store?: string;
   endpoint?: string;
   region?: string;
   pathStyle?: boolean;
+}
+
+/** The signing key from `--signing-key FILE`, else the PEM in SQLITENING_SIGNING_KEY (a CI secret); none: unsigned. */
+async function signingKey(file: string | undefined, env: NodeJS.ProcessEnv): Promise<KeyObject | null> {
+  if (file) {
+    let pem: string;
+    try {
+      pem = await readFile(file, 'utf8');
+    } catch (error) {
+      throw new UsageError(`cannot read --signing-key ${file}: ${(error as Error).message}`);
+    }
+    return parsePrivateKey(pem, file);
+  }
+  return env.SQLITENING_SIGNING_KEY ? parsePrivateKey(env.SQLITENING_SIGNING_KEY, 'SQLITENING_SIGNING_KEY') : null;
+}
+
+export function keygenCommand(reporter: () => Reporter): Command {
+  return new Command('keygen')
+    .description('Make an Ed25519 key pair for signing manifests: PREFIX.key (private, for publish) and PREFIX.pub (public, for agents).')
+    .argument('<prefix>', 'path and name of the two files, e.g. keys/snapshots-2026')
+    .action(async (prefix: string) => {
+      const { privateKeyPem, publicKeyPem, keyId } = generateSigningKeyPair();
+      const key = path.resolve(`${prefix}.key`);
+      const pub = path.resolve(`${prefix}.pub`);
+      // 'wx': never overwrite a key; the private key is readable by its owner only.
+      try {
+        await writeFile(key, privateKeyPem, { flag: 'wx', mode: 0o600 });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${key} exists; choose another prefix (keys are never overwritten)`);
+        throw error;
+      }
+      await writeFile(pub, publicKeyPem, { flag: 'wx' });
+      reporter().result(
+        { command: 'keygen', keyId, privateKey: key, publicKey: pub },
+        `Key ${keyId}: ${key} (private: give it to publish, e.g. as the secret SQLITENING_SIGNING_KEY) and ${pub} (public: give it to agents as --trust-key)`,
+      );
+    });
 }
 
 export function publishCommand(reporter: () => Reporter): Command {
@@ -40,6 +80,12 @@ export function publishCommand(reporter: () => Reporter): Command {
         .default(3_600_000, '1h'),
     )
     .option('--no-check', 'skip integrity_check and foreign_key_check (only when the database was just checked by build)')
+    .addOption(
+      new Option(
+        '--signing-key <file>',
+        'sign the manifest with this Ed25519 private key (sqlitening keygen); or the PEM itself in SQLITENING_SIGNING_KEY',
+      ).env('SQLITENING_SIGNING_KEY_FILE'),
+    )
     .option('--dry-run', 'do everything but write: report what would be uploaded and pruned');
   addStoreOptions(command);
   command.addHelpText(
@@ -79,6 +125,7 @@ Examples:
       retention: { keep: flags.keep, graceMs: flags.grace },
       check: flags.check,
       builder: builderFromEnv(process.env),
+      signingKey: await signingKey(flags.signingKey, process.env),
       dryRun: flags.dryRun === true,
       onStep: (step, detail) => out.event(`publish.${step}`, detail),
       onProgress: (phase, bytes, total) => out.progress(phase === 'read' ? 'hash+compress' : 'upload', bytes, total),

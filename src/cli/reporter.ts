@@ -1,5 +1,16 @@
 import { formatBytes } from '@sqlitening/contract';
 
+/**
+ * Text for a terminal: control characters other than newline and tab (ESC
+ * among them) are shown as `\u001b`-style escapes. Messages quote manifests,
+ * file names and store answers, and an escape sequence in one of those must
+ * not move the cursor, retitle the window or hide what follows.
+ */
+export function terminalSafe(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Transfers smaller than this get no progress bar: it would only flicker. */
 const PROGRESS_MIN_BYTES = 4 * 1024 * 1024;
 
@@ -24,20 +35,20 @@ export class Reporter {
   event(name: string, fields: Record<string, unknown>, human?: string): void {
     this.#clearBar();
     if (this.json) this.stdout.write(`${JSON.stringify({ event: name, time: new Date().toISOString(), ...fields })}\n`);
-    else if (human) this.stderr.write(`${human}\n`);
+    else if (human) this.stderr.write(`${terminalSafe(human)}\n`);
   }
 
   /** The final result: a JSON line, or a human summary on stdout. */
   result(fields: Record<string, unknown>, human: string): void {
     this.#clearBar();
     if (this.json) this.stdout.write(`${JSON.stringify({ event: 'result', time: new Date().toISOString(), ...fields })}\n`);
-    else this.stdout.write(`${human}\n`);
+    else this.stdout.write(`${terminalSafe(human)}\n`);
   }
 
   error(code: string, message: string, retryable: boolean): void {
     this.#clearBar();
     if (this.json) this.stdout.write(`${JSON.stringify({ event: 'error', time: new Date().toISOString(), code, message, retryable })}\n`);
-    this.stderr.write(`sqlitening: error: ${message}${retryable ? ' (retrying may help)' : ''}\n`);
+    this.stderr.write(`sqlitening: error: ${terminalSafe(message)}${retryable ? ' (retrying may help)' : ''}\n`);
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -41,6 +42,8 @@ export interface PublishOptions {
   /** The SQLite library that checks and measures the database when `stats` is absent: better-sqlite3, or `node:sqlite` in the Action. */
   sqlite: SqliteDriver;
   builder?: BuilderInfo;
+  /** Signs the manifest (and `latest.json`) as a DSSE envelope with this Ed25519 key; pods given its public key refuse anything else. */
+  signingKey?: KeyObject | null | undefined;
   /** Decide and report everything, write nothing. */
   dryRun: boolean;
   tempDir?: string;
@@ -110,7 +113,11 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
       // Same bytes: keep the existing object and manifest, but only if the object is really there.
       const object = await store.head(previous.object.key);
       if (object && object.size === previous.object.size) {
-        if (!options.dryRun) await updateLatest(store, previous);
+        if (!options.dryRun) {
+          // The same manifest, signed now: a store switching to signed manifests must not wait for new data.
+          if (options.signingKey) await writeManifest(store, pointerKey, previous, options.signingKey);
+          await updateLatest(store, previous, options.signingKey);
+        }
         return {
           status: 'unchanged',
           manifest: previous,
@@ -141,8 +148,8 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
     }
     step('uploaded', { key: manifest.object.key, bytes: encoded.encodedSize });
 
-    await writeManifest(store, pointerKey, manifest);
-    await updateLatest(store, manifest);
+    await writeManifest(store, pointerKey, manifest, options.signingKey);
+    await updateLatest(store, manifest, options.signingKey);
     step('manifest', { key: pointerKey });
 
     const pruned = await pruneCommit(store, options.gitSha, options.retention, now(), new Set([manifest.object.key]), false);
@@ -157,7 +164,7 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
 }
 
 /** Points `latest.json` at `manifest` unless it already points at one at least as new. */
-async function updateLatest(store: ObjectStore, manifest: Manifest): Promise<void> {
+async function updateLatest(store: ObjectStore, manifest: Manifest, signingKey: KeyObject | null | undefined): Promise<void> {
   let latest: Manifest | undefined;
   try {
     const read = await readManifest(store, LATEST_KEY);
@@ -168,8 +175,8 @@ async function updateLatest(store: ObjectStore, manifest: Manifest): Promise<voi
     if (!(error instanceof ContractError)) throw error;
   }
   const same = latest?.gitSha === manifest.gitSha && latest.database.sha256 === manifest.database.sha256;
-  if (latest && (latest.createdAt > manifest.createdAt || same)) return;
-  await writeManifest(store, LATEST_KEY, manifest);
+  if (latest && (latest.createdAt > manifest.createdAt || (same && !signingKey))) return;
+  await writeManifest(store, LATEST_KEY, manifest, signingKey);
 }
 
 async function pruneCommit(store: ObjectStore, gitSha: string, rule: RetentionRule, now: Date, protectedKeys: Set<string>, dryRun: boolean): Promise<string[]> {

@@ -4,10 +4,12 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Manifest } from '@sqlitening/contract';
-import { ChecksumMismatchError, SizeMismatchError, StalledError, StoreError } from '../errors.js';
+import { ChecksumMismatchError, SizeMismatchError, StoreError } from '../errors.js';
 import { replaceAtomically } from '../fs-atomic.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { decompressor } from './codec.js';
+import { withDeadline } from './deadline.js';
+import { stallWatchdog } from './stall-watchdog.js';
 
 /** Marks temp files of a download, so a later run can find and remove those of a crashed one. */
 export const DOWNLOAD_TEMP_MARK = '.sqlitening-download-';
@@ -21,7 +23,9 @@ export interface DownloadOptions {
   onProgress?: (bytes: number) => void;
   signal?: AbortSignal;
   /** Fail when no bytes arrive for this long. @default 30000 */
-  stallTimeoutMs?: number;
+  stallTimeoutMs?: number | undefined;
+  /** The whole download must end within this. @default 1 hour */
+  deadlineMs?: number | undefined;
   /** Runs on the verified temp file before it is renamed into place (the agent runs `quick_check`). */
   verify?: (file: string) => void | Promise<void>;
 }
@@ -53,31 +57,6 @@ class LimitedCounter extends Transform {
   }
 }
 
-/** Passes bytes through and fails the stream when none arrive for `timeoutMs`. */
-function stallWatchdog(what: string, timeoutMs: number): Transform {
-  let timer: NodeJS.Timeout | undefined;
-  const watchdog: Transform = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      arm();
-      callback(null, chunk);
-    },
-    flush(callback) {
-      clearTimeout(timer);
-      callback();
-    },
-    destroy(error, callback) {
-      clearTimeout(timer);
-      callback(error);
-    },
-  });
-  const arm = (): void => {
-    clearTimeout(timer);
-    timer = setTimeout(() => watchdog.destroy(new StalledError(what, timeoutMs)), timeoutMs);
-  };
-  arm();
-  return watchdog;
-}
-
 /**
  * Streams a snapshot from the store into a temp file beside `destination`,
  * decoding and hashing on the way (never the whole file in memory), checks
@@ -91,27 +70,28 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
   let bytesReceived = 0;
   await replaceAtomically(
     path.resolve(options.destination),
-    async (temp) => {
-      const result = await store.get(manifest.object.key, { signal: options.signal });
-      if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
-      const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
-      const decoded = new LimitedCounter(manifest.database.size, what, true);
-      await pipeline(
-        result.body,
-        stallWatchdog(what, options.stallTimeoutMs ?? 30_000),
-        received,
-        decompressor(manifest.object.encoding),
-        decoded,
-        createWriteStream(temp, { flags: 'wx' }),
-        { signal: options.signal },
-      );
-      if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
-      if (decoded.bytes !== manifest.database.size) throw new SizeMismatchError(what, manifest.database.size, decoded.bytes);
-      const actual = decoded.hash.digest('hex');
-      if (actual !== manifest.database.sha256) throw new ChecksumMismatchError(what, manifest.database.sha256, actual);
-      await options.verify?.(temp);
-      bytesReceived = received.bytes;
-    },
+    (temp) =>
+      withDeadline(what, options.deadlineMs ?? 3_600_000, options.signal, async (signal) => {
+        const result = await store.get(manifest.object.key, { signal });
+        if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
+        const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
+        const decoded = new LimitedCounter(manifest.database.size, what, true);
+        await pipeline(
+          result.body,
+          stallWatchdog(what, options.stallTimeoutMs ?? 30_000),
+          received,
+          decompressor(manifest.object.encoding),
+          decoded,
+          createWriteStream(temp, { flags: 'wx' }),
+          { signal },
+        );
+        if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
+        if (decoded.bytes !== manifest.database.size) throw new SizeMismatchError(what, manifest.database.size, decoded.bytes);
+        const actual = decoded.hash.digest('hex');
+        if (actual !== manifest.database.sha256) throw new ChecksumMismatchError(what, manifest.database.sha256, actual);
+        await options.verify?.(temp);
+        bytesReceived = received.bytes;
+      }),
     { tempName: `${DOWNLOAD_TEMP_MARK}${randomBytes(6).toString('hex')}` },
   );
   return { bytesReceived };

@@ -1,39 +1,68 @@
-import { ContractError, type Manifest, parseManifestJson, serializeManifest } from '@sqlitening/contract';
-import { NotFoundError } from '../errors.js';
-import { type GetResult, readText, type ObjectStore } from '../store/object-store.js';
+import type { KeyObject } from 'node:crypto';
+import { ContractError, type Manifest, MANIFEST_MAX_BYTES, serializeManifest } from '@sqlitening/contract';
+import { NotFoundError, SignatureError } from '../errors.js';
+import type { TrustedKey } from '../signing/keys.js';
+import { openManifest, signManifest } from '../signing/manifest-signature.js';
+import type { GetResult, ObjectStore } from '../store/object-store.js';
+import { readBounded } from './bounded-read.js';
+import { withDeadline } from './deadline.js';
 
-export type ManifestRead = { status: 'ok'; manifest: Manifest; etag: string } | { status: 'not-modified'; etag: string } | { status: 'missing' };
+export type ManifestRead =
+  | { status: 'ok'; manifest: Manifest; etag: string; signedBy: string | null }
+  | { status: 'not-modified'; etag: string }
+  | { status: 'missing' };
+
+export interface ReadManifestOptions {
+  ifNoneMatch?: string | undefined;
+  signal?: AbortSignal | undefined;
+  /** Accept only manifests signed by one of these keys; `null` or absent: signatures are not required. */
+  trustedKeys?: readonly TrustedKey[] | null | undefined;
+  /** Fail when no bytes arrive for this long. @default 30000 */
+  stallTimeoutMs?: number | undefined;
+  /** The whole read, headers and body, must end within this. @default 60000 */
+  deadlineMs?: number | undefined;
+}
 
 /**
- * Reads and validates the manifest at `key`. A document that fails validation
- * throws a `ContractError` naming where it was found.
+ * Reads and validates the manifest at `key`: at most MANIFEST_MAX_BYTES,
+ * within a stall timeout and an overall deadline, so a store that streams
+ * forever or trickles cannot hold the agent. With `trustedKeys`, its
+ * signature is checked. A document that fails validation throws a
+ * `ContractError` (or `SignatureError`) naming where it was found.
  */
-export async function readManifest(store: ObjectStore, key: string, options: { ifNoneMatch?: string; signal?: AbortSignal } = {}): Promise<ManifestRead> {
-  let result: GetResult;
-  try {
-    result = await store.get(key, options);
-  } catch (error) {
-    if (error instanceof NotFoundError) return { status: 'missing' };
-    throw error;
-  }
-  if (result.status === 'not-modified') return result;
-  const text = await readText(result.body);
-  try {
-    return { status: 'ok', manifest: parseManifestJson(text), etag: result.etag };
-  } catch (error) {
-    if (error instanceof ContractError) {
-      throw new ContractError(`${store.location}/${key}: ${error.message}`, error.problems);
+export async function readManifest(store: ObjectStore, key: string, options: ReadManifestOptions = {}): Promise<ManifestRead> {
+  const where = `${store.location}/${key}`;
+  const deadlineMs = options.deadlineMs ?? 60_000;
+  return withDeadline(`manifest ${where}`, deadlineMs, options.signal, async (signal) => {
+    let result: GetResult;
+    try {
+      result = await store.get(key, { ifNoneMatch: options.ifNoneMatch, signal });
+    } catch (error) {
+      if (error instanceof NotFoundError) return { status: 'missing' };
+      throw error;
     }
-    throw error;
-  }
+    if (result.status === 'not-modified') return result;
+    const body = await readBounded(result.body, {
+      what: `manifest ${where}`,
+      maxBytes: MANIFEST_MAX_BYTES,
+      stallTimeoutMs: options.stallTimeoutMs ?? 30_000,
+      signal,
+    });
+    try {
+      const opened = openManifest(body.toString('utf8'), options.trustedKeys ?? null, where);
+      return { status: 'ok', manifest: opened.manifest, etag: result.etag, signedBy: opened.signedBy };
+    } catch (error) {
+      if (error instanceof ContractError && !(error instanceof SignatureError)) throw new ContractError(`${where}: ${error.message}`, error.problems);
+      throw error;
+    }
+  });
 }
 
 /** Manifests may change at any time, so caches must revalidate them on every read. */
 export const MANIFEST_CACHE_CONTROL = 'no-cache';
 
-export async function writeManifest(store: ObjectStore, key: string, manifest: Manifest): Promise<void> {
-  await store.put(key, Buffer.from(serializeManifest(manifest)), {
-    contentType: 'application/json',
-    cacheControl: MANIFEST_CACHE_CONTROL,
-  });
+/** Writes a manifest, as a signed envelope when `signingKey` is given. */
+export async function writeManifest(store: ObjectStore, key: string, manifest: Manifest, signingKey?: KeyObject | null): Promise<void> {
+  const text = signingKey ? signManifest(manifest, signingKey) : serializeManifest(manifest);
+  await store.put(key, Buffer.from(text), { contentType: 'application/json', cacheControl: MANIFEST_CACHE_CONTROL });
 }

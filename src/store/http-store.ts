@@ -22,8 +22,17 @@ export class HttpStore implements ObjectStore {
   readonly #base: string;
   readonly #headersTimeoutMs: number;
 
+  readonly #authorization: string | undefined;
+
   constructor(options: HttpStoreOptions) {
-    this.#base = options.baseUrl.replace(/\/+$/, '');
+    // Credentials in the URL (https://user:pass@host/…) become a Basic Authorization header and are never printed.
+    const url = new URL(options.baseUrl);
+    if (url.username || url.password) {
+      this.#authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+      url.username = '';
+      url.password = '';
+    }
+    this.#base = url.href.replace(/\/+$/, '');
     this.location = this.#base;
     this.#headersTimeoutMs = options.headersTimeoutMs ?? 15_000;
   }
@@ -40,14 +49,41 @@ export class HttpStore implements ObjectStore {
     const timer = setTimeout(() => timeout.abort(new Error(`no response within ${this.#headersTimeoutMs} ms`)), this.#headersTimeoutMs);
     const signals = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
     try {
-      return await fetch(url, { method, headers, signal: signals, redirect: 'follow' });
+      return await this.#fetchSameOrigin(url, {
+        method,
+        headers: this.#authorization ? { ...headers, authorization: this.#authorization } : headers,
+        signal: signals,
+      });
     } catch (error) {
+      if (error instanceof StoreError) throw error;
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       const reason = timeout.signal.aborted ? errorMessage(timeout.signal.reason) : (cause?.code ?? cause?.message ?? errorMessage(error));
       throw new StoreUnreachableError(url, reason, error);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Follows redirects only within the store's origin (a CDN's trailing-slash
+   * or canonical-path redirects), at most 5: a redirect elsewhere could hand
+   * the agent another server's answer, and with it our credentials.
+   */
+  async #fetchSameOrigin(url: string, init: { method: string; headers: Record<string, string>; signal: AbortSignal }): Promise<Response> {
+    const origin = new URL(this.#base).origin;
+    let current = url;
+    for (let hop = 0; hop <= 5; hop++) {
+      const response = await fetch(current, { ...init, redirect: 'manual' });
+      const location = response.headers.get('location');
+      if (response.status < 300 || response.status > 399 || response.status === 304 || !location) return response;
+      await response.body?.cancel();
+      const next = new URL(location, current);
+      if (next.origin !== origin) {
+        throw new StoreError(`${current} redirects to another origin (${next.origin}); refusing to follow it`, false);
+      }
+      current = next.href;
+    }
+    throw new StoreError(`${url}: more than 5 redirects`, false);
   }
 
   #fail(response: Response, key: string): never {

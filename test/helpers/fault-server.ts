@@ -11,7 +11,10 @@ export type Fault =
   | { kind: 'stall' } // send half, then nothing
   | { kind: 'reset' } // send half, then reset the connection
   | { kind: 'extra'; bytes: number } // append bytes (with a matching Content-Length)
-  | { kind: 'replace'; body: string }; // serve this text instead
+  | { kind: 'replace'; body: string } // serve this text instead
+  | { kind: 'endless' } // stream bytes without end, as fast as the client reads
+  | { kind: 'trickle'; everyMs: number } // send one byte every `everyMs`, without end
+  | { kind: 'redirect'; location: string }; // answer 302 with this Location
 
 /**
  * A plain HTTP file server over a LocalStore folder (ETag, If-None-Match),
@@ -60,6 +63,31 @@ export class FaultServer {
     if (fault?.kind === 'status') {
       if (fault.times !== undefined && --fault.times <= 0) this.faults.delete(key);
       return this.#write(res, fault.status, { 'content-type': 'text/plain' }, Buffer.from('injected\n'));
+    }
+    if (fault?.kind === 'redirect') return this.#write(res, 302, { location: fault.location, 'content-type': 'text/plain' }, Buffer.from('moved\n'));
+    if (fault?.kind === 'endless' || fault?.kind === 'trickle') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', etag: '"endless"' });
+      if (fault.kind === 'endless') {
+        const chunk = Buffer.alloc(64 * 1024, 0x20);
+        const pump = (): void => {
+          while (!res.destroyed && res.write(chunk)) this.bytesOut += chunk.length;
+          if (!res.destroyed) res.once('drain', pump);
+        };
+        pump();
+      } else {
+        // The object's own bytes (spaces where there is none), one at a time: valid, but never done in time.
+        const real = await store.get(key).catch(() => undefined);
+        const chunks: Buffer[] = [];
+        if (real?.status === 'ok') for await (const chunk of real.body) chunks.push(chunk as Buffer);
+        const bytes = Buffer.concat(chunks);
+        let at = 0;
+        const timer = setInterval(() => {
+          if (res.destroyed) clearInterval(timer);
+          else res.write(bytes.length ? bytes.subarray(at, ++at) : ' ');
+        }, fault.everyMs);
+        res.on('close', () => clearInterval(timer));
+      }
+      return;
     }
     if (fault?.kind === 'replace')
       return this.#write(res, 200, { 'content-type': 'application/json', etag: `"r${fault.body.length}"` }, Buffer.from(fault.body));

@@ -5,6 +5,7 @@
  * Runtime-neutral on purpose (no `node:` imports): the board runs it in workerd.
  */
 export * from './duration.js';
+export * from './envelope.js';
 export * from './errors.js';
 export * from './format.js';
 export * from './git-sha.js';

@@ -12,6 +12,9 @@ export const MANIFEST_FORMAT = 'sqlitening.manifest';
  */
 export const MANIFEST_VERSION = 1;
 
+/** Largest manifest (or signed envelope) a reader accepts, in bytes; real ones are a few KiB. */
+export const MANIFEST_MAX_BYTES = 1024 * 1024;
+
 /**
  * How the snapshot object is encoded. `identity` is the plain SQLite file.
  * Chunked and page-delta encodings will be added here, with a new version.
@@ -45,9 +48,12 @@ export const databaseInfoSchema = z.object({
 });
 
 /** The stored object that holds the snapshot. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+const PRINTABLE = /^[^\u0000-\u001f\u007f-\u009f]+$/;
+
 export const objectInfoSchema = z.object({
-  /** Key relative to the store's root (bucket and prefix, folder, or base URL). */
-  key: z.string().min(1),
+  /** Key relative to the store's root (bucket and prefix, folder, or base URL); printable, as it appears in messages. */
+  key: z.string().min(1).max(1024).regex(PRINTABLE, 'expected a key without control characters'),
   encoding: z.enum(ENCODINGS),
   /** Size of the stored (encoded) object in bytes. */
   size: countSchema,

@@ -1,0 +1,62 @@
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { UsageError } from '../errors.js';
+
+/** An Ed25519 public key the agent trusts, with the id that signatures name it by. */
+export interface TrustedKey {
+  keyId: string;
+  key: KeyObject;
+}
+
+/** A key's id: the first 16 hex digits of the SHA-256 of its public key (SPKI, DER). Stable, short, and safe to print. */
+export function keyIdOf(key: KeyObject): string {
+  const spki = (key.type === 'private' ? createPublicKey(key) : key).export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('hex').slice(0, 16);
+}
+
+/** A new Ed25519 key pair as PEM text: PKCS#8 for the private key, SPKI for the public one. */
+export function generateSigningKeyPair(): { privateKeyPem: string; publicKeyPem: string; keyId: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    keyId: keyIdOf(publicKey),
+  };
+}
+
+function requireEd25519(key: KeyObject, source: string): KeyObject {
+  if (key.asymmetricKeyType !== 'ed25519') {
+    throw new UsageError(`invalid key in ${source}: expected an Ed25519 key (sqlitening keygen makes one), got ${key.asymmetricKeyType ?? 'a symmetric key'}`);
+  }
+  return key;
+}
+
+/** The private signing key from PEM text; `source` names where it came from, for messages (never the key itself). */
+export function parsePrivateKey(pem: string, source: string): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch {
+    throw new UsageError(`invalid signing key in ${source}: expected an Ed25519 private key in PEM (BEGIN PRIVATE KEY)`);
+  }
+  return requireEd25519(key, source);
+}
+
+/** A trusted public key from a PEM file. */
+export async function readTrustedKey(file: string): Promise<TrustedKey> {
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read trust key ${file}: ${(error as Error).message}`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch {
+    throw new UsageError(`invalid trust key ${file}: expected an Ed25519 public key in PEM (BEGIN PUBLIC KEY)`);
+  }
+  if (key.type !== 'public') throw new UsageError(`invalid trust key ${file}: expected a public key, got a private one; give the .pub file`);
+  requireEd25519(key, file);
+  return { keyId: keyIdOf(key), key };
+}
