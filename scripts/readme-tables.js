@@ -1,15 +1,21 @@
 // Writes the README's generated tables from the code that defines them, so the
 // two cannot drift (a test fails when they differ):  npm run docs
-//   exit codes  ← src/describe-error.ts (EXIT_CODES)
+//   exit codes and reasons  ← src/describe-error.ts (EXIT_CODES, REASONS)
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { EXIT_CODES } = await import(path.join(root, 'lib', 'describe-error.js'));
+const { EXIT_CODES, REASONS, exitCodeOf } = await import(path.join(root, 'lib', 'describe-error.js'));
 
 export function exitCodesTable() {
-  return ['| exit | meaning |', '| ---: | --- |', ...EXIT_CODES.map((e) => `| \`${e.code}\` | ${e.meaning} |`)].join('\n');
+  const codes = ['| exit | meaning |', '| ---: | --- |', ...EXIT_CODES.map((e) => `| \`${e.code}\` | ${e.meaning} |`)];
+  const reasons = [
+    '| reason | exit | retried | meaning |',
+    '| --- | ---: | --- | --- |',
+    ...REASONS.map((r) => `| \`${r.code}\` | ${exitCodeOf(r.kind)} | ${r.retryable ? 'yes' : 'no'} | ${r.meaning} |`),
+  ];
+  return [...codes, '', ...reasons].join('\n');
 }
 
 /** `text` with the block between `<!-- name:start -->` and `<!-- name:end -->` replaced. */

@@ -17,6 +17,77 @@ export const EXIT = Object.fromEntries(EXIT_CODES.map((e) => [e.name, e.code])) 
   [K in ExitName]: Extract<(typeof EXIT_CODES)[number], { name: K }>['code'];
 };
 
+/**
+ * Every reason code the agent, the CLI and the Action report, with its kind and
+ * whether a retry can help. Errors raised on purpose carry these facts
+ * themselves; a test holds each error class to this list, and the README's
+ * table is generated from it.
+ */
+export const REASONS: ReadonlyArray<{ code: string; kind: ErrorInfo['kind']; retryable: boolean; meaning: string }> = [
+  { code: 'usage', kind: 'usage', retryable: false, meaning: 'an invalid flag, setting or input' },
+  { code: 'read-only-store', kind: 'usage', retryable: false, meaning: 'a write to a public HTTP store' },
+  { code: 'store-unreachable', kind: 'failed', retryable: true, meaning: 'the store did not answer (DNS, refused, timeout)' },
+  { code: 'store-error', kind: 'failed', retryable: true, meaning: 'the store answered with an error (retried for 5xx, 429, 408)' },
+  { code: 'not-found', kind: 'failed', retryable: false, meaning: 'no such object: no snapshot of this commit yet' },
+  { code: 'bucket-missing', kind: 'failed', retryable: false, meaning: 'the bucket does not exist' },
+  { code: 'access-denied', kind: 'failed', retryable: false, meaning: 'credentials missing or refused' },
+  { code: 'connection-reset', kind: 'failed', retryable: true, meaning: 'the connection broke mid-answer' },
+  { code: 'connection-refused', kind: 'failed', retryable: true, meaning: 'nothing listens at the address' },
+  { code: 'timeout', kind: 'failed', retryable: true, meaning: 'a connection or response timed out' },
+  { code: 'dns', kind: 'failed', retryable: true, meaning: 'the host name did not resolve' },
+  { code: 'network-unreachable', kind: 'failed', retryable: true, meaning: 'no route to the host' },
+  { code: 'stalled', kind: 'failed', retryable: true, meaning: 'no bytes for longer than the stall timeout' },
+  { code: 'deadline-exceeded', kind: 'failed', retryable: true, meaning: 'a read went on past its deadline (a trickling peer)' },
+  { code: 'size-mismatch', kind: 'failed', retryable: true, meaning: 'more or fewer bytes than the manifest says (or than any manifest may have)' },
+  { code: 'checksum-mismatch', kind: 'failed', retryable: true, meaning: 'the bytes are not the ones the manifest names' },
+  { code: 'corrupt-body', kind: 'failed', retryable: true, meaning: 'the compressed stream is invalid' },
+  { code: 'locked', kind: 'failed', retryable: false, meaning: 'another agent manages this data folder' },
+  { code: 'disk-full', kind: 'failed', retryable: false, meaning: 'not enough free space for the new database (checked first), or ENOSPC' },
+  { code: 'permission-denied', kind: 'failed', retryable: false, meaning: 'EACCES or EPERM on a file or folder' },
+  { code: 'read-only-file-system', kind: 'failed', retryable: false, meaning: 'EROFS' },
+  { code: 'disk-io', kind: 'failed', retryable: false, meaning: 'EIO: the disk failed' },
+  { code: 'too-many-open-files', kind: 'failed', retryable: true, meaning: 'EMFILE or ENFILE' },
+  { code: 'file-busy', kind: 'failed', retryable: true, meaning: 'EBUSY' },
+  { code: 'sqlite-error', kind: 'failed', retryable: false, meaning: 'SQLite failed on a file it could read' },
+  {
+    code: 'error',
+    kind: 'failed',
+    retryable: true,
+    meaning: 'anything else from a library; other system errors are reported by their own code (enoent, enotdir, …), not retried',
+  },
+  { code: 'aborted', kind: 'aborted', retryable: false, meaning: 'stopped on purpose (SIGTERM)' },
+  { code: 'invalid-document', kind: 'rejected', retryable: false, meaning: 'a manifest, key or setting document breaks the contract' },
+  { code: 'wrong-commit', kind: 'rejected', retryable: false, meaning: 'the manifest belongs to another commit' },
+  { code: 'rollback-refused', kind: 'rejected', retryable: false, meaning: 'the manifest names a snapshot older than the installed one (--allow-rollback)' },
+  { code: 'unsigned-manifest', kind: 'rejected', retryable: false, meaning: 'the manifest is not signed, and --trust-key requires it' },
+  { code: 'untrusted-key', kind: 'rejected', retryable: false, meaning: 'the manifest is signed, but by no key given with --trust-key' },
+  { code: 'bad-signature', kind: 'rejected', retryable: false, meaning: 'the signature does not match the manifest (altered or forged)' },
+  { code: 'snapshot-too-large', kind: 'rejected', retryable: false, meaning: 'the manifest declares more than --max-size' },
+  { code: 'not-a-database', kind: 'rejected', retryable: false, meaning: 'the file is not an installable SQLite database (header, WAL mode, size)' },
+  { code: 'quick-check', kind: 'rejected', retryable: false, meaning: 'the downloaded database failed quick_check' },
+  { code: 'integrity-check', kind: 'rejected', retryable: false, meaning: 'the built database failed integrity_check' },
+  { code: 'foreign-key-check', kind: 'rejected', retryable: false, meaning: 'the built database failed foreign_key_check' },
+  { code: 'journal-mode', kind: 'rejected', retryable: false, meaning: 'the database is not in rollback-journal mode' },
+  { code: 'not-quiescent', kind: 'rejected', retryable: false, meaning: 'a -journal or -wal file lies beside the database' },
+  { code: 'migration-changed', kind: 'rejected', retryable: false, meaning: 'an applied migration file was edited' },
+  { code: 'migration-failed', kind: 'rejected', retryable: false, meaning: 'a migration failed' },
+  { code: 'migration-command-failed', kind: 'rejected', retryable: false, meaning: 'the migrate command failed' },
+  { code: 'loader-failed', kind: 'rejected', retryable: false, meaning: 'a loader failed' },
+  { code: 'database-check', kind: 'rejected', retryable: false, meaning: 'another database check failed' },
+  { code: 'internal-error', kind: 'bug', retryable: false, meaning: 'a bug in Sqlitening' },
+];
+
+const reason = (code: string) => {
+  const found = REASONS.find((r) => r.code === code);
+  if (!found) throw new Error(`no reason ${code} in REASONS`);
+  return found;
+};
+
+/** The exit code of a kind of error. */
+export function exitCodeOf(kind: ErrorInfo['kind']): ErrorInfo['exitCode'] {
+  return kind === 'bug' ? EXIT.bug : kind === 'usage' ? EXIT.usage : kind === 'rejected' ? EXIT.rejected : EXIT.failed;
+}
+
 /** What any thrown value means: the one answer every part (CLI, agent, retries, metrics, the Action) uses. */
 export interface ErrorInfo {
   /** Stable and short, for metrics labels, `/healthz`, heartbeats and scripts: `store-error`, `connection-reset`, `internal-error`… */
@@ -52,16 +123,16 @@ const NETWORK: Record<string, string> = {
 };
 
 /** System error codes from files: the disk. Only running out of handles or a busy file can pass by itself. */
-const DISK: Record<string, { code: string; retryable: boolean }> = {
-  ENOSPC: { code: 'disk-full', retryable: false },
-  EDQUOT: { code: 'disk-full', retryable: false },
-  EACCES: { code: 'permission-denied', retryable: false },
-  EPERM: { code: 'permission-denied', retryable: false },
-  EROFS: { code: 'read-only-file-system', retryable: false },
-  EIO: { code: 'disk-io', retryable: false },
-  EMFILE: { code: 'too-many-open-files', retryable: true },
-  ENFILE: { code: 'too-many-open-files', retryable: true },
-  EBUSY: { code: 'file-busy', retryable: true },
+const DISK: Record<string, string> = {
+  ENOSPC: 'disk-full',
+  EDQUOT: 'disk-full',
+  EACCES: 'permission-denied',
+  EPERM: 'permission-denied',
+  EROFS: 'read-only-file-system',
+  EIO: 'disk-io',
+  EMFILE: 'too-many-open-files',
+  ENFILE: 'too-many-open-files',
+  EBUSY: 'file-busy',
 };
 
 /** SQLite result codes that mean the file itself is not a usable database: the data is wrong, not the machine. */
@@ -80,9 +151,15 @@ const info = (code: string, kind: ErrorInfo['kind'], retryable: boolean, message
   code,
   kind,
   retryable,
-  exitCode: kind === 'bug' ? EXIT.bug : kind === 'usage' ? EXIT.usage : kind === 'rejected' ? EXIT.rejected : EXIT.failed,
+  exitCode: exitCodeOf(kind),
   message,
 });
+
+/** The facts of a listed reason. */
+const listed = (code: string, message: string): ErrorInfo => {
+  const r = reason(code);
+  return info(r.code, r.kind, r.retryable, message);
+};
 
 /**
  * The one error model: what `error` means, whether retrying can help, and the
@@ -94,23 +171,22 @@ const info = (code: string, kind: ErrorInfo['kind'], retryable: boolean, message
 export function describeError(error: unknown): ErrorInfo {
   const message = errorMessage(error);
   if (error instanceof SqliteningError) return info(error.code, error.kind, error.retryable, message);
-  if ((error as Error)?.name === 'AbortError') return { ...info('aborted', 'aborted', false, message), exitCode: EXIT.failed };
+  if ((error as Error)?.name === 'AbortError') return listed('aborted', message);
   const code = systemCode(error);
   if (code !== undefined) {
-    if (code in NETWORK) return info(NETWORK[code]!, 'failed', true, message);
-    if (code in DISK) return info(DISK[code]!.code, 'failed', DISK[code]!.retryable, message);
+    if (code in NETWORK) return listed(NETWORK[code]!, message);
+    if (code in DISK) return listed(DISK[code]!, message);
     // zlib and brotli: the compressed body is not what was published; a new download may be whole.
-    if (code.startsWith('Z_') || code.startsWith('ERR_BROTLI') || code === 'ERR_ZSTD_DECOMPRESSION_FAILED')
-      return info('corrupt-body', 'failed', true, message);
-    if (SQLITE_REJECTED.has(code)) return info('not-a-database', 'rejected', false, message);
-    if (code.startsWith('SQLITE_')) return info('sqlite-error', 'failed', false, message);
+    if (code.startsWith('Z_') || code.startsWith('ERR_BROTLI') || code === 'ERR_ZSTD_DECOMPRESSION_FAILED') return listed('corrupt-body', message);
+    if (SQLITE_REJECTED.has(code)) return listed('not-a-database', message);
+    if (code.startsWith('SQLITE_')) return listed('sqlite-error', message);
     if (/^E[A-Z]+$/.test(code)) return info(code.toLowerCase(), 'failed', false, message);
   }
   // undici ends a body cut short with TypeError('terminated') and no code.
-  if (error instanceof TypeError && /^(terminated|fetch failed|other side closed)$/i.test(message)) return info('connection-reset', 'failed', true, message);
+  if (error instanceof TypeError && /^(terminated|fetch failed|other side closed)$/i.test(message)) return listed('connection-reset', message);
   if (error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError || error instanceof SyntaxError) {
-    return info('internal-error', 'bug', false, message);
+    return listed('internal-error', message);
   }
   // Anything else comes from a library we call; it may well be transient.
-  return info('error', 'failed', true, message);
+  return listed('error', message);
 }

@@ -5,8 +5,26 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parseManifestJson, UsageError } from '@sqlitening/contract';
 import { describe, expect, it } from 'vitest';
-import { describeError, EXIT_CODES } from '../src/describe-error.js';
-import { ChecksumMismatchError, DatabaseError, LockedError, StalledError } from '../src/errors.js';
+import { describeError, EXIT_CODES, REASONS } from '../src/describe-error.js';
+import {
+  AccessDeniedError,
+  BucketMissingError,
+  ChecksumMismatchError,
+  ContractError,
+  DatabaseError,
+  DeadlineError,
+  LockedError,
+  NotFoundError,
+  ReadOnlyStoreError,
+  RollbackError,
+  SignatureError,
+  SizeMismatchError,
+  StalledError,
+  StoreError,
+  StoreUnreachableError,
+  TooLargeError,
+  WrongCommitError,
+} from '../src/errors.js';
 import { withRetries } from '../src/retry.js';
 import { assertValidKey } from '../src/store/object-store.js';
 import { tempFolder } from './helpers/fixtures.js';
@@ -31,6 +49,50 @@ async function closedPort(): Promise<number> {
 }
 
 describe('describeError, the one error model', () => {
+  it('lists every reason an error class raises, with the same kind and retryability', () => {
+    const raised = [
+      new UsageError('x'),
+      new ReadOnlyStoreError('https://x', 'write'),
+      new StoreUnreachableError('s3://b', 'x'),
+      new StoreError('x', true),
+      new NotFoundError('k', 'l'),
+      new BucketMissingError('b', 'e'),
+      new AccessDeniedError('x'),
+      new StalledError('x', 1),
+      new DeadlineError('x', 1),
+      new SizeMismatchError('x', 1, 2),
+      new ChecksumMismatchError('x', 'a', 'b'),
+      new LockedError('f', 'h'),
+      new RollbackError('a', 'b'),
+      new SignatureError('x', 'unsigned-manifest'),
+      new SignatureError('x', 'untrusted-key'),
+      new SignatureError('x', 'bad-signature'),
+      new TooLargeError('x', 'snapshot-too-large'),
+      new TooLargeError('x', 'disk-full'),
+      new WrongCommitError('a', 'b', 'w'),
+      new ContractError('x'),
+      ...[
+        'database-check',
+        'not-a-database',
+        'quick-check',
+        'integrity-check',
+        'foreign-key-check',
+        'journal-mode',
+        'not-quiescent',
+        'migration-changed',
+        'migration-failed',
+        'migration-command-failed',
+        'loader-failed',
+      ].map((code) => new DatabaseError('x', code)),
+    ];
+    for (const error of raised) {
+      const listed = REASONS.find((r) => r.code === error.code);
+      expect(listed, error.code).toBeDefined();
+      expect({ kind: error.kind, retryable: error.retryable }, error.code).toEqual({ kind: listed?.kind, retryable: listed?.retryable });
+    }
+    expect(new Set(REASONS.map((r) => r.code)).size).toBe(REASONS.length);
+  });
+
   it('gives every exit code one meaning', () => {
     expect(EXIT_CODES.map((e) => e.code)).toEqual([0, 1, 2, 3, 4]);
     expect(new Set(EXIT_CODES.map((e) => e.name)).size).toBe(EXIT_CODES.length);
