@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4337);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(364);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4337:
+/***/ 364:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31461,6 +31461,15 @@ async function replaceAtomically(target, write, options = {}) {
         throw error;
     }
 }
+/**
+ * Creates a temp file (it must not exist) and returns a stream writing to it.
+ * The file exists once this resolves, so a caller that removes it on failure
+ * cannot race a stream still opening it.
+ */
+async function openTemp(file) {
+    const handle = await (0,promises_.open)(file, 'wx');
+    return handle.createWriteStream();
+}
 /** Writes a small file atomically (see {@link replaceAtomically}). */
 async function writeFileAtomic(file, content) {
     await replaceAtomically(file, (temp) => writeFile(temp, content, { flag: 'wx' }));
@@ -31746,6 +31755,97 @@ var lib = __nccwpck_require__(712);
 var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+;// CONCATENATED MODULE: ./src/snapshot/chunk-hashes.ts
+
+
+
+
+
+/*
+ * The chunk hash tree: one SHA-256 per fixed-size chunk of the database (a
+ * chunk is one page: the unit SQLite changes and a delta carries), and a root,
+ * the SHA-256 of those hashes concatenated. The root in a manifest proves
+ * every byte of the file, yet after a delta only the changed chunks need
+ * hashing again.
+ */
+const HASH_BYTES = 32;
+/** The root over a list of chunk hashes (`count` × 32 bytes). */
+function chunkRoot(hashes) {
+    return (0,external_node_crypto_.createHash)('sha256').update(hashes).digest('hex');
+}
+function hashChunk(bytes) {
+    return (0,external_node_crypto_.createHash)('sha256').update(bytes).digest();
+}
+/** Hashes a stream in chunks of `chunkSize` as it passes through; `hashes()` after the end. */
+class ChunkHasher extends external_node_stream_.Transform {
+    #chunkSize;
+    #parts = [];
+    #pending = [];
+    #pendingBytes = 0;
+    constructor(chunkSize) {
+        super();
+        this.#chunkSize = chunkSize;
+    }
+    _transform(chunk, _encoding, callback) {
+        let data = chunk;
+        if (this.#pendingBytes > 0) {
+            data = Buffer.concat([...this.#pending, chunk]);
+            this.#pending = [];
+            this.#pendingBytes = 0;
+        }
+        const whole = data.length - (data.length % this.#chunkSize);
+        for (let at = 0; at < whole; at += this.#chunkSize)
+            this.#parts.push(hashChunk(data.subarray(at, at + this.#chunkSize)));
+        if (whole < data.length) {
+            this.#pending = [data.subarray(whole)];
+            this.#pendingBytes = data.length - whole;
+        }
+        callback(null, chunk);
+    }
+    _flush(callback) {
+        // A file whose size is not a multiple of the chunk size ends in a short chunk, hashed as it is.
+        if (this.#pendingBytes > 0)
+            this.#parts.push(hashChunk(Buffer.concat(this.#pending)));
+        callback();
+    }
+    /** The list of chunk hashes, once the stream has ended. */
+    hashes() {
+        return Buffer.concat(this.#parts);
+    }
+}
+/** The chunk hashes of a whole file, read in large blocks. */
+async function hashFileChunks(file, chunkSize) {
+    const handle = await open(file, 'r');
+    try {
+        const block = Buffer.alloc(Math.max(chunkSize, Math.floor((4 * 1024 * 1024) / chunkSize) * chunkSize));
+        const parts = [];
+        for (let position = 0;;) {
+            const { bytesRead } = await handle.read(block, 0, block.length, position);
+            if (bytesRead === 0)
+                break;
+            for (let at = 0; at < bytesRead; at += chunkSize)
+                parts.push(hashChunk(block.subarray(at, Math.min(at + chunkSize, bytesRead))));
+            position += bytesRead;
+        }
+        return Buffer.concat(parts);
+    }
+    finally {
+        await handle.close();
+    }
+}
+/** A file's SHA-256 and chunk hashes, in one read: what a pod needs to know which delta, if any, applies to a file it was not told about. */
+async function identifyFile(file, chunkSize) {
+    const whole = createHash('sha256');
+    const chunks = new ChunkHasher(chunkSize);
+    await pipeline(createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }), chunks, new Writable({
+        write(chunk, _encoding, callback) {
+            whole.update(chunk);
+            callback();
+        },
+    }));
+    return { sha256: whole.digest('hex'), hashes: chunks.hashes() };
+}
+
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
@@ -31797,6 +31897,41 @@ function decompressor(encoding) {
             return external_node_zlib_default().createBrotliDecompress({ chunkSize });
         case 'zstd':
             return zstd.createZstdDecompress();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/snapshot/limited-counter.ts
+
+
+
+/**
+ * Counts bytes (and hashes them, if asked) and fails as soon as they pass
+ * `limit`: a wrong object or a decompression bomb never fills the disk.
+ */
+class LimitedCounter extends external_node_stream_.Transform {
+    limit;
+    what;
+    hashing;
+    onBytes;
+    hash = (0,external_node_crypto_.createHash)('sha256');
+    bytes = 0;
+    constructor(limit, what, hashing, onBytes) {
+        super();
+        this.limit = limit;
+        this.what = what;
+        this.hashing = hashing;
+        this.onBytes = onBytes;
+    }
+    _transform(chunk, _encoding, callback) {
+        this.bytes += chunk.length;
+        if (this.bytes > this.limit) {
+            callback(new errors/* SizeMismatchError */.Au(this.what, this.limit, this.bytes, ' or more (the body is larger than the manifest says)'));
+            return;
+        }
+        if (this.hashing)
+            this.hash.update(chunk);
+        this.onBytes?.(this.bytes);
+        callback(null, chunk);
     }
 }
 
@@ -31860,38 +31995,9 @@ function stallWatchdog(what, timeoutMs) {
 
 
 
+
 /** Marks temp files of a download, so a later run can find and remove those of a crashed one. */
 const DOWNLOAD_TEMP_MARK = '.sqlitening-download-';
-/**
- * Counts bytes (and hashes them, if asked) and fails as soon as they pass
- * `limit`: a wrong object or a decompression bomb never fills the disk.
- */
-class LimitedCounter extends external_node_stream_.Transform {
-    limit;
-    what;
-    hashing;
-    onBytes;
-    hash = (0,external_node_crypto_.createHash)('sha256');
-    bytes = 0;
-    constructor(limit, what, hashing, onBytes) {
-        super();
-        this.limit = limit;
-        this.what = what;
-        this.hashing = hashing;
-        this.onBytes = onBytes;
-    }
-    _transform(chunk, _encoding, callback) {
-        this.bytes += chunk.length;
-        if (this.bytes > this.limit) {
-            callback(new errors/* SizeMismatchError */.Au(this.what, this.limit, this.bytes, ' or more (the body is larger than the manifest says)'));
-            return;
-        }
-        if (this.hashing)
-            this.hash.update(chunk);
-        this.onBytes?.(this.bytes);
-        callback(null, chunk);
-    }
-}
 /**
  * Streams a snapshot from the store into a temp file beside `destination`,
  * decoding and hashing on the way (never the whole file in memory), checks
@@ -31903,24 +32009,35 @@ async function downloadSnapshot(options) {
     const { manifest, store } = options;
     const what = `snapshot ${manifest.object.key}`;
     let bytesReceived = 0;
+    let chunkHashes = null;
     await replaceAtomically(external_node_path_default().resolve(options.destination), (temp) => withDeadline(what, options.deadlineMs ?? 3_600_000, options.signal, async (signal) => {
         const result = await store.get(manifest.object.key, { signal });
         if (result.status !== 'ok')
             throw new errors/* StoreError */.AD(`${what}: unexpected not-modified answer`, true);
         const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
-        const decoded = new LimitedCounter(manifest.database.size, what, true);
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, stallWatchdog(what, options.stallTimeoutMs ?? 30_000), received, decompressor(manifest.object.encoding), decoded, (0,external_node_fs_.createWriteStream)(temp, { flags: 'wx' }), { signal });
+        // With a chunk root in the manifest, the chunk hashes prove the bytes and the whole-file SHA-256 is not needed.
+        const chunks = manifest.chunks ? new ChunkHasher(manifest.chunks.size) : undefined;
+        const decoded = new LimitedCounter(manifest.database.size, what, !chunks);
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, stallWatchdog(what, options.stallTimeoutMs ?? 30_000), received, decompressor(manifest.object.encoding), decoded, chunks ?? new external_node_stream_.PassThrough(), await openTemp(temp), { signal });
         if (received.bytes !== manifest.object.size)
             throw new errors/* SizeMismatchError */.Au(`${what} (stored bytes)`, manifest.object.size, received.bytes);
         if (decoded.bytes !== manifest.database.size)
             throw new errors/* SizeMismatchError */.Au(what, manifest.database.size, decoded.bytes);
-        const actual = decoded.hash.digest('hex');
-        if (actual !== manifest.database.sha256)
-            throw new errors/* ChecksumMismatchError */.a0(what, manifest.database.sha256, actual);
+        if (chunks && manifest.chunks) {
+            chunkHashes = chunks.hashes();
+            const root = chunkRoot(chunkHashes);
+            if (root !== manifest.chunks.root)
+                throw new errors/* ChecksumMismatchError */.a0(`${what} (chunk root)`, manifest.chunks.root, root);
+        }
+        else {
+            const actual = decoded.hash.digest('hex');
+            if (actual !== manifest.database.sha256)
+                throw new errors/* ChecksumMismatchError */.a0(what, manifest.database.sha256, actual);
+        }
         await options.verify?.(temp);
         bytesReceived = received.bytes;
     }), { tempName: `${DOWNLOAD_TEMP_MARK}${(0,external_node_crypto_.randomBytes)(6).toString('hex')}` });
-    return { bytesReceived };
+    return { bytesReceived, chunkHashes };
 }
 
 ;// CONCATENATED MODULE: ./src/signing/keys.ts
@@ -31987,7 +32104,7 @@ async function readTrustedKey(file) {
 
 /** The manifest as a DSSE envelope signed with `privateKey` (Ed25519 over DSSE's pre-authentication encoding). */
 function signManifest(manifest, privateKey) {
-    const payload = Buffer.from((0,lib/* serializeManifest */.MZ)(manifest));
+    const payload = Buffer.from((0,lib/* serializeManifest */.tC)(manifest));
     const sig = (0,external_node_crypto_.sign)(null, (0,lib/* preAuthEncoding */.a0)(lib/* MANIFEST_PAYLOAD_TYPE */.qD, payload), privateKey);
     const envelope = { payloadType: lib/* MANIFEST_PAYLOAD_TYPE */.qD, payload: (0,lib/* toBase64 */.nk)(payload), signatures: [{ keyid: keyIdOf(privateKey), sig: (0,lib/* toBase64 */.nk)(sig) }] };
     return `${JSON.stringify(envelope, null, 2)}\n`;
@@ -32101,7 +32218,7 @@ async function readManifest(store, key, options = {}) {
 const MANIFEST_CACHE_CONTROL = 'no-cache';
 /** Writes a manifest, as a signed envelope when `signingKey` is given. */
 async function writeManifest(store, key, manifest, signingKey) {
-    const text = signingKey ? signManifest(manifest, signingKey) : (0,lib/* serializeManifest */.MZ)(manifest);
+    const text = signingKey ? signManifest(manifest, signingKey) : (0,lib/* serializeManifest */.tC)(manifest);
     await store.put(key, Buffer.from(text), { contentType: 'application/json', cacheControl: MANIFEST_CACHE_CONTROL });
 }
 
@@ -32180,7 +32297,243 @@ var external_node_os_ = __nccwpck_require__(8161);
 const VERSION = '0.1.0';
 const TOOL = `sqlitening/${VERSION}`;
 
+// EXTERNAL MODULE: ./src/describe-error.ts
+var describe_error = __nccwpck_require__(9869);
+;// CONCATENATED MODULE: ./src/snapshot/delta-format.ts
+
+
+/*
+ * A delta: the pages of a target snapshot that differ from a base snapshot,
+ * as one stream (compressed as a whole by the store's encoding):
+ *
+ *   header   "SQLTDLT\0" | u32 format version | u32 page size | u32 target page count
+ *            | u32 pages carried | 32-byte base SHA-256 | 32-byte target SHA-256
+ *   pages    (u32 page index, 0-based | page size bytes) × pages carried, by index
+ *
+ * Big-endian like SQLite's own header. Applied to a copy of the base, then
+ * truncated to the target's page count, it gives the target byte for byte;
+ * the manifest's chunk root proves it.
+ */
+const DELTA_MAGIC = Buffer.from('SQLTDLT\0', 'latin1');
+const DELTA_FORMAT_VERSION = 1;
+const DELTA_HEADER_BYTES = 8 + 4 * 4 + 32 * 2;
+function encodeDeltaHeader(header) {
+    const out = Buffer.alloc(DELTA_HEADER_BYTES);
+    DELTA_MAGIC.copy(out, 0);
+    out.writeUInt32BE(DELTA_FORMAT_VERSION, 8);
+    out.writeUInt32BE(header.pageSize, 12);
+    out.writeUInt32BE(header.pageCount, 16);
+    out.writeUInt32BE(header.pages, 20);
+    Buffer.from(header.baseSha256, 'hex').copy(out, 24);
+    Buffer.from(header.targetSha256, 'hex').copy(out, 56);
+    return out;
+}
+function decodeDeltaHeader(bytes, what) {
+    if (!bytes.subarray(0, 8).equals(DELTA_MAGIC))
+        throw new lib/* ContractError */.Vl(`${what}: expected a delta (SQLTDLT), got other bytes`);
+    const version = bytes.readUInt32BE(8);
+    if (version !== DELTA_FORMAT_VERSION)
+        throw new lib/* ContractError */.Vl(`${what}: expected delta format ${DELTA_FORMAT_VERSION}, got ${version}`);
+    return {
+        pageSize: bytes.readUInt32BE(12),
+        pageCount: bytes.readUInt32BE(16),
+        pages: bytes.readUInt32BE(20),
+        baseSha256: bytes.subarray(24, 56).toString('hex'),
+        targetSha256: bytes.subarray(56, 88).toString('hex'),
+    };
+}
+/**
+ * Parses a decoded delta stream into its header (`onHeader`, which may throw
+ * to refuse it) and pages, in object mode. Checks that page indexes rise and
+ * stay below the page count, and that the stream holds exactly the pages the
+ * header announces.
+ */
+class DeltaParser extends external_node_stream_.Transform {
+    what;
+    onHeader;
+    #buffer = Buffer.alloc(0);
+    #header;
+    #seen = 0;
+    #last = -1;
+    constructor(what, onHeader) {
+        super({ readableObjectMode: true });
+        this.what = what;
+        this.onHeader = onHeader;
+    }
+    _transform(chunk, _encoding, callback) {
+        try {
+            this.#buffer = this.#buffer.length ? Buffer.concat([this.#buffer, chunk]) : chunk;
+            if (!this.#header) {
+                if (this.#buffer.length < DELTA_HEADER_BYTES) {
+                    callback();
+                    return;
+                }
+                this.#header = decodeDeltaHeader(this.#buffer, this.what);
+                this.onHeader(this.#header);
+                this.#buffer = this.#buffer.subarray(DELTA_HEADER_BYTES);
+            }
+            const record = 4 + this.#header.pageSize;
+            let at = 0;
+            while (this.#buffer.length - at >= record) {
+                const index = this.#buffer.readUInt32BE(at);
+                if (index <= this.#last || index >= this.#header.pageCount || this.#seen >= this.#header.pages) {
+                    throw new lib/* ContractError */.Vl(`${this.what}: page ${index} out of order or out of range (page count ${this.#header.pageCount})`);
+                }
+                this.#last = index;
+                this.#seen++;
+                this.push({ index, bytes: this.#buffer.subarray(at + 4, at + record) });
+                at += record;
+            }
+            this.#buffer = this.#buffer.subarray(at);
+            callback();
+        }
+        catch (error) {
+            callback(error);
+        }
+    }
+    _flush(callback) {
+        if (!this.#header || this.#buffer.length > 0 || this.#seen !== this.#header.pages) {
+            callback(new lib/* ContractError */.Vl(`${this.what}: ended early (${this.#seen} of ${this.#header?.pages ?? '?'} pages)`));
+            return;
+        }
+        callback();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/publish/deltas.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** The pages whose chunk hashes differ from the base's, and every page past the base's end. */
+function changedPages(target, base) {
+    const changed = [];
+    const count = target.length / HASH_BYTES;
+    const baseCount = base.length / HASH_BYTES;
+    for (let i = 0; i < count; i++) {
+        const at = i * HASH_BYTES;
+        if (i >= baseCount || target.compare(base, at, at + HASH_BYTES, at, at + HASH_BYTES) !== 0)
+            changed.push(i);
+    }
+    return changed;
+}
+/** A base's chunk list from the store, checked against the root its manifest recorded. */
+async function readChunkList(store, base) {
+    const read = await store.get(base.chunks.key);
+    if (read.status !== 'ok')
+        throw new errors/* NotFoundError */.m_(base.chunks.key, store.location);
+    const list = await readBounded(read.body, { what: `chunk list ${base.chunks.key}`, maxBytes: base.chunks.count * HASH_BYTES, stallTimeoutMs: 30_000 });
+    const root = chunkRoot(list);
+    if (root !== base.chunks.root)
+        throw new errors/* ChecksumMismatchError */.a0(`chunk list ${base.chunks.key}`, base.chunks.root, root);
+    return list;
+}
+/** Writes the delta stream for `pages` of the new file, compressed, to a temp file. */
+async function writeDelta(plan, base, pages, file) {
+    const handle = await (0,promises_.open)(plan.database, 'r');
+    async function* records() {
+        yield encodeDeltaHeader({
+            pageSize: plan.pageSize,
+            pageCount: plan.hashes.length / HASH_BYTES,
+            pages: pages.length,
+            baseSha256: base.sha256,
+            targetSha256: plan.target.sha256,
+        });
+        // Pages go out in runs of up to 256, one read each: changed pages cluster (a table's rows, its index).
+        for (let i = 0; i < pages.length;) {
+            let run = 1;
+            while (i + run < pages.length && run < 256 && pages[i + run] === pages[i] + run)
+                run++;
+            const block = Buffer.alloc(run * plan.pageSize);
+            await handle.read(block, 0, block.length, pages[i] * plan.pageSize);
+            const out = Buffer.alloc(run * (4 + plan.pageSize));
+            for (let k = 0; k < run; k++) {
+                out.writeUInt32BE(pages[i + k], k * (4 + plan.pageSize));
+                block.copy(out, k * (4 + plan.pageSize) + 4, k * plan.pageSize, (k + 1) * plan.pageSize);
+            }
+            yield out;
+            i += run;
+        }
+    }
+    try {
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_.Readable.from(records()), compressor(plan.encoding, plan.level), (0,external_node_fs_.createWriteStream)(file, { flags: 'wx' }));
+    }
+    finally {
+        await handle.close();
+    }
+}
+/**
+ * Makes and uploads one delta per base: the base's chunk list (a few bytes per
+ * page, from the store) is compared with the new file's, so no base is ever
+ * downloaded. Bases whose list is gone, or whose delta would be too large,
+ * are skipped and reported; they cost a pod a full download, nothing else.
+ */
+async function publishDeltas(store, plan) {
+    const step = plan.onStep ?? (() => { });
+    const deltas = [];
+    for (const base of plan.bases) {
+        if (base.chunks.size !== plan.pageSize) {
+            step('delta-skipped', { base: base.sha256, reason: `page size changed (${base.chunks.size} → ${plan.pageSize})` });
+            continue;
+        }
+        let list;
+        try {
+            list = await readChunkList(store, base);
+        }
+        catch (error) {
+            if (!(error instanceof errors/* NotFoundError */.m_ || error instanceof errors/* ChecksumMismatchError */.a0))
+                throw error;
+            step('delta-skipped', { base: base.sha256, reason: (0,describe_error/* errorMessage */.gJ)(error) });
+            continue;
+        }
+        const pages = changedPages(plan.hashes, list);
+        const file = external_node_path_default().join(plan.tempDir, `sqlitening-delta-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+        try {
+            await writeDelta(plan, base, pages, file);
+            const { size } = await (0,promises_.stat)(file);
+            if (size > plan.maxShare * plan.fullObjectSize) {
+                step('delta-skipped', {
+                    base: base.sha256,
+                    pages: pages.length,
+                    size,
+                    reason: `larger than ${plan.maxShare} of the full object (${plan.fullObjectSize} bytes)`,
+                });
+                continue;
+            }
+            const key = (0,lib/* deltaKey */.MZ)(plan.target, base.sha256, plan.encoding);
+            await store.put(key, (0,external_node_fs_.createReadStream)(file), { contentType: 'application/octet-stream' });
+            const stored = await store.head(key);
+            if (stored?.size !== size)
+                throw new errors/* StoreError */.AD(`upload of ${key} not confirmed: the store holds ${stored ? `${stored.size} bytes` : 'nothing'}, expected ${size}`, true);
+            const info = {
+                base: { sha256: base.sha256 },
+                key,
+                encoding: plan.encoding,
+                size,
+                rawSize: DELTA_HEADER_BYTES + pages.length * (4 + plan.pageSize),
+                pages: pages.length,
+            };
+            deltas.push(info);
+            step('delta', { base: base.sha256, key, pages: pages.length, size });
+        }
+        finally {
+            await (0,promises_.rm)(file, { force: true });
+        }
+    }
+    return deltas;
+}
+
 ;// CONCATENATED MODULE: ./src/publish/encode.ts
+
 
 
 
@@ -32196,6 +32549,7 @@ const TOOL = `sqlitening/${VERSION}`;
  */
 async function encodeSnapshot(options) {
     const hash = (0,external_node_crypto_.createHash)('sha256');
+    const chunks = new ChunkHasher(options.chunkSize);
     let size = 0;
     const tap = new external_node_stream_.Transform({
         transform(chunk, _encoding, callback) {
@@ -32208,12 +32562,12 @@ async function encodeSnapshot(options) {
     const source = (0,external_node_fs_.createReadStream)(options.database, { highWaterMark: 1024 * 1024 });
     if (options.encoding === 'identity') {
         const sink = new external_node_stream_.Writable({ write: (_chunk, _encoding, callback) => callback() });
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(source, tap, sink);
-        return { sha256: hash.digest('hex'), size, encodedPath: options.database, encodedSize: size, cleanup: async () => { } };
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(source, tap, chunks, sink);
+        return { sha256: hash.digest('hex'), chunkHashes: chunks.hashes(), size, encodedPath: options.database, encodedSize: size, cleanup: async () => { } };
     }
     const encodedPath = external_node_path_default().join(options.tempDir, `sqlitening-publish-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
     try {
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(source, tap, compressor(options.encoding, options.level), (0,external_node_fs_.createWriteStream)(encodedPath, { flags: 'wx' }));
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(source, tap, chunks, compressor(options.encoding, options.level), (0,external_node_fs_.createWriteStream)(encodedPath, { flags: 'wx' }));
     }
     catch (error) {
         await (0,promises_.rm)(encodedPath, { force: true });
@@ -32221,6 +32575,7 @@ async function encodeSnapshot(options) {
     }
     return {
         sha256: hash.digest('hex'),
+        chunkHashes: chunks.hashes(),
         size,
         encodedPath,
         encodedSize: (await (0,promises_.stat)(encodedPath)).size,
@@ -32234,7 +32589,8 @@ async function encodeSnapshot(options) {
  * Which snapshot objects of one listing may be deleted. Only objects named
  * like snapshots are considered; the newest `keep` (by the time in their
  * name), any younger than the grace period, and any in `protectedKeys`
- * (what a manifest points to) are kept. Pure: the caller lists and deletes.
+ * (what a manifest points to) are kept. A snapshot's chunk list and deltas
+ * go with it. Pure: the caller lists and deletes.
  */
 function planRetention(objects, rule, now, protectedKeys) {
     const snapshots = objects
@@ -32251,7 +32607,9 @@ function planRetention(objects, rule, now, protectedKeys) {
             continue;
         doomed.push(object);
     }
-    return doomed;
+    const stems = new Set(doomed.map((object) => (0,lib/* stemOfKey */.Sg)(object.key)));
+    const companions = objects.filter((object) => !doomed.includes(object) && (0,lib/* parseSnapshotKey */.dd)(object.key) === undefined && stems.has((0,lib/* stemOfKey */.Sg)(object.key)));
+    return [...doomed, ...companions];
 }
 
 ;// CONCATENATED MODULE: ./src/publish/publish.ts
@@ -32265,6 +32623,10 @@ function planRetention(objects, rule, now, protectedKeys) {
 
 
 
+
+
+/** A delta larger than half the full object saves a pod little, and costs the store an object. */
+const DEFAULT_DELTA_MAX_SHARE = 0.5;
 /**
  * Publishes a database for a commit: check, hash and compress it in one read,
  * upload the object, confirm it, then write the commit's manifest and
@@ -32289,6 +32651,7 @@ async function publishSnapshot(options) {
         encoding: options.encoding,
         level: options.level,
         tempDir: options.tempDir ?? (0,external_node_os_.tmpdir)(),
+        chunkSize: stats.pageSize,
         onProgress: (bytes) => options.onProgress?.('read', bytes, databaseSize),
     });
     try {
@@ -32305,6 +32668,19 @@ async function publishSnapshot(options) {
                 size: encoded.encodedSize,
             },
             builder: { tool: TOOL, ...stripUndefined(options.builder ?? {}) },
+            chunks: {
+                size: stats.pageSize,
+                count: encoded.chunkHashes.length / HASH_BYTES,
+                root: chunkRoot(encoded.chunkHashes),
+                key: (0,lib/* chunkListKey */.VW)({ gitSha: options.gitSha, createdAt, sha256: encoded.sha256 }),
+            },
+            deltas: [],
+            // The snapshots this one may be a delta from at the next publish: the previous one and its own history, as many as are kept.
+            history: previous?.chunks
+                ? [{ sha256: previous.database.sha256, size: previous.database.size, createdAt: previous.createdAt, chunks: previous.chunks }, ...previous.history]
+                    .filter((entry) => entry.sha256 !== encoded.sha256)
+                    .slice(0, Math.max(0, options.retention.keep - 1))
+                : [],
         };
         step('encoded', { sha256: encoded.sha256, size: encoded.size, encodedSize: encoded.encodedSize });
         if (previous && previous.database.sha256 === encoded.sha256) {
@@ -32341,6 +32717,24 @@ async function publishSnapshot(options) {
             throw new errors/* StoreError */.AD(`upload of ${manifest.object.key} not confirmed: the store holds ${stored ? `${stored.size} bytes` : 'nothing'}, expected ${encoded.encodedSize}`, true);
         }
         step('uploaded', { key: manifest.object.key, bytes: encoded.encodedSize });
+        const chunks = manifest.chunks;
+        await store.put(chunks.key, encoded.chunkHashes, { contentType: 'application/octet-stream' });
+        const maxShare = options.deltaMaxShare ?? DEFAULT_DELTA_MAX_SHARE;
+        if (maxShare > 0 && manifest.history.length > 0) {
+            manifest.deltas = await publishDeltas(store, {
+                database: options.database,
+                target: { gitSha: options.gitSha, createdAt, sha256: encoded.sha256 },
+                pageSize: stats.pageSize,
+                hashes: encoded.chunkHashes,
+                bases: manifest.history,
+                encoding: options.encoding === 'identity' ? 'gzip' : options.encoding,
+                level: options.level,
+                maxShare,
+                fullObjectSize: encoded.encodedSize,
+                tempDir: options.tempDir ?? (0,external_node_os_.tmpdir)(),
+                onStep: step,
+            });
+        }
         await writeManifest(store, pointerKey, manifest, options.signingKey);
         await updateLatest(store, manifest, options.signingKey);
         step('manifest', { key: pointerKey });
@@ -32383,8 +32777,6 @@ async function pruneCommit(store, gitSha, rule, now, protectedKeys, dryRun) {
 
 // EXTERNAL MODULE: external "node:url"
 var external_node_url_ = __nccwpck_require__(3136);
-// EXTERNAL MODULE: ./src/describe-error.ts
-var describe_error = __nccwpck_require__(9869);
 // EXTERNAL MODULE: ./src/store/object-store.ts
 var object_store = __nccwpck_require__(3266);
 ;// CONCATENATED MODULE: ./src/store/http-store.ts
@@ -32529,7 +32921,6 @@ class HttpStore {
 
 
 
-
 const TEMP_MARK = '.tmp-';
 function etagOf(stats) {
     // The inode changes on every put (write to a temp file, then rename), so the tag changes too.
@@ -32604,7 +32995,9 @@ class LocalStore {
         const target = this.#path(key);
         const source = body instanceof Uint8Array ? external_node_stream_.Readable.from([body]) : body;
         // The default temp name contains TEMP_MARK, so a listing never shows a write in progress.
-        await replaceAtomically(target, (temp) => (0,external_node_stream_promises_namespaceObject.pipeline)(source, progressCounter(options.onProgress), (0,external_node_fs_.createWriteStream)(temp, { flags: 'wx' }), { signal: options.signal }));
+        await replaceAtomically(target, (temp) => 
+        // The temp file is created before any byte flows: a stream that fails at once cannot create it after it was removed.
+        openTemp(temp).then((sink) => (0,external_node_stream_promises_namespaceObject.pipeline)(source, progressCounter(options.onProgress), sink, { signal: options.signal })));
         return { etag: etagOf(await (0,promises_.stat)(target)) };
     }
     async list(prefix, options = {}) {
@@ -33625,7 +34018,9 @@ __nccwpck_require__.d(__webpack_exports__, {
   hh: () => (/* reexport */ MANIFEST_VERSION),
   bA: () => (/* reexport */ SqliteningError),
   eb: () => (/* reexport */ errors_UsageError),
+  VW: () => (/* reexport */ chunkListKey),
   q8: () => (/* reexport */ commitPrefix),
+  MZ: () => (/* reexport */ deltaKey),
   z3: () => (/* reexport */ formatBytes),
   a3: () => (/* reexport */ formatDuration),
   Ey: () => (/* reexport */ fromBase64),
@@ -33638,12 +34033,13 @@ __nccwpck_require__.d(__webpack_exports__, {
   Ng: () => (/* reexport */ parseManifest),
   dd: () => (/* reexport */ parseSnapshotKey),
   a0: () => (/* reexport */ preAuthEncoding),
-  MZ: () => (/* reexport */ serializeManifest),
+  tC: () => (/* reexport */ serializeManifest),
   o1: () => (/* reexport */ snapshotKey),
+  Sg: () => (/* reexport */ stemOfKey),
   nk: () => (/* reexport */ toBase64)
 });
 
-// UNUSED EXPORTS: HEARTBEAT_LIMITS, HEARTBEAT_VERSION, MANIFEST_NAME, NAME_PATTERN, NAME_RULE, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS, TIMESTAMP_HEADER, assertName, builderSchema, compactUtc, databaseInfoSchema, durationSchema, envelopeSchema, escapeHtml, formatAge, fromHex, gitShaSchema, heartbeatSchema, manifestSchema, nameSchema, objectInfoSchema, parseHeartbeats, parseManifestJson, sha256Schema, signBody, signatureHeaders, tableStatsSchema, taskStatusSchema, toHex, validate, verifySignature, z
+// UNUSED EXPORTS: HEARTBEAT_LIMITS, HEARTBEAT_VERSION, MANIFEST_NAME, NAME_PATTERN, NAME_RULE, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS, TIMESTAMP_HEADER, assertName, builderSchema, chunksInfoSchema, compactUtc, databaseInfoSchema, deltaInfoSchema, durationSchema, envelopeSchema, escapeHtml, formatAge, fromHex, gitShaSchema, heartbeatSchema, historyEntrySchema, manifestSchema, nameSchema, objectInfoSchema, parseHeartbeats, parseManifestJson, sha256Schema, signBody, signatureHeaders, snapshotStem, tableStatsSchema, taskStatusSchema, toHex, validate, verifySignature, z
 
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
@@ -43469,9 +43865,10 @@ const databaseInfoSchema = object({
 /** The stored object that holds the snapshot. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
 const PRINTABLE = /^[^\u0000-\u001f\u007f-\u009f]+$/;
+/** Key relative to the store's root (bucket and prefix, folder, or base URL); printable, as it appears in messages. */
+const objectKeySchema = schemas_string().min(1).max(1024).regex(PRINTABLE, 'expected a key without control characters');
 const objectInfoSchema = object({
-    /** Key relative to the store's root (bucket and prefix, folder, or base URL); printable, as it appears in messages. */
-    key: schemas_string().min(1).max(1024).regex(PRINTABLE, 'expected a key without control characters'),
+    key: objectKeySchema,
     encoding: schemas_enum(ENCODINGS),
     /** Size of the stored (encoded) object in bytes. */
     size: countSchema,
@@ -43485,6 +43882,36 @@ const builderSchema = object({
     /** Link to the CI run that built it. */
     runUrl: url().optional(),
 });
+/** The chunk hash list of a snapshot: one SHA-256 per page-sized chunk of the file, and the root over them. */
+const chunksInfoSchema = object({
+    /** Bytes per chunk: the database's page size, the unit SQLite changes (a delta's unit too). */
+    size: schemas_number().int().min(512).max(65_536),
+    count: countSchema,
+    /** SHA-256 of the list (the 32-byte hashes, concatenated in chunk order): proves every byte of the file. */
+    root: sha256Schema,
+    /** Where the list is stored (binary, `count` × 32 bytes); its SHA-256 is `root`. */
+    key: objectKeySchema,
+});
+/** One delta object: the pages of this snapshot that differ from an earlier one, in one compressed stream. */
+const deltaInfoSchema = object({
+    /** The earlier snapshot a pod must have (by its SHA-256) to apply the delta. */
+    base: object({ sha256: sha256Schema }),
+    key: objectKeySchema,
+    encoding: schemas_enum(ENCODINGS),
+    /** Stored (compressed) size in bytes; a reader stops at this many. */
+    size: countSchema,
+    /** Size of the decoded delta stream in bytes; a reader stops at this many. */
+    rawSize: countSchema,
+    /** Pages of this snapshot carried by the delta. */
+    pages: countSchema,
+});
+/** An earlier snapshot of the same commit that later publishes can make deltas from, without downloading it. */
+const historyEntrySchema = object({
+    sha256: sha256Schema,
+    size: countSchema,
+    createdAt: utcTimeSchema,
+    chunks: chunksInfoSchema,
+});
 const manifestSchema = object({
     format: literal(MANIFEST_FORMAT),
     version: literal(MANIFEST_VERSION, {
@@ -43496,6 +43923,12 @@ const manifestSchema = object({
     database: databaseInfoSchema,
     object: objectInfoSchema,
     builder: builderSchema,
+    /** Chunk hashes of the database (absent in manifests of older publishers). */
+    chunks: chunksInfoSchema.optional(),
+    /** Deltas from earlier snapshots of this commit, newest base first. */
+    deltas: array(deltaInfoSchema).max(32).default([]),
+    /** Earlier snapshots of this commit, newest first, with their chunk lists: the bases of the next publish's deltas. */
+    history: array(historyEntrySchema).max(32).default([]),
 });
 /** Validates a manifest object (already parsed JSON). Throws `ContractError`. */
 function parseManifest(value) {
@@ -43575,6 +44008,10 @@ const heartbeatSchema = object({
     lastRunAt: utcTime.nullable(),
     lastSuccessAt: utcTime.nullable(),
     lastError: schemas_string().max(HEARTBEAT_LIMITS.maxErrorLength).nullable(),
+    /** How the installed database arrived: `delta` (changed pages only) or `full`, and the bytes it moved. Absent from older agents. */
+    lastInstall: object({ method: schemas_enum(['delta', 'full']), bytes: schemas_number().int().nonnegative(), at: utcTime })
+        .nullable()
+        .optional(),
     tasks: array(taskStatusSchema).max(HEARTBEAT_LIMITS.maxTasks),
 });
 const batchSchema = array(heartbeatSchema).min(1).max(HEARTBEAT_LIMITS.maxBatch);
@@ -43600,6 +44037,11 @@ function escapeHtml(value) {
  *   latest.json                                   newest manifest of any commit
  *   <git-sha>/manifest.json                       the pointer a pod polls
  *   <git-sha>/<created>-<sha256[:16]>.db[.gz|.br|.zst]   immutable snapshots
+ *   <git-sha>/<created>-<sha256[:16]>.chunks              its chunk hash list
+ *   <git-sha>/<created>-<sha256[:16]>.delta-<base[:16]>[.gz|…]   its pages that differ from an earlier snapshot
+ *
+ * Everything of one snapshot shares its stem (`<git-sha>/<created>-<sha256[:16]>`),
+ * so retention deletes them together.
  */
 const EXTENSIONS = { identity: '', gzip: '.gz', br: '.br', zstd: '.zst' };
 const LATEST_KEY = 'latest.json';
@@ -43618,9 +44060,25 @@ function manifestKey(gitSha) {
 function commitPrefix(gitSha) {
     return `${gitSha}/`;
 }
+/** The key prefix all objects of one snapshot share. */
+function snapshotStem(snapshot) {
+    return `${commitPrefix(snapshot.gitSha)}${compactUtc(snapshot.createdAt)}-${snapshot.sha256.slice(0, 16)}`;
+}
 function snapshotKey(snapshot) {
-    const name = `${compactUtc(snapshot.createdAt)}-${snapshot.sha256.slice(0, 16)}.db${EXTENSIONS[snapshot.encoding]}`;
-    return `${commitPrefix(snapshot.gitSha)}${name}`;
+    return `${snapshotStem(snapshot)}.db${EXTENSIONS[snapshot.encoding]}`;
+}
+/** Where a snapshot's chunk hash list is stored. */
+function chunkListKey(snapshot) {
+    return `${snapshotStem(snapshot)}.chunks`;
+}
+/** Where the delta that turns the snapshot `base` into `snapshot` is stored. */
+function deltaKey(snapshot, baseSha256, encoding) {
+    return `${snapshotStem(snapshot)}.delta-${baseSha256.slice(0, 16)}${EXTENSIONS[encoding]}`;
+}
+const STEM = /^((?:[0-9a-f]{40}|[0-9a-f]{64})\/\d{8}T\d{6}Z-[0-9a-f]{16})\.(?:db|chunks|delta-[0-9a-f]{16})(?:\.gz|\.br|\.zst)?$/;
+/** The stem of a snapshot's object, chunk list or delta key; `undefined` for any other key. */
+function stemOfKey(key) {
+    return STEM.exec(key)?.[1];
 }
 const SNAPSHOT_KEY = /^([0-9a-f]{40}|[0-9a-f]{64})\/(\d{8}T\d{6}Z)-([0-9a-f]{16})\.db(\.gz|\.br|\.zst)?$/;
 /** The inverse of {@link snapshotKey}; `undefined` for any other key (manifests, foreign files). */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { WriteStream } from 'node:fs';
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -32,6 +33,16 @@ export async function replaceAtomically(target: string, write: (temp: string) =>
     await rm(temp, { force: true });
     throw error;
   }
+}
+
+/**
+ * Creates a temp file (it must not exist) and returns a stream writing to it.
+ * The file exists once this resolves, so a caller that removes it on failure
+ * cannot race a stream still opening it.
+ */
+export async function openTemp(file: string): Promise<WriteStream> {
+  const handle = await open(file, 'wx');
+  return handle.createWriteStream();
 }
 
 /** Writes a small file atomically (see {@link replaceAtomically}). */

@@ -91,6 +91,8 @@ async function plant(bytes: Buffer, overrides: Partial<Manifest['database']> = {
     database: { sha256: sha, size: bytes.length, pageSize: 4096, pageCount: 0, freePages: 0, userVersion: 0, sqliteVersion: '3.0.0', tables: [], ...overrides },
     object: { key, encoding: 'identity', size: bytes.length },
     builder: { tool: 'test' },
+    deltas: [],
+    history: [],
   };
   await writeFile(pointer(), serializeManifest(manifest));
   return manifest;

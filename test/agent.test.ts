@@ -65,6 +65,8 @@ async function publish(seed: number, options: { encoding?: Encoding; gitSha?: st
     encoding: options.encoding ?? 'gzip',
     retention: { keep: 100, graceMs: 3_600_000 },
     check: true,
+    // These tests are about the full download; test/delta.test.ts covers deltas.
+    deltaMaxShare: 0,
     dryRun: false,
     tempDir: dir,
     now: () => new Date(clock),
@@ -147,9 +149,9 @@ describe('faults leave the live database untouched and show in health and metric
   it('one flipped byte (gzip)', () => expectFault((v2) => void server.faults.set(v2.object.key, { kind: 'flip' }), 'corrupt-body'));
   it('one flipped byte (uncompressed)', () =>
     expectFault((v2) => void server.faults.set(v2.object.key, { kind: 'flip' }), 'checksum-mismatch', { encoding: 'identity' }));
-  it('wrong sha256 in the manifest', () =>
+  it('wrong chunk root in the manifest', () =>
     expectFault((v2) => {
-      const wrong = { ...v2, database: { ...v2.database, sha256: 'f'.repeat(64) } };
+      const wrong = { ...v2, chunks: { ...v2.chunks!, root: 'f'.repeat(64) } };
       server.faults.set(manifestKey(SHA_A), { kind: 'replace', body: JSON.stringify(wrong) });
     }, 'checksum-mismatch'));
   it('HTTP 500', () => expectFault((v2) => void server.faults.set(v2.object.key, { kind: 'status', status: 500 }), 'store-error'));

@@ -29,10 +29,10 @@ describe('manifest', () => {
   });
 
   it('ignores unknown fields at any depth', () => {
-    const extended = { ...sampleManifest(), chunks: [1, 2], database: { ...sampleManifest().database, newStat: 1 } };
+    const extended = { ...sampleManifest(), merkle: [1, 2], database: { ...sampleManifest().database, newStat: 1 } };
     const parsed = parseManifest(extended);
     expect(parsed).toEqual(sampleManifest());
-    expect('chunks' in parsed).toBe(false);
+    expect('merkle' in parsed).toBe(false);
   });
 
   it('rejects a missing field, naming it', () => {

@@ -72,7 +72,8 @@ describe('pruneCommits', () => {
     const dry = await runCli(['prune', '--store', root, '--keep-commits', '1', '--older-than', '30d', '--protect', commits[1]!, '--dry-run', '--json']);
     expect(dry.code).toBe(0);
     const planned = dry.events.at(-1)!;
-    expect(planned).toMatchObject({ command: 'prune', dryRun: true, objects: 4 });
+    // Two commits of one snapshot each: manifest, object and chunk list.
+    expect(planned).toMatchObject({ command: 'prune', dryRun: true, objects: 6 });
     expect((planned.commits as string[]).sort()).toEqual([commits[0], commits[2]].sort());
     expect((await readdir(root)).sort()).toEqual([...commits, 'latest.json'].sort());
 

@@ -37,6 +37,9 @@ function database(name: string, rows: number, seed: number): string {
   return file;
 }
 
+/** `<sha>/<created>-<sha16>`: the prefix every object of one snapshot shares. */
+const stem = (objectKey: string): string => objectKey.replace(/\.db(\.gz|\.br|\.zst)?$/, '');
+
 function options(overrides: Partial<PublishOptions>): PublishOptions {
   return {
     store,
@@ -79,7 +82,7 @@ describe('publishSnapshot', () => {
     const again = await publishSnapshot(options({ database: db }));
     expect(again.status).toBe('unchanged');
     expect(again.manifest).toEqual(first.manifest);
-    expect((await store.list(`${SHA_A}/`)).map((o) => o.key)).toEqual([first.objectKey, manifestKey(SHA_A)]);
+    expect((await store.list(`${SHA_A}/`)).map((o) => o.key)).toEqual([first.manifest.chunks!.key, first.objectKey, manifestKey(SHA_A)]);
   });
 
   it('serves the manifest with Cache-Control: no-cache', async () => {
@@ -108,10 +111,17 @@ describe('publishSnapshot', () => {
         options({ database: database(`r${i}.db`, 50, 10 + i), retention: { keep: 2, graceMs: 0 }, now: () => new Date(base + i * 3_600_000) }),
       );
       keys.push(result.objectKey);
-      if (i === 3) expect(result.pruned).toEqual([keys[1]]);
+      if (i === 3) {
+        // A snapshot goes with its chunk list and its deltas.
+        expect(result.pruned).toContain(keys[1]);
+        expect(result.pruned.every((key) => key.startsWith(stem(keys[1]!)))).toBe(true);
+        expect(result.pruned.length).toBeGreaterThan(1);
+      }
     }
-    const left = (await store.list(`${SHA_A}/`)).map((o) => o.key);
-    expect(left).toEqual([keys[2], keys[3], manifestKey(SHA_A)]);
+    const left = (await store.list(`${SHA_A}/`)).map((o) => o.key).filter((key) => key !== manifestKey(SHA_A));
+    expect(left).toContain(keys[2]);
+    expect(left).toContain(keys[3]);
+    expect(left.every((key) => key.startsWith(stem(keys[2]!)) || key.startsWith(stem(keys[3]!)))).toBe(true);
   });
 
   it('uploads again when the manifest points at an object that is gone', async () => {

@@ -8,6 +8,7 @@ import { acquireLock } from './lock.js';
 import { AgentMetrics } from './metrics.js';
 import { DATABASE_TASK, agentPaths, type AgentPaths } from './paths.js';
 import { readState, writeState, type AgentState } from './state.js';
+import { reverifyLiveFile } from './live-hashes.js';
 import { liveFileExists, removeStaleTemps, syncOnce, type SyncOutcome } from './sync.js';
 import { readTasks, touchTask } from './tasks.js';
 
@@ -35,6 +36,10 @@ export interface AgentOptions {
   trustedKeys?: readonly TrustedKey[] | null;
   /** Install a snapshot older than the installed one of the same commit. @default false */
   allowRollback?: boolean;
+  /** Always download whole objects, never deltas. @default false */
+  noDelta?: boolean;
+  /** How often the whole live file is read and checked against its manifest (and at start). @default 24 hours */
+  reverifyMs?: number;
   /** Tries per run for transient failures. @default 3 */
   attempts?: number;
   /** @default 1000 */
@@ -59,6 +64,8 @@ export class Agent {
   #running: Promise<RunResult> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #abort = new AbortController();
+  /** When the live file was last read whole and checked; 0: not yet in this process. */
+  #verifiedAt = 0;
   #stopped = false;
 
   private constructor(options: AgentOptions, paths: AgentPaths, release: () => Promise<void>, state: AgentState) {
@@ -114,6 +121,7 @@ export class Agent {
     const startedAt = new Date();
     let result: RunResult;
     try {
+      await this.#reverifyWhenDue(startedAt);
       const outcome = await withRetries(
         () =>
           syncOnce(
@@ -126,7 +134,10 @@ export class Agent {
               maxDatabaseBytes: this.#options.maxDatabaseBytes,
               trustedKeys: this.#options.trustedKeys,
               allowRollback: this.#options.allowRollback,
+              noDelta: this.#options.noDelta,
               signal: this.#abort.signal,
+              onDeltaFailed: (delta, error) =>
+                log('delta-failed', { key: delta.key, reason: describeError(error).code, message: errorMessage(error), next: 'full download' }),
             },
             this.#state,
           ),
@@ -145,29 +156,58 @@ export class Agent {
         lastRunAt: startedAt.toISOString(),
         lastSuccessAt: done.toISOString(),
         lastError: null,
+        lastInstall:
+          outcome.status === 'installed'
+            ? { method: outcome.method, bytes: outcome.bytesReceived, at: done.toISOString(), fallback: outcome.fallback }
+            : this.#state.lastInstall,
       };
       await writeState(this.paths.state, this.#state);
       await touchTask(this.paths.tasks, DATABASE_TASK, done);
       this.metrics.runs.inc({ result: outcome.status });
       this.metrics.bytes.inc(outcome.bytesReceived);
-      log(outcome.status, { sha256: outcome.manifest?.database.sha256 ?? null, bytes: outcome.bytesReceived });
+      if (outcome.status === 'installed') {
+        this.metrics.installs.inc({ method: outcome.method });
+        this.metrics.installBytes.inc({ method: outcome.method }, outcome.bytesReceived);
+      }
+      log(outcome.status, {
+        sha256: outcome.manifest?.database.sha256 ?? null,
+        bytes: outcome.bytesReceived,
+        ...(outcome.status === 'installed' ? { method: outcome.method, objectBytes: outcome.manifest.object.size, fallback: outcome.fallback } : {}),
+      });
       result = { ok: true, outcome };
     } catch (error) {
       const code = describeError(error).code;
       if (this.#stopped && this.#abort.signal.aborted) return { ok: false, error, code: 'stopped' };
+      // Counted before the state shows the error, so that /healthz never reports a failure the metrics lack.
+      this.metrics.runs.inc({ result: 'failed' });
+      this.metrics.failures.inc({ reason: code });
       this.#state = {
         ...this.#state,
         lastRunAt: startedAt.toISOString(),
         lastError: { code, message: errorMessage(error), at: new Date().toISOString() },
       };
       await writeState(this.paths.state, this.#state).catch(() => {});
-      this.metrics.runs.inc({ result: 'failed' });
-      this.metrics.failures.inc({ reason: code });
       log('failed', { reason: code, message: errorMessage(error) });
       result = { ok: false, error, code };
     }
     await this.#heartbeat();
     return result;
+  }
+
+  /**
+   * At the first run and every `reverifyMs`, reads the whole live file and
+   * checks it against the installed manifest. A file that no longer matches
+   * (disk corruption, a hand edit) is forgotten, so this run downloads it whole.
+   */
+  async #reverifyWhenDue(now: Date): Promise<void> {
+    const installed = this.#state.installed;
+    if (!installed || now.getTime() - this.#verifiedAt < (this.#options.reverifyMs ?? 24 * 3_600_000)) return;
+    if (!(await liveFileExists(this.paths.database))) return;
+    const ok = await reverifyLiveFile(this.paths, installed);
+    this.#verifiedAt = now.getTime();
+    this.metrics.reverifications.inc({ result: ok ? 'ok' : 'mismatch' });
+    this.#options.log?.('reverified', { ok, sha256: installed.database.sha256 });
+    if (!ok) this.#state = { ...this.#state, installed: null, manifestEtag: null };
   }
 
   async #heartbeat(): Promise<void> {

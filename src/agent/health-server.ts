@@ -1,4 +1,4 @@
-import { escapeHtml, formatAge } from '@sqlitening/contract';
+import { escapeHtml, formatAge, formatBytes } from '@sqlitening/contract';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HealthReport } from './health.js';
@@ -31,6 +31,7 @@ export function healthHtml(report: HealthReport): string {
 <p>App commit <code>${escapeHtml(report.appGitSha ?? 'any (development)')}</code><br>
 Database ${db ? `commit <code>${escapeHtml(db.gitSha)}</code>, sha256 <code>${escapeHtml(db.sha256.slice(0, 16))}…</code>, built ${escapeHtml(db.createdAt)} (${age(db.ageSeconds)} ago)` : '<strong>none installed</strong>'}<br>
 Last run ${escapeHtml(report.lastRunAt ?? 'never')}, last success ${escapeHtml(report.lastSuccessAt ?? 'never')}
+${report.lastInstall ? `<br>Last install: ${escapeHtml(report.lastInstall.method)}, ${escapeHtml(formatBytes(report.lastInstall.bytes))} from the store (${escapeHtml(report.lastInstall.at)})${report.lastInstall.fallback ? `; the delta failed: ${escapeHtml(report.lastInstall.fallback)}` : ''}` : ''}
 ${report.lastError ? `<br>Last error: <code>${escapeHtml(report.lastError.code)}</code> ${escapeHtml(report.lastError.message)} (${escapeHtml(report.lastError.at)})` : ''}</p>
 <table><thead><tr><th>task</th><th>age</th><th>limit</th><th>state</th></tr></thead><tbody>${rows}</tbody></table></body></html>`;
 }

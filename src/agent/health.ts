@@ -17,6 +17,8 @@ export interface HealthReport {
   lastRunAt: string | null;
   lastSuccessAt: string | null;
   lastError: AgentState['lastError'];
+  /** How the installed database arrived: method (delta or full), bytes from the store, and any delta fallback. */
+  lastInstall: AgentState['lastInstall'];
   tasks: TaskStatus[];
   checkedAt: string;
 }
@@ -56,6 +58,7 @@ export function evaluateHealth(input: { now: Date; appGitSha: string | null; sta
     lastRunAt: state.lastRunAt,
     lastSuccessAt: state.lastSuccessAt,
     lastError: state.lastError,
+    lastInstall: state.lastInstall,
     tasks,
     checkedAt: now.toISOString(),
   };

@@ -21,6 +21,24 @@ export class AgentMetrics {
     help: 'Snapshot bytes received from the store (as stored, before decompression).',
     registers: [this.registry],
   });
+  readonly installs = new Counter({
+    name: 'sqlitening_sync_total',
+    help: 'Snapshots installed, by method: delta (changed pages on the previous file) or full (the whole object).',
+    labelNames: ['method'] as const,
+    registers: [this.registry],
+  });
+  readonly installBytes = new Counter({
+    name: 'sqlitening_sync_bytes_total',
+    help: 'Bytes received from the store for installed snapshots, by method.',
+    labelNames: ['method'] as const,
+    registers: [this.registry],
+  });
+  readonly reverifications = new Counter({
+    name: 'sqlitening_reverifications_total',
+    help: 'Full re-reads of the live file checked against its manifest, by result (ok, mismatch).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
   readonly heartbeatFailures = new Counter({
     name: 'sqlitening_heartbeat_failures_total',
     help: 'Heartbeats to the board that failed.',

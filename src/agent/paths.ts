@@ -12,6 +12,8 @@ export interface AgentPaths {
   lock: string;
   /** Marker files, one per task; a marker's mtime is the task's last success. */
   tasks: string;
+  /** The chunk hashes of the live database (binary), the base of the next delta. */
+  chunks: string;
 }
 
 export function agentPaths(database: string): AgentPaths {
@@ -24,6 +26,7 @@ export function agentPaths(database: string): AgentPaths {
     state: path.join(meta, 'state.json'),
     lock: path.join(meta, 'agent.lock'),
     tasks: path.join(meta, 'tasks'),
+    chunks: path.join(meta, 'chunks.bin'),
   };
 }
 

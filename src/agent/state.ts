@@ -5,6 +5,16 @@ import { writeFileAtomic } from '../fs-atomic.js';
 
 const errorSchema = z.object({ code: z.string(), message: z.string(), at: z.iso.datetime() });
 
+const installSchema = z.object({
+  /** `delta`: built from the previous file and the changed pages; `full`: the whole object. */
+  method: z.enum(['delta', 'full']),
+  /** Bytes received from the store for it. */
+  bytes: z.number().int().nonnegative(),
+  at: z.iso.datetime(),
+  /** Why a delta was offered but not used (the full object was fetched instead). */
+  fallback: z.string().nullable().default(null),
+});
+
 const stateSchema = z.object({
   version: z.literal(1),
   /** The manifest of the installed database; null before the first install. */
@@ -14,11 +24,14 @@ const stateSchema = z.object({
   lastRunAt: z.iso.datetime().nullable(),
   lastSuccessAt: z.iso.datetime().nullable(),
   lastError: errorSchema.nullable(),
+  /** How the installed database arrived. */
+  lastInstall: installSchema.nullable().default(null),
 });
 
 /** What the agent knows between runs and restarts. */
 export type AgentState = z.output<typeof stateSchema>;
 export type RecordedError = z.output<typeof errorSchema>;
+export type InstallRecord = z.output<typeof installSchema>;
 
 export const EMPTY_STATE: AgentState = {
   version: 1,
@@ -27,6 +40,7 @@ export const EMPTY_STATE: AgentState = {
   lastRunAt: null,
   lastSuccessAt: null,
   lastError: null,
+  lastInstall: null,
 };
 
 /**

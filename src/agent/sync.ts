@@ -1,7 +1,10 @@
 import Database from 'better-sqlite3';
 import { access, readdir, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import { formatBytes, LATEST_KEY, type Manifest, manifestKey } from '@sqlitening/contract';
+import { type DeltaInfo, formatBytes, LATEST_KEY, type Manifest, manifestKey } from '@sqlitening/contract';
+import { describeError, errorMessage } from '../describe-error.js';
+import { applyDelta } from '../snapshot/apply-delta.js';
+import { liveChunkHashes, saveChunkHashes } from './live-hashes.js';
 import { DatabaseError, NotFoundError, RollbackError, TooLargeError, WrongCommitError } from '../errors.js';
 import type { TrustedKey } from '../signing/keys.js';
 import { checkSqliteHeader } from '../snapshot/sqlite-header.js';
@@ -25,8 +28,12 @@ export interface SyncOptions {
   trustedKeys?: readonly TrustedKey[] | null | undefined;
   /** Install a snapshot older than the installed one of the same commit (a deliberate rollback). @default false */
   allowRollback?: boolean | undefined;
+  /** Always download the whole object, even when the manifest offers a delta from the live file. @default false */
+  noDelta?: boolean | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: (bytes: number, total: number) => void;
+  /** Called when a delta was tried and failed (the full object follows). */
+  onDeltaFailed?: (delta: DeltaInfo, error: unknown) => void;
 }
 
 /** Free space kept beyond the new file, so that installing a snapshot never fills the disk for the app. */
@@ -39,7 +46,16 @@ export type SyncOutcome =
   /** The manifest changed, but names the database already installed. */
   | { status: 'unchanged'; manifest: Manifest; etag: string; bytesReceived: 0 }
   /** A new database was verified and swapped in. */
-  | { status: 'installed'; manifest: Manifest; etag: string; bytesReceived: number };
+  | {
+      status: 'installed';
+      manifest: Manifest;
+      etag: string;
+      bytesReceived: number;
+      /** `delta`: the previous file and the changed pages; `full`: the whole object. */
+      method: 'delta' | 'full';
+      /** Why an offered delta was not used, when the full object was fetched after all. */
+      fallback: string | null;
+    };
 
 /** The key a pod polls: its commit's manifest, or `latest.json` when any commit will do. */
 export function pollKey(appGitSha: string | null): string {
@@ -136,7 +152,35 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
     throw new RollbackError(installed.createdAt, manifest.createdAt);
   }
   await checkRoom(manifest, options.paths.folder, options.maxDatabaseBytes ?? DEFAULT_MAX_DATABASE_BYTES);
-  const { bytesReceived } = await downloadSnapshot({
+  let fallback: string | null = null;
+  const delta = live && installed && !options.noDelta ? manifest.deltas.find((d) => d.base.sha256 === installed.database.sha256) : undefined;
+  if (delta && installed) {
+    try {
+      const baseHashes = await liveChunkHashes(options.paths, installed);
+      if (!baseHashes) throw new DatabaseError('the live file no longer matches its manifest', 'not-a-database');
+      const applied = await applyDelta({
+        store: options.store,
+        manifest,
+        delta,
+        base: options.paths.database,
+        baseHashes,
+        destination: options.paths.database,
+        stallTimeoutMs: options.stallTimeoutMs,
+        deadlineMs: options.deadlineMs,
+        signal: options.signal,
+        onProgress: (bytes) => options.onProgress?.(bytes, delta.size),
+        verify: verifyDatabaseFile,
+      });
+      await saveChunkHashes(options.paths, applied.chunkHashes);
+      return { status: 'installed', manifest, etag, bytesReceived: applied.bytesReceived, method: 'delta', fallback: null };
+    } catch (error) {
+      // Whatever went wrong with the delta (missing, corrupt, wrong base), the full object is next, in this same run.
+      if (options.signal?.aborted) throw error;
+      fallback = `${describeError(error).code}: ${errorMessage(error)}`;
+      options.onDeltaFailed?.(delta, error);
+    }
+  }
+  const { bytesReceived, chunkHashes } = await downloadSnapshot({
     store: options.store,
     manifest,
     destination: options.paths.database,
@@ -146,5 +190,6 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
     onProgress: (bytes) => options.onProgress?.(bytes, manifest.object.size),
     verify: verifyDatabaseFile,
   });
-  return { status: 'installed', manifest, etag, bytesReceived };
+  await saveChunkHashes(options.paths, chunkHashes);
+  return { status: 'installed', manifest, etag, bytesReceived, method: 'full', fallback };
 }

@@ -12,7 +12,7 @@ import { assertTaskName, touchTask } from '../agent/tasks.js';
 import { assertName, formatBytes, HEARTBEAT_LIMITS, LATEST_KEY, manifestKey } from '@sqlitening/contract';
 import { NotFoundError, UsageError } from '../errors.js';
 import { parseGitShaArg, resolveGitSha } from '../git.js';
-import { downloadSnapshot } from '../snapshot/download.js';
+import { pullSnapshot } from '../snapshot/pull.js';
 import { readManifest } from '../snapshot/manifest-store.js';
 import { openStore } from '../store/open-store.js';
 import { addStoreOptions, collect, durationArg, integerArg, shareArg, sizeArg, storeSettings } from './options.js';
@@ -27,6 +27,8 @@ interface SyncFlags {
   maxSize: number;
   trustKey?: string[];
   allowRollback?: boolean;
+  delta: boolean;
+  reverify: number;
   attempts: number;
   store?: string;
   endpoint?: string;
@@ -68,6 +70,12 @@ function addSyncOptions(command: Command): Command {
     )
     .option('--trust-key <file>', 'accept only manifests signed by this Ed25519 public key (repeatable: any of them, for rotation)', collect)
     .option('--allow-rollback', 'install a snapshot older than the installed one of the same commit (refused by default)')
+    .option('--no-delta', 'always download whole snapshots, never deltas from the live file')
+    .addOption(
+      new Option('--reverify <duration>', 'read the whole live file and check it against its manifest this often (and at start)')
+        .argParser(durationArg)
+        .default(86_400_000, '24h'),
+    )
     .option('--attempts <n>', 'tries per run for transient failures (network, 5xx)', integerArg(1, 10), 3);
   return addStoreOptions(command);
 }
@@ -92,6 +100,8 @@ async function agentOptions(flags: SyncFlags, out: Reporter): Promise<AgentOptio
     maxDatabaseBytes: flags.maxSize,
     trustedKeys: await trustedKeys(flags.trustKey),
     allowRollback: flags.allowRollback === true,
+    noDelta: flags.delta === false,
+    reverifyMs: flags.reverify,
     attempts: flags.attempts,
     log: (event, fields) => out.event(`agent.${event}`, fields, `${event} ${JSON.stringify(fields)}`),
   };
@@ -229,13 +239,23 @@ export function pullCommand(reporter: () => Reporter): Command {
     .argument('<destination>', 'where to write the database')
     .option('--git-sha <sha>', 'commit whose snapshot to fetch (default: $GITHUB_SHA, then git rev-parse HEAD)')
     .option('--latest', 'the newest snapshot of any commit (latest.json)')
-    .option('--trust-key <file>', 'accept only a manifest signed by this Ed25519 public key (repeatable)', collect);
+    .option('--trust-key <file>', 'accept only a manifest signed by this Ed25519 public key (repeatable)', collect)
+    .option('--no-delta', 'download the whole snapshot even when the destination holds one the manifest has a delta from');
   addStoreOptions(command);
   command.addHelpText('after', '\nExample (a Dockerfile or a new machine):\n  sqlitening pull data/site.db --store https://snapshots.example.com/www --latest');
   command.action(
     async (
       destination: string,
-      flags: { gitSha?: string; latest?: boolean; trustKey?: string[]; store?: string; endpoint?: string; region?: string; pathStyle?: boolean },
+      flags: {
+        gitSha?: string;
+        latest?: boolean;
+        trustKey?: string[];
+        delta: boolean;
+        store?: string;
+        endpoint?: string;
+        region?: string;
+        pathStyle?: boolean;
+      },
     ) => {
       const out = reporter();
       const store = await openStore(storeSettings(flags));
@@ -244,16 +264,31 @@ export function pullCommand(reporter: () => Reporter): Command {
       const read = await readManifest(store, key, { trustedKeys: await trustedKeys(flags.trustKey) });
       if (read.status !== 'ok') throw new NotFoundError(key, store.location);
       const file = path.resolve(destination);
-      const { bytesReceived } = await downloadSnapshot({
+      const pulled = await pullSnapshot({
         store,
         manifest: read.manifest,
         destination: file,
+        noDelta: flags.delta === false,
         verify: verifyDatabaseFile,
-        onProgress: (bytes) => out.progress('pull', bytes, read.manifest.object.size),
+        onProgress: (bytes, total) => out.progress('pull', bytes, total),
       });
+      const how = {
+        current: 'already current',
+        delta: `a delta of ${formatBytes(pulled.bytesReceived)}`,
+        full: `${formatBytes(pulled.bytesReceived)} downloaded`,
+      }[pulled.method];
       out.result(
-        { command: 'pull', path: file, gitSha: read.manifest.gitSha, sha256: read.manifest.database.sha256, createdAt: read.manifest.createdAt, bytesReceived },
-        `Pulled ${file}: commit ${read.manifest.gitSha.slice(0, 12)}, built ${read.manifest.createdAt}, ${formatBytes(read.manifest.database.size)} (sha256 verified)`,
+        {
+          command: 'pull',
+          path: file,
+          gitSha: read.manifest.gitSha,
+          sha256: read.manifest.database.sha256,
+          createdAt: read.manifest.createdAt,
+          method: pulled.method,
+          bytesReceived: pulled.bytesReceived,
+          fallback: pulled.fallback,
+        },
+        `Pulled ${file}: commit ${read.manifest.gitSha.slice(0, 12)}, built ${read.manifest.createdAt}, ${formatBytes(read.manifest.database.size)}, ${how} (verified)`,
       );
     },
   );

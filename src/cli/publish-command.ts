@@ -8,11 +8,11 @@ import { parseGitShaArg, resolveGitSha } from '../git.js';
 import { builderFromEnv } from '../publish/builder-info.js';
 import { betterSqlite3Driver } from '../sqlite/better-sqlite3-driver.js';
 import { pruneCommits } from '../publish/prune-commits.js';
-import { publishSnapshot } from '../publish/publish.js';
+import { DEFAULT_DELTA_MAX_SHARE, publishSnapshot } from '../publish/publish.js';
 import { generateSigningKeyPair, parsePrivateKey } from '../signing/keys.js';
 import { openStore } from '../store/open-store.js';
 import type { Reporter } from './reporter.js';
-import { addStoreOptions, collect, durationArg, encodingOption, integerArg, storeSettings } from './options.js';
+import { addStoreOptions, collect, durationArg, encodingOption, integerArg, shareArg, storeSettings } from './options.js';
 
 interface PublishFlags {
   gitSha?: string;
@@ -21,6 +21,7 @@ interface PublishFlags {
   keep: number;
   grace: number;
   check: boolean;
+  deltaMaxShare: number;
   signingKey?: string;
   dryRun?: boolean;
   store?: string;
@@ -80,6 +81,12 @@ export function publishCommand(reporter: () => Reporter): Command {
         .default(3_600_000, '1h'),
     )
     .option('--no-check', 'skip integrity_check and foreign_key_check (only when the database was just checked by build)')
+    .option(
+      '--delta-max-share <share>',
+      'write a delta from each kept earlier snapshot of the commit unless it is larger than this share of the full object (0: none)',
+      shareArg,
+      DEFAULT_DELTA_MAX_SHARE,
+    )
     .addOption(
       new Option(
         '--signing-key <file>',
@@ -126,6 +133,7 @@ Examples:
       check: flags.check,
       builder: builderFromEnv(process.env),
       signingKey: await signingKey(flags.signingKey, process.env),
+      deltaMaxShare: flags.deltaMaxShare,
       dryRun: flags.dryRun === true,
       onStep: (step, detail) => out.event(`publish.${step}`, detail),
       onProgress: (phase, bytes, total) => out.progress(phase === 'read' ? 'hash+compress' : 'upload', bytes, total),
@@ -145,11 +153,18 @@ Examples:
         encodedSize: manifest.object.size,
         encoding: manifest.object.encoding,
         pruned: result.pruned,
+        deltas: manifest.deltas,
         durationMs: result.durationMs,
       },
       `${verb}: ${store.location}/${result.objectKey}\n` +
         `  sha256 ${manifest.database.sha256}\n` +
         `  ${formatBytes(manifest.database.size)} → ${formatBytes(manifest.object.size)} ${manifest.object.encoding} (${(ratio * 100).toFixed(1)}%) in ${formatDuration(result.durationMs)}` +
+        manifest.deltas
+          .map(
+            (d) =>
+              `\n  delta from ${d.base.sha256.slice(0, 12)}: ${d.pages} pages, ${formatBytes(d.size)} (${((d.size / manifest.object.size) * 100).toFixed(1)}% of the full object)`,
+          )
+          .join('') +
         (result.pruned.length ? `\n  pruned ${result.pruned.length}: ${result.pruned.join(', ')}` : ''),
     );
   });

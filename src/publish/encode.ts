@@ -5,10 +5,13 @@ import path from 'node:path';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Encoding } from '@sqlitening/contract';
+import { ChunkHasher } from '../snapshot/chunk-hashes.js';
 import { compressor } from '../snapshot/codec.js';
 
 export interface EncodedSnapshot {
   sha256: string;
+  /** One SHA-256 per chunk of `chunkSize` bytes (a page), concatenated. */
+  chunkHashes: Buffer;
   /** Size of the SQLite file. */
   size: number;
   /** The file to upload: a compressed temp file, or the database itself for `identity`. */
@@ -29,9 +32,12 @@ export async function encodeSnapshot(options: {
   encoding: Encoding;
   level?: number | undefined;
   tempDir: string;
+  /** Bytes per chunk of the chunk hash list: the database's page size. */
+  chunkSize: number;
   onProgress?: (bytesRead: number) => void;
 }): Promise<EncodedSnapshot> {
   const hash = createHash('sha256');
+  const chunks = new ChunkHasher(options.chunkSize);
   let size = 0;
   const tap = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -44,18 +50,19 @@ export async function encodeSnapshot(options: {
   const source = createReadStream(options.database, { highWaterMark: 1024 * 1024 });
   if (options.encoding === 'identity') {
     const sink = new Writable({ write: (_chunk, _encoding, callback) => callback() });
-    await pipeline(source, tap, sink);
-    return { sha256: hash.digest('hex'), size, encodedPath: options.database, encodedSize: size, cleanup: async () => {} };
+    await pipeline(source, tap, chunks, sink);
+    return { sha256: hash.digest('hex'), chunkHashes: chunks.hashes(), size, encodedPath: options.database, encodedSize: size, cleanup: async () => {} };
   }
   const encodedPath = path.join(options.tempDir, `sqlitening-publish-${randomBytes(6).toString('hex')}`);
   try {
-    await pipeline(source, tap, compressor(options.encoding, options.level), createWriteStream(encodedPath, { flags: 'wx' }));
+    await pipeline(source, tap, chunks, compressor(options.encoding, options.level), createWriteStream(encodedPath, { flags: 'wx' }));
   } catch (error) {
     await rm(encodedPath, { force: true });
     throw error;
   }
   return {
     sha256: hash.digest('hex'),
+    chunkHashes: chunks.hashes(),
     size,
     encodedPath,
     encodedSize: (await stat(encodedPath)).size,

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import {
+  chunkListKey,
   commitPrefix,
   ContractError,
   type Encoding,
@@ -16,9 +17,11 @@ import {
 import { inspectDatabaseFile, type DatabaseStats } from '../builder/inspect.js';
 import { StoreError } from '../errors.js';
 import type { SqliteDriver } from '../sqlite/driver.js';
+import { chunkRoot, HASH_BYTES } from '../snapshot/chunk-hashes.js';
 import { readManifest, writeManifest } from '../snapshot/manifest-store.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { TOOL } from '../version.js';
+import { publishDeltas } from './deltas.js';
 import { encodeSnapshot } from './encode.js';
 import { planRetention, type RetentionRule } from './retention.js';
 
@@ -27,6 +30,9 @@ export interface BuilderInfo {
   ref?: string | undefined;
   runUrl?: string | undefined;
 }
+
+/** A delta larger than half the full object saves a pod little, and costs the store an object. */
+export const DEFAULT_DELTA_MAX_SHARE = 0.5;
 
 export interface PublishOptions {
   store: ObjectStore;
@@ -42,6 +48,11 @@ export interface PublishOptions {
   /** The SQLite library that checks and measures the database when `stats` is absent: better-sqlite3, or `node:sqlite` in the Action. */
   sqlite: SqliteDriver;
   builder?: BuilderInfo;
+  /**
+   * Deltas from earlier snapshots of the commit are written unless one would
+   * be larger than this share of the full object; 0 writes none. @default 0.5
+   */
+  deltaMaxShare?: number | undefined;
   /** Signs the manifest (and `latest.json`) as a DSSE envelope with this Ed25519 key; pods given its public key refuse anything else. */
   signingKey?: KeyObject | null | undefined;
   /** Decide and report everything, write nothing. */
@@ -90,6 +101,7 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
     encoding: options.encoding,
     level: options.level,
     tempDir: options.tempDir ?? tmpdir(),
+    chunkSize: stats.pageSize,
     onProgress: (bytes) => options.onProgress?.('read', bytes, databaseSize),
   });
   try {
@@ -106,6 +118,19 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
         size: encoded.encodedSize,
       },
       builder: { tool: TOOL, ...stripUndefined(options.builder ?? {}) },
+      chunks: {
+        size: stats.pageSize,
+        count: encoded.chunkHashes.length / HASH_BYTES,
+        root: chunkRoot(encoded.chunkHashes),
+        key: chunkListKey({ gitSha: options.gitSha, createdAt, sha256: encoded.sha256 }),
+      },
+      deltas: [],
+      // The snapshots this one may be a delta from at the next publish: the previous one and its own history, as many as are kept.
+      history: previous?.chunks
+        ? [{ sha256: previous.database.sha256, size: previous.database.size, createdAt: previous.createdAt, chunks: previous.chunks }, ...previous.history]
+            .filter((entry) => entry.sha256 !== encoded.sha256)
+            .slice(0, Math.max(0, options.retention.keep - 1))
+        : [],
     };
     step('encoded', { sha256: encoded.sha256, size: encoded.size, encodedSize: encoded.encodedSize });
 
@@ -147,6 +172,24 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
       );
     }
     step('uploaded', { key: manifest.object.key, bytes: encoded.encodedSize });
+    const chunks = manifest.chunks!;
+    await store.put(chunks.key, encoded.chunkHashes, { contentType: 'application/octet-stream' });
+    const maxShare = options.deltaMaxShare ?? DEFAULT_DELTA_MAX_SHARE;
+    if (maxShare > 0 && manifest.history.length > 0) {
+      manifest.deltas = await publishDeltas(store, {
+        database: options.database,
+        target: { gitSha: options.gitSha, createdAt, sha256: encoded.sha256 },
+        pageSize: stats.pageSize,
+        hashes: encoded.chunkHashes,
+        bases: manifest.history,
+        encoding: options.encoding === 'identity' ? 'gzip' : options.encoding,
+        level: options.level,
+        maxShare,
+        fullObjectSize: encoded.encodedSize,
+        tempDir: options.tempDir ?? tmpdir(),
+        onStep: step,
+      });
+    }
 
     await writeManifest(store, pointerKey, manifest, options.signingKey);
     await updateLatest(store, manifest, options.signingKey);

@@ -1,4 +1,4 @@
-import { parseSnapshotKey } from '@sqlitening/contract';
+import { parseSnapshotKey, stemOfKey } from '@sqlitening/contract';
 import type { ObjectInfo } from '../store/object-store.js';
 
 export interface RetentionRule {
@@ -12,7 +12,8 @@ export interface RetentionRule {
  * Which snapshot objects of one listing may be deleted. Only objects named
  * like snapshots are considered; the newest `keep` (by the time in their
  * name), any younger than the grace period, and any in `protectedKeys`
- * (what a manifest points to) are kept. Pure: the caller lists and deletes.
+ * (what a manifest points to) are kept. A snapshot's chunk list and deltas
+ * go with it. Pure: the caller lists and deletes.
  */
 export function planRetention(objects: ObjectInfo[], rule: RetentionRule, now: Date, protectedKeys: ReadonlySet<string>): ObjectInfo[] {
   const snapshots = objects
@@ -28,5 +29,7 @@ export function planRetention(objects: ObjectInfo[], rule: RetentionRule, now: D
     if (rank < rule.keep || young || protectedKeys.has(object.key)) continue;
     doomed.push(object);
   }
-  return doomed;
+  const stems = new Set(doomed.map((object) => stemOfKey(object.key)));
+  const companions = objects.filter((object) => !doomed.includes(object) && parseSnapshotKey(object.key) === undefined && stems.has(stemOfKey(object.key)));
+  return [...doomed, ...companions];
 }

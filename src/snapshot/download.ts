@@ -1,13 +1,14 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { Transform } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Manifest } from '@sqlitening/contract';
 import { ChecksumMismatchError, SizeMismatchError, StoreError } from '../errors.js';
-import { replaceAtomically } from '../fs-atomic.js';
+import { openTemp, replaceAtomically } from '../fs-atomic.js';
 import type { ObjectStore } from '../store/object-store.js';
+import { ChunkHasher, chunkRoot } from './chunk-hashes.js';
 import { decompressor } from './codec.js';
+import { LimitedCounter } from './limited-counter.js';
 import { withDeadline } from './deadline.js';
 import { stallWatchdog } from './stall-watchdog.js';
 
@@ -31,43 +32,17 @@ export interface DownloadOptions {
 }
 
 /**
- * Counts bytes (and hashes them, if asked) and fails as soon as they pass
- * `limit`: a wrong object or a decompression bomb never fills the disk.
- */
-class LimitedCounter extends Transform {
-  readonly hash = createHash('sha256');
-  bytes = 0;
-  constructor(
-    private readonly limit: number,
-    private readonly what: string,
-    private readonly hashing: boolean,
-    private readonly onBytes?: (bytes: number) => void,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.limit) {
-      callback(new SizeMismatchError(this.what, this.limit, this.bytes, ' or more (the body is larger than the manifest says)'));
-      return;
-    }
-    if (this.hashing) this.hash.update(chunk);
-    this.onBytes?.(this.bytes);
-    callback(null, chunk);
-  }
-}
-
-/**
  * Streams a snapshot from the store into a temp file beside `destination`,
  * decoding and hashing on the way (never the whole file in memory), checks
  * sizes and SHA-256 against the manifest, runs `verify`, fsyncs, and renames
  * it into place. On any failure the temp file is removed and `destination`
  * is untouched.
  */
-export async function downloadSnapshot(options: DownloadOptions): Promise<{ bytesReceived: number }> {
+export async function downloadSnapshot(options: DownloadOptions): Promise<{ bytesReceived: number; chunkHashes: Buffer | null }> {
   const { manifest, store } = options;
   const what = `snapshot ${manifest.object.key}`;
   let bytesReceived = 0;
+  let chunkHashes: Buffer | null = null;
   await replaceAtomically(
     path.resolve(options.destination),
     (temp) =>
@@ -75,24 +50,33 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
         const result = await store.get(manifest.object.key, { signal });
         if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
         const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
-        const decoded = new LimitedCounter(manifest.database.size, what, true);
+        // With a chunk root in the manifest, the chunk hashes prove the bytes and the whole-file SHA-256 is not needed.
+        const chunks = manifest.chunks ? new ChunkHasher(manifest.chunks.size) : undefined;
+        const decoded = new LimitedCounter(manifest.database.size, what, !chunks);
         await pipeline(
           result.body,
           stallWatchdog(what, options.stallTimeoutMs ?? 30_000),
           received,
           decompressor(manifest.object.encoding),
           decoded,
-          createWriteStream(temp, { flags: 'wx' }),
+          chunks ?? new PassThrough(),
+          await openTemp(temp),
           { signal },
         );
         if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
         if (decoded.bytes !== manifest.database.size) throw new SizeMismatchError(what, manifest.database.size, decoded.bytes);
-        const actual = decoded.hash.digest('hex');
-        if (actual !== manifest.database.sha256) throw new ChecksumMismatchError(what, manifest.database.sha256, actual);
+        if (chunks && manifest.chunks) {
+          chunkHashes = chunks.hashes();
+          const root = chunkRoot(chunkHashes);
+          if (root !== manifest.chunks.root) throw new ChecksumMismatchError(`${what} (chunk root)`, manifest.chunks.root, root);
+        } else {
+          const actual = decoded.hash.digest('hex');
+          if (actual !== manifest.database.sha256) throw new ChecksumMismatchError(what, manifest.database.sha256, actual);
+        }
         await options.verify?.(temp);
         bytesReceived = received.bytes;
       }),
     { tempName: `${DOWNLOAD_TEMP_MARK}${randomBytes(6).toString('hex')}` },
   );
-  return { bytesReceived };
+  return { bytesReceived, chunkHashes };
 }

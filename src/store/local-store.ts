@@ -1,4 +1,3 @@
-import { createWriteStream } from 'node:fs';
 import { open, readdir, rm, stat } from 'node:fs/promises';
 import type { Dirent, Stats } from 'node:fs';
 import path from 'node:path';
@@ -6,7 +5,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { NotFoundError } from '../errors.js';
-import { replaceAtomically } from '../fs-atomic.js';
+import { openTemp, replaceAtomically } from '../fs-atomic.js';
 import { assertValidKey, type CallOptions, type GetOptions, type GetResult, type ObjectInfo, type ObjectStore, type PutOptions } from './object-store.js';
 
 const TEMP_MARK = '.tmp-';
@@ -85,7 +84,8 @@ export class LocalStore implements ObjectStore {
     const source = body instanceof Uint8Array ? Readable.from([body]) : body;
     // The default temp name contains TEMP_MARK, so a listing never shows a write in progress.
     await replaceAtomically(target, (temp) =>
-      pipeline(source, progressCounter(options.onProgress), createWriteStream(temp, { flags: 'wx' }), { signal: options.signal }),
+      // The temp file is created before any byte flows: a stream that fails at once cannot create it after it was removed.
+      openTemp(temp).then((sink) => pipeline(source, progressCounter(options.onProgress), sink, { signal: options.signal })),
     );
     return { etag: etagOf(await stat(target)) };
   }

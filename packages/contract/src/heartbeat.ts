@@ -50,6 +50,11 @@ export const heartbeatSchema = z.object({
   lastRunAt: utcTime.nullable(),
   lastSuccessAt: utcTime.nullable(),
   lastError: z.string().max(HEARTBEAT_LIMITS.maxErrorLength).nullable(),
+  /** How the installed database arrived: `delta` (changed pages only) or `full`, and the bytes it moved. Absent from older agents. */
+  lastInstall: z
+    .object({ method: z.enum(['delta', 'full']), bytes: z.number().int().nonnegative(), at: utcTime })
+    .nullable()
+    .optional(),
   tasks: z.array(taskStatusSchema).max(HEARTBEAT_LIMITS.maxTasks),
 });
 

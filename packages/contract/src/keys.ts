@@ -8,6 +8,11 @@ import type { Encoding } from './manifest.js';
  *   latest.json                                   newest manifest of any commit
  *   <git-sha>/manifest.json                       the pointer a pod polls
  *   <git-sha>/<created>-<sha256[:16]>.db[.gz|.br|.zst]   immutable snapshots
+ *   <git-sha>/<created>-<sha256[:16]>.chunks              its chunk hash list
+ *   <git-sha>/<created>-<sha256[:16]>.delta-<base[:16]>[.gz|…]   its pages that differ from an earlier snapshot
+ *
+ * Everything of one snapshot shares its stem (`<git-sha>/<created>-<sha256[:16]>`),
+ * so retention deletes them together.
  */
 
 const EXTENSIONS: Record<Encoding, string> = { identity: '', gzip: '.gz', br: '.br', zstd: '.zst' };
@@ -32,9 +37,30 @@ export function commitPrefix(gitSha: string): string {
   return `${gitSha}/`;
 }
 
+/** The key prefix all objects of one snapshot share. */
+export function snapshotStem(snapshot: { gitSha: string; createdAt: Date; sha256: string }): string {
+  return `${commitPrefix(snapshot.gitSha)}${compactUtc(snapshot.createdAt)}-${snapshot.sha256.slice(0, 16)}`;
+}
+
 export function snapshotKey(snapshot: { gitSha: string; createdAt: Date; sha256: string; encoding: Encoding }): string {
-  const name = `${compactUtc(snapshot.createdAt)}-${snapshot.sha256.slice(0, 16)}.db${EXTENSIONS[snapshot.encoding]}`;
-  return `${commitPrefix(snapshot.gitSha)}${name}`;
+  return `${snapshotStem(snapshot)}.db${EXTENSIONS[snapshot.encoding]}`;
+}
+
+/** Where a snapshot's chunk hash list is stored. */
+export function chunkListKey(snapshot: { gitSha: string; createdAt: Date; sha256: string }): string {
+  return `${snapshotStem(snapshot)}.chunks`;
+}
+
+/** Where the delta that turns the snapshot `base` into `snapshot` is stored. */
+export function deltaKey(snapshot: { gitSha: string; createdAt: Date; sha256: string }, baseSha256: string, encoding: Encoding): string {
+  return `${snapshotStem(snapshot)}.delta-${baseSha256.slice(0, 16)}${EXTENSIONS[encoding]}`;
+}
+
+const STEM = /^((?:[0-9a-f]{40}|[0-9a-f]{64})\/\d{8}T\d{6}Z-[0-9a-f]{16})\.(?:db|chunks|delta-[0-9a-f]{16})(?:\.gz|\.br|\.zst)?$/;
+
+/** The stem of a snapshot's object, chunk list or delta key; `undefined` for any other key. */
+export function stemOfKey(key: string): string | undefined {
+  return STEM.exec(key)?.[1];
 }
 
 export interface SnapshotKeyParts {

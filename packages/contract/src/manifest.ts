@@ -51,9 +51,11 @@ export const databaseInfoSchema = z.object({
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
 const PRINTABLE = /^[^\u0000-\u001f\u007f-\u009f]+$/;
 
+/** Key relative to the store's root (bucket and prefix, folder, or base URL); printable, as it appears in messages. */
+const objectKeySchema = z.string().min(1).max(1024).regex(PRINTABLE, 'expected a key without control characters');
+
 export const objectInfoSchema = z.object({
-  /** Key relative to the store's root (bucket and prefix, folder, or base URL); printable, as it appears in messages. */
-  key: z.string().min(1).max(1024).regex(PRINTABLE, 'expected a key without control characters'),
+  key: objectKeySchema,
   encoding: z.enum(ENCODINGS),
   /** Size of the stored (encoded) object in bytes. */
   size: countSchema,
@@ -69,6 +71,39 @@ export const builderSchema = z.object({
   runUrl: z.url().optional(),
 });
 
+/** The chunk hash list of a snapshot: one SHA-256 per page-sized chunk of the file, and the root over them. */
+export const chunksInfoSchema = z.object({
+  /** Bytes per chunk: the database's page size, the unit SQLite changes (a delta's unit too). */
+  size: z.number().int().min(512).max(65_536),
+  count: countSchema,
+  /** SHA-256 of the list (the 32-byte hashes, concatenated in chunk order): proves every byte of the file. */
+  root: sha256Schema,
+  /** Where the list is stored (binary, `count` × 32 bytes); its SHA-256 is `root`. */
+  key: objectKeySchema,
+});
+
+/** One delta object: the pages of this snapshot that differ from an earlier one, in one compressed stream. */
+export const deltaInfoSchema = z.object({
+  /** The earlier snapshot a pod must have (by its SHA-256) to apply the delta. */
+  base: z.object({ sha256: sha256Schema }),
+  key: objectKeySchema,
+  encoding: z.enum(ENCODINGS),
+  /** Stored (compressed) size in bytes; a reader stops at this many. */
+  size: countSchema,
+  /** Size of the decoded delta stream in bytes; a reader stops at this many. */
+  rawSize: countSchema,
+  /** Pages of this snapshot carried by the delta. */
+  pages: countSchema,
+});
+
+/** An earlier snapshot of the same commit that later publishes can make deltas from, without downloading it. */
+export const historyEntrySchema = z.object({
+  sha256: sha256Schema,
+  size: countSchema,
+  createdAt: utcTimeSchema,
+  chunks: chunksInfoSchema,
+});
+
 export const manifestSchema = z.object({
   format: z.literal(MANIFEST_FORMAT),
   version: z.literal(MANIFEST_VERSION, {
@@ -80,9 +115,18 @@ export const manifestSchema = z.object({
   database: databaseInfoSchema,
   object: objectInfoSchema,
   builder: builderSchema,
+  /** Chunk hashes of the database (absent in manifests of older publishers). */
+  chunks: chunksInfoSchema.optional(),
+  /** Deltas from earlier snapshots of this commit, newest base first. */
+  deltas: z.array(deltaInfoSchema).max(32).default([]),
+  /** Earlier snapshots of this commit, newest first, with their chunk lists: the bases of the next publish's deltas. */
+  history: z.array(historyEntrySchema).max(32).default([]),
 });
 
 export type Manifest = z.output<typeof manifestSchema>;
+export type ChunksInfo = z.output<typeof chunksInfoSchema>;
+export type DeltaInfo = z.output<typeof deltaInfoSchema>;
+export type HistoryEntry = z.output<typeof historyEntrySchema>;
 export type DatabaseInfo = z.output<typeof databaseInfoSchema>;
 export type TableStats = z.output<typeof tableStatsSchema>;
 

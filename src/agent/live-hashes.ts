@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import type { Manifest } from '@sqlitening/contract';
+import { writeFileAtomic } from '../fs-atomic.js';
+import { ChunkHasher, chunkRoot, hashFileChunks } from '../snapshot/chunk-hashes.js';
+import type { AgentPaths } from './paths.js';
+
+/**
+ * The chunk hashes of the live database, as a delta needs them: from the file
+ * the agent saved at install when their root still matches the installed
+ * manifest, else hashed again from the live file and checked against that
+ * root. `null` when the installed manifest has no chunk root, or the live
+ * file no longer matches it.
+ */
+export async function liveChunkHashes(paths: AgentPaths, installed: Manifest): Promise<Buffer | null> {
+  const chunks = installed.chunks;
+  if (!chunks) return null;
+  const saved = await readFile(paths.chunks).catch(() => null);
+  if (saved && chunkRoot(saved) === chunks.root) return saved;
+  const hashes = await hashFileChunks(paths.database, chunks.size);
+  if (chunkRoot(hashes) !== chunks.root) return null;
+  await saveChunkHashes(paths, hashes);
+  return hashes;
+}
+
+export async function saveChunkHashes(paths: AgentPaths, hashes: Buffer | null): Promise<void> {
+  if (hashes) await writeFileAtomic(paths.chunks, hashes);
+  else await rm(paths.chunks, { force: true });
+}
+
+/**
+ * Reads the whole live file again and checks it against the installed
+ * manifest (its chunk root, else its SHA-256): local disk corruption shows
+ * here rather than in the app. Saves the chunk hashes it computed.
+ */
+export async function reverifyLiveFile(paths: AgentPaths, installed: Manifest): Promise<boolean> {
+  if (installed.chunks) {
+    const hasher = new ChunkHasher(installed.chunks.size);
+    await pipeline(createReadStream(paths.database, { highWaterMark: 4 * 1024 * 1024 }), hasher, new Writable({ write: (_c, _e, done) => done() }));
+    const hashes = hasher.hashes();
+    if (chunkRoot(hashes) !== installed.chunks.root) return false;
+    await saveChunkHashes(paths, hashes);
+    return true;
+  }
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(paths.database, { highWaterMark: 4 * 1024 * 1024 }), hash);
+  return hash.digest('hex') === installed.database.sha256;
+}

@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { copyFile, open } from 'node:fs/promises';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { DeltaInfo, Manifest } from '@sqlitening/contract';
+import { ChecksumMismatchError, SizeMismatchError, StoreError } from '../errors.js';
+import { replaceAtomically } from '../fs-atomic.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { chunkRoot, HASH_BYTES, hashChunk } from './chunk-hashes.js';
+import { decompressor } from './codec.js';
+import { withDeadline } from './deadline.js';
+import { type DeltaHeader, type DeltaPage, DeltaParser } from './delta-format.js';
+import { DOWNLOAD_TEMP_MARK } from './download.js';
+import { LimitedCounter } from './limited-counter.js';
+import { stallWatchdog } from './stall-watchdog.js';
+
+export interface ApplyDeltaOptions {
+  store: ObjectStore;
+  /** The manifest of the snapshot to build; must have `chunks`. */
+  manifest: Manifest;
+  delta: DeltaInfo;
+  /** The base file (the live database), never written. */
+  base: string;
+  /** The base's chunk hashes, as verified when it was installed. */
+  baseHashes: Buffer;
+  /** Where the new file goes (usually `base` itself, replaced by rename). */
+  destination: string;
+  stallTimeoutMs?: number | undefined;
+  deadlineMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+  /** Runs on the finished temp file before the rename (header and `quick_check`). */
+  verify?: (file: string) => void | Promise<void>;
+  onProgress?: (bytes: number) => void;
+}
+
+/**
+ * Builds the new snapshot from the base and a delta, in a temp file beside
+ * the destination: a copy of the base (a reflink where the file system can),
+ * the delta's pages written over it, the new length; then only the chunks the
+ * delta touched are hashed again and the root is checked against the
+ * manifest, which proves the whole file byte-identical to what was published
+ * for milliseconds of hashing. Then `verify`, fsync, rename. Any failure
+ * removes the temp file; the base is never written.
+ */
+export async function applyDelta(options: ApplyDeltaOptions): Promise<{ bytesReceived: number; chunkHashes: Buffer; pages: number }> {
+  const { manifest, delta, store } = options;
+  const chunks = manifest.chunks;
+  if (!chunks) throw new StoreError(`manifest of ${manifest.database.sha256} has no chunk hashes to check a delta against`, false);
+  const what = `delta ${delta.key}`;
+  const hashes = Buffer.alloc(chunks.count * HASH_BYTES);
+  options.baseHashes.copy(hashes, 0, 0, Math.min(options.baseHashes.length, hashes.length));
+  let bytesReceived = 0;
+  let pages = 0;
+  await replaceAtomically(
+    path.resolve(options.destination),
+    (temp) =>
+      withDeadline(what, options.deadlineMs ?? 3_600_000, options.signal, async (signal) => {
+        // A reflink shares the base's blocks until pages are written; elsewhere this is a plain copy.
+        await copyFile(options.base, temp, constants.COPYFILE_FICLONE);
+        const handle = await open(temp, 'r+');
+        try {
+          const result = await store.get(delta.key, { signal });
+          if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
+          const received = new LimitedCounter(delta.size, `${what} (stored bytes)`, false, options.onProgress);
+          const decoded = new LimitedCounter(delta.rawSize, what, false);
+          const checkHeader = (header: DeltaHeader): void => {
+            const expected = { pageSize: chunks.size, pageCount: chunks.count, baseSha256: delta.base.sha256, targetSha256: manifest.database.sha256 };
+            const got = { pageSize: header.pageSize, pageCount: header.pageCount, baseSha256: header.baseSha256, targetSha256: header.targetSha256 };
+            if (JSON.stringify(expected) !== JSON.stringify(got))
+              throw new ChecksumMismatchError(`${what} header`, JSON.stringify(expected), JSON.stringify(got));
+          };
+          const writer = new Writable({
+            objectMode: true,
+            write(page: DeltaPage, _encoding, callback) {
+              hashChunk(page.bytes).copy(hashes, page.index * HASH_BYTES);
+              pages++;
+              handle.write(page.bytes, 0, page.bytes.length, page.index * chunks.size).then(() => callback(), callback);
+            },
+          });
+          await pipeline(
+            result.body,
+            stallWatchdog(what, options.stallTimeoutMs ?? 30_000),
+            received,
+            decompressor(delta.encoding),
+            decoded,
+            new DeltaParser(what, checkHeader),
+            writer,
+            { signal },
+          );
+          if (received.bytes !== delta.size) throw new SizeMismatchError(`${what} (stored bytes)`, delta.size, received.bytes);
+          await handle.truncate(manifest.database.size);
+          bytesReceived = received.bytes;
+        } finally {
+          await handle.close();
+        }
+        const root = chunkRoot(hashes);
+        if (root !== chunks.root) throw new ChecksumMismatchError(`${what} applied (chunk root)`, chunks.root, root);
+        await options.verify?.(temp);
+      }),
+    { tempName: `${DOWNLOAD_TEMP_MARK}${randomBytes(6).toString('hex')}` },
+  );
+  return { bytesReceived, chunkHashes: hashes, pages };
+}
