@@ -73,6 +73,13 @@ export const REASONS: ReadonlyArray<{ code: string; kind: ErrorInfo['kind']; ret
   { code: 'migration-failed', kind: 'rejected', retryable: false, meaning: 'a migration failed' },
   { code: 'migration-command-failed', kind: 'rejected', retryable: false, meaning: 'the migrate command failed' },
   { code: 'loader-failed', kind: 'rejected', retryable: false, meaning: 'a loader failed' },
+  {
+    code: 'load-mismatch',
+    kind: 'rejected',
+    retryable: false,
+    meaning: '`load`: the rows do not fit the table (no such table or column, a key missing, null or repeated, a constraint refused a row)',
+  },
+  { code: 'malformed-input', kind: 'rejected', retryable: false, meaning: '`load`: the file is not valid JSON lines, JSON or CSV (the line is named)' },
   { code: 'database-check', kind: 'rejected', retryable: false, meaning: 'another database check failed' },
   { code: 'internal-error', kind: 'bug', retryable: false, meaning: 'a bug in Sqlitening' },
 ];

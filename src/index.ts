@@ -2,6 +2,8 @@
 export { SnapshotReader, type SnapshotReaderOptions } from './reader/snapshot-reader.js';
 export { Agent, type AgentOptions } from './agent/agent.js';
 export { buildDatabase, type BuildOptions } from './builder/build.js';
+export { loadTable, type LoadTableOptions, type LoadResult, type LoadValue } from './builder/load-table.js';
+export { readRows, formatOfFile, INPUT_FORMATS, type InputFormat, type InputRows } from './builder/load-input.js';
 export { publishSnapshot, type PublishOptions, type PublishResult } from './publish/publish.js';
 export { downloadSnapshot } from './snapshot/download.js';
 export { readManifest } from './snapshot/manifest-store.js';

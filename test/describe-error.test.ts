@@ -83,6 +83,8 @@ describe('describeError, the one error model', () => {
         'migration-failed',
         'migration-command-failed',
         'loader-failed',
+        'load-mismatch',
+        'malformed-input',
       ].map((code) => new DatabaseError('x', code)),
     ];
     for (const error of raised) {

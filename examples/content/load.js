@@ -1,7 +1,13 @@
 // A data loader: fills the database at $SQLITENING_DB. Real loaders pull from a
 // CMS, a feed or an API; this one generates plausible content so the example runs
 // offline. CONTENT_REVISION changes a few rows, as a scheduled refresh would.
+//
+// Each table is made equal to the generated rows with loadTable (the API of
+// `sqlitening load`): rows whose key vanished are deleted, changed rows are
+// updated, new keys inserted, and unchanged rows are not written at all, so a
+// refresh rewrites only the pages its changes live on.
 import Database from 'better-sqlite3';
+import { loadTable } from 'sqlitening';
 
 const file = process.env.SQLITENING_DB;
 if (!file) {
@@ -16,38 +22,45 @@ const paragraph = (seed) =>
   `<p>${['Faster startup', 'Fixed a race in the cache', 'New metrics endpoint', 'Lower memory use', 'Better error messages'][seed % 5]}` +
   ` for deployments of every size; see the upgrade guide for details (#${seed}).</p>`;
 
-const db = new Database(file);
-const note = db.prepare(
-  `INSERT INTO release_notes (product, version, released_on, body_html) VALUES (?, ?, ?, ?)
-   ON CONFLICT (product, version) DO UPDATE SET body_html = excluded.body_html WHERE body_html <> excluded.body_html`,
-);
-const advisory = db.prepare(
-  `INSERT INTO advisories (id, product, severity, published_on, fixed_in, summary) VALUES (?, ?, ?, ?, ?, ?)
-   ON CONFLICT (id) DO UPDATE SET fixed_in = excluded.fixed_in, summary = excluded.summary
-   WHERE fixed_in IS NOT excluded.fixed_in OR summary <> excluded.summary`,
-);
-const post = db.prepare(
-  `INSERT INTO blog_posts (slug, title, author, published_on, body_html) VALUES (?, ?, ?, ?, ?)
-   ON CONFLICT (slug) DO UPDATE SET title = excluded.title, body_html = excluded.body_html
-   WHERE title <> excluded.title OR body_html <> excluded.body_html`,
-);
-const tag = db.prepare('INSERT OR IGNORE INTO post_tags (slug, tag) VALUES (?, ?)');
+const notes = Array.from({ length: 3000 }, (_, i) => {
+  // Every revision rewrites about 1% of the notes, like editors fixing typos.
+  const edited = i % 100 === revision % 100 ? ` (revised in r${revision})` : '';
+  return {
+    product: products[i % products.length],
+    version: `${Math.floor(i / 50)}.${i % 50}.0`,
+    released_on: day(i % 1000),
+    body_html: paragraph(i).repeat(4) + edited,
+  };
+});
+const advisories = Array.from({ length: 400 + revision }, (_, i) => ({
+  id: `ADV-${2024 + Math.floor(i / 200)}-${String(i).padStart(4, '0')}`,
+  product: products[i % 5],
+  severity: severities[i % 4],
+  published_on: day(i * 2),
+  fixed_in: i < 390 ? `${Math.floor(i / 10)}.0.1` : null,
+  summary: `Issue ${i} in ${products[i % 5]}: ${paragraph(i)}`,
+}));
+const posts = Array.from({ length: 600 }, (_, i) => ({
+  slug: `post-${i}`,
+  title: `Engineering notes #${i}`,
+  author: ['ana', 'bo', 'chen', 'dara'][i % 4],
+  published_on: day(i),
+  body_html: paragraph(i * 7).repeat(12),
+}));
+const tags = posts.map((post, i) => ({ slug: post.slug, tag: ['release', 'security', 'engineering', 'company'][i % 4] }));
 
+const db = new Database(file);
+// One transaction for the whole refresh: each loadTable runs as a savepoint inside it.
 db.transaction(() => {
-  for (let i = 0; i < 3000; i++) {
-    const product = products[i % products.length];
-    // Every revision rewrites about 1% of the notes, like editors fixing typos.
-    const edited = i % 100 === revision % 100 ? ` (revised in r${revision})` : '';
-    note.run(product, `${Math.floor(i / 50)}.${i % 50}.0`, day(i % 1000), paragraph(i).repeat(4) + edited);
-  }
-  for (let i = 0; i < 400 + revision; i++) {
-    const fixed = i < 390 ? `${Math.floor(i / 10)}.0.1` : null;
-    advisory.run(`ADV-${2024 + Math.floor(i / 200)}-${String(i).padStart(4, '0')}`, products[i % 5], severities[i % 4], day(i * 2), fixed, `Issue ${i} in ${products[i % 5]}: ${paragraph(i)}`);
-  }
-  for (let i = 0; i < 600; i++) {
-    const slug = `post-${i}`;
-    post.run(slug, `Engineering notes #${i}`, ['ana', 'bo', 'chen', 'dara'][i % 4], day(i), paragraph(i * 7).repeat(12));
-    tag.run(slug, ['release', 'security', 'engineering', 'company'][i % 4]);
+  // release_notes keeps its own `id` (not in the rows): updated rows keep theirs, new ones get the next.
+  for (const [table, key, rows] of [
+    ['release_notes', ['product', 'version'], notes],
+    ['advisories', ['id'], advisories],
+    ['blog_posts', ['slug'], posts],
+    ['post_tags', ['slug', 'tag'], tags],
+  ]) {
+    const { inserted, updated, deleted, unchanged } = loadTable(db, { table, key, rows });
+    console.error(`${table}: ${inserted} inserted, ${updated} updated, ${deleted} deleted, ${unchanged} unchanged`);
   }
 })();
 db.close();

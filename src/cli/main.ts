@@ -3,6 +3,7 @@ import { EXIT, EXIT_CODES, describeError } from '../describe-error.js';
 import { VERSION } from '../version.js';
 import { agentCommand, pullCommand, syncCommand, touchCommand } from './agent-commands.js';
 import { buildCommand } from './build-command.js';
+import { loadCommand } from './load-command.js';
 import { keygenCommand, pruneCommand, publishCommand } from './publish-command.js';
 import { Reporter } from './reporter.js';
 
@@ -23,8 +24,8 @@ export async function main(argv: string[]): Promise<number> {
       // Commander's own errors are reported below, once, in our format.
       outputError: () => {},
     });
-  for (const command of [buildCommand, publishCommand, pruneCommand, keygenCommand, syncCommand, agentCommand, pullCommand, touchCommand].map((make) =>
-    make(getReporter),
+  for (const command of [buildCommand, loadCommand, publishCommand, pruneCommand, keygenCommand, syncCommand, agentCommand, pullCommand, touchCommand].map(
+    (make) => make(getReporter),
   )) {
     command
       .addHelpText('after', EXIT_CODES_HELP)
