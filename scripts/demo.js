@@ -200,6 +200,16 @@ try {
   process.stdout.write(
     `all 4 pods on ${second.database.sha256.slice(0, 12)}; every app serves ${served[0].advisories} advisories, latest ${served[0].latestAdvisory.id}\n`,
   );
+  // The update travels as a delta: the pages that changed, applied to each pod's previous file.
+  const installs = await Promise.all(pods.map((pod) => json(`http://127.0.0.1:${pod.healthPort}/healthz`).then((h) => h.lastInstall)));
+  const delta = second.deltas.find((d) => d.base.sha256 === first.database.sha256);
+  for (const [i, install] of installs.entries()) {
+    process.stdout.write(`${pods[i].name}: installed by ${install.method}, ${install.bytes} bytes from the store\n`);
+  }
+  if (!delta || installs.some((install) => install.method !== 'delta')) throw new Error(`expected every pod to install the update by delta, got ${JSON.stringify(installs)}`);
+  process.stdout.write(
+    `the delta: ${delta.pages} of ${second.database.pageCount} pages, ${delta.size} bytes; the full object is ${second.object.size} bytes (${((delta.size / second.object.size) * 100).toFixed(1)}%)\n`,
+  );
 
   step("5. Stop us-east's agents: the board turns that cluster stale and the alert arrives");
   await Promise.all(pods.filter((p) => p.cluster === 'us-east').map((p) => stopChild(p.agent)));
