@@ -84,8 +84,8 @@ async function history(): Promise<{ file: string; v1: Manifest; v2: Manifest; v3
   return { file, v1, v2, v3 };
 }
 
-async function openAgent(options: { noDelta?: boolean } = {}): Promise<Agent> {
-  agent = await Agent.open({ store: new HttpStore({ baseUrl: server.url }), database: live(), appGitSha: SHA_A, attempts: 1, noDelta: options.noDelta });
+async function openAgent(options: { noDelta?: boolean; reverifyAtStart?: boolean } = {}): Promise<Agent> {
+  agent = await Agent.open({ store: new HttpStore({ baseUrl: server.url }), database: live(), appGitSha: SHA_A, attempts: 1, ...options });
   return agent;
 }
 
@@ -236,7 +236,12 @@ describe('the pod applies deltas', () => {
     const bytes = readFileSync(live());
     bytes[bytes.length - 100]! ^= 0xff; // a flipped bit in the last page: SQLite may not notice, the root does
     await writeFile(live(), bytes);
-    const b = await openAgent();
+    // A one-shot sync trusts a check younger than --reverify (the install was one); the agent checks at its start.
+    const quiet = await openAgent();
+    expect((await quiet.runOnce()).ok).toBe(true);
+    expect(await quiet.metrics.registry.metrics()).not.toContain('sqlitening_reverifications_total{result=');
+    await quiet.stop();
+    const b = await openAgent({ reverifyAtStart: true });
     expect((await b.runOnce()).ok).toBe(true);
     expect(sha256(live())).toBe(v1.database.sha256);
     expect(await b.metrics.registry.metrics()).toContain('sqlitening_reverifications_total{result="mismatch"} 1');

@@ -38,8 +38,10 @@ export interface AgentOptions {
   allowRollback?: boolean;
   /** Always download whole objects, never deltas. @default false */
   noDelta?: boolean;
-  /** How often the whole live file is read and checked against its manifest (and at start). @default 24 hours */
+  /** How often the whole live file is read and checked against its manifest. @default 24 hours */
   reverifyMs?: number;
+  /** Also check it at the first run of this process, however recent the last check (the long-running agent). @default false */
+  reverifyAtStart?: boolean;
   /** Tries per run for transient failures. @default 3 */
   attempts?: number;
   /** @default 1000 */
@@ -64,8 +66,8 @@ export class Agent {
   #running: Promise<RunResult> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #abort = new AbortController();
-  /** When the live file was last read whole and checked; 0: not yet in this process. */
-  #verifiedAt = 0;
+  /** Whether this process has checked the live file yet (the agent does at its start, whatever the state says). */
+  #verifiedHere = false;
   #stopped = false;
 
   private constructor(options: AgentOptions, paths: AgentPaths, release: () => Promise<void>, state: AgentState) {
@@ -156,6 +158,7 @@ export class Agent {
         lastRunAt: startedAt.toISOString(),
         lastSuccessAt: done.toISOString(),
         lastError: null,
+        verifiedAt: outcome.status === 'installed' ? done.toISOString() : this.#state.verifiedAt,
         lastInstall:
           outcome.status === 'installed'
             ? { method: outcome.method, bytes: outcome.bytesReceived, at: done.toISOString(), fallback: outcome.fallback }
@@ -201,13 +204,15 @@ export class Agent {
    */
   async #reverifyWhenDue(now: Date): Promise<void> {
     const installed = this.#state.installed;
-    if (!installed || now.getTime() - this.#verifiedAt < (this.#options.reverifyMs ?? 24 * 3_600_000)) return;
+    const last = this.#state.verifiedAt ? Date.parse(this.#state.verifiedAt) : 0;
+    const atStart = this.#options.reverifyAtStart === true && !this.#verifiedHere;
+    if (!installed || (!atStart && now.getTime() - last < (this.#options.reverifyMs ?? 24 * 3_600_000))) return;
     if (!(await liveFileExists(this.paths.database))) return;
     const ok = await reverifyLiveFile(this.paths, installed);
-    this.#verifiedAt = now.getTime();
+    this.#verifiedHere = true;
     this.metrics.reverifications.inc({ result: ok ? 'ok' : 'mismatch' });
     this.#options.log?.('reverified', { ok, sha256: installed.database.sha256 });
-    if (!ok) this.#state = { ...this.#state, installed: null, manifestEtag: null };
+    this.#state = ok ? { ...this.#state, verifiedAt: now.toISOString() } : { ...this.#state, installed: null, manifestEtag: null, verifiedAt: null };
   }
 
   async #heartbeat(): Promise<void> {

@@ -26,6 +26,8 @@ const stateSchema = z.object({
   lastError: errorSchema.nullable(),
   /** How the installed database arrived. */
   lastInstall: installSchema.nullable().default(null),
+  /** When the live file was last read whole and checked against its manifest (installs count). */
+  verifiedAt: z.iso.datetime().nullable().default(null),
 });
 
 /** What the agent knows between runs and restarts. */
@@ -41,6 +43,7 @@ export const EMPTY_STATE: AgentState = {
   lastSuccessAt: null,
   lastError: null,
   lastInstall: null,
+  verifiedAt: null,
 };
 
 /**

@@ -72,7 +72,7 @@ function addSyncOptions(command: Command): Command {
     .option('--allow-rollback', 'install a snapshot older than the installed one of the same commit (refused by default)')
     .option('--no-delta', 'always download whole snapshots, never deltas from the live file')
     .addOption(
-      new Option('--reverify <duration>', 'read the whole live file and check it against its manifest this often (and at start)')
+      new Option('--reverify <duration>', 'read the whole live file and check it against its manifest this often (the agent also at its start)')
         .argParser(durationArg)
         .default(86_400_000, '24h'),
     )
@@ -189,6 +189,8 @@ Tasks are marker files: \`sqlitening touch NAME --database FILE\` records a succ
     const out = reporter();
     const options = await agentOptions(flags, out);
     options.intervalMs = flags.interval;
+    // A long-running agent checks the live file at its start too: a restart is when a bad disk shows.
+    options.reverifyAtStart = true;
     options.jitter = flags.jitter;
     options.databaseLimitMs = flags.maxAge;
     options.taskLimits = parseTaskLimits(flags.task ?? []);

@@ -1,0 +1,119 @@
+// Delta sync figures, each beside its baseline measured in the same run:
+//   publish v2 with deltas            vs  publish v2 without (--delta-max-share 0): what deltas cost the publisher
+//   pod sync v1 → v2 by delta         vs  pod sync of v2 in full (a new pod): bytes moved and time
+//   hashing after a delta             vs  hashing the whole file (chunk hashes of every page)
+// The update changes 1% of the rows in place (no VACUUM), as a scheduled refresh does.
+//   node bench/delta.js [--size 256MiB|1GiB] [--runs 3]
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { hashFileChunks } from '../lib/snapshot/chunk-hashes.js';
+import { benchOptions, contentDatabase, median, mib, resultsDir, root, run } from './lib.js';
+
+const { size, runs } = benchOptions();
+const cli = path.join(root, 'bin', 'sqlitening.js');
+const sha = '0123456789abcdef0123456789abcdef01234567';
+const work = path.join(os.tmpdir(), `sqlitening-bench-delta-${process.pid}`);
+const f = (n, digits = 2) => n.toFixed(digits);
+
+async function sqlitening(...args) {
+  const result = await run(process.execPath, [cli, ...args, '--json']);
+  const events = result.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line));
+  return { seconds: result.seconds, result: events.at(-1) };
+}
+
+/** Updates 1% of the articles in place. */
+function refresh(file, revision) {
+  const db = new Database(file);
+  const count = db.prepare('SELECT count(*) AS n FROM articles').get().n;
+  db.prepare("UPDATE articles SET title = title || ' (rev ' || ? || ')' WHERE id % 100 = ?").run(revision, revision % 100);
+  db.close();
+  return count;
+}
+
+try {
+  await mkdir(work, { recursive: true });
+  const source = await contentDatabase(size);
+  const measured = { publishWith: [], publishWithout: [], deltaSync: [], fullSync: [], deltaBytes: 0, fullBytes: 0, pages: 0, pageCount: 0 };
+  for (let i = 0; i < runs; i++) {
+    const store = path.join(work, `store-${i}`);
+    const storeWithout = path.join(work, `store-without-${i}`);
+    const build = path.join(work, `build-${i}.db`);
+    await copyFile(source, build);
+    for (const target of [store, storeWithout]) await sqlitening('publish', build, '--store', target, '--git-sha', sha, '--no-check');
+    const pod = path.join(work, `pod-${i}`);
+    await mkdir(pod, { recursive: true });
+    await sqlitening('sync', '--database', path.join(pod, 'site.db'), '--git-sha', sha, '--store', store);
+
+    refresh(build, i + 2);
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // a new second for the new snapshot's key
+    const withDeltas = await sqlitening('publish', build, '--store', store, '--git-sha', sha, '--no-check');
+    const without = await sqlitening('publish', build, '--store', storeWithout, '--git-sha', sha, '--no-check', '--delta-max-share', '0');
+    measured.publishWith.push(withDeltas.seconds);
+    measured.publishWithout.push(without.seconds);
+    const delta = withDeltas.result.deltas[0];
+    measured.pages = delta?.pages ?? 0;
+    measured.deltaBytes = delta?.size ?? 0;
+    measured.fullBytes = withDeltas.result.encodedSize;
+
+    const deltaSync = await sqlitening('sync', '--database', path.join(pod, 'site.db'), '--git-sha', sha, '--store', store);
+    const freshPod = path.join(work, `fresh-${i}`);
+    await mkdir(freshPod, { recursive: true });
+    const fullSync = await sqlitening('sync', '--database', path.join(freshPod, 'site.db'), '--git-sha', sha, '--store', store);
+    measured.deltaSync.push(deltaSync.seconds);
+    measured.fullSync.push(fullSync.seconds);
+    const state = JSON.parse(await readFile(path.join(pod, '.sqlitening', 'state.json'), 'utf8'));
+    if (state.lastInstall?.method !== 'delta') throw new Error(`expected a delta install, got ${JSON.stringify(state.lastInstall)}`);
+    measured.pageCount = state.installed.database.pageCount;
+    await rm(path.join(work, `fresh-${i}`), { recursive: true, force: true });
+  }
+
+  // Hashing after a delta touches only the changed pages; a full check hashes them all.
+  const file = path.join(work, 'pod-0', 'site.db');
+  let started = performance.now();
+  const hashes = await hashFileChunks(file, 4096);
+  const wholeSeconds = (performance.now() - started) / 1000;
+  const data = await readFile(file);
+  started = performance.now();
+  const pageCount = data.length / 4096;
+  for (let page = 0; page < measured.pages; page++) {
+    const at = ((page * 37) % pageCount) * 4096;
+    createHash('sha256').update(data.subarray(at, at + 4096)).digest();
+  }
+  createHash('sha256').update(hashes).digest();
+  const touchedSeconds = (performance.now() - started) / 1000;
+
+  const figures = {
+    sizeMiB: Math.round(mib(size)),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    runs,
+    changedPages: measured.pages,
+    pageCount: measured.pageCount,
+    deltaBytes: measured.deltaBytes,
+    fullObjectBytes: measured.fullBytes,
+    publish: { withDeltasSeconds: median(measured.publishWith), withoutSeconds: median(measured.publishWithout) },
+    sync: { deltaSeconds: median(measured.deltaSync), fullSeconds: median(measured.fullSync) },
+    hashing: { afterDeltaMs: touchedSeconds * 1000, wholeFileMs: wholeSeconds * 1000 },
+  };
+  await mkdir(resultsDir, { recursive: true });
+  await writeFile(path.join(resultsDir, 'delta.json'), `${JSON.stringify(figures, null, 2)}\n`);
+  console.log(`\nDelta sync of a ${figures.sizeMiB} MiB database after a 1% row update, median of ${runs} (folder store, ${figures.cpu})`);
+  console.log('| what | with deltas | baseline | baseline figure | ratio |\n|---|---:|---|---:|---:|');
+  console.log(
+    `| bytes a pod moves | ${f(mib(figures.deltaBytes))} MiB (${figures.changedPages} of ${figures.pageCount} pages) | the full object | ${f(mib(figures.fullObjectBytes))} MiB | ${f(figures.deltaBytes / figures.fullObjectBytes, 3)}x |`,
+  );
+  console.log(`| pod sync | ${f(figures.sync.deltaSeconds)} s | a full sync (new pod) | ${f(figures.sync.fullSeconds)} s | ${f(figures.sync.deltaSeconds / figures.sync.fullSeconds)}x |`);
+  console.log(
+    `| publish (hash, compress, upload, chunk list, delta) | ${f(figures.publish.withDeltasSeconds)} s | publish without deltas | ${f(figures.publish.withoutSeconds)} s | ${f(figures.publish.withDeltasSeconds / figures.publish.withoutSeconds)}x |`,
+  );
+  console.log(
+    `| hashing to prove the file after the delta | ${f(figures.hashing.afterDeltaMs)} ms | chunk hashes of the whole file | ${f(figures.hashing.wholeFileMs, 0)} ms | ${f(figures.hashing.afterDeltaMs / figures.hashing.wholeFileMs, 4)}x |`,
+  );
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
