@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 // @ts-expect-error no declaration file
@@ -9,6 +10,7 @@ import { publishSnapshot } from '../src/publish/publish.js';
 import { betterSqlite3Driver } from '../src/sqlite/better-sqlite3-driver.js';
 import { LocalStore } from '../src/store/local-store.js';
 import { type AgentProcess, get, startAgent } from './helpers/agent-process.js';
+import { runCli } from './helpers/cli.js';
 import { FaultServer } from './helpers/fault-server.js';
 import { SHA_A, makeContentDatabase, tempFolder } from './helpers/fixtures.js';
 
@@ -76,6 +78,19 @@ async function agent(args: string[] = [], wrapper?: string[]): Promise<{ process
   return { process: process_, port };
 }
 
+/** Sends `text` as is on a fresh connection and returns what comes back until the server closes it. */
+function raw(port: number, text: string, host = '127.0.0.1'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, host, () => socket.end(text));
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk) => (answer += chunk));
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0), body: answer.split('\r\n\r\n')[1] ?? '' }));
+  });
+}
+
 /** Resolves when `check` holds, polling; rejects after `ms`. */
 async function until(what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
@@ -84,6 +99,51 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms: 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+describe('Host header and peer address', () => {
+  it('answers one Host header naming an allowed host with an optional port in range; refuses two', async () => {
+    const { port } = await agent(['--listen', '127.0.0.1:0', '--interval', '1h']);
+    const request = (hosts: string[]) => raw(port, `GET /livez HTTP/1.1\r\n${hosts.map((h) => `Host: ${h}\r\n`).join('')}Connection: close\r\n\r\n`);
+
+    expect(await request(['localhost'])).toEqual({ status: 200, body: 'ok\n' });
+    expect(await request(['localhost', 'localhost'])).toEqual({ status: 400, body: 'more than one Host header (2)\n' });
+    expect((await request(['localhost', 'evil.example.com'])).status).toBe(400);
+    expect((await request(['evil.example.com', 'localhost'])).status).toBe(400);
+    expect((await request([])).status).toBe(400);
+
+    // The trailing dot of a fully qualified name is the same host.
+    expect((await request(['localhost.'])).status).toBe(200);
+    expect((await request(['LOCALHOST.:9090'])).status).toBe(200);
+    expect((await request(['localhost..'])).status).toBe(400);
+    expect((await request(['.'])).status).toBe(400);
+
+    // A port must be a port: 0-65535.
+    expect((await request(['localhost:65535'])).status).toBe(200);
+    expect(await request(['localhost:99999'])).toEqual({ status: 400, body: 'host not allowed: localhost:99999\n' });
+    expect((await request(['10.1.2.3:65536'])).status).toBe(400);
+    expect((await request(['[::1]:70000'])).status).toBe(400);
+    expect((await request(['[::1]:9090'])).status).toBe(200);
+    expect((await request(['10.1.2.3'])).status).toBe(200);
+    expect((await request(['[10.1.2.3]'])).status).toBe(400);
+  });
+
+  it('--allow-peer also checks where the connection comes from, IPv4 on a dual-stack socket included', async () => {
+    const far = await agent(['--listen', '127.0.0.1:0', '--interval', '1h', '--allow-peer', '10.0.0.0/8']);
+    const refused = await get(far.port, '/livez');
+    expect(refused).toMatchObject({ status: 403, body: 'peer not allowed: 127.0.0.1\n' });
+    // The Host header alone no longer suffices; without --allow-peer any peer may ask.
+    const open = await agent(['--listen', '127.0.0.1:0', '--interval', '1h']);
+    expect((await get(open.port, '/livez')).status).toBe(200);
+
+    const dual = await agent(['--listen', '[::]:0', '--interval', '1h', '--allow-peer', '127.0.0.0/8']);
+    expect((await get(dual.port, '/livez', {}, '127.0.0.1')).status).toBe(200); // arrives as ::ffff:127.0.0.1
+    expect(await get(dual.port, '/livez', {}, '::1')).toMatchObject({ status: 403, body: 'peer not allowed: ::1\n' });
+
+    const bad = await runCli(['agent', '--database', path.join(pod, 'other.db'), '--store', server.url, '--git-sha', SHA_A, '--allow-peer', '10.0.0.0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('invalid CIDR range: expected an address and prefix such as 10.0.0.0/8 or fd00::/8, got "10.0.0.0"');
+  });
+});
 
 describe('metrics', () => {
   it('follow Prometheus naming: counters end in _total, no other type does (promtool check metrics when installed)', async () => {

@@ -9,6 +9,15 @@ export interface HealthServerOptions {
   metrics: AgentMetrics;
   /** Whether a Host header may reach the endpoints. */
   hostAllowed: (host: string | undefined) => boolean;
+  /** Whether a TCP peer address may reach the endpoints. @default any */
+  peerAllowed?: (address: string | undefined) => boolean;
+}
+
+/** The values of every Host header, from the raw list: Node keeps only the first in `req.headers`. */
+function hostHeaders(req: IncomingMessage): string[] {
+  const values: string[] = [];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'host') values.push(req.rawHeaders[i + 1]!);
+  return values;
 }
 
 /** Seconds as a short age; `never` for a task that has not succeeded. */
@@ -46,49 +55,63 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
  * - `/livez`: the process answers;
  * - `/readyz`: a valid database is installed (stale or not);
  * - `/metrics`: Prometheus text.
- * Requests whose Host is neither an allowed name nor inside an allowed range get 400.
+ * A peer outside the allowed ranges gets 403; a request with no Host header, with
+ * more than one (RFC 9110), or whose Host is neither an allowed name nor inside
+ * an allowed range gets 400.
  */
 export function createHealthServer(options: HealthServerOptions): Server {
   return createServer((req: IncomingMessage, res: ServerResponse) => {
-    void (async () => {
-      if (!options.hostAllowed(req.headers.host)) {
-        send(res, 400, 'text/plain; charset=utf-8', `host not allowed: ${req.headers.host ?? '(none)'}\n`);
-        return;
-      }
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.setHeader('allow', 'GET, HEAD');
-        send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
-        return;
-      }
-      const url = new URL(req.url ?? '/', 'http://agent');
-      switch (url.pathname) {
-        case '/livez':
-          send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
-          return;
-        case '/readyz': {
-          const report = await options.report();
-          send(res, report.ready ? 200 : 503, 'text/plain; charset=utf-8', report.ready ? 'ready\n' : 'no database installed yet\n');
-          return;
-        }
-        case '/healthz': {
-          const report = await options.report();
-          const status = report.ok ? 200 : 500;
-          const wantsHtml = /text\/html/.test(req.headers.accept ?? '') && url.searchParams.get('format') !== 'json';
-          if (wantsHtml) send(res, status, 'text/html; charset=utf-8', healthHtml(report));
-          else send(res, status, 'application/json', `${JSON.stringify(report, null, 2)}\n`);
-          return;
-        }
-        case '/metrics':
-          send(res, 200, options.metrics.registry.contentType, await options.metrics.registry.metrics());
-          return;
-        default:
-          send(res, 404, 'text/plain; charset=utf-8', 'not found: try /healthz, /livez, /readyz or /metrics\n');
-      }
-    })().catch((error: unknown) => {
+    void handle(options, req, res).catch((error: unknown) => {
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `internal error: ${(error as Error).message}\n`);
       else res.destroy();
     });
   });
+}
+
+async function handle(options: HealthServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const peer = req.socket.remoteAddress;
+  if (options.peerAllowed && !options.peerAllowed(peer)) {
+    send(res, 403, 'text/plain; charset=utf-8', `peer not allowed: ${peer ?? '(unknown)'}\n`);
+    return;
+  }
+  const hosts = hostHeaders(req);
+  if (hosts.length > 1) {
+    send(res, 400, 'text/plain; charset=utf-8', `more than one Host header (${hosts.length})\n`);
+    return;
+  }
+  if (!options.hostAllowed(hosts[0])) {
+    send(res, 400, 'text/plain; charset=utf-8', `host not allowed: ${hosts[0] ?? '(none)'}\n`);
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+    return;
+  }
+  const url = new URL(req.url ?? '/', 'http://agent');
+  switch (url.pathname) {
+    case '/livez':
+      send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
+      return;
+    case '/readyz': {
+      const report = await options.report();
+      send(res, report.ready ? 200 : 503, 'text/plain; charset=utf-8', report.ready ? 'ready\n' : 'no database installed yet\n');
+      return;
+    }
+    case '/healthz': {
+      const report = await options.report();
+      const status = report.ok ? 200 : 500;
+      const wantsHtml = /text\/html/.test(req.headers.accept ?? '') && url.searchParams.get('format') !== 'json';
+      if (wantsHtml) send(res, status, 'text/html; charset=utf-8', healthHtml(report));
+      else send(res, status, 'application/json', `${JSON.stringify(report, null, 2)}\n`);
+      return;
+    }
+    case '/metrics':
+      send(res, 200, options.metrics.registry.contentType, await options.metrics.registry.metrics());
+      return;
+    default:
+      send(res, 404, 'text/plain; charset=utf-8', 'not found: try /healthz, /livez, /readyz or /metrics\n');
+  }
 }
 
 /** Listens on `host:port` (port 0 picks one); resolves with the bound address. */
