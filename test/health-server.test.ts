@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 // @ts-expect-error no declaration file
@@ -99,6 +99,91 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms: 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+describe('slow clients', () => {
+  /**
+   * A client that opens a connection and sends a header line every 500 ms,
+   * never finishing its request, or (`silent`) sends nothing at all.
+   * `closedAt` is set when the server closes it (this side never does,
+   * until the test ends).
+   */
+  class Trickle {
+    readonly socket: Socket;
+    closedAt: number | undefined;
+    answer = '';
+    #timer: NodeJS.Timeout | undefined;
+    constructor(port: number, silent: boolean) {
+      this.socket = connect(port, '127.0.0.1', () => {
+        if (silent) return;
+        this.socket.write('GET /livez HTTP/1.1\r\nHost: localhost\r\n');
+        let n = 0;
+        this.#timer = setInterval(() => this.socket.write(`X-Trickle-${n++}: still sending\r\n`), 500);
+      });
+      this.socket.setEncoding('utf8');
+      this.socket.on('data', (chunk) => (this.answer += chunk));
+      this.socket.on('error', () => {}); // a reset is one way for the server to close it
+      this.socket.on('close', () => {
+        clearInterval(this.#timer);
+        this.closedAt = Date.now();
+      });
+    }
+    get closed(): boolean {
+      return this.closedAt !== undefined;
+    }
+    destroy(): void {
+      clearInterval(this.#timer);
+      this.socket.destroy();
+    }
+  }
+
+  it('200 trickling connections neither starve the sync of file descriptors nor keep /livez down: the server cuts them', async () => {
+    const prlimit = spawnSync('prlimit', ['--version'], { stdio: 'ignore' });
+    // A small descriptor limit (the agent itself uses about 22) makes running out of them certain without the cap.
+    const wrapper = prlimit.error ? undefined : ['prlimit', '--nofile=128:128'];
+    const v1 = await publish(1);
+    const { process: running, port } = await agent(['--listen', '127.0.0.1:0', '--interval', '1s', '--jitter', '0'], wrapper);
+    const installed = (sha: string) => running.events.some((e) => e.event === 'agent.installed' && e.sha256 === sha);
+    await until('the first install', () => installed(v1.database.sha256), 20_000);
+
+    // Pressure: 200 trickles, a quarter of them silent (closed ones replaced every 250 ms), while a new snapshot is published.
+    const trickles: Trickle[] = [];
+    let pressure = true;
+    const keepUp = setInterval(() => {
+      if (!pressure) return;
+      const open = trickles.filter((t) => !t.closed).length;
+      for (let i = open; i < 200; i++) trickles.push(new Trickle(port, trickles.length % 4 === 0));
+    }, 250);
+    try {
+      // Full: the server has started closing new connections on arrival.
+      await until('the health server to be full', () => trickles.some((t) => t.closed && t.answer === ''), 10_000);
+      const v2 = await publish(2);
+      await until('the sync to install the new snapshot under pressure', () => installed(v2.database.sha256), 30_000);
+      expect(running.events.filter((e) => e.event === 'agent.failed')).toEqual([]);
+    } finally {
+      pressure = false;
+      clearInterval(keepUp);
+    }
+
+    // The last trickles keep sending (or keep silent); the server must close every one of them: the headers
+    // timeout (5 s, from the connection for a silent one) is checked every second; 15 s is a bound that
+    // Node's defaults (60 s, checked every 30 s) miss.
+    await until('the server to close every trickle', () => trickles.every((t) => t.closed), 15_000);
+    const cut = trickles.filter((t) => t.answer.startsWith('HTTP/1.1 408'));
+    expect(cut.length).toBeGreaterThan(0);
+    // The rest were over the cap: closed on arrival, with no answer.
+    expect(trickles.filter((t) => t.answer === '').length + cut.length).toBe(trickles.length);
+
+    const livez = await get(port, '/livez');
+    expect(livez.status).toBe(200);
+    const metrics = await get(port, '/metrics');
+    const dropped = /^sqlitening_health_dropped_connections_total (\d+)$/m.exec(metrics.body);
+    expect(Number(dropped?.[1])).toBeGreaterThan(0);
+
+    running.child.kill('SIGTERM');
+    expect((await running.exited).code).toBe(0);
+    for (const t of trickles) t.destroy();
+  });
+});
 
 describe('Host header and peer address', () => {
   it('answers one Host header naming an allowed host with an optional port in range; refuses two', async () => {

@@ -11,6 +11,43 @@ export interface HealthServerOptions {
   hostAllowed: (host: string | undefined) => boolean;
   /** Whether a TCP peer address may reach the endpoints. @default any */
   peerAllowed?: (address: string | undefined) => boolean;
+  limits?: HealthServerLimits;
+}
+
+/**
+ * How much of the process the health server may take. Every open connection
+ * holds a file descriptor, and the sync needs descriptors too (the store
+ * connection, the temp file, SQLite's checks): the connection cap bounds what
+ * the health server can take, whatever its clients do, and the timeouts cut
+ * clients that send slowly or not at all, so probes get through again soon.
+ */
+export interface HealthServerLimits {
+  /** Connections open at once; further ones are closed as they arrive (and counted in the metrics). @default 64 */
+  maxConnections?: number;
+  /** Time a client has to send a request's headers; also how long a connection may stay silent. @default 5000 */
+  headersTimeoutMs?: number;
+  /** Time a client has to send a whole request; at least `headersTimeoutMs`. @default 10000 */
+  requestTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this. @default 5000 */
+  keepAliveTimeoutMs?: number;
+}
+
+export const DEFAULT_HEALTH_LIMITS: Required<HealthServerLimits> = {
+  maxConnections: 64,
+  headersTimeoutMs: 5000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5000,
+};
+
+function checkedLimits(limits: HealthServerLimits = {}): Required<HealthServerLimits> {
+  const merged = { ...DEFAULT_HEALTH_LIMITS, ...limits };
+  for (const [name, value] of Object.entries(merged)) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`Expected \`${name}\` to be an integer >= 1, got ${value}`);
+  }
+  if (merged.headersTimeoutMs > merged.requestTimeoutMs) {
+    throw new TypeError(`Expected \`headersTimeoutMs\` (${merged.headersTimeoutMs}) to be at most \`requestTimeoutMs\` (${merged.requestTimeoutMs})`);
+  }
+  return merged;
 }
 
 /** The values of every Host header, from the raw list: Node keeps only the first in `req.headers`. */
@@ -60,12 +97,27 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
  * an allowed range gets 400.
  */
 export function createHealthServer(options: HealthServerOptions): Server {
-  return createServer((req: IncomingMessage, res: ServerResponse) => {
-    void handle(options, req, res).catch((error: unknown) => {
-      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `internal error: ${(error as Error).message}\n`);
-      else res.destroy();
-    });
-  });
+  const limits = checkedLimits(options.limits);
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // How often Node looks for requests past their timeouts (default 30 s, which would let a trickle live 35 s).
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    },
+    (req: IncomingMessage, res: ServerResponse) => {
+      void handle(options, req, res).catch((error: unknown) => {
+        if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `internal error: ${(error as Error).message}\n`);
+        else res.destroy();
+      });
+    },
+  );
+  // The cap keeps the sync able to open files and sockets whatever the health server's clients do: its
+  // connections take at most this many of the process's descriptors (often 1024 in all).
+  server.maxConnections = limits.maxConnections;
+  server.on('drop', () => options.metrics.droppedConnections.inc());
+  return server;
 }
 
 async function handle(options: HealthServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -29,6 +29,11 @@ export class AgentMetrics {
     help: 'Heartbeats to the board that failed.',
     registers: [this.registry],
   });
+  readonly droppedConnections = new Counter({
+    name: 'sqlitening_health_dropped_connections_total',
+    help: 'Connections to the health server closed on arrival because it had as many open as it allows.',
+    registers: [this.registry],
+  });
 
   constructor(produceReport: () => Promise<HealthReport>) {
     const registry = this.registry;

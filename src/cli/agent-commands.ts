@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Agent, type AgentOptions } from '../agent/agent.js';
-import { createHealthServer, listen } from '../agent/health-server.js';
+import { createHealthServer, DEFAULT_HEALTH_LIMITS, listen } from '../agent/health-server.js';
 import { DEFAULT_ALLOWED_CIDRS, DEFAULT_ALLOWED_HOSTS, makeHostCheck, makePeerCheck } from '../agent/host-check.js';
 import { agentPaths } from '../agent/paths.js';
 import { quickCheck } from '../agent/sync.js';
@@ -38,6 +38,7 @@ interface AgentFlags extends SyncFlags {
   allowHost?: string[];
   allowCidr?: string[];
   allowPeer?: string[];
+  maxConnections: number;
   boardUrl?: string;
   cluster?: string;
   pod?: string;
@@ -133,6 +134,12 @@ export function agentCommand(reporter: () => Reporter): Command {
     )
     .option('--allow-cidr <range>', `IP ranges allowed as Host (repeatable); default: ${DEFAULT_ALLOWED_CIDRS.join(' ')}`, collect)
     .option('--allow-peer <range>', 'IP ranges the TCP connection may come from (repeatable); default: any', collect)
+    .option(
+      '--max-connections <n>',
+      'health server connections open at once; more are closed on arrival, so slow clients cannot take the files the sync needs',
+      integerArg(1, 10_000),
+      DEFAULT_HEALTH_LIMITS.maxConnections,
+    )
     .addOption(new Option('--board-url <url>', 'freshness board to send heartbeats to').env('SQLITENING_BOARD_URL'))
     .addOption(new Option('--cluster <name>', 'cluster name in heartbeats').env('SQLITENING_CLUSTER'))
     .addOption(new Option('--pod <name>', 'pod name in heartbeats (default: the host name)').env('SQLITENING_POD'))
@@ -171,7 +178,13 @@ Tasks are marker files: \`sqlitening touch NAME --database FILE\` records a succ
       options.board = { url: flags.boardUrl, cluster: assertName(flags.cluster, '--cluster'), pod, secret };
     }
     const agent = await Agent.open(options);
-    const server = createHealthServer({ report: () => agent.report(), metrics: agent.metrics, hostAllowed, peerAllowed });
+    const server = createHealthServer({
+      report: () => agent.report(),
+      metrics: agent.metrics,
+      hostAllowed,
+      peerAllowed,
+      limits: { maxConnections: flags.maxConnections },
+    });
     let address: Awaited<ReturnType<typeof listen>>;
     try {
       address = await listen(server, host, port);
