@@ -55,7 +55,8 @@ export type RunResult = { ok: true; outcome: SyncOutcome } | { ok: false; error:
 /**
  * The pod agent: keeps the live database in step with its commit's manifest,
  * records state and task markers, exposes health and metrics, and sends
- * heartbeats. One per data folder (a lock file guards it).
+ * heartbeats. One per data folder, across processes and within one (a kernel
+ * lock on a file in the folder guards it: see `acquireLock`).
  */
 export class Agent {
   readonly paths: AgentPaths;
@@ -81,7 +82,7 @@ export class Agent {
   /** Takes the folder's lock, removes temp files of a crashed run, and loads the state. */
   static async open(options: AgentOptions): Promise<Agent> {
     const paths = agentPaths(options.database);
-    const release = await acquireLock(paths.lock);
+    const release = await acquireLock(paths.lock, paths.lockHolder, paths.folder);
     try {
       const removed = await removeStaleTemps(paths.folder);
       if (removed.length) options.log?.('cleanup', { removed });

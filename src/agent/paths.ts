@@ -8,8 +8,10 @@ export interface AgentPaths {
   folder: string;
   /** `state.json`: what is installed and how the last runs went. */
   state: string;
-  /** Held by the running agent. */
+  /** Locked by the running agent (a kernel lock, dropped when its process ends). */
   lock: string;
+  /** `pid@host` of the agent holding the lock: only for the message another agent prints. */
+  lockHolder: string;
   /** Marker files, one per task; a marker's mtime is the task's last success. */
   tasks: string;
   /** The chunk hashes of the live database (binary), the base of the next delta. */
@@ -25,6 +27,7 @@ export function agentPaths(database: string): AgentPaths {
     folder,
     state: path.join(meta, 'state.json'),
     lock: path.join(meta, 'agent.lock'),
+    lockHolder: path.join(meta, 'agent.lock.holder'),
     tasks: path.join(meta, 'tasks'),
     chunks: path.join(meta, 'chunks.bin'),
   };

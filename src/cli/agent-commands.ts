@@ -3,8 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Agent, type AgentOptions } from '../agent/agent.js';
-import { createHealthServer, listen } from '../agent/health-server.js';
-import { DEFAULT_ALLOWED_CIDRS, DEFAULT_ALLOWED_HOSTS, makeHostCheck } from '../agent/host-check.js';
+import { createHealthServer, DEFAULT_HEALTH_LIMITS, listen } from '../agent/health-server.js';
+import { DEFAULT_ALLOWED_CIDRS, DEFAULT_ALLOWED_HOSTS, makeHostCheck, makePeerCheck } from '../agent/host-check.js';
 import { agentPaths } from '../agent/paths.js';
 import { DEFAULT_MAX_DATABASE_BYTES, verifyDatabaseFile } from '../agent/sync.js';
 import { readTrustedKey, type TrustedKey } from '../signing/keys.js';
@@ -44,6 +44,8 @@ interface AgentFlags extends SyncFlags {
   task?: string[];
   allowHost?: string[];
   allowCidr?: string[];
+  allowPeer?: string[];
+  maxConnections: number;
   boardUrl?: string;
   cluster?: string;
   pod?: string;
@@ -169,6 +171,13 @@ export function agentCommand(reporter: () => Reporter): Command {
       collect,
     )
     .option('--allow-cidr <range>', `IP ranges allowed as Host (repeatable); default: ${DEFAULT_ALLOWED_CIDRS.join(' ')}`, collect)
+    .option('--allow-peer <range>', 'IP ranges the TCP connection may come from (repeatable); default: any', collect)
+    .option(
+      '--max-connections <n>',
+      'health server connections open at once; more are closed on arrival, so slow clients cannot take the files the sync needs',
+      integerArg(1, 10_000),
+      DEFAULT_HEALTH_LIMITS.maxConnections,
+    )
     .addOption(new Option('--board-url <url>', 'freshness board to send heartbeats to').env('SQLITENING_BOARD_URL'))
     .addOption(new Option('--cluster <name>', 'cluster name in heartbeats').env('SQLITENING_CLUSTER'))
     .addOption(new Option('--pod <name>', 'pod name in heartbeats (default: the host name)').env('SQLITENING_POD'))
@@ -195,6 +204,7 @@ Tasks are marker files: \`sqlitening touch NAME --database FILE\` records a succ
     options.databaseLimitMs = flags.maxAge;
     options.taskLimits = parseTaskLimits(flags.task ?? []);
     const hostAllowed = makeHostCheck(flags.allowHost ?? [...DEFAULT_ALLOWED_HOSTS, hostname()], flags.allowCidr ?? DEFAULT_ALLOWED_CIDRS);
+    const peerAllowed = flags.allowPeer ? makePeerCheck(flags.allowPeer) : undefined;
     const { host, port } = parseListen(flags.listen);
     if (flags.boardUrl) {
       if (!flags.cluster) throw new UsageError('--board-url needs --cluster (or SQLITENING_CLUSTER)');
@@ -208,7 +218,13 @@ Tasks are marker files: \`sqlitening touch NAME --database FILE\` records a succ
       options.board = { url: flags.boardUrl, cluster: assertName(flags.cluster, '--cluster'), pod, secret };
     }
     const agent = await Agent.open(options);
-    const server = createHealthServer({ report: () => agent.report(), metrics: agent.metrics, hostAllowed });
+    const server = createHealthServer({
+      report: () => agent.report(),
+      metrics: agent.metrics,
+      hostAllowed,
+      peerAllowed,
+      limits: { maxConnections: flags.maxConnections },
+    });
     let address: Awaited<ReturnType<typeof listen>>;
     try {
       address = await listen(server, host, port);
