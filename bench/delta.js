@@ -83,7 +83,9 @@ try {
   const pageCount = data.length / 4096;
   for (let page = 0; page < measured.pages; page++) {
     const at = ((page * 37) % pageCount) * 4096;
-    createHash('sha256').update(data.subarray(at, at + 4096)).digest();
+    createHash('sha256')
+      .update(data.subarray(at, at + 4096))
+      .digest();
   }
   createHash('sha256').update(hashes).digest();
   const touchedSeconds = (performance.now() - started) / 1000;
@@ -107,7 +109,9 @@ try {
   console.log(
     `| bytes a pod moves | ${f(mib(figures.deltaBytes))} MiB (${figures.changedPages} of ${figures.pageCount} pages) | the full object | ${f(mib(figures.fullObjectBytes))} MiB | ${f(figures.deltaBytes / figures.fullObjectBytes, 3)}x |`,
   );
-  console.log(`| pod sync | ${f(figures.sync.deltaSeconds)} s | a full sync (new pod) | ${f(figures.sync.fullSeconds)} s | ${f(figures.sync.deltaSeconds / figures.sync.fullSeconds)}x |`);
+  console.log(
+    `| pod sync | ${f(figures.sync.deltaSeconds)} s | a full sync (new pod) | ${f(figures.sync.fullSeconds)} s | ${f(figures.sync.deltaSeconds / figures.sync.fullSeconds)}x |`,
+  );
   console.log(
     `| publish (hash, compress, upload, chunk list, delta) | ${f(figures.publish.withDeltasSeconds)} s | publish without deltas | ${f(figures.publish.withoutSeconds)} s | ${f(figures.publish.withDeltasSeconds / figures.publish.withoutSeconds)}x |`,
   );

@@ -31462,13 +31462,12 @@ async function replaceAtomically(target, write, options = {}) {
     }
 }
 /**
- * Creates a temp file (it must not exist) and returns a stream writing to it.
- * The file exists once this resolves, so a caller that removes it on failure
- * cannot race a stream still opening it.
+ * Resolves once a file stream has closed its descriptor, after success or
+ * failure. A stream destroyed while still opening its file opens and closes
+ * it later: removing the temp file before that would let it reappear.
  */
-async function openTemp(file) {
-    const handle = await (0,promises_.open)(file, 'wx');
-    return handle.createWriteStream();
+function fileClosed(stream) {
+    return stream.closed ? Promise.resolve() : new Promise((resolve) => stream.once('close', () => resolve()));
 }
 /** Writes a small file atomically (see {@link replaceAtomically}). */
 async function writeFileAtomic(file, content) {
@@ -31996,6 +31995,7 @@ function stallWatchdog(what, timeoutMs) {
 
 
 
+
 /** Marks temp files of a download, so a later run can find and remove those of a crashed one. */
 const DOWNLOAD_TEMP_MARK = '.sqlitening-download-';
 /**
@@ -32018,7 +32018,8 @@ async function downloadSnapshot(options) {
         // With a chunk root in the manifest, the chunk hashes prove the bytes and the whole-file SHA-256 is not needed.
         const chunks = manifest.chunks ? new ChunkHasher(manifest.chunks.size) : undefined;
         const decoded = new LimitedCounter(manifest.database.size, what, !chunks);
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, stallWatchdog(what, options.stallTimeoutMs ?? 30_000), received, decompressor(manifest.object.encoding), decoded, chunks ?? new external_node_stream_.PassThrough(), await openTemp(temp), { signal });
+        const sink = (0,external_node_fs_.createWriteStream)(temp, { flags: 'wx' });
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, stallWatchdog(what, options.stallTimeoutMs ?? 30_000), received, decompressor(manifest.object.encoding), decoded, chunks ?? new external_node_stream_.PassThrough(), sink, { signal }).finally(() => fileClosed(sink));
         if (received.bytes !== manifest.object.size)
             throw new errors/* SizeMismatchError */.Au(`${what} (stored bytes)`, manifest.object.size, received.bytes);
         if (decoded.bytes !== manifest.database.size)
@@ -32921,7 +32922,18 @@ class HttpStore {
 
 
 
+
 const TEMP_MARK = '.tmp-';
+/** Runs `pipe` into a new file and returns only once the file is closed, whatever happened. */
+async function writeThrough(file, pipe) {
+    const sink = (0,external_node_fs_.createWriteStream)(file, { flags: 'wx' });
+    try {
+        await pipe(sink);
+    }
+    finally {
+        await fileClosed(sink);
+    }
+}
 function etagOf(stats) {
     // The inode changes on every put (write to a temp file, then rename), so the tag changes too.
     return `"${stats.size.toString(16)}-${Math.floor(stats.mtimeMs).toString(16)}-${stats.ino.toString(16)}"`;
@@ -32995,9 +33007,7 @@ class LocalStore {
         const target = this.#path(key);
         const source = body instanceof Uint8Array ? external_node_stream_.Readable.from([body]) : body;
         // The default temp name contains TEMP_MARK, so a listing never shows a write in progress.
-        await replaceAtomically(target, (temp) => 
-        // The temp file is created before any byte flows: a stream that fails at once cannot create it after it was removed.
-        openTemp(temp).then((sink) => (0,external_node_stream_promises_namespaceObject.pipeline)(source, progressCounter(options.onProgress), sink, { signal: options.signal })));
+        await replaceAtomically(target, (temp) => writeThrough(temp, (sink) => (0,external_node_stream_promises_namespaceObject.pipeline)(source, progressCounter(options.onProgress), sink, { signal: options.signal })));
         return { etag: etagOf(await (0,promises_.stat)(target)) };
     }
     async list(prefix, options = {}) {

@@ -206,7 +206,8 @@ try {
   for (const [i, install] of installs.entries()) {
     process.stdout.write(`${pods[i].name}: installed by ${install.method}, ${install.bytes} bytes from the store\n`);
   }
-  if (!delta || installs.some((install) => install.method !== 'delta')) throw new Error(`expected every pod to install the update by delta, got ${JSON.stringify(installs)}`);
+  if (!delta || installs.some((install) => install.method !== 'delta'))
+    throw new Error(`expected every pod to install the update by delta, got ${JSON.stringify(installs)}`);
   process.stdout.write(
     `the delta: ${delta.pages} of ${second.database.pageCount} pages, ${delta.size} bytes; the full object is ${second.object.size} bytes (${((delta.size / second.object.size) * 100).toFixed(1)}%)\n`,
   );

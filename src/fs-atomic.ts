@@ -36,13 +36,12 @@ export async function replaceAtomically(target: string, write: (temp: string) =>
 }
 
 /**
- * Creates a temp file (it must not exist) and returns a stream writing to it.
- * The file exists once this resolves, so a caller that removes it on failure
- * cannot race a stream still opening it.
+ * Resolves once a file stream has closed its descriptor, after success or
+ * failure. A stream destroyed while still opening its file opens and closes
+ * it later: removing the temp file before that would let it reappear.
  */
-export async function openTemp(file: string): Promise<WriteStream> {
-  const handle = await open(file, 'wx');
-  return handle.createWriteStream();
+export function fileClosed(stream: WriteStream): Promise<void> {
+  return stream.closed ? Promise.resolve() : new Promise((resolve) => stream.once('close', () => resolve()));
 }
 
 /** Writes a small file atomically (see {@link replaceAtomically}). */

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Manifest } from '@sqlitening/contract';
 import { ChecksumMismatchError, SizeMismatchError, StoreError } from '../errors.js';
-import { openTemp, replaceAtomically } from '../fs-atomic.js';
+import { fileClosed, replaceAtomically } from '../fs-atomic.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { ChunkHasher, chunkRoot } from './chunk-hashes.js';
 import { decompressor } from './codec.js';
@@ -53,6 +54,7 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
         // With a chunk root in the manifest, the chunk hashes prove the bytes and the whole-file SHA-256 is not needed.
         const chunks = manifest.chunks ? new ChunkHasher(manifest.chunks.size) : undefined;
         const decoded = new LimitedCounter(manifest.database.size, what, !chunks);
+        const sink = createWriteStream(temp, { flags: 'wx' });
         await pipeline(
           result.body,
           stallWatchdog(what, options.stallTimeoutMs ?? 30_000),
@@ -60,9 +62,9 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
           decompressor(manifest.object.encoding),
           decoded,
           chunks ?? new PassThrough(),
-          await openTemp(temp),
+          sink,
           { signal },
-        );
+        ).finally(() => fileClosed(sink));
         if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
         if (decoded.bytes !== manifest.database.size) throw new SizeMismatchError(what, manifest.database.size, decoded.bytes);
         if (chunks && manifest.chunks) {

@@ -1,14 +1,24 @@
 import { open, readdir, rm, stat } from 'node:fs/promises';
-import type { Dirent, Stats } from 'node:fs';
+import { createWriteStream, type Dirent, type Stats, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { NotFoundError } from '../errors.js';
-import { openTemp, replaceAtomically } from '../fs-atomic.js';
+import { fileClosed, replaceAtomically } from '../fs-atomic.js';
 import { assertValidKey, type CallOptions, type GetOptions, type GetResult, type ObjectInfo, type ObjectStore, type PutOptions } from './object-store.js';
 
 const TEMP_MARK = '.tmp-';
+
+/** Runs `pipe` into a new file and returns only once the file is closed, whatever happened. */
+async function writeThrough(file: string, pipe: (sink: WriteStream) => Promise<void>): Promise<void> {
+  const sink = createWriteStream(file, { flags: 'wx' });
+  try {
+    await pipe(sink);
+  } finally {
+    await fileClosed(sink);
+  }
+}
 
 function etagOf(stats: Stats): string {
   // The inode changes on every put (write to a temp file, then rename), so the tag changes too.
@@ -84,8 +94,7 @@ export class LocalStore implements ObjectStore {
     const source = body instanceof Uint8Array ? Readable.from([body]) : body;
     // The default temp name contains TEMP_MARK, so a listing never shows a write in progress.
     await replaceAtomically(target, (temp) =>
-      // The temp file is created before any byte flows: a stream that fails at once cannot create it after it was removed.
-      openTemp(temp).then((sink) => pipeline(source, progressCounter(options.onProgress), sink, { signal: options.signal })),
+      writeThrough(temp, (sink) => pipeline(source, progressCounter(options.onProgress), sink, { signal: options.signal })),
     );
     return { etag: etagOf(await stat(target)) };
   }
