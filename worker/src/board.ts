@@ -6,7 +6,7 @@ import { deliverDue, nextDeliveryAt, pingDeadMan } from './outbox.js';
 import { recordRound } from './round.js';
 import type { ClusterVerdict } from './rules.js';
 import { migrate } from './schema.js';
-import { buildView, type BoardView } from './views.js';
+import { buildView, commitViews, type BoardView, type CommitView } from './views.js';
 
 /**
  * The board's state, in one Durable Object with SQLite storage: pods per
@@ -55,6 +55,11 @@ export class Board extends DurableObject<Env> {
   /** Everything the board shows. Times are absolute, so the view (and its ETag) changes only when the data does. */
   view(now = Date.now(), only?: string): BoardView {
     return buildView(this.#sql, this.#config, now, only);
+  }
+
+  /** Which commits of the app are live in which clusters. */
+  commits(now = Date.now()): CommitView[] {
+    return commitViews(this.#sql, this.#config, now);
   }
 
   override async alarm(): Promise<void> {

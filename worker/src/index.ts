@@ -114,6 +114,10 @@ router
     if (!cluster || (cluster.pods.length === 0 && !cluster.expected && view.alerts.length === 0)) throw new StatusError(404, `no cluster ${request.params.id}`);
     return cached(request, JSON.stringify({ cluster, alerts: view.alerts }), 'application/json', 'no-cache');
   })
+  .get('/v1/commits', async (request, env: Env) => {
+    authorizeRead(request, env);
+    return cached(request, JSON.stringify({ commits: await board(env).commits() }), 'application/json', 'no-cache');
+  })
   .get('/badge/:name', async (request, env: Env) => {
     authorizeRead(request, env);
     const id = (request.params.name ?? '').replace(/\.svg$/, '');

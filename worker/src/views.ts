@@ -39,6 +39,14 @@ export interface AlertView {
   deliveries: Array<{ target: number; status: string; attempts: number; lastError: string | null }>;
 }
 
+/** Where one commit of the app runs: live pods per cluster. */
+export interface CommitView {
+  gitSha: string;
+  pods: number;
+  lastSeenAt: string;
+  clusters: Array<{ cluster: string; pods: number; lastSeenAt: string }>;
+}
+
 export interface BoardView {
   clusters: ClusterView[];
   alerts: AlertView[];
@@ -102,4 +110,38 @@ function alertViews(sql: SqlStorage, only?: string): AlertView[] {
       .toArray()
       .map((d) => ({ target: Number(d.target), status: String(d.status), attempts: Number(d.attempts), lastError: d.last_error as string | null })),
   }));
+}
+
+/**
+ * Which commits of the app are live in which clusters: live pods (not past
+ * `podTtl`) counted by the `appGitSha` they report, newest sighting first.
+ * Pods that report no commit (`--any-commit`) are left out.
+ */
+export function commitViews(sql: SqlStorage, config: BoardConfig, now: number): CommitView[] {
+  const rows = sql
+    .exec(
+      `SELECT app_git_sha AS sha, cluster, count(*) AS pods, max(last_heartbeat_at) AS last FROM pods
+        WHERE app_git_sha IS NOT NULL AND last_heartbeat_at >= ? GROUP BY app_git_sha, cluster`,
+      now - config.podTtl,
+    )
+    .toArray();
+  const commits = new Map<string, { pods: number; last: number; clusters: Array<{ cluster: string; pods: number; last: number }> }>();
+  for (const r of rows) {
+    const sha = String(r.sha);
+    const entry = commits.get(sha) ?? { pods: 0, last: 0, clusters: [] };
+    entry.pods += Number(r.pods);
+    entry.last = Math.max(entry.last, Number(r.last));
+    entry.clusters.push({ cluster: String(r.cluster), pods: Number(r.pods), last: Number(r.last) });
+    commits.set(sha, entry);
+  }
+  const newestFirst = <T extends { last: number }>(a: T, b: T, tie: (x: T) => string) => b.last - a.last || tie(a).localeCompare(tie(b));
+  return [...commits.entries()]
+    .map(([gitSha, c]) => ({ gitSha, ...c }))
+    .sort((a, b) => newestFirst(a, b, (x) => x.gitSha))
+    .map((c) => ({
+      gitSha: c.gitSha,
+      pods: c.pods,
+      lastSeenAt: iso(c.last)!,
+      clusters: c.clusters.sort((a, b) => newestFirst(a, b, (x) => x.cluster)).map((k) => ({ cluster: k.cluster, pods: k.pods, lastSeenAt: iso(k.last)! })),
+    }));
 }
