@@ -23,7 +23,7 @@ export async function freePort() {
  * Starts `wrangler dev` with the given variables and secrets; resolves once it answers.
  * @param {Record<string, string>} vars
  * @param {{ port?: number }} [options]
- * @returns {Promise<{ url: string, stop: () => Promise<void> }>}
+ * @returns {Promise<{ url: string, output: () => string, stop: () => Promise<void> }>} `output` is everything wrangler and workerd printed so far
  */
 export async function startWranglerDev(vars, options = {}) {
   const port = options.port ?? (await freePort());
@@ -81,7 +81,7 @@ export async function startWranglerDev(vars, options = {}) {
   for (;;) {
     try {
       const response = await fetch(`${url}/v1/board`);
-      if (response.ok) return { url, stop };
+      if (response.ok) return { url, output: () => output, stop };
     } catch {
       // not listening yet
     }

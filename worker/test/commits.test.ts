@@ -1,7 +1,6 @@
-import { SELF, reset, runInDurableObject } from 'cloudflare:test';
+import { SELF, reset } from 'cloudflare:test';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Board } from '../src/board.js';
-import { SHA_A, SHA_B, boardStub, heartbeat, post } from './helpers.js';
+import { SHA_A, SHA_B, clusterSql, evaluate, heartbeat, post } from './helpers.js';
 
 const SHA_C = 'c'.repeat(40);
 
@@ -11,9 +10,7 @@ afterEach(async () => {
 
 /** Sets when the board last heard from a pod. */
 function heardAt(cluster: string, pod: string, at: number) {
-  return runInDurableObject(boardStub(), (_: Board, state) => {
-    state.storage.sql.exec('UPDATE pods SET last_heartbeat_at = ? WHERE cluster = ? AND pod = ?', at, cluster, pod);
-  });
+  return clusterSql(cluster, 'UPDATE pods SET last_heartbeat_at = ? WHERE pod = ?', at, pod);
 }
 
 describe('GET /v1/commits', () => {
@@ -28,8 +25,11 @@ describe('GET /v1/commits', () => {
     await heardAt('eu-west', 'web-2', now - 30_000);
     await heardAt('us-east', 'api-2', now - 90_000);
     await heardAt('us-east', 'api-1', now - 10_000);
-    // Past the pod TTL (1h in these tests): no longer live, though not yet forgotten by a round.
+    // Past the pod TTL (1h in these tests): no longer live.
     await heardAt('us-east', 'old', now - 2 * 3_600_000);
+    // Each cluster's round sends the index its summary, commits included.
+    await evaluate('eu-west', now);
+    await evaluate('us-east', now);
 
     const response = await SELF.fetch('https://board.test/v1/commits');
     expect(response.status).toBe(200);
