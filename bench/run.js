@@ -74,15 +74,22 @@ for (const [label, r] of readerEntries.filter(([label]) => label.startsWith('def
   ]);
 }
 rows.push([
-  'board ingest, batches of 200',
-  `${Math.round(board.ingest.batchOf200PerSecond)} heartbeats/s`,
+  `board ingest, a batch of ${board.ingest.batchSize} per request`,
+  `${Math.round(board.ingest.batchPerSecond)} heartbeats/s`,
   'one heartbeat per request',
   `${Math.round(board.ingest.singlePerSecond)} heartbeats/s`,
   '',
 ]);
 rows.push([
-  `board render for ${board.pods} pods: JSON / HTML`,
-  `${board.render.json.medianMs.toFixed(0)} / ${board.render.html.medianMs.toFixed(0)} ms`,
+  `board alarm round, one cluster at the pod cap (${board.rounds.clusterAtCap.pods} pods) / the index (${board.rounds.index.clusters} clusters), CPU`,
+  `${board.rounds.clusterAtCap.cpuMs.toFixed(0)} / ${board.rounds.index.cpuMs.toFixed(0)} ms`,
+  'the CPU limit of a Durable Object invocation',
+  `${board.rounds.cpuLimitMs / 1000} s`,
+  '',
+]);
+rows.push([
+  `board render for ${board.pods} pods in ${board.clusters} clusters: whole board JSON / HTML, one cluster JSON`,
+  `${board.render.boardJson.medianMs.toFixed(0)} / ${board.render.boardHtml.medianMs.toFixed(0)} / ${board.render.clusterJson.medianMs.toFixed(0)} ms`,
   '',
   '',
   '',

@@ -178,10 +178,13 @@ try {
     }
   }
   const boardView = () => json(`${board.url}/v1/board`);
-  const podsOn = (view, sha256) => view.clusters.flatMap((c) => c.pods).filter((p) => p.dbSha256 === sha256 && p.state === 'ok').length;
+  // The board lists one line per cluster; each cluster's pods are on its own page.
+  const allPods = async () =>
+    (await Promise.all(Object.keys(clusters).map((id) => json(`${board.url}/v1/clusters/${id}`)))).flatMap((view) => view.cluster.pods);
+  const podsOn = (pods, sha256) => pods.filter((p) => p.dbSha256 === sha256 && p.state === 'ok').length;
   const manifest = () => json(`${endpoint}/${bucket}/site/${sha}/manifest.json`);
   const first = await manifest();
-  await waitFor('all four pods fresh on the board', async () => podsOn(await boardView(), first.database.sha256) === 4, 30_000);
+  await waitFor('all four pods fresh on the board', async () => podsOn(await allPods(), first.database.sha256) === 4, 30_000);
   process.stdout.write(`all 4 pods report ${first.database.sha256.slice(0, 12)} and are fresh\n`);
   for (const pod of pods) {
     const health = await fetch(`http://127.0.0.1:${pod.healthPort}/healthz`);
@@ -192,7 +195,7 @@ try {
   await cli(build, { ...publishEnv, CONTENT_REVISION: '2' });
   await cli(['publish', database], publishEnv);
   const second = await manifest();
-  await waitFor('all four pods on the update', async () => podsOn(await boardView(), second.database.sha256) === 4, 30_000);
+  await waitFor('all four pods on the update', async () => podsOn(await allPods(), second.database.sha256) === 4, 30_000);
   const served = await Promise.all(pods.map((pod) => json(`http://127.0.0.1:${pod.appPort}/`)));
   if (!served.every((page) => page.advisories === served[0].advisories && page.latestAdvisory.id === served[0].latestAdvisory.id)) {
     throw new Error(`the apps serve different data: ${JSON.stringify(served.map((p) => p.advisories))}`);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  assertPodName,
   compactUtc,
   ContractError,
   formatDuration,
@@ -12,11 +13,14 @@ import {
   parseManifest,
   parseManifestJson,
   parseSnapshotKey,
+  POD_NAME_PATTERN,
   serializeManifest,
   signatureHeaders,
   signBody,
   snapshotKey,
+  validate,
   verifySignature,
+  z,
 } from '@sqlitening/contract';
 import { planRetention } from '../src/publish/retention.js';
 import { VERSION } from '../src/version.js';
@@ -126,6 +130,46 @@ describe('heartbeat', () => {
     expect(() => parseHeartbeats(JSON.stringify(heartbeat({ cluster: 'no spaces' })))).toThrow(/cluster/);
     expect(() => parseHeartbeats('[]')).toThrow(ContractError);
     expect(() => parseHeartbeats('{')).toThrow(/expected JSON/);
+  });
+
+  it('takes DNS-style pod names up to 253 characters, and nothing that could be markup', () => {
+    const dns = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`;
+    expect(dns).toHaveLength(253);
+    for (const pod of ['web-7f9c-abcde', 'ip-10-0-1-12.eu-west-1.compute.internal', 'worker_3', dns]) {
+      expect(parseHeartbeats(JSON.stringify(heartbeat({ pod })))[0]!.pod).toBe(pod);
+    }
+    for (const pod of [
+      'web-1` <!channel> <https://evil.example/login|Re-authenticate>',
+      '<script>',
+      'a b',
+      '-leading-dash',
+      '',
+      `${dns}e`,
+      'web*1*',
+      'pod\nnext',
+    ]) {
+      expect(() => parseHeartbeats(JSON.stringify(heartbeat({ pod }))), pod).toThrow(
+        /invalid heartbeat: pod: expected 1-253 letters, digits, dots, dashes or underscores, starting with a letter or digit/,
+      );
+    }
+    expect(POD_NAME_PATTERN.test('web-1')).toBe(true);
+    expect(() => assertPodName('web 1', '--pod')).toThrow('invalid --pod: expected 1-253 letters');
+  });
+});
+
+describe('validate', () => {
+  it('quotes the value that failed, unless told not to (secrets, URLs with tokens)', () => {
+    const schema = z.object({ key: z.string().min(16, 'expected at least 16 characters') });
+    expect(() => validate(schema, { key: 'hunter2-short' }, 'SECRETS')).toThrow('invalid SECRETS: key: expected at least 16 characters, got "hunter2-short"');
+    let error: unknown;
+    try {
+      validate(schema, { key: 'hunter2-short' }, 'SECRETS', { showInput: false });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ContractError);
+    expect((error as ContractError).message).toBe('invalid SECRETS: key: expected at least 16 characters (value not shown)');
+    expect(JSON.stringify(error) + String((error as ContractError).problems) + String((error as Error).stack)).not.toContain('hunter2');
   });
 });
 

@@ -21,6 +21,8 @@ export const TEST_SECRETS = {
   'ap-south': 'ap-south-secret-0123456789',
   // Mid-rotation: both are accepted.
   rotating: ['rotating-old-secret-0123', 'rotating-new-secret-0123'],
+  // Small limits (clusterLimits below), to show one cluster held back while the others go on.
+  noisy: 'noisy-secret-0123456789ab',
 };
 
 export default defineConfig({
@@ -36,6 +38,9 @@ export default defineConfig({
             reminderEvery: '1h',
             retryBase: '0s',
             maxAttempts: 4,
+            clusterLimits: { noisy: { podsPerCluster: 10, heartbeatsPerMinute: 30 } },
+            // Every accepted batch updates the index at once, so a test reads what it just sent.
+            summaryEvery: '0s',
           }),
           CLUSTER_SECRETS: JSON.stringify(TEST_SECRETS),
           WEBHOOKS: JSON.stringify([

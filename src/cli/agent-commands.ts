@@ -9,7 +9,7 @@ import { agentPaths } from '../agent/paths.js';
 import { DEFAULT_MAX_DATABASE_BYTES, verifyDatabaseFile } from '../agent/sync.js';
 import { readTrustedKey, type TrustedKey } from '../signing/keys.js';
 import { assertTaskName, touchTask } from '../agent/tasks.js';
-import { assertName, formatBytes, HEARTBEAT_LIMITS, LATEST_KEY, manifestKey } from '@sqlitening/contract';
+import { assertName, assertPodName, formatBytes, LATEST_KEY, manifestKey } from '@sqlitening/contract';
 import { NotFoundError, UsageError } from '../errors.js';
 import { parseGitShaArg, resolveGitSha } from '../git.js';
 import { pullSnapshot } from '../snapshot/pull.js';
@@ -211,10 +211,7 @@ Tasks are marker files: \`sqlitening touch NAME --database FILE\` records a succ
       const secret = flags.boardSecretFile ? (await readFile(flags.boardSecretFile, 'utf8')).trim() : (process.env.SQLITENING_BOARD_SECRET ?? '');
       if (!secret) throw new UsageError('--board-url needs the cluster secret: --board-secret-file or SQLITENING_BOARD_SECRET');
       // Checked now with the board's own rules, rather than failing every heartbeat later.
-      const pod = flags.pod ?? hostname();
-      if (pod.length === 0 || pod.length > HEARTBEAT_LIMITS.maxPodLength) {
-        throw new UsageError(`invalid --pod: expected 1-${HEARTBEAT_LIMITS.maxPodLength} characters, got ${JSON.stringify(pod)}`);
-      }
+      const pod = assertPodName(flags.pod ?? hostname(), '--pod');
       options.board = { url: flags.boardUrl, cluster: assertName(flags.cluster, '--cluster'), pod, secret };
     }
     const agent = await Agent.open(options);

@@ -22,8 +22,9 @@ export async function freePort() {
 /**
  * Starts `wrangler dev` with the given variables and secrets; resolves once it answers.
  * @param {Record<string, string>} vars
- * @param {{ port?: number }} [options]
- * @returns {Promise<{ url: string, stop: () => Promise<void> }>}
+ * @param {{ port?: number, config?: string }} [options] `config`: another wrangler config (the benchmark's)
+ * @returns {Promise<{ url: string, pid: number, output: () => string, stop: () => Promise<void> }>}
+ *   `pid` leads the process group (wrangler and its workerd); `output` is everything they printed so far
  */
 export async function startWranglerDev(vars, options = {}) {
   const port = options.port ?? (await freePort());
@@ -49,6 +50,7 @@ export async function startWranglerDev(vars, options = {}) {
     '--persist-to',
     state,
     '--show-interactive-dev-session=false',
+    ...(options.config ? ['--config', options.config] : []),
   ];
   const child = spawn('npx', args, {
     cwd: workerDir,
@@ -81,7 +83,7 @@ export async function startWranglerDev(vars, options = {}) {
   for (;;) {
     try {
       const response = await fetch(`${url}/v1/board`);
-      if (response.ok) return { url, stop };
+      if (response.ok) return { url, pid: /** @type {number} */ (child.pid), output: () => output, stop };
     } catch {
       // not listening yet
     }

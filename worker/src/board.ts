@@ -1,22 +1,29 @@
 import { DurableObject } from 'cloudflare:workers';
-import type { Heartbeat } from '@sqlitening/contract';
-import { readConfig, readSecrets, type BoardConfig } from './config.js';
-import { storeHeartbeats, type IngestResult } from './ingest.js';
-import { deliverDue, nextDeliveryAt, pingDeadMan } from './outbox.js';
-import { recordRound } from './round.js';
-import type { ClusterVerdict } from './rules.js';
+import { deadManUrl, readConfig, type BoardConfig } from './config.js';
+import { pingDeadMan, readDeadMan } from './dead-man.js';
+import { INDEX_LADDER } from './index-schema.js';
+import { forgetSummary, readRecentAlerts, readSummaries, readSummary, storeSummary } from './index-rows.js';
+import { logError } from './log.js';
+import { clusterStub } from './objects.js';
 import { migrate } from './schema.js';
-import { buildView, type BoardView } from './views.js';
+import type { ClusterSummary } from './summary.js';
+import { clusterLines, commitViews, overdueAfter, type BoardView, type ClusterLine, type CommitView } from './views.js';
+
+/** Retry delay for a round that failed before it could read the settings. */
+const FAILED_ROUND_RETRY_MS = 60_000;
 
 /**
- * The board's state, in one Durable Object with SQLite storage: pods per
- * cluster, snapshot sightings, cluster alert states, alert history, webhook
- * deliveries (an outbox retried with backoff), and seen signatures (replay
- * protection). Its alarm evaluates the rules every `evaluateEvery`.
+ * The board's index, one Durable Object with SQLite storage (named
+ * "global"): the summary each cluster's object sends after its rounds, the
+ * latest alerts, and the dead man's switch. It serves the global views (the
+ * board, commits, badges) without reading any pod. Its alarm, every
+ * `evaluateEvery`, wakes clusters that should be evaluated and are not
+ * (expected clusters that never reported, clusters whose summary is overdue)
+ * and pings the dead man's switch when every cluster is healthy.
  *
- * This class only wires the RPC methods and the alarm to the modules that do
- * the work: schema.ts (tables), ingest.ts, round.ts (rules applied and
- * transitions recorded), outbox.ts (webhooks, dead man's switch), views.ts.
+ * The class keeps its name from when it held the whole board (`Board`,
+ * binding BOARD), so the deployed object is this index: see
+ * index-schema.ts for what its upgrade does with the old tables.
  */
 export class Board extends DurableObject<Env> {
   readonly #sql: SqlStorage;
@@ -26,25 +33,46 @@ export class Board extends DurableObject<Env> {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
     // Upgrades this object's tables to the code's version; throws if they are newer (a rolled-back worker).
-    migrate(ctx.storage);
+    migrate(ctx.storage, INDEX_LADDER);
   }
 
   get #config(): BoardConfig {
     return readConfig(this.env);
   }
 
-  /**
-   * Stores heartbeats already authenticated by the worker. `signature` is
-   * remembered until it can no longer pass the timestamp window, so the same
-   * signed request is accepted once.
-   */
-  async ingest(heartbeats: Heartbeat[], signature: string, now = Date.now()): Promise<IngestResult> {
-    const result = storeHeartbeats(this.#sql, heartbeats, signature, now);
-    if (result.status === 'accepted') await this.ensureAlarm();
-    return result;
+  /** Stores the summary a cluster's object sent. */
+  report(summary: ClusterSummary): void {
+    storeSummary(this.#sql, summary);
   }
 
-  /** Schedules the evaluation alarm if none is pending (after deploys, or when no pod has reported yet). */
+  /** Forgets a cluster that was scaled away. */
+  forget(cluster: string): void {
+    forgetSummary(this.#sql, cluster);
+  }
+
+  /** The global board: one line per cluster (stale first), the latest alerts, the dead man's switch. */
+  view(now = Date.now()): BoardView {
+    return {
+      clusters: clusterLines(readSummaries(this.#sql), this.#config, now),
+      alerts: readRecentAlerts(this.#sql, 50),
+      deadMan: readDeadMan(this.#sql),
+    };
+  }
+
+  /** One cluster's line, or null for a cluster the board does not know (neither reporting nor expected). */
+  cluster(id: string, now = Date.now()): ClusterLine | null {
+    const config = this.#config;
+    const summary = readSummary(this.#sql, id);
+    if (!summary && !config.expectedClusters.includes(id)) return null;
+    return clusterLines(summary ? [summary] : [], { ...config, expectedClusters: config.expectedClusters.filter((c) => c === id) }, now)[0] ?? null;
+  }
+
+  /** Which commits of the app are live in which clusters. */
+  commits(now = Date.now()): CommitView[] {
+    return commitViews(readSummaries(this.#sql), this.#config, now);
+  }
+
+  /** Schedules the index's alarm if none is pending (the cron trigger calls this, so the alarm survives anything). */
   async ensureAlarm(): Promise<void> {
     if (this.#alarmKnown) return;
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + this.#config.evaluateEvery);
@@ -52,28 +80,32 @@ export class Board extends DurableObject<Env> {
     this.#alarmKnown = true;
   }
 
-  /** Everything the board shows. Times are absolute, so the view (and its ETag) changes only when the data does. */
-  view(now = Date.now(), only?: string): BoardView {
-    return buildView(this.#sql, this.#config, now, only);
-  }
-
   override async alarm(): Promise<void> {
-    await this.evaluate();
+    try {
+      await this.evaluate();
+    } catch (error) {
+      logError(this.env, 'board index round failed', {}, error);
+      await this.ctx.storage.setAlarm(Date.now() + FAILED_ROUND_RETRY_MS);
+    }
   }
 
   /**
-   * One round: forget expired pods, evaluate every cluster, record an alert
-   * per transition (and reminders), deliver due webhooks, ping the dead man's
-   * switch when all is well, and schedule the next round.
+   * One round of the index: wake the clusters that should have been
+   * evaluated and were not, ping the dead man's switch when every cluster is
+   * healthy and recently evaluated, and schedule the next round. Returns the
+   * board's lines as this round saw them.
    */
-  async evaluate(now = Date.now()): Promise<ClusterVerdict[]> {
+  async evaluate(now = Date.now()): Promise<ClusterLine[]> {
     const config = this.#config;
-    const secrets = readSecrets(this.env);
-    const result = recordRound(this.#sql, now, config, secrets.webhooks);
-    await deliverDue(this.#sql, now, config, secrets.webhookSecret);
-    if (result.length > 0 && result.every((v) => v.state === 'ok') && secrets.deadManUrl) await pingDeadMan(this.#sql, secrets.deadManUrl, now);
-    const next = nextDeliveryAt(this.#sql);
-    await this.ctx.storage.setAlarm(Math.min(now + config.evaluateEvery, next ?? Number.POSITIVE_INFINITY));
-    return result;
+    const lines = clusterLines(readSummaries(this.#sql), config, now);
+    const asleep = lines.filter((line) => line.reportedAt === null || now - Date.parse(line.reportedAt) > overdueAfter(config));
+    const woken = await Promise.allSettled(asleep.map((line) => clusterStub(this.env, line.id).ensureAlarm(line.id)));
+    woken.forEach((result, i) => {
+      if (result.status === 'rejected') logError(this.env, 'waking a cluster failed', { cluster: asleep[i]!.id }, result.reason);
+    });
+    const url = deadManUrl(this.env);
+    if (lines.length > 0 && lines.every((line) => line.state === 'ok') && url) await pingDeadMan(this.#sql, url, now);
+    await this.ctx.storage.setAlarm(now + config.evaluateEvery);
+    return lines;
   }
 }

@@ -3,20 +3,20 @@ import {
   ContractError,
   type Heartbeat,
   HEARTBEAT_LIMITS,
+  NAME_PATTERN,
   SIGNATURE_HEADER,
   TIMESTAMP_HEADER,
   parseHeartbeats,
   toHex,
   verifySignature,
 } from '@sqlitening/contract';
-import { readSecrets } from './config.js';
-import { badgeSvg, boardHtml } from './render.js';
+import { clusterSecrets, readToken } from './config.js';
+import { logError } from './log.js';
+import { clusterStub, indexStub } from './objects.js';
+import { badgeSvg, boardHtml, clusterHtml } from './render.js';
 
 export { Board } from './board.js';
-
-function board(env: Env) {
-  return env.BOARD.get(env.BOARD.idFromName('global'));
-}
+export { ClusterBoard } from './cluster-board.js';
 
 /** Reads the body, refusing more than `limit` bytes whatever Content-Length claims. */
 async function readBounded(request: Request, limit: number): Promise<string> {
@@ -61,7 +61,7 @@ async function ingest(request: IRequest, env: Env): Promise<Response> {
   const clusters = new Set(heartbeats.map((h) => h.cluster));
   if (clusters.size !== 1) throw new StatusError(400, `a batch must come from one cluster, got ${[...clusters].join(', ')}`);
   const [cluster] = clusters as unknown as [string];
-  const secrets = readSecrets(env).clusterSecrets[cluster] ?? [];
+  const secrets = clusterSecrets(env).get(cluster) ?? [];
   const timestamp = request.headers.get(TIMESTAMP_HEADER);
   const signature = request.headers.get(SIGNATURE_HEADER);
   // An unknown cluster gets the same answer as a bad signature: nothing to learn by probing names.
@@ -71,66 +71,101 @@ async function ingest(request: IRequest, env: Env): Promise<Response> {
     if (check !== 'mismatch') break;
   }
   if (check !== 'ok') throw new StatusError(401, `signature ${check}`);
-  const result = await board(env).ingest(heartbeats, signature!);
+  // Only a signed request reaches the cluster's object: nobody without a secret can create or load one.
+  const result = await clusterStub(env, cluster).ingest(cluster, heartbeats, signature!, Number(timestamp));
   if (result.status === 'replayed') throw new StatusError(401, 'signature replayed');
+  if (result.status === 'limited') {
+    const headers: Record<string, string> = result.retryAfter === null ? {} : { 'retry-after': String(result.retryAfter) };
+    return Response.json({ status: 429, error: result.reason }, { status: 429, headers });
+  }
   return Response.json({ accepted: result.count }, { status: 202 });
 }
 
-/** Optional bearer token for every read. */
-function authorizeRead(request: IRequest, env: Env): void {
-  const token = readSecrets(env).readToken;
-  if (token && request.headers.get('authorization') !== `Bearer ${token}`) {
+const encoder = new TextEncoder();
+
+/** Compares two secrets in constant time: both are hashed first, so neither their contents nor their lengths show in the timing. */
+export async function sameSecret(given: string, expected: string): Promise<boolean> {
+  const [a, b] = await Promise.all([crypto.subtle.digest('SHA-256', encoder.encode(given)), crypto.subtle.digest('SHA-256', encoder.encode(expected))]);
+  return crypto.subtle.timingSafeEqual(a, b);
+}
+
+/** Optional bearer token for every read (`READ_TOKEN`); without it, reads are public. */
+async function authorizeRead(request: IRequest, env: Env): Promise<void> {
+  const token = readToken(env);
+  if (token && !(await sameSecret(request.headers.get('authorization') ?? '', `Bearer ${token}`))) {
     throw new StatusError(401, 'reads need Authorization: Bearer <token>');
   }
 }
 
 /** A response with a strong ETag of its body; 304 when the client has it. */
 async function cached(request: IRequest, body: string, type: string, cacheControl: string): Promise<Response> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(body));
+  const digest = await crypto.subtle.digest('SHA-256', encoder.encode(body));
   const etag = `"${toHex(new Uint8Array(digest).slice(0, 12))}"`;
   const headers = { etag, 'cache-control': cacheControl, 'content-type': type };
   if (request.headers.get('if-none-match') === etag) return new Response(null, { status: 304, headers });
   return new Response(body, { headers });
 }
 
-const router = AutoRouter({
-  catch: (error: unknown) => {
+/** The cluster named in the URL, if the board knows it (reporting or expected); 404 otherwise, before any cluster object is loaded. */
+async function knownCluster(env: Env, raw: string | undefined) {
+  const id = raw ?? '';
+  const line = NAME_PATTERN.test(id) ? await indexStub(env).cluster(id) : null;
+  if (!line) throw new StatusError(404, `no cluster ${id}`);
+  return line;
+}
+
+/** An id for the request in logs and in a 500's body: Cloudflare's ray id where there is one. */
+function requestId(request: IRequest): string {
+  return request.headers.get('cf-ray') ?? crypto.randomUUID();
+}
+
+const router = AutoRouter<IRequest, [Env, ExecutionContext]>({
+  catch: (error: unknown, request: IRequest, env: Env) => {
     const status = error instanceof StatusError ? error.status : 500;
-    const message = error instanceof Error ? error.message : String(error);
-    return Response.json({ status, error: status === 500 ? 'internal error' : message }, { status });
+    if (status !== 500) return Response.json({ status, error: (error as Error).message }, { status });
+    const id = requestId(request);
+    logError(env, 'request failed', { requestId: id, route: `${request.method} ${request.route ?? new URL(request.url).pathname}` }, error);
+    return Response.json({ status, error: 'internal error', requestId: id }, { status });
   },
 });
 
 router
   .post('/v1/heartbeats', ingest)
-  .get('/v1/board', async (request, env: Env) => {
-    authorizeRead(request, env);
-    return cached(request, JSON.stringify(await board(env).view()), 'application/json', 'no-cache');
+  .get('/v1/board', async (request, env) => {
+    await authorizeRead(request, env);
+    return cached(request, JSON.stringify(await indexStub(env).view()), 'application/json', 'no-cache');
   })
-  .get('/v1/clusters/:id', async (request, env: Env) => {
-    authorizeRead(request, env);
-    const view = await board(env).view(Date.now(), request.params.id);
-    const cluster = view.clusters[0];
-    if (!cluster || (cluster.pods.length === 0 && !cluster.expected && view.alerts.length === 0)) throw new StatusError(404, `no cluster ${request.params.id}`);
-    return cached(request, JSON.stringify({ cluster, alerts: view.alerts }), 'application/json', 'no-cache');
+  .get('/v1/clusters/:id', async (request, env) => {
+    await authorizeRead(request, env);
+    const line = await knownCluster(env, request.params.id);
+    const { cluster, alerts } = await clusterStub(env, line.id).view(line.id);
+    return cached(request, JSON.stringify({ cluster, alerts }), 'application/json', 'no-cache');
   })
-  .get('/badge/:name', async (request, env: Env) => {
-    authorizeRead(request, env);
+  .get('/v1/commits', async (request, env) => {
+    await authorizeRead(request, env);
+    return cached(request, JSON.stringify({ commits: await indexStub(env).commits() }), 'application/json', 'no-cache');
+  })
+  .get('/badge/:name', async (request, env) => {
+    await authorizeRead(request, env);
     const id = (request.params.name ?? '').replace(/\.svg$/, '');
-    const view = await board(env).view(Date.now(), id);
-    const cluster = view.clusters[0];
-    const known = cluster && (cluster.pods.length > 0 || cluster.expected);
-    return cached(request, badgeSvg(id, known ? cluster.state : 'unknown'), 'image/svg+xml', 'max-age=60');
+    const line = NAME_PATTERN.test(id) ? await indexStub(env).cluster(id) : null;
+    return cached(request, badgeSvg(id, line ? line.state : 'unknown'), 'image/svg+xml', 'max-age=60');
   })
-  .get('/', async (request, env: Env) => {
-    authorizeRead(request, env);
-    return cached(request, boardHtml(await board(env).view()), 'text/html; charset=utf-8', 'no-cache');
+  .get('/clusters/:id', async (request, env) => {
+    await authorizeRead(request, env);
+    const line = await knownCluster(env, request.params.id);
+    const { cluster, alerts } = await clusterStub(env, line.id).view(line.id);
+    return cached(request, clusterHtml(line, cluster, alerts), 'text/html; charset=utf-8', 'no-cache');
+  })
+  .get('/', async (request, env) => {
+    await authorizeRead(request, env);
+    return cached(request, boardHtml(await indexStub(env).view()), 'text/html; charset=utf-8', 'no-cache');
   });
 
 export default {
   fetch: router.fetch,
-  /** The cron trigger only makes sure the Durable Object's alarm is running. */
+  /** The cron trigger only makes sure the index's alarm is running; the index wakes the clusters. */
   async scheduled(_controller: ScheduledController, env: Env): Promise<void> {
-    await board(env).ensureAlarm();
+    await indexStub(env).ensureAlarm();
   },
 } satisfies ExportedHandler<Env>;

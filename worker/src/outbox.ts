@@ -1,31 +1,24 @@
 import { signatureHeaders } from '@sqlitening/contract';
-import { alertFrom, jsonPayload, slackPayload, type AlertKind } from './alerts.js';
+import { alertFrom, alertKey, jsonPayload, slackPayload, type AlertKind } from './alerts.js';
 import type { BoardConfig, Webhook } from './config.js';
 import type { ClusterVerdict } from './rules.js';
 
 /**
- * The webhook outbox: an alert raised in a round becomes one delivery row per
- * webhook, sent by this and later rounds with exponential backoff until the
- * receiver answers 2xx or the attempts run out. Also the dead man's switch.
+ * A cluster's webhook outbox: an alert raised in a round becomes one delivery
+ * row per webhook, sent by this and later rounds of the same cluster object
+ * with exponential backoff until the receiver answers 2xx or the attempts run out.
  */
 
 /** How long a delivery in flight is reserved for the round sending it. */
 const DELIVERY_LEASE_MS = 5 * 60_000;
 
-/** How many of the latest alerts the history keeps. */
+/** How many of the latest alerts a cluster keeps. */
 const ALERTS_KEPT = 500;
-
-const DEAD_MAN_AT = 'deadman_at';
-const DEAD_MAN_RESULT = 'deadman_result';
 
 /** Records an alert and queues one delivery per webhook: exactly one alert per transition. */
 export function raiseAlert(sql: SqlStorage, kind: AlertKind, verdict: ClusterVerdict, now: number, webhooks: Webhook[]): void {
-  const id = Number(
-    sql
-      .exec('INSERT INTO alerts (cluster, kind, at, reasons) VALUES (?, ?, ?, ?) RETURNING id', verdict.cluster, kind, now, JSON.stringify(verdict.reasons))
-      .one().id,
-  );
-  sql.exec('UPDATE clusters SET last_alert_at = ? WHERE cluster = ?', now, verdict.cluster);
+  const id = Number(sql.exec('INSERT INTO alerts (kind, at, reasons) VALUES (?, ?, ?) RETURNING id', kind, now, JSON.stringify(verdict.reasons)).one().id);
+  sql.exec('UPDATE cluster SET last_alert_at = ? WHERE id = 1', now);
   const alert = alertFrom(id, kind, verdict, now);
   webhooks.forEach((hook, target) => {
     const body = hook.kind === 'slack' ? slackPayload(alert) : jsonPayload(alert);
@@ -39,25 +32,42 @@ export function raiseAlert(sql: SqlStorage, kind: AlertKind, verdict: ClusterVer
       now,
     );
   });
+  sql.exec('DELETE FROM deliveries WHERE alert_id <= ?', id - ALERTS_KEPT);
   sql.exec('DELETE FROM alerts WHERE id <= ?', id - ALERTS_KEPT);
 }
 
+/**
+ * What a failed request's error says, without the URL: webhook and dead man's
+ * switch URLs carry tokens, and delivery errors are shown on the board.
+ */
+export function describeFailure(error: unknown, url: string): string {
+  const text = error instanceof Error ? error.message : String(error);
+  let origin = '';
+  try {
+    origin = new URL(url).origin;
+  } catch {
+    // not a URL: nothing shorter to show
+  }
+  return text.replaceAll(url, origin ? `${origin}/…` : '(url)');
+}
+
 /** Sends every delivery due at `now`; a failure is retried after `retryBase` doubled per attempt, up to `maxAttempts`. */
-export async function deliverDue(sql: SqlStorage, now: number, config: BoardConfig, webhookSecret: string | null): Promise<void> {
+export async function deliverDue(sql: SqlStorage, cluster: string, now: number, config: BoardConfig, webhookSecret: string | null): Promise<void> {
   const due = sql.exec("SELECT * FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY alert_id, target", now).toArray();
   // Claim them before the first await: another round (an alarm while a test or a retry runs one) must not send them too.
   sql.exec("UPDATE deliveries SET next_attempt_at = ? WHERE status = 'pending' AND next_attempt_at <= ?", now + DELIVERY_LEASE_MS, now);
   for (const d of due) {
     const body = String(d.body);
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-sqlitening-alert-id': String(d.alert_id) };
+    const url = String(d.url);
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-sqlitening-alert-id': alertKey(cluster, Number(d.alert_id)) };
     if (d.kind === 'json' && webhookSecret) Object.assign(headers, await signatureHeaders(webhookSecret, body, now));
     let error: string | null = null;
     try {
-      const response = await fetch(String(d.url), { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) });
+      const response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) });
       await response.body?.cancel();
       if (!response.ok) error = `HTTP ${response.status}`;
     } catch (e) {
-      error = e instanceof Error ? e.message : String(e);
+      error = describeFailure(e, url);
     }
     const attempts = Number(d.attempts) + 1;
     if (error === null) {
@@ -81,34 +91,4 @@ export async function deliverDue(sql: SqlStorage, now: number, config: BoardConf
 /** When the earliest pending delivery is due, so the next round can come sooner than `evaluateEvery`. */
 export function nextDeliveryAt(sql: SqlStorage): number | null {
   return sql.exec("SELECT min(next_attempt_at) AS at FROM deliveries WHERE status = 'pending'").one().at as number | null;
-}
-
-/** Pings the dead man's switch and records when, and what it answered. */
-export async function pingDeadMan(sql: SqlStorage, url: string, now: number): Promise<void> {
-  let result: string;
-  try {
-    const response = await fetch(url, { method: 'GET', signal: AbortSignal.timeout(10_000) });
-    await response.body?.cancel();
-    result = response.ok ? 'ok' : `HTTP ${response.status}`;
-  } catch (e) {
-    result = e instanceof Error ? e.message : String(e);
-  }
-  sql.exec(
-    'INSERT INTO meta (key, value) VALUES (?, ?), (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-    DEAD_MAN_AT,
-    new Date(now).toISOString(),
-    DEAD_MAN_RESULT,
-    result,
-  );
-}
-
-/** The last ping of the dead man's switch, if any. */
-export function readDeadMan(sql: SqlStorage): { lastPingAt: string | null; lastResult: string | null } {
-  const meta = new Map(
-    sql
-      .exec('SELECT key, value FROM meta WHERE key IN (?, ?)', DEAD_MAN_AT, DEAD_MAN_RESULT)
-      .toArray()
-      .map((r) => [String(r.key), r.value as string | null]),
-  );
-  return { lastPingAt: meta.get(DEAD_MAN_AT) ?? null, lastResult: meta.get(DEAD_MAN_RESULT) ?? null };
 }

@@ -4,57 +4,38 @@ import { raiseAlert } from './outbox.js';
 import { forgetExpiredPods, readPods, readSightings } from './pod-rows.js';
 import { evaluateCluster, type ClusterVerdict, type PodRecord } from './rules.js';
 
-/** Every cluster the board knows: expected ones, ones with pods, and ones with a recorded state. */
-export function clusterIds(sql: SqlStorage, config: BoardConfig): string[] {
-  const ids = new Set(config.expectedClusters);
-  for (const r of sql.exec('SELECT DISTINCT cluster FROM pods UNION SELECT cluster FROM clusters').toArray()) ids.add(String(r.cluster));
-  return [...ids].sort();
-}
-
-/** The rules applied to `pods` (already read), for every known cluster or only one. */
-export function verdicts(sql: SqlStorage, now: number, config: BoardConfig, pods: PodRecord[], only?: string): ClusterVerdict[] {
-  const ids = only ? [only] : clusterIds(sql, config);
-  return ids.map((id) =>
-    evaluateCluster(
-      id,
-      pods.filter((p) => p.cluster === id),
-      readSightings(sql, id),
-      ruleFor(config, id),
-      now,
-    ),
-  );
+export interface RoundResult {
+  verdict: ClusterVerdict;
+  /** The live pods the verdict was made from. */
+  pods: PodRecord[];
+  /** False when every pod expired and nobody expects the cluster: it was scaled away, not broken. */
+  tracked: boolean;
 }
 
 /**
- * The stored side of one round: forget expired pods and signatures, evaluate
- * every cluster, and record each transition (and reminder) as an alert queued
- * to `webhooks`. Returns the verdicts of the clusters still tracked.
+ * The stored side of one cluster's round: forget expired pods and
+ * signatures, evaluate the cluster, and record a transition (or a reminder)
+ * as an alert queued to `webhooks`.
  */
-export function recordRound(sql: SqlStorage, now: number, config: BoardConfig, webhooks: Webhook[]): ClusterVerdict[] {
+export function recordRound(sql: SqlStorage, cluster: string, now: number, config: BoardConfig, webhooks: Webhook[]): RoundResult {
   forgetExpiredPods(sql, now, config.podTtl);
   forgetExpiredSignatures(sql, now);
 
   const pods = readPods(sql);
-  const live = new Set(pods.map((p) => p.cluster));
-  const result: ClusterVerdict[] = [];
-  for (const verdict of verdicts(sql, now, config, pods)) {
-    const tracked = live.has(verdict.cluster) || config.expectedClusters.includes(verdict.cluster);
-    const previous = sql.exec('SELECT state, last_alert_at FROM clusters WHERE cluster = ?', verdict.cluster).toArray()[0];
-    if (!tracked) {
-      // Every pod expired and nobody expects the cluster: it was scaled away, not broken.
-      sql.exec('DELETE FROM clusters WHERE cluster = ?', verdict.cluster);
-      continue;
-    }
-    result.push(verdict);
-    if (!previous) {
-      sql.exec('INSERT INTO clusters (cluster, state, since, last_alert_at) VALUES (?, ?, ?, NULL)', verdict.cluster, verdict.state, now);
-      if (verdict.state === 'stale') raiseAlert(sql, 'stale', verdict, now, webhooks);
-    } else if (previous.state !== verdict.state) {
-      sql.exec('UPDATE clusters SET state = ?, since = ? WHERE cluster = ?', verdict.state, now, verdict.cluster);
-      raiseAlert(sql, verdict.state === 'stale' ? 'stale' : 'recovered', verdict, now, webhooks);
-    } else if (verdict.state === 'stale' && previous.last_alert_at !== null && now - Number(previous.last_alert_at) >= config.reminderEvery) {
-      raiseAlert(sql, 'reminder', verdict, now, webhooks);
-    }
+  const verdict = evaluateCluster(cluster, pods, readSightings(sql), ruleFor(config, cluster), now);
+  const tracked = pods.length > 0 || config.expectedClusters.includes(cluster);
+  const previous = sql.exec('SELECT state, last_alert_at FROM cluster WHERE id = 1').one();
+  if (!tracked) {
+    // If it comes back, it starts afresh.
+    sql.exec('UPDATE cluster SET state = NULL, since = NULL, last_alert_at = NULL WHERE id = 1');
+  } else if (previous.state === null) {
+    sql.exec('UPDATE cluster SET state = ?, since = ? WHERE id = 1', verdict.state, now);
+    if (verdict.state === 'stale') raiseAlert(sql, 'stale', verdict, now, webhooks);
+  } else if (previous.state !== verdict.state) {
+    sql.exec('UPDATE cluster SET state = ?, since = ? WHERE id = 1', verdict.state, now);
+    raiseAlert(sql, verdict.state === 'stale' ? 'stale' : 'recovered', verdict, now, webhooks);
+  } else if (verdict.state === 'stale' && previous.last_alert_at !== null && now - Number(previous.last_alert_at) >= config.reminderEvery) {
+    raiseAlert(sql, 'reminder', verdict, now, webhooks);
   }
-  return result;
+  return { verdict, pods, tracked };
 }

@@ -1,9 +1,8 @@
 import { formatAge, type TaskStatus } from '@sqlitening/contract';
 import type { Rule } from './config.js';
 
-/** What the board keeps of a pod: its last heartbeat, as received. Times in ms since the epoch. */
+/** What a cluster's object keeps of a pod: its last heartbeat, as received. Times in ms since the epoch. */
 export interface PodRecord {
-  cluster: string;
   pod: string;
   lastHeartbeatAt: number;
   appGitSha: string | null;

@@ -1,11 +1,13 @@
 import { SELF, env, runInDurableObject } from 'cloudflare:test';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody, type Heartbeat } from '@sqlitening/contract';
 import type { Board } from '../src/board.js';
+import type { ClusterBoard } from '../src/cluster-board.js';
 
 export const SECRETS: Record<string, string> = {
   'eu-west': 'eu-west-secret-0123456789',
   'us-east': 'us-east-secret-0123456789',
   'ap-south': 'ap-south-secret-0123456789',
+  noisy: 'noisy-secret-0123456789ab',
 };
 export const SHA_A = 'a'.repeat(40);
 export const SHA_B = 'b'.repeat(40);
@@ -45,13 +47,31 @@ export async function post(
   return SELF.fetch('https://board.test/v1/heartbeats', { method: 'POST', headers, body: text });
 }
 
-export function boardStub() {
+/** The board's index. */
+export function indexStub() {
   return env.BOARD.get(env.BOARD.idFromName('global'));
 }
 
-/** Runs one evaluation round inside the Durable Object, at `now`. */
-export function evaluate(now = Date.now()) {
-  return runInDurableObject(boardStub(), (board: Board) => board.evaluate(now));
+/** One cluster's object. */
+export function clusterStub(cluster: string) {
+  return env.CLUSTERS.get(env.CLUSTERS.idFromName(cluster));
+}
+
+/** Runs one evaluation round of a cluster inside its Durable Object, at `now`. */
+export function evaluate(cluster: string, now = Date.now()) {
+  return runInDurableObject(clusterStub(cluster), (board: ClusterBoard) => board.evaluate(now));
+}
+
+/** Runs one round of the board's index, at `now`. */
+export function evaluateIndex(now = Date.now()) {
+  return runInDurableObject(indexStub(), (board: Board) => board.evaluate(now));
+}
+
+/** Runs a SQL statement in a cluster's object (to set times the test cannot wait for). */
+export function clusterSql(cluster: string, query: string, ...bindings: unknown[]) {
+  return runInDurableObject(clusterStub(cluster), (_: ClusterBoard, state) => {
+    state.storage.sql.exec(query, ...bindings);
+  });
 }
 
 export interface Received {
@@ -67,12 +87,9 @@ export async function received(clear = false): Promise<Received[]> {
   return response.json();
 }
 
-/** Simulates pods that keep reporting healthy syncs until `at` (all pods, or one cluster's). */
-export function keepAlive(at: number, cluster?: string) {
-  return runInDurableObject(boardStub(), (_: Board, state) => {
-    if (cluster) state.storage.sql.exec('UPDATE pods SET last_heartbeat_at = ?, last_success_at = ? WHERE cluster = ?', at, at, cluster);
-    else state.storage.sql.exec('UPDATE pods SET last_heartbeat_at = ?, last_success_at = ?', at, at);
-  });
+/** Simulates a cluster's pods that keep reporting healthy syncs until `at`. */
+export function keepAlive(cluster: string, at: number) {
+  return clusterSql(cluster, 'UPDATE pods SET last_heartbeat_at = ?, last_success_at = ?', at, at);
 }
 
 /** Polls `check` until it returns a value other than undefined (the alarm works in the background). */

@@ -1,7 +1,8 @@
-import { SELF } from 'cloudflare:test';
+import { SELF, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { signBody } from '@sqlitening/contract';
-import { SECRETS, heartbeat, post } from './helpers.js';
+import { SIGNATURE_WINDOW_SECONDS, signBody } from '@sqlitening/contract';
+import type { ClusterBoard } from '../src/cluster-board.js';
+import { SECRETS, clusterStub, evaluate, heartbeat, post } from './helpers.js';
 
 describe('POST /v1/heartbeats: authentication', () => {
   it('accepts a signed heartbeat, and a batch', async () => {
@@ -39,11 +40,37 @@ describe('POST /v1/heartbeats: authentication', () => {
     expect(response.status).toBe(401);
   });
 
+  for (const name of ['constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf']) {
+    it(`refuses a cluster named ${name} with 401, like any unknown cluster (not a 500)`, async () => {
+      expect((await post(heartbeat(name, 'p'), { secret: 'whatever-secret-0123456789' })).status).toBe(401);
+      expect((await post(heartbeat(name, 'p'), { signature: null })).status).toBe(401);
+    });
+  }
+
   it('accepts a signed request once: a replay gets 401', async () => {
     const body = JSON.stringify(heartbeat('eu-west', 'web-9'));
     const timestamp = Math.floor(Date.now() / 1000);
     const signature = await signBody(SECRETS['eu-west']!, timestamp, body);
     expect((await post(body, { timestamp, signature })).status).toBe(202);
+    const replay = await post(body, { timestamp, signature });
+    expect(replay.status).toBe(401);
+    expect(await replay.json()).toEqual({ status: 401, error: 'signature replayed' });
+  });
+
+  it('refuses the replay of a request signed ahead of its clock, even after a round forgets old signatures', async () => {
+    // Signed 290 s in the future (a pod whose clock is fast): inside the 300 s window, so accepted once.
+    const body = JSON.stringify(heartbeat('eu-west', 'skewed'));
+    const timestamp = Math.floor(Date.now() / 1000) + 290;
+    const signature = await signBody(SECRETS['eu-west']!, timestamp, body);
+    expect((await post(body, { timestamp, signature })).status).toBe(202);
+    expect((await post(body, { timestamp, signature })).status).toBe(401);
+    // The signature is kept until its own timestamp leaves the window (plus a margin), not until now + the window.
+    const expiresAt = await runInDurableObject(clusterStub('eu-west'), (_: ClusterBoard, state) =>
+      Number(state.storage.sql.exec('SELECT expires_at FROM signatures WHERE signature = ?', signature).one().expires_at),
+    );
+    expect(expiresAt).toBe((timestamp + SIGNATURE_WINDOW_SECONDS + 60) * 1000);
+    // A round 361 s from now once forgot it, and the replay (still inside the window) got in.
+    await evaluate('eu-west', Date.now() + 361_000);
     const replay = await post(body, { timestamp, signature });
     expect(replay.status).toBe(401);
     expect(await replay.json()).toEqual({ status: 401, error: 'signature replayed' });
@@ -61,6 +88,18 @@ describe('POST /v1/heartbeats: bad bodies', () => {
     const response = await post(JSON.stringify({ ...heartbeat('eu-west', 'web-1'), sentAt: 'now' }));
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: string }).error).toMatch(/sentAt: expected a UTC time/);
+  });
+
+  it('400 for a pod name that could be markup (Slack, HTML), naming the rule', async () => {
+    for (const pod of ['web-1` <!channel> <https://evil.example/login|Re-authenticate>', '<img src=x onerror=alert(1)>', 'web 1', 'x'.repeat(254)]) {
+      const response = await post(heartbeat('eu-west', pod));
+      expect(response.status, pod).toBe(400);
+      expect(((await response.json()) as { error: string }).error).toBe(
+        'invalid heartbeat: pod: expected 1-253 letters, digits, dots, dashes or underscores, starting with a letter or digit, got ' +
+          (JSON.stringify(pod).length > 80 ? `${JSON.stringify(pod).slice(0, 77)}...` : JSON.stringify(pod)),
+      );
+    }
+    expect((await post(heartbeat('eu-west', 'ip-10-0-1-12.eu-west-1.compute.internal'))).status).toBe(202);
   });
 
   it('400 for a batch from two clusters', async () => {

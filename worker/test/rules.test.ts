@@ -7,7 +7,6 @@ const now = Date.parse('2026-11-26T12:00:00Z');
 
 function pod(name: string, overrides: Partial<PodRecord> = {}): PodRecord {
   return {
-    cluster: 'c',
     pod: name,
     lastHeartbeatAt: now - 30_000,
     appGitSha: 'a'.repeat(40),

@@ -1,9 +1,14 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { Board } from '../src/board.js';
-import { MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, migrate, storedSchemaVersion, type Migration } from '../src/schema.js';
+import { ClusterBoard } from '../src/cluster-board.js';
+import { CLUSTER_LADDER } from '../src/cluster-schema.js';
+import { INDEX_LADDER } from '../src/index-schema.js';
+import { SchemaTooNewError, migrate, storedSchemaVersion, type Ladder, type Migration } from '../src/schema.js';
 
-const BOARD_TABLES = ['alerts', 'clusters', 'deliveries', 'meta', 'pods', 'sightings', 'signatures'];
+const INDEX_TABLES = ['meta', 'recent_alerts', 'summaries'];
+const CLUSTER_TABLES = ['alerts', 'cluster', 'deliveries', 'meta', 'pods', 'sightings', 'signatures'];
+const VERSION_1_TABLES = ['alerts', 'clusters', 'deliveries', 'meta', 'pods', 'sightings', 'signatures'];
 
 /**
  * What the constructor ran before the ladder existed (commits 1eb156a to
@@ -34,10 +39,11 @@ const PRE_LADDER_TABLES = `
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
     `;
 
-/** A Board object of its own, so a test that breaks its storage breaks no other test. */
-const stub = (name: string) => env.BOARD.get(env.BOARD.idFromName(`schema-test-${name}`));
+/** An index object of its own, so a test that breaks its storage breaks no other test. */
+const indexObject = (name: string) => env.BOARD.get(env.BOARD.idFromName(`schema-test-${name}`));
+const clusterObject = (name: string) => env.CLUSTERS.get(env.CLUSTERS.idFromName(`schema-test-${name}`));
 
-/** The board's tables and how SQLite records each one's definition (internal `sqlite_*` and `_cf_*` tables left out). */
+/** The object's tables and how SQLite records each one's definition (internal `sqlite_*` and `_cf_*` tables left out). */
 function tables(sql: SqlStorage): Record<string, string> {
   const rows = sql
     .exec(
@@ -49,9 +55,9 @@ function tables(sql: SqlStorage): Record<string, string> {
 
 const recordedVersion = (sql: SqlStorage) => sql.exec("SELECT value FROM meta WHERE key = 'schema_version'").toArray()[0]?.value ?? null;
 
-/** Turns a fresh object's storage into one deployed before the ladder, holding a few rows. */
+/** Turns an object's storage into a `Board` deployed before the ladder (and before the split), holding a few rows. */
 function preLadderObject(sql: SqlStorage): void {
-  for (const name of BOARD_TABLES) sql.exec(`DROP TABLE ${name}`);
+  for (const name of Object.keys(tables(sql))) sql.exec(`DROP TABLE ${name}`);
   sql.exec(PRE_LADDER_TABLES);
   sql.exec(
     `INSERT INTO pods (cluster, pod, last_heartbeat_at, app_git_sha, db_git_sha, db_sha256, db_created_at, last_success_at, last_error, tasks)
@@ -67,129 +73,136 @@ const dump = (sql: SqlStorage) => ({
   deadMan: sql.exec("SELECT * FROM meta WHERE key LIKE 'deadman%' ORDER BY key").toArray(),
 });
 
-describe('schema version ladder', () => {
-  it('leaves a fresh object at the latest version with every table present', async () => {
-    await runInDurableObject(stub('fresh'), (_: Board, state) => {
-      expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
-      expect(Object.keys(tables(state.storage.sql))).toEqual(BOARD_TABLES);
-      expect(recordedVersion(state.storage.sql)).toBe(String(SCHEMA_VERSION));
-      expect(storedSchemaVersion(state.storage.sql)).toEqual({ version: SCHEMA_VERSION, recorded: true });
+const upTo = (ladder: Ladder, version: number): Ladder => ({ ...ladder, steps: ladder.steps.slice(0, version) });
+const withSteps = (ladder: Ladder, ...steps: Migration[]): Ladder => ({ ...ladder, steps: [...ladder.steps, ...steps] });
+
+describe('schema version ladders', () => {
+  it('leaves a fresh index and a fresh cluster object at their latest versions with every table present', async () => {
+    await runInDurableObject(indexObject('fresh'), (_: Board, state) => {
+      expect(Object.keys(tables(state.storage.sql))).toEqual(INDEX_TABLES);
+      expect(recordedVersion(state.storage.sql)).toBe(String(INDEX_LADDER.steps.length));
+      expect(storedSchemaVersion(state.storage.sql, INDEX_LADDER)).toEqual({ version: INDEX_LADDER.steps.length, recorded: true });
       // Starting again changes nothing.
-      expect(migrate(state.storage)).toBe(SCHEMA_VERSION);
-      expect(Object.keys(tables(state.storage.sql))).toEqual(BOARD_TABLES);
+      expect(migrate(state.storage, INDEX_LADDER)).toBe(INDEX_LADDER.steps.length);
+      expect(Object.keys(tables(state.storage.sql))).toEqual(INDEX_TABLES);
+    });
+    await runInDurableObject(clusterObject('fresh'), (_: ClusterBoard, state) => {
+      expect(Object.keys(tables(state.storage.sql))).toEqual(CLUSTER_TABLES);
+      expect(recordedVersion(state.storage.sql)).toBe(String(CLUSTER_LADDER.steps.length));
+      expect(migrate(state.storage, CLUSTER_LADDER)).toBe(CLUSTER_LADDER.steps.length);
     });
   });
 
-  it('recognises an object deployed before the ladder as version 1 and keeps its rows', async () => {
-    await runInDurableObject(stub('pre-ladder'), (board: Board, state) => {
+  it('recognises a Board deployed before the ladder as version 1, keeps its rows there, then makes it the index', async () => {
+    await runInDurableObject(indexObject('pre-ladder'), (board: Board, state) => {
       const { sql } = state.storage;
-      const current = tables(sql);
       preLadderObject(sql);
-      // Version 1 is exactly what deployed objects hold.
-      expect(tables(sql)).toEqual(current);
+      const version1 = tables(sql);
+      expect(Object.keys(version1)).toEqual(VERSION_1_TABLES);
       const before = dump(sql);
       expect(before.pods).toHaveLength(2);
-      expect(storedSchemaVersion(sql)).toEqual({ version: 1, recorded: false });
+      expect(storedSchemaVersion(sql, INDEX_LADDER)).toEqual({ version: 1, recorded: false });
 
-      expect(migrate(state.storage, MIGRATIONS.slice(0, 1))).toBe(1);
+      // Version 1 is exactly what deployed objects hold.
+      expect(migrate(state.storage, upTo(INDEX_LADDER, 1))).toBe(1);
       expect(recordedVersion(sql)).toBe('1');
       expect(dump(sql)).toEqual(before);
-      expect(tables(sql)).toEqual(current);
-      // Up the rest of the ladder, the board reads them as before.
-      migrate(state.storage);
+      expect(tables(sql)).toEqual(version1);
+
+      // Version 2: the per-cluster tables are dropped (clusters now have objects of their own); the dead man's switch stays.
+      expect(migrate(state.storage, INDEX_LADDER)).toBe(2);
+      expect(Object.keys(tables(sql))).toEqual(INDEX_TABLES);
       const view = board.view(2000);
-      expect(view.clusters.find((c) => c.id === 'eu-west')?.pods.map((p) => [p.pod, p.lastError])).toEqual([
-        ['web-1', null],
-        ['web-2', 'boom'],
-      ]);
-      expect(view.alerts.map((a) => [a.kind, a.reasons])).toEqual([['stale', ['2 of 2 pods stale']]]);
+      expect(view.clusters.map((c) => c.id)).toEqual(['ap-south']);
+      expect(view.alerts).toEqual([]);
       expect(view.deadMan).toEqual({ lastPingAt: '2026-11-26T12:00:00.000Z', lastResult: 'ok' });
     });
   });
 
-  it('upgrades a pre-ladder object through later steps without losing rows', async () => {
-    const ladder: Migration[] = [
-      ...MIGRATIONS,
+  it('upgrades the index through later steps without losing rows', async () => {
+    const ladder = withSteps(
+      INDEX_LADDER,
       {
-        version: MIGRATIONS.length + 1,
-        description: 'test: a note per pod',
-        up: (sql) => sql.exec("ALTER TABLE pods ADD COLUMN note TEXT NOT NULL DEFAULT ''"),
+        version: INDEX_LADDER.steps.length + 1,
+        description: 'test: a note per summary',
+        up: (sql) => sql.exec("ALTER TABLE summaries ADD COLUMN note TEXT NOT NULL DEFAULT ''"),
       },
-      { version: MIGRATIONS.length + 2, description: 'test: notes say hello', up: (sql) => sql.exec("UPDATE pods SET note = 'hello'") },
-    ];
-    await runInDurableObject(stub('upgrade'), (_: Board, state) => {
+      { version: INDEX_LADDER.steps.length + 2, description: 'test: notes say hello', up: (sql) => sql.exec("UPDATE summaries SET note = 'hello'") },
+    );
+    await runInDurableObject(indexObject('upgrade'), (_: Board, state) => {
       const { sql } = state.storage;
-      preLadderObject(sql);
-      const before = dump(sql);
-      expect(migrate(state.storage, ladder)).toBe(ladder.length);
-      expect(recordedVersion(sql)).toBe(String(ladder.length));
-      const after = dump(sql);
-      expect(after.pods.map(({ note, ...rest }) => [note, rest])).toEqual(before.pods.map((row) => ['hello', row]));
-      expect(after.alerts).toEqual(before.alerts);
-      expect(after.deadMan).toEqual(before.deadMan);
+      sql.exec("INSERT INTO summaries (cluster, state, reported_at, body) VALUES ('eu-west', 'ok', 1, '{}'), ('us-east', 'stale', 2, '{}')");
+      const before = sql.exec('SELECT * FROM summaries ORDER BY cluster').toArray();
+      expect(migrate(state.storage, ladder)).toBe(ladder.steps.length);
+      expect(recordedVersion(sql)).toBe(String(ladder.steps.length));
+      const after = sql.exec('SELECT * FROM summaries ORDER BY cluster').toArray();
+      expect(after.map(({ note, ...rest }) => [note, rest])).toEqual(before.map((row) => ['hello', row]));
     });
   });
 
   it('applies each step in a transaction: a failing step leaves tables and version as they were', async () => {
-    const ladder: Migration[] = [
-      ...MIGRATIONS,
-      {
-        version: MIGRATIONS.length + 1,
-        description: 'test: fails halfway',
-        up(sql) {
-          sql.exec('CREATE TABLE half_done (x INTEGER)');
-          sql.exec('DELETE FROM pods');
-          sql.exec('INSERT INTO no_such_table VALUES (1)');
-        },
+    const ladder = withSteps(CLUSTER_LADDER, {
+      version: CLUSTER_LADDER.steps.length + 1,
+      description: 'test: fails halfway',
+      up(sql) {
+        sql.exec('CREATE TABLE half_done (x INTEGER)');
+        sql.exec('DELETE FROM pods');
+        sql.exec('INSERT INTO no_such_table VALUES (1)');
       },
-    ];
-    await runInDurableObject(stub('failing-step'), (_: Board, state) => {
+    });
+    await runInDurableObject(clusterObject('failing-step'), (_: ClusterBoard, state) => {
       const { sql } = state.storage;
-      preLadderObject(sql);
-      migrate(state.storage);
-      const before = dump(sql);
+      sql.exec("INSERT INTO pods (pod, last_heartbeat_at, tasks) VALUES ('web-1', 1000, '[]')");
+      const before = sql.exec('SELECT * FROM pods').toArray();
       const current = tables(sql);
       expect(() => migrate(state.storage, ladder)).toThrow(/no such table: no_such_table/);
-      expect(recordedVersion(sql)).toBe(String(MIGRATIONS.length));
+      expect(recordedVersion(sql)).toBe(String(CLUSTER_LADDER.steps.length));
       expect(tables(sql)).toEqual(current);
-      expect(dump(sql)).toEqual(before);
+      expect(sql.exec('SELECT * FROM pods').toArray()).toEqual(before);
     });
   });
 
-  it('refuses to start on tables newer than the code, naming both versions', async () => {
-    await runInDurableObject(stub('too-new'), (_: Board, state) => {
-      const { sql } = state.storage;
-      const newer = SCHEMA_VERSION + 1;
-      sql.exec("UPDATE meta SET value = ? WHERE key = 'schema_version'", String(newer));
-      const message = `board storage is at schema version ${newer}, newer than version ${SCHEMA_VERSION} that this worker knows`;
+  it('refuses to start either object on tables newer than the code, naming both versions', async () => {
+    const cases = [
+      { stub: indexObject('too-new'), ladder: INDEX_LADDER, make: (state: DurableObjectState) => new Board(state, env) },
+      { stub: clusterObject('too-new'), ladder: CLUSTER_LADDER, make: (state: DurableObjectState) => new ClusterBoard(state, env) },
+    ];
+    for (const { stub, ladder, make } of cases) {
+      await runInDurableObject(stub, (_: unknown, state) => {
+        const { sql } = state.storage;
+        const supported = ladder.steps.length;
+        const newer = supported + 1;
+        const names = Object.keys(tables(sql));
+        sql.exec("UPDATE meta SET value = ? WHERE key = 'schema_version'", String(newer));
+        const message = `${ladder.what} storage is at schema version ${newer}, newer than version ${supported} that this worker knows`;
 
-      let error: unknown;
-      try {
-        migrate(state.storage);
-      } catch (e) {
-        error = e;
-      }
-      expect(error).toBeInstanceOf(SchemaTooNewError);
-      expect(error).toMatchObject({ name: 'SchemaTooNewError', stored: newer, supported: SCHEMA_VERSION });
-      expect((error as Error).message).toContain(message);
-      // The Durable Object itself does not start on them…
-      expect(() => new Board(state, env)).toThrow(message);
-      // …and touches nothing.
-      expect(recordedVersion(sql)).toBe(String(newer));
-      expect(Object.keys(tables(sql))).toEqual(BOARD_TABLES);
-    });
+        let error: unknown;
+        try {
+          migrate(state.storage, ladder);
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(SchemaTooNewError);
+        expect(error).toMatchObject({ name: 'SchemaTooNewError', what: ladder.what, stored: newer, supported });
+        expect((error as Error).message).toContain(message);
+        // The Durable Object itself does not start on them…
+        expect(() => make(state)).toThrow(message);
+        // …and touches nothing.
+        expect(recordedVersion(sql)).toBe(String(newer));
+        expect(Object.keys(tables(sql))).toEqual(names);
+      });
+    }
   });
 
   it('refuses a recorded version that is not a whole number, and a ladder with a gap', async () => {
-    await runInDurableObject(stub('garbage'), (_: Board, state) => {
+    await runInDurableObject(clusterObject('garbage'), (_: ClusterBoard, state) => {
       state.storage.sql.exec("UPDATE meta SET value = 'two' WHERE key = 'schema_version'");
-      expect(() => migrate(state.storage)).toThrow('board storage records schema_version "two" in meta, expected a whole number >= 1');
+      expect(() => migrate(state.storage, CLUSTER_LADDER)).toThrow('cluster storage records schema_version "two" in meta, expected a whole number >= 1');
     });
-    await runInDurableObject(stub('gap'), (_: Board, state) => {
-      const gap: Migration[] = [...MIGRATIONS, { version: MIGRATIONS.length + 2, description: 'test: skips one', up: () => {} }];
-      expect(() => migrate(state.storage, gap)).toThrow(
-        `Expected migration ${MIGRATIONS.length + 1} at position ${MIGRATIONS.length} of the ladder, got version ${MIGRATIONS.length + 2}`,
-      );
+    await runInDurableObject(indexObject('gap'), (_: Board, state) => {
+      const n = INDEX_LADDER.steps.length;
+      const gap = withSteps(INDEX_LADDER, { version: n + 2, description: 'test: skips one', up: () => {} });
+      expect(() => migrate(state.storage, gap)).toThrow(`Expected migration ${n + 1} at position ${n} of the ladder, got version ${n + 2}`);
     });
   });
 });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { gitShaSchema } from './git-sha.js';
 import { sha256Schema } from './manifest.js';
-import { nameSchema } from './names.js';
+import { MAX_POD_NAME_LENGTH, nameSchema, podNameSchema } from './names.js';
 import { parseJson, validate } from './validation.js';
 
 export const HEARTBEAT_VERSION = 1;
@@ -16,8 +16,8 @@ export const HEARTBEAT_LIMITS = {
   maxTasks: 32,
   /** Longest `lastError` text, in characters. */
   maxErrorLength: 1000,
-  /** Longest pod name (a DNS name). */
-  maxPodLength: 253,
+  /** Longest pod name (a DNS name); the characters allowed are in `POD_NAME_PATTERN`. */
+  maxPodLength: MAX_POD_NAME_LENGTH,
 } as const;
 
 const utcTime = z.iso.datetime({ message: 'expected a UTC time in ISO 8601 (2026-01-31T12:00:00Z)' });
@@ -35,7 +35,7 @@ export const heartbeatSchema = z.object({
   version: z.literal(HEARTBEAT_VERSION),
   cluster: nameSchema,
   /** The pod (or host) name; unique within its cluster. */
-  pod: z.string().min(1).max(HEARTBEAT_LIMITS.maxPodLength),
+  pod: podNameSchema,
   sentAt: utcTime,
   /** The commit the app runs; null for an agent started with `--any-commit`. */
   appGitSha: gitShaSchema.nullable(),

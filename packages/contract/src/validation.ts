@@ -8,11 +8,20 @@ function describeInput(input: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+function describeIssue(issue: z.core.$ZodIssue, showInput: boolean): string {
   const path = issue.path.length > 0 ? issue.path.join('.') : '(document)';
   const input = 'input' in issue ? issue.input : undefined;
   const message = issue.message.replace(/^Invalid input: /, '');
-  return `${path}: ${message}, got ${describeInput(input)}`;
+  return showInput ? `${path}: ${message}, got ${describeInput(input)}` : `${path}: ${message} (value not shown)`;
+}
+
+export interface ValidateOptions {
+  /**
+   * Whether messages quote the value that failed. Turn off for secrets and
+   * URLs that carry tokens: the message then names the field and the problem only.
+   * @default true
+   */
+  showInput?: boolean;
 }
 
 /**
@@ -20,10 +29,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
  * may add some); missing or invalid ones throw a {@link ContractError} whose
  * message starts with `what` ("manifest", "heartbeat") and lists the problems.
  */
-export function validate<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
-  const result = schema.safeParse(value, { reportInput: true });
+export function validate<T extends z.ZodType>(schema: T, value: unknown, what: string, options: ValidateOptions = {}): z.output<T> {
+  const result = schema.safeParse(value, { reportInput: options.showInput !== false });
   if (result.success) return result.data;
-  const problems = result.error.issues.map(describeIssue);
+  const problems = result.error.issues.map((issue) => describeIssue(issue, options.showInput !== false));
   const shown = problems.slice(0, 3).join('; ');
   const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
   throw new ContractError(`invalid ${what}: ${shown}${more}`, problems);

@@ -1,0 +1,63 @@
+import type { ClusterState, ClusterVerdict, PodRecord } from './rules.js';
+import type { AlertView } from './views.js';
+
+/**
+ * What a cluster's object tells the board's index about the cluster after
+ * each round (and, at most every `summaryEvery`, after heartbeats arrive): one
+ * line of the global board, the app commits its live pods run, and its latest
+ * alerts. Times in ms since the epoch. Small and bounded whatever the number
+ * of pods, so the index's work grows with the number of clusters only.
+ */
+export interface ClusterSummary {
+  cluster: string;
+  state: ClusterState;
+  /** When the cluster entered its current state, as its rounds saw it; null before its first round. */
+  since: number | null;
+  reasons: string[];
+  pods: { total: number; fresh: number; stale: number; lagging: number };
+  /** The app commits live pods report, newest sighting first; pods with no commit are left out. */
+  commits: Array<{ gitSha: string; pods: number; lastSeenAt: number }>;
+  lastHeartbeatAt: number | null;
+  /** The oldest last successful sync among live pods (how old the stalest pod's data may be); null when none has synced. */
+  oldestSyncAt: number | null;
+  /** Live pods that have never synced. */
+  neverSynced: number;
+  /** The cluster's latest alerts, newest first, with their deliveries. */
+  alerts: AlertView[];
+  reportedAt: number;
+}
+
+/** Alerts a summary carries: enough for the board's "recent alerts" whatever cluster they come from. */
+export const SUMMARY_ALERTS = 10;
+
+/** The summary of a cluster from its live `pods` and their `verdict`. */
+export function summarize(verdict: ClusterVerdict, pods: PodRecord[], since: number | null, alerts: AlertView[], now: number): ClusterSummary {
+  const stale = verdict.pods.filter((p) => p.stale).length;
+  const lagging = verdict.pods.filter((p) => p.lagging && !p.stale).length;
+  const commits = new Map<string, { pods: number; lastSeenAt: number }>();
+  let oldestSyncAt: number | null = null;
+  let neverSynced = 0;
+  for (const pod of pods) {
+    if (pod.appGitSha) {
+      const entry = commits.get(pod.appGitSha) ?? { pods: 0, lastSeenAt: 0 };
+      entry.pods += 1;
+      entry.lastSeenAt = Math.max(entry.lastSeenAt, pod.lastHeartbeatAt);
+      commits.set(pod.appGitSha, entry);
+    }
+    if (pod.lastSuccessAt === null) neverSynced += 1;
+    else if (oldestSyncAt === null || pod.lastSuccessAt < oldestSyncAt) oldestSyncAt = pod.lastSuccessAt;
+  }
+  return {
+    cluster: verdict.cluster,
+    state: verdict.state,
+    since,
+    reasons: verdict.reasons,
+    pods: { total: pods.length, fresh: pods.length - stale - lagging, stale, lagging },
+    commits: [...commits.entries()].map(([gitSha, c]) => ({ gitSha, ...c })).sort((a, b) => b.lastSeenAt - a.lastSeenAt || a.gitSha.localeCompare(b.gitSha)),
+    lastHeartbeatAt: verdict.lastHeartbeatAt,
+    oldestSyncAt,
+    neverSynced,
+    alerts: alerts.slice(0, SUMMARY_ALERTS),
+    reportedAt: now,
+  };
+}
