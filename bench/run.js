@@ -13,6 +13,7 @@ benchOptions();
 const scripts = [
   [path.join(root, 'bench', 'publish.js'), ...process.argv.slice(2)],
   [path.join(root, 'bench', 'sync.js'), ...process.argv.slice(2)],
+  [path.join(root, 'bench', 'delta.js'), ...process.argv.slice(2)],
   [path.join(root, 'worker', 'bench', 'board.js')],
 ];
 for (const args of scripts) {
@@ -21,7 +22,7 @@ for (const args of scripts) {
 }
 
 const read = async (name) => JSON.parse(await readFile(path.join(resultsDir, `${name}.json`), 'utf8'));
-const [publish, sync, board] = await Promise.all([read('publish'), read('sync'), read('board')]);
+const [publish, sync, delta, board] = await Promise.all([read('publish'), read('sync'), read('delta'), read('board')]);
 const s = (seconds) => `${seconds.toFixed(2)} s`;
 const x = (ratio) => `${ratio.toFixed(2)}x`;
 const rows = [
@@ -62,6 +63,20 @@ const rows = [
   ],
   ['idle poll', `${sync.idlePoll.requests} request, ${sync.idlePoll.bytesUp + sync.idlePoll.bytesDown} bytes`, '', '', ''],
 ];
+rows.push([
+  `delta sync ${delta.sizeMiB} MiB after a 1% update: bytes / time`,
+  `${(delta.deltaBytes / 1048576).toFixed(2)} MiB / ${s(delta.sync.deltaSeconds)}`,
+  'the full object / a full sync',
+  `${(delta.fullObjectBytes / 1048576).toFixed(2)} MiB / ${s(delta.sync.fullSeconds)}`,
+  x(delta.deltaBytes / delta.fullObjectBytes),
+]);
+rows.push([
+  'publish with deltas',
+  s(delta.publish.withDeltasSeconds),
+  'publish without deltas',
+  s(delta.publish.withoutSeconds),
+  x(delta.publish.withDeltasSeconds / delta.publish.withoutSeconds),
+]);
 const readerEntries = Object.entries(sync.reader);
 const base = sync.reader['lock per statement (SQLite default), no swaps'].readsPerSecond;
 for (const [label, r] of readerEntries.filter(([label]) => label.startsWith('default'))) {
@@ -99,4 +114,4 @@ console.log('\nAll figures (each beside its baseline, measured in the same run)'
 console.log('| what | sqlitening | baseline | baseline figure | ratio |\n|---|---:|---|---:|---:|');
 // A pipe inside a cell would end it.
 for (const row of rows) console.log(`| ${row.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`);
-await writeFile(path.join(resultsDir, 'all.json'), `${JSON.stringify({ publish, sync, board }, null, 2)}\n`);
+await writeFile(path.join(resultsDir, 'all.json'), `${JSON.stringify({ publish, sync, delta, board }, null, 2)}\n`);

@@ -34056,7 +34056,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   nk: () => (/* reexport */ toBase64)
 });
 
-// UNUSED EXPORTS: HEARTBEAT_LIMITS, HEARTBEAT_VERSION, MANIFEST_NAME, NAME_PATTERN, NAME_RULE, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS, TIMESTAMP_HEADER, assertName, builderSchema, chunksInfoSchema, compactUtc, databaseInfoSchema, deltaInfoSchema, durationSchema, envelopeSchema, escapeHtml, formatAge, fromHex, gitShaSchema, heartbeatSchema, historyEntrySchema, manifestSchema, nameSchema, objectInfoSchema, parseHeartbeats, parseManifestJson, sha256Schema, signBody, signatureHeaders, snapshotStem, tableStatsSchema, taskStatusSchema, toHex, validate, verifySignature, z
+// UNUSED EXPORTS: HEARTBEAT_LIMITS, HEARTBEAT_VERSION, MANIFEST_NAME, MAX_POD_NAME_LENGTH, NAME_PATTERN, NAME_RULE, POD_NAME_PATTERN, POD_NAME_RULE, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS, TIMESTAMP_HEADER, assertName, assertPodName, builderSchema, chunksInfoSchema, compactUtc, databaseInfoSchema, deltaInfoSchema, durationSchema, envelopeSchema, escapeHtml, formatAge, fromHex, gitShaSchema, heartbeatSchema, historyEntrySchema, manifestSchema, nameSchema, objectInfoSchema, parseHeartbeats, parseManifestJson, podNameSchema, sha256Schema, signBody, signatureHeaders, snapshotStem, tableStatsSchema, taskStatusSchema, toHex, validate, verifySignature, z
 
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
@@ -43666,22 +43666,22 @@ function describeInput(input) {
         return String(input);
     return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
-function describeIssue(issue) {
+function describeIssue(issue, showInput) {
     const path = issue.path.length > 0 ? issue.path.join('.') : '(document)';
     const input = 'input' in issue ? issue.input : undefined;
     const message = issue.message.replace(/^Invalid input: /, '');
-    return `${path}: ${message}, got ${describeInput(input)}`;
+    return showInput ? `${path}: ${message}, got ${describeInput(input)}` : `${path}: ${message} (value not shown)`;
 }
 /**
  * Validates `value` against `schema`. Unknown fields are dropped (a newer writer
  * may add some); missing or invalid ones throw a {@link ContractError} whose
  * message starts with `what` ("manifest", "heartbeat") and lists the problems.
  */
-function validation_validate(schema, value, what) {
-    const result = schema.safeParse(value, { reportInput: true });
+function validation_validate(schema, value, what, options = {}) {
+    const result = schema.safeParse(value, { reportInput: options.showInput !== false });
     if (result.success)
         return result.data;
-    const problems = result.error.issues.map(describeIssue);
+    const problems = result.error.issues.map((issue) => describeIssue(issue, options.showInput !== false));
     const shown = problems.slice(0, 3).join('; ');
     const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
     throw new ContractError(`invalid ${what}: ${shown}${more}`, problems);
@@ -43971,10 +43971,27 @@ function serializeManifest(manifest) {
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const NAME_RULE = '1-63 letters, digits, dots, dashes or underscores, starting with a letter or digit';
 const nameSchema = schemas_string().regex(NAME_PATTERN, `expected ${NAME_RULE}`);
+/** Longest pod name: a DNS name (a Kubernetes pod name, a host name). */
+const MAX_POD_NAME_LENGTH = 253;
+/**
+ * The rule for pod names: the same characters as {@link NAME_PATTERN}, up to
+ * {@link MAX_POD_NAME_LENGTH} of them, so any DNS-style pod or host name fits
+ * and nothing in one can be read as markup where it is shown (HTML, Slack
+ * mrkdwn, Markdown code spans).
+ */
+const POD_NAME_PATTERN = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,${MAX_POD_NAME_LENGTH - 1}}$`);
+const POD_NAME_RULE = `1-${MAX_POD_NAME_LENGTH} letters, digits, dots, dashes or underscores, starting with a letter or digit`;
+const podNameSchema = schemas_string().regex(POD_NAME_PATTERN, `expected ${POD_NAME_RULE}`);
 /** Throws `UsageError` naming `what` unless `name` follows {@link NAME_PATTERN}. */
 function assertName(name, what) {
     if (!NAME_PATTERN.test(name))
         throw new UsageError(`invalid ${what}: expected ${NAME_RULE}, got ${JSON.stringify(name)}`);
+    return name;
+}
+/** Throws `UsageError` naming `what` unless `name` follows {@link POD_NAME_PATTERN}. */
+function assertPodName(name, what) {
+    if (!POD_NAME_PATTERN.test(name))
+        throw new UsageError(`invalid ${what}: expected ${POD_NAME_RULE}, got ${JSON.stringify(name)}`);
     return name;
 }
 //# sourceMappingURL=names.js.map
@@ -43995,8 +44012,8 @@ const HEARTBEAT_LIMITS = {
     maxTasks: 32,
     /** Longest `lastError` text, in characters. */
     maxErrorLength: 1000,
-    /** Longest pod name (a DNS name). */
-    maxPodLength: 253,
+    /** Longest pod name (a DNS name); the characters allowed are in `POD_NAME_PATTERN`. */
+    maxPodLength: MAX_POD_NAME_LENGTH,
 };
 const utcTime = iso_datetime({ message: 'expected a UTC time in ISO 8601 (2026-01-31T12:00:00Z)' });
 const taskStatusSchema = object({
@@ -44011,7 +44028,7 @@ const heartbeatSchema = object({
     version: literal(HEARTBEAT_VERSION),
     cluster: nameSchema,
     /** The pod (or host) name; unique within its cluster. */
-    pod: schemas_string().min(1).max(HEARTBEAT_LIMITS.maxPodLength),
+    pod: podNameSchema,
     sentAt: utcTime,
     /** The commit the app runs; null for an agent started with `--any-commit`. */
     appGitSha: gitShaSchema.nullable(),
