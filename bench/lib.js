@@ -89,8 +89,8 @@ export async function time(fn) {
   return { seconds: Number(process.hrtime.bigint() - started) / 1e9, value };
 }
 
-/** Deterministic pseudo-random numbers, so every run builds the same database. */
-function prng(seed) {
+/** Deterministic pseudo-random numbers (mulberry32), so every run builds the same database. */
+export function prng(seed) {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -101,7 +101,7 @@ function prng(seed) {
   };
 }
 
-const WORDS = (
+export const WORDS = (
   'release fix security advisory update gateway console edge agent performance memory cache latency ' +
   'upgrade deprecated endpoint metrics dashboard customer region cluster deploy rollback schema migration index query ' +
   'improved faster lower higher support feature preview stable beta incident postmortem the a of to and in for with on by'

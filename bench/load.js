@@ -9,7 +9,7 @@ import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadTable } from '../lib/index.js';
-import { mib, resultsDir, time } from './lib.js';
+import { mib, prng, resultsDir, time, WORDS } from './lib.js';
 
 const USAGE = `Usage: npm run build && node bench/load.js [--rows 80000] [--changed 0.01]
 
@@ -57,23 +57,6 @@ function options() {
 const { rows: rowCount, changed: changedShare } = options();
 const PAGE = 4096;
 
-/** Deterministic pseudo-random numbers (mulberry32), so every run writes the same files. */
-function prng(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const WORDS = (
-  'release fix security advisory update gateway console edge agent performance memory cache latency upgrade deprecated ' +
-  'endpoint metrics dashboard customer region cluster deploy rollback schema migration index query improved faster lower ' +
-  'higher support feature preview stable beta incident postmortem the a of to and in for with on by'
-).split(' ');
 const random = prng(42);
 const words = (n) => Array.from({ length: n }, () => WORDS[Math.floor(random() * WORDS.length)]).join(' ');
 
