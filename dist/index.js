@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(364);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6328);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 364:
+/***/ 6328:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31845,6 +31845,120 @@ async function identifyFile(file, chunkSize) {
     return { sha256: whole.digest('hex'), hashes: chunks.hashes() };
 }
 
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: external "node:worker_threads"
+var external_node_worker_threads_ = __nccwpck_require__(5919);
+;// CONCATENATED MODULE: ./src/snapshot/parallel-chunk-hasher.ts
+
+
+
+
+/*
+ * Chunk hashing on other cores. A download decompresses and writes on the
+ * main thread; hashing every page there too would serialise the two, and on
+ * a CPU without SHA extensions hashing is the slowest part (about 3 s per
+ * GiB). Blocks of whole chunks go to worker threads, in order; the bytes
+ * themselves pass straight through.
+ */
+// Inline, so that bundles (the Action's dist/) need no separate worker file.
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+parentPort.on('message', ({ id, buffer, chunkSize }) => {
+  const data = new Uint8Array(buffer);
+  const count = Math.ceil(data.length / chunkSize);
+  const out = new Uint8Array(count * ${HASH_BYTES});
+  for (let i = 0; i < count; i++) {
+    out.set(createHash('sha256').update(data.subarray(i * chunkSize, Math.min((i + 1) * chunkSize, data.length))).digest(), i * ${HASH_BYTES});
+  }
+  parentPort.postMessage({ id, buffer: out.buffer }, [out.buffer]);
+});
+`;
+/** Bytes per block sent to a worker: whole chunks, large enough to make a message worth it. */
+const BLOCK_BYTES = 4 * 1024 * 1024;
+class ParallelChunkHasher extends external_node_stream_.Transform {
+    #chunkSize;
+    #blockBytes;
+    #workers;
+    #results = new Map();
+    #maxInFlight;
+    #pending = [];
+    #pendingBytes = 0;
+    #sent = 0;
+    #received = 0;
+    #turn = 0;
+    #failure;
+    #wake;
+    constructor(chunkSize, threads = Math.max(1, Math.min(4, (0,external_node_os_.availableParallelism)()))) {
+        super();
+        this.#chunkSize = chunkSize;
+        this.#blockBytes = Math.max(chunkSize, Math.floor(BLOCK_BYTES / chunkSize) * chunkSize);
+        this.#maxInFlight = threads * 2;
+        this.#workers = Array.from({ length: threads }, () => {
+            const worker = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true });
+            // Never what keeps a process alive: the stream ends them when it ends (autoDestroy), and on any error.
+            worker.unref();
+            worker.on('message', ({ id, buffer }) => {
+                this.#results.set(id, Buffer.from(buffer));
+                this.#received++;
+                this.#wake?.();
+            });
+            worker.on('error', (error) => {
+                this.#failure = error;
+                this.#wake?.();
+            });
+            return worker;
+        });
+    }
+    #post(bytes) {
+        // A copy in a buffer of its own, moved (not copied again) to the worker.
+        const copy = new Uint8Array(bytes.length);
+        copy.set(bytes);
+        const worker = this.#workers[this.#turn++ % this.#workers.length];
+        worker.postMessage({ id: this.#sent++, buffer: copy.buffer, chunkSize: this.#chunkSize }, [copy.buffer]);
+    }
+    async #waitUntil(done) {
+        while (!done() && !this.#failure)
+            await new Promise((resolve) => (this.#wake = resolve));
+        this.#wake = undefined;
+        if (this.#failure)
+            throw this.#failure;
+    }
+    _transform(chunk, _encoding, callback) {
+        this.#pending.push(chunk);
+        this.#pendingBytes += chunk.length;
+        if (this.#pendingBytes >= this.#blockBytes) {
+            const data = Buffer.concat(this.#pending);
+            const whole = data.length - (data.length % this.#blockBytes);
+            for (let at = 0; at < whole; at += this.#blockBytes)
+                this.#post(data.subarray(at, at + this.#blockBytes));
+            const rest = data.subarray(whole);
+            this.#pending = rest.length ? [rest] : [];
+            this.#pendingBytes = rest.length;
+        }
+        // Backpressure: no more than a few blocks wait for a worker.
+        this.#waitUntil(() => this.#sent - this.#received <= this.#maxInFlight).then(() => callback(null, chunk), (error) => callback(error));
+    }
+    _flush(callback) {
+        if (this.#pendingBytes > 0)
+            this.#post(Buffer.concat(this.#pending));
+        this.#pending = [];
+        this.#waitUntil(() => this.#received === this.#sent).then(() => callback(), (error) => callback(error));
+    }
+    _destroy(error, callback) {
+        for (const worker of this.#workers)
+            void worker.terminate();
+        callback(error);
+    }
+    /** The list of chunk hashes, once the stream has ended. Stops the workers. */
+    hashes() {
+        for (const worker of this.#workers)
+            void worker.terminate();
+        return Buffer.concat(Array.from({ length: this.#sent }, (_, id) => this.#results.get(id)));
+    }
+}
+
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
@@ -31996,6 +32110,32 @@ function stallWatchdog(what, timeoutMs) {
 
 
 
+
+/** Below this, starting worker threads costs more than hashing on the main thread. */
+const PARALLEL_HASHING_FROM = 32 * 1024 * 1024;
+/** Written bytes between two background flushes. */
+const FLUSH_EVERY = 64 * 1024 * 1024;
+/**
+ * Starts flushing the file to disk every FLUSH_EVERY bytes while the download
+ * goes on (fdatasync in the background), so that the fsync before the rename
+ * finds little left to write instead of the whole file.
+ */
+function flushBehind(sink) {
+    let since = 0;
+    let fd;
+    sink.once('open', (opened) => (fd = opened));
+    return new external_node_stream_.Transform({
+        transform(chunk, _encoding, callback) {
+            since += chunk.length;
+            if (since >= FLUSH_EVERY && fd !== undefined) {
+                since = 0;
+                // An error here shows again in the final fsync, which is awaited.
+                (0,external_node_fs_.fdatasync)(fd, () => { });
+            }
+            callback(null, chunk);
+        },
+    });
+}
 /** Marks temp files of a download, so a later run can find and remove those of a crashed one. */
 const DOWNLOAD_TEMP_MARK = '.sqlitening-download-';
 /**
@@ -32016,10 +32156,14 @@ async function downloadSnapshot(options) {
             throw new errors/* StoreError */.AD(`${what}: unexpected not-modified answer`, true);
         const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
         // With a chunk root in the manifest, the chunk hashes prove the bytes and the whole-file SHA-256 is not needed.
-        const chunks = manifest.chunks ? new ChunkHasher(manifest.chunks.size) : undefined;
+        const chunks = manifest.chunks
+            ? manifest.database.size >= PARALLEL_HASHING_FROM
+                ? new ParallelChunkHasher(manifest.chunks.size)
+                : new ChunkHasher(manifest.chunks.size)
+            : undefined;
         const decoded = new LimitedCounter(manifest.database.size, what, !chunks);
         const sink = (0,external_node_fs_.createWriteStream)(temp, { flags: 'wx' });
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, stallWatchdog(what, options.stallTimeoutMs ?? 30_000), received, decompressor(manifest.object.encoding), decoded, chunks ?? new external_node_stream_.PassThrough(), sink, { signal }).finally(() => fileClosed(sink));
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, stallWatchdog(what, options.stallTimeoutMs ?? 30_000), received, decompressor(manifest.object.encoding), decoded, chunks ?? new external_node_stream_.PassThrough(), flushBehind(sink), sink, { signal }).finally(() => fileClosed(sink));
         if (received.bytes !== manifest.object.size)
             throw new errors/* SizeMismatchError */.Au(`${what} (stored bytes)`, manifest.object.size, received.bytes);
         if (decoded.bytes !== manifest.database.size)
@@ -32291,8 +32435,6 @@ async function buildFrom(start, options, hooks = {}) {
     }
 }
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
 ;// CONCATENATED MODULE: ./src/version.ts
 /** The package version, recorded in manifests and heartbeats (kept equal to package.json by a test). */
 const VERSION = '0.1.0';

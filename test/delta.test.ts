@@ -7,6 +7,7 @@ import { type Manifest, manifestKey } from '@sqlitening/contract';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Agent } from '../src/agent/agent.js';
 import { publishSnapshot } from '../src/publish/publish.js';
+import { hashFileChunks } from '../src/snapshot/chunk-hashes.js';
 import { betterSqlite3Driver } from '../src/sqlite/better-sqlite3-driver.js';
 import { HttpStore } from '../src/store/http-store.js';
 import { LocalStore } from '../src/store/local-store.js';
@@ -211,6 +212,24 @@ describe('the pod applies deltas', () => {
     expect(result.ok).toBe(true);
     expect(agent.state.lastInstall).toMatchObject({ method: 'full', fallback: expect.stringMatching(/^(checksum-mismatch|size-mismatch)/) });
     expect(sha256(live())).toBe(v2.database.sha256);
+  });
+
+  it('hashes a large full download on worker threads, and proves it by the root', async () => {
+    const file = path.join(dir, `large-${n}.db`);
+    const db = new Database(file);
+    db.exec('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL)');
+    const insert = db.prepare('INSERT INTO blobs (data) VALUES (randomblob(3500))');
+    db.transaction(() => {
+      for (let i = 0; i < 11_000; i++) insert.run();
+    })();
+    db.close();
+    const v1 = await publish(file);
+    expect(v1.database.size).toBeGreaterThan(32 * 1024 * 1024);
+    const a = await openAgent();
+    expect((await a.runOnce()).ok).toBe(true);
+    expect(sha256(live())).toBe(v1.database.sha256);
+    const saved = await readFile(path.join(pod, '.sqlitening', 'chunks.bin'));
+    expect(saved.equals(await hashFileChunks(live(), 4096))).toBe(true);
   });
 
   it('--no-delta downloads the whole object', async () => {

@@ -1,17 +1,45 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, fdatasync, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Manifest } from '@sqlitening/contract';
 import { ChecksumMismatchError, SizeMismatchError, StoreError } from '../errors.js';
 import { fileClosed, replaceAtomically } from '../fs-atomic.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { ChunkHasher, chunkRoot } from './chunk-hashes.js';
+import { ParallelChunkHasher } from './parallel-chunk-hasher.js';
 import { decompressor } from './codec.js';
 import { LimitedCounter } from './limited-counter.js';
 import { withDeadline } from './deadline.js';
 import { stallWatchdog } from './stall-watchdog.js';
+
+/** Below this, starting worker threads costs more than hashing on the main thread. */
+const PARALLEL_HASHING_FROM = 32 * 1024 * 1024;
+/** Written bytes between two background flushes. */
+const FLUSH_EVERY = 64 * 1024 * 1024;
+
+/**
+ * Starts flushing the file to disk every FLUSH_EVERY bytes while the download
+ * goes on (fdatasync in the background), so that the fsync before the rename
+ * finds little left to write instead of the whole file.
+ */
+function flushBehind(sink: WriteStream): Transform {
+  let since = 0;
+  let fd: number | undefined;
+  sink.once('open', (opened: number) => (fd = opened));
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      since += chunk.length;
+      if (since >= FLUSH_EVERY && fd !== undefined) {
+        since = 0;
+        // An error here shows again in the final fsync, which is awaited.
+        fdatasync(fd, () => {});
+      }
+      callback(null, chunk);
+    },
+  });
+}
 
 /** Marks temp files of a download, so a later run can find and remove those of a crashed one. */
 export const DOWNLOAD_TEMP_MARK = '.sqlitening-download-';
@@ -52,7 +80,11 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
         if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
         const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
         // With a chunk root in the manifest, the chunk hashes prove the bytes and the whole-file SHA-256 is not needed.
-        const chunks = manifest.chunks ? new ChunkHasher(manifest.chunks.size) : undefined;
+        const chunks = manifest.chunks
+          ? manifest.database.size >= PARALLEL_HASHING_FROM
+            ? new ParallelChunkHasher(manifest.chunks.size)
+            : new ChunkHasher(manifest.chunks.size)
+          : undefined;
         const decoded = new LimitedCounter(manifest.database.size, what, !chunks);
         const sink = createWriteStream(temp, { flags: 'wx' });
         await pipeline(
@@ -62,6 +94,7 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
           decompressor(manifest.object.encoding),
           decoded,
           chunks ?? new PassThrough(),
+          flushBehind(sink),
           sink,
           { signal },
         ).finally(() => fileClosed(sink));
