@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6328);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(740);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6328:
+/***/ 740:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31097,7 +31097,7 @@ function exportVariable(name, val) {
  * ```
  */
 function core_setSecret(secret) {
-    issueCommand('add-mask', {}, secret);
+    command_issueCommand('add-mask', {}, secret);
 }
 /**
  * Prepends inputPath to the PATH (for this action and future actions)
@@ -31235,7 +31235,7 @@ function error(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function warning(message, properties = {}) {
-    issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a notice issue
@@ -31260,13 +31260,13 @@ function info(message) {
  * @param name The name of the output group
  */
 function startGroup(name) {
-    issue('group', name);
+    command_issue('group', name);
 }
 /**
  * End an output group.
  */
 function endGroup() {
-    issue('endgroup');
+    command_issue('endgroup');
 }
 /**
  * Wrap an asynchronous function call in a group.
@@ -31417,6 +31417,52 @@ const nodeSqliteDriver = {
         };
     },
 };
+
+;// CONCATENATED MODULE: ./src/action/constants.ts
+/** Input and output names of action.yml, in one place. */
+var Inputs;
+(function (Inputs) {
+    Inputs["Store"] = "store";
+    Inputs["Endpoint"] = "endpoint";
+    Inputs["Region"] = "region";
+    Inputs["PathStyle"] = "path-style";
+    Inputs["Migrations"] = "migrations";
+    Inputs["MigrateCommand"] = "migrate-command";
+    Inputs["Loaders"] = "loaders";
+    Inputs["StartFrom"] = "start-from";
+    Inputs["Database"] = "database";
+    Inputs["Encoding"] = "encoding";
+    Inputs["Level"] = "level";
+    Inputs["Keep"] = "keep";
+    Inputs["Grace"] = "grace";
+    Inputs["Vacuum"] = "vacuum";
+    Inputs["VacuumThreshold"] = "vacuum-threshold";
+    Inputs["GitSha"] = "git-sha";
+    Inputs["PublicBaseUrl"] = "public-base-url";
+    Inputs["WorkingDirectory"] = "working-directory";
+    Inputs["DryRun"] = "dry-run";
+    Inputs["SigningKey"] = "signing-key";
+    Inputs["BoardUrl"] = "board-url";
+    Inputs["BoardToken"] = "board-token";
+    Inputs["LiveMode"] = "live-mode";
+})(Inputs || (Inputs = {}));
+/** The `git-sha` value that means every commit the board reports live. */
+const LIVE = 'live';
+var Outputs;
+(function (Outputs) {
+    Outputs["Published"] = "published";
+    Outputs["Status"] = "status";
+    Outputs["GitSha"] = "git-sha";
+    Outputs["Sha256"] = "sha256";
+    Outputs["ObjectKey"] = "object-key";
+    Outputs["ManifestKey"] = "manifest-key";
+    Outputs["Size"] = "size";
+    Outputs["CompressedSize"] = "compressed-size";
+    Outputs["PublicUrl"] = "public-url";
+    Outputs["ManifestUrl"] = "manifest-url";
+    Outputs["LiveCommits"] = "live-commits";
+    Outputs["Results"] = "results";
+})(Outputs || (Outputs = {}));
 
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
@@ -31748,8 +31794,8 @@ async function buildDatabase(options) {
     }
 }
 
-// EXTERNAL MODULE: ./packages/contract/lib/index.js + 31 modules
-var lib = __nccwpck_require__(712);
+// EXTERNAL MODULE: ./packages/contract/lib/index.js + 32 modules
+var lib = __nccwpck_require__(3964);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: external "node:stream/promises"
@@ -33244,56 +33290,16 @@ async function openStore(settings) {
     return new LocalStore(external_node_path_default().resolve(url));
 }
 
-;// CONCATENATED MODULE: ./src/action/constants.ts
-/** Input and output names of action.yml, in one place. */
-var Inputs;
-(function (Inputs) {
-    Inputs["Store"] = "store";
-    Inputs["Endpoint"] = "endpoint";
-    Inputs["Region"] = "region";
-    Inputs["PathStyle"] = "path-style";
-    Inputs["Migrations"] = "migrations";
-    Inputs["MigrateCommand"] = "migrate-command";
-    Inputs["Loaders"] = "loaders";
-    Inputs["StartFrom"] = "start-from";
-    Inputs["Database"] = "database";
-    Inputs["Encoding"] = "encoding";
-    Inputs["Level"] = "level";
-    Inputs["Keep"] = "keep";
-    Inputs["Grace"] = "grace";
-    Inputs["Vacuum"] = "vacuum";
-    Inputs["VacuumThreshold"] = "vacuum-threshold";
-    Inputs["GitSha"] = "git-sha";
-    Inputs["PublicBaseUrl"] = "public-base-url";
-    Inputs["WorkingDirectory"] = "working-directory";
-    Inputs["DryRun"] = "dry-run";
-    Inputs["SigningKey"] = "signing-key";
-})(Inputs || (Inputs = {}));
-var Outputs;
-(function (Outputs) {
-    Outputs["Published"] = "published";
-    Outputs["Status"] = "status";
-    Outputs["GitSha"] = "git-sha";
-    Outputs["Sha256"] = "sha256";
-    Outputs["ObjectKey"] = "object-key";
-    Outputs["ManifestKey"] = "manifest-key";
-    Outputs["Size"] = "size";
-    Outputs["CompressedSize"] = "compressed-size";
-    Outputs["PublicUrl"] = "public-url";
-    Outputs["ManifestUrl"] = "manifest-url";
-})(Outputs || (Outputs = {}));
-
 ;// CONCATENATED MODULE: ./src/action/run-action.ts
 
 
 
 
 
-/** Build, check and publish, as the settings say; sets every output. */
-async function runAction(settings, builder, io) {
+/** Builds, checks and publishes the snapshot of `gitSha` to `store`, as the settings say. Sets no outputs. */
+async function buildAndPublish(settings, gitSha, store, builder, io) {
     const started = Date.now();
-    const store = await openStore(settings.store);
-    const { built, startedFrom } = await buildFrom(settings.startFrom === 'published' ? { kind: 'published', store, gitSha: settings.gitSha } : { kind: 'empty' }, {
+    const { built, startedFrom } = await buildFrom(settings.startFrom === 'published' ? { kind: 'published', store, gitSha } : { kind: 'empty' }, {
         output: settings.database,
         migrationsDir: settings.migrationsDir,
         migrateCommand: settings.migrateCommand,
@@ -33301,7 +33307,7 @@ async function runAction(settings, builder, io) {
         vacuum: settings.vacuum,
         vacuumThreshold: settings.vacuumThreshold,
         cwd: settings.workingDirectory,
-        env: { ...process.env, SQLITENING_GIT_SHA: settings.gitSha },
+        env: { ...process.env, SQLITENING_GIT_SHA: gitSha },
         commandOutput: io.commandOutput,
         sqlite: io.sqlite,
         onStep: (step, detail) => io.info(`build ${step} ${JSON.stringify(detail)}`),
@@ -33309,7 +33315,7 @@ async function runAction(settings, builder, io) {
     const result = await publishSnapshot({
         store,
         database: built.path,
-        gitSha: settings.gitSha,
+        gitSha,
         encoding: settings.encoding,
         level: settings.level,
         retention: { keep: settings.keep, graceMs: settings.graceMs },
@@ -33321,28 +33327,33 @@ async function runAction(settings, builder, io) {
         dryRun: settings.dryRun,
         onStep: (step, detail) => io.info(`publish ${step} ${JSON.stringify(detail)}`),
     });
-    const publicUrl = settings.publicBaseUrl ? `${settings.publicBaseUrl}/${result.objectKey}` : undefined;
-    const manifestUrl = settings.publicBaseUrl ? `${settings.publicBaseUrl}/${result.manifestKey}` : undefined;
-    io.setOutput(Outputs.Published, String(result.status === 'published'));
-    io.setOutput(Outputs.Status, result.status);
-    io.setOutput(Outputs.GitSha, settings.gitSha);
-    io.setOutput(Outputs.Sha256, result.manifest.database.sha256);
-    io.setOutput(Outputs.ObjectKey, result.objectKey);
-    io.setOutput(Outputs.ManifestKey, result.manifestKey);
-    io.setOutput(Outputs.Size, String(result.manifest.database.size));
-    io.setOutput(Outputs.CompressedSize, String(result.manifest.object.size));
-    io.setOutput(Outputs.PublicUrl, publicUrl ?? '');
-    io.setOutput(Outputs.ManifestUrl, manifestUrl ?? '');
     return {
         result,
         migrationsApplied: built.migrationsApplied,
         startedFrom: startedFrom.description,
         vacuumed: built.vacuumed,
         durationMs: Date.now() - started,
-        publicUrl,
-        manifestUrl,
+        publicUrl: settings.publicBaseUrl ? `${settings.publicBaseUrl}/${result.objectKey}` : undefined,
+        manifestUrl: settings.publicBaseUrl ? `${settings.publicBaseUrl}/${result.manifestKey}` : undefined,
         storeLocation: store.location,
     };
+}
+/** One commit: build, check and publish, as the settings say; sets every output. */
+async function runAction(settings, gitSha, builder, io) {
+    const store = await openStore(settings.store);
+    const report = await buildAndPublish(settings, gitSha, store, builder, io);
+    const { result } = report;
+    io.setOutput(Outputs.Published, String(result.status === 'published'));
+    io.setOutput(Outputs.Status, result.status);
+    io.setOutput(Outputs.GitSha, gitSha);
+    io.setOutput(Outputs.Sha256, result.manifest.database.sha256);
+    io.setOutput(Outputs.ObjectKey, result.objectKey);
+    io.setOutput(Outputs.ManifestKey, result.manifestKey);
+    io.setOutput(Outputs.Size, String(result.manifest.database.size));
+    io.setOutput(Outputs.CompressedSize, String(result.manifest.object.size));
+    io.setOutput(Outputs.PublicUrl, report.publicUrl ?? '');
+    io.setOutput(Outputs.ManifestUrl, report.manifestUrl ?? '');
+    return report;
 }
 /** The job summary as Markdown: what was published, sizes, tables, and links. */
 function summaryMarkdown(report) {
@@ -33372,6 +33383,178 @@ function summaryMarkdown(report) {
         lines.push(`| Pruned | ${report.result.pruned.map((k) => `\`${k}\``).join(', ')} |`);
     lines.push('', '| Table | Rows |', '|---|---:|', ...manifest.database.tables.map((t) => `| \`${t.name}\` | ${t.rows} |`), '');
     return lines.join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/live/board-client.ts
+
+
+
+/** Reads at most `maxBytes` of the body as UTF-8, cancelling it as soon as more arrive. */
+async function boundedText(response, url, maxBytes) {
+    const declared = Number(response.headers.get('content-length') ?? 0);
+    if (declared > maxBytes) {
+        await response.body?.cancel();
+        throw new errors/* BoardError */.db(`${url} answered ${declared} bytes, more than the ${maxBytes} a commits list may have`, false);
+    }
+    if (!response.body)
+        return '';
+    const reader = response.body.getReader();
+    const chunks = [];
+    let total = 0;
+    for (;;) {
+        const { done, value } = await reader.read();
+        if (done)
+            break;
+        total += value.byteLength;
+        if (total > maxBytes) {
+            await reader.cancel();
+            throw new errors/* BoardError */.db(`${url} answered more than the ${maxBytes} bytes a commits list may have`, false);
+        }
+        chunks.push(value);
+    }
+    try {
+        return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+    }
+    catch {
+        throw new lib/* ContractError */.Vl(`invalid board commits from ${url}: expected UTF-8 JSON, got bytes that are not UTF-8`);
+    }
+}
+/**
+ * Asks the board which commits of the app are live (`GET /v1/commits`):
+ * newest sighting first, each once. The request is bounded in time and size,
+ * is never redirected (the token goes to the board's own origin only), and
+ * the answer is validated against the contract's schema.
+ */
+async function fetchLiveCommits(board, options = {}) {
+    const url = `${board.url}${lib/* COMMITS_PATH */.fd}`;
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    let text;
+    try {
+        const response = await fetch(url, {
+            headers: { accept: 'application/json', ...(board.token ? { authorization: `Bearer ${board.token}` } : {}) },
+            redirect: 'manual',
+            signal,
+        });
+        if (response.status >= 300 && response.status <= 399) {
+            await response.body?.cancel();
+            throw new errors/* BoardError */.db(`${url} redirects (HTTP ${response.status}) to ${response.headers.get('location') ?? 'nowhere'}; give board-url as the board's own URL`, false);
+        }
+        if (response.status === 401 || response.status === 403) {
+            await response.body?.cancel();
+            throw new errors/* AccessDeniedError */.Uk(`${url} answered ${response.status}: ${board.token ? 'the board refused the read token' : 'the board needs a read token (its READ_TOKEN)'}`);
+        }
+        if (!response.ok) {
+            const detail = (await boundedText(response, url, 4096).catch(() => '')).trim().slice(0, 200);
+            const retryable = response.status >= 500 || response.status === 429 || response.status === 408;
+            throw new errors/* BoardError */.db(`${url} answered HTTP ${response.status}${detail ? `: ${detail}` : ''}`, retryable);
+        }
+        text = await boundedText(response, url, options.maxBytes ?? lib/* COMMITS_LIMITS */.U8.maxBodyBytes);
+    }
+    catch (error) {
+        if (error instanceof errors/* BoardError */.db || error instanceof errors/* AccessDeniedError */.Uk || error instanceof lib/* ContractError */.Vl)
+            throw error;
+        if (timeout.aborted)
+            throw new errors/* BoardError */.db(`${url} did not answer within ${timeoutMs} ms`, true, error);
+        if (options.signal?.aborted)
+            throw error;
+        const cause = error.cause;
+        throw new errors/* BoardError */.db(`cannot reach the board at ${url}: ${cause?.code ?? cause?.message ?? (0,describe_error/* errorMessage */.gJ)(error)}`, true, error);
+    }
+    let commits;
+    try {
+        commits = (0,lib/* parseCommitsResponse */.le)(text).commits;
+    }
+    catch (error) {
+        if (error instanceof lib/* ContractError */.Vl)
+            throw new lib/* ContractError */.Vl(`${error.message} (from ${url})`, error.problems);
+        throw error;
+    }
+    const seen = new Set();
+    return commits.filter((commit) => !seen.has(commit.gitSha) && seen.add(commit.gitSha));
+}
+
+;// CONCATENATED MODULE: ./src/live/worktree.ts
+
+
+
+
+function git(cwd, args) {
+    return new Promise((resolve, reject) => {
+        (0,external_node_child_process_.execFile)('git', args, { cwd, encoding: 'utf8', maxBuffer: 1024 * 1024 }, (error, stdout, stderr) => {
+            if (error && typeof error.code !== 'number')
+                return reject(error); // git itself could not run (ENOENT)
+            resolve({ code: error ? error.code : 0, stdout, stderr });
+        });
+    });
+}
+async function gitOrThrow(cwd, args) {
+    const result = await git(cwd, args);
+    if (result.code !== 0)
+        throw new errors/* GitError */.XS(`git ${args.join(' ')} failed in ${cwd} (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    return result.stdout;
+}
+/** The top folder of the git checkout that holds `dir`; a `UsageError` when it is in none. */
+async function repositoryRoot(dir) {
+    // --show-cdup (the way up, e.g. `../../`) keeps the caller's spelling of the path; --show-toplevel would resolve symlinks.
+    const result = await git(dir, ['rev-parse', '--show-cdup']).catch((error) => ({ code: -1, stdout: '', stderr: error.message }));
+    if (result.code !== 0) {
+        throw new errors/* UsageError */.eb(`${dir} is not in a git checkout (${result.stderr.trim().split('\n')[0]}); git-sha: live builds each commit from the workflow's clone: use actions/checkout with fetch-depth: 0`);
+    }
+    return external_node_path_default().resolve(dir, result.stdout.trim());
+}
+/** Whether the clone holds `gitSha` as a commit. */
+async function hasCommit(root, gitSha) {
+    return (await git(root, ['cat-file', '-e', `${gitSha}^{commit}`])).code === 0;
+}
+async function isShallow(root) {
+    return (await gitOrThrow(root, ['rev-parse', '--is-shallow-repository'])).trim() === 'true';
+}
+/**
+ * Checks `gitSha` out, detached, in a new worktree under `parent`, runs `fn`
+ * in it, and removes the worktree whatever happens. Throws
+ * `CommitNotInCloneError` when the clone does not hold the commit.
+ */
+async function withWorktree(root, gitSha, parent, fn) {
+    if (!(await hasCommit(root, gitSha)))
+        throw new errors/* CommitNotInCloneError */.Hi(gitSha, root, await isShallow(root));
+    const folder = await (0,promises_.mkdtemp)(external_node_path_default().join(parent, `sqlitening-${gitSha.slice(0, 12)}-`));
+    const checkout = external_node_path_default().join(folder, 'checkout');
+    try {
+        await gitOrThrow(root, ['worktree', 'add', '--detach', '--quiet', checkout, gitSha]);
+        return await fn(checkout);
+    }
+    finally {
+        // --force: loaders may leave files behind. If git cannot remove it, the folder goes and prune forgets it.
+        const removed = await git(root, ['worktree', 'remove', '--force', checkout]).catch(() => undefined);
+        await (0,promises_.rm)(folder, { recursive: true, force: true });
+        if (removed?.code !== 0)
+            await git(root, ['worktree', 'prune']).catch(() => undefined);
+    }
+}
+
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ./src/retry.ts
+
+
+/** Runs `fn`, retrying the failures `describeError` calls retryable, with exponential backoff. Permanent ones throw at once. */
+async function withRetries(fn, options = {}) {
+    const attempts = options.attempts ?? 3;
+    const base = options.baseDelayMs ?? 1000;
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await fn(attempt);
+        }
+        catch (error) {
+            if (attempt >= attempts || !(0,describe_error/* describeError */.Uc)(error).retryable || options.signal?.aborted)
+                throw error;
+            const delay = Math.round(base * 2 ** (attempt - 1) * (0.75 + Math.random() * 0.5));
+            options.onRetry?.(error, attempt, delay);
+            await (0,external_node_timers_promises_namespaceObject.setTimeout)(delay, undefined, { signal: options.signal });
+        }
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/values.ts
@@ -33417,6 +33600,16 @@ function parseHttpUrl(text, what) {
         throw invalid(what, 'an http(s)://host[:port][/path] URL', text);
     return text;
 }
+/**
+ * A token sent as `Authorization: Bearer <token>`: printable characters
+ * without spaces, since a line break would end the header early. The value is
+ * a secret, so the message never shows it.
+ */
+function parseBearerToken(text, what) {
+    if (!/^[\x21-\x7e]+$/.test(text))
+        throw new lib/* UsageError */.eb(`invalid ${what}: expected a token of printable characters without spaces (value not shown)`);
+    return text;
+}
 const SIZE_UNITS = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
 /** A size in bytes: `512MiB`, `64GiB`, `1048576`. */
 function parseSize(text, what) {
@@ -33428,6 +33621,7 @@ function parseSize(text, what) {
 
 
 ;// CONCATENATED MODULE: ./src/action/settings.ts
+
 
 
 
@@ -33447,6 +33641,46 @@ function integer(get, input, min, max, fallback) {
  * (as `core.getInput` does); `env` is the runner's environment.
  */
 function readSettings(get, env) {
+    const shaInput = get(Inputs.GitSha);
+    const liveMode = choice(get, Inputs.LiveMode, ['refresh', 'matrix'], 'refresh');
+    if (shaInput !== LIVE) {
+        // The board is asked only for live commits: a board input anywhere else would be silently ignored.
+        const notLive = `it is used only with '${Inputs.GitSha}: ${LIVE}', but '${Inputs.GitSha}' is ${JSON.stringify(shaInput)}`;
+        for (const input of [Inputs.BoardUrl, Inputs.BoardToken]) {
+            if (get(input) !== '')
+                throw new errors/* UsageError */.eb(`invalid ${settings_name(input)}: ${notLive}`);
+        }
+        if (liveMode !== 'refresh')
+            throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.LiveMode)}: ${notLive}`);
+        const build = readBuildSettings(get, env);
+        return { mode: 'commit', gitSha: readGitSha(shaInput, env), build };
+    }
+    const board = readBoard(get);
+    if (liveMode === 'matrix')
+        return { mode: 'live-matrix', board };
+    return { mode: 'live-refresh', board, build: readBuildSettings(get, env), tempDirectory: env.RUNNER_TEMP || (0,external_node_os_.tmpdir)() };
+}
+function readGitSha(shaInput, env) {
+    const shaSource = shaInput !== '' ? `input '${Inputs.GitSha}'` : 'GITHUB_SHA';
+    const rawSha = shaInput !== '' ? shaInput : (env.GITHUB_SHA ?? '');
+    try {
+        return (0,lib/* parseGitSha */.ut)(rawSha, shaSource);
+    }
+    catch (error) {
+        throw new errors/* UsageError */.eb(shaInput !== '' ? `invalid ${settings_name(Inputs.GitSha)}: ${error.message}` : error.message);
+    }
+}
+/** The board that says which commits are live; required with `git-sha: live`. */
+function readBoard(get) {
+    const url = get(Inputs.BoardUrl);
+    if (url === '') {
+        throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.BoardUrl)}: '${Inputs.GitSha}: ${LIVE}' asks the freshness board which commits are live; expected its URL (https://board.example.workers.dev), got ""`);
+    }
+    parseHttpUrl(url, settings_name(Inputs.BoardUrl));
+    const token = get(Inputs.BoardToken);
+    return { url: url.replace(/\/+$/, ''), token: token === '' ? null : parseBearerToken(token, settings_name(Inputs.BoardToken)) };
+}
+function readBuildSettings(get, env) {
     const workingDirectory = external_node_path_default().resolve(env.GITHUB_WORKSPACE ?? process.cwd(), get(Inputs.WorkingDirectory) || '.');
     const store = get(Inputs.Store);
     if (store === '')
@@ -33463,16 +33697,6 @@ function readSettings(get, env) {
     const startFrom = choice(get, Inputs.StartFrom, ['published', 'fresh'], 'published');
     if (migrations === '' && migrateCommand === '' && loaders.length === 0 && startFrom === 'fresh') {
         throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.Migrations)}: expected at least one of '${Inputs.Migrations}', '${Inputs.MigrateCommand}' or '${Inputs.Loaders}', got ""`);
-    }
-    const shaInput = get(Inputs.GitSha);
-    const shaSource = shaInput !== '' ? `input '${Inputs.GitSha}'` : 'GITHUB_SHA';
-    const rawSha = shaInput !== '' ? shaInput : (env.GITHUB_SHA ?? '');
-    let gitSha;
-    try {
-        gitSha = (0,lib/* parseGitSha */.ut)(rawSha, shaSource);
-    }
-    catch (error) {
-        throw new errors/* UsageError */.eb(shaInput !== '' ? `invalid ${settings_name(Inputs.GitSha)}: ${error.message}` : error.message);
     }
     const graceMs = (0,lib/* parseDuration */.E9)(get(Inputs.Grace) || '1h', settings_name(Inputs.Grace));
     const vacuumThreshold = parseShare(get(Inputs.VacuumThreshold) || '0.25', settings_name(Inputs.VacuumThreshold));
@@ -33497,12 +33721,149 @@ function readSettings(get, env) {
         graceMs,
         vacuum: choice(get, Inputs.Vacuum, ['auto', 'always', 'never'], 'auto'),
         vacuumThreshold,
-        gitSha,
         publicBaseUrl: publicBaseUrl ? publicBaseUrl.replace(/\/+$/, '') : undefined,
         workingDirectory,
         dryRun: parseBoolean(get(Inputs.DryRun), settings_name(Inputs.DryRun)),
         signingKey: get(Inputs.SigningKey) ? parsePrivateKey(get(Inputs.SigningKey), settings_name(Inputs.SigningKey)) : null,
     };
+}
+/** Whether `file` is `folder` or inside it. */
+function isInside(file, folder) {
+    const relative = external_node_path_default().relative(folder, file);
+    return relative !== '..' && !relative.startsWith(`..${(external_node_path_default()).sep}`) && !external_node_path_default().isAbsolute(relative);
+}
+/**
+ * The same build, taken from another checkout of the repository at `root`:
+ * the working directory and migrations at the same place in `checkout`; a
+ * database path inside the repository too, one outside it (the runner's temp
+ * folder) as it is. Migrations outside the repository are refused, since they
+ * would not be the commit's own.
+ */
+function forCheckout(build, root, checkout) {
+    const moved = (file) => external_node_path_default().join(checkout, external_node_path_default().relative(root, file));
+    if (!isInside(build.workingDirectory, root)) {
+        throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.WorkingDirectory)}: with '${Inputs.GitSha}: ${LIVE}' it must be inside the repository ${root}, got ${build.workingDirectory}`);
+    }
+    if (build.migrationsDir && !isInside(build.migrationsDir, root)) {
+        throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.Migrations)}: with '${Inputs.GitSha}: ${LIVE}' each commit's own migrations are used, so they must be inside the repository ${root}, got ${build.migrationsDir}`);
+    }
+    return {
+        ...build,
+        workingDirectory: moved(build.workingDirectory),
+        migrationsDir: build.migrationsDir ? moved(build.migrationsDir) : undefined,
+        database: isInside(build.database, root) ? moved(build.database) : build.database,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/action/run-live.ts
+
+
+
+
+
+
+
+
+
+
+
+/** Asks the board (retrying what can pass), logs what it says, and sets the `live-commits` output. */
+async function liveCommits(board, io, options) {
+    const commits = await withRetries(() => fetchLiveCommits(board, options), {
+        onRetry: (error, attempt, delayMs) => io.warning(`asking the board failed (${(0,describe_error/* errorMessage */.gJ)(error)}); try ${attempt + 1} in ${delayMs} ms`),
+    });
+    io.info(`The board at ${board.url} reports ${commits.length} live commit${commits.length === 1 ? '' : 's'}:`);
+    for (const c of commits)
+        io.info(`  ${c.gitSha}: ${podsText(c)}`);
+    if (commits.length === 0) {
+        io.warning('The board reports no live commit: no pod reported its app commit within the pod TTL (agents report it unless started with --any-commit)');
+    }
+    io.setOutput(Outputs.LiveCommits, JSON.stringify(commits.map((c) => c.gitSha)));
+    return commits;
+}
+function podsText(commit) {
+    return `${commit.pods} live pod${commit.pods === 1 ? '' : 's'} (${commit.clusters.map((k) => `${k.cluster} ${k.pods}`).join(', ')})`;
+}
+/** `live-mode: matrix`: only the `live-commits` output (a JSON array of shas), for `strategy.matrix`. */
+async function listLiveCommits(settings, io, options) {
+    return liveCommits(settings.board, io, options);
+}
+/**
+ * `live-mode: refresh`: refreshes the snapshot of every live commit, one
+ * after another, each built in a worktree of the workflow's clone at that
+ * commit. One commit's failure is reported and the others go on; the caller
+ * fails the step at the end ({@link liveFailure}). Sets `live-commits` and `results`.
+ */
+async function refreshLiveCommits(settings, builder, io, options) {
+    const started = Date.now();
+    const root = await repositoryRoot(settings.build.workingDirectory);
+    forCheckout(settings.build, root, root); // refuses migrations from outside the repository before anything runs
+    const commits = await liveCommits(settings.board, io, options);
+    const store = await openStore(settings.build.store);
+    await (0,promises_.mkdir)(settings.tempDirectory, { recursive: true });
+    const done = [];
+    for (const commit of commits) {
+        const { gitSha } = commit;
+        try {
+            const report = await io.group(`Refresh ${gitSha}: ${podsText(commit)}`, () => withWorktree(root, gitSha, settings.tempDirectory, async (checkout) => {
+                const build = forCheckout(settings.build, root, checkout);
+                await (0,promises_.mkdir)(external_node_path_default().dirname(build.database), { recursive: true });
+                return buildAndPublish(build, gitSha, store, builder, io);
+            }));
+            const { result } = report;
+            io.info(`${gitSha}: ${result.status} ${result.objectKey} (sha256 ${result.manifest.database.sha256})`);
+            const sha256 = result.manifest.database.sha256;
+            done.push({ commit, result: { gitSha, status: result.status, sha256, objectKey: result.objectKey, reason: null, error: null }, report });
+        }
+        catch (error) {
+            const described = (0,describe_error/* describeError */.Uc)(error);
+            io.error(`${gitSha}: ${described.code}: ${described.message}`);
+            done.push({
+                commit,
+                result: { gitSha, status: 'failed', sha256: null, objectKey: null, reason: described.code, error: described.message },
+                report: null,
+            });
+        }
+    }
+    io.setOutput(Outputs.Results, JSON.stringify(done.map((d) => d.result)));
+    return { board: settings.board.url, commits: done, durationMs: Date.now() - started };
+}
+/** Why the step fails, when any live commit did; null when none did. */
+function liveFailure(report) {
+    const failed = report.commits.filter((c) => c.result.status === 'failed');
+    if (failed.length === 0)
+        return null;
+    const which = failed.map((c) => `${c.result.gitSha} (${c.result.reason})`).join(', ');
+    return `${failed.length} of ${report.commits.length} live commit${report.commits.length === 1 ? '' : 's'} failed: ${which}; each one's error is above`;
+}
+/** Text for a Markdown table cell: no markup, no column breaks, one line. */
+function cell(text) {
+    return (0,lib/* escapeHtml */.ZD)(text).replace(/\|/g, '\\|').replace(/\s+/g, ' ');
+}
+/** The job summary of a live refresh: one line per commit. */
+function liveSummaryMarkdown(report) {
+    const total = report.commits.length;
+    const failed = report.commits.filter((c) => c.result.status === 'failed').length;
+    const headline = total === 0 ? 'no live commits' : failed > 0 ? `${failed} of ${total} live commits failed` : `refreshed ${total} live commit${total === 1 ? '' : 's'}`;
+    const lines = [
+        `## Sqlitening: ${headline}`,
+        '',
+        `Live commits from the board at ${cell(report.board)}, newest first; each built from its own code in a worktree of this clone, in ${(0,lib/* formatDuration */.a3)(report.durationMs)}.`,
+        '',
+    ];
+    if (total === 0)
+        return [...lines, 'No pod reported its app commit within the board’s pod TTL, so nothing was refreshed.', ''].join('\n');
+    lines.push('| Commit | Live pods | Status | SHA-256 | Tables, or why it failed |', '|---|---|---|---|---|');
+    for (const { commit, result, report: built } of report.commits) {
+        const pods = `${commit.pods}: ${commit.clusters.map((k) => `${cell(k.cluster)} ${k.pods}`).join(', ')}`;
+        const detail = built
+            ? built.result.manifest.database.tables.map((t) => `${cell(t.name)} ${t.rows}`).join(', ') || 'no tables'
+            : cell(`${result.reason}: ${result.error}`);
+        const status = result.status === 'failed' ? '**failed**' : result.status;
+        lines.push(`| \`${commit.gitSha}\` | ${pods} | ${status} | ${result.sha256 ? `\`${result.sha256.slice(0, 16)}…\`` : ''} | ${detail} |`);
+    }
+    lines.push('');
+    return lines.join('\n');
 }
 
 ;// CONCATENATED MODULE: ./src/action/main.ts
@@ -33511,18 +33872,41 @@ function readSettings(get, env) {
 
 
 
+
+
 /** The action's whole life: read inputs once, run, report; any throw fails the step. */
 async function run() {
     try {
+        // Masked in the log whatever happens next (a secret passed through another expression is not masked by GitHub).
+        const token = getInput(Inputs.BoardToken);
+        if (token)
+            core_setSecret(token);
         const settings = readSettings((name) => getInput(name), process.env);
-        const report = await runAction(settings, builderFromEnv(process.env), {
+        const io = {
             setOutput: (name, value) => setOutput(name, value),
             info: (message) => info(message),
+            warning: (message) => warning(message),
+            error: (message) => error(message),
+            group: (title, fn) => group(title, fn),
             commandOutput: process.stdout,
             sqlite: nodeSqliteDriver,
-        });
-        info(`${report.result.status}: ${report.result.objectKey} (sha256 ${report.result.manifest.database.sha256})`);
-        await summary.addRaw(summaryMarkdown(report), true).write();
+        };
+        const builder = builderFromEnv(process.env);
+        if (settings.mode === 'live-matrix') {
+            await listLiveCommits(settings, io);
+        }
+        else if (settings.mode === 'live-refresh') {
+            const report = await refreshLiveCommits(settings, builder, io);
+            await summary.addRaw(liveSummaryMarkdown(report), true).write();
+            const failure = liveFailure(report);
+            if (failure)
+                setFailed(failure);
+        }
+        else {
+            const report = await runAction(settings.build, settings.gitSha, builder, io);
+            info(`${report.result.status}: ${report.result.objectKey} (sha256 ${report.result.manifest.database.sha256})`);
+            await summary.addRaw(summaryMarkdown(report), true).write();
+        }
     }
     catch (error) {
         setFailed(error instanceof Error ? error.message : String(error));
@@ -33536,10 +33920,11 @@ async function run() {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Uc: () => (/* binding */ describeError),
 /* harmony export */   gJ: () => (/* binding */ errorMessage)
 /* harmony export */ });
-/* unused harmony exports EXIT_CODES, EXIT, REASONS, exitCodeOf, describeError */
-/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(712);
+/* unused harmony exports EXIT_CODES, EXIT, REASONS, exitCodeOf */
+/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3964);
 
 /**
  * Exit codes of every command, with what each means. The CLI's help text and
@@ -33562,8 +33947,16 @@ const EXIT = Object.fromEntries(EXIT_CODES.map((e) => [e.name, e.code]));
 const REASONS = [
     { code: 'usage', kind: 'usage', retryable: false, meaning: 'an invalid flag, setting or input' },
     { code: 'read-only-store', kind: 'usage', retryable: false, meaning: 'a write to a public HTTP store' },
+    { code: 'commit-not-in-clone', kind: 'usage', retryable: false, meaning: 'a live commit is not in the clone (actions/checkout with fetch-depth: 0)' },
     { code: 'store-unreachable', kind: 'failed', retryable: true, meaning: 'the store did not answer (DNS, refused, timeout)' },
     { code: 'store-error', kind: 'failed', retryable: true, meaning: 'the store answered with an error (retried for 5xx, 429, 408)' },
+    {
+        code: 'board-error',
+        kind: 'failed',
+        retryable: true,
+        meaning: 'the freshness board did not answer, answered with an error, or answered too much (retried for 5xx, 429, 408, timeouts)',
+    },
+    { code: 'git-failed', kind: 'failed', retryable: false, meaning: 'a git command failed (adding or removing a worktree)' },
     { code: 'not-found', kind: 'failed', retryable: false, meaning: 'no such object: no snapshot of this commit yet' },
     { code: 'bucket-missing', kind: 'failed', retryable: false, meaning: 'the bucket does not exist' },
     { code: 'access-denied', kind: 'failed', retryable: false, meaning: 'credentials missing or refused' },
@@ -33694,7 +34087,7 @@ const listed = (code, message) => {
  */
 function describeError(error) {
     const message = errorMessage(error);
-    if (error instanceof SqliteningError)
+    if (error instanceof _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA)
         return info(error.code, error.kind, error.retryable, message);
     if (error?.name === 'AbortError')
         return listed('aborted', message);
@@ -33733,20 +34126,23 @@ function describeError(error) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   AD: () => (/* binding */ StoreError),
 /* harmony export */   Au: () => (/* binding */ SizeMismatchError),
+/* harmony export */   Hi: () => (/* binding */ CommitNotInCloneError),
 /* harmony export */   I8: () => (/* binding */ StoreUnreachableError),
 /* harmony export */   Jq: () => (/* binding */ BucketMissingError),
 /* harmony export */   OV: () => (/* binding */ StalledError),
 /* harmony export */   Uk: () => (/* binding */ AccessDeniedError),
 /* harmony export */   VA: () => (/* binding */ SignatureError),
+/* harmony export */   XS: () => (/* binding */ GitError),
 /* harmony export */   a$: () => (/* binding */ DatabaseError),
 /* harmony export */   a0: () => (/* binding */ ChecksumMismatchError),
 /* harmony export */   al: () => (/* binding */ ReadOnlyStoreError),
+/* harmony export */   db: () => (/* binding */ BoardError),
 /* harmony export */   eb: () => (/* reexport safe */ _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__.eb),
 /* harmony export */   j3: () => (/* binding */ DeadlineError),
 /* harmony export */   m_: () => (/* binding */ NotFoundError)
 /* harmony export */ });
 /* unused harmony exports WrongCommitError, LockedError, RollbackError, TooLargeError */
-/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(712);
+/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3964);
 
 /*
  * The errors Sqlitening raises on purpose. The base classes (and ContractError,
@@ -33872,6 +34268,28 @@ class TooLargeError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* 
         super(message, code, code === 'disk-full' ? 'failed' : 'rejected', false);
     }
 }
+/** The freshness board did not answer, answered with an error, or answered too much; retryable for 5xx, 429, 408, timeouts and the network. */
+class BoardError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
+    constructor(message, retryable, cause) {
+        super(message, 'board-error', 'failed', retryable, { cause });
+    }
+}
+/** A commit to build is not in the local clone: a shallow checkout (fetch-depth: 0 fetches every commit), or a commit force-pushed away. */
+class CommitNotInCloneError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
+    gitSha;
+    repository;
+    constructor(gitSha, repository, shallow) {
+        super(`commit ${gitSha} is not in the clone at ${repository}${shallow ? ' (a shallow clone)' : ''}: check out with actions/checkout and fetch-depth: 0 so every live commit is there; a commit force-pushed away cannot be checked out`, 'commit-not-in-clone', 'usage', false);
+        this.gitSha = gitSha;
+        this.repository = repository;
+    }
+}
+/** A git command failed (other than a missing commit); its stderr is in the message. */
+class GitError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
+    constructor(message) {
+        super(message, 'git-failed', 'failed', false);
+    }
+}
 
 
 /***/ }),
@@ -33883,7 +34301,7 @@ class TooLargeError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* 
 /* harmony export */   M: () => (/* binding */ assertValidKey)
 /* harmony export */ });
 /* unused harmony export readText */
-/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(712);
+/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3964);
 
 /** Reads a whole (small) object as text, e.g. a manifest. */
 async function readText(body) {
@@ -34162,12 +34580,14 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 712:
+/***/ 3964:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
+  U8: () => (/* reexport */ COMMITS_LIMITS),
+  fd: () => (/* reexport */ COMMITS_PATH),
   Vl: () => (/* reexport */ ContractError),
   JC: () => (/* reexport */ ENCODINGS),
   My: () => (/* reexport */ LATEST_KEY),
@@ -34180,11 +34600,13 @@ __nccwpck_require__.d(__webpack_exports__, {
   VW: () => (/* reexport */ chunkListKey),
   q8: () => (/* reexport */ commitPrefix),
   MZ: () => (/* reexport */ deltaKey),
+  ZD: () => (/* reexport */ escapeHtml),
   z3: () => (/* reexport */ formatBytes),
   a3: () => (/* reexport */ formatDuration),
   Ey: () => (/* reexport */ fromBase64),
   XT: () => (/* reexport */ isEnvelope),
   Rn: () => (/* reexport */ manifestKey),
+  le: () => (/* reexport */ parseCommitsResponse),
   E9: () => (/* reexport */ parseDuration),
   mE: () => (/* reexport */ parseEnvelope),
   ut: () => (/* reexport */ parseGitSha),
@@ -34198,7 +34620,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   nk: () => (/* reexport */ toBase64)
 });
 
-// UNUSED EXPORTS: HEARTBEAT_LIMITS, HEARTBEAT_VERSION, MANIFEST_NAME, MAX_POD_NAME_LENGTH, NAME_PATTERN, NAME_RULE, POD_NAME_PATTERN, POD_NAME_RULE, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS, TIMESTAMP_HEADER, assertName, assertPodName, builderSchema, chunksInfoSchema, compactUtc, databaseInfoSchema, deltaInfoSchema, durationSchema, envelopeSchema, escapeHtml, formatAge, fromHex, gitShaSchema, heartbeatSchema, historyEntrySchema, manifestSchema, nameSchema, objectInfoSchema, parseHeartbeats, parseManifestJson, podNameSchema, sha256Schema, signBody, signatureHeaders, snapshotStem, tableStatsSchema, taskStatusSchema, toHex, validate, verifySignature, z
+// UNUSED EXPORTS: HEARTBEAT_LIMITS, HEARTBEAT_VERSION, MANIFEST_NAME, MAX_POD_NAME_LENGTH, NAME_PATTERN, NAME_RULE, POD_NAME_PATTERN, POD_NAME_RULE, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS, TIMESTAMP_HEADER, assertName, assertPodName, builderSchema, chunksInfoSchema, commitsResponseSchema, compactUtc, databaseInfoSchema, deltaInfoSchema, durationSchema, envelopeSchema, formatAge, fromHex, gitShaSchema, heartbeatSchema, historyEntrySchema, liveCommitClusterSchema, liveCommitSchema, manifestSchema, nameSchema, objectInfoSchema, parseHeartbeats, parseManifestJson, podNameSchema, sha256Schema, signBody, signatureHeaders, snapshotStem, tableStatsSchema, taskStatusSchema, toHex, utcTimeSchema, validate, verifySignature, z
 
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
@@ -43773,31 +44195,41 @@ class ContractError extends SqliteningError {
     }
 }
 //# sourceMappingURL=errors.js.map
-;// CONCATENATED MODULE: ./packages/contract/lib/duration.js
+;// CONCATENATED MODULE: ./packages/contract/lib/git-sha.js
 
 
-const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
-const EXPECTED = 'a number with a unit (500ms, 30s, 10m, 1h, 2d)';
-function toMs(text) {
-    const match = DURATION.exec(text.trim());
-    return match ? Math.round(Number(match[1]) * UNITS[match[2]]) : undefined;
-}
+/** A full git commit id: 40 hex digits (SHA-1 repositories) or 64 (SHA-256 repositories), lower case. */
+const gitShaSchema = schemas_string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'expected a full git commit sha (40 or 64 lowercase hex digits)');
 /**
- * Parses a duration like `90s`, `10m`, `1h`, `2d` or `1500ms` into
- * milliseconds. Throws `UsageError` naming `what`, what was expected and what came.
+ * Validates a git commit sha taken from `source` (a flag, an environment
+ * variable, `git rev-parse`). Abbreviated shas are refused: every snapshot
+ * belongs to exactly one commit, and a prefix can name several.
  */
-function parseDuration(text, what) {
-    const ms = toMs(text);
-    if (ms === undefined)
-        throw new errors_UsageError(`invalid ${what}: expected ${EXPECTED}, got ${JSON.stringify(text)}`);
-    return ms;
+function parseGitSha(value, source) {
+    const trimmed = value.trim();
+    if (gitShaSchema.safeParse(trimmed).success)
+        return trimmed;
+    const hint = /^[0-9A-F]+$/.test(trimmed) ? ' (use lower case)' : '';
+    throw new ContractError(`invalid git sha from ${source}: expected a full commit sha (40 or 64 lowercase hex digits)${hint}, got ${JSON.stringify(value)}`);
 }
-/** The same rule as {@link parseDuration}, for documents validated with zod: text in, milliseconds out. */
-const durationSchema = schemas_string()
-    .regex(DURATION, `expected ${EXPECTED}`)
-    .transform((text) => toMs(text));
-//# sourceMappingURL=duration.js.map
+//# sourceMappingURL=git-sha.js.map
+;// CONCATENATED MODULE: ./node_modules/zod/v4/classic/iso.js
+
+
+
+function iso_datetime(params) {
+    return _isoDateTime(ZodISODateTime, params);
+}
+function iso_date(params) {
+    return core._isoDate(ZodISODate, params);
+}
+function iso_time(params) {
+    return core._isoTime(ZodISOTime, params);
+}
+function iso_duration(params) {
+    return core._isoDuration(ZodISODuration, params);
+}
+
 ;// CONCATENATED MODULE: ./packages/contract/lib/validation.js
 
 function describeInput(input) {
@@ -43841,145 +44273,6 @@ function validation_parseJson(text, what) {
 /** The schema library the contract is written in, for code that validates its own documents with `validate` (the board's settings), so there is one copy of it. */
 
 //# sourceMappingURL=validation.js.map
-;// CONCATENATED MODULE: ./packages/contract/lib/envelope.js
-
-
-/*
- * Signed manifests use DSSE (the Dead Simple Signing Envelope of in-toto and
- * Sigstore), not a home-made format: the signature covers the payload type and
- * the exact payload bytes through DSSE's pre-authentication encoding, so
- * nothing is re-serialised before verification.
- *
- *   { "payloadType": "application/vnd.sqlitening.manifest+json",
- *     "payload": "<base64 of the manifest JSON>",
- *     "signatures": [ { "keyid": "<16 hex>", "sig": "<base64 Ed25519 signature>" } ] }
- *
- * A signed `manifest.json` is this envelope; an unsigned one is the manifest
- * itself. The manifest names every other object by its hash, so signing it
- * covers them all.
- */
-const MANIFEST_PAYLOAD_TYPE = 'application/vnd.sqlitening.manifest+json';
-const envelope_base64 = schemas_string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
-const envelopeSchema = object({
-    payloadType: literal(MANIFEST_PAYLOAD_TYPE, { message: `expected payloadType ${MANIFEST_PAYLOAD_TYPE}` }),
-    payload: envelope_base64,
-    signatures: array(object({ keyid: schemas_string().max(128).optional(), sig: envelope_base64 })).max(16),
-});
-const encoder = new TextEncoder();
-/** DSSE's pre-authentication encoding: `DSSEv1 <len(type)> <type> <len(body)> <body>`, lengths in ASCII decimal bytes. */
-function preAuthEncoding(payloadType, payload) {
-    const type = encoder.encode(payloadType);
-    const head = encoder.encode(`DSSEv1 ${type.length} ${payloadType} ${payload.length} `);
-    const out = new Uint8Array(head.length + payload.length);
-    out.set(head, 0);
-    out.set(payload, head.length);
-    return out;
-}
-function toBase64(bytes) {
-    let binary = '';
-    for (let i = 0; i < bytes.length; i += 0x8000)
-        binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    return btoa(binary);
-}
-function fromBase64(text) {
-    const binary = atob(text);
-    const bytes = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++)
-        bytes[i] = binary.charCodeAt(i);
-    return bytes;
-}
-/** Whether a parsed JSON document is an envelope rather than a bare manifest. */
-function isEnvelope(value) {
-    return typeof value === 'object' && value !== null && 'payloadType' in value && 'payload' in value;
-}
-/** Parses envelope JSON text. Throws `ContractError` naming the field. */
-function parseEnvelope(value) {
-    return validation_validate(envelopeSchema, value, 'signed manifest envelope');
-}
-//# sourceMappingURL=envelope.js.map
-;// CONCATENATED MODULE: ./packages/contract/lib/format.js
-/*
- * How sizes and ages are written for people, the same on the pod's health
- * page, in the CLI and on the board.
- */
-/** `3725000` → `1h2m5s`: exact, for logs and summaries. */
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)}ms`;
-    let seconds = Math.round(ms / 1000);
-    const parts = [];
-    for (const [unit, size] of [
-        ['d', 86_400],
-        ['h', 3_600],
-        ['m', 60],
-    ]) {
-        if (seconds >= size) {
-            parts.push(`${Math.floor(seconds / size)}${unit}`);
-            seconds %= size;
-        }
-    }
-    if (seconds > 0 || parts.length === 0)
-        parts.push(`${seconds}s`);
-    return parts.join('');
-}
-/** `3725000` → `62m`: one rounded unit, for ages read at a glance (seconds up to 2 min, minutes up to 2 h, hours up to 2 days). */
-function formatAge(ms) {
-    const s = Math.max(0, Math.round(ms / 1000));
-    if (s < 120)
-        return `${s}s`;
-    if (s < 7200)
-        return `${Math.round(s / 60)}m`;
-    if (s < 172_800)
-        return `${(s / 3600).toFixed(1)}h`;
-    return `${(s / 86_400).toFixed(1)}d`;
-}
-/** `1536` → `1.50 KiB`. */
-function formatBytes(bytes) {
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-    let value = bytes;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit++;
-    }
-    return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
-}
-//# sourceMappingURL=format.js.map
-;// CONCATENATED MODULE: ./packages/contract/lib/git-sha.js
-
-
-/** A full git commit id: 40 hex digits (SHA-1 repositories) or 64 (SHA-256 repositories), lower case. */
-const gitShaSchema = schemas_string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'expected a full git commit sha (40 or 64 lowercase hex digits)');
-/**
- * Validates a git commit sha taken from `source` (a flag, an environment
- * variable, `git rev-parse`). Abbreviated shas are refused: every snapshot
- * belongs to exactly one commit, and a prefix can name several.
- */
-function parseGitSha(value, source) {
-    const trimmed = value.trim();
-    if (gitShaSchema.safeParse(trimmed).success)
-        return trimmed;
-    const hint = /^[0-9A-F]+$/.test(trimmed) ? ' (use lower case)' : '';
-    throw new ContractError(`invalid git sha from ${source}: expected a full commit sha (40 or 64 lowercase hex digits)${hint}, got ${JSON.stringify(value)}`);
-}
-//# sourceMappingURL=git-sha.js.map
-;// CONCATENATED MODULE: ./node_modules/zod/v4/classic/iso.js
-
-
-
-function iso_datetime(params) {
-    return _isoDateTime(ZodISODateTime, params);
-}
-function iso_date(params) {
-    return core._isoDate(ZodISODate, params);
-}
-function iso_time(params) {
-    return core._isoTime(ZodISOTime, params);
-}
-function iso_duration(params) {
-    return core._isoDuration(ZodISODuration, params);
-}
-
 ;// CONCATENATED MODULE: ./packages/contract/lib/manifest.js
 
 
@@ -44000,6 +44293,7 @@ const MANIFEST_MAX_BYTES = 1024 * 1024;
  */
 const ENCODINGS = ['identity', 'gzip', 'br', 'zstd'];
 const sha256Schema = schemas_string().regex(/^[0-9a-f]{64}$/, 'expected a SHA-256 (64 lowercase hex digits)');
+/** A UTC time in ISO 8601, as `Date.prototype.toISOString` writes it; every time in the contract's documents. */
 const utcTimeSchema = iso_datetime({ message: 'expected a UTC time in ISO 8601 (2026-01-31T12:00:00Z)' });
 const countSchema = schemas_number().int().nonnegative();
 const tableStatsSchema = object({
@@ -44137,6 +44431,180 @@ function assertPodName(name, what) {
     return name;
 }
 //# sourceMappingURL=names.js.map
+;// CONCATENATED MODULE: ./packages/contract/lib/commits.js
+
+
+
+
+
+/*
+ * The board's answer to `GET /v1/commits`: which commits of the app are live,
+ * and in which clusters. The board writes it; the Action reads it to refresh
+ * the snapshot of every live commit (`git-sha: live`).
+ */
+const COMMITS_PATH = '/v1/commits';
+/** Bounds a reader holds the answer to. */
+const COMMITS_LIMITS = {
+    /**
+     * Largest answer read, in bytes. 1,000 clusters running two commits answer
+     * about 150 KiB; this leaves room for fifty times that.
+     */
+    maxBodyBytes: 8 * 1024 * 1024,
+};
+const podCount = schemas_number().int().nonnegative();
+/** One cluster's live pods on a commit, as of that cluster's last summary. */
+const liveCommitClusterSchema = object({
+    cluster: nameSchema,
+    pods: podCount,
+    /** When a pod of this cluster last reported the commit. */
+    lastSeenAt: utcTimeSchema,
+});
+/** A commit the app's live pods report (`appGitSha` in heartbeats), over all clusters. */
+const liveCommitSchema = object({
+    gitSha: gitShaSchema,
+    /** Live pods on this commit, in all clusters. */
+    pods: podCount,
+    /** When any pod last reported it. */
+    lastSeenAt: utcTimeSchema,
+    /** Newest sighting first. */
+    clusters: array(liveCommitClusterSchema),
+});
+/** `GET /v1/commits`: live commits, newest sighting first; empty before any pod reports a commit. */
+const commitsResponseSchema = object({ commits: array(liveCommitSchema) });
+/** Parses the body of `GET /v1/commits`. Throws `ContractError` naming the field. */
+function parseCommitsResponse(body) {
+    return validation_validate(commitsResponseSchema, validation_parseJson(body, 'board commits'), 'board commits');
+}
+//# sourceMappingURL=commits.js.map
+;// CONCATENATED MODULE: ./packages/contract/lib/duration.js
+
+
+const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+const EXPECTED = 'a number with a unit (500ms, 30s, 10m, 1h, 2d)';
+function toMs(text) {
+    const match = DURATION.exec(text.trim());
+    return match ? Math.round(Number(match[1]) * UNITS[match[2]]) : undefined;
+}
+/**
+ * Parses a duration like `90s`, `10m`, `1h`, `2d` or `1500ms` into
+ * milliseconds. Throws `UsageError` naming `what`, what was expected and what came.
+ */
+function parseDuration(text, what) {
+    const ms = toMs(text);
+    if (ms === undefined)
+        throw new errors_UsageError(`invalid ${what}: expected ${EXPECTED}, got ${JSON.stringify(text)}`);
+    return ms;
+}
+/** The same rule as {@link parseDuration}, for documents validated with zod: text in, milliseconds out. */
+const durationSchema = schemas_string()
+    .regex(DURATION, `expected ${EXPECTED}`)
+    .transform((text) => toMs(text));
+//# sourceMappingURL=duration.js.map
+;// CONCATENATED MODULE: ./packages/contract/lib/envelope.js
+
+
+/*
+ * Signed manifests use DSSE (the Dead Simple Signing Envelope of in-toto and
+ * Sigstore), not a home-made format: the signature covers the payload type and
+ * the exact payload bytes through DSSE's pre-authentication encoding, so
+ * nothing is re-serialised before verification.
+ *
+ *   { "payloadType": "application/vnd.sqlitening.manifest+json",
+ *     "payload": "<base64 of the manifest JSON>",
+ *     "signatures": [ { "keyid": "<16 hex>", "sig": "<base64 Ed25519 signature>" } ] }
+ *
+ * A signed `manifest.json` is this envelope; an unsigned one is the manifest
+ * itself. The manifest names every other object by its hash, so signing it
+ * covers them all.
+ */
+const MANIFEST_PAYLOAD_TYPE = 'application/vnd.sqlitening.manifest+json';
+const envelope_base64 = schemas_string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
+const envelopeSchema = object({
+    payloadType: literal(MANIFEST_PAYLOAD_TYPE, { message: `expected payloadType ${MANIFEST_PAYLOAD_TYPE}` }),
+    payload: envelope_base64,
+    signatures: array(object({ keyid: schemas_string().max(128).optional(), sig: envelope_base64 })).max(16),
+});
+const encoder = new TextEncoder();
+/** DSSE's pre-authentication encoding: `DSSEv1 <len(type)> <type> <len(body)> <body>`, lengths in ASCII decimal bytes. */
+function preAuthEncoding(payloadType, payload) {
+    const type = encoder.encode(payloadType);
+    const head = encoder.encode(`DSSEv1 ${type.length} ${payloadType} ${payload.length} `);
+    const out = new Uint8Array(head.length + payload.length);
+    out.set(head, 0);
+    out.set(payload, head.length);
+    return out;
+}
+function toBase64(bytes) {
+    let binary = '';
+    for (let i = 0; i < bytes.length; i += 0x8000)
+        binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(binary);
+}
+function fromBase64(text) {
+    const binary = atob(text);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++)
+        bytes[i] = binary.charCodeAt(i);
+    return bytes;
+}
+/** Whether a parsed JSON document is an envelope rather than a bare manifest. */
+function isEnvelope(value) {
+    return typeof value === 'object' && value !== null && 'payloadType' in value && 'payload' in value;
+}
+/** Parses envelope JSON text. Throws `ContractError` naming the field. */
+function parseEnvelope(value) {
+    return validation_validate(envelopeSchema, value, 'signed manifest envelope');
+}
+//# sourceMappingURL=envelope.js.map
+;// CONCATENATED MODULE: ./packages/contract/lib/format.js
+/*
+ * How sizes and ages are written for people, the same on the pod's health
+ * page, in the CLI and on the board.
+ */
+/** `3725000` → `1h2m5s`: exact, for logs and summaries. */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)}ms`;
+    let seconds = Math.round(ms / 1000);
+    const parts = [];
+    for (const [unit, size] of [
+        ['d', 86_400],
+        ['h', 3_600],
+        ['m', 60],
+    ]) {
+        if (seconds >= size) {
+            parts.push(`${Math.floor(seconds / size)}${unit}`);
+            seconds %= size;
+        }
+    }
+    if (seconds > 0 || parts.length === 0)
+        parts.push(`${seconds}s`);
+    return parts.join('');
+}
+/** `3725000` → `62m`: one rounded unit, for ages read at a glance (seconds up to 2 min, minutes up to 2 h, hours up to 2 days). */
+function formatAge(ms) {
+    const s = Math.max(0, Math.round(ms / 1000));
+    if (s < 120)
+        return `${s}s`;
+    if (s < 7200)
+        return `${Math.round(s / 60)}m`;
+    if (s < 172_800)
+        return `${(s / 3600).toFixed(1)}h`;
+    return `${(s / 86_400).toFixed(1)}d`;
+}
+/** `1536` → `1.50 KiB`. */
+function formatBytes(bytes) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+}
+//# sourceMappingURL=format.js.map
 ;// CONCATENATED MODULE: ./packages/contract/lib/heartbeat.js
 
 
@@ -44157,7 +44625,6 @@ const HEARTBEAT_LIMITS = {
     /** Longest pod name (a DNS name); the characters allowed are in `POD_NAME_PATTERN`. */
     maxPodLength: MAX_POD_NAME_LENGTH,
 };
-const utcTime = iso_datetime({ message: 'expected a UTC time in ISO 8601 (2026-01-31T12:00:00Z)' });
 const taskStatusSchema = object({
     name: nameSchema,
     /** Seconds since the task last succeeded; null when it never has. */
@@ -44171,21 +44638,21 @@ const heartbeatSchema = object({
     cluster: nameSchema,
     /** The pod (or host) name; unique within its cluster. */
     pod: podNameSchema,
-    sentAt: utcTime,
+    sentAt: utcTimeSchema,
     /** The commit the app runs; null for an agent started with `--any-commit`. */
     appGitSha: gitShaSchema.nullable(),
     /** The live database; null before the first successful sync. */
     database: object({
         gitSha: gitShaSchema,
         sha256: sha256Schema,
-        createdAt: utcTime,
+        createdAt: utcTimeSchema,
     })
         .nullable(),
-    lastRunAt: utcTime.nullable(),
-    lastSuccessAt: utcTime.nullable(),
+    lastRunAt: utcTimeSchema.nullable(),
+    lastSuccessAt: utcTimeSchema.nullable(),
     lastError: schemas_string().max(HEARTBEAT_LIMITS.maxErrorLength).nullable(),
     /** How the installed database arrived: `delta` (changed pages only) or `full`, and the bytes it moved. Absent from older agents. */
-    lastInstall: object({ method: schemas_enum(['delta', 'full']), bytes: schemas_number().int().nonnegative(), at: utcTime })
+    lastInstall: object({ method: schemas_enum(['delta', 'full']), bytes: schemas_number().int().nonnegative(), at: utcTimeSchema })
         .nullable()
         .optional(),
     tasks: array(taskStatusSchema).max(HEARTBEAT_LIMITS.maxTasks),
@@ -44326,10 +44793,12 @@ async function verifySignature(input) {
 ;// CONCATENATED MODULE: ./packages/contract/lib/index.js
 /*
  * The snapshot contract shared by the Action, the agent and the board:
- * manifest and heartbeat schemas, store key layout, request signing, names
- * and limits, the error base classes, and the small helpers all three need.
+ * manifest, heartbeat and live-commits schemas, store key layout, request
+ * signing, names and limits, the error base classes, and the small helpers
+ * all three need.
  * Runtime-neutral on purpose (no `node:` imports): the board runs it in workerd.
  */
+
 
 
 

@@ -26,8 +26,16 @@ export const EXIT = Object.fromEntries(EXIT_CODES.map((e) => [e.name, e.code])) 
 export const REASONS: ReadonlyArray<{ code: string; kind: ErrorInfo['kind']; retryable: boolean; meaning: string }> = [
   { code: 'usage', kind: 'usage', retryable: false, meaning: 'an invalid flag, setting or input' },
   { code: 'read-only-store', kind: 'usage', retryable: false, meaning: 'a write to a public HTTP store' },
+  { code: 'commit-not-in-clone', kind: 'usage', retryable: false, meaning: 'a live commit is not in the clone (actions/checkout with fetch-depth: 0)' },
   { code: 'store-unreachable', kind: 'failed', retryable: true, meaning: 'the store did not answer (DNS, refused, timeout)' },
   { code: 'store-error', kind: 'failed', retryable: true, meaning: 'the store answered with an error (retried for 5xx, 429, 408)' },
+  {
+    code: 'board-error',
+    kind: 'failed',
+    retryable: true,
+    meaning: 'the freshness board did not answer, answered with an error, or answered too much (retried for 5xx, 429, 408, timeouts)',
+  },
+  { code: 'git-failed', kind: 'failed', retryable: false, meaning: 'a git command failed (adding or removing a worktree)' },
   { code: 'not-found', kind: 'failed', retryable: false, meaning: 'no such object: no snapshot of this commit yet' },
   { code: 'bucket-missing', kind: 'failed', retryable: false, meaning: 'the bucket does not exist' },
   { code: 'access-denied', kind: 'failed', retryable: false, meaning: 'credentials missing or refused' },

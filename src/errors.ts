@@ -142,3 +142,33 @@ export class TooLargeError extends SqliteningError {
     super(message, code, code === 'disk-full' ? 'failed' : 'rejected', false);
   }
 }
+
+/** The freshness board did not answer, answered with an error, or answered too much; retryable for 5xx, 429, 408, timeouts and the network. */
+export class BoardError extends SqliteningError {
+  constructor(message: string, retryable: boolean, cause?: unknown) {
+    super(message, 'board-error', 'failed', retryable, { cause });
+  }
+}
+
+/** A commit to build is not in the local clone: a shallow checkout (fetch-depth: 0 fetches every commit), or a commit force-pushed away. */
+export class CommitNotInCloneError extends SqliteningError {
+  constructor(
+    readonly gitSha: string,
+    readonly repository: string,
+    shallow: boolean,
+  ) {
+    super(
+      `commit ${gitSha} is not in the clone at ${repository}${shallow ? ' (a shallow clone)' : ''}: check out with actions/checkout and fetch-depth: 0 so every live commit is there; a commit force-pushed away cannot be checked out`,
+      'commit-not-in-clone',
+      'usage',
+      false,
+    );
+  }
+}
+
+/** A git command failed (other than a missing commit); its stderr is in the message. */
+export class GitError extends SqliteningError {
+  constructor(message: string) {
+    super(message, 'git-failed', 'failed', false);
+  }
+}

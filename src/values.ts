@@ -42,6 +42,16 @@ export function parseHttpUrl(text: string, what: string): string {
   return text;
 }
 
+/**
+ * A token sent as `Authorization: Bearer <token>`: printable characters
+ * without spaces, since a line break would end the header early. The value is
+ * a secret, so the message never shows it.
+ */
+export function parseBearerToken(text: string, what: string): string {
+  if (!/^[\x21-\x7e]+$/.test(text)) throw new UsageError(`invalid ${what}: expected a token of printable characters without spaces (value not shown)`);
+  return text;
+}
+
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
 
 /** A size in bytes: `512MiB`, `64GiB`, `1048576`. */

@@ -1,29 +1,26 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { manifestKey, parseManifestJson } from '@sqlitening/contract';
+import { Inputs, Outputs } from '../src/action/constants.js';
 import { readText } from '../src/store/object-store.js';
 import { S3Store } from '../src/store/s3-store.js';
 import { generateSigningKeyPair } from '../src/signing/keys.js';
 import { openManifest } from '../src/signing/manifest-signature.js';
 import { SHA_A, SHA_B, tempFolder } from './helpers/fixtures.js';
+import { ACTION_ENTRY as ENTRY, actionYml, type ActionRun, runActionEntry } from './helpers/action-run.js';
 import { NODE24 } from './helpers/node24.js';
 import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
-
-/** GitHub runs `node24` actions on Node 24; so does this test, with the committed dist/. */
-const ENTRY = path.resolve('dist/index.js');
-const actionYml = parseYaml(readFileSync('action.yml', 'utf8')) as { inputs: Record<string, { default?: string }>; runs: { using: string; main: string } };
 
 let s3: S3TestServer;
 let dir: string;
 let cleanup: () => Promise<void>;
-let n = 0;
 
 beforeAll(async () => {
   s3 = await startS3Server(['action']);
@@ -36,20 +33,8 @@ afterAll(async () => {
   await cleanup?.();
 });
 
-interface ActionRun {
-  code: number | null;
-  stdout: string;
-  outputs: Record<string, string>;
-  summary: string;
-}
-
-/** Runs dist/index.js the way the runner does: defaults and inputs as INPUT_* variables, files for outputs and summary. */
+/** Runs dist/index.js as the runner does, for the workflow's commit `sha`. */
 async function runAction(inputs: Record<string, string>, sha = SHA_A): Promise<ActionRun> {
-  const id = ++n;
-  const outputFile = path.join(dir, `output-${id}`);
-  const summaryFile = path.join(dir, `summary-${id}`);
-  await writeFile(outputFile, '');
-  await writeFile(summaryFile, '');
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: dir,
@@ -62,23 +47,8 @@ async function runAction(inputs: Record<string, string>, sha = SHA_A): Promise<A
     GITHUB_SERVER_URL: 'https://github.com',
     GITHUB_WORKSPACE: path.join(dir, 'workspace'),
     RUNNER_TEMP: path.join(dir, 'workspace'),
-    GITHUB_OUTPUT: outputFile,
-    GITHUB_STEP_SUMMARY: summaryFile,
   };
-  for (const [name, spec] of Object.entries(actionYml.inputs)) env[`INPUT_${name.toUpperCase()}`] = spec.default ?? '';
-  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
-  const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
-    const child = spawn(NODE24, [ENTRY], { cwd: path.join(dir, 'workspace'), env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (out += c));
-    child.on('error', reject);
-    child.on('close', (exit) => resolve({ code: exit, stdout: out }));
-  });
-  const outputs: Record<string, string> = {};
-  const text = await readFile(outputFile, 'utf8');
-  for (const match of text.matchAll(/^([\w-]+)<<(ghadelimiter_[\w-]+)\n([\s\S]*?)\n\2$/gm)) outputs[match[1]!] = match[3]!;
-  return { code, stdout, outputs, summary: await readFile(summaryFile, 'utf8') };
+  return runActionEntry({ inputs, env, cwd: path.join(dir, 'workspace'), files: dir });
 }
 
 function storeInputs(prefix: string): Record<string, string> {
@@ -92,6 +62,31 @@ describe('the action, dist/index.js under Node 24', () => {
     expect(actionYml.runs).toEqual({ using: 'node24', main: 'dist/index.js' });
     expect(existsSync(ENTRY)).toBe(true);
     expect(existsSync(NODE24), 'Node 24 for the action: npm ci --prefix tools/node24').toBe(true);
+  });
+
+  it('declares exactly the inputs and outputs the code names', () => {
+    expect(Object.keys(actionYml.inputs).sort()).toEqual(Object.values(Inputs).sort());
+    expect(Object.keys(actionYml.outputs).sort()).toEqual(Object.values(Outputs).sort());
+  });
+
+  it('has example workflows that pass only declared inputs, and fetch every commit for git-sha: live', async () => {
+    type Step = { uses?: string; with?: Record<string, unknown> };
+    const folder = 'examples/workflows';
+    for (const file of await readdir(folder)) {
+      const workflow = parseYaml(readFileSync(path.join(folder, file), 'utf8')) as { jobs: Record<string, { steps: Step[] }> };
+      for (const job of Object.values(workflow.jobs)) {
+        const ours = job.steps.filter((step) => step.uses?.startsWith('sqlitening/sqlitening@'));
+        for (const step of ours) {
+          expect(
+            Object.keys(step.with ?? {}).filter((input) => !(input in actionYml.inputs)),
+            file,
+          ).toEqual([]);
+          const liveRefresh = step.with?.['git-sha'] === 'live' && step.with?.['live-mode'] !== 'matrix';
+          const checkout = job.steps.find((s) => s.uses?.startsWith('actions/checkout@'));
+          if (liveRefresh) expect(checkout?.with?.['fetch-depth'], `${file}: a live refresh needs every commit`).toBe(0);
+        }
+      }
+    }
   });
 
   it('carries no native addon (it would load on one OS and CPU only) and the licenses of what it bundles', async () => {

@@ -9,6 +9,7 @@ import {
   manifestKey,
   parseDuration,
   parseGitSha,
+  parseCommitsResponse,
   parseHeartbeats,
   parseManifest,
   parseManifestJson,
@@ -154,6 +155,32 @@ describe('heartbeat', () => {
     }
     expect(POD_NAME_PATTERN.test('web-1')).toBe(true);
     expect(() => assertPodName('web 1', '--pod')).toThrow('invalid --pod: expected 1-253 letters');
+  });
+});
+
+describe('live commits (GET /v1/commits)', () => {
+  const commit = {
+    gitSha: 'a'.repeat(40),
+    pods: 3,
+    lastSeenAt: '2026-11-26T06:00:00.000Z',
+    clusters: [{ cluster: 'eu-west', pods: 3, lastSeenAt: '2026-11-26T06:00:00.000Z' }],
+  };
+
+  it('parses the board answer', () => {
+    expect(parseCommitsResponse(JSON.stringify({ commits: [commit] }))).toEqual({ commits: [commit] });
+    expect(parseCommitsResponse('{"commits": []}')).toEqual({ commits: [] });
+  });
+
+  it('names the field that breaks the contract', () => {
+    expect(() => parseCommitsResponse(JSON.stringify({ commits: [{ ...commit, gitSha: 'HEAD' }] }))).toThrow(
+      /invalid board commits: commits\.0\.gitSha: expected a full git commit sha/,
+    );
+    expect(() => parseCommitsResponse(JSON.stringify({ commits: [{ ...commit, pods: -1 }] }))).toThrow(/commits\.0\.pods/);
+    expect(() =>
+      parseCommitsResponse(JSON.stringify({ commits: [{ ...commit, clusters: [{ cluster: '<b>', pods: 1, lastSeenAt: commit.lastSeenAt }] }] })),
+    ).toThrow(/commits\.0\.clusters\.0\.cluster/);
+    expect(() => parseCommitsResponse('[]')).toThrow(ContractError);
+    expect(() => parseCommitsResponse('<html>')).toThrow(/invalid board commits: expected JSON/);
   });
 });
 

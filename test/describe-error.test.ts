@@ -8,11 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { describeError, EXIT_CODES, REASONS } from '../src/describe-error.js';
 import {
   AccessDeniedError,
+  BoardError,
   BucketMissingError,
   ChecksumMismatchError,
+  CommitNotInCloneError,
   ContractError,
   DatabaseError,
   DeadlineError,
+  GitError,
   LockedError,
   NotFoundError,
   ReadOnlyStoreError,
@@ -71,6 +74,9 @@ describe('describeError, the one error model', () => {
       new TooLargeError('x', 'disk-full'),
       new WrongCommitError('a', 'b', 'w'),
       new ContractError('x'),
+      new BoardError('x', true),
+      new CommitNotInCloneError('a'.repeat(40), '/repo', true),
+      new GitError('x'),
       ...[
         'database-check',
         'not-a-database',

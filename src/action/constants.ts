@@ -20,7 +20,13 @@ export enum Inputs {
   WorkingDirectory = 'working-directory',
   DryRun = 'dry-run',
   SigningKey = 'signing-key',
+  BoardUrl = 'board-url',
+  BoardToken = 'board-token',
+  LiveMode = 'live-mode',
 }
+
+/** The `git-sha` value that means every commit the board reports live. */
+export const LIVE = 'live';
 
 export enum Outputs {
   Published = 'published',
@@ -33,4 +39,6 @@ export enum Outputs {
   CompressedSize = 'compressed-size',
   PublicUrl = 'public-url',
   ManifestUrl = 'manifest-url',
+  LiveCommits = 'live-commits',
+  Results = 'results',
 }

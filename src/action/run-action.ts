@@ -2,14 +2,21 @@ import { buildFrom } from '../builder/build-from.js';
 import { formatBytes, formatDuration } from '@sqlitening/contract';
 import { publishSnapshot, type BuilderInfo, type PublishResult } from '../publish/publish.js';
 import type { SqliteDriver } from '../sqlite/driver.js';
+import type { ObjectStore } from '../store/object-store.js';
 import { openStore } from '../store/open-store.js';
 import { Outputs } from './constants.js';
-import type { ActionSettings } from './settings.js';
+import type { BuildSettings } from './settings.js';
 
 /** What the action needs from its runner; `@actions/core` in production, anything in tests. */
 export interface ActionIo {
   setOutput(name: Outputs, value: string): void;
   info(message: string): void;
+  /** A warning annotation: the step goes on. */
+  warning(message: string): void;
+  /** An error annotation for one part of the step (one live commit); the step goes on and fails at the end. */
+  error(message: string): void;
+  /** Folds what `fn` logs under `title` (a log group on GitHub). */
+  group<T>(title: string, fn: () => Promise<T>): Promise<T>;
   /** Where migration and loader output goes. */
   commandOutput: NodeJS.WritableStream;
   /** The SQLite library: `node:sqlite` in production, which needs no native addon in dist/. */
@@ -27,12 +34,17 @@ export interface ActionReport {
   storeLocation: string;
 }
 
-/** Build, check and publish, as the settings say; sets every output. */
-export async function runAction(settings: ActionSettings, builder: BuilderInfo, io: ActionIo): Promise<ActionReport> {
+/** Builds, checks and publishes the snapshot of `gitSha` to `store`, as the settings say. Sets no outputs. */
+export async function buildAndPublish(
+  settings: BuildSettings,
+  gitSha: string,
+  store: ObjectStore,
+  builder: BuilderInfo,
+  io: Pick<ActionIo, 'info' | 'commandOutput' | 'sqlite'>,
+): Promise<ActionReport> {
   const started = Date.now();
-  const store = await openStore(settings.store);
   const { built, startedFrom } = await buildFrom(
-    settings.startFrom === 'published' ? { kind: 'published', store, gitSha: settings.gitSha } : { kind: 'empty' },
+    settings.startFrom === 'published' ? { kind: 'published', store, gitSha } : { kind: 'empty' },
     {
       output: settings.database,
       migrationsDir: settings.migrationsDir,
@@ -41,7 +53,7 @@ export async function runAction(settings: ActionSettings, builder: BuilderInfo, 
       vacuum: settings.vacuum,
       vacuumThreshold: settings.vacuumThreshold,
       cwd: settings.workingDirectory,
-      env: { ...process.env, SQLITENING_GIT_SHA: settings.gitSha },
+      env: { ...process.env, SQLITENING_GIT_SHA: gitSha },
       commandOutput: io.commandOutput,
       sqlite: io.sqlite,
       onStep: (step, detail) => io.info(`build ${step} ${JSON.stringify(detail)}`),
@@ -51,7 +63,7 @@ export async function runAction(settings: ActionSettings, builder: BuilderInfo, 
   const result = await publishSnapshot({
     store,
     database: built.path,
-    gitSha: settings.gitSha,
+    gitSha,
     encoding: settings.encoding,
     level: settings.level,
     retention: { keep: settings.keep, graceMs: settings.graceMs },
@@ -63,28 +75,34 @@ export async function runAction(settings: ActionSettings, builder: BuilderInfo, 
     dryRun: settings.dryRun,
     onStep: (step, detail) => io.info(`publish ${step} ${JSON.stringify(detail)}`),
   });
-  const publicUrl = settings.publicBaseUrl ? `${settings.publicBaseUrl}/${result.objectKey}` : undefined;
-  const manifestUrl = settings.publicBaseUrl ? `${settings.publicBaseUrl}/${result.manifestKey}` : undefined;
-  io.setOutput(Outputs.Published, String(result.status === 'published'));
-  io.setOutput(Outputs.Status, result.status);
-  io.setOutput(Outputs.GitSha, settings.gitSha);
-  io.setOutput(Outputs.Sha256, result.manifest.database.sha256);
-  io.setOutput(Outputs.ObjectKey, result.objectKey);
-  io.setOutput(Outputs.ManifestKey, result.manifestKey);
-  io.setOutput(Outputs.Size, String(result.manifest.database.size));
-  io.setOutput(Outputs.CompressedSize, String(result.manifest.object.size));
-  io.setOutput(Outputs.PublicUrl, publicUrl ?? '');
-  io.setOutput(Outputs.ManifestUrl, manifestUrl ?? '');
   return {
     result,
     migrationsApplied: built.migrationsApplied,
     startedFrom: startedFrom.description,
     vacuumed: built.vacuumed,
     durationMs: Date.now() - started,
-    publicUrl,
-    manifestUrl,
+    publicUrl: settings.publicBaseUrl ? `${settings.publicBaseUrl}/${result.objectKey}` : undefined,
+    manifestUrl: settings.publicBaseUrl ? `${settings.publicBaseUrl}/${result.manifestKey}` : undefined,
     storeLocation: store.location,
   };
+}
+
+/** One commit: build, check and publish, as the settings say; sets every output. */
+export async function runAction(settings: BuildSettings, gitSha: string, builder: BuilderInfo, io: ActionIo): Promise<ActionReport> {
+  const store = await openStore(settings.store);
+  const report = await buildAndPublish(settings, gitSha, store, builder, io);
+  const { result } = report;
+  io.setOutput(Outputs.Published, String(result.status === 'published'));
+  io.setOutput(Outputs.Status, result.status);
+  io.setOutput(Outputs.GitSha, gitSha);
+  io.setOutput(Outputs.Sha256, result.manifest.database.sha256);
+  io.setOutput(Outputs.ObjectKey, result.objectKey);
+  io.setOutput(Outputs.ManifestKey, result.manifestKey);
+  io.setOutput(Outputs.Size, String(result.manifest.database.size));
+  io.setOutput(Outputs.CompressedSize, String(result.manifest.object.size));
+  io.setOutput(Outputs.PublicUrl, report.publicUrl ?? '');
+  io.setOutput(Outputs.ManifestUrl, report.manifestUrl ?? '');
+  return report;
 }
 
 /** The job summary as Markdown: what was published, sizes, tables, and links. */

@@ -1,14 +1,16 @@
 import type { KeyObject } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Encoding, ENCODINGS, parseGitSha } from '@sqlitening/contract';
 import { UsageError } from '../errors.js';
 import { parsePrivateKey } from '../signing/keys.js';
-import { parseBoolean, parseChoice, parseDuration, parseHttpUrl, parseInteger, parseShare } from '../values.js';
+import { parseBearerToken, parseBoolean, parseChoice, parseDuration, parseHttpUrl, parseInteger, parseShare } from '../values.js';
 import type { StoreSettings } from '../store/open-store.js';
-import { Inputs } from './constants.js';
+import type { BoardReadSettings } from '../live/board-client.js';
+import { Inputs, LIVE } from './constants.js';
 
-/** Everything the action does, decided once from its inputs. */
-export interface ActionSettings {
+/** How a snapshot is built and published: everything the step does but which commit it is for. */
+export interface BuildSettings {
   store: StoreSettings;
   /** Folder of `.sql` migrations, resolved against the working directory. */
   migrationsDir: string | undefined;
@@ -25,8 +27,6 @@ export interface ActionSettings {
   graceMs: number;
   vacuum: 'auto' | 'always' | 'never';
   vacuumThreshold: number;
-  /** The commit the snapshot belongs to: the input (a scheduled refresh of the deployed commit), else the workflow's sha. */
-  gitSha: string;
   /** Public base URL of the store's root, for the `public-url` output. */
   publicBaseUrl: string | undefined;
   workingDirectory: string;
@@ -34,6 +34,18 @@ export interface ActionSettings {
   /** Signs manifests when set (from a secret). */
   signingKey: KeyObject | null;
 }
+
+/** Everything the action does, decided once from its inputs: which commits, and how each is built. */
+export type ActionSettings =
+  /** One commit: the `git-sha` input (a scheduled refresh of the deployed commit), else the workflow's sha. */
+  | { mode: 'commit'; gitSha: string; build: BuildSettings }
+  /**
+   * `git-sha: live`: every commit the board reports live, each built from its
+   * own code in a worktree of the workflow's clone, under `tempDirectory`.
+   */
+  | { mode: 'live-refresh'; board: BoardReadSettings; build: BuildSettings; tempDirectory: string }
+  /** `git-sha: live` with `live-mode: matrix`: only the `live-commits` output, for one job per commit. */
+  | { mode: 'live-matrix'; board: BoardReadSettings };
 
 type GetInput = (name: Inputs) => string;
 
@@ -53,6 +65,47 @@ function integer(get: GetInput, input: Inputs, min: number, max: number, fallbac
  * (as `core.getInput` does); `env` is the runner's environment.
  */
 export function readSettings(get: GetInput, env: NodeJS.ProcessEnv): ActionSettings {
+  const shaInput = get(Inputs.GitSha);
+  const liveMode = choice(get, Inputs.LiveMode, ['refresh', 'matrix'] as const, 'refresh');
+  if (shaInput !== LIVE) {
+    // The board is asked only for live commits: a board input anywhere else would be silently ignored.
+    const notLive = `it is used only with '${Inputs.GitSha}: ${LIVE}', but '${Inputs.GitSha}' is ${JSON.stringify(shaInput)}`;
+    for (const input of [Inputs.BoardUrl, Inputs.BoardToken]) {
+      if (get(input) !== '') throw new UsageError(`invalid ${name(input)}: ${notLive}`);
+    }
+    if (liveMode !== 'refresh') throw new UsageError(`invalid ${name(Inputs.LiveMode)}: ${notLive}`);
+    const build = readBuildSettings(get, env);
+    return { mode: 'commit', gitSha: readGitSha(shaInput, env), build };
+  }
+  const board = readBoard(get);
+  if (liveMode === 'matrix') return { mode: 'live-matrix', board };
+  return { mode: 'live-refresh', board, build: readBuildSettings(get, env), tempDirectory: env.RUNNER_TEMP || tmpdir() };
+}
+
+function readGitSha(shaInput: string, env: NodeJS.ProcessEnv): string {
+  const shaSource = shaInput !== '' ? `input '${Inputs.GitSha}'` : 'GITHUB_SHA';
+  const rawSha = shaInput !== '' ? shaInput : (env.GITHUB_SHA ?? '');
+  try {
+    return parseGitSha(rawSha, shaSource);
+  } catch (error) {
+    throw new UsageError(shaInput !== '' ? `invalid ${name(Inputs.GitSha)}: ${(error as Error).message}` : (error as Error).message);
+  }
+}
+
+/** The board that says which commits are live; required with `git-sha: live`. */
+function readBoard(get: GetInput): BoardReadSettings {
+  const url = get(Inputs.BoardUrl);
+  if (url === '') {
+    throw new UsageError(
+      `invalid ${name(Inputs.BoardUrl)}: '${Inputs.GitSha}: ${LIVE}' asks the freshness board which commits are live; expected its URL (https://board.example.workers.dev), got ""`,
+    );
+  }
+  parseHttpUrl(url, name(Inputs.BoardUrl));
+  const token = get(Inputs.BoardToken);
+  return { url: url.replace(/\/+$/, ''), token: token === '' ? null : parseBearerToken(token, name(Inputs.BoardToken)) };
+}
+
+function readBuildSettings(get: GetInput, env: NodeJS.ProcessEnv): BuildSettings {
   const workingDirectory = path.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), get(Inputs.WorkingDirectory) || '.');
   const store = get(Inputs.Store);
   if (store === '') throw new UsageError(`invalid ${name(Inputs.Store)}: expected s3://bucket[/prefix] or a folder path, got ""`);
@@ -70,16 +123,6 @@ export function readSettings(get: GetInput, env: NodeJS.ProcessEnv): ActionSetti
     throw new UsageError(
       `invalid ${name(Inputs.Migrations)}: expected at least one of '${Inputs.Migrations}', '${Inputs.MigrateCommand}' or '${Inputs.Loaders}', got ""`,
     );
-  }
-
-  const shaInput = get(Inputs.GitSha);
-  const shaSource = shaInput !== '' ? `input '${Inputs.GitSha}'` : 'GITHUB_SHA';
-  const rawSha = shaInput !== '' ? shaInput : (env.GITHUB_SHA ?? '');
-  let gitSha: string;
-  try {
-    gitSha = parseGitSha(rawSha, shaSource);
-  } catch (error) {
-    throw new UsageError(shaInput !== '' ? `invalid ${name(Inputs.GitSha)}: ${(error as Error).message}` : (error as Error).message);
   }
 
   const graceMs = parseDuration(get(Inputs.Grace) || '1h', name(Inputs.Grace));
@@ -105,10 +148,42 @@ export function readSettings(get: GetInput, env: NodeJS.ProcessEnv): ActionSetti
     graceMs,
     vacuum: choice(get, Inputs.Vacuum, ['auto', 'always', 'never'] as const, 'auto'),
     vacuumThreshold,
-    gitSha,
     publicBaseUrl: publicBaseUrl ? publicBaseUrl.replace(/\/+$/, '') : undefined,
     workingDirectory,
     dryRun: parseBoolean(get(Inputs.DryRun), name(Inputs.DryRun)),
     signingKey: get(Inputs.SigningKey) ? parsePrivateKey(get(Inputs.SigningKey), name(Inputs.SigningKey)) : null,
+  };
+}
+
+/** Whether `file` is `folder` or inside it. */
+function isInside(file: string, folder: string): boolean {
+  const relative = path.relative(folder, file);
+  return relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
+}
+
+/**
+ * The same build, taken from another checkout of the repository at `root`:
+ * the working directory and migrations at the same place in `checkout`; a
+ * database path inside the repository too, one outside it (the runner's temp
+ * folder) as it is. Migrations outside the repository are refused, since they
+ * would not be the commit's own.
+ */
+export function forCheckout(build: BuildSettings, root: string, checkout: string): BuildSettings {
+  const moved = (file: string) => path.join(checkout, path.relative(root, file));
+  if (!isInside(build.workingDirectory, root)) {
+    throw new UsageError(
+      `invalid ${name(Inputs.WorkingDirectory)}: with '${Inputs.GitSha}: ${LIVE}' it must be inside the repository ${root}, got ${build.workingDirectory}`,
+    );
+  }
+  if (build.migrationsDir && !isInside(build.migrationsDir, root)) {
+    throw new UsageError(
+      `invalid ${name(Inputs.Migrations)}: with '${Inputs.GitSha}: ${LIVE}' each commit's own migrations are used, so they must be inside the repository ${root}, got ${build.migrationsDir}`,
+    );
+  }
+  return {
+    ...build,
+    workingDirectory: moved(build.workingDirectory),
+    migrationsDir: build.migrationsDir ? moved(build.migrationsDir) : undefined,
+    database: isInside(build.database, root) ? moved(build.database) : build.database,
   };
 }

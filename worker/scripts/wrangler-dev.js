@@ -82,7 +82,8 @@ export async function startWranglerDev(vars, options = {}) {
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
-      const response = await fetch(`${url}/v1/board`);
+      // With READ_TOKEN set, reads need it: a 401 would look like a board that never started.
+      const response = await fetch(`${url}/v1/board`, { headers: vars.READ_TOKEN ? { authorization: `Bearer ${vars.READ_TOKEN}` } : {} });
       if (response.ok) return { url, pid: /** @type {number} */ (child.pid), output: () => output, stop };
     } catch {
       // not listening yet

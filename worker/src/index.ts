@@ -1,5 +1,7 @@
 import { AutoRouter, StatusError, type IRequest } from 'itty-router';
 import {
+  COMMITS_PATH,
+  type CommitsResponse,
   ContractError,
   type Heartbeat,
   HEARTBEAT_LIMITS,
@@ -141,9 +143,10 @@ router
     const { cluster, alerts } = await clusterStub(env, line.id).view(line.id);
     return cached(request, JSON.stringify({ cluster, alerts }), 'application/json', 'no-cache');
   })
-  .get('/v1/commits', async (request, env) => {
+  .get(COMMITS_PATH, async (request, env) => {
     await authorizeRead(request, env);
-    return cached(request, JSON.stringify({ commits: await indexStub(env).commits() }), 'application/json', 'no-cache');
+    const body: CommitsResponse = { commits: await indexStub(env).commits() };
+    return cached(request, JSON.stringify(body), 'application/json', 'no-cache');
   })
   .get('/badge/:name', async (request, env) => {
     await authorizeRead(request, env);

@@ -1,4 +1,4 @@
-import { formatAge } from '@sqlitening/contract';
+import { formatAge, type LiveCommit } from '@sqlitening/contract';
 import type { AlertKind } from './alerts.js';
 import { ruleFor, type BoardConfig } from './config.js';
 import type { StoredSummary } from './index-rows.js';
@@ -75,13 +75,8 @@ export interface BoardView {
   deadMan: { lastPingAt: string | null; lastResult: string | null };
 }
 
-/** Where one commit of the app runs: live pods per cluster. */
-export interface CommitView {
-  gitSha: string;
-  pods: number;
-  lastSeenAt: string;
-  clusters: Array<{ cluster: string; pods: number; lastSeenAt: string }>;
-}
+/** Where one commit of the app runs: live pods per cluster (`GET /v1/commits`, whose schema the contract holds). */
+export type CommitView = LiveCommit;
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 

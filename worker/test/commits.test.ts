@@ -1,4 +1,5 @@
 import { SELF, reset } from 'cloudflare:test';
+import { commitsResponseSchema } from '@sqlitening/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SHA_A, SHA_B, clusterSql, evaluate, heartbeat, post } from './helpers.js';
 
@@ -35,7 +36,10 @@ describe('GET /v1/commits', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('etag')).toMatch(/^"[0-9a-f]{24}"$/);
     const iso = (ms: number) => new Date(ms).toISOString();
-    expect(await response.json()).toEqual({
+    const body = await response.json();
+    // The shape the Action reads (git-sha: live), from the contract both import.
+    expect(commitsResponseSchema.safeParse(body).success).toBe(true);
+    expect(body).toEqual({
       commits: [
         { gitSha: SHA_B, pods: 1, lastSeenAt: iso(now - 10_000), clusters: [{ cluster: 'us-east', pods: 1, lastSeenAt: iso(now - 10_000) }] },
         {

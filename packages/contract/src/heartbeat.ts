@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { gitShaSchema } from './git-sha.js';
-import { sha256Schema } from './manifest.js';
+import { sha256Schema, utcTimeSchema as utcTime } from './manifest.js';
 import { MAX_POD_NAME_LENGTH, nameSchema, podNameSchema } from './names.js';
 import { parseJson, validate } from './validation.js';
 
@@ -19,8 +19,6 @@ export const HEARTBEAT_LIMITS = {
   /** Longest pod name (a DNS name); the characters allowed are in `POD_NAME_PATTERN`. */
   maxPodLength: MAX_POD_NAME_LENGTH,
 } as const;
-
-const utcTime = z.iso.datetime({ message: 'expected a UTC time in ISO 8601 (2026-01-31T12:00:00Z)' });
 
 export const taskStatusSchema = z.object({
   name: nameSchema,

@@ -1,9 +1,11 @@
 /*
  * The snapshot contract shared by the Action, the agent and the board:
- * manifest and heartbeat schemas, store key layout, request signing, names
- * and limits, the error base classes, and the small helpers all three need.
+ * manifest, heartbeat and live-commits schemas, store key layout, request
+ * signing, names and limits, the error base classes, and the small helpers
+ * all three need.
  * Runtime-neutral on purpose (no `node:` imports): the board runs it in workerd.
  */
+export * from './commits.js';
 export * from './duration.js';
 export * from './envelope.js';
 export * from './errors.js';

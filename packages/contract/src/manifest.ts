@@ -23,7 +23,8 @@ export const ENCODINGS = ['identity', 'gzip', 'br', 'zstd'] as const;
 export type Encoding = (typeof ENCODINGS)[number];
 
 export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'expected a SHA-256 (64 lowercase hex digits)');
-const utcTimeSchema = z.iso.datetime({ message: 'expected a UTC time in ISO 8601 (2026-01-31T12:00:00Z)' });
+/** A UTC time in ISO 8601, as `Date.prototype.toISOString` writes it; every time in the contract's documents. */
+export const utcTimeSchema = z.iso.datetime({ message: 'expected a UTC time in ISO 8601 (2026-01-31T12:00:00Z)' });
 const countSchema = z.number().int().nonnegative();
 
 export const tableStatsSchema = z.object({

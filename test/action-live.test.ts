@@ -1,0 +1,384 @@
+import Database from 'better-sqlite3';
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Heartbeat, HEARTBEAT_VERSION, manifestKey, parseCommitsResponse, parseManifestJson, signatureHeaders } from '@sqlitening/contract';
+import type { Inputs } from '../src/action/constants.js';
+import { liveFailure, liveSummaryMarkdown } from '../src/action/run-live.js';
+import { forCheckout, readSettings } from '../src/action/settings.js';
+import { readText } from '../src/store/object-store.js';
+import { S3Store } from '../src/store/s3-store.js';
+import { startWranglerDev } from '../worker/scripts/wrangler-dev.js';
+import { type ActionRun, runActionEntry } from './helpers/action-run.js';
+import { tempFolder } from './helpers/fixtures.js';
+import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
+
+/*
+ * `git-sha: live` end to end: a real git repository with two commits whose
+ * migrations and loaders differ, pods of two clusters reporting one commit
+ * each to the board in workerd (wrangler dev), and dist/index.js under Node 24
+ * refreshing both commits' snapshots in s3rver, each from its own code.
+ */
+
+const execFileAsync = promisify(execFile);
+const SECRETS = { 'eu-west': 'eu-west-secret-0123456789', 'us-east': 'us-east-secret-0123456789' };
+const READ_TOKEN = 'read-token-0123456789abcdef';
+
+let s3: S3TestServer;
+let board: Awaited<ReturnType<typeof startWranglerDev>>;
+let dir: string;
+let cleanup: () => Promise<void>;
+/** The workflow's clone: every commit, HEAD at B. */
+let repo: string;
+let shaA: string;
+let shaB: string;
+
+async function git(cwd: string, ...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync('git', args, {
+    cwd,
+    env: { ...process.env, GIT_AUTHOR_NAME: 'Test', GIT_AUTHOR_EMAIL: 'test@example.com', GIT_COMMITTER_NAME: 'Test', GIT_COMMITTER_EMAIL: 'test@example.com' },
+  });
+  return stdout.trim();
+}
+
+async function commitFiles(files: Record<string, string>, message: string): Promise<string> {
+  for (const [file, text] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(repo, file)), { recursive: true });
+    await writeFile(path.join(repo, file), text);
+  }
+  await git(repo, 'add', '-A');
+  await git(repo, 'commit', '-q', '-m', message);
+  return git(repo, 'rev-parse', 'HEAD');
+}
+
+function heartbeat(cluster: keyof typeof SECRETS, pod: string, appGitSha: string): Heartbeat {
+  const now = new Date().toISOString();
+  return {
+    version: HEARTBEAT_VERSION,
+    cluster,
+    pod,
+    sentAt: now,
+    appGitSha,
+    database: null,
+    lastRunAt: now,
+    lastSuccessAt: null,
+    lastError: null,
+    tasks: [],
+  };
+}
+
+async function sendHeartbeats(beats: Heartbeat[]): Promise<void> {
+  const body = JSON.stringify(beats);
+  const secret = SECRETS[beats[0]!.cluster as keyof typeof SECRETS];
+  const response = await fetch(`${board.url}/v1/heartbeats`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(await signatureHeaders(secret, body)) },
+    body,
+  });
+  expect(response.status, await response.text()).toBe(202);
+}
+
+/** The board's live commits, as the Action reads them. */
+async function boardCommits(): Promise<string[]> {
+  const response = await fetch(`${board.url}/v1/commits`, { headers: { authorization: `Bearer ${READ_TOKEN}` } });
+  return parseCommitsResponse(await response.text()).commits.map((c) => c.gitSha);
+}
+
+beforeAll(async () => {
+  ({ dir, cleanup } = await tempFolder('action-live'));
+  [s3, board] = await Promise.all([startS3Server(['live']), startWranglerDev({ CLUSTER_SECRETS: JSON.stringify(SECRETS), READ_TOKEN: READ_TOKEN })]);
+
+  repo = path.join(dir, 'repo');
+  await mkdir(repo);
+  await git(repo, 'init', '-q', '-b', 'main');
+  // Commit A: notes, one row.
+  shaA = await commitFiles(
+    {
+      'db/migrations/001_notes.sql': 'CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);',
+      'db/load.sh': `sqlite3 "$SQLITENING_DB" "INSERT OR REPLACE INTO notes (id, body) VALUES (1, 'built for $SQLITENING_GIT_SHA')"\n`,
+    },
+    'notes',
+  );
+  // Commit B: a title column and a tags table, loaded too.
+  shaB = await commitFiles(
+    {
+      'db/migrations/002_tags.sql':
+        'ALTER TABLE notes ADD COLUMN title TEXT;\nCREATE TABLE tags (note_id INTEGER NOT NULL REFERENCES notes(id), tag TEXT NOT NULL);',
+      'db/load.sh': [
+        `sqlite3 "$SQLITENING_DB" "INSERT OR REPLACE INTO notes (id, body, title) VALUES (1, 'built for $SQLITENING_GIT_SHA', 'One')"`,
+        `sqlite3 "$SQLITENING_DB" "DELETE FROM tags; INSERT INTO tags VALUES (1, 'a'), (1, 'b')"`,
+        '',
+      ].join('\n'),
+    },
+    'tags and titles',
+  );
+
+  // Pods of eu-west run A; pods of us-east run B (reported last, so the board lists B first).
+  await sendHeartbeats([heartbeat('eu-west', 'web-1', shaA), heartbeat('eu-west', 'web-2', shaA)]);
+  await sendHeartbeats([heartbeat('us-east', 'api-1', shaB)]);
+  const deadline = Date.now() + 20_000;
+  while ((await boardCommits()).length < 2) {
+    if (Date.now() > deadline) throw new Error(`the board did not list both commits: ${JSON.stringify(await boardCommits())}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}, 120_000);
+
+afterAll(async () => {
+  // wrangler dev spawns workerd: stop() ends the whole process group.
+  await board?.stop();
+  await s3?.stop();
+  await cleanup?.();
+});
+
+/** Runs dist/index.js under Node 24 with the workflow's clone at `workspace` (GITHUB_WORKSPACE). */
+async function runLive(inputs: Record<string, string>, workspace = repo): Promise<ActionRun> {
+  const runnerTemp = path.join(dir, 'runner-temp');
+  await mkdir(runnerTemp, { recursive: true });
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: dir,
+    ...s3.env,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_SHA: shaB,
+    GITHUB_REF: 'refs/heads/main',
+    GITHUB_REPOSITORY: 'acme/site',
+    GITHUB_RUN_ID: '4343',
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_WORKSPACE: workspace,
+    RUNNER_TEMP: runnerTemp,
+  };
+  return runActionEntry({ inputs, env, cwd: workspace, files: dir });
+}
+
+/** What the step's log shows: the runner consumes `::add-mask::` commands (the token is masked from then on) and prints the rest. */
+function shown(run: ActionRun): string {
+  return run.stdout.replace(/^::add-mask::.*\n/gm, '');
+}
+
+function liveInputs(prefix: string): Record<string, string> {
+  return {
+    store: `s3://live/${prefix}`,
+    endpoint: s3.endpoint,
+    'path-style': 'true',
+    migrations: 'db/migrations',
+    loaders: 'sh db/load.sh',
+    'git-sha': 'live',
+    'board-url': `${board.url}/`,
+    'board-token': READ_TOKEN,
+  };
+}
+
+const store = (prefix: string) => new S3Store({ bucket: 'live', prefix, endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true });
+
+/** The commit's published manifest, and its database downloaded and opened read-only. */
+async function published(prefix: string, gitSha: string) {
+  const read = await store(prefix).get(manifestKey(gitSha));
+  if (read.status !== 'ok') throw new Error(`no manifest for ${gitSha}`);
+  const manifest = parseManifestJson(await readText(read.body));
+  const object = await store(prefix).get(manifest.object.key);
+  if (object.status !== 'ok') throw new Error(`no object ${manifest.object.key}`);
+  const chunks: Buffer[] = [];
+  for await (const chunk of object.body) chunks.push(chunk as Buffer);
+  const file = path.join(dir, `${prefix}-${gitSha}.db`);
+  await writeFile(file, gunzipSync(Buffer.concat(chunks)));
+  const db = new Database(file, { readonly: true });
+  try {
+    const tables = (
+      db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite%' ORDER BY name").all() as Array<{ name: string }>
+    ).map((t) => t.name);
+    const noteColumns = (db.prepare('PRAGMA table_info(notes)').all() as Array<{ name: string }>).map((c) => c.name);
+    const note = db.prepare('SELECT body FROM notes WHERE id = 1').get() as { body: string };
+    return { manifest, tables, noteColumns, note: note.body };
+  } finally {
+    db.close();
+  }
+}
+
+describe('git-sha: live, dist/index.js under Node 24 with the board in workerd', () => {
+  it('refreshes every live commit from its own code: A gets A’s schema, B gets B’s', async () => {
+    const run = await runLive(liveInputs('refresh'));
+    expect(run.code, run.stdout).toBe(0);
+    expect(shown(run)).not.toContain(READ_TOKEN);
+
+    // Newest sighting first, as the board lists them.
+    expect(JSON.parse(run.outputs['live-commits']!)).toEqual([shaB, shaA]);
+    const a = await published('refresh', shaA);
+    const b = await published('refresh', shaB);
+    expect(a.tables).toContain('notes');
+    expect(a.tables).not.toContain('tags');
+    expect(a.noteColumns).toEqual(['id', 'body']);
+    expect(a.manifest.database.tables).toContainEqual({ name: 'notes', rows: 1 });
+    expect(b.tables).toContain('tags');
+    expect(b.noteColumns).toEqual(['id', 'body', 'title']);
+    expect(b.manifest.database.tables).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'notes', rows: 1 }), expect.objectContaining({ name: 'tags', rows: 2 })]),
+    );
+    // Loaders ran with the commit they build for.
+    expect(a.note).toBe(`built for ${shaA}`);
+    expect(b.note).toBe(`built for ${shaB}`);
+    expect(a.manifest.gitSha).toBe(shaA);
+    expect(b.manifest.builder).toMatchObject({ repository: 'acme/site', runUrl: 'https://github.com/acme/site/actions/runs/4343' });
+
+    expect(JSON.parse(run.outputs.results!)).toEqual([
+      { gitSha: shaB, status: 'published', sha256: b.manifest.database.sha256, objectKey: b.manifest.object.key, reason: null, error: null },
+      { gitSha: shaA, status: 'published', sha256: a.manifest.database.sha256, objectKey: a.manifest.object.key, reason: null, error: null },
+    ]);
+    // Only the live outputs: the single-commit ones would describe one of several commits.
+    expect(Object.keys(run.outputs).sort()).toEqual(['live-commits', 'results']);
+    expect(run.summary).toContain('## Sqlitening: refreshed 2 live commits');
+    expect(run.summary).toContain(`| \`${shaA}\` | 2: eu-west 2 | published | \`${a.manifest.database.sha256.slice(0, 16)}…\` |`);
+    expect(run.summary).toContain(`| \`${shaB}\` | 1: us-east 1 | published |`);
+    expect(run.stdout).toMatch(/^::group::Refresh [0-9a-f]{40}: 1 live pod \(us-east 1\)$/m);
+
+    // The workflow's clone is as it was: no worktree left, nothing changed, HEAD still at B.
+    expect((await git(repo, 'worktree', 'list', '--porcelain')).match(/^worktree /gm)).toEqual([`worktree `]);
+    expect(await git(repo, 'status', '--porcelain')).toBe('');
+    expect(await git(repo, 'rev-parse', 'HEAD')).toBe(shaB);
+    expect(await readdir(path.join(dir, 'runner-temp'))).not.toContainEqual(expect.stringMatching(/^sqlitening-[0-9a-f]{12}-/));
+  });
+
+  it('with live-mode: matrix only lists the live commits, as JSON for strategy.matrix, and builds nothing', async () => {
+    const run = await runLive({ 'git-sha': 'live', 'live-mode': 'matrix', 'board-url': board.url, 'board-token': READ_TOKEN, store: 's3://live/matrix' });
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.outputs).toEqual({ 'live-commits': JSON.stringify([shaB, shaA]) });
+    expect(await store('matrix').list('')).toEqual([]);
+    // No store input is needed to list commits.
+    const bare = await runLive({ 'git-sha': 'live', 'live-mode': 'matrix', 'board-url': board.url, 'board-token': READ_TOKEN });
+    expect(bare.code, bare.stdout).toBe(0);
+    expect(JSON.parse(bare.outputs['live-commits']!)).toEqual([shaB, shaA]);
+  });
+
+  it('reports a commit missing from a shallow clone by its sha and goes on with the other, then fails the step', async () => {
+    const shallow = path.join(dir, 'shallow');
+    await execFileAsync('git', ['clone', '-q', '--depth', '1', `file://${repo}`, shallow]);
+    const run = await runLive(liveInputs('shallow'), shallow);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(
+      `::error::${shaA}: commit-not-in-clone: commit ${shaA} is not in the clone at ${shallow} (a shallow clone): check out with actions/checkout and fetch-depth: 0`,
+    );
+    expect(run.stdout).toMatch(new RegExp(`::error::1 of 2 live commits failed: ${shaA} \\(commit-not-in-clone\\)`));
+    expect(JSON.parse(run.outputs.results!)).toEqual([
+      expect.objectContaining({ gitSha: shaB, status: 'published', reason: null }),
+      expect.objectContaining({ gitSha: shaA, status: 'failed', sha256: null, reason: 'commit-not-in-clone' }),
+    ]);
+    expect((await published('shallow', shaB)).tables).toContain('tags');
+    expect(await store('shallow').head(manifestKey(shaA))).toBeUndefined();
+    expect(run.summary).toContain('## Sqlitening: 1 of 2 live commits failed');
+    expect(run.summary).toMatch(
+      new RegExp(`\\| \`${shaA}\` \\| 2: eu-west 2 \\| \\*\\*failed\\*\\* \\|  \\| commit-not-in-clone: commit ${shaA} is not in the clone`),
+    );
+  });
+
+  it('goes on after a commit whose loader fails, and fails the step naming it', async () => {
+    const run = await runLive({
+      ...liveInputs('loader'),
+      loaders: `sh db/load.sh\ntest "$SQLITENING_GIT_SHA" != ${shaB} || { echo "feed down" >&2; exit 4; }`,
+    });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(new RegExp(`::error::${shaB}: loader-failed: loader ".*" failed with exit code 4: feed down`));
+    expect(JSON.parse(run.outputs.results!)).toEqual([
+      expect.objectContaining({ gitSha: shaB, status: 'failed', reason: 'loader-failed' }),
+      expect.objectContaining({ gitSha: shaA, status: 'published' }),
+    ]);
+    expect(await store('loader').head(manifestKey(shaB))).toBeUndefined();
+    expect((await published('loader', shaA)).noteColumns).toEqual(['id', 'body']);
+  });
+
+  it('fails the step when the board refuses the read token, without printing it', async () => {
+    const wrong = 'not-the-read-token-42';
+    const run = await runLive({ ...liveInputs('token'), 'board-token': wrong });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`::error::${board.url}/v1/commits answered 401: the board refused the read token`);
+    expect(shown(run)).not.toContain(wrong);
+    const none = await runLive({ ...liveInputs('token'), 'board-token': '' });
+    expect(none.stdout).toContain('the board needs a read token (its READ_TOKEN)');
+    expect(await store('token').list('')).toEqual([]);
+  });
+
+  const usage: Array<[string, Record<string, string>, RegExp]> = [
+    [
+      'live without a board',
+      { 'board-url': '' },
+      /invalid input 'board-url': 'git-sha: live' asks the freshness board which commits are live; expected its URL .*, got ""/,
+    ],
+    [
+      'a board-url that is not one',
+      { 'board-url': 'board.example.com' },
+      /invalid input 'board-url': expected an http\(s\):\/\/host\[:port\]\[\/path\] URL, got "board.example.com"/,
+    ],
+    ['a board-url without live', { 'git-sha': '' }, /invalid input 'board-url': it is used only with 'git-sha: live', but 'git-sha' is ""/],
+    [
+      'live-mode: matrix without live',
+      { 'git-sha': '', 'board-url': '', 'board-token': '', 'live-mode': 'matrix' },
+      /invalid input 'live-mode': it is used only with 'git-sha: live'/,
+    ],
+    ['an unknown live-mode', { 'live-mode': 'sometimes' }, /invalid input 'live-mode': expected one of refresh, matrix, got "sometimes"/],
+    [
+      'a board-token with a space',
+      { 'board-token': 'two words' },
+      /invalid input 'board-token': expected a token of printable characters without spaces \(value not shown\)/,
+    ],
+    [
+      'migrations outside the repository',
+      { migrations: '../elsewhere' },
+      /invalid input 'migrations': with 'git-sha: live' each commit's own migrations are used, so they must be inside the repository/,
+    ],
+  ];
+  for (const [what, inputs, message] of usage) {
+    it(`fails the step on ${what}, naming the input, before building anything`, async () => {
+      const prefix = `usage-${what.replace(/\W+/g, '-')}`;
+      const run = await runLive({ ...liveInputs(prefix), ...inputs });
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(new RegExp(`::error::${message.source}`));
+      expect(shown(run)).not.toContain('two words');
+      expect(run.outputs).toEqual({});
+      expect(await store(prefix).list('')).toEqual([]);
+    });
+  }
+
+  it('fails the step when the workspace is not a git checkout, saying to use actions/checkout with fetch-depth: 0', async () => {
+    const plain = path.join(dir, 'plain');
+    await mkdir(path.join(plain, 'db', 'migrations'), { recursive: true });
+    const run = await runLive(liveInputs('plain'), plain);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/::error::.*plain is not in a git checkout .*use actions\/checkout with fetch-depth: 0/);
+    expect(await store('plain').list('')).toEqual([]);
+  });
+});
+
+describe('a live refresh, decided from the inputs (pure)', () => {
+  const inputs = (values: Partial<Record<Inputs, string>>) => (input: Inputs) => values[input] ?? '';
+  const env = { GITHUB_WORKSPACE: '/w/repo', RUNNER_TEMP: '/runner/tmp' };
+
+  it('reads git-sha: live as a refresh of every live commit, or only their list with live-mode: matrix', () => {
+    const refresh = readSettings(inputs({ store: 's3://b/p', migrations: 'db/migrations', 'git-sha': 'live', 'board-url': 'https://board.example.com/' }), env);
+    expect(refresh).toMatchObject({ mode: 'live-refresh', board: { url: 'https://board.example.com', token: null }, tempDirectory: '/runner/tmp' });
+    const matrix = readSettings(inputs({ 'git-sha': 'live', 'live-mode': 'matrix', 'board-url': 'https://board.example.com', 'board-token': 't0ken' }), env);
+    expect(matrix).toEqual({ mode: 'live-matrix', board: { url: 'https://board.example.com', token: 't0ken' } });
+  });
+
+  it('takes working directory, migrations and a database inside the repository from the checkout; the runner temp database stays', () => {
+    const settings = readSettings(
+      inputs({ store: 's3://b/p', 'working-directory': 'site', migrations: 'db/migrations', 'git-sha': 'live', 'board-url': 'https://b.example' }),
+      env,
+    );
+    if (settings.mode !== 'live-refresh') throw new Error(settings.mode);
+    const moved = forCheckout(settings.build, '/w/repo', '/runner/tmp/x/checkout');
+    expect(moved).toMatchObject({
+      workingDirectory: '/runner/tmp/x/checkout/site',
+      migrationsDir: '/runner/tmp/x/checkout/site/db/migrations',
+      database: '/runner/tmp/sqlitening.db',
+    });
+    expect(forCheckout({ ...settings.build, database: '/w/repo/site/build/site.db' }, '/w/repo', '/c').database).toBe('/c/site/build/site.db');
+    expect(() => forCheckout({ ...settings.build, migrationsDir: '/opt/migrations' }, '/w/repo', '/c')).toThrow(/invalid input 'migrations'/);
+  });
+
+  it('says when no commit is live, and fails only when a commit failed', () => {
+    const empty = { board: 'https://b.example', commits: [], durationMs: 5 };
+    expect(liveSummaryMarkdown(empty)).toContain('## Sqlitening: no live commits');
+    expect(liveFailure(empty)).toBeNull();
+  });
+});
