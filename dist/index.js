@@ -31865,7 +31865,14 @@ async function hashFileChunks(file, chunkSize) {
         const block = Buffer.alloc(Math.max(chunkSize, Math.floor((4 * 1024 * 1024) / chunkSize) * chunkSize));
         const parts = [];
         for (let position = 0;;) {
-            const { bytesRead } = await handle.read(block, 0, block.length, position);
+            // Fill the block whole (a read may return less before the end), so chunk boundaries stay where they are.
+            let bytesRead = 0;
+            while (bytesRead < block.length) {
+                const read = await handle.read(block, bytesRead, block.length - bytesRead, position + bytesRead);
+                if (read.bytesRead === 0)
+                    break;
+                bytesRead += read.bytesRead;
+            }
             if (bytesRead === 0)
                 break;
             for (let at = 0; at < bytesRead; at += chunkSize)
@@ -31936,15 +31943,15 @@ class ParallelChunkHasher extends external_node_stream_.Transform {
     #turn = 0;
     #failure;
     #wake;
+    #ending = false;
     constructor(chunkSize, threads = Math.max(1, Math.min(4, (0,external_node_os_.availableParallelism)()))) {
         super();
         this.#chunkSize = chunkSize;
         this.#blockBytes = Math.max(chunkSize, Math.floor(BLOCK_BYTES / chunkSize) * chunkSize);
         this.#maxInFlight = threads * 2;
         this.#workers = Array.from({ length: threads }, () => {
+            // Ended by the stream when it ends (autoDestroy), on any error, and by hashes().
             const worker = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true });
-            // Never what keeps a process alive: the stream ends them when it ends (autoDestroy), and on any error.
-            worker.unref();
             worker.on('message', ({ id, buffer }) => {
                 this.#results.set(id, Buffer.from(buffer));
                 this.#received++;
@@ -31952,6 +31959,12 @@ class ParallelChunkHasher extends external_node_stream_.Transform {
             });
             worker.on('error', (error) => {
                 this.#failure = error;
+                this.#wake?.();
+            });
+            worker.on('exit', (code) => {
+                if (this.#ending)
+                    return;
+                this.#failure ??= new Error(`a page-hashing thread exited (code ${code}) before the download ended`);
                 this.#wake?.();
             });
             return worker;
@@ -31992,15 +32005,18 @@ class ParallelChunkHasher extends external_node_stream_.Transform {
         this.#pending = [];
         this.#waitUntil(() => this.#received === this.#sent).then(() => callback(), (error) => callback(error));
     }
-    _destroy(error, callback) {
+    #stopWorkers() {
+        this.#ending = true;
         for (const worker of this.#workers)
             void worker.terminate();
+    }
+    _destroy(error, callback) {
+        this.#stopWorkers();
         callback(error);
     }
     /** The list of chunk hashes, once the stream has ended. Stops the workers. */
     hashes() {
-        for (const worker of this.#workers)
-            void worker.terminate();
+        this.#stopWorkers();
         return Buffer.concat(Array.from({ length: this.#sent }, (_, id) => this.#results.get(id)));
     }
 }
@@ -32325,7 +32341,15 @@ function openManifest(text, trusted, where) {
         }
         const signedBy = named
             .flatMap((s) => trusted.filter((t) => s.keyid === undefined || t.keyId === s.keyid).map((t) => ({ t, s })))
-            .find(({ t, s }) => (0,external_node_crypto_.verify)(null, message, t.key, (0,lib/* fromBase64 */.Ey)(s.sig)))?.t.keyId;
+            .find(({ t, s }) => {
+            // One malformed signature must not keep a later, valid one from being tried.
+            try {
+                return (0,external_node_crypto_.verify)(null, message, t.key, (0,lib/* fromBase64 */.Ey)(s.sig));
+            }
+            catch {
+                return false;
+            }
+        })?.t.keyId;
         if (!signedBy)
             throw new errors/* SignatureError */.VA(`${where}: the signature does not match its content (altered after signing, or a forged signature)`, 'bad-signature');
         return { manifest: (0,lib/* parseManifest */.Ng)((0,lib/* parseJson */.qF)(new TextDecoder().decode(payload), 'manifest')), signedBy };
@@ -44382,6 +44406,23 @@ const manifestSchema = object({
     deltas: array(deltaInfoSchema).max(32).default([]),
     /** Earlier snapshots of this commit, newest first, with their chunk lists: the bases of the next publish's deltas. */
     history: array(historyEntrySchema).max(32).default([]),
+})
+    .superRefine((manifest, context) => {
+    // The root proves the bytes only together with the size: the chunk count must cover the file exactly.
+    const chunks = manifest.chunks;
+    if (!chunks)
+        return;
+    if ((chunks.size & (chunks.size - 1)) !== 0)
+        context.addIssue({ code: 'custom', path: ['chunks', 'size'], message: 'expected a power of two', input: chunks.size });
+    const expected = Math.ceil(manifest.database.size / chunks.size);
+    if (chunks.count !== expected) {
+        context.addIssue({
+            code: 'custom',
+            path: ['chunks', 'count'],
+            message: `expected ${expected} chunks for ${manifest.database.size} bytes`,
+            input: chunks.count,
+        });
+    }
 });
 /** Validates a manifest object (already parsed JSON). Throws `ContractError`. */
 function parseManifest(value) {
@@ -44504,6 +44545,7 @@ const durationSchema = schemas_string()
 ;// CONCATENATED MODULE: ./packages/contract/lib/envelope.js
 
 
+
 /*
  * Signed manifests use DSSE (the Dead Simple Signing Envelope of in-toto and
  * Sigstore), not a home-made format: the signature covers the payload type and
@@ -44542,7 +44584,15 @@ function toBase64(bytes) {
     return btoa(binary);
 }
 function fromBase64(text) {
-    const binary = atob(text);
+    if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text))
+        throw new ContractError(`expected base64 (length a multiple of 4), got ${text.length} characters`);
+    let binary;
+    try {
+        binary = atob(text);
+    }
+    catch {
+        throw new ContractError('expected base64, got text that does not decode');
+    }
     const bytes = new Uint8Array(binary.length);
     for (let i = 0; i < binary.length; i++)
         bytes[i] = binary.charCodeAt(i);

@@ -250,7 +250,7 @@ describe('smaller leaks', () => {
 
   it('refuses a manifest that declares more than --max-size before writing anything', async () => {
     const manifest = await publish(1);
-    await writeFile(pointer(), serializeManifest({ ...manifest, database: { ...manifest.database, size: 1024 ** 3 } }));
+    await writeFile(pointer(), serializeManifest({ ...manifest, database: { ...manifest.database, size: 1024 ** 3 }, chunks: undefined, deltas: [] }));
     const before = server.requests;
     const result = await sync('--max-size', '256MiB');
     expect(result.code).toBe(3);
@@ -260,7 +260,7 @@ describe('smaller leaks', () => {
 
   it('refuses a database larger than the free space, before writing anything', async () => {
     const manifest = await publish(1);
-    await writeFile(pointer(), serializeManifest({ ...manifest, database: { ...manifest.database, size: 2 ** 50 } }));
+    await writeFile(pointer(), serializeManifest({ ...manifest, database: { ...manifest.database, size: 2 ** 50 }, chunks: undefined, deltas: [] }));
     const result = await sync('--max-size', '2000TiB');
     expect(errorOf(result)?.code).toBe('disk-full');
     expect(result.code).toBe(1);

@@ -4,6 +4,8 @@ import {
   assertPodName,
   compactUtc,
   ContractError,
+  fromBase64,
+  toBase64,
   formatDuration,
   type Heartbeat,
   manifestKey,
@@ -264,6 +266,13 @@ describe('small helpers', () => {
 
   it('keeps VERSION equal to package.json', () => {
     expect(VERSION).toBe(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
+  });
+});
+
+describe('DSSE envelopes', () => {
+  it('refuses base64 that does not decode as a contract error, not a crash', () => {
+    for (const bad of ['A', 'A=', 'AB=', 'AB!C']) expect(() => fromBase64(bad), bad).toThrow(ContractError);
+    expect(Array.from(fromBase64(toBase64(new Uint8Array([0, 1, 254, 255]))))).toEqual([0, 1, 254, 255]);
   });
 });
 

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, renameSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Manifest, manifestKey } from '@sqlitening/contract';
@@ -230,6 +230,25 @@ describe('the pod applies deltas', () => {
     expect(sha256(live())).toBe(v1.database.sha256);
     const saved = await readFile(path.join(pod, '.sqlitening', 'chunks.bin'));
     expect(saved.equals(await hashFileChunks(live(), 4096))).toBe(true);
+  });
+
+  it('never trusts saved page hashes for a live file that changed since they were saved (a crash after a rename)', async () => {
+    const file = path.join(dir, `build-${n}.db`);
+    makeContentDatabase(file, 2000, 1);
+    await publish(file);
+    const a = await openAgent();
+    await a.runOnce();
+    refresh(file, 2);
+    await publish(file);
+    // The v2 file lands as the live file, but the state and the saved hashes still say v1, as after a crash.
+    copyFileSync(file, `${live()}.new`);
+    renameSync(`${live()}.new`, live());
+    refresh(file, 3);
+    const v3 = await publish(file);
+    expect(v3.deltas.length).toBeGreaterThan(0);
+    expect((await a.runOnce()).ok).toBe(true);
+    expect(sha256(live())).toBe(v3.database.sha256);
+    expect(a.state.lastInstall).toMatchObject({ method: 'full', fallback: expect.stringMatching(/^not-a-database/) });
   });
 
   it('--no-delta downloads the whole object', async () => {

@@ -209,7 +209,8 @@ export class Agent {
     const atStart = this.#options.reverifyAtStart === true && !this.#verifiedHere;
     if (!installed || (!atStart && now.getTime() - last < (this.#options.reverifyMs ?? 24 * 3_600_000))) return;
     if (!(await liveFileExists(this.paths.database))) return;
-    const ok = await reverifyLiveFile(this.paths, installed);
+    // A live file that cannot be read is as good as a corrupt one: the full download below replaces it.
+    const ok = await reverifyLiveFile(this.paths, installed).catch(() => false);
     this.#verifiedHere = true;
     this.metrics.reverifications.inc({ result: ok ? 'ok' : 'mismatch' });
     this.#options.log?.('reverified', { ok, sha256: installed.database.sha256 });

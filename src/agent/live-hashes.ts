@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import type { Manifest } from '@sqlitening/contract';
@@ -19,16 +19,31 @@ export async function liveChunkHashes(paths: AgentPaths, installed: Manifest): P
   const chunks = installed.chunks;
   if (!chunks) return null;
   const saved = await readFile(paths.chunks).catch(() => null);
-  if (saved && chunkRoot(saved) === chunks.root) return saved;
+  // The saved hashes stand for the live file only while it is the very file they were saved for (same inode,
+  // size and mtime): a crash between an install's rename and this save, or any write to the file, shows here.
+  if (saved && chunkRoot(saved) === chunks.root && (await readFile(paths.chunksOf, 'utf8').catch(() => '')) === (await fileIdentity(paths.database))) {
+    return saved;
+  }
   const hashes = await hashFileChunks(paths.database, chunks.size);
   if (chunkRoot(hashes) !== chunks.root) return null;
   await saveChunkHashes(paths, hashes);
   return hashes;
 }
 
+/** Which file the saved hashes belong to: inode, size and mtime of the live file. */
+async function fileIdentity(file: string): Promise<string> {
+  const stats = await stat(file, { bigint: true }).catch(() => null);
+  return stats ? `${stats.ino}:${stats.size}:${stats.mtimeNs}` : 'missing';
+}
+
+/** Saves the hashes of the live file as it is now (after the install's rename). */
 export async function saveChunkHashes(paths: AgentPaths, hashes: Buffer | null): Promise<void> {
-  if (hashes) await writeFileAtomic(paths.chunks, hashes);
-  else await rm(paths.chunks, { force: true });
+  if (hashes) {
+    await writeFileAtomic(paths.chunks, hashes);
+    await writeFileAtomic(paths.chunksOf, await fileIdentity(paths.database));
+  } else {
+    await rm(paths.chunks, { force: true });
+  }
 }
 
 /**

@@ -16,6 +16,8 @@ export interface AgentPaths {
   tasks: string;
   /** The chunk hashes of the live database (binary), the base of the next delta. */
   chunks: string;
+  /** The identity (inode, size, mtime) of the live file those hashes were saved for. */
+  chunksOf: string;
 }
 
 export function agentPaths(database: string): AgentPaths {
@@ -30,6 +32,7 @@ export function agentPaths(database: string): AgentPaths {
     lockHolder: path.join(meta, 'agent.lock.holder'),
     tasks: path.join(meta, 'tasks'),
     chunks: path.join(meta, 'chunks.bin'),
+    chunksOf: path.join(meta, 'chunks.of'),
   };
 }
 

@@ -52,7 +52,14 @@ export function openManifest(text: string, trusted: readonly TrustedKey[] | null
     }
     const signedBy = named
       .flatMap((s) => trusted.filter((t) => s.keyid === undefined || t.keyId === s.keyid).map((t) => ({ t, s })))
-      .find(({ t, s }) => verify(null, message, t.key, fromBase64(s.sig)))?.t.keyId;
+      .find(({ t, s }) => {
+        // One malformed signature must not keep a later, valid one from being tried.
+        try {
+          return verify(null, message, t.key, fromBase64(s.sig));
+        } catch {
+          return false;
+        }
+      })?.t.keyId;
     if (!signedBy)
       throw new SignatureError(`${where}: the signature does not match its content (altered after signing, or a forged signature)`, 'bad-signature');
     return { manifest: parseManifest(parseJson(new TextDecoder().decode(payload), 'manifest')), signedBy };

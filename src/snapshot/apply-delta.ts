@@ -76,7 +76,12 @@ export async function applyDelta(options: ApplyDeltaOptions): Promise<{ bytesRec
             write(page: DeltaPage, _encoding, callback) {
               hashChunk(page.bytes).copy(hashes, page.index * HASH_BYTES);
               pages++;
-              handle.write(page.bytes, 0, page.bytes.length, page.index * chunks.size).then(() => callback(), callback);
+              handle.write(page.bytes, 0, page.bytes.length, page.index * chunks.size).then(({ bytesWritten }) => {
+                // The hash above is of the delta's bytes: a short write would leave a page the root does not describe.
+                callback(
+                  bytesWritten === page.bytes.length ? null : new Error(`short write of page ${page.index}: ${bytesWritten} of ${page.bytes.length} bytes`),
+                );
+              }, callback);
             },
           });
           await pipeline(

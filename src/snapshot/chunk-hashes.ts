@@ -70,7 +70,13 @@ export async function hashFileChunks(file: string, chunkSize: number): Promise<B
     const block = Buffer.alloc(Math.max(chunkSize, Math.floor((4 * 1024 * 1024) / chunkSize) * chunkSize));
     const parts: Buffer[] = [];
     for (let position = 0; ; ) {
-      const { bytesRead } = await handle.read(block, 0, block.length, position);
+      // Fill the block whole (a read may return less before the end), so chunk boundaries stay where they are.
+      let bytesRead = 0;
+      while (bytesRead < block.length) {
+        const read = await handle.read(block, bytesRead, block.length - bytesRead, position + bytesRead);
+        if (read.bytesRead === 0) break;
+        bytesRead += read.bytesRead;
+      }
       if (bytesRead === 0) break;
       for (let at = 0; at < bytesRead; at += chunkSize) parts.push(hashChunk(block.subarray(at, Math.min(at + chunkSize, bytesRead))));
       position += bytesRead;

@@ -42,6 +42,7 @@ export class ParallelChunkHasher extends Transform {
   #turn = 0;
   #failure: Error | undefined;
   #wake: (() => void) | undefined;
+  #ending = false;
 
   constructor(chunkSize: number, threads = Math.max(1, Math.min(4, availableParallelism()))) {
     super();
@@ -49,9 +50,8 @@ export class ParallelChunkHasher extends Transform {
     this.#blockBytes = Math.max(chunkSize, Math.floor(BLOCK_BYTES / chunkSize) * chunkSize);
     this.#maxInFlight = threads * 2;
     this.#workers = Array.from({ length: threads }, () => {
+      // Ended by the stream when it ends (autoDestroy), on any error, and by hashes().
       const worker = new Worker(WORKER_SOURCE, { eval: true });
-      // Never what keeps a process alive: the stream ends them when it ends (autoDestroy), and on any error.
-      worker.unref();
       worker.on('message', ({ id, buffer }: { id: number; buffer: ArrayBuffer }) => {
         this.#results.set(id, Buffer.from(buffer));
         this.#received++;
@@ -59,6 +59,11 @@ export class ParallelChunkHasher extends Transform {
       });
       worker.on('error', (error) => {
         this.#failure = error;
+        this.#wake?.();
+      });
+      worker.on('exit', (code) => {
+        if (this.#ending) return;
+        this.#failure ??= new Error(`a page-hashing thread exited (code ${code}) before the download ended`);
         this.#wake?.();
       });
       return worker;
@@ -106,14 +111,19 @@ export class ParallelChunkHasher extends Transform {
     );
   }
 
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+  #stopWorkers(): void {
+    this.#ending = true;
     for (const worker of this.#workers) void worker.terminate();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#stopWorkers();
     callback(error);
   }
 
   /** The list of chunk hashes, once the stream has ended. Stops the workers. */
   hashes(): Buffer {
-    for (const worker of this.#workers) void worker.terminate();
+    this.#stopWorkers();
     return Buffer.concat(Array.from({ length: this.#sent }, (_, id) => this.#results.get(id)!));
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ContractError } from './errors.js';
 import { validate } from './validation.js';
 
 /*
@@ -47,7 +48,14 @@ export function toBase64(bytes: Uint8Array): string {
 }
 
 export function fromBase64(text: string): Uint8Array {
-  const binary = atob(text);
+  if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text))
+    throw new ContractError(`expected base64 (length a multiple of 4), got ${text.length} characters`);
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    throw new ContractError('expected base64, got text that does not decode');
+  }
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;

@@ -105,24 +105,41 @@ export const historyEntrySchema = z.object({
   chunks: chunksInfoSchema,
 });
 
-export const manifestSchema = z.object({
-  format: z.literal(MANIFEST_FORMAT),
-  version: z.literal(MANIFEST_VERSION, {
-    message: `unsupported manifest version; this reader understands version ${MANIFEST_VERSION}`,
-  }),
-  /** The commit whose code built and migrated the database. */
-  gitSha: gitShaSchema,
-  createdAt: utcTimeSchema,
-  database: databaseInfoSchema,
-  object: objectInfoSchema,
-  builder: builderSchema,
-  /** Chunk hashes of the database (absent in manifests of older publishers). */
-  chunks: chunksInfoSchema.optional(),
-  /** Deltas from earlier snapshots of this commit, newest base first. */
-  deltas: z.array(deltaInfoSchema).max(32).default([]),
-  /** Earlier snapshots of this commit, newest first, with their chunk lists: the bases of the next publish's deltas. */
-  history: z.array(historyEntrySchema).max(32).default([]),
-});
+export const manifestSchema = z
+  .object({
+    format: z.literal(MANIFEST_FORMAT),
+    version: z.literal(MANIFEST_VERSION, {
+      message: `unsupported manifest version; this reader understands version ${MANIFEST_VERSION}`,
+    }),
+    /** The commit whose code built and migrated the database. */
+    gitSha: gitShaSchema,
+    createdAt: utcTimeSchema,
+    database: databaseInfoSchema,
+    object: objectInfoSchema,
+    builder: builderSchema,
+    /** Chunk hashes of the database (absent in manifests of older publishers). */
+    chunks: chunksInfoSchema.optional(),
+    /** Deltas from earlier snapshots of this commit, newest base first. */
+    deltas: z.array(deltaInfoSchema).max(32).default([]),
+    /** Earlier snapshots of this commit, newest first, with their chunk lists: the bases of the next publish's deltas. */
+    history: z.array(historyEntrySchema).max(32).default([]),
+  })
+  .superRefine((manifest, context) => {
+    // The root proves the bytes only together with the size: the chunk count must cover the file exactly.
+    const chunks = manifest.chunks;
+    if (!chunks) return;
+    if ((chunks.size & (chunks.size - 1)) !== 0)
+      context.addIssue({ code: 'custom', path: ['chunks', 'size'], message: 'expected a power of two', input: chunks.size });
+    const expected = Math.ceil(manifest.database.size / chunks.size);
+    if (chunks.count !== expected) {
+      context.addIssue({
+        code: 'custom',
+        path: ['chunks', 'count'],
+        message: `expected ${expected} chunks for ${manifest.database.size} bytes`,
+        input: chunks.count,
+      });
+    }
+  });
 
 export type Manifest = z.output<typeof manifestSchema>;
 export type ChunksInfo = z.output<typeof chunksInfoSchema>;
