@@ -26,33 +26,37 @@ measured in the same run, and prints one table (also bench/results/all.json).
   --runs N      runs per figure; the median is reported (default 3)
   --help        this text`;
 
-/** The benchmark flags, parsed once and strictly: an unknown flag or a bad value prints the usage and exits 2. */
-export function benchOptions(argv = process.argv.slice(2)) {
+/** Prints what was wrong and the usage, and exits 2: a bench run with a bad flag would waste minutes. */
+export function usageError(message, usage) {
+  console.error(`${message}\n\n${usage}`);
+  process.exit(2);
+}
+
+/** Parses flags strictly: `--help` prints `usage` and exits 0, an unknown flag exits 2. */
+export function parseFlags(options, usage, argv = process.argv.slice(2)) {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { size: { type: 'string', default: '256MiB' }, runs: { type: 'string', default: '3' }, help: { type: 'boolean', short: 'h' } },
-    }));
+    ({ values } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } } }));
   } catch (error) {
-    console.error(`${error.message}\n\n${USAGE}`);
-    process.exit(2);
+    usageError(error.message, usage);
   }
   if (values.help) {
-    console.log(USAGE);
+    console.log(usage);
     process.exit(0);
   }
+  return values;
+}
+
+/** The benchmark flags, parsed once and strictly: an unknown flag or a bad value prints the usage and exits 2. */
+export function benchOptions(argv = process.argv.slice(2)) {
+  const values = parseFlags({ size: { type: 'string', default: '256MiB' }, runs: { type: 'string', default: '3' } }, USAGE, argv);
   const runs = Number(values.runs);
-  if (!Number.isInteger(runs) || runs < 1) {
-    console.error(`Expected --runs as a whole number from 1, got "${values.runs}"\n\n${USAGE}`);
-    process.exit(2);
-  }
+  if (!Number.isInteger(runs) || runs < 1) usageError(`Expected --runs as a whole number from 1, got "${values.runs}"`, USAGE);
   let size;
   try {
     size = parseSize(values.size);
   } catch (error) {
-    console.error(`${error.message}\n\n${USAGE}`);
-    process.exit(2);
+    usageError(error.message, USAGE);
   }
   return { size, runs };
 }

@@ -7,9 +7,8 @@ import { copyFileSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadTable } from '../lib/index.js';
-import { mib, prng, resultsDir, time, WORDS } from './lib.js';
+import { mib, parseFlags, prng, resultsDir, time, usageError, WORDS } from './lib.js';
 
 const USAGE = `Usage: npm run build && node bench/load.js [--rows 80000] [--changed 0.01]
 
@@ -28,29 +27,11 @@ of the two files has count as differing), and writes bench/results/load.json.
   --help          this text`;
 
 function options() {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: { rows: { type: 'string', default: '80000' }, changed: { type: 'string', default: '0.01' }, help: { type: 'boolean', short: 'h' } },
-    }));
-  } catch (error) {
-    console.error(`${error.message}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
+  const values = parseFlags({ rows: { type: 'string', default: '80000' }, changed: { type: 'string', default: '0.01' } }, USAGE);
   const rows = Number(values.rows);
   const changed = Number(values.changed);
-  if (!Number.isInteger(rows) || rows < 100) {
-    console.error(`Expected --rows as a whole number from 100, got "${values.rows}"\n\n${USAGE}`);
-    process.exit(2);
-  }
-  if (values.changed.trim() === '' || !(changed >= 0 && changed <= 1)) {
-    console.error(`Expected --changed as a share from 0 to 1, got "${values.changed}"\n\n${USAGE}`);
-    process.exit(2);
-  }
+  if (!Number.isInteger(rows) || rows < 100) usageError(`Expected --rows as a whole number from 100, got "${values.rows}"`, USAGE);
+  if (values.changed.trim() === '' || !(changed >= 0 && changed <= 1)) usageError(`Expected --changed as a share from 0 to 1, got "${values.changed}"`, USAGE);
   return { rows, changed };
 }
 

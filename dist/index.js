@@ -31794,8 +31794,8 @@ async function buildDatabase(options) {
     }
 }
 
-// EXTERNAL MODULE: ./packages/contract/lib/index.js + 32 modules
-var lib = __nccwpck_require__(3964);
+// EXTERNAL MODULE: ./packages/contract/lib/index.js + 33 modules
+var lib = __nccwpck_require__(6031);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: external "node:stream/promises"
@@ -33415,33 +33415,14 @@ function summaryMarkdown(report) {
 
 /** Reads at most `maxBytes` of the body as UTF-8, cancelling it as soon as more arrive. */
 async function boundedText(response, url, maxBytes) {
-    const declared = Number(response.headers.get('content-length') ?? 0);
-    if (declared > maxBytes) {
-        await response.body?.cancel();
-        throw new errors/* BoardError */.db(`${url} answered ${declared} bytes, more than the ${maxBytes} a commits list may have`, false);
-    }
-    if (!response.body)
-        return '';
-    const reader = response.body.getReader();
-    const chunks = [];
-    let total = 0;
-    for (;;) {
-        const { done, value } = await reader.read();
-        if (done)
-            break;
-        total += value.byteLength;
-        if (total > maxBytes) {
-            await reader.cancel();
-            throw new errors/* BoardError */.db(`${url} answered more than the ${maxBytes} bytes a commits list may have`, false);
-        }
-        chunks.push(value);
-    }
-    try {
-        return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
-    }
-    catch {
+    const read = await (0,lib/* readBoundedText */.Ht)(response, maxBytes);
+    if (read.status === 'ok')
+        return read.text;
+    if (read.status === 'not-utf8')
         throw new lib/* ContractError */.Vl(`invalid board commits from ${url}: expected UTF-8 JSON, got bytes that are not UTF-8`);
-    }
+    throw new errors/* BoardError */.db(read.declared === null
+        ? `${url} answered more than the ${maxBytes} bytes a commits list may have`
+        : `${url} answered ${read.declared} bytes, more than the ${maxBytes} a commits list may have`, false);
 }
 /**
  * Asks the board which commits of the app are live (`GET /v1/commits`):
@@ -33948,7 +33929,7 @@ async function run() {
 /* harmony export */   gJ: () => (/* binding */ errorMessage)
 /* harmony export */ });
 /* unused harmony exports EXIT_CODES, EXIT, REASONS, exitCodeOf */
-/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3964);
+/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6031);
 
 /**
  * Exit codes of every command, with what each means. The CLI's help text and
@@ -34166,7 +34147,7 @@ function describeError(error) {
 /* harmony export */   m_: () => (/* binding */ NotFoundError)
 /* harmony export */ });
 /* unused harmony exports WrongCommitError, LockedError, RollbackError, TooLargeError */
-/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3964);
+/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6031);
 
 /*
  * The errors Sqlitening raises on purpose. The base classes (and ContractError,
@@ -34325,7 +34306,7 @@ class GitError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .Sqli
 /* harmony export */   M: () => (/* binding */ assertValidKey)
 /* harmony export */ });
 /* unused harmony export readText */
-/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3964);
+/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6031);
 
 /** Reads a whole (small) object as text, e.g. a manifest. */
 async function readText(body) {
@@ -34604,7 +34585,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 3964:
+/***/ 6031:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34638,6 +34619,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   Ng: () => (/* reexport */ parseManifest),
   dd: () => (/* reexport */ parseSnapshotKey),
   a0: () => (/* reexport */ preAuthEncoding),
+  Ht: () => (/* reexport */ readBoundedText),
   tC: () => (/* reexport */ serializeManifest),
   o1: () => (/* reexport */ snapshotKey),
   Sg: () => (/* reexport */ stemOfKey),
@@ -44517,6 +44499,49 @@ function parseCommitsResponse(body) {
     return validation_validate(commitsResponseSchema, validation_parseJson(body, 'board commits'), 'board commits');
 }
 //# sourceMappingURL=commits.js.map
+;// CONCATENATED MODULE: ./packages/contract/lib/bounded-text.js
+/**
+ * Reads a request or response body as UTF-8 text, refusing more than `limit`
+ * bytes whatever Content-Length claims: the stream is cancelled as soon as
+ * the limit is passed. Web streams only, so the board (workerd) and the
+ * Action (Node) share it; each turns a refusal into its own error.
+ */
+async function readBoundedText(message, limit) {
+    const declared = Number(message.headers.get('content-length') ?? 0);
+    if (declared > limit) {
+        await message.body?.cancel();
+        return { status: 'too-large', declared };
+    }
+    if (!message.body)
+        return { status: 'ok', text: '' };
+    const reader = message.body.getReader();
+    const chunks = [];
+    let total = 0;
+    for (;;) {
+        const { done, value } = await reader.read();
+        if (done)
+            break;
+        total += value.byteLength;
+        if (total > limit) {
+            await reader.cancel();
+            return { status: 'too-large', declared: null };
+        }
+        chunks.push(value);
+    }
+    const bytes = new Uint8Array(total);
+    let offset = 0;
+    for (const chunk of chunks) {
+        bytes.set(chunk, offset);
+        offset += chunk.byteLength;
+    }
+    try {
+        return { status: 'ok', text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes) };
+    }
+    catch {
+        return { status: 'not-utf8' };
+    }
+}
+//# sourceMappingURL=bounded-text.js.map
 ;// CONCATENATED MODULE: ./packages/contract/lib/duration.js
 
 
@@ -44848,6 +44873,7 @@ async function verifySignature(input) {
  * all three need.
  * Runtime-neutral on purpose (no `node:` imports): the board runs it in workerd.
  */
+
 
 
 

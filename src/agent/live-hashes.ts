@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
 import type { Manifest } from '@sqlitening/contract';
 import { writeFileAtomic } from '../fs-atomic.js';
-import { ChunkHasher, chunkRoot, hashFileChunks } from '../snapshot/chunk-hashes.js';
+import { chunkRoot, hashFileChunks } from '../snapshot/chunk-hashes.js';
 import type { AgentPaths } from './paths.js';
 
 /**
@@ -53,9 +52,7 @@ export async function saveChunkHashes(paths: AgentPaths, hashes: Buffer | null):
  */
 export async function reverifyLiveFile(paths: AgentPaths, installed: Manifest): Promise<boolean> {
   if (installed.chunks) {
-    const hasher = new ChunkHasher(installed.chunks.size);
-    await pipeline(createReadStream(paths.database, { highWaterMark: 4 * 1024 * 1024 }), hasher, new Writable({ write: (_c, _e, done) => done() }));
-    const hashes = hasher.hashes();
+    const hashes = await hashFileChunks(paths.database, installed.chunks.size);
     if (chunkRoot(hashes) !== installed.chunks.root) return false;
     await saveChunkHashes(paths, hashes);
     return true;

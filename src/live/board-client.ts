@@ -1,4 +1,4 @@
-import { COMMITS_LIMITS, COMMITS_PATH, ContractError, type LiveCommit, parseCommitsResponse } from '@sqlitening/contract';
+import { COMMITS_LIMITS, COMMITS_PATH, ContractError, type LiveCommit, parseCommitsResponse, readBoundedText } from '@sqlitening/contract';
 import { errorMessage } from '../describe-error.js';
 import { AccessDeniedError, BoardError } from '../errors.js';
 
@@ -20,30 +20,15 @@ export interface LiveCommitsOptions {
 
 /** Reads at most `maxBytes` of the body as UTF-8, cancelling it as soon as more arrive. */
 async function boundedText(response: Response, url: string, maxBytes: number): Promise<string> {
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > maxBytes) {
-    await response.body?.cancel();
-    throw new BoardError(`${url} answered ${declared} bytes, more than the ${maxBytes} a commits list may have`, false);
-  }
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw new BoardError(`${url} answered more than the ${maxBytes} bytes a commits list may have`, false);
-    }
-    chunks.push(value);
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
-  } catch {
-    throw new ContractError(`invalid board commits from ${url}: expected UTF-8 JSON, got bytes that are not UTF-8`);
-  }
+  const read = await readBoundedText(response, maxBytes);
+  if (read.status === 'ok') return read.text;
+  if (read.status === 'not-utf8') throw new ContractError(`invalid board commits from ${url}: expected UTF-8 JSON, got bytes that are not UTF-8`);
+  throw new BoardError(
+    read.declared === null
+      ? `${url} answered more than the ${maxBytes} bytes a commits list may have`
+      : `${url} answered ${read.declared} bytes, more than the ${maxBytes} a commits list may have`,
+    false,
+  );
 }
 
 /**

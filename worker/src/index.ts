@@ -9,6 +9,7 @@ import {
   SIGNATURE_HEADER,
   TIMESTAMP_HEADER,
   parseHeartbeats,
+  readBoundedText,
   toHex,
   verifySignature,
 } from '@sqlitening/contract';
@@ -22,33 +23,13 @@ export { ClusterBoard } from './cluster-board.js';
 
 /** Reads the body, refusing more than `limit` bytes whatever Content-Length claims. */
 async function readBounded(request: Request, limit: number): Promise<string> {
-  const declared = Number(request.headers.get('content-length') ?? 0);
-  if (declared > limit) throw new StatusError(413, `body of ${declared} bytes exceeds the limit of ${limit}`);
-  if (!request.body) return '';
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel();
-      throw new StatusError(413, `body exceeds the limit of ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    throw new StatusError(400, 'body is not UTF-8 text');
-  }
+  const read = await readBoundedText(request, limit);
+  if (read.status === 'ok') return read.text;
+  if (read.status === 'not-utf8') throw new StatusError(400, 'body is not UTF-8 text');
+  throw new StatusError(
+    413,
+    read.declared === null ? `body exceeds the limit of ${limit} bytes` : `body of ${read.declared} bytes exceeds the limit of ${limit}`,
+  );
 }
 
 async function ingest(request: IRequest, env: Env): Promise<Response> {

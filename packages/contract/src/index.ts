@@ -6,6 +6,7 @@
  * Runtime-neutral on purpose (no `node:` imports): the board runs it in workerd.
  */
 export * from './commits.js';
+export * from './bounded-text.js';
 export * from './duration.js';
 export * from './envelope.js';
 export * from './errors.js';
