@@ -117,13 +117,51 @@ export class DeadlineError extends SqliteningError {
   }
 }
 
-/** The manifest names a snapshot older than the one installed for the same commit: a rollback, refused unless allowed. */
+/** The manifest is older than the newest one this pod accepted for the same commit: a rollback or replay, refused unless allowed. */
 export class RollbackError extends SqliteningError {
-  constructor(installed: string, offered: string) {
+  constructor(floor: string, offered: string) {
     super(
-      `refusing to install a snapshot created ${offered}, older than the installed one (${installed}); a store serving an older manifest is a rollback (pass --allow-rollback to accept it)`,
+      `refusing a manifest created ${offered}, older than the newest one this pod has accepted (${floor}); a store serving an older manifest is a rollback or a replay (pass --allow-rollback to accept it)`,
       'rollback-refused',
       'rejected',
+      false,
+    );
+  }
+}
+
+/** The manifest's signed expiry has passed: the store serves an old manifest (a replay, or a publisher that stopped). */
+export class ExpiredManifestError extends SqliteningError {
+  constructor(where: string, expiresAt: string) {
+    super(
+      `${where} expired at ${expiresAt}; a store serving an expired manifest is a replay or a freeze, or publishing has stopped (the next publish signs a new one)`,
+      'manifest-expired',
+      'rejected',
+      false,
+    );
+  }
+}
+
+/** The manifest is for another database than the one this pod was told to install (`--name`). */
+export class WrongDatabaseError extends SqliteningError {
+  constructor(expected: string, actual: string | undefined, where: string) {
+    super(
+      actual === undefined
+        ? `${where} names no database, but this pod installs only '${expected}' (--name); publish with --name ${expected}`
+        : `${where} is for the database '${actual}', but this pod installs '${expected}' (--name); refusing to install it`,
+      'wrong-database',
+      'rejected',
+      false,
+    );
+  }
+}
+
+/** The agent's state file exists but cannot be read as one: refusing to guess, since it holds the rollback floor. */
+export class StateError extends SqliteningError {
+  constructor(file: string, problem: string) {
+    super(
+      `the agent's state file ${file} is unreadable (${problem}); it holds the rollback floor, so the agent will not start over on its own: remove the file to start over`,
+      'state-corrupt',
+      'failed',
       false,
     );
   }

@@ -20,6 +20,8 @@ export enum Inputs {
   WorkingDirectory = 'working-directory',
   DryRun = 'dry-run',
   SigningKey = 'signing-key',
+  Name = 'name',
+  ExpiresIn = 'expires-in',
   BoardUrl = 'board-url',
   BoardToken = 'board-token',
   LiveMode = 'live-mode',

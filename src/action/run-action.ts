@@ -4,7 +4,8 @@ import { publishSnapshot, type BuilderInfo, type PublishResult } from '../publis
 import type { SqliteDriver } from '../sqlite/driver.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { openStore } from '../store/open-store.js';
-import { Outputs } from './constants.js';
+import { publisherTrust } from '../signing/keys.js';
+import { Inputs, Outputs } from './constants.js';
 import type { BuildSettings } from './settings.js';
 
 /** What the action needs from its runner; `@actions/core` in production, anything in tests. */
@@ -44,7 +45,9 @@ export async function buildAndPublish(
 ): Promise<ActionReport> {
   const started = Date.now();
   const { built, startedFrom } = await buildFrom(
-    settings.startFrom === 'published' ? { kind: 'published', store, gitSha } : { kind: 'empty' },
+    settings.startFrom === 'published'
+      ? { kind: 'published', store, gitSha, trustedKeys: publisherTrust(settings.signingKey), name: settings.name }
+      : { kind: 'empty' },
     {
       output: settings.database,
       migrationsDir: settings.migrationsDir,
@@ -53,7 +56,9 @@ export async function buildAndPublish(
       vacuum: settings.vacuum,
       vacuumThreshold: settings.vacuumThreshold,
       cwd: settings.workingDirectory,
-      env: { ...process.env, SQLITENING_GIT_SHA: gitSha },
+      // The key stays out of the commands' environment (they may be another commit's code); the step's own
+      // process environment is another matter (docs/ARCHITECTURE.md, the threat model).
+      env: { ...withoutSigningKey(process.env), SQLITENING_GIT_SHA: gitSha },
       commandOutput: io.commandOutput,
       sqlite: io.sqlite,
       onStep: (step, detail) => io.info(`build ${step} ${JSON.stringify(detail)}`),
@@ -72,6 +77,8 @@ export async function buildAndPublish(
     sqlite: io.sqlite,
     builder,
     signingKey: settings.signingKey,
+    name: settings.name,
+    expiresInMs: settings.expiresInMs,
     dryRun: settings.dryRun,
     onStep: (step, detail) => io.info(`publish ${step} ${JSON.stringify(detail)}`),
   });
@@ -132,4 +139,11 @@ export function summaryMarkdown(report: ActionReport): string {
   if (report.result.pruned.length) lines.push(`| Pruned | ${report.result.pruned.map((k) => `\`${k}\``).join(', ')} |`);
   lines.push('', '| Table | Rows |', '|---|---:|', ...manifest.database.tables.map((t) => `| \`${t.name}\` | ${t.rows} |`), '');
   return lines.join('\n');
+}
+
+/** The environment without the signing key, as the runner passes it (INPUT_SIGNING-KEY) or as the CLI reads it. */
+function withoutSigningKey(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const rest = { ...env };
+  for (const name of [`INPUT_${Inputs.SigningKey.toUpperCase()}`, 'SQLITENING_SIGNING_KEY']) delete rest[name];
+  return rest;
 }

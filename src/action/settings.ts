@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Encoding, ENCODINGS, parseGitSha } from '@sqlitening/contract';
+import { assertName, type Encoding, ENCODINGS, parseGitSha } from '@sqlitening/contract';
 import { UsageError } from '../errors.js';
 import { parsePrivateKey } from '../signing/keys.js';
 import { parseBearerToken, parseBoolean, parseChoice, parseDuration, parseHttpUrl, parseInteger, parseShare } from '../values.js';
@@ -31,8 +31,12 @@ export interface BuildSettings {
   publicBaseUrl: string | undefined;
   workingDirectory: string;
   dryRun: boolean;
-  /** Signs manifests when set (from a secret). */
+  /** Signs manifests when set (from a secret); the snapshot a build starts from must then be signed by it too. */
   signingKey: KeyObject | null;
+  /** The database's name, signed into the manifest (pods with `--name` check it); null: none. */
+  name: string | null;
+  /** Pods refuse a manifest this long after it was signed; null: never. */
+  expiresInMs: number | null;
 }
 
 /** Everything the action does, decided once from its inputs: which commits, and how each is built. */
@@ -152,6 +156,8 @@ function readBuildSettings(get: GetInput, env: NodeJS.ProcessEnv): BuildSettings
     workingDirectory,
     dryRun: parseBoolean(get(Inputs.DryRun), name(Inputs.DryRun)),
     signingKey: get(Inputs.SigningKey) ? parsePrivateKey(get(Inputs.SigningKey), name(Inputs.SigningKey)) : null,
+    name: get(Inputs.Name) ? assertName(get(Inputs.Name), name(Inputs.Name)) : null,
+    expiresInMs: get(Inputs.ExpiresIn) ? parseDuration(get(Inputs.ExpiresIn), name(Inputs.ExpiresIn)) : null,
   };
 }
 

@@ -8,6 +8,7 @@ import { acquireLock } from './lock.js';
 import { AgentMetrics } from './metrics.js';
 import { DATABASE_TASK, agentPaths, type AgentPaths } from './paths.js';
 import { readState, writeState, type AgentState } from './state.js';
+import { raiseFloor } from '../snapshot/accept-manifest.js';
 import { reverifyLiveFile } from './live-hashes.js';
 import { liveFileExists, removeStaleTemps, syncOnce, type SyncOutcome } from './sync.js';
 import { readTasks, touchTask } from './tasks.js';
@@ -34,7 +35,9 @@ export interface AgentOptions {
   maxDatabaseBytes?: number;
   /** Accept only manifests signed by one of these keys; null or absent: signatures are not checked. */
   trustedKeys?: readonly TrustedKey[] | null;
-  /** Install a snapshot older than the installed one of the same commit. @default false */
+  /** The database this pod installs (`--name`); null or absent: any. */
+  databaseName?: string | null;
+  /** Install a manifest older than the newest accepted for the commit, or past its expiry. @default false */
   allowRollback?: boolean;
   /** Always download whole objects, never deltas. @default false */
   noDelta?: boolean;
@@ -136,6 +139,7 @@ export class Agent {
               deadlineMs: this.#options.deadlineMs,
               maxDatabaseBytes: this.#options.maxDatabaseBytes,
               trustedKeys: this.#options.trustedKeys,
+              databaseName: this.#options.databaseName,
               allowRollback: this.#options.allowRollback,
               noDelta: this.#options.noDelta,
               signal: this.#abort.signal,
@@ -159,7 +163,9 @@ export class Agent {
         lastRunAt: startedAt.toISOString(),
         lastSuccessAt: done.toISOString(),
         lastError: null,
-        verifiedAt: outcome.status === 'installed' ? done.toISOString() : this.#state.verifiedAt,
+        // Only a full read of the live file resets the re-verification clock: a delta hashed just its pages.
+        verifiedAt: outcome.status === 'installed' && outcome.method === 'full' ? done.toISOString() : this.#state.verifiedAt,
+        floor: outcome.manifest ? raiseFloor(this.#state.floor, outcome.manifest, this.#options.allowRollback === true) : this.#state.floor,
         lastInstall:
           outcome.status === 'installed'
             ? { method: outcome.method, bytes: outcome.bytesReceived, at: done.toISOString(), fallback: outcome.fallback }
@@ -214,6 +220,7 @@ export class Agent {
     this.#verifiedHere = true;
     this.metrics.reverifications.inc({ result: ok ? 'ok' : 'mismatch' });
     this.#options.log?.('reverified', { ok, sha256: installed.database.sha256 });
+    // A mismatch forgets the installed file (this run downloads it whole) but keeps the rollback floor.
     this.#state = ok ? { ...this.#state, verifiedAt: now.toISOString() } : { ...this.#state, installed: null, manifestEtag: null, verifiedAt: null };
   }
 

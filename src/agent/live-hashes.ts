@@ -1,10 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
 import type { Manifest } from '@sqlitening/contract';
 import { writeFileAtomic } from '../fs-atomic.js';
-import { chunkRoot, hashFileChunks } from '../snapshot/chunk-hashes.js';
+import { chunkRoot, hashFileChunks, identifyFile } from '../snapshot/chunk-hashes.js';
 import type { AgentPaths } from './paths.js';
 
 /**
@@ -47,17 +44,16 @@ export async function saveChunkHashes(paths: AgentPaths, hashes: Buffer | null):
 
 /**
  * Reads the whole live file again and checks it against the installed
- * manifest (its chunk root, else its SHA-256): local disk corruption shows
- * here rather than in the app. Saves the chunk hashes it computed.
+ * manifest: its SHA-256 and, when it has one, its chunk root, in one read.
+ * Local disk corruption shows here rather than in the app, and so does a file
+ * that a delta proved only by its root. Saves the chunk hashes it computed.
  */
 export async function reverifyLiveFile(paths: AgentPaths, installed: Manifest): Promise<boolean> {
+  const { sha256, hashes } = await identifyFile(paths.database, installed.chunks?.size ?? 4096);
+  if (sha256 !== installed.database.sha256) return false;
   if (installed.chunks) {
-    const hashes = await hashFileChunks(paths.database, installed.chunks.size);
     if (chunkRoot(hashes) !== installed.chunks.root) return false;
     await saveChunkHashes(paths, hashes);
-    return true;
   }
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(paths.database, { highWaterMark: 4 * 1024 * 1024 }), hash);
-  return hash.digest('hex') === installed.database.sha256;
+  return true;
 }

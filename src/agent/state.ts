@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { type Manifest, manifestSchema, validate } from '@sqlitening/contract';
+import { gitShaSchema, type Manifest, manifestSchema, utcTimeSchema, validate } from '@sqlitening/contract';
+import { StateError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 
 const errorSchema = z.object({ code: z.string(), message: z.string(), at: z.iso.datetime() });
@@ -26,8 +27,13 @@ const stateSchema = z.object({
   lastError: errorSchema.nullable(),
   /** How the installed database arrived. */
   lastInstall: installSchema.nullable().default(null),
-  /** When the live file was last read whole and checked against its manifest (installs count). */
+  /** When the live file was last read whole and checked against its manifest (full downloads count; deltas do not). */
   verifiedAt: z.iso.datetime().nullable().default(null),
+  /**
+   * The newest manifest accepted (commit and creation time): the rollback floor. Kept apart from
+   * `installed`, so that neither a failed re-verification nor a replay of older bytes lowers it.
+   */
+  floor: z.object({ gitSha: gitShaSchema, createdAt: utcTimeSchema }).nullable().default(null),
 });
 
 /** What the agent knows between runs and restarts. */
@@ -44,25 +50,31 @@ export const EMPTY_STATE: AgentState = {
   lastError: null,
   lastInstall: null,
   verifiedAt: null,
+  floor: null,
 };
 
 /**
- * Reads the state file. A missing file is a first start; an unreadable one is
- * treated as a first start too (the next sync re-downloads and rewrites it),
- * because refusing to run would leave the pod without fresh data.
+ * Reads the state file. A missing file is a first start. One that exists but
+ * cannot be read as state is an error that names itself (`state-corrupt`):
+ * starting over would forget the rollback floor, so that takes a person.
  */
 export async function readState(file: string): Promise<AgentState> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
-  } catch {
-    return EMPTY_STATE;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_STATE;
+    throw new StateError(file, (error as Error).message);
   }
+  let state: AgentState;
   try {
-    return validate(stateSchema, JSON.parse(text), 'agent state');
-  } catch {
-    return EMPTY_STATE;
+    state = validate(stateSchema, JSON.parse(text), 'agent state');
+  } catch (error) {
+    throw new StateError(file, (error as Error).message);
   }
+  // State written before the floor had its own field: the installed manifest was the floor.
+  if (!state.floor && state.installed) state = { ...state, floor: { gitSha: state.installed.gitSha, createdAt: state.installed.createdAt } };
+  return state;
 }
 
 export async function writeState(file: string, state: AgentState): Promise<void> {

@@ -5,7 +5,8 @@ import { type DeltaInfo, formatBytes, LATEST_KEY, type Manifest, manifestKey } f
 import { describeError, errorMessage } from '../describe-error.js';
 import { applyDelta } from '../snapshot/apply-delta.js';
 import { liveChunkHashes, saveChunkHashes } from './live-hashes.js';
-import { DatabaseError, NotFoundError, RollbackError, TooLargeError, WrongCommitError } from '../errors.js';
+import { DatabaseError, NotFoundError, TooLargeError } from '../errors.js';
+import { acceptManifest } from '../snapshot/accept-manifest.js';
 import type { TrustedKey } from '../signing/keys.js';
 import { checkSqliteHeader } from '../snapshot/sqlite-header.js';
 import { DOWNLOAD_TEMP_MARK, downloadSnapshot } from '../snapshot/download.js';
@@ -26,7 +27,9 @@ export interface SyncOptions {
   maxDatabaseBytes?: number | undefined;
   /** Accept only manifests signed by one of these keys; null: signatures are not checked. */
   trustedKeys?: readonly TrustedKey[] | null | undefined;
-  /** Install a snapshot older than the installed one of the same commit (a deliberate rollback). @default false */
+  /** The database this pod installs (`--name`): manifests naming another, or none, are refused. null: any. */
+  databaseName?: string | null | undefined;
+  /** Install a manifest older than the newest accepted for the commit, or past its expiry (a deliberate rollback). @default false */
   allowRollback?: boolean | undefined;
   /** Always download the whole object, even when the manifest offers a delta from the live file. @default false */
   noDelta?: boolean | undefined;
@@ -143,14 +146,19 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
   if (read.status === 'missing') throw new NotFoundError(key, options.store.location);
   if (read.status === 'not-modified') return { status: 'not-modified', manifest: state.installed, bytesReceived: 0 };
   const { manifest, etag } = read;
-  if (options.appGitSha !== null && manifest.gitSha !== options.appGitSha) {
-    throw new WrongCommitError(options.appGitSha, manifest.gitSha, `${options.store.location}/${key}`);
-  }
+  acceptManifest(
+    manifest,
+    {
+      appGitSha: options.appGitSha,
+      databaseName: options.databaseName ?? null,
+      floor: state.floor,
+      allowRollback: options.allowRollback === true,
+      now: new Date(),
+    },
+    `${options.store.location}/${key}`,
+  );
   if (live && state.installed?.database.sha256 === manifest.database.sha256) return { status: 'unchanged', manifest, etag, bytesReceived: 0 };
   const installed = state.installed;
-  if (installed && installed.gitSha === manifest.gitSha && manifest.createdAt < installed.createdAt && !options.allowRollback) {
-    throw new RollbackError(installed.createdAt, manifest.createdAt);
-  }
   await checkRoom(manifest, options.paths.folder, options.maxDatabaseBytes ?? DEFAULT_MAX_DATABASE_BYTES);
   let fallback: string | null = null;
   const delta = live && installed && !options.noDelta ? manifest.deltas.find((d) => d.base.sha256 === installed.database.sha256) : undefined;

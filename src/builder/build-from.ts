@@ -1,11 +1,23 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { TrustedKey } from '../signing/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { buildDatabase, type BuildOptions, type BuildResult } from './build.js';
 import { startFromPublished } from './start-from-published.js';
 
 /** Where a build starts: the newest published snapshot of a commit (a data refresh), a database file, or nothing. */
-export type BuildStart = { kind: 'published'; store: ObjectStore; gitSha: string } | { kind: 'file'; file: string } | { kind: 'empty' };
+export type BuildStart =
+  | {
+      kind: 'published';
+      store: ObjectStore;
+      gitSha: string;
+      /** Start only from a manifest signed by one of these keys; null: the store is trusted (nothing will be signed). */
+      trustedKeys: readonly TrustedKey[] | null;
+      /** Start only from a manifest of this database (publish `--name`); null: any. */
+      name: string | null;
+    }
+  | { kind: 'file'; file: string }
+  | { kind: 'empty' };
 
 export interface StartedFrom {
   /** The snapshot's object key, the file, or `an empty database (why)`, for people. */
@@ -30,7 +42,7 @@ export async function buildFrom(
   let downloaded = false;
   let startedFrom: StartedFrom = { description: 'an empty database' };
   if (start.kind === 'published') {
-    const found = await startFromPublished(start.store, start.gitSha, path.dirname(path.resolve(options.output)), hooks.onProgress);
+    const found = await startFromPublished(start, path.dirname(path.resolve(options.output)), hooks.onProgress);
     if (found.kind === 'published') {
       file = found.file;
       downloaded = true;

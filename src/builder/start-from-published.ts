@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { type Manifest, manifestKey } from '@sqlitening/contract';
+import { SignatureError, WrongCommitError, WrongDatabaseError } from '../errors.js';
+import type { TrustedKey } from '../signing/keys.js';
 import { downloadSnapshot } from '../snapshot/download.js';
 import { readManifest } from '../snapshot/manifest-store.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -12,24 +14,39 @@ export type StartingPoint = { kind: 'published'; file: string; manifest: Manifes
  * `folder`, verified, as the starting point of a data refresh (a long-running
  * updater would keep its database; CI starts from what it published). When the
  * commit has no snapshot yet (its first build), the build starts empty.
- * The caller removes `file` when done.
+ * With trusted keys, a manifest they did not sign is refused, not skipped:
+ * building on it would sign a store writer's rows, and starting empty instead
+ * would silently drop what earlier builds accumulated. The caller removes `file`.
  */
 export async function startFromPublished(
-  store: ObjectStore,
-  gitSha: string,
+  from: { store: ObjectStore; gitSha: string; trustedKeys: readonly TrustedKey[] | null; name: string | null },
   folder: string,
   onProgress?: (bytes: number, total: number) => void,
 ): Promise<StartingPoint> {
-  const read = await readManifest(store, manifestKey(gitSha));
+  const { store, gitSha } = from;
+  const key = manifestKey(gitSha);
+  let read: Awaited<ReturnType<typeof readManifest>>;
+  try {
+    read = await readManifest(store, key, { trustedKeys: from.trustedKeys });
+  } catch (error) {
+    if (!(error instanceof SignatureError)) throw error;
+    throw new SignatureError(
+      `refusing to build on ${store.location}/${key}: ${error.message}. If the store holds unsigned snapshots because signing was turned on just now, build once from an empty database (the Action's start-from: fresh, or build without --from published) and publish it signed`,
+      error.code as ConstructorParameters<typeof SignatureError>[1],
+    );
+  }
   if (read.status !== 'ok') {
     return { kind: 'empty', reason: `no snapshot of ${gitSha.slice(0, 12)} in ${store.location} yet` };
   }
+  const { manifest } = read;
+  if (manifest.gitSha !== gitSha) throw new WrongCommitError(gitSha, manifest.gitSha, `${store.location}/${key}`);
+  if (from.name !== null && manifest.name !== from.name) throw new WrongDatabaseError(from.name, manifest.name, `${store.location}/${key}`);
   const file = path.join(folder, `.sqlitening-start-${randomBytes(4).toString('hex')}.db`);
   await downloadSnapshot({
     store,
-    manifest: read.manifest,
+    manifest,
     destination: file,
-    onProgress: (bytes) => onProgress?.(bytes, read.manifest.object.size),
+    onProgress: (bytes) => onProgress?.(bytes, manifest.object.size),
   });
-  return { kind: 'published', file, manifest: read.manifest };
+  return { kind: 'published', file, manifest };
 }

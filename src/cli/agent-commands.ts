@@ -7,11 +7,12 @@ import { createHealthServer, DEFAULT_HEALTH_LIMITS, listen } from '../agent/heal
 import { DEFAULT_ALLOWED_CIDRS, DEFAULT_ALLOWED_HOSTS, makeHostCheck, makePeerCheck } from '../agent/host-check.js';
 import { agentPaths } from '../agent/paths.js';
 import { DEFAULT_MAX_DATABASE_BYTES, verifyDatabaseFile } from '../agent/sync.js';
-import { readTrustedKey, type TrustedKey } from '../signing/keys.js';
+import { readTrustedKeys } from '../signing/keys.js';
 import { assertTaskName, touchTask } from '../agent/tasks.js';
 import { assertName, assertPodName, formatBytes, LATEST_KEY, manifestKey } from '@sqlitening/contract';
 import { NotFoundError, UsageError } from '../errors.js';
 import { parseGitShaArg, resolveGitSha } from '../git.js';
+import { acceptManifest } from '../snapshot/accept-manifest.js';
 import { pullSnapshot } from '../snapshot/pull.js';
 import { readManifest } from '../snapshot/manifest-store.js';
 import { openStore } from '../store/open-store.js';
@@ -26,6 +27,7 @@ interface SyncFlags {
   deadline: number;
   maxSize: number;
   trustKey?: string[];
+  name?: string;
   allowRollback?: boolean;
   delta: boolean;
   reverify: number;
@@ -71,7 +73,8 @@ function addSyncOptions(command: Command): Command {
         .default(DEFAULT_MAX_DATABASE_BYTES, formatBytes(DEFAULT_MAX_DATABASE_BYTES).replace(/\.00 /, '')),
     )
     .option('--trust-key <file>', 'accept only manifests signed by this Ed25519 public key (repeatable: any of them, for rotation)', collect)
-    .option('--allow-rollback', 'install a snapshot older than the installed one of the same commit (refused by default)')
+    .addOption(new Option('--name <name>', 'the database this pod installs: refuse manifests published with another --name, or none').env('SQLITENING_NAME'))
+    .option('--allow-rollback', 'install a manifest older than the newest accepted for the commit, or past its signed expiry (refused by default)')
     .option('--no-delta', 'always download whole snapshots, never deltas from the live file')
     .addOption(
       new Option('--reverify <duration>', 'read the whole live file and check it against its manifest this often (the agent also at its start)')
@@ -100,18 +103,14 @@ async function agentOptions(flags: SyncFlags, out: Reporter): Promise<AgentOptio
     stallTimeoutMs: flags.stallTimeout,
     deadlineMs: flags.deadline,
     maxDatabaseBytes: flags.maxSize,
-    trustedKeys: await trustedKeys(flags.trustKey),
+    trustedKeys: await readTrustedKeys(flags.trustKey),
+    databaseName: flags.name === undefined ? null : assertName(flags.name, '--name'),
     allowRollback: flags.allowRollback === true,
     noDelta: flags.delta === false,
     reverifyMs: flags.reverify,
     attempts: flags.attempts,
     log: (event, fields) => out.event(`agent.${event}`, fields, `${event} ${JSON.stringify(fields)}`),
   };
-}
-
-/** The keys of `--trust-key`; null (signatures not checked) when none is given. */
-async function trustedKeys(files: string[] | undefined): Promise<TrustedKey[] | null> {
-  return files?.length ? Promise.all(files.map(readTrustedKey)) : null;
 }
 
 function parseTaskLimits(specs: string[]): Map<string, number> {
@@ -255,6 +254,7 @@ export function pullCommand(reporter: () => Reporter): Command {
     .option('--git-sha <sha>', 'commit whose snapshot to fetch (default: $GITHUB_SHA, then git rev-parse HEAD)')
     .option('--latest', 'the newest snapshot of any commit (latest.json)')
     .option('--trust-key <file>', 'accept only a manifest signed by this Ed25519 public key (repeatable)', collect)
+    .addOption(new Option('--name <name>', 'refuse a manifest published with another --name, or none').env('SQLITENING_NAME'))
     .option('--no-delta', 'download the whole snapshot even when the destination holds one the manifest has a delta from');
   addStoreOptions(command);
   command.addHelpText('after', '\nExample (a Dockerfile or a new machine):\n  sqlitening pull data/site.db --store https://snapshots.example.com/www --latest');
@@ -265,6 +265,7 @@ export function pullCommand(reporter: () => Reporter): Command {
         gitSha?: string;
         latest?: boolean;
         trustKey?: string[];
+        name?: string;
         delta: boolean;
         store?: string;
         endpoint?: string;
@@ -276,8 +277,20 @@ export function pullCommand(reporter: () => Reporter): Command {
       const store = await openStore(storeSettings(flags));
       if (flags.latest && flags.gitSha) throw new UsageError('give either --git-sha or --latest, not both');
       const key = flags.latest ? LATEST_KEY : manifestKey(resolveGitSha(flags.gitSha, process.env, process.cwd()).sha);
-      const read = await readManifest(store, key, { trustedKeys: await trustedKeys(flags.trustKey) });
+      const read = await readManifest(store, key, { trustedKeys: await readTrustedKeys(flags.trustKey) });
       if (read.status !== 'ok') throw new NotFoundError(key, store.location);
+      // A one-shot pull keeps no state, so it has no rollback floor; the name and a signed expiry still hold.
+      acceptManifest(
+        read.manifest,
+        {
+          appGitSha: null,
+          databaseName: flags.name === undefined ? null : assertName(flags.name, '--name'),
+          floor: null,
+          allowRollback: false,
+          now: new Date(),
+        },
+        `${store.location}/${key}`,
+      );
       const file = path.resolve(destination);
       const pulled = await pullSnapshot({
         store,

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { buildFrom, type BuildStart } from '../builder/build-from.js';
 import { betterSqlite3Driver } from '../sqlite/better-sqlite3-driver.js';
 import { UsageError } from '../errors.js';
-import { formatBytes, formatDuration } from '@sqlitening/contract';
+import { assertName, formatBytes, formatDuration } from '@sqlitening/contract';
+import { readTrustedKeys } from '../signing/keys.js';
 import { resolveGitSha } from '../git.js';
 import { openStore } from '../store/open-store.js';
 import type { Reporter } from './reporter.js';
@@ -18,6 +19,8 @@ interface BuildFlags {
   vacuum: 'auto' | 'always' | 'never';
   vacuumThreshold: number;
   gitSha?: string;
+  trustKey?: string[];
+  name?: string;
   store?: string;
   endpoint?: string;
   region?: string;
@@ -34,7 +37,13 @@ export function buildCommand(reporter: () => Reporter): Command {
     .option('--from <source>', '"published": start from the newest snapshot of this commit in --store (empty if none); or a database file')
     .addOption(new Option('--vacuum <when>', 'VACUUM: auto = when free pages pass --vacuum-threshold').choices(['auto', 'always', 'never']).default('auto'))
     .option('--vacuum-threshold <share>', 'share of free pages that triggers VACUUM in auto mode', shareArg, 0.25)
-    .option('--git-sha <sha>', 'commit whose snapshot --from published starts from (default: $GITHUB_SHA, then git rev-parse HEAD)');
+    .option('--git-sha <sha>', 'commit whose snapshot --from published starts from (default: $GITHUB_SHA, then git rev-parse HEAD)')
+    .option(
+      '--trust-key <file>',
+      '--from published starts only from a manifest signed by this Ed25519 public key (repeatable); give it whenever the result will be signed',
+      collect,
+    )
+    .addOption(new Option('--name <name>', '--from published starts only from a manifest of this database (publish --name)').env('SQLITENING_NAME'));
   addStoreOptions(command);
   command.addHelpText(
     'after',
@@ -53,7 +62,13 @@ Examples:
     }
     const start: BuildStart =
       flags.from === 'published'
-        ? { kind: 'published', store: await openStore(storeSettings(flags)), gitSha: resolveGitSha(flags.gitSha, process.env, process.cwd()).sha }
+        ? {
+            kind: 'published',
+            store: await openStore(storeSettings(flags)),
+            gitSha: resolveGitSha(flags.gitSha, process.env, process.cwd()).sha,
+            trustedKeys: await readTrustedKeys(flags.trustKey),
+            name: flags.name === undefined ? null : assertName(flags.name, '--name'),
+          }
         : flags.from
           ? { kind: 'file', file: flags.from }
           : { kind: 'empty' };

@@ -1,15 +1,14 @@
 import { Command, Option } from 'commander';
-import type { KeyObject } from 'node:crypto';
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Encoding, formatBytes, formatDuration } from '@sqlitening/contract';
+import { assertName, type Encoding, formatBytes, formatDuration } from '@sqlitening/contract';
 import { UsageError } from '../errors.js';
 import { parseGitShaArg, resolveGitSha } from '../git.js';
 import { builderFromEnv } from '../publish/builder-info.js';
 import { betterSqlite3Driver } from '../sqlite/better-sqlite3-driver.js';
 import { pruneCommits } from '../publish/prune-commits.js';
 import { DEFAULT_DELTA_MAX_SHARE, publishSnapshot } from '../publish/publish.js';
-import { generateSigningKeyPair, parsePrivateKey } from '../signing/keys.js';
+import { generateSigningKeyPair, readSigningKey, readTrustedKeys } from '../signing/keys.js';
 import { openStore } from '../store/open-store.js';
 import type { Reporter } from './reporter.js';
 import { addStoreOptions, collect, durationArg, encodingOption, integerArg, shareArg, storeSettings } from './options.js';
@@ -23,25 +22,14 @@ interface PublishFlags {
   check: boolean;
   deltaMaxShare: number;
   signingKey?: string;
+  trustKey?: string[];
+  name?: string;
+  expiresIn?: number;
   dryRun?: boolean;
   store?: string;
   endpoint?: string;
   region?: string;
   pathStyle?: boolean;
-}
-
-/** The signing key from `--signing-key FILE`, else the PEM in SQLITENING_SIGNING_KEY (a CI secret); none: unsigned. */
-async function signingKey(file: string | undefined, env: NodeJS.ProcessEnv): Promise<KeyObject | null> {
-  if (file) {
-    let pem: string;
-    try {
-      pem = await readFile(file, 'utf8');
-    } catch (error) {
-      throw new UsageError(`cannot read --signing-key ${file}: ${(error as Error).message}`);
-    }
-    return parsePrivateKey(pem, file);
-  }
-  return env.SQLITENING_SIGNING_KEY ? parsePrivateKey(env.SQLITENING_SIGNING_KEY, 'SQLITENING_SIGNING_KEY') : null;
 }
 
 export function keygenCommand(reporter: () => Reporter): Command {
@@ -93,12 +81,31 @@ export function publishCommand(reporter: () => Reporter): Command {
         'sign the manifest with this Ed25519 private key (sqlitening keygen); or the PEM itself in SQLITENING_SIGNING_KEY',
       ).env('SQLITENING_SIGNING_KEY_FILE'),
     )
+    .option(
+      '--trust-key <file>',
+      "also accept the store's current manifest when signed by this public key (repeatable; a key being rotated out); the signing key's own is always accepted",
+      collect,
+    )
+    .addOption(
+      new Option('--name <name>', 'name the database in the signed manifest; pods started with --name refuse manifests of other databases').env(
+        'SQLITENING_NAME',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--expires-in <duration>',
+        'pods refuse the manifest this long after it is signed (manifest-expired): bounds replays for pods with no floor yet; publish (even unchanged data) more often than this',
+      ).argParser(durationArg),
+    )
     .option('--dry-run', 'do everything but write: report what would be uploaded and pruned');
   addStoreOptions(command);
   command.addHelpText(
     'after',
     `
-Publishing the same bytes again for the same commit changes nothing and says so.
+Publishing the same bytes again for the same commit changes nothing and says so
+(with --signing-key or --expires-in it signs the manifest again, with a new expiry).
+With a signing key, the store's current manifest counts only when signed by it
+(or a --trust-key): anything else is treated as absent, never re-signed.
 The manifest (<commit>/manifest.json, Cache-Control: no-cache) is written only
 after the store has confirmed the snapshot object.
 
@@ -132,7 +139,10 @@ Examples:
       retention: { keep: flags.keep, graceMs: flags.grace },
       check: flags.check,
       builder: builderFromEnv(process.env),
-      signingKey: await signingKey(flags.signingKey, process.env),
+      signingKey: await readSigningKey(flags.signingKey, process.env),
+      trustedKeys: (await readTrustedKeys(flags.trustKey)) ?? [],
+      name: flags.name === undefined ? null : assertName(flags.name, '--name'),
+      expiresInMs: flags.expiresIn ?? null,
       deltaMaxShare: flags.deltaMaxShare,
       dryRun: flags.dryRun === true,
       onStep: (step, detail) => out.event(`publish.${step}`, detail),

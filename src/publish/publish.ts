@@ -15,7 +15,8 @@ import {
   snapshotKey,
 } from '@sqlitening/contract';
 import { inspectDatabaseFile, type DatabaseStats } from '../builder/inspect.js';
-import { StoreError } from '../errors.js';
+import { SignatureError, StoreError } from '../errors.js';
+import { publisherTrust, type TrustedKey } from '../signing/keys.js';
 import type { SqliteDriver } from '../sqlite/driver.js';
 import { chunkRoot, HASH_BYTES } from '../snapshot/chunk-hashes.js';
 import { readManifest, writeManifest } from '../snapshot/manifest-store.js';
@@ -55,6 +56,16 @@ export interface PublishOptions {
   deltaMaxShare?: number | undefined;
   /** Signs the manifest (and `latest.json`) as a DSSE envelope with this Ed25519 key; pods given its public key refuse anything else. */
   signingKey?: KeyObject | null | undefined;
+  /**
+   * Keys whose signatures make the store's current manifest count, besides the signing key's own (a key
+   * being rotated out). With either, a current manifest signed by none of them is treated as absent:
+   * nothing of it (history, the same-bytes shortcut) goes into what is signed now.
+   */
+  trustedKeys?: readonly TrustedKey[] | undefined;
+  /** Which database this is (`--name`), signed into the manifest; pods started with a name refuse others. */
+  name?: string | null | undefined;
+  /** Pods refuse the manifest this long after it is signed (`manifest-expired`); every publish signs a fresh one. Absent: never. */
+  expiresInMs?: number | null | undefined;
   /** Decide and report everything, write nothing. */
   dryRun: boolean;
   tempDir?: string;
@@ -88,9 +99,10 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
   const { store } = options;
   const pointerKey = manifestKey(options.gitSha);
 
+  const trust = publisherTrust(options.signingKey, options.trustedKeys);
+  const name = options.name ?? undefined;
   // First the cheap calls that fail on bad settings: store reachable, bucket there, current manifest valid.
-  const current = await readManifest(store, pointerKey);
-  const previous = current.status === 'ok' ? current.manifest : undefined;
+  const previous = await readCurrent(store, pointerKey, { gitSha: options.gitSha, name, trust }, step);
 
   const stats = options.stats ?? inspectDatabaseFile(options.database, { check: options.check, sqlite: options.sqlite });
   step('checked', { checked: options.check, tables: stats.tables.length });
@@ -106,11 +118,14 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
   });
   try {
     const createdAt = now();
+    const expiresAt = options.expiresInMs ? new Date(createdAt.getTime() + options.expiresInMs).toISOString() : undefined;
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
       version: MANIFEST_VERSION,
       gitSha: options.gitSha,
       createdAt: createdAt.toISOString(),
+      ...(name ? { name } : {}),
+      ...(expiresAt ? { expiresAt } : {}),
       database: { sha256: encoded.sha256, size: encoded.size, ...stats },
       object: {
         key: snapshotKey({ gitSha: options.gitSha, createdAt, sha256: encoded.sha256, encoding: options.encoding }),
@@ -138,14 +153,15 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
       // Same bytes: keep the existing object and manifest, but only if the object is really there.
       const object = await store.head(previous.object.key);
       if (object && object.size === previous.object.size) {
+        // The same verified manifest with a new expiry: a scheduled publish keeps the snapshot valid for pods.
+        const renewed: Manifest = expiresAt ? { ...previous, expiresAt } : previous;
         if (!options.dryRun) {
-          // The same manifest, signed now: a store switching to signed manifests must not wait for new data.
-          if (options.signingKey) await writeManifest(store, pointerKey, previous, options.signingKey);
-          await updateLatest(store, previous, options.signingKey);
+          if (options.signingKey || expiresAt) await writeManifest(store, pointerKey, renewed, options.signingKey);
+          await updateLatest(store, renewed, options.signingKey, trust);
         }
         return {
           status: 'unchanged',
-          manifest: previous,
+          manifest: renewed,
           manifestKey: pointerKey,
           objectKey: previous.object.key,
           pruned: [],
@@ -192,7 +208,7 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
     }
 
     await writeManifest(store, pointerKey, manifest, options.signingKey);
-    await updateLatest(store, manifest, options.signingKey);
+    await updateLatest(store, manifest, options.signingKey, trust);
     step('manifest', { key: pointerKey });
 
     const pruned = await pruneCommit(store, options.gitSha, options.retention, now(), new Set([manifest.object.key]), false);
@@ -206,19 +222,54 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== '')) as Partial<T>;
 }
 
-/** Points `latest.json` at `manifest` unless it already points at one at least as new. */
-async function updateLatest(store: ObjectStore, manifest: Manifest, signingKey: KeyObject | null | undefined): Promise<void> {
+/**
+ * The commit's current manifest, when the publisher may build on it: signed by a trusted key (when it has
+ * keys), of this commit and this database. Anything else is treated as absent, and the step says why: a
+ * store writer cannot get their manifest re-signed, nor their history carried into the next signed one.
+ */
+async function readCurrent(
+  store: ObjectStore,
+  key: string,
+  expected: { gitSha: string; name: string | undefined; trust: TrustedKey[] | null },
+  step: (step: string, detail: Record<string, unknown>) => void,
+): Promise<Manifest | undefined> {
+  let read: Awaited<ReturnType<typeof readManifest>>;
+  try {
+    read = await readManifest(store, key, { trustedKeys: expected.trust });
+  } catch (error) {
+    if (!(error instanceof SignatureError)) throw error;
+    step('ignored-current', { key, reason: error.code, message: `${error.message}; publishing a new manifest that does not build on it` });
+    return undefined;
+  }
+  if (read.status !== 'ok') return undefined;
+  const { manifest } = read;
+  const problem =
+    manifest.gitSha !== expected.gitSha
+      ? `it is for commit ${manifest.gitSha}`
+      : manifest.name !== expected.name
+        ? `it names the database ${JSON.stringify(manifest.name ?? null)}, this publish ${JSON.stringify(expected.name ?? null)}`
+        : null;
+  if (problem) {
+    step('ignored-current', { key, reason: 'mismatch', message: `${store.location}/${key}: ${problem}; publishing a new manifest that does not build on it` });
+    return undefined;
+  }
+  return manifest;
+}
+
+/** Points `latest.json` at `manifest` unless it already points at one at least as new (that the publisher can verify). */
+async function updateLatest(store: ObjectStore, manifest: Manifest, signingKey: KeyObject | null | undefined, trust: TrustedKey[] | null): Promise<void> {
   let latest: Manifest | undefined;
   try {
-    const read = await readManifest(store, LATEST_KEY);
+    const read = await readManifest(store, LATEST_KEY, { trustedKeys: trust });
     if (read.status === 'ok') latest = read.manifest;
   } catch (error) {
-    // An invalid latest.json is replaced: it is only a bootstrap hint, derived from the commit manifests.
-    // A store that fails to answer is another matter, and fails the publish.
-    if (!(error instanceof ContractError)) throw error;
+    // An invalid or unverifiable latest.json is replaced: it is only a bootstrap hint, derived from the commit
+    // manifests, and one that a store writer dated 2099 must not stop every later update. A store that fails
+    // to answer is another matter, and fails the publish.
+    if (!(error instanceof ContractError || error instanceof SignatureError)) throw error;
   }
   const same = latest?.gitSha === manifest.gitSha && latest.database.sha256 === manifest.database.sha256;
-  if (latest && (latest.createdAt > manifest.createdAt || (same && !signingKey))) return;
+  if (latest && (Date.parse(latest.createdAt) > Date.parse(manifest.createdAt) || (same && !signingKey && latest.expiresAt === manifest.expiresAt))) return;
   await writeManifest(store, LATEST_KEY, manifest, signingKey);
 }
 

@@ -60,3 +60,36 @@ export async function readTrustedKey(file: string): Promise<TrustedKey> {
   requireEd25519(key, file);
   return { keyId: keyIdOf(key), key };
 }
+
+/**
+ * The keys a publisher verifies what it reads against (the current manifest, the snapshot a build starts
+ * from): its own signing key's public half and any others it was told to trust (a key being rotated out).
+ * `null` when it has neither: it signs nothing, so the store is trusted.
+ */
+export function publisherTrust(signingKey: KeyObject | null | undefined, trusted: readonly TrustedKey[] = []): TrustedKey[] | null {
+  const keys = [...trusted];
+  if (signingKey) {
+    const key = createPublicKey(signingKey);
+    if (!keys.some((k) => k.keyId === keyIdOf(key))) keys.unshift({ keyId: keyIdOf(key), key });
+  }
+  return keys.length > 0 ? keys : null;
+}
+
+/** The public keys in `files` (`--trust-key`, repeatable); null when none is given. */
+export async function readTrustedKeys(files: readonly string[] | undefined): Promise<TrustedKey[] | null> {
+  return files?.length ? Promise.all(files.map(readTrustedKey)) : null;
+}
+
+/** The signing key from `--signing-key FILE`, else the PEM in SQLITENING_SIGNING_KEY (a CI secret); none: unsigned. */
+export async function readSigningKey(file: string | undefined, env: NodeJS.ProcessEnv): Promise<KeyObject | null> {
+  if (file) {
+    let pem: string;
+    try {
+      pem = await readFile(file, 'utf8');
+    } catch (error) {
+      throw new UsageError(`cannot read --signing-key ${file}: ${(error as Error).message}`);
+    }
+    return parsePrivateKey(pem, file);
+  }
+  return env.SQLITENING_SIGNING_KEY ? parsePrivateKey(env.SQLITENING_SIGNING_KEY, 'SQLITENING_SIGNING_KEY') : null;
+}

@@ -79,13 +79,14 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
         const result = await store.get(manifest.object.key, { signal });
         if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
         const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
-        // With a chunk root in the manifest, the chunk hashes prove the bytes and the whole-file SHA-256 is not needed.
+        // Both identities are checked: the chunk hashes (later deltas start from them) and the whole-file SHA-256,
+        // which the pod reports as its database's, so it reports only what it has verified.
         const chunks = manifest.chunks
           ? manifest.database.size >= PARALLEL_HASHING_FROM
             ? new ParallelChunkHasher(manifest.chunks.size)
             : new ChunkHasher(manifest.chunks.size)
           : undefined;
-        const decoded = new LimitedCounter(manifest.database.size, what, !chunks);
+        const decoded = new LimitedCounter(manifest.database.size, what, true);
         const sink = createWriteStream(temp, { flags: 'wx' });
         await pipeline(
           result.body,
@@ -100,13 +101,12 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
         ).finally(() => fileClosed(sink));
         if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
         if (decoded.bytes !== manifest.database.size) throw new SizeMismatchError(what, manifest.database.size, decoded.bytes);
+        const actual = decoded.hash.digest('hex');
+        if (actual !== manifest.database.sha256) throw new ChecksumMismatchError(what, manifest.database.sha256, actual);
         if (chunks && manifest.chunks) {
           chunkHashes = chunks.hashes();
           const root = chunkRoot(chunkHashes);
           if (root !== manifest.chunks.root) throw new ChecksumMismatchError(`${what} (chunk root)`, manifest.chunks.root, root);
-        } else {
-          const actual = decoded.hash.digest('hex');
-          if (actual !== manifest.database.sha256) throw new ChecksumMismatchError(what, manifest.database.sha256, actual);
         }
         await options.verify?.(temp);
         bytesReceived = received.bytes;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { gitShaSchema } from './git-sha.js';
+import { nameSchema } from './names.js';
 import { parseJson, validate } from './validation.js';
 
 /** Identifies the document type, so a stray JSON file is not mistaken for a manifest. */
@@ -114,6 +115,17 @@ export const manifestSchema = z
     /** The commit whose code built and migrated the database. */
     gitSha: gitShaSchema,
     createdAt: utcTimeSchema,
+    /**
+     * Which database this is (`--name` of publish), for stores that hold several: signed with the rest, so a
+     * manifest copied from one database's folder to another's is refused by pods that expect a name.
+     */
+    name: nameSchema.optional(),
+    /**
+     * After this time pods refuse the manifest (`manifest-expired`). Every publish, unchanged ones included,
+     * signs a new one, so a store can serve an old signed manifest (a replay or a freeze) for at most this
+     * long, also to a pod that starts with nothing. Absent: it never expires.
+     */
+    expiresAt: utcTimeSchema.optional(),
     database: databaseInfoSchema,
     object: objectInfoSchema,
     builder: builderSchema,
@@ -125,6 +137,8 @@ export const manifestSchema = z
     history: z.array(historyEntrySchema).max(32).default([]),
   })
   .superRefine((manifest, context) => {
+    if (manifest.expiresAt !== undefined && Date.parse(manifest.expiresAt) <= Date.parse(manifest.createdAt))
+      context.addIssue({ code: 'custom', path: ['expiresAt'], message: 'expected a time after createdAt', input: manifest.expiresAt });
     // The root proves the bytes only together with the size: the chunk count must cover the file exactly.
     const chunks = manifest.chunks;
     if (!chunks) return;
