@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(740);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4062);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 740:
+/***/ 4062:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31445,9 +31445,14 @@ var Inputs;
     Inputs["BoardUrl"] = "board-url";
     Inputs["BoardToken"] = "board-token";
     Inputs["LiveMode"] = "live-mode";
+    Inputs["LiveBranch"] = "live-branch";
+    Inputs["LiveAllow"] = "live-allow";
+    Inputs["LiveMaxCommits"] = "live-max-commits";
 })(Inputs || (Inputs = {}));
 /** The `git-sha` value that means every commit the board reports live. */
 const LIVE = 'live';
+/** The most live commits built in one run when `live-max-commits` is empty. */
+const LIVE_MAX_COMMITS = 10;
 var Outputs;
 (function (Outputs) {
     Outputs["Published"] = "published";
@@ -33480,30 +33485,73 @@ async function fetchLiveCommits(board, options = {}) {
     return commits.filter((commit) => !seen.has(commit.gitSha) && seen.add(commit.gitSha));
 }
 
+;// CONCATENATED MODULE: ./src/git.ts
+
+
+
+/** Validates a sha from the command line or the environment: a bad one is a usage error, not bad data. */
+function parseGitShaArg(value, source) {
+    try {
+        return parseContractGitSha(value, source);
+    }
+    catch (error) {
+        throw new UsageError(error.message);
+    }
+}
+/**
+ * The commit a snapshot belongs to: the explicit value, else `GITHUB_SHA`,
+ * else `git rev-parse HEAD` in `cwd`. Always validated as a full sha.
+ */
+function resolveGitSha(explicit, env, cwd) {
+    if (explicit !== undefined)
+        return { sha: parseGitShaArg(explicit, '--git-sha'), source: '--git-sha' };
+    if (env.GITHUB_SHA)
+        return { sha: parseGitShaArg(env.GITHUB_SHA, 'GITHUB_SHA'), source: 'GITHUB_SHA' };
+    let output;
+    try {
+        output = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    }
+    catch {
+        throw new UsageError(`no git sha: pass --git-sha, set GITHUB_SHA, or run inside a git checkout with a commit (${cwd} is not one)`);
+    }
+    return { sha: parseGitShaArg(output, 'git rev-parse HEAD'), source: 'git rev-parse HEAD' };
+}
+/** Runs `git args` in `cwd` and resolves with its exit code and output; rejects only when git itself cannot run (ENOENT). */
+function runGit(cwd, args) {
+    return new Promise((resolve, reject) => {
+        (0,external_node_child_process_.execFile)('git', args, { cwd, encoding: 'utf8', maxBuffer: 1024 * 1024 }, (error, stdout, stderr) => {
+            if (error && typeof error.code !== 'number')
+                return reject(error);
+            resolve({ code: error ? error.code : 0, stdout, stderr });
+        });
+    });
+}
+/** The stdout of `git args` in `cwd`; a `GitError` with the tail of its stderr when it exits non-zero. */
+async function gitOutput(cwd, args) {
+    const result = await runGit(cwd, args);
+    if (result.code !== 0)
+        throw gitFailed(cwd, args, result);
+    return result.stdout;
+}
+/** The `GitError` of a git command that exited non-zero. */
+function gitFailed(cwd, args, result) {
+    return new errors/* GitError */.XS(`git ${args.join(' ')} failed in ${cwd} (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+}
+
 ;// CONCATENATED MODULE: ./src/live/worktree.ts
 
 
 
 
-function git(cwd, args) {
-    return new Promise((resolve, reject) => {
-        (0,external_node_child_process_.execFile)('git', args, { cwd, encoding: 'utf8', maxBuffer: 1024 * 1024 }, (error, stdout, stderr) => {
-            if (error && typeof error.code !== 'number')
-                return reject(error); // git itself could not run (ENOENT)
-            resolve({ code: error ? error.code : 0, stdout, stderr });
-        });
-    });
-}
-async function gitOrThrow(cwd, args) {
-    const result = await git(cwd, args);
-    if (result.code !== 0)
-        throw new errors/* GitError */.XS(`git ${args.join(' ')} failed in ${cwd} (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-    return result.stdout;
-}
+/*
+ * A commit's own code, checked out beside the workflow's clone with
+ * `git worktree`: the clone's objects are shared, so nothing is fetched, and
+ * the workflow's checkout is left as it was.
+ */
 /** The top folder of the git checkout that holds `dir`; a `UsageError` when it is in none. */
 async function repositoryRoot(dir) {
     // --show-cdup (the way up, e.g. `../../`) keeps the caller's spelling of the path; --show-toplevel would resolve symlinks.
-    const result = await git(dir, ['rev-parse', '--show-cdup']).catch((error) => ({ code: -1, stdout: '', stderr: error.message }));
+    const result = await runGit(dir, ['rev-parse', '--show-cdup']).catch((error) => ({ code: -1, stdout: '', stderr: error.message }));
     if (result.code !== 0) {
         throw new errors/* UsageError */.eb(`${dir} is not in a git checkout (${result.stderr.trim().split('\n')[0]}); git-sha: live builds each commit from the workflow's clone: use actions/checkout with fetch-depth: 0`);
     }
@@ -33511,10 +33559,11 @@ async function repositoryRoot(dir) {
 }
 /** Whether the clone holds `gitSha` as a commit. */
 async function hasCommit(root, gitSha) {
-    return (await git(root, ['cat-file', '-e', `${gitSha}^{commit}`])).code === 0;
+    return (await runGit(root, ['cat-file', '-e', `${gitSha}^{commit}`])).code === 0;
 }
+/** Whether the clone is shallow (it holds only the newest commits). */
 async function isShallow(root) {
-    return (await gitOrThrow(root, ['rev-parse', '--is-shallow-repository'])).trim() === 'true';
+    return (await gitOutput(root, ['rev-parse', '--is-shallow-repository'])).trim() === 'true';
 }
 /**
  * Checks `gitSha` out, detached, in a new worktree under `parent`, runs `fn`
@@ -33527,16 +33576,125 @@ async function withWorktree(root, gitSha, parent, fn) {
     const folder = await (0,promises_.mkdtemp)(external_node_path_default().join(parent, `sqlitening-${gitSha.slice(0, 12)}-`));
     const checkout = external_node_path_default().join(folder, 'checkout');
     try {
-        await gitOrThrow(root, ['worktree', 'add', '--detach', '--quiet', checkout, gitSha]);
+        await gitOutput(root, ['worktree', 'add', '--detach', '--quiet', checkout, gitSha]);
         return await fn(checkout);
     }
     finally {
         // --force: loaders may leave files behind. If git cannot remove it, the folder goes and prune forgets it.
-        const removed = await git(root, ['worktree', 'remove', '--force', checkout]).catch(() => undefined);
+        const removed = await runGit(root, ['worktree', 'remove', '--force', checkout]).catch(() => undefined);
         await (0,promises_.rm)(folder, { recursive: true, force: true });
         if (removed?.code !== 0)
-            await git(root, ['worktree', 'prune']).catch(() => undefined);
+            await runGit(root, ['worktree', 'prune']).catch(() => undefined);
     }
+}
+
+;// CONCATENATED MODULE: ./src/live/commit-policy.ts
+
+
+
+/**
+ * Whether `text` can name a branch: git's ref name rules
+ * (`git check-ref-format --branch`), and never an option.
+ */
+function isBranchName(text) {
+    return (text !== '' &&
+        !/[\s~^:?*[\\]/.test(text) &&
+        ![...text].some((char) => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f) &&
+        !text.startsWith('-') &&
+        !text.startsWith('/') &&
+        !text.endsWith('/') &&
+        !text.endsWith('.') &&
+        !text.endsWith('.lock') &&
+        !text.includes('..') &&
+        !text.includes('//') &&
+        !text.includes('@{') &&
+        !text.split('/').some((part) => part.startsWith('.')) &&
+        text !== '@');
+}
+/** `refs/remotes/origin/main` → `origin/main`; `refs/heads/main` → `main`. */
+function shortRef(ref) {
+    return ref.replace(/^refs\/(remotes|heads)\//, '');
+}
+async function isCommitRef(root, ref) {
+    return (await runGit(root, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])).code === 0;
+}
+/** The ref a branch name stands for in the clone: the remote-tracking branch first (what actions/checkout fetches), then a local one. */
+async function branchRef(root, name) {
+    const candidates = name.startsWith('refs/') ? [name] : [`refs/remotes/origin/${name}`, `refs/heads/${name}`];
+    for (const ref of candidates)
+        if (await isCommitRef(root, ref))
+            return ref;
+    return null;
+}
+/**
+ * The branch whose history may be built: `named` when given; otherwise the
+ * repository's default branch, from the clone's `origin/HEAD` (set by
+ * `git clone` and `git remote set-head origin --auto`, but not by
+ * actions/checkout), else from the first hint whose branch the clone holds.
+ * A `UsageError` saying what was tried when none is found.
+ */
+async function resolveLiveBranch(root, named, hints) {
+    if (named !== null) {
+        const ref = await branchRef(root, named);
+        if (ref)
+            return { ref, description: shortRef(ref) };
+        throw new errors/* UsageError */.eb(`invalid input 'live-branch': branch ${named} is not in the clone at ${root} (${named.startsWith('refs/') ? named : `neither refs/remotes/origin/${named} nor refs/heads/${named}`}); check out with actions/checkout and fetch-depth: 0, which fetches every branch`);
+    }
+    const head = await runGit(root, ['symbolic-ref', '--quiet', 'refs/remotes/origin/HEAD']);
+    const headRef = head.stdout.trim();
+    if (head.code === 0 && (await isCommitRef(root, headRef)))
+        return { ref: headRef, description: `${shortRef(headRef)} (the default branch, from origin/HEAD)` };
+    const tried = ['the clone has no origin/HEAD'];
+    for (const hint of hints) {
+        const ref = await branchRef(root, hint.name);
+        if (ref)
+            return { ref, description: `${shortRef(ref)} (the default branch, from ${hint.source})` };
+        tried.push(`${hint.source} names ${hint.name}, which is not in the clone`);
+    }
+    if (hints.length === 0)
+        tried.push('the workflow event names no default branch');
+    throw new errors/* UsageError */.eb(`cannot tell which branch's commits git-sha: live may build in ${root}: ${tried.join('; ')}. Set input 'live-branch' (e.g. main), or run "git remote set-head origin --auto" after actions/checkout with fetch-depth: 0`);
+}
+/** Whether `gitSha` is `ref` or one of its ancestors. */
+async function isAncestor(root, gitSha, ref) {
+    const args = ['merge-base', '--is-ancestor', gitSha, ref];
+    const result = await runGit(root, args);
+    if (result.code === 0 || result.code === 1)
+        return result.code === 0;
+    throw gitFailed(root, args, result);
+}
+/**
+ * Decides, newest first, which of `commits` (the board's list, newest first)
+ * to build: each one in the clone and either in the branch's history or in
+ * the allow list, until `maxCommits` are found; the rest are refused without
+ * being looked at. Refused commits do not count against the limit, so shas
+ * nobody can build do not crowd out the ones that can be. Runs none of their code.
+ */
+async function decideCommits(root, commits, policy, hints) {
+    const branch = await resolveLiveBranch(root, policy.branch, hints);
+    const allow = new Set(policy.allow);
+    let shallow;
+    let chosen = 0;
+    const decisions = [];
+    for (const commit of commits) {
+        const { gitSha } = commit;
+        let refused = null;
+        if (chosen >= policy.maxCommits) {
+            refused = new errors/* TooManyLiveCommitsError */.Oq(gitSha, policy.maxCommits);
+        }
+        else if (!(await hasCommit(root, gitSha))) {
+            shallow ??= await isShallow(root);
+            refused = new errors/* CommitNotInCloneError */.Hi(gitSha, root, shallow);
+        }
+        else if (!allow.has(gitSha) && !(await isAncestor(root, gitSha, branch.ref))) {
+            refused = new errors/* CommitNotAllowedError */.T6(gitSha, shortRef(branch.ref));
+        }
+        else {
+            chosen++;
+        }
+        decisions.push({ commit, refused });
+    }
+    return { branch, decisions };
 }
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
@@ -33633,6 +33791,7 @@ function parseSize(text, what) {
 
 
 
+
 const settings_name = (input) => `input '${input}'`;
 function choice(get, input, choices, fallback) {
     return parseChoice(get(input) || fallback, settings_name(input), choices);
@@ -33651,7 +33810,7 @@ function readSettings(get, env) {
     if (shaInput !== LIVE) {
         // The board is asked only for live commits: a board input anywhere else would be silently ignored.
         const notLive = `it is used only with '${Inputs.GitSha}: ${LIVE}', but '${Inputs.GitSha}' is ${JSON.stringify(shaInput)}`;
-        for (const input of [Inputs.BoardUrl, Inputs.BoardToken]) {
+        for (const input of [Inputs.BoardUrl, Inputs.BoardToken, Inputs.LiveBranch, Inputs.LiveAllow, Inputs.LiveMaxCommits]) {
             if (get(input) !== '')
                 throw new errors/* UsageError */.eb(`invalid ${settings_name(input)}: ${notLive}`);
         }
@@ -33660,10 +33819,38 @@ function readSettings(get, env) {
         const build = readBuildSettings(get, env);
         return { mode: 'commit', gitSha: readGitSha(shaInput, env), build };
     }
-    const board = readBoard(get);
+    const live = {
+        board: readBoard(get),
+        workingDirectory: readWorkingDirectory(get, env),
+        policy: readCommitPolicy(get),
+        event: { name: env.GITHUB_EVENT_NAME ?? '', ref: env.GITHUB_REF ?? '', payloadPath: env.GITHUB_EVENT_PATH ?? '' },
+    };
     if (liveMode === 'matrix')
-        return { mode: 'live-matrix', board };
-    return { mode: 'live-refresh', board, build: readBuildSettings(get, env), tempDirectory: env.RUNNER_TEMP || (0,external_node_os_.tmpdir)() };
+        return { mode: 'live-matrix', live };
+    return { mode: 'live-refresh', live, build: readBuildSettings(get, env), tempDirectory: env.RUNNER_TEMP || (0,external_node_os_.tmpdir)() };
+}
+/** Which live commits may be built: `live-branch`, `live-allow`, `live-max-commits`. */
+function readCommitPolicy(get) {
+    const branch = get(Inputs.LiveBranch);
+    if (branch !== '' && !isBranchName(branch)) {
+        throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.LiveBranch)}: expected a branch name (main, release/2026) or a full ref (refs/remotes/origin/main), or empty for the repository's default branch, got ${JSON.stringify(branch)}`);
+    }
+    const allow = get(Inputs.LiveAllow)
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '' && !line.startsWith('#'))
+        .flatMap((line) => line.split(/[\s,]+/));
+    for (const sha of allow) {
+        if (!/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(sha)) {
+            const why = /^([0-9a-fA-F]{40}|[0-9a-fA-F]{64})$/.test(sha)
+                ? ' (use lower case)'
+                : /^[0-9a-f]{1,39}$/.test(sha)
+                    ? ' (a prefix is not enough: whoever pushes a commit can choose its first digits)'
+                    : '';
+            throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.LiveAllow)}: expected full commit shas (40 or 64 lowercase hex digits), one per line${why}, got ${JSON.stringify(sha)}`);
+        }
+    }
+    return { branch: branch || null, allow: [...new Set(allow)], maxCommits: integer(get, Inputs.LiveMaxCommits, 1, 1000, LIVE_MAX_COMMITS) };
 }
 function readGitSha(shaInput, env) {
     const shaSource = shaInput !== '' ? `input '${Inputs.GitSha}'` : 'GITHUB_SHA';
@@ -33685,8 +33872,12 @@ function readBoard(get) {
     const token = get(Inputs.BoardToken);
     return { url: url.replace(/\/+$/, ''), token: token === '' ? null : parseBearerToken(token, settings_name(Inputs.BoardToken)) };
 }
+/** `working-directory`, against the workspace. */
+function readWorkingDirectory(get, env) {
+    return external_node_path_default().resolve(env.GITHUB_WORKSPACE ?? process.cwd(), get(Inputs.WorkingDirectory) || '.');
+}
 function readBuildSettings(get, env) {
-    const workingDirectory = external_node_path_default().resolve(env.GITHUB_WORKSPACE ?? process.cwd(), get(Inputs.WorkingDirectory) || '.');
+    const workingDirectory = readWorkingDirectory(get, env);
     const store = get(Inputs.Store);
     if (store === '')
         throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.Store)}: expected s3://bucket[/prefix] or a folder path, got ""`);
@@ -33772,43 +33963,111 @@ function forCheckout(build, root, checkout) {
 
 
 
-/** Asks the board (retrying what can pass), logs what it says, and sets the `live-commits` output. */
-async function liveCommits(board, io, options) {
-    const commits = await withRetries(() => fetchLiveCommits(board, options), {
+
+/** Asks the board, retrying what can pass, and logs what it says. */
+async function askBoard(live, io, options) {
+    const commits = await withRetries(() => fetchLiveCommits(live.board, options), {
         onRetry: (error, attempt, delayMs) => io.warning(`asking the board failed (${(0,describe_error/* errorMessage */.gJ)(error)}); try ${attempt + 1} in ${delayMs} ms`),
     });
-    io.info(`The board at ${board.url} reports ${commits.length} live commit${commits.length === 1 ? '' : 's'}:`);
+    io.info(`The board at ${live.board.url} reports ${commits.length} live commit${commits.length === 1 ? '' : 's'}:`);
     for (const c of commits)
         io.info(`  ${c.gitSha}: ${podsText(c)}`);
     if (commits.length === 0) {
         io.warning('The board reports no live commit: no pod reported its app commit within the pod TTL (agents report it unless started with --any-commit)');
     }
-    io.setOutput(Outputs.LiveCommits, JSON.stringify(commits.map((c) => c.gitSha)));
     return commits;
+}
+/**
+ * Default branch names the workflow run knows, for a clone without
+ * `origin/HEAD`: the event's `repository.default_branch` (push,
+ * workflow_dispatch, …), and a scheduled run's `GITHUB_REF`.
+ */
+async function eventBranchHints(event) {
+    const hints = [];
+    if (event.payloadPath !== '') {
+        let payload;
+        try {
+            payload = JSON.parse(await (0,promises_.readFile)(event.payloadPath, 'utf8'));
+        }
+        catch (error) {
+            // Only a hint: a missing or unreadable event file leaves the others.
+            if (!(error instanceof SyntaxError) && error.code !== 'ENOENT')
+                throw error;
+        }
+        const name = payload?.repository?.default_branch;
+        if (typeof name === 'string' && isBranchName(name))
+            hints.push({ name, source: `the ${event.name || 'workflow'} event's repository.default_branch` });
+    }
+    if (event.name === 'schedule' && event.ref.startsWith('refs/heads/') && isBranchName(event.ref.slice('refs/heads/'.length))) {
+        hints.push({ name: event.ref.slice('refs/heads/'.length), source: "GITHUB_REF (a scheduled run's is the default branch)" });
+    }
+    return hints;
+}
+/** Most commits one warning names; the `results` output has them all. */
+const NAMED_IN_WARNING = 50;
+/**
+ * Asks the board, decides which of its commits may be built, warns about
+ * each one skipped, and sets the `live-commits` output to the ones to build.
+ * Runs none of the commits' code.
+ */
+async function liveDecisions(root, live, io, options) {
+    const commits = await askBoard(live, io, options);
+    const { branch, decisions } = await decideCommits(root, commits, live.policy, await eventBranchHints(live.event));
+    const allowed = live.policy.allow.length > 0 ? ` or listed in ${Inputs.LiveAllow} (${live.policy.allow.length})` : '';
+    io.info(`Building live commits in the history of ${branch.description}${allowed}, at most ${live.policy.maxCommits} per run (${Inputs.LiveMaxCommits})`);
+    const tooMany = [];
+    for (const { commit, refused } of decisions) {
+        if (!refused)
+            continue;
+        const { code, message } = (0,describe_error/* describeError */.Uc)(refused);
+        if (code === 'too-many-live-commits')
+            tooMany.push(commit.gitSha);
+        else
+            io.warning(`${commit.gitSha}: skipped, ${code}: ${message}`);
+    }
+    if (tooMany.length > 0) {
+        const named = tooMany.slice(0, NAMED_IN_WARNING).join(', ');
+        const more = tooMany.length > NAMED_IN_WARNING ? ` and ${tooMany.length - NAMED_IN_WARNING} more (all in the results output)` : '';
+        io.warning(`${Inputs.LiveMaxCommits} is ${live.policy.maxCommits}: ${tooMany.length} older live commit${tooMany.length === 1 ? '' : 's'} skipped this run, not checked or built: ${named}${more}`);
+    }
+    io.setOutput(Outputs.LiveCommits, JSON.stringify(decisions.filter((d) => !d.refused).map((d) => d.commit.gitSha)));
+    return { branch: branch.description, decisions };
 }
 function podsText(commit) {
     return `${commit.pods} live pod${commit.pods === 1 ? '' : 's'} (${commit.clusters.map((k) => `${k.cluster} ${k.pods}`).join(', ')})`;
 }
-/** `live-mode: matrix`: only the `live-commits` output (a JSON array of shas), for `strategy.matrix`. */
+/**
+ * `live-mode: matrix`: only the `live-commits` output (a JSON array of the
+ * shas the policy allows), for `strategy.matrix`. Needs the workflow's clone,
+ * to check each commit against the live branch.
+ */
 async function listLiveCommits(settings, io, options) {
-    return liveCommits(settings.board, io, options);
+    const root = await repositoryRoot(settings.live.workingDirectory);
+    const { decisions } = await liveDecisions(root, settings.live, io, options);
+    return decisions.filter((d) => !d.refused).map((d) => d.commit);
 }
 /**
- * `live-mode: refresh`: refreshes the snapshot of every live commit, one
- * after another, each built in a worktree of the workflow's clone at that
- * commit. One commit's failure is reported and the others go on; the caller
- * fails the step at the end ({@link liveFailure}). Sets `live-commits` and `results`.
+ * `live-mode: refresh`: refreshes the snapshot of every live commit the
+ * policy allows, one after another, each built in a worktree of the
+ * workflow's clone at that commit; the others are skipped with a warning. One
+ * commit's failure is reported and the others go on; the caller fails the
+ * step at the end ({@link liveFailure}). Sets `live-commits` and `results`.
  */
 async function refreshLiveCommits(settings, builder, io, options) {
     const started = Date.now();
     const root = await repositoryRoot(settings.build.workingDirectory);
     forCheckout(settings.build, root, root); // refuses migrations from outside the repository before anything runs
-    const commits = await liveCommits(settings.board, io, options);
+    const { branch, decisions } = await liveDecisions(root, settings.live, io, options);
     const store = await openStore(settings.build.store);
     await (0,promises_.mkdir)(settings.tempDirectory, { recursive: true });
     const done = [];
-    for (const commit of commits) {
+    for (const { commit, refused } of decisions) {
         const { gitSha } = commit;
+        if (refused) {
+            const { code, message } = (0,describe_error/* describeError */.Uc)(refused);
+            done.push({ commit, result: { gitSha, status: 'skipped', sha256: null, objectKey: null, reason: code, error: message }, report: null });
+            continue;
+        }
         try {
             const report = await io.group(`Refresh ${gitSha}: ${podsText(commit)}`, () => withWorktree(root, gitSha, settings.tempDirectory, async (checkout) => {
                 const build = forCheckout(settings.build, root, checkout);
@@ -33831,35 +34090,48 @@ async function refreshLiveCommits(settings, builder, io, options) {
         }
     }
     io.setOutput(Outputs.Results, JSON.stringify(done.map((d) => d.result)));
-    return { board: settings.board.url, commits: done, durationMs: Date.now() - started };
+    return { board: settings.live.board.url, branch, commits: done, durationMs: Date.now() - started };
 }
-/** Why the step fails, when any live commit did; null when none did. */
+/** Why the step fails, when any live commit failed to build or publish; null when none did (skipped ones are warnings). */
 function liveFailure(report) {
     const failed = report.commits.filter((c) => c.result.status === 'failed');
     if (failed.length === 0)
         return null;
+    const built = report.commits.filter((c) => c.result.status !== 'skipped').length;
     const which = failed.map((c) => `${c.result.gitSha} (${c.result.reason})`).join(', ');
-    return `${failed.length} of ${report.commits.length} live commit${report.commits.length === 1 ? '' : 's'} failed: ${which}; each one's error is above`;
+    return `${failed.length} of ${built} live commit${built === 1 ? '' : 's'} failed: ${which}; each one's error is above`;
 }
 /** Text for a Markdown table cell: no markup, no column breaks, one line. */
 function cell(text) {
     return (0,lib/* escapeHtml */.ZD)(text).replace(/\|/g, '\\|').replace(/\s+/g, ' ');
 }
+/** Most skipped commits the job summary lists one per line (a summary has at most 1 MiB); the `results` output has them all. */
+const SKIPPED_IN_SUMMARY = 50;
 /** The job summary of a live refresh: one line per commit. */
 function liveSummaryMarkdown(report) {
     const total = report.commits.length;
     const failed = report.commits.filter((c) => c.result.status === 'failed').length;
-    const headline = total === 0 ? 'no live commits' : failed > 0 ? `${failed} of ${total} live commits failed` : `refreshed ${total} live commit${total === 1 ? '' : 's'}`;
+    const skipped = report.commits.filter((c) => c.result.status === 'skipped').length;
+    const tried = total - skipped;
+    const skippedText = skipped > 0 ? `, skipped ${skipped}` : '';
+    const headline = total === 0
+        ? 'no live commits'
+        : failed > 0
+            ? `${failed} of ${tried} live commit${tried === 1 ? '' : 's'} failed${skippedText}`
+            : `refreshed ${tried} live commit${tried === 1 ? '' : 's'}${skippedText}`;
     const lines = [
         `## Sqlitening: ${headline}`,
         '',
-        `Live commits from the board at ${cell(report.board)}, newest first; each built from its own code in a worktree of this clone, in ${(0,lib/* formatDuration */.a3)(report.durationMs)}.`,
+        `Live commits from the board at ${cell(report.board)}, newest first; those in the history of ${cell(report.branch)} (or listed in ${Inputs.LiveAllow}) each built from its own code in a worktree of this clone, in ${(0,lib/* formatDuration */.a3)(report.durationMs)}.`,
         '',
     ];
     if (total === 0)
         return [...lines, 'No pod reported its app commit within the board’s pod TTL, so nothing was refreshed.', ''].join('\n');
-    lines.push('| Commit | Live pods | Status | SHA-256 | Tables, or why it failed |', '|---|---|---|---|---|');
+    lines.push('| Commit | Live pods | Status | SHA-256 | Tables, or why it failed or was skipped |', '|---|---|---|---|---|');
+    let skippedShown = 0;
     for (const { commit, result, report: built } of report.commits) {
+        if (result.status === 'skipped' && ++skippedShown > SKIPPED_IN_SUMMARY)
+            continue;
         const pods = `${commit.pods}: ${commit.clusters.map((k) => `${cell(k.cluster)} ${k.pods}`).join(', ')}`;
         const detail = built
             ? built.result.manifest.database.tables.map((t) => `${cell(t.name)} ${t.rows}`).join(', ') || 'no tables'
@@ -33867,6 +34139,8 @@ function liveSummaryMarkdown(report) {
         const status = result.status === 'failed' ? '**failed**' : result.status;
         lines.push(`| \`${commit.gitSha}\` | ${pods} | ${status} | ${result.sha256 ? `\`${result.sha256.slice(0, 16)}…\`` : ''} | ${detail} |`);
     }
+    if (skipped > SKIPPED_IN_SUMMARY)
+        lines.push('', `${skipped - SKIPPED_IN_SUMMARY} more skipped commits are in the \`results\` output.`);
     lines.push('');
     return lines.join('\n');
 }
@@ -33952,7 +34226,18 @@ const EXIT = Object.fromEntries(EXIT_CODES.map((e) => [e.name, e.code]));
 const REASONS = [
     { code: 'usage', kind: 'usage', retryable: false, meaning: 'an invalid flag, setting or input' },
     { code: 'read-only-store', kind: 'usage', retryable: false, meaning: 'a write to a public HTTP store' },
-    { code: 'commit-not-in-clone', kind: 'usage', retryable: false, meaning: 'a live commit is not in the clone (actions/checkout with fetch-depth: 0)' },
+    {
+        code: 'commit-not-in-clone',
+        kind: 'usage',
+        retryable: false,
+        meaning: 'a live commit is not in the clone (actions/checkout with fetch-depth: 0), or does not exist: skipped',
+    },
+    {
+        code: 'too-many-live-commits',
+        kind: 'usage',
+        retryable: false,
+        meaning: 'a live commit past `live-max-commits` in one run: skipped, not checked or built',
+    },
     { code: 'store-unreachable', kind: 'failed', retryable: true, meaning: 'the store did not answer (DNS, refused, timeout)' },
     { code: 'store-error', kind: 'failed', retryable: true, meaning: 'the store answered with an error (retried for 5xx, 429, 408)' },
     {
@@ -33992,6 +34277,12 @@ const REASONS = [
     { code: 'aborted', kind: 'aborted', retryable: false, meaning: 'stopped on purpose (SIGTERM)' },
     { code: 'invalid-document', kind: 'rejected', retryable: false, meaning: 'a manifest, key or setting document breaks the contract' },
     { code: 'wrong-commit', kind: 'rejected', retryable: false, meaning: 'the manifest belongs to another commit' },
+    {
+        code: 'commit-not-allowed',
+        kind: 'rejected',
+        retryable: false,
+        meaning: 'a live commit is neither in the history of `live-branch` nor listed in `live-allow`: skipped, its code never run',
+    },
     { code: 'rollback-refused', kind: 'rejected', retryable: false, meaning: 'the manifest names a snapshot older than the installed one (--allow-rollback)' },
     { code: 'unsigned-manifest', kind: 'rejected', retryable: false, meaning: 'the manifest is not signed, and --trust-key requires it' },
     { code: 'untrusted-key', kind: 'rejected', retryable: false, meaning: 'the manifest is signed, but by no key given with --trust-key' },
@@ -34135,6 +34426,8 @@ function describeError(error) {
 /* harmony export */   I8: () => (/* binding */ StoreUnreachableError),
 /* harmony export */   Jq: () => (/* binding */ BucketMissingError),
 /* harmony export */   OV: () => (/* binding */ StalledError),
+/* harmony export */   Oq: () => (/* binding */ TooManyLiveCommitsError),
+/* harmony export */   T6: () => (/* binding */ CommitNotAllowedError),
 /* harmony export */   Uk: () => (/* binding */ AccessDeniedError),
 /* harmony export */   VA: () => (/* binding */ SignatureError),
 /* harmony export */   XS: () => (/* binding */ GitError),
@@ -34279,14 +34572,42 @@ class BoardError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .Sq
         super(message, 'board-error', 'failed', retryable, { cause });
     }
 }
-/** A commit to build is not in the local clone: a shallow checkout (fetch-depth: 0 fetches every commit), or a commit force-pushed away. */
+/** A commit to build is not in the local clone: a shallow checkout (fetch-depth: 0 fetches every commit), a commit force-pushed away, or a made-up sha. */
 class CommitNotInCloneError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
     gitSha;
     repository;
     constructor(gitSha, repository, shallow) {
-        super(`commit ${gitSha} is not in the clone at ${repository}${shallow ? ' (a shallow clone)' : ''}: check out with actions/checkout and fetch-depth: 0 so every live commit is there; a commit force-pushed away cannot be checked out`, 'commit-not-in-clone', 'usage', false);
+        super(`commit ${gitSha} is not in the clone at ${repository}${shallow ? ' (a shallow clone)' : ''}: check out with actions/checkout and fetch-depth: 0 so every live commit is there; a commit force-pushed away, or one that never existed, cannot be checked out`, 'commit-not-in-clone', 'usage', false);
         this.gitSha = gitSha;
         this.repository = repository;
+    }
+}
+/**
+ * A live commit that CI may not build: neither in the history of the live
+ * branch nor allowed by its full sha. Building runs the commit's own loaders
+ * with the job's secrets, and the board reports whatever sha a cluster's
+ * heartbeat secret names, so an unmerged commit is refused before any of its
+ * code runs.
+ */
+class CommitNotAllowedError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
+    gitSha;
+    branch;
+    constructor(gitSha, 
+    /** The branch whose history is allowed, as people read it: `origin/main`. */
+    branch) {
+        super(`commit ${gitSha} is not in the history of ${branch} and not listed in live-allow, so its code is not run: merge it into ${branch}, or list its full sha in live-allow`, 'commit-not-allowed', 'rejected', false);
+        this.gitSha = gitSha;
+        this.branch = branch;
+    }
+}
+/** A live commit past the most commits built in one run (`live-max-commits`): left for a later run, not checked. */
+class TooManyLiveCommitsError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
+    gitSha;
+    maxCommits;
+    constructor(gitSha, maxCommits) {
+        super(`commit ${gitSha} comes after the ${maxCommits} live commit${maxCommits === 1 ? '' : 's'} built per run (live-max-commits), so it was not checked or built`, 'too-many-live-commits', 'usage', false);
+        this.gitSha = gitSha;
+        this.maxCommits = maxCommits;
     }
 }
 /** A git command failed (other than a missing commit); its stderr is in the message. */
