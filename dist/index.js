@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(740);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4062);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 740:
+/***/ 4062:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31442,14 +31442,17 @@ var Inputs;
     Inputs["WorkingDirectory"] = "working-directory";
     Inputs["DryRun"] = "dry-run";
     Inputs["SigningKey"] = "signing-key";
-    Inputs["Name"] = "name";
-    Inputs["ExpiresIn"] = "expires-in";
     Inputs["BoardUrl"] = "board-url";
     Inputs["BoardToken"] = "board-token";
     Inputs["LiveMode"] = "live-mode";
+    Inputs["LiveBranch"] = "live-branch";
+    Inputs["LiveAllow"] = "live-allow";
+    Inputs["LiveMaxCommits"] = "live-max-commits";
 })(Inputs || (Inputs = {}));
 /** The `git-sha` value that means every commit the board reports live. */
 const LIVE = 'live';
+/** The most live commits built in one run when `live-max-commits` is empty. */
+const LIVE_MAX_COMMITS = 10;
 var Outputs;
 (function (Outputs) {
     Outputs["Published"] = "published";
@@ -32219,28 +32222,29 @@ async function downloadSnapshot(options) {
         if (result.status !== 'ok')
             throw new errors/* StoreError */.AD(`${what}: unexpected not-modified answer`, true);
         const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
-        // Both identities are checked: the chunk hashes (later deltas start from them) and the whole-file SHA-256,
-        // which the pod reports as its database's, so it reports only what it has verified.
+        // With a chunk root in the manifest, the chunk hashes prove the bytes and the whole-file SHA-256 is not needed.
         const chunks = manifest.chunks
             ? manifest.database.size >= PARALLEL_HASHING_FROM
                 ? new ParallelChunkHasher(manifest.chunks.size)
                 : new ChunkHasher(manifest.chunks.size)
             : undefined;
-        const decoded = new LimitedCounter(manifest.database.size, what, true);
+        const decoded = new LimitedCounter(manifest.database.size, what, !chunks);
         const sink = (0,external_node_fs_.createWriteStream)(temp, { flags: 'wx' });
         await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, stallWatchdog(what, options.stallTimeoutMs ?? 30_000), received, decompressor(manifest.object.encoding), decoded, chunks ?? new external_node_stream_.PassThrough(), flushBehind(sink), sink, { signal }).finally(() => fileClosed(sink));
         if (received.bytes !== manifest.object.size)
             throw new errors/* SizeMismatchError */.Au(`${what} (stored bytes)`, manifest.object.size, received.bytes);
         if (decoded.bytes !== manifest.database.size)
             throw new errors/* SizeMismatchError */.Au(what, manifest.database.size, decoded.bytes);
-        const actual = decoded.hash.digest('hex');
-        if (actual !== manifest.database.sha256)
-            throw new errors/* ChecksumMismatchError */.a0(what, manifest.database.sha256, actual);
         if (chunks && manifest.chunks) {
             chunkHashes = chunks.hashes();
             const root = chunkRoot(chunkHashes);
             if (root !== manifest.chunks.root)
                 throw new errors/* ChecksumMismatchError */.a0(`${what} (chunk root)`, manifest.chunks.root, root);
+        }
+        else {
+            const actual = decoded.hash.digest('hex');
+            if (actual !== manifest.database.sha256)
+                throw new errors/* ChecksumMismatchError */.a0(what, manifest.database.sha256, actual);
         }
         await options.verify?.(temp);
         bytesReceived = received.bytes;
@@ -32303,38 +32307,6 @@ async function readTrustedKey(file) {
         throw new UsageError(`invalid trust key ${file}: expected a public key, got a private one; give the .pub file`);
     requireEd25519(key, file);
     return { keyId: keyIdOf(key), key };
-}
-/**
- * The keys a publisher verifies what it reads against (the current manifest, the snapshot a build starts
- * from): its own signing key's public half and any others it was told to trust (a key being rotated out).
- * `null` when it has neither: it signs nothing, so the store is trusted.
- */
-function publisherTrust(signingKey, trusted = []) {
-    const keys = [...trusted];
-    if (signingKey) {
-        const key = (0,external_node_crypto_.createPublicKey)(signingKey);
-        if (!keys.some((k) => k.keyId === keyIdOf(key)))
-            keys.unshift({ keyId: keyIdOf(key), key });
-    }
-    return keys.length > 0 ? keys : null;
-}
-/** The public keys in `files` (`--trust-key`, repeatable); null when none is given. */
-async function readTrustedKeys(files) {
-    return files?.length ? Promise.all(files.map(readTrustedKey)) : null;
-}
-/** The signing key from `--signing-key FILE`, else the PEM in SQLITENING_SIGNING_KEY (a CI secret); none: unsigned. */
-async function readSigningKey(file, env) {
-    if (file) {
-        let pem;
-        try {
-            pem = await readFile(file, 'utf8');
-        }
-        catch (error) {
-            throw new UsageError(`cannot read --signing-key ${file}: ${error.message}`);
-        }
-        return parsePrivateKey(pem, file);
-    }
-    return env.SQLITENING_SIGNING_KEY ? parsePrivateKey(env.SQLITENING_SIGNING_KEY, 'SQLITENING_SIGNING_KEY') : null;
 }
 
 ;// CONCATENATED MODULE: ./src/signing/manifest-signature.ts
@@ -32476,44 +32448,26 @@ async function writeManifest(store, key, manifest, signingKey) {
 
 
 
-
 /**
  * Fetches the newest published snapshot of `gitSha` into a temp file in
  * `folder`, verified, as the starting point of a data refresh (a long-running
  * updater would keep its database; CI starts from what it published). When the
  * commit has no snapshot yet (its first build), the build starts empty.
- * With trusted keys, a manifest they did not sign is refused, not skipped:
- * building on it would sign a store writer's rows, and starting empty instead
- * would silently drop what earlier builds accumulated. The caller removes `file`.
+ * The caller removes `file` when done.
  */
-async function startFromPublished(from, folder, onProgress) {
-    const { store, gitSha } = from;
-    const key = (0,lib/* manifestKey */.Rn)(gitSha);
-    let read;
-    try {
-        read = await readManifest(store, key, { trustedKeys: from.trustedKeys });
-    }
-    catch (error) {
-        if (!(error instanceof errors/* SignatureError */.VA))
-            throw error;
-        throw new errors/* SignatureError */.VA(`refusing to build on ${store.location}/${key}: ${error.message}. If the store holds unsigned snapshots because signing was turned on just now, build once from an empty database (the Action's start-from: fresh, or build without --from published) and publish it signed`, error.code);
-    }
+async function startFromPublished(store, gitSha, folder, onProgress) {
+    const read = await readManifest(store, (0,lib/* manifestKey */.Rn)(gitSha));
     if (read.status !== 'ok') {
         return { kind: 'empty', reason: `no snapshot of ${gitSha.slice(0, 12)} in ${store.location} yet` };
     }
-    const { manifest } = read;
-    if (manifest.gitSha !== gitSha)
-        throw new errors/* WrongCommitError */.ju(gitSha, manifest.gitSha, `${store.location}/${key}`);
-    if (from.name !== null && manifest.name !== from.name)
-        throw new errors/* WrongDatabaseError */.HS(from.name, manifest.name, `${store.location}/${key}`);
     const file = external_node_path_default().join(folder, `.sqlitening-start-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.db`);
     await downloadSnapshot({
         store,
-        manifest,
+        manifest: read.manifest,
         destination: file,
-        onProgress: (bytes) => onProgress?.(bytes, manifest.object.size),
+        onProgress: (bytes) => onProgress?.(bytes, read.manifest.object.size),
     });
-    return { kind: 'published', file, manifest };
+    return { kind: 'published', file, manifest: read.manifest };
 }
 
 ;// CONCATENATED MODULE: ./src/builder/build-from.ts
@@ -32532,7 +32486,7 @@ async function buildFrom(start, options, hooks = {}) {
     let downloaded = false;
     let startedFrom = { description: 'an empty database' };
     if (start.kind === 'published') {
-        const found = await startFromPublished(start, external_node_path_default().dirname(external_node_path_default().resolve(options.output)), hooks.onProgress);
+        const found = await startFromPublished(start.store, start.gitSha, external_node_path_default().dirname(external_node_path_default().resolve(options.output)), hooks.onProgress);
         if (found.kind === 'published') {
             file = found.file;
             downloaded = true;
@@ -32889,7 +32843,6 @@ function planRetention(objects, rule, now, protectedKeys) {
 
 
 
-
 /** A delta larger than half the full object saves a pod little, and costs the store an object. */
 const DEFAULT_DELTA_MAX_SHARE = 0.5;
 /**
@@ -32905,10 +32858,9 @@ async function publishSnapshot(options) {
     const step = options.onStep ?? (() => { });
     const { store } = options;
     const pointerKey = (0,lib/* manifestKey */.Rn)(options.gitSha);
-    const trust = publisherTrust(options.signingKey, options.trustedKeys);
-    const name = options.name ?? undefined;
     // First the cheap calls that fail on bad settings: store reachable, bucket there, current manifest valid.
-    const previous = await readCurrent(store, pointerKey, { gitSha: options.gitSha, name, trust }, step);
+    const current = await readManifest(store, pointerKey);
+    const previous = current.status === 'ok' ? current.manifest : undefined;
     const stats = options.stats ?? inspectDatabaseFile(options.database, { check: options.check, sqlite: options.sqlite });
     step('checked', { checked: options.check, tables: stats.tables.length });
     const { size: databaseSize } = await (0,promises_.stat)(options.database);
@@ -32922,14 +32874,11 @@ async function publishSnapshot(options) {
     });
     try {
         const createdAt = now();
-        const expiresAt = options.expiresInMs ? new Date(createdAt.getTime() + options.expiresInMs).toISOString() : undefined;
         const manifest = {
             format: lib/* MANIFEST_FORMAT */.Sn,
             version: lib/* MANIFEST_VERSION */.hh,
             gitSha: options.gitSha,
             createdAt: createdAt.toISOString(),
-            ...(name ? { name } : {}),
-            ...(expiresAt ? { expiresAt } : {}),
             database: { sha256: encoded.sha256, size: encoded.size, ...stats },
             object: {
                 key: (0,lib/* snapshotKey */.o1)({ gitSha: options.gitSha, createdAt, sha256: encoded.sha256, encoding: options.encoding }),
@@ -32956,16 +32905,15 @@ async function publishSnapshot(options) {
             // Same bytes: keep the existing object and manifest, but only if the object is really there.
             const object = await store.head(previous.object.key);
             if (object && object.size === previous.object.size) {
-                // The same verified manifest with a new expiry: a scheduled publish keeps the snapshot valid for pods.
-                const renewed = expiresAt ? { ...previous, expiresAt } : previous;
                 if (!options.dryRun) {
-                    if (options.signingKey || expiresAt)
-                        await writeManifest(store, pointerKey, renewed, options.signingKey);
-                    await updateLatest(store, renewed, options.signingKey, trust);
+                    // The same manifest, signed now: a store switching to signed manifests must not wait for new data.
+                    if (options.signingKey)
+                        await writeManifest(store, pointerKey, previous, options.signingKey);
+                    await updateLatest(store, previous, options.signingKey);
                 }
                 return {
                     status: 'unchanged',
-                    manifest: renewed,
+                    manifest: previous,
                     manifestKey: pointerKey,
                     objectKey: previous.object.key,
                     pruned: [],
@@ -33006,7 +32954,7 @@ async function publishSnapshot(options) {
             });
         }
         await writeManifest(store, pointerKey, manifest, options.signingKey);
-        await updateLatest(store, manifest, options.signingKey, trust);
+        await updateLatest(store, manifest, options.signingKey);
         step('manifest', { key: pointerKey });
         const pruned = await pruneCommit(store, options.gitSha, options.retention, now(), new Set([manifest.object.key]), false);
         return { status: 'published', manifest, manifestKey: pointerKey, objectKey: manifest.object.key, pruned, durationMs: Date.now() - started };
@@ -33018,53 +32966,22 @@ async function publishSnapshot(options) {
 function stripUndefined(value) {
     return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== ''));
 }
-/**
- * The commit's current manifest, when the publisher may build on it: signed by a trusted key (when it has
- * keys), of this commit and this database. Anything else is treated as absent, and the step says why: a
- * store writer cannot get their manifest re-signed, nor their history carried into the next signed one.
- */
-async function readCurrent(store, key, expected, step) {
-    let read;
-    try {
-        read = await readManifest(store, key, { trustedKeys: expected.trust });
-    }
-    catch (error) {
-        if (!(error instanceof errors/* SignatureError */.VA))
-            throw error;
-        step('ignored-current', { key, reason: error.code, message: `${error.message}; publishing a new manifest that does not build on it` });
-        return undefined;
-    }
-    if (read.status !== 'ok')
-        return undefined;
-    const { manifest } = read;
-    const problem = manifest.gitSha !== expected.gitSha
-        ? `it is for commit ${manifest.gitSha}`
-        : manifest.name !== expected.name
-            ? `it names the database ${JSON.stringify(manifest.name ?? null)}, this publish ${JSON.stringify(expected.name ?? null)}`
-            : null;
-    if (problem) {
-        step('ignored-current', { key, reason: 'mismatch', message: `${store.location}/${key}: ${problem}; publishing a new manifest that does not build on it` });
-        return undefined;
-    }
-    return manifest;
-}
-/** Points `latest.json` at `manifest` unless it already points at one at least as new (that the publisher can verify). */
-async function updateLatest(store, manifest, signingKey, trust) {
+/** Points `latest.json` at `manifest` unless it already points at one at least as new. */
+async function updateLatest(store, manifest, signingKey) {
     let latest;
     try {
-        const read = await readManifest(store, lib/* LATEST_KEY */.My, { trustedKeys: trust });
+        const read = await readManifest(store, lib/* LATEST_KEY */.My);
         if (read.status === 'ok')
             latest = read.manifest;
     }
     catch (error) {
-        // An invalid or unverifiable latest.json is replaced: it is only a bootstrap hint, derived from the commit
-        // manifests, and one that a store writer dated 2099 must not stop every later update. A store that fails
-        // to answer is another matter, and fails the publish.
-        if (!(error instanceof lib/* ContractError */.Vl || error instanceof errors/* SignatureError */.VA))
+        // An invalid latest.json is replaced: it is only a bootstrap hint, derived from the commit manifests.
+        // A store that fails to answer is another matter, and fails the publish.
+        if (!(error instanceof lib/* ContractError */.Vl))
             throw error;
     }
     const same = latest?.gitSha === manifest.gitSha && latest.database.sha256 === manifest.database.sha256;
-    if (latest && (Date.parse(latest.createdAt) > Date.parse(manifest.createdAt) || (same && !signingKey && latest.expiresAt === manifest.expiresAt)))
+    if (latest && (latest.createdAt > manifest.createdAt || (same && !signingKey)))
         return;
     await writeManifest(store, lib/* LATEST_KEY */.My, manifest, signingKey);
 }
@@ -33408,13 +33325,10 @@ async function openStore(settings) {
 
 
 
-
 /** Builds, checks and publishes the snapshot of `gitSha` to `store`, as the settings say. Sets no outputs. */
 async function buildAndPublish(settings, gitSha, store, builder, io) {
     const started = Date.now();
-    const { built, startedFrom } = await buildFrom(settings.startFrom === 'published'
-        ? { kind: 'published', store, gitSha, trustedKeys: publisherTrust(settings.signingKey), name: settings.name }
-        : { kind: 'empty' }, {
+    const { built, startedFrom } = await buildFrom(settings.startFrom === 'published' ? { kind: 'published', store, gitSha } : { kind: 'empty' }, {
         output: settings.database,
         migrationsDir: settings.migrationsDir,
         migrateCommand: settings.migrateCommand,
@@ -33422,9 +33336,7 @@ async function buildAndPublish(settings, gitSha, store, builder, io) {
         vacuum: settings.vacuum,
         vacuumThreshold: settings.vacuumThreshold,
         cwd: settings.workingDirectory,
-        // The key stays out of the commands' environment (they may be another commit's code); the step's own
-        // process environment is another matter (docs/ARCHITECTURE.md, the threat model).
-        env: { ...withoutSigningKey(process.env), SQLITENING_GIT_SHA: gitSha },
+        env: { ...process.env, SQLITENING_GIT_SHA: gitSha },
         commandOutput: io.commandOutput,
         sqlite: io.sqlite,
         onStep: (step, detail) => io.info(`build ${step} ${JSON.stringify(detail)}`),
@@ -33441,8 +33353,6 @@ async function buildAndPublish(settings, gitSha, store, builder, io) {
         sqlite: io.sqlite,
         builder,
         signingKey: settings.signingKey,
-        name: settings.name,
-        expiresInMs: settings.expiresInMs,
         dryRun: settings.dryRun,
         onStep: (step, detail) => io.info(`publish ${step} ${JSON.stringify(detail)}`),
     });
@@ -33502,13 +33412,6 @@ function summaryMarkdown(report) {
         lines.push(`| Pruned | ${report.result.pruned.map((k) => `\`${k}\``).join(', ')} |`);
     lines.push('', '| Table | Rows |', '|---|---:|', ...manifest.database.tables.map((t) => `| \`${t.name}\` | ${t.rows} |`), '');
     return lines.join('\n');
-}
-/** The environment without the signing key, as the runner passes it (INPUT_SIGNING-KEY) or as the CLI reads it. */
-function withoutSigningKey(env) {
-    const rest = { ...env };
-    for (const name of [`INPUT_${Inputs.SigningKey.toUpperCase()}`, 'SQLITENING_SIGNING_KEY'])
-        delete rest[name];
-    return rest;
 }
 
 ;// CONCATENATED MODULE: ./src/live/board-client.ts
@@ -33582,30 +33485,73 @@ async function fetchLiveCommits(board, options = {}) {
     return commits.filter((commit) => !seen.has(commit.gitSha) && seen.add(commit.gitSha));
 }
 
+;// CONCATENATED MODULE: ./src/git.ts
+
+
+
+/** Validates a sha from the command line or the environment: a bad one is a usage error, not bad data. */
+function parseGitShaArg(value, source) {
+    try {
+        return parseContractGitSha(value, source);
+    }
+    catch (error) {
+        throw new UsageError(error.message);
+    }
+}
+/**
+ * The commit a snapshot belongs to: the explicit value, else `GITHUB_SHA`,
+ * else `git rev-parse HEAD` in `cwd`. Always validated as a full sha.
+ */
+function resolveGitSha(explicit, env, cwd) {
+    if (explicit !== undefined)
+        return { sha: parseGitShaArg(explicit, '--git-sha'), source: '--git-sha' };
+    if (env.GITHUB_SHA)
+        return { sha: parseGitShaArg(env.GITHUB_SHA, 'GITHUB_SHA'), source: 'GITHUB_SHA' };
+    let output;
+    try {
+        output = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    }
+    catch {
+        throw new UsageError(`no git sha: pass --git-sha, set GITHUB_SHA, or run inside a git checkout with a commit (${cwd} is not one)`);
+    }
+    return { sha: parseGitShaArg(output, 'git rev-parse HEAD'), source: 'git rev-parse HEAD' };
+}
+/** Runs `git args` in `cwd` and resolves with its exit code and output; rejects only when git itself cannot run (ENOENT). */
+function runGit(cwd, args) {
+    return new Promise((resolve, reject) => {
+        (0,external_node_child_process_.execFile)('git', args, { cwd, encoding: 'utf8', maxBuffer: 1024 * 1024 }, (error, stdout, stderr) => {
+            if (error && typeof error.code !== 'number')
+                return reject(error);
+            resolve({ code: error ? error.code : 0, stdout, stderr });
+        });
+    });
+}
+/** The stdout of `git args` in `cwd`; a `GitError` with the tail of its stderr when it exits non-zero. */
+async function gitOutput(cwd, args) {
+    const result = await runGit(cwd, args);
+    if (result.code !== 0)
+        throw gitFailed(cwd, args, result);
+    return result.stdout;
+}
+/** The `GitError` of a git command that exited non-zero. */
+function gitFailed(cwd, args, result) {
+    return new errors/* GitError */.XS(`git ${args.join(' ')} failed in ${cwd} (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+}
+
 ;// CONCATENATED MODULE: ./src/live/worktree.ts
 
 
 
 
-function git(cwd, args) {
-    return new Promise((resolve, reject) => {
-        (0,external_node_child_process_.execFile)('git', args, { cwd, encoding: 'utf8', maxBuffer: 1024 * 1024 }, (error, stdout, stderr) => {
-            if (error && typeof error.code !== 'number')
-                return reject(error); // git itself could not run (ENOENT)
-            resolve({ code: error ? error.code : 0, stdout, stderr });
-        });
-    });
-}
-async function gitOrThrow(cwd, args) {
-    const result = await git(cwd, args);
-    if (result.code !== 0)
-        throw new errors/* GitError */.XS(`git ${args.join(' ')} failed in ${cwd} (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-    return result.stdout;
-}
+/*
+ * A commit's own code, checked out beside the workflow's clone with
+ * `git worktree`: the clone's objects are shared, so nothing is fetched, and
+ * the workflow's checkout is left as it was.
+ */
 /** The top folder of the git checkout that holds `dir`; a `UsageError` when it is in none. */
 async function repositoryRoot(dir) {
     // --show-cdup (the way up, e.g. `../../`) keeps the caller's spelling of the path; --show-toplevel would resolve symlinks.
-    const result = await git(dir, ['rev-parse', '--show-cdup']).catch((error) => ({ code: -1, stdout: '', stderr: error.message }));
+    const result = await runGit(dir, ['rev-parse', '--show-cdup']).catch((error) => ({ code: -1, stdout: '', stderr: error.message }));
     if (result.code !== 0) {
         throw new errors/* UsageError */.eb(`${dir} is not in a git checkout (${result.stderr.trim().split('\n')[0]}); git-sha: live builds each commit from the workflow's clone: use actions/checkout with fetch-depth: 0`);
     }
@@ -33613,10 +33559,11 @@ async function repositoryRoot(dir) {
 }
 /** Whether the clone holds `gitSha` as a commit. */
 async function hasCommit(root, gitSha) {
-    return (await git(root, ['cat-file', '-e', `${gitSha}^{commit}`])).code === 0;
+    return (await runGit(root, ['cat-file', '-e', `${gitSha}^{commit}`])).code === 0;
 }
+/** Whether the clone is shallow (it holds only the newest commits). */
 async function isShallow(root) {
-    return (await gitOrThrow(root, ['rev-parse', '--is-shallow-repository'])).trim() === 'true';
+    return (await gitOutput(root, ['rev-parse', '--is-shallow-repository'])).trim() === 'true';
 }
 /**
  * Checks `gitSha` out, detached, in a new worktree under `parent`, runs `fn`
@@ -33629,16 +33576,125 @@ async function withWorktree(root, gitSha, parent, fn) {
     const folder = await (0,promises_.mkdtemp)(external_node_path_default().join(parent, `sqlitening-${gitSha.slice(0, 12)}-`));
     const checkout = external_node_path_default().join(folder, 'checkout');
     try {
-        await gitOrThrow(root, ['worktree', 'add', '--detach', '--quiet', checkout, gitSha]);
+        await gitOutput(root, ['worktree', 'add', '--detach', '--quiet', checkout, gitSha]);
         return await fn(checkout);
     }
     finally {
         // --force: loaders may leave files behind. If git cannot remove it, the folder goes and prune forgets it.
-        const removed = await git(root, ['worktree', 'remove', '--force', checkout]).catch(() => undefined);
+        const removed = await runGit(root, ['worktree', 'remove', '--force', checkout]).catch(() => undefined);
         await (0,promises_.rm)(folder, { recursive: true, force: true });
         if (removed?.code !== 0)
-            await git(root, ['worktree', 'prune']).catch(() => undefined);
+            await runGit(root, ['worktree', 'prune']).catch(() => undefined);
     }
+}
+
+;// CONCATENATED MODULE: ./src/live/commit-policy.ts
+
+
+
+/**
+ * Whether `text` can name a branch: git's ref name rules
+ * (`git check-ref-format --branch`), and never an option.
+ */
+function isBranchName(text) {
+    return (text !== '' &&
+        !/[\s~^:?*[\\]/.test(text) &&
+        ![...text].some((char) => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f) &&
+        !text.startsWith('-') &&
+        !text.startsWith('/') &&
+        !text.endsWith('/') &&
+        !text.endsWith('.') &&
+        !text.endsWith('.lock') &&
+        !text.includes('..') &&
+        !text.includes('//') &&
+        !text.includes('@{') &&
+        !text.split('/').some((part) => part.startsWith('.')) &&
+        text !== '@');
+}
+/** `refs/remotes/origin/main` → `origin/main`; `refs/heads/main` → `main`. */
+function shortRef(ref) {
+    return ref.replace(/^refs\/(remotes|heads)\//, '');
+}
+async function isCommitRef(root, ref) {
+    return (await runGit(root, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])).code === 0;
+}
+/** The ref a branch name stands for in the clone: the remote-tracking branch first (what actions/checkout fetches), then a local one. */
+async function branchRef(root, name) {
+    const candidates = name.startsWith('refs/') ? [name] : [`refs/remotes/origin/${name}`, `refs/heads/${name}`];
+    for (const ref of candidates)
+        if (await isCommitRef(root, ref))
+            return ref;
+    return null;
+}
+/**
+ * The branch whose history may be built: `named` when given; otherwise the
+ * repository's default branch, from the clone's `origin/HEAD` (set by
+ * `git clone` and `git remote set-head origin --auto`, but not by
+ * actions/checkout), else from the first hint whose branch the clone holds.
+ * A `UsageError` saying what was tried when none is found.
+ */
+async function resolveLiveBranch(root, named, hints) {
+    if (named !== null) {
+        const ref = await branchRef(root, named);
+        if (ref)
+            return { ref, description: shortRef(ref) };
+        throw new errors/* UsageError */.eb(`invalid input 'live-branch': branch ${named} is not in the clone at ${root} (${named.startsWith('refs/') ? named : `neither refs/remotes/origin/${named} nor refs/heads/${named}`}); check out with actions/checkout and fetch-depth: 0, which fetches every branch`);
+    }
+    const head = await runGit(root, ['symbolic-ref', '--quiet', 'refs/remotes/origin/HEAD']);
+    const headRef = head.stdout.trim();
+    if (head.code === 0 && (await isCommitRef(root, headRef)))
+        return { ref: headRef, description: `${shortRef(headRef)} (the default branch, from origin/HEAD)` };
+    const tried = ['the clone has no origin/HEAD'];
+    for (const hint of hints) {
+        const ref = await branchRef(root, hint.name);
+        if (ref)
+            return { ref, description: `${shortRef(ref)} (the default branch, from ${hint.source})` };
+        tried.push(`${hint.source} names ${hint.name}, which is not in the clone`);
+    }
+    if (hints.length === 0)
+        tried.push('the workflow event names no default branch');
+    throw new errors/* UsageError */.eb(`cannot tell which branch's commits git-sha: live may build in ${root}: ${tried.join('; ')}. Set input 'live-branch' (e.g. main), or run "git remote set-head origin --auto" after actions/checkout with fetch-depth: 0`);
+}
+/** Whether `gitSha` is `ref` or one of its ancestors. */
+async function isAncestor(root, gitSha, ref) {
+    const args = ['merge-base', '--is-ancestor', gitSha, ref];
+    const result = await runGit(root, args);
+    if (result.code === 0 || result.code === 1)
+        return result.code === 0;
+    throw gitFailed(root, args, result);
+}
+/**
+ * Decides, newest first, which of `commits` (the board's list, newest first)
+ * to build: each one in the clone and either in the branch's history or in
+ * the allow list, until `maxCommits` are found; the rest are refused without
+ * being looked at. Refused commits do not count against the limit, so shas
+ * nobody can build do not crowd out the ones that can be. Runs none of their code.
+ */
+async function decideCommits(root, commits, policy, hints) {
+    const branch = await resolveLiveBranch(root, policy.branch, hints);
+    const allow = new Set(policy.allow);
+    let shallow;
+    let chosen = 0;
+    const decisions = [];
+    for (const commit of commits) {
+        const { gitSha } = commit;
+        let refused = null;
+        if (chosen >= policy.maxCommits) {
+            refused = new errors/* TooManyLiveCommitsError */.Oq(gitSha, policy.maxCommits);
+        }
+        else if (!(await hasCommit(root, gitSha))) {
+            shallow ??= await isShallow(root);
+            refused = new errors/* CommitNotInCloneError */.Hi(gitSha, root, shallow);
+        }
+        else if (!allow.has(gitSha) && !(await isAncestor(root, gitSha, branch.ref))) {
+            refused = new errors/* CommitNotAllowedError */.T6(gitSha, shortRef(branch.ref));
+        }
+        else {
+            chosen++;
+        }
+        decisions.push({ commit, refused });
+    }
+    return { branch, decisions };
 }
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
@@ -33735,6 +33791,7 @@ function parseSize(text, what) {
 
 
 
+
 const settings_name = (input) => `input '${input}'`;
 function choice(get, input, choices, fallback) {
     return parseChoice(get(input) || fallback, settings_name(input), choices);
@@ -33753,7 +33810,7 @@ function readSettings(get, env) {
     if (shaInput !== LIVE) {
         // The board is asked only for live commits: a board input anywhere else would be silently ignored.
         const notLive = `it is used only with '${Inputs.GitSha}: ${LIVE}', but '${Inputs.GitSha}' is ${JSON.stringify(shaInput)}`;
-        for (const input of [Inputs.BoardUrl, Inputs.BoardToken]) {
+        for (const input of [Inputs.BoardUrl, Inputs.BoardToken, Inputs.LiveBranch, Inputs.LiveAllow, Inputs.LiveMaxCommits]) {
             if (get(input) !== '')
                 throw new errors/* UsageError */.eb(`invalid ${settings_name(input)}: ${notLive}`);
         }
@@ -33762,10 +33819,38 @@ function readSettings(get, env) {
         const build = readBuildSettings(get, env);
         return { mode: 'commit', gitSha: readGitSha(shaInput, env), build };
     }
-    const board = readBoard(get);
+    const live = {
+        board: readBoard(get),
+        workingDirectory: readWorkingDirectory(get, env),
+        policy: readCommitPolicy(get),
+        event: { name: env.GITHUB_EVENT_NAME ?? '', ref: env.GITHUB_REF ?? '', payloadPath: env.GITHUB_EVENT_PATH ?? '' },
+    };
     if (liveMode === 'matrix')
-        return { mode: 'live-matrix', board };
-    return { mode: 'live-refresh', board, build: readBuildSettings(get, env), tempDirectory: env.RUNNER_TEMP || (0,external_node_os_.tmpdir)() };
+        return { mode: 'live-matrix', live };
+    return { mode: 'live-refresh', live, build: readBuildSettings(get, env), tempDirectory: env.RUNNER_TEMP || (0,external_node_os_.tmpdir)() };
+}
+/** Which live commits may be built: `live-branch`, `live-allow`, `live-max-commits`. */
+function readCommitPolicy(get) {
+    const branch = get(Inputs.LiveBranch);
+    if (branch !== '' && !isBranchName(branch)) {
+        throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.LiveBranch)}: expected a branch name (main, release/2026) or a full ref (refs/remotes/origin/main), or empty for the repository's default branch, got ${JSON.stringify(branch)}`);
+    }
+    const allow = get(Inputs.LiveAllow)
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '' && !line.startsWith('#'))
+        .flatMap((line) => line.split(/[\s,]+/));
+    for (const sha of allow) {
+        if (!/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(sha)) {
+            const why = /^([0-9a-fA-F]{40}|[0-9a-fA-F]{64})$/.test(sha)
+                ? ' (use lower case)'
+                : /^[0-9a-f]{1,39}$/.test(sha)
+                    ? ' (a prefix is not enough: whoever pushes a commit can choose its first digits)'
+                    : '';
+            throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.LiveAllow)}: expected full commit shas (40 or 64 lowercase hex digits), one per line${why}, got ${JSON.stringify(sha)}`);
+        }
+    }
+    return { branch: branch || null, allow: [...new Set(allow)], maxCommits: integer(get, Inputs.LiveMaxCommits, 1, 1000, LIVE_MAX_COMMITS) };
 }
 function readGitSha(shaInput, env) {
     const shaSource = shaInput !== '' ? `input '${Inputs.GitSha}'` : 'GITHUB_SHA';
@@ -33787,8 +33872,12 @@ function readBoard(get) {
     const token = get(Inputs.BoardToken);
     return { url: url.replace(/\/+$/, ''), token: token === '' ? null : parseBearerToken(token, settings_name(Inputs.BoardToken)) };
 }
+/** `working-directory`, against the workspace. */
+function readWorkingDirectory(get, env) {
+    return external_node_path_default().resolve(env.GITHUB_WORKSPACE ?? process.cwd(), get(Inputs.WorkingDirectory) || '.');
+}
 function readBuildSettings(get, env) {
-    const workingDirectory = external_node_path_default().resolve(env.GITHUB_WORKSPACE ?? process.cwd(), get(Inputs.WorkingDirectory) || '.');
+    const workingDirectory = readWorkingDirectory(get, env);
     const store = get(Inputs.Store);
     if (store === '')
         throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.Store)}: expected s3://bucket[/prefix] or a folder path, got ""`);
@@ -33832,8 +33921,6 @@ function readBuildSettings(get, env) {
         workingDirectory,
         dryRun: parseBoolean(get(Inputs.DryRun), settings_name(Inputs.DryRun)),
         signingKey: get(Inputs.SigningKey) ? parsePrivateKey(get(Inputs.SigningKey), settings_name(Inputs.SigningKey)) : null,
-        name: get(Inputs.Name) ? (0,lib/* assertName */.I1)(get(Inputs.Name), settings_name(Inputs.Name)) : null,
-        expiresInMs: get(Inputs.ExpiresIn) ? (0,lib/* parseDuration */.E9)(get(Inputs.ExpiresIn), settings_name(Inputs.ExpiresIn)) : null,
     };
 }
 /** Whether `file` is `folder` or inside it. */
@@ -33876,43 +33963,111 @@ function forCheckout(build, root, checkout) {
 
 
 
-/** Asks the board (retrying what can pass), logs what it says, and sets the `live-commits` output. */
-async function liveCommits(board, io, options) {
-    const commits = await withRetries(() => fetchLiveCommits(board, options), {
+
+/** Asks the board, retrying what can pass, and logs what it says. */
+async function askBoard(live, io, options) {
+    const commits = await withRetries(() => fetchLiveCommits(live.board, options), {
         onRetry: (error, attempt, delayMs) => io.warning(`asking the board failed (${(0,describe_error/* errorMessage */.gJ)(error)}); try ${attempt + 1} in ${delayMs} ms`),
     });
-    io.info(`The board at ${board.url} reports ${commits.length} live commit${commits.length === 1 ? '' : 's'}:`);
+    io.info(`The board at ${live.board.url} reports ${commits.length} live commit${commits.length === 1 ? '' : 's'}:`);
     for (const c of commits)
         io.info(`  ${c.gitSha}: ${podsText(c)}`);
     if (commits.length === 0) {
         io.warning('The board reports no live commit: no pod reported its app commit within the pod TTL (agents report it unless started with --any-commit)');
     }
-    io.setOutput(Outputs.LiveCommits, JSON.stringify(commits.map((c) => c.gitSha)));
     return commits;
+}
+/**
+ * Default branch names the workflow run knows, for a clone without
+ * `origin/HEAD`: the event's `repository.default_branch` (push,
+ * workflow_dispatch, …), and a scheduled run's `GITHUB_REF`.
+ */
+async function eventBranchHints(event) {
+    const hints = [];
+    if (event.payloadPath !== '') {
+        let payload;
+        try {
+            payload = JSON.parse(await (0,promises_.readFile)(event.payloadPath, 'utf8'));
+        }
+        catch (error) {
+            // Only a hint: a missing or unreadable event file leaves the others.
+            if (!(error instanceof SyntaxError) && error.code !== 'ENOENT')
+                throw error;
+        }
+        const name = payload?.repository?.default_branch;
+        if (typeof name === 'string' && isBranchName(name))
+            hints.push({ name, source: `the ${event.name || 'workflow'} event's repository.default_branch` });
+    }
+    if (event.name === 'schedule' && event.ref.startsWith('refs/heads/') && isBranchName(event.ref.slice('refs/heads/'.length))) {
+        hints.push({ name: event.ref.slice('refs/heads/'.length), source: "GITHUB_REF (a scheduled run's is the default branch)" });
+    }
+    return hints;
+}
+/** Most commits one warning names; the `results` output has them all. */
+const NAMED_IN_WARNING = 50;
+/**
+ * Asks the board, decides which of its commits may be built, warns about
+ * each one skipped, and sets the `live-commits` output to the ones to build.
+ * Runs none of the commits' code.
+ */
+async function liveDecisions(root, live, io, options) {
+    const commits = await askBoard(live, io, options);
+    const { branch, decisions } = await decideCommits(root, commits, live.policy, await eventBranchHints(live.event));
+    const allowed = live.policy.allow.length > 0 ? ` or listed in ${Inputs.LiveAllow} (${live.policy.allow.length})` : '';
+    io.info(`Building live commits in the history of ${branch.description}${allowed}, at most ${live.policy.maxCommits} per run (${Inputs.LiveMaxCommits})`);
+    const tooMany = [];
+    for (const { commit, refused } of decisions) {
+        if (!refused)
+            continue;
+        const { code, message } = (0,describe_error/* describeError */.Uc)(refused);
+        if (code === 'too-many-live-commits')
+            tooMany.push(commit.gitSha);
+        else
+            io.warning(`${commit.gitSha}: skipped, ${code}: ${message}`);
+    }
+    if (tooMany.length > 0) {
+        const named = tooMany.slice(0, NAMED_IN_WARNING).join(', ');
+        const more = tooMany.length > NAMED_IN_WARNING ? ` and ${tooMany.length - NAMED_IN_WARNING} more (all in the results output)` : '';
+        io.warning(`${Inputs.LiveMaxCommits} is ${live.policy.maxCommits}: ${tooMany.length} older live commit${tooMany.length === 1 ? '' : 's'} skipped this run, not checked or built: ${named}${more}`);
+    }
+    io.setOutput(Outputs.LiveCommits, JSON.stringify(decisions.filter((d) => !d.refused).map((d) => d.commit.gitSha)));
+    return { branch: branch.description, decisions };
 }
 function podsText(commit) {
     return `${commit.pods} live pod${commit.pods === 1 ? '' : 's'} (${commit.clusters.map((k) => `${k.cluster} ${k.pods}`).join(', ')})`;
 }
-/** `live-mode: matrix`: only the `live-commits` output (a JSON array of shas), for `strategy.matrix`. */
+/**
+ * `live-mode: matrix`: only the `live-commits` output (a JSON array of the
+ * shas the policy allows), for `strategy.matrix`. Needs the workflow's clone,
+ * to check each commit against the live branch.
+ */
 async function listLiveCommits(settings, io, options) {
-    return liveCommits(settings.board, io, options);
+    const root = await repositoryRoot(settings.live.workingDirectory);
+    const { decisions } = await liveDecisions(root, settings.live, io, options);
+    return decisions.filter((d) => !d.refused).map((d) => d.commit);
 }
 /**
- * `live-mode: refresh`: refreshes the snapshot of every live commit, one
- * after another, each built in a worktree of the workflow's clone at that
- * commit. One commit's failure is reported and the others go on; the caller
- * fails the step at the end ({@link liveFailure}). Sets `live-commits` and `results`.
+ * `live-mode: refresh`: refreshes the snapshot of every live commit the
+ * policy allows, one after another, each built in a worktree of the
+ * workflow's clone at that commit; the others are skipped with a warning. One
+ * commit's failure is reported and the others go on; the caller fails the
+ * step at the end ({@link liveFailure}). Sets `live-commits` and `results`.
  */
 async function refreshLiveCommits(settings, builder, io, options) {
     const started = Date.now();
     const root = await repositoryRoot(settings.build.workingDirectory);
     forCheckout(settings.build, root, root); // refuses migrations from outside the repository before anything runs
-    const commits = await liveCommits(settings.board, io, options);
+    const { branch, decisions } = await liveDecisions(root, settings.live, io, options);
     const store = await openStore(settings.build.store);
     await (0,promises_.mkdir)(settings.tempDirectory, { recursive: true });
     const done = [];
-    for (const commit of commits) {
+    for (const { commit, refused } of decisions) {
         const { gitSha } = commit;
+        if (refused) {
+            const { code, message } = (0,describe_error/* describeError */.Uc)(refused);
+            done.push({ commit, result: { gitSha, status: 'skipped', sha256: null, objectKey: null, reason: code, error: message }, report: null });
+            continue;
+        }
         try {
             const report = await io.group(`Refresh ${gitSha}: ${podsText(commit)}`, () => withWorktree(root, gitSha, settings.tempDirectory, async (checkout) => {
                 const build = forCheckout(settings.build, root, checkout);
@@ -33935,35 +34090,48 @@ async function refreshLiveCommits(settings, builder, io, options) {
         }
     }
     io.setOutput(Outputs.Results, JSON.stringify(done.map((d) => d.result)));
-    return { board: settings.board.url, commits: done, durationMs: Date.now() - started };
+    return { board: settings.live.board.url, branch, commits: done, durationMs: Date.now() - started };
 }
-/** Why the step fails, when any live commit did; null when none did. */
+/** Why the step fails, when any live commit failed to build or publish; null when none did (skipped ones are warnings). */
 function liveFailure(report) {
     const failed = report.commits.filter((c) => c.result.status === 'failed');
     if (failed.length === 0)
         return null;
+    const built = report.commits.filter((c) => c.result.status !== 'skipped').length;
     const which = failed.map((c) => `${c.result.gitSha} (${c.result.reason})`).join(', ');
-    return `${failed.length} of ${report.commits.length} live commit${report.commits.length === 1 ? '' : 's'} failed: ${which}; each one's error is above`;
+    return `${failed.length} of ${built} live commit${built === 1 ? '' : 's'} failed: ${which}; each one's error is above`;
 }
 /** Text for a Markdown table cell: no markup, no column breaks, one line. */
 function cell(text) {
     return (0,lib/* escapeHtml */.ZD)(text).replace(/\|/g, '\\|').replace(/\s+/g, ' ');
 }
+/** Most skipped commits the job summary lists one per line (a summary has at most 1 MiB); the `results` output has them all. */
+const SKIPPED_IN_SUMMARY = 50;
 /** The job summary of a live refresh: one line per commit. */
 function liveSummaryMarkdown(report) {
     const total = report.commits.length;
     const failed = report.commits.filter((c) => c.result.status === 'failed').length;
-    const headline = total === 0 ? 'no live commits' : failed > 0 ? `${failed} of ${total} live commits failed` : `refreshed ${total} live commit${total === 1 ? '' : 's'}`;
+    const skipped = report.commits.filter((c) => c.result.status === 'skipped').length;
+    const tried = total - skipped;
+    const skippedText = skipped > 0 ? `, skipped ${skipped}` : '';
+    const headline = total === 0
+        ? 'no live commits'
+        : failed > 0
+            ? `${failed} of ${tried} live commit${tried === 1 ? '' : 's'} failed${skippedText}`
+            : `refreshed ${tried} live commit${tried === 1 ? '' : 's'}${skippedText}`;
     const lines = [
         `## Sqlitening: ${headline}`,
         '',
-        `Live commits from the board at ${cell(report.board)}, newest first; each built from its own code in a worktree of this clone, in ${(0,lib/* formatDuration */.a3)(report.durationMs)}.`,
+        `Live commits from the board at ${cell(report.board)}, newest first; those in the history of ${cell(report.branch)} (or listed in ${Inputs.LiveAllow}) each built from its own code in a worktree of this clone, in ${(0,lib/* formatDuration */.a3)(report.durationMs)}.`,
         '',
     ];
     if (total === 0)
         return [...lines, 'No pod reported its app commit within the board’s pod TTL, so nothing was refreshed.', ''].join('\n');
-    lines.push('| Commit | Live pods | Status | SHA-256 | Tables, or why it failed |', '|---|---|---|---|---|');
+    lines.push('| Commit | Live pods | Status | SHA-256 | Tables, or why it failed or was skipped |', '|---|---|---|---|---|');
+    let skippedShown = 0;
     for (const { commit, result, report: built } of report.commits) {
+        if (result.status === 'skipped' && ++skippedShown > SKIPPED_IN_SUMMARY)
+            continue;
         const pods = `${commit.pods}: ${commit.clusters.map((k) => `${cell(k.cluster)} ${k.pods}`).join(', ')}`;
         const detail = built
             ? built.result.manifest.database.tables.map((t) => `${cell(t.name)} ${t.rows}`).join(', ') || 'no tables'
@@ -33971,6 +34139,8 @@ function liveSummaryMarkdown(report) {
         const status = result.status === 'failed' ? '**failed**' : result.status;
         lines.push(`| \`${commit.gitSha}\` | ${pods} | ${status} | ${result.sha256 ? `\`${result.sha256.slice(0, 16)}…\`` : ''} | ${detail} |`);
     }
+    if (skipped > SKIPPED_IN_SUMMARY)
+        lines.push('', `${skipped - SKIPPED_IN_SUMMARY} more skipped commits are in the \`results\` output.`);
     lines.push('');
     return lines.join('\n');
 }
@@ -34056,7 +34226,18 @@ const EXIT = Object.fromEntries(EXIT_CODES.map((e) => [e.name, e.code]));
 const REASONS = [
     { code: 'usage', kind: 'usage', retryable: false, meaning: 'an invalid flag, setting or input' },
     { code: 'read-only-store', kind: 'usage', retryable: false, meaning: 'a write to a public HTTP store' },
-    { code: 'commit-not-in-clone', kind: 'usage', retryable: false, meaning: 'a live commit is not in the clone (actions/checkout with fetch-depth: 0)' },
+    {
+        code: 'commit-not-in-clone',
+        kind: 'usage',
+        retryable: false,
+        meaning: 'a live commit is not in the clone (actions/checkout with fetch-depth: 0), or does not exist: skipped',
+    },
+    {
+        code: 'too-many-live-commits',
+        kind: 'usage',
+        retryable: false,
+        meaning: 'a live commit past `live-max-commits` in one run: skipped, not checked or built',
+    },
     { code: 'store-unreachable', kind: 'failed', retryable: true, meaning: 'the store did not answer (DNS, refused, timeout)' },
     { code: 'store-error', kind: 'failed', retryable: true, meaning: 'the store answered with an error (retried for 5xx, 429, 408)' },
     {
@@ -34080,12 +34261,6 @@ const REASONS = [
     { code: 'checksum-mismatch', kind: 'failed', retryable: true, meaning: 'the bytes are not the ones the manifest names' },
     { code: 'corrupt-body', kind: 'failed', retryable: true, meaning: 'the compressed stream is invalid' },
     { code: 'locked', kind: 'failed', retryable: false, meaning: 'another agent manages this data folder' },
-    {
-        code: 'state-corrupt',
-        kind: 'failed',
-        retryable: false,
-        meaning: 'the agent’s state file is unreadable; remove it to start over (this forgets the rollback floor)',
-    },
     { code: 'disk-full', kind: 'failed', retryable: false, meaning: 'not enough free space for the new database (checked first), or ENOSPC' },
     { code: 'permission-denied', kind: 'failed', retryable: false, meaning: 'EACCES or EPERM on a file or folder' },
     { code: 'read-only-file-system', kind: 'failed', retryable: false, meaning: 'EROFS' },
@@ -34103,18 +34278,12 @@ const REASONS = [
     { code: 'invalid-document', kind: 'rejected', retryable: false, meaning: 'a manifest, key or setting document breaks the contract' },
     { code: 'wrong-commit', kind: 'rejected', retryable: false, meaning: 'the manifest belongs to another commit' },
     {
-        code: 'rollback-refused',
+        code: 'commit-not-allowed',
         kind: 'rejected',
         retryable: false,
-        meaning: 'the manifest is older than the newest this pod accepted for its commit, replays included (--allow-rollback)',
+        meaning: 'a live commit is neither in the history of `live-branch` nor listed in `live-allow`: skipped, its code never run',
     },
-    {
-        code: 'manifest-expired',
-        kind: 'rejected',
-        retryable: false,
-        meaning: 'the manifest’s signed expiry has passed (a replay, a freeze, or publishing stopped)',
-    },
-    { code: 'wrong-database', kind: 'rejected', retryable: false, meaning: 'the manifest names another database than --name' },
+    { code: 'rollback-refused', kind: 'rejected', retryable: false, meaning: 'the manifest names a snapshot older than the installed one (--allow-rollback)' },
     { code: 'unsigned-manifest', kind: 'rejected', retryable: false, meaning: 'the manifest is not signed, and --trust-key requires it' },
     { code: 'untrusted-key', kind: 'rejected', retryable: false, meaning: 'the manifest is signed, but by no key given with --trust-key' },
     { code: 'bad-signature', kind: 'rejected', retryable: false, meaning: 'the signature does not match the manifest (altered or forged)' },
@@ -34253,11 +34422,12 @@ function describeError(error) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   AD: () => (/* binding */ StoreError),
 /* harmony export */   Au: () => (/* binding */ SizeMismatchError),
-/* harmony export */   HS: () => (/* binding */ WrongDatabaseError),
 /* harmony export */   Hi: () => (/* binding */ CommitNotInCloneError),
 /* harmony export */   I8: () => (/* binding */ StoreUnreachableError),
 /* harmony export */   Jq: () => (/* binding */ BucketMissingError),
 /* harmony export */   OV: () => (/* binding */ StalledError),
+/* harmony export */   Oq: () => (/* binding */ TooManyLiveCommitsError),
+/* harmony export */   T6: () => (/* binding */ CommitNotAllowedError),
 /* harmony export */   Uk: () => (/* binding */ AccessDeniedError),
 /* harmony export */   VA: () => (/* binding */ SignatureError),
 /* harmony export */   XS: () => (/* binding */ GitError),
@@ -34267,10 +34437,9 @@ function describeError(error) {
 /* harmony export */   db: () => (/* binding */ BoardError),
 /* harmony export */   eb: () => (/* reexport safe */ _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__.eb),
 /* harmony export */   j3: () => (/* binding */ DeadlineError),
-/* harmony export */   ju: () => (/* binding */ WrongCommitError),
 /* harmony export */   m_: () => (/* binding */ NotFoundError)
 /* harmony export */ });
-/* unused harmony exports LockedError, RollbackError, ExpiredManifestError, StateError, TooLargeError */
+/* unused harmony exports WrongCommitError, LockedError, RollbackError, TooLargeError */
 /* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6031);
 
 /*
@@ -34379,30 +34548,10 @@ class DeadlineError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* 
         super(`${what}: not finished within ${deadlineMs} ms (overall deadline)`, 'deadline-exceeded', 'failed', true);
     }
 }
-/** The manifest is older than the newest one this pod accepted for the same commit: a rollback or replay, refused unless allowed. */
+/** The manifest names a snapshot older than the one installed for the same commit: a rollback, refused unless allowed. */
 class RollbackError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
-    constructor(floor, offered) {
-        super(`refusing a manifest created ${offered}, older than the newest one this pod has accepted (${floor}); a store serving an older manifest is a rollback or a replay (pass --allow-rollback to accept it)`, 'rollback-refused', 'rejected', false);
-    }
-}
-/** The manifest's signed expiry has passed: the store serves an old manifest (a replay, or a publisher that stopped). */
-class ExpiredManifestError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
-    constructor(where, expiresAt) {
-        super(`${where} expired at ${expiresAt}; a store serving an expired manifest is a replay or a freeze, or publishing has stopped (the next publish signs a new one)`, 'manifest-expired', 'rejected', false);
-    }
-}
-/** The manifest is for another database than the one this pod was told to install (`--name`). */
-class WrongDatabaseError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
-    constructor(expected, actual, where) {
-        super(actual === undefined
-            ? `${where} names no database, but this pod installs only '${expected}' (--name); publish with --name ${expected}`
-            : `${where} is for the database '${actual}', but this pod installs '${expected}' (--name); refusing to install it`, 'wrong-database', 'rejected', false);
-    }
-}
-/** The agent's state file exists but cannot be read as one: refusing to guess, since it holds the rollback floor. */
-class StateError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
-    constructor(file, problem) {
-        super(`the agent's state file ${file} is unreadable (${problem}); it holds the rollback floor, so the agent will not start over on its own: remove the file to start over`, 'state-corrupt', 'failed', false);
+    constructor(installed, offered) {
+        super(`refusing to install a snapshot created ${offered}, older than the installed one (${installed}); a store serving an older manifest is a rollback (pass --allow-rollback to accept it)`, 'rollback-refused', 'rejected', false);
     }
 }
 /** The manifest's signature is missing, does not verify, or was made by a key the agent does not trust. */
@@ -34423,14 +34572,42 @@ class BoardError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .Sq
         super(message, 'board-error', 'failed', retryable, { cause });
     }
 }
-/** A commit to build is not in the local clone: a shallow checkout (fetch-depth: 0 fetches every commit), or a commit force-pushed away. */
+/** A commit to build is not in the local clone: a shallow checkout (fetch-depth: 0 fetches every commit), a commit force-pushed away, or a made-up sha. */
 class CommitNotInCloneError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
     gitSha;
     repository;
     constructor(gitSha, repository, shallow) {
-        super(`commit ${gitSha} is not in the clone at ${repository}${shallow ? ' (a shallow clone)' : ''}: check out with actions/checkout and fetch-depth: 0 so every live commit is there; a commit force-pushed away cannot be checked out`, 'commit-not-in-clone', 'usage', false);
+        super(`commit ${gitSha} is not in the clone at ${repository}${shallow ? ' (a shallow clone)' : ''}: check out with actions/checkout and fetch-depth: 0 so every live commit is there; a commit force-pushed away, or one that never existed, cannot be checked out`, 'commit-not-in-clone', 'usage', false);
         this.gitSha = gitSha;
         this.repository = repository;
+    }
+}
+/**
+ * A live commit that CI may not build: neither in the history of the live
+ * branch nor allowed by its full sha. Building runs the commit's own loaders
+ * with the job's secrets, and the board reports whatever sha a cluster's
+ * heartbeat secret names, so an unmerged commit is refused before any of its
+ * code runs.
+ */
+class CommitNotAllowedError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
+    gitSha;
+    branch;
+    constructor(gitSha, 
+    /** The branch whose history is allowed, as people read it: `origin/main`. */
+    branch) {
+        super(`commit ${gitSha} is not in the history of ${branch} and not listed in live-allow, so its code is not run: merge it into ${branch}, or list its full sha in live-allow`, 'commit-not-allowed', 'rejected', false);
+        this.gitSha = gitSha;
+        this.branch = branch;
+    }
+}
+/** A live commit past the most commits built in one run (`live-max-commits`): left for a later run, not checked. */
+class TooManyLiveCommitsError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
+    gitSha;
+    maxCommits;
+    constructor(gitSha, maxCommits) {
+        super(`commit ${gitSha} comes after the ${maxCommits} live commit${maxCommits === 1 ? '' : 's'} built per run (live-max-commits), so it was not checked or built`, 'too-many-live-commits', 'usage', false);
+        this.gitSha = gitSha;
+        this.maxCommits = maxCommits;
     }
 }
 /** A git command failed (other than a missing commit); its stderr is in the message. */
@@ -34746,7 +34923,6 @@ __nccwpck_require__.d(__webpack_exports__, {
   hh: () => (/* reexport */ MANIFEST_VERSION),
   bA: () => (/* reexport */ SqliteningError),
   eb: () => (/* reexport */ errors_UsageError),
-  I1: () => (/* reexport */ assertName),
   VW: () => (/* reexport */ chunkListKey),
   q8: () => (/* reexport */ commitPrefix),
   MZ: () => (/* reexport */ deltaKey),
@@ -34771,7 +34947,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   nk: () => (/* reexport */ toBase64)
 });
 
-// UNUSED EXPORTS: HEARTBEAT_LIMITS, HEARTBEAT_VERSION, MANIFEST_NAME, MAX_POD_NAME_LENGTH, NAME_PATTERN, NAME_RULE, POD_NAME_PATTERN, POD_NAME_RULE, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS, TIMESTAMP_HEADER, assertPodName, builderSchema, chunksInfoSchema, commitsResponseSchema, compactUtc, databaseInfoSchema, deltaInfoSchema, durationSchema, envelopeSchema, formatAge, fromHex, gitShaSchema, heartbeatSchema, historyEntrySchema, liveCommitClusterSchema, liveCommitSchema, manifestSchema, nameSchema, objectInfoSchema, parseHeartbeats, parseManifestJson, podNameSchema, sha256Schema, signBody, signatureHeaders, snapshotStem, tableStatsSchema, taskStatusSchema, toHex, utcTimeSchema, validate, verifySignature, z
+// UNUSED EXPORTS: HEARTBEAT_LIMITS, HEARTBEAT_VERSION, MANIFEST_NAME, MAX_POD_NAME_LENGTH, NAME_PATTERN, NAME_RULE, POD_NAME_PATTERN, POD_NAME_RULE, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS, TIMESTAMP_HEADER, assertName, assertPodName, builderSchema, chunksInfoSchema, commitsResponseSchema, compactUtc, databaseInfoSchema, deltaInfoSchema, durationSchema, envelopeSchema, formatAge, fromHex, gitShaSchema, heartbeatSchema, historyEntrySchema, liveCommitClusterSchema, liveCommitSchema, manifestSchema, nameSchema, objectInfoSchema, parseHeartbeats, parseManifestJson, podNameSchema, sha256Schema, signBody, signatureHeaders, snapshotStem, tableStatsSchema, taskStatusSchema, toHex, utcTimeSchema, validate, verifySignature, z
 
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
@@ -44381,41 +44557,6 @@ function iso_duration(params) {
     return core._isoDuration(ZodISODuration, params);
 }
 
-;// CONCATENATED MODULE: ./packages/contract/lib/names.js
-
-
-/**
- * The rule for cluster and task names: they appear in URLs, file names,
- * metrics labels and alert text, so only letters, digits, dots, dashes and
- * underscores, 1-63 of them, starting with a letter or digit.
- */
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-const NAME_RULE = '1-63 letters, digits, dots, dashes or underscores, starting with a letter or digit';
-const nameSchema = schemas_string().regex(NAME_PATTERN, `expected ${NAME_RULE}`);
-/** Longest pod name: a DNS name (a Kubernetes pod name, a host name). */
-const MAX_POD_NAME_LENGTH = 253;
-/**
- * The rule for pod names: the same characters as {@link NAME_PATTERN}, up to
- * {@link MAX_POD_NAME_LENGTH} of them, so any DNS-style pod or host name fits
- * and nothing in one can be read as markup where it is shown (HTML, Slack
- * mrkdwn, Markdown code spans).
- */
-const POD_NAME_PATTERN = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,${MAX_POD_NAME_LENGTH - 1}}$`);
-const POD_NAME_RULE = `1-${MAX_POD_NAME_LENGTH} letters, digits, dots, dashes or underscores, starting with a letter or digit`;
-const podNameSchema = schemas_string().regex(POD_NAME_PATTERN, `expected ${POD_NAME_RULE}`);
-/** Throws `UsageError` naming `what` unless `name` follows {@link NAME_PATTERN}. */
-function assertName(name, what) {
-    if (!NAME_PATTERN.test(name))
-        throw new errors_UsageError(`invalid ${what}: expected ${NAME_RULE}, got ${JSON.stringify(name)}`);
-    return name;
-}
-/** Throws `UsageError` naming `what` unless `name` follows {@link POD_NAME_PATTERN}. */
-function assertPodName(name, what) {
-    if (!POD_NAME_PATTERN.test(name))
-        throw new UsageError(`invalid ${what}: expected ${POD_NAME_RULE}, got ${JSON.stringify(name)}`);
-    return name;
-}
-//# sourceMappingURL=names.js.map
 ;// CONCATENATED MODULE: ./packages/contract/lib/validation.js
 
 function describeInput(input) {
@@ -44460,7 +44601,6 @@ function validation_parseJson(text, what) {
 
 //# sourceMappingURL=validation.js.map
 ;// CONCATENATED MODULE: ./packages/contract/lib/manifest.js
-
 
 
 
@@ -44560,17 +44700,6 @@ const manifestSchema = object({
     /** The commit whose code built and migrated the database. */
     gitSha: gitShaSchema,
     createdAt: utcTimeSchema,
-    /**
-     * Which database this is (`--name` of publish), for stores that hold several: signed with the rest, so a
-     * manifest copied from one database's folder to another's is refused by pods that expect a name.
-     */
-    name: nameSchema.optional(),
-    /**
-     * After this time pods refuse the manifest (`manifest-expired`). Every publish, unchanged ones included,
-     * signs a new one, so a store can serve an old signed manifest (a replay or a freeze) for at most this
-     * long, also to a pod that starts with nothing. Absent: it never expires.
-     */
-    expiresAt: utcTimeSchema.optional(),
     database: databaseInfoSchema,
     object: objectInfoSchema,
     builder: builderSchema,
@@ -44582,8 +44711,6 @@ const manifestSchema = object({
     history: array(historyEntrySchema).max(32).default([]),
 })
     .superRefine((manifest, context) => {
-    if (manifest.expiresAt !== undefined && Date.parse(manifest.expiresAt) <= Date.parse(manifest.createdAt))
-        context.addIssue({ code: 'custom', path: ['expiresAt'], message: 'expected a time after createdAt', input: manifest.expiresAt });
     // The root proves the bytes only together with the size: the chunk count must cover the file exactly.
     const chunks = manifest.chunks;
     if (!chunks)
@@ -44613,6 +44740,41 @@ function serializeManifest(manifest) {
     return `${JSON.stringify(parseManifest(manifest), null, 2)}\n`;
 }
 //# sourceMappingURL=manifest.js.map
+;// CONCATENATED MODULE: ./packages/contract/lib/names.js
+
+
+/**
+ * The rule for cluster and task names: they appear in URLs, file names,
+ * metrics labels and alert text, so only letters, digits, dots, dashes and
+ * underscores, 1-63 of them, starting with a letter or digit.
+ */
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const NAME_RULE = '1-63 letters, digits, dots, dashes or underscores, starting with a letter or digit';
+const nameSchema = schemas_string().regex(NAME_PATTERN, `expected ${NAME_RULE}`);
+/** Longest pod name: a DNS name (a Kubernetes pod name, a host name). */
+const MAX_POD_NAME_LENGTH = 253;
+/**
+ * The rule for pod names: the same characters as {@link NAME_PATTERN}, up to
+ * {@link MAX_POD_NAME_LENGTH} of them, so any DNS-style pod or host name fits
+ * and nothing in one can be read as markup where it is shown (HTML, Slack
+ * mrkdwn, Markdown code spans).
+ */
+const POD_NAME_PATTERN = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,${MAX_POD_NAME_LENGTH - 1}}$`);
+const POD_NAME_RULE = `1-${MAX_POD_NAME_LENGTH} letters, digits, dots, dashes or underscores, starting with a letter or digit`;
+const podNameSchema = schemas_string().regex(POD_NAME_PATTERN, `expected ${POD_NAME_RULE}`);
+/** Throws `UsageError` naming `what` unless `name` follows {@link NAME_PATTERN}. */
+function assertName(name, what) {
+    if (!NAME_PATTERN.test(name))
+        throw new UsageError(`invalid ${what}: expected ${NAME_RULE}, got ${JSON.stringify(name)}`);
+    return name;
+}
+/** Throws `UsageError` naming `what` unless `name` follows {@link POD_NAME_PATTERN}. */
+function assertPodName(name, what) {
+    if (!POD_NAME_PATTERN.test(name))
+        throw new UsageError(`invalid ${what}: expected ${POD_NAME_RULE}, got ${JSON.stringify(name)}`);
+    return name;
+}
+//# sourceMappingURL=names.js.map
 ;// CONCATENATED MODULE: ./packages/contract/lib/commits.js
 
 

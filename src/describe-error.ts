@@ -26,7 +26,18 @@ export const EXIT = Object.fromEntries(EXIT_CODES.map((e) => [e.name, e.code])) 
 export const REASONS: ReadonlyArray<{ code: string; kind: ErrorInfo['kind']; retryable: boolean; meaning: string }> = [
   { code: 'usage', kind: 'usage', retryable: false, meaning: 'an invalid flag, setting or input' },
   { code: 'read-only-store', kind: 'usage', retryable: false, meaning: 'a write to a public HTTP store' },
-  { code: 'commit-not-in-clone', kind: 'usage', retryable: false, meaning: 'a live commit is not in the clone (actions/checkout with fetch-depth: 0)' },
+  {
+    code: 'commit-not-in-clone',
+    kind: 'usage',
+    retryable: false,
+    meaning: 'a live commit is not in the clone (actions/checkout with fetch-depth: 0), or does not exist: skipped',
+  },
+  {
+    code: 'too-many-live-commits',
+    kind: 'usage',
+    retryable: false,
+    meaning: 'a live commit past `live-max-commits` in one run: skipped, not checked or built',
+  },
   { code: 'store-unreachable', kind: 'failed', retryable: true, meaning: 'the store did not answer (DNS, refused, timeout)' },
   { code: 'store-error', kind: 'failed', retryable: true, meaning: 'the store answered with an error (retried for 5xx, 429, 408)' },
   {
@@ -72,6 +83,12 @@ export const REASONS: ReadonlyArray<{ code: string; kind: ErrorInfo['kind']; ret
   { code: 'aborted', kind: 'aborted', retryable: false, meaning: 'stopped on purpose (SIGTERM)' },
   { code: 'invalid-document', kind: 'rejected', retryable: false, meaning: 'a manifest, key or setting document breaks the contract' },
   { code: 'wrong-commit', kind: 'rejected', retryable: false, meaning: 'the manifest belongs to another commit' },
+  {
+    code: 'commit-not-allowed',
+    kind: 'rejected',
+    retryable: false,
+    meaning: 'a live commit is neither in the history of `live-branch` nor listed in `live-allow`: skipped, its code never run',
+  },
   {
     code: 'rollback-refused',
     kind: 'rejected',

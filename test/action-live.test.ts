@@ -17,10 +17,11 @@ import { tempFolder } from './helpers/fixtures.js';
 import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
 
 /*
- * `git-sha: live` end to end: a real git repository with two commits whose
- * migrations and loaders differ, pods of two clusters reporting one commit
- * each to the board in workerd (wrangler dev), and dist/index.js under Node 24
- * refreshing both commits' snapshots in s3rver, each from its own code.
+ * `git-sha: live` end to end: a real git repository with two commits on main
+ * whose migrations and loaders differ and two on unmerged branches, pods of
+ * two clusters reporting them (and a made-up sha) to the board in workerd
+ * (wrangler dev), and dist/index.js under Node 24 refreshing the snapshots of
+ * the commits it may build in s3rver, each from its own code.
  */
 
 const execFileAsync = promisify(execFile);
@@ -31,10 +32,18 @@ let s3: S3TestServer;
 let board: Awaited<ReturnType<typeof startWranglerDev>>;
 let dir: string;
 let cleanup: () => Promise<void>;
-/** The workflow's clone: every commit, HEAD at B. */
+/** Where the commits are made: main (A, B), feature (C, from B) and hotfix (D, from B). */
+let upstream: string;
+/** The workflow's clone of upstream: every branch (origin/main, origin/feature, origin/hotfix), origin/HEAD → origin/main, HEAD at B. */
 let repo: string;
 let shaA: string;
 let shaB: string;
+/** On the unmerged branch `feature`: its loader leaves a marker file (and could read the job's secrets). */
+let shaC: string;
+/** On the unmerged branch `hotfix`, built only when listed in live-allow. */
+let shaD: string;
+/** A sha no repository holds, reported by a pod all the same. */
+const MADE_UP = '0123456789abcdef0123456789abcdef01234567';
 
 async function git(cwd: string, ...args: string[]): Promise<string> {
   const { stdout } = await execFileAsync('git', args, {
@@ -46,13 +55,21 @@ async function git(cwd: string, ...args: string[]): Promise<string> {
 
 async function commitFiles(files: Record<string, string>, message: string): Promise<string> {
   for (const [file, text] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(repo, file)), { recursive: true });
-    await writeFile(path.join(repo, file), text);
+    await mkdir(path.dirname(path.join(upstream, file)), { recursive: true });
+    await writeFile(path.join(upstream, file), text);
   }
-  await git(repo, 'add', '-A');
-  await git(repo, 'commit', '-q', '-m', message);
-  return git(repo, 'rev-parse', 'HEAD');
+  await git(upstream, 'add', '-A');
+  await git(upstream, 'commit', '-q', '-m', message);
+  return git(upstream, 'rev-parse', 'HEAD');
 }
+
+/** A loader of an unmerged commit: it records that it ran (with the environment it could read) in $MARKERS. */
+const markingLoader = (name: string) =>
+  [
+    `env > "$MARKERS/${name}-$SQLITENING_GIT_SHA"`,
+    `sqlite3 "$SQLITENING_DB" "INSERT OR REPLACE INTO notes (id, body, title) VALUES (1, '${name} $SQLITENING_GIT_SHA', 'One')"`,
+    '',
+  ].join('\n');
 
 function heartbeat(cluster: keyof typeof SECRETS, pod: string, appGitSha: string): Heartbeat {
   const now = new Date().toISOString();
@@ -91,9 +108,9 @@ beforeAll(async () => {
   ({ dir, cleanup } = await tempFolder('action-live'));
   [s3, board] = await Promise.all([startS3Server(['live']), startWranglerDev({ CLUSTER_SECRETS: JSON.stringify(SECRETS), READ_TOKEN: READ_TOKEN })]);
 
-  repo = path.join(dir, 'repo');
-  await mkdir(repo);
-  await git(repo, 'init', '-q', '-b', 'main');
+  upstream = path.join(dir, 'upstream');
+  await mkdir(upstream);
+  await git(upstream, 'init', '-q', '-b', 'main');
   // Commit A: notes, one row.
   shaA = await commitFiles(
     {
@@ -115,15 +132,35 @@ beforeAll(async () => {
     },
     'tags and titles',
   );
+  // Two branches from B that were never merged: feature (C) and hotfix (D).
+  await git(upstream, 'checkout', '-q', '-b', 'feature');
+  shaC = await commitFiles({ 'db/load.sh': markingLoader('feature') }, 'an unreviewed loader');
+  await git(upstream, 'checkout', '-q', '-b', 'hotfix', shaB);
+  shaD = await commitFiles({ 'db/load.sh': markingLoader('hotfix') }, 'a hotfix deployed before it is merged');
+  await git(upstream, 'checkout', '-q', 'main');
+  // The workflow's clone, with every branch as actions/checkout with fetch-depth: 0 fetches them.
+  repo = path.join(dir, 'repo');
+  await execFileAsync('git', ['clone', '-q', upstream, repo]);
 
-  // Pods of eu-west run A; pods of us-east run B (reported last, so the board lists B first).
+  // Pods of eu-west run A; pods of us-east run B; then, each reported later (so the board lists it
+  // before), a canary on C, a pod on D and a pod reporting a sha that exists nowhere.
+  const reports: Array<[keyof typeof SECRETS, string, string]> = [
+    ['us-east', 'api-1', shaB],
+    ['us-east', 'canary-1', shaC],
+    ['us-east', 'hotfix-1', shaD],
+    ['eu-west', 'ghost-1', MADE_UP],
+  ];
   await sendHeartbeats([heartbeat('eu-west', 'web-1', shaA), heartbeat('eu-west', 'web-2', shaA)]);
-  await sendHeartbeats([heartbeat('us-east', 'api-1', shaB)]);
+  for (const [cluster, pod, sha] of reports) {
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the board orders by when it heard each commit
+    await sendHeartbeats([heartbeat(cluster, pod, sha)]);
+  }
   const deadline = Date.now() + 20_000;
-  while ((await boardCommits()).length < 2) {
-    if (Date.now() > deadline) throw new Error(`the board did not list both commits: ${JSON.stringify(await boardCommits())}`);
+  while ((await boardCommits()).length < 5) {
+    if (Date.now() > deadline) throw new Error(`the board did not list every commit: ${JSON.stringify(await boardCommits())}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+  expect(await boardCommits()).toEqual([MADE_UP, shaD, shaC, shaB, shaA]);
 }, 120_000);
 
 afterAll(async () => {
@@ -133,11 +170,15 @@ afterAll(async () => {
   await cleanup?.();
 });
 
-/** Runs dist/index.js under Node 24 with the workflow's clone at `workspace` (GITHUB_WORKSPACE). */
-async function runLive(inputs: Record<string, string>, workspace = repo): Promise<ActionRun> {
+/**
+ * Runs dist/index.js under Node 24 with the workflow's clone at `workspace`
+ * (GITHUB_WORKSPACE). Loaders that mark find $MARKERS in the job's environment.
+ */
+async function runLive(inputs: Record<string, string>, workspace = repo, extraEnv: Record<string, string> = {}): Promise<ActionRun> {
   const runnerTemp = path.join(dir, 'runner-temp');
   await mkdir(runnerTemp, { recursive: true });
   const env: Record<string, string> = {
+    MARKERS: path.join(dir, 'markers'),
     PATH: process.env.PATH ?? '',
     HOME: dir,
     ...s3.env,
@@ -149,8 +190,22 @@ async function runLive(inputs: Record<string, string>, workspace = repo): Promis
     GITHUB_SERVER_URL: 'https://github.com',
     GITHUB_WORKSPACE: workspace,
     RUNNER_TEMP: runnerTemp,
+    ...extraEnv,
   };
+  await mkdir(env.MARKERS!, { recursive: true });
   return runActionEntry({ inputs, env, cwd: workspace, files: dir });
+}
+
+/** A fresh folder for the marks of unmerged commits' loaders, as the job's environment ($MARKERS). */
+async function markers(name: string): Promise<{ MARKERS: string }> {
+  const folder = path.join(dir, `markers-${name}`);
+  await mkdir(folder, { recursive: true });
+  return { MARKERS: folder };
+}
+
+/** The `::warning::` lines of a run. */
+function warnings(run: ActionRun): string[] {
+  return run.stdout.split('\n').filter((line) => line.startsWith('::warning::'));
 }
 
 /** What the step's log shows: the runner consumes `::add-mask::` commands (the token is masked from then on) and prints the rest. */
@@ -198,13 +253,14 @@ async function published(prefix: string, gitSha: string) {
 }
 
 describe('git-sha: live, dist/index.js under Node 24 with the board in workerd', () => {
-  it('refreshes every live commit from its own code: A gets A’s schema, B gets B’s', async () => {
-    const run = await runLive(liveInputs('refresh'));
+  it('refreshes every live commit of main from its own code: A gets A’s schema, B gets B’s', async () => {
+    const run = await runLive(liveInputs('refresh'), repo, await markers('refresh'));
     expect(run.code, run.stdout).toBe(0);
     expect(shown(run)).not.toContain(READ_TOKEN);
 
-    // Newest sighting first, as the board lists them.
+    // Newest sighting first, as the board lists them; only those it builds.
     expect(JSON.parse(run.outputs['live-commits']!)).toEqual([shaB, shaA]);
+    expect(run.stdout).toContain('Building live commits in the history of origin/main (the default branch, from origin/HEAD), at most 10 per run');
     const a = await published('refresh', shaA);
     const b = await published('refresh', shaB);
     expect(a.tables).toContain('notes');
@@ -223,12 +279,16 @@ describe('git-sha: live, dist/index.js under Node 24 with the board in workerd',
     expect(b.manifest.builder).toMatchObject({ repository: 'acme/site', runUrl: 'https://github.com/acme/site/actions/runs/4343' });
 
     expect(JSON.parse(run.outputs.results!)).toEqual([
+      expect.objectContaining({ gitSha: MADE_UP, status: 'skipped', sha256: null, objectKey: null, reason: 'commit-not-in-clone' }),
+      expect.objectContaining({ gitSha: shaD, status: 'skipped', reason: 'commit-not-allowed' }),
+      expect.objectContaining({ gitSha: shaC, status: 'skipped', reason: 'commit-not-allowed' }),
       { gitSha: shaB, status: 'published', sha256: b.manifest.database.sha256, objectKey: b.manifest.object.key, reason: null, error: null },
       { gitSha: shaA, status: 'published', sha256: a.manifest.database.sha256, objectKey: a.manifest.object.key, reason: null, error: null },
     ]);
     // Only the live outputs: the single-commit ones would describe one of several commits.
     expect(Object.keys(run.outputs).sort()).toEqual(['live-commits', 'results']);
-    expect(run.summary).toContain('## Sqlitening: refreshed 2 live commits');
+    expect(run.summary).toContain('## Sqlitening: refreshed 2 live commits, skipped 3');
+    expect(run.summary).toContain(`| \`${shaC}\` | 1: us-east 1 | skipped |  | commit-not-allowed: commit ${shaC} is not in the history of origin/main`);
     expect(run.summary).toContain(`| \`${shaA}\` | 2: eu-west 2 | published | \`${a.manifest.database.sha256.slice(0, 16)}…\` |`);
     expect(run.summary).toContain(`| \`${shaB}\` | 1: us-east 1 | published |`);
     expect(run.stdout).toMatch(/^::group::Refresh [0-9a-f]{40}: 1 live pod \(us-east 1\)$/m);
@@ -240,10 +300,84 @@ describe('git-sha: live, dist/index.js under Node 24 with the board in workerd',
     expect(await readdir(path.join(dir, 'runner-temp'))).not.toContainEqual(expect.stringMatching(/^sqlitening-[0-9a-f]{12}-/));
   });
 
-  it('with live-mode: matrix only lists the live commits, as JSON for strategy.matrix, and builds nothing', async () => {
+  it('refuses a commit of an unmerged branch with a warning, before any of its code runs, and passes', async () => {
+    const marks = await markers('unmerged');
+    const run = await runLive(liveInputs('unmerged'), repo, marks);
+    expect(run.code, run.stdout).toBe(0);
+    // Neither unmerged commit's loader ran, so neither could read the job's environment.
+    expect(await readdir(marks.MARKERS)).toEqual([]);
+    for (const sha of [shaC, shaD]) {
+      expect(warnings(run)).toContain(
+        `::warning::${sha}: skipped, commit-not-allowed: commit ${sha} is not in the history of origin/main and not listed in live-allow, so its code is not run: merge it into origin/main, or list its full sha in live-allow`,
+      );
+      expect(run.stdout).not.toContain(`::group::Refresh ${sha}`);
+      expect(await store('unmerged').head(manifestKey(sha))).toBeUndefined();
+    }
+    expect(JSON.parse(run.outputs['live-commits']!)).toEqual([shaB, shaA]);
+    expect(JSON.parse(run.outputs.results!)).toContainEqual({
+      gitSha: shaC,
+      status: 'skipped',
+      sha256: null,
+      objectKey: null,
+      reason: 'commit-not-allowed',
+      error: expect.stringContaining(`commit ${shaC} is not in the history of origin/main`),
+    });
+  });
+
+  it('builds an unmerged commit listed by its full sha in live-allow, and only that one', async () => {
+    const marks = await markers('allow');
+    const run = await runLive({ ...liveInputs('allow'), 'live-allow': `# the hotfix deployed on 2026-11-26\n${shaD}` }, repo, marks);
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.stdout).toContain('Building live commits in the history of origin/main (the default branch, from origin/HEAD) or listed in live-allow (1)');
+    expect(JSON.parse(run.outputs['live-commits']!)).toEqual([shaD, shaB, shaA]);
+    const d = await published('allow', shaD);
+    expect(d.note).toBe(`hotfix ${shaD}`);
+    expect(await readdir(marks.MARKERS)).toEqual([`hotfix-${shaD}`]);
+    expect(await store('allow').head(manifestKey(shaC))).toBeUndefined();
+    expect(JSON.parse(run.outputs.results!).map((r: { gitSha: string; status: string }) => [r.gitSha, r.status])).toEqual([
+      [MADE_UP, 'skipped'],
+      [shaD, 'published'],
+      [shaC, 'skipped'],
+      [shaB, 'published'],
+      [shaA, 'published'],
+    ]);
+  });
+
+  it('warns about a sha no clone holds and goes on: a made-up commit does not fail the step', async () => {
+    const run = await runLive(liveInputs('made-up'), repo, await markers('made-up'));
+    expect(run.code, run.stdout).toBe(0);
+    expect(warnings(run)).toContain(
+      `::warning::${MADE_UP}: skipped, commit-not-in-clone: commit ${MADE_UP} is not in the clone at ${repo}: check out with actions/checkout and fetch-depth: 0 so every live commit is there; a commit force-pushed away, or one that never existed, cannot be checked out`,
+    );
+    expect(run.stdout).not.toContain('::error::');
+    expect(JSON.parse(run.outputs.results!)[0]).toMatchObject({ gitSha: MADE_UP, status: 'skipped', reason: 'commit-not-in-clone' });
+    expect((await published('made-up', shaB)).tables).toContain('tags');
+  });
+
+  it('builds at most live-max-commits per run, newest first, and names the ones it leaves with a warning', async () => {
+    const run = await runLive({ ...liveInputs('cap'), 'live-max-commits': '1' }, repo, await markers('cap'));
+    expect(run.code, run.stdout).toBe(0);
+    // The made-up sha and the unmerged commits, listed before B, do not use up the one place.
+    expect(JSON.parse(run.outputs['live-commits']!)).toEqual([shaB]);
+    expect(warnings(run)).toContain(`::warning::live-max-commits is 1: 1 older live commit skipped this run, not checked or built: ${shaA}`);
+    expect((await published('cap', shaB)).tables).toContain('tags');
+    expect(await store('cap').head(manifestKey(shaA))).toBeUndefined();
+    expect(JSON.parse(run.outputs.results!).at(-1)).toEqual({
+      gitSha: shaA,
+      status: 'skipped',
+      sha256: null,
+      objectKey: null,
+      reason: 'too-many-live-commits',
+      error: `commit ${shaA} comes after the 1 live commit built per run (live-max-commits), so it was not checked or built`,
+    });
+    expect(run.summary).toContain('## Sqlitening: refreshed 1 live commit, skipped 4');
+  });
+
+  it('with live-mode: matrix lists only the commits it may build, as JSON for strategy.matrix, and builds nothing', async () => {
     const run = await runLive({ 'git-sha': 'live', 'live-mode': 'matrix', 'board-url': board.url, 'board-token': READ_TOKEN, store: 's3://live/matrix' });
     expect(run.code, run.stdout).toBe(0);
     expect(run.outputs).toEqual({ 'live-commits': JSON.stringify([shaB, shaA]) });
+    expect(warnings(run)).toContainEqual(expect.stringContaining(`::warning::${shaC}: skipped, commit-not-allowed:`));
     expect(await store('matrix').list('')).toEqual([]);
     // No store input is needed to list commits.
     const bare = await runLive({ 'git-sha': 'live', 'live-mode': 'matrix', 'board-url': board.url, 'board-token': READ_TOKEN });
@@ -251,25 +385,22 @@ describe('git-sha: live, dist/index.js under Node 24 with the board in workerd',
     expect(JSON.parse(bare.outputs['live-commits']!)).toEqual([shaB, shaA]);
   });
 
-  it('reports a commit missing from a shallow clone by its sha and goes on with the other, then fails the step', async () => {
+  it('warns about a commit missing from a shallow clone by its sha and goes on with the others', async () => {
     const shallow = path.join(dir, 'shallow');
     await execFileAsync('git', ['clone', '-q', '--depth', '1', `file://${repo}`, shallow]);
     const run = await runLive(liveInputs('shallow'), shallow);
-    expect(run.code).toBe(1);
+    expect(run.code, run.stdout).toBe(0);
     expect(run.stdout).toContain(
-      `::error::${shaA}: commit-not-in-clone: commit ${shaA} is not in the clone at ${shallow} (a shallow clone): check out with actions/checkout and fetch-depth: 0`,
+      `::warning::${shaA}: skipped, commit-not-in-clone: commit ${shaA} is not in the clone at ${shallow} (a shallow clone): check out with actions/checkout and fetch-depth: 0`,
     );
-    expect(run.stdout).toMatch(new RegExp(`::error::1 of 2 live commits failed: ${shaA} \\(commit-not-in-clone\\)`));
-    expect(JSON.parse(run.outputs.results!)).toEqual([
+    expect(JSON.parse(run.outputs.results!).slice(-2)).toEqual([
       expect.objectContaining({ gitSha: shaB, status: 'published', reason: null }),
-      expect.objectContaining({ gitSha: shaA, status: 'failed', sha256: null, reason: 'commit-not-in-clone' }),
+      expect.objectContaining({ gitSha: shaA, status: 'skipped', sha256: null, reason: 'commit-not-in-clone' }),
     ]);
     expect((await published('shallow', shaB)).tables).toContain('tags');
     expect(await store('shallow').head(manifestKey(shaA))).toBeUndefined();
-    expect(run.summary).toContain('## Sqlitening: 1 of 2 live commits failed');
-    expect(run.summary).toMatch(
-      new RegExp(`\\| \`${shaA}\` \\| 2: eu-west 2 \\| \\*\\*failed\\*\\* \\|  \\| commit-not-in-clone: commit ${shaA} is not in the clone`),
-    );
+    expect(run.summary).toContain('## Sqlitening: refreshed 1 live commit, skipped 4');
+    expect(run.summary).toMatch(new RegExp(`\\| \`${shaA}\` \\| 2: eu-west 2 \\| skipped \\|  \\| commit-not-in-clone: commit ${shaA} is not in the clone`));
   });
 
   it('goes on after a commit whose loader fails, and fails the step naming it', async () => {
@@ -279,7 +410,8 @@ describe('git-sha: live, dist/index.js under Node 24 with the board in workerd',
     });
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(new RegExp(`::error::${shaB}: loader-failed: loader ".*" failed with exit code 4: feed down`));
-    expect(JSON.parse(run.outputs.results!)).toEqual([
+    expect(run.stdout).toContain(`::error::1 of 2 live commits failed: ${shaB} (loader-failed); each one's error is above`);
+    expect(JSON.parse(run.outputs.results!).slice(-2)).toEqual([
       expect.objectContaining({ gitSha: shaB, status: 'failed', reason: 'loader-failed' }),
       expect.objectContaining({ gitSha: shaA, status: 'published' }),
     ]);
@@ -326,6 +458,27 @@ describe('git-sha: live, dist/index.js under Node 24 with the board in workerd',
       { migrations: '../elsewhere' },
       /invalid input 'migrations': with 'git-sha: live' each commit's own migrations are used, so they must be inside the repository/,
     ],
+    [
+      'a sha prefix in live-allow',
+      { 'live-allow': 'abc1234def' },
+      /invalid input 'live-allow': expected full commit shas \(40 or 64 lowercase hex digits\), one per line \(a prefix is not enough: whoever pushes a commit can choose its first digits\), got "abc1234def"/,
+    ],
+    ['a live-max-commits of 0', { 'live-max-commits': '0' }, /invalid input 'live-max-commits': expected a whole number from 1 to 1000, got "0"/],
+    [
+      'a live-branch that cannot name a branch',
+      { 'live-branch': '--upload-pack=x' },
+      /invalid input 'live-branch': expected a branch name \(main, release\/2026\) or a full ref .*, got "--upload-pack=x"/,
+    ],
+    [
+      'a live-branch the clone does not have',
+      { 'live-branch': 'gone' },
+      /invalid input 'live-branch': branch gone is not in the clone at .* \(neither refs\/remotes\/origin\/gone nor refs\/heads\/gone\); check out with actions\/checkout and fetch-depth: 0/,
+    ],
+    [
+      'live-allow without live',
+      { 'git-sha': '', 'board-url': '', 'board-token': '', 'live-allow': 'x' },
+      /invalid input 'live-allow': it is used only with 'git-sha: live', but 'git-sha' is ""/,
+    ],
   ];
   for (const [what, inputs, message] of usage) {
     it(`fails the step on ${what}, naming the input, before building anything`, async () => {
@@ -338,6 +491,50 @@ describe('git-sha: live, dist/index.js under Node 24 with the board in workerd',
       expect(await store(prefix).list('')).toEqual([]);
     });
   }
+
+  describe('without origin/HEAD (actions/checkout sets none), with live-mode: matrix', () => {
+    let clone: string;
+    const matrix = { 'git-sha': 'live', 'live-mode': 'matrix', 'board-token': READ_TOKEN };
+    const run = (inputs: Record<string, string>, env: Record<string, string> = {}) => runLive({ ...matrix, 'board-url': board.url, ...inputs }, clone, env);
+
+    beforeAll(async () => {
+      clone = path.join(dir, 'no-origin-head');
+      await execFileAsync('git', ['clone', '-q', upstream, clone]);
+      await git(clone, 'remote', 'set-head', 'origin', '--delete');
+    });
+
+    it('fails the step when nothing names the default branch, saying to set live-branch', async () => {
+      const result = await run({});
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain(
+        `::error::cannot tell which branch's commits git-sha: live may build in ${clone}: the clone has no origin/HEAD; the workflow event names no default branch. Set input 'live-branch' (e.g. main), or run "git remote set-head origin --auto" after actions/checkout with fetch-depth: 0`,
+      );
+      expect(result.outputs).toEqual({});
+    });
+
+    it('takes the default branch from the event, or from the ref of a scheduled run', async () => {
+      const event = path.join(dir, 'event.json');
+      await writeFile(event, JSON.stringify({ ref: 'refs/heads/feature', repository: { full_name: 'acme/site', default_branch: 'main' } }));
+      const dispatched = await run({}, { GITHUB_EVENT_NAME: 'workflow_dispatch', GITHUB_EVENT_PATH: event, GITHUB_REF: 'refs/heads/feature' });
+      expect(dispatched.code, dispatched.stdout).toBe(0);
+      expect(dispatched.stdout).toContain("in the history of origin/main (the default branch, from the workflow_dispatch event's repository.default_branch)");
+      expect(JSON.parse(dispatched.outputs['live-commits']!)).toEqual([shaB, shaA]);
+
+      const scheduled = await run({}, { GITHUB_EVENT_NAME: 'schedule', GITHUB_REF: 'refs/heads/main' });
+      expect(scheduled.code, scheduled.stdout).toBe(0);
+      expect(scheduled.stdout).toContain("in the history of origin/main (the default branch, from GITHUB_REF (a scheduled run's is the default branch))");
+      expect(JSON.parse(scheduled.outputs['live-commits']!)).toEqual([shaB, shaA]);
+    });
+
+    it('builds the history of the live-branch it is given', async () => {
+      const result = await run({ 'live-branch': 'feature' });
+      expect(result.code, result.stdout).toBe(0);
+      expect(JSON.parse(result.outputs['live-commits']!)).toEqual([shaC, shaB, shaA]);
+      expect(warnings(result)).toContainEqual(
+        expect.stringContaining(`::warning::${shaD}: skipped, commit-not-allowed: commit ${shaD} is not in the history of origin/feature`),
+      );
+    });
+  });
 
   it('fails the step when the workspace is not a git checkout, saying to use actions/checkout with fetch-depth: 0', async () => {
     const plain = path.join(dir, 'plain');
@@ -355,9 +552,41 @@ describe('a live refresh, decided from the inputs (pure)', () => {
 
   it('reads git-sha: live as a refresh of every live commit, or only their list with live-mode: matrix', () => {
     const refresh = readSettings(inputs({ store: 's3://b/p', migrations: 'db/migrations', 'git-sha': 'live', 'board-url': 'https://board.example.com/' }), env);
-    expect(refresh).toMatchObject({ mode: 'live-refresh', board: { url: 'https://board.example.com', token: null }, tempDirectory: '/runner/tmp' });
+    expect(refresh).toMatchObject({ mode: 'live-refresh', live: { board: { url: 'https://board.example.com', token: null } }, tempDirectory: '/runner/tmp' });
     const matrix = readSettings(inputs({ 'git-sha': 'live', 'live-mode': 'matrix', 'board-url': 'https://board.example.com', 'board-token': 't0ken' }), env);
-    expect(matrix).toEqual({ mode: 'live-matrix', board: { url: 'https://board.example.com', token: 't0ken' } });
+    expect(matrix).toEqual({
+      mode: 'live-matrix',
+      live: {
+        board: { url: 'https://board.example.com', token: 't0ken' },
+        workingDirectory: '/w/repo',
+        policy: { branch: null, allow: [], maxCommits: 10 },
+        event: { name: '', ref: '', payloadPath: '' },
+      },
+    });
+  });
+
+  it('reads which commits may be built: live-branch, live-allow (full shas, one per line or separated by spaces or commas), live-max-commits', () => {
+    const [a, b] = ['a'.repeat(40), 'b'.repeat(64)];
+    const settings = readSettings(
+      inputs({
+        'git-sha': 'live',
+        'live-mode': 'matrix',
+        'board-url': 'https://b.example',
+        'live-branch': 'release/2026',
+        'live-allow': `# hotfixes\n${a}, ${b}\n${a}`,
+        'live-max-commits': '3',
+      }),
+      { ...env, GITHUB_EVENT_NAME: 'schedule', GITHUB_REF: 'refs/heads/main', GITHUB_EVENT_PATH: '/runner/event.json' },
+    );
+    if (settings.mode !== 'live-matrix') throw new Error(settings.mode);
+    expect(settings.live.policy).toEqual({ branch: 'release/2026', allow: [a, b], maxCommits: 3 });
+    expect(settings.live.event).toEqual({ name: 'schedule', ref: 'refs/heads/main', payloadPath: '/runner/event.json' });
+    const live = (values: Partial<Record<Inputs, string>>) => () =>
+      readSettings(inputs({ 'git-sha': 'live', 'live-mode': 'matrix', 'board-url': 'https://b.example', ...values }), env);
+    expect(live({ 'live-allow': 'A'.repeat(40) })).toThrow(/invalid input 'live-allow': .* \(use lower case\), got "A{40}"/);
+    expect(live({ 'live-max-commits': '1001' })).toThrow(/invalid input 'live-max-commits': expected a whole number from 1 to 1000, got "1001"/);
+    for (const bad of ['main..x', 'a b', 'x.lock', '-x', 'refs/heads/x/', '.hidden'])
+      expect(live({ 'live-branch': bad }), bad).toThrow(/invalid input 'live-branch'/);
   });
 
   it('takes working directory, migrations and a database inside the repository from the checkout; the runner temp database stays', () => {
@@ -377,7 +606,7 @@ describe('a live refresh, decided from the inputs (pure)', () => {
   });
 
   it('says when no commit is live, and fails only when a commit failed', () => {
-    const empty = { board: 'https://b.example', commits: [], durationMs: 5 };
+    const empty = { board: 'https://b.example', branch: 'origin/main', commits: [], durationMs: 5 };
     expect(liveSummaryMarkdown(empty)).toContain('## Sqlitening: no live commits');
     expect(liveFailure(empty)).toBeNull();
   });

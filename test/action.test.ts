@@ -69,7 +69,7 @@ describe('the action, dist/index.js under Node 24', () => {
     expect(Object.keys(actionYml.outputs).sort()).toEqual(Object.values(Outputs).sort());
   });
 
-  it('has example workflows that pass only declared inputs, and fetch every commit for git-sha: live', async () => {
+  it('has example workflows that pass only declared inputs, and fetch every commit for git-sha: live (refresh and matrix)', async () => {
     type Step = { uses?: string; with?: Record<string, unknown> };
     const folder = 'examples/workflows';
     for (const file of await readdir(folder)) {
@@ -81,9 +81,10 @@ describe('the action, dist/index.js under Node 24', () => {
             Object.keys(step.with ?? {}).filter((input) => !(input in actionYml.inputs)),
             file,
           ).toEqual([]);
-          const liveRefresh = step.with?.['git-sha'] === 'live' && step.with?.['live-mode'] !== 'matrix';
+          // Both live modes check each commit against the live branch's history, so both need every commit.
+          const live = step.with?.['git-sha'] === 'live';
           const checkout = job.steps.find((s) => s.uses?.startsWith('actions/checkout@'));
-          if (liveRefresh) expect(checkout?.with?.['fetch-depth'], `${file}: a live refresh needs every commit`).toBe(0);
+          if (live) expect(checkout?.with?.['fetch-depth'], `${file}: git-sha: live needs every commit and branch`).toBe(0);
         }
       }
     }

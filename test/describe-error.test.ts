@@ -11,6 +11,7 @@ import {
   BoardError,
   BucketMissingError,
   ChecksumMismatchError,
+  CommitNotAllowedError,
   CommitNotInCloneError,
   ContractError,
   DatabaseError,
@@ -29,6 +30,7 @@ import {
   StoreError,
   StoreUnreachableError,
   TooLargeError,
+  TooManyLiveCommitsError,
   WrongCommitError,
 } from '../src/errors.js';
 import { withRetries } from '../src/retry.js';
@@ -82,6 +84,8 @@ describe('describeError, the one error model', () => {
       new ContractError('x'),
       new BoardError('x', true),
       new CommitNotInCloneError('a'.repeat(40), '/repo', true),
+      new CommitNotAllowedError('a'.repeat(40), 'origin/main'),
+      new TooManyLiveCommitsError('a'.repeat(40), 10),
       new GitError('x'),
       ...[
         'database-check',

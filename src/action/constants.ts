@@ -25,10 +25,16 @@ export enum Inputs {
   BoardUrl = 'board-url',
   BoardToken = 'board-token',
   LiveMode = 'live-mode',
+  LiveBranch = 'live-branch',
+  LiveAllow = 'live-allow',
+  LiveMaxCommits = 'live-max-commits',
 }
 
 /** The `git-sha` value that means every commit the board reports live. */
 export const LIVE = 'live';
+
+/** The most live commits built in one run when `live-max-commits` is empty. */
+export const LIVE_MAX_COMMITS = 10;
 
 export enum Outputs {
   Published = 'published',

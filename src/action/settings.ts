@@ -7,7 +7,8 @@ import { parsePrivateKey } from '../signing/keys.js';
 import { parseBearerToken, parseBoolean, parseChoice, parseDuration, parseHttpUrl, parseInteger, parseShare } from '../values.js';
 import type { StoreSettings } from '../store/open-store.js';
 import type { BoardReadSettings } from '../live/board-client.js';
-import { Inputs, LIVE } from './constants.js';
+import { type CommitPolicy, isBranchName } from '../live/commit-policy.js';
+import { Inputs, LIVE, LIVE_MAX_COMMITS } from './constants.js';
 
 /** How a snapshot is built and published: everything the step does but which commit it is for. */
 export interface BuildSettings {
@@ -39,17 +40,38 @@ export interface BuildSettings {
   expiresInMs: number | null;
 }
 
+/** The workflow run's facts that name the repository's default branch when the clone does not (actions/checkout sets no `origin/HEAD`). */
+export interface WorkflowEvent {
+  /** `GITHUB_EVENT_NAME`: `schedule`, `push`, `workflow_dispatch`, …; '' outside Actions. */
+  name: string;
+  /** `GITHUB_REF`: a scheduled run's is the default branch. */
+  ref: string;
+  /** `GITHUB_EVENT_PATH`: the event's JSON, whose `repository.default_branch` most events carry (a schedule's does not). */
+  payloadPath: string;
+}
+
+/** `git-sha: live`: the board that names the live commits, and which of them may be built. */
+export interface LiveSettings {
+  board: BoardReadSettings;
+  /** Inside the workflow's clone (`working-directory`): the commits are checked against it. */
+  workingDirectory: string;
+  /** `live-branch`, `live-allow` and `live-max-commits`. */
+  policy: CommitPolicy;
+  event: WorkflowEvent;
+}
+
 /** Everything the action does, decided once from its inputs: which commits, and how each is built. */
 export type ActionSettings =
   /** One commit: the `git-sha` input (a scheduled refresh of the deployed commit), else the workflow's sha. */
   | { mode: 'commit'; gitSha: string; build: BuildSettings }
   /**
-   * `git-sha: live`: every commit the board reports live, each built from its
-   * own code in a worktree of the workflow's clone, under `tempDirectory`.
+   * `git-sha: live`: every commit the board reports live that the policy
+   * allows, each built from its own code in a worktree of the workflow's
+   * clone, under `tempDirectory`.
    */
-  | { mode: 'live-refresh'; board: BoardReadSettings; build: BuildSettings; tempDirectory: string }
-  /** `git-sha: live` with `live-mode: matrix`: only the `live-commits` output, for one job per commit. */
-  | { mode: 'live-matrix'; board: BoardReadSettings };
+  | { mode: 'live-refresh'; live: LiveSettings; build: BuildSettings; tempDirectory: string }
+  /** `git-sha: live` with `live-mode: matrix`: only the `live-commits` output (the commits the policy allows), for one job per commit. */
+  | { mode: 'live-matrix'; live: LiveSettings };
 
 type GetInput = (name: Inputs) => string;
 
@@ -74,16 +96,49 @@ export function readSettings(get: GetInput, env: NodeJS.ProcessEnv): ActionSetti
   if (shaInput !== LIVE) {
     // The board is asked only for live commits: a board input anywhere else would be silently ignored.
     const notLive = `it is used only with '${Inputs.GitSha}: ${LIVE}', but '${Inputs.GitSha}' is ${JSON.stringify(shaInput)}`;
-    for (const input of [Inputs.BoardUrl, Inputs.BoardToken]) {
+    for (const input of [Inputs.BoardUrl, Inputs.BoardToken, Inputs.LiveBranch, Inputs.LiveAllow, Inputs.LiveMaxCommits]) {
       if (get(input) !== '') throw new UsageError(`invalid ${name(input)}: ${notLive}`);
     }
     if (liveMode !== 'refresh') throw new UsageError(`invalid ${name(Inputs.LiveMode)}: ${notLive}`);
     const build = readBuildSettings(get, env);
     return { mode: 'commit', gitSha: readGitSha(shaInput, env), build };
   }
-  const board = readBoard(get);
-  if (liveMode === 'matrix') return { mode: 'live-matrix', board };
-  return { mode: 'live-refresh', board, build: readBuildSettings(get, env), tempDirectory: env.RUNNER_TEMP || tmpdir() };
+  const live: LiveSettings = {
+    board: readBoard(get),
+    workingDirectory: readWorkingDirectory(get, env),
+    policy: readCommitPolicy(get),
+    event: { name: env.GITHUB_EVENT_NAME ?? '', ref: env.GITHUB_REF ?? '', payloadPath: env.GITHUB_EVENT_PATH ?? '' },
+  };
+  if (liveMode === 'matrix') return { mode: 'live-matrix', live };
+  return { mode: 'live-refresh', live, build: readBuildSettings(get, env), tempDirectory: env.RUNNER_TEMP || tmpdir() };
+}
+
+/** Which live commits may be built: `live-branch`, `live-allow`, `live-max-commits`. */
+function readCommitPolicy(get: GetInput): CommitPolicy {
+  const branch = get(Inputs.LiveBranch);
+  if (branch !== '' && !isBranchName(branch)) {
+    throw new UsageError(
+      `invalid ${name(Inputs.LiveBranch)}: expected a branch name (main, release/2026) or a full ref (refs/remotes/origin/main), or empty for the repository's default branch, got ${JSON.stringify(branch)}`,
+    );
+  }
+  const allow = get(Inputs.LiveAllow)
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .flatMap((line) => line.split(/[\s,]+/));
+  for (const sha of allow) {
+    if (!/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(sha)) {
+      const why = /^([0-9a-fA-F]{40}|[0-9a-fA-F]{64})$/.test(sha)
+        ? ' (use lower case)'
+        : /^[0-9a-f]{1,39}$/.test(sha)
+          ? ' (a prefix is not enough: whoever pushes a commit can choose its first digits)'
+          : '';
+      throw new UsageError(
+        `invalid ${name(Inputs.LiveAllow)}: expected full commit shas (40 or 64 lowercase hex digits), one per line${why}, got ${JSON.stringify(sha)}`,
+      );
+    }
+  }
+  return { branch: branch || null, allow: [...new Set(allow)], maxCommits: integer(get, Inputs.LiveMaxCommits, 1, 1000, LIVE_MAX_COMMITS)! };
 }
 
 function readGitSha(shaInput: string, env: NodeJS.ProcessEnv): string {
@@ -109,8 +164,13 @@ function readBoard(get: GetInput): BoardReadSettings {
   return { url: url.replace(/\/+$/, ''), token: token === '' ? null : parseBearerToken(token, name(Inputs.BoardToken)) };
 }
 
+/** `working-directory`, against the workspace. */
+function readWorkingDirectory(get: GetInput, env: NodeJS.ProcessEnv): string {
+  return path.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), get(Inputs.WorkingDirectory) || '.');
+}
+
 function readBuildSettings(get: GetInput, env: NodeJS.ProcessEnv): BuildSettings {
-  const workingDirectory = path.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), get(Inputs.WorkingDirectory) || '.');
+  const workingDirectory = readWorkingDirectory(get, env);
   const store = get(Inputs.Store);
   if (store === '') throw new UsageError(`invalid ${name(Inputs.Store)}: expected s3://bucket[/prefix] or a folder path, got ""`);
   const endpoint = get(Inputs.Endpoint);

@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { CommitNotInCloneError, GitError, UsageError } from '../errors.js';
+import { CommitNotInCloneError, UsageError } from '../errors.js';
+import { gitOutput, runGit } from '../git.js';
 
 /*
  * A commit's own code, checked out beside the workflow's clone with
@@ -9,32 +9,10 @@ import { CommitNotInCloneError, GitError, UsageError } from '../errors.js';
  * the workflow's checkout is left as it was.
  */
 
-interface GitResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function git(cwd: string, args: string[]): Promise<GitResult> {
-  return new Promise((resolve, reject) => {
-    execFile('git', args, { cwd, encoding: 'utf8', maxBuffer: 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== 'number') return reject(error); // git itself could not run (ENOENT)
-      resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function gitOrThrow(cwd: string, args: string[]): Promise<string> {
-  const result = await git(cwd, args);
-  if (result.code !== 0)
-    throw new GitError(`git ${args.join(' ')} failed in ${cwd} (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  return result.stdout;
-}
-
 /** The top folder of the git checkout that holds `dir`; a `UsageError` when it is in none. */
 export async function repositoryRoot(dir: string): Promise<string> {
   // --show-cdup (the way up, e.g. `../../`) keeps the caller's spelling of the path; --show-toplevel would resolve symlinks.
-  const result = await git(dir, ['rev-parse', '--show-cdup']).catch((error: Error) => ({ code: -1, stdout: '', stderr: error.message }));
+  const result = await runGit(dir, ['rev-parse', '--show-cdup']).catch((error: Error) => ({ code: -1, stdout: '', stderr: error.message }));
   if (result.code !== 0) {
     throw new UsageError(
       `${dir} is not in a git checkout (${result.stderr.trim().split('\n')[0]}); git-sha: live builds each commit from the workflow's clone: use actions/checkout with fetch-depth: 0`,
@@ -45,11 +23,12 @@ export async function repositoryRoot(dir: string): Promise<string> {
 
 /** Whether the clone holds `gitSha` as a commit. */
 export async function hasCommit(root: string, gitSha: string): Promise<boolean> {
-  return (await git(root, ['cat-file', '-e', `${gitSha}^{commit}`])).code === 0;
+  return (await runGit(root, ['cat-file', '-e', `${gitSha}^{commit}`])).code === 0;
 }
 
-async function isShallow(root: string): Promise<boolean> {
-  return (await gitOrThrow(root, ['rev-parse', '--is-shallow-repository'])).trim() === 'true';
+/** Whether the clone is shallow (it holds only the newest commits). */
+export async function isShallow(root: string): Promise<boolean> {
+  return (await gitOutput(root, ['rev-parse', '--is-shallow-repository'])).trim() === 'true';
 }
 
 /**
@@ -62,12 +41,12 @@ export async function withWorktree<T>(root: string, gitSha: string, parent: stri
   const folder = await mkdtemp(path.join(parent, `sqlitening-${gitSha.slice(0, 12)}-`));
   const checkout = path.join(folder, 'checkout');
   try {
-    await gitOrThrow(root, ['worktree', 'add', '--detach', '--quiet', checkout, gitSha]);
+    await gitOutput(root, ['worktree', 'add', '--detach', '--quiet', checkout, gitSha]);
     return await fn(checkout);
   } finally {
     // --force: loaders may leave files behind. If git cannot remove it, the folder goes and prune forgets it.
-    const removed = await git(root, ['worktree', 'remove', '--force', checkout]).catch(() => undefined);
+    const removed = await runGit(root, ['worktree', 'remove', '--force', checkout]).catch(() => undefined);
     await rm(folder, { recursive: true, force: true });
-    if (removed?.code !== 0) await git(root, ['worktree', 'prune']).catch(() => undefined);
+    if (removed?.code !== 0) await runGit(root, ['worktree', 'prune']).catch(() => undefined);
   }
 }
