@@ -31442,6 +31442,8 @@ var Inputs;
     Inputs["WorkingDirectory"] = "working-directory";
     Inputs["DryRun"] = "dry-run";
     Inputs["SigningKey"] = "signing-key";
+    Inputs["Name"] = "name";
+    Inputs["ExpiresIn"] = "expires-in";
     Inputs["BoardUrl"] = "board-url";
     Inputs["BoardToken"] = "board-token";
     Inputs["LiveMode"] = "live-mode";
@@ -32222,29 +32224,28 @@ async function downloadSnapshot(options) {
         if (result.status !== 'ok')
             throw new errors/* StoreError */.AD(`${what}: unexpected not-modified answer`, true);
         const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
-        // With a chunk root in the manifest, the chunk hashes prove the bytes and the whole-file SHA-256 is not needed.
+        // Both identities are checked: the chunk hashes (later deltas start from them) and the whole-file SHA-256,
+        // which the pod reports as its database's, so it reports only what it has verified.
         const chunks = manifest.chunks
             ? manifest.database.size >= PARALLEL_HASHING_FROM
                 ? new ParallelChunkHasher(manifest.chunks.size)
                 : new ChunkHasher(manifest.chunks.size)
             : undefined;
-        const decoded = new LimitedCounter(manifest.database.size, what, !chunks);
+        const decoded = new LimitedCounter(manifest.database.size, what, true);
         const sink = (0,external_node_fs_.createWriteStream)(temp, { flags: 'wx' });
         await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, stallWatchdog(what, options.stallTimeoutMs ?? 30_000), received, decompressor(manifest.object.encoding), decoded, chunks ?? new external_node_stream_.PassThrough(), flushBehind(sink), sink, { signal }).finally(() => fileClosed(sink));
         if (received.bytes !== manifest.object.size)
             throw new errors/* SizeMismatchError */.Au(`${what} (stored bytes)`, manifest.object.size, received.bytes);
         if (decoded.bytes !== manifest.database.size)
             throw new errors/* SizeMismatchError */.Au(what, manifest.database.size, decoded.bytes);
+        const actual = decoded.hash.digest('hex');
+        if (actual !== manifest.database.sha256)
+            throw new errors/* ChecksumMismatchError */.a0(what, manifest.database.sha256, actual);
         if (chunks && manifest.chunks) {
             chunkHashes = chunks.hashes();
             const root = chunkRoot(chunkHashes);
             if (root !== manifest.chunks.root)
                 throw new errors/* ChecksumMismatchError */.a0(`${what} (chunk root)`, manifest.chunks.root, root);
-        }
-        else {
-            const actual = decoded.hash.digest('hex');
-            if (actual !== manifest.database.sha256)
-                throw new errors/* ChecksumMismatchError */.a0(what, manifest.database.sha256, actual);
         }
         await options.verify?.(temp);
         bytesReceived = received.bytes;
@@ -32307,6 +32308,38 @@ async function readTrustedKey(file) {
         throw new UsageError(`invalid trust key ${file}: expected a public key, got a private one; give the .pub file`);
     requireEd25519(key, file);
     return { keyId: keyIdOf(key), key };
+}
+/**
+ * The keys a publisher verifies what it reads against (the current manifest, the snapshot a build starts
+ * from): its own signing key's public half and any others it was told to trust (a key being rotated out).
+ * `null` when it has neither: it signs nothing, so the store is trusted.
+ */
+function publisherTrust(signingKey, trusted = []) {
+    const keys = [...trusted];
+    if (signingKey) {
+        const key = (0,external_node_crypto_.createPublicKey)(signingKey);
+        if (!keys.some((k) => k.keyId === keyIdOf(key)))
+            keys.unshift({ keyId: keyIdOf(key), key });
+    }
+    return keys.length > 0 ? keys : null;
+}
+/** The public keys in `files` (`--trust-key`, repeatable); null when none is given. */
+async function readTrustedKeys(files) {
+    return files?.length ? Promise.all(files.map(readTrustedKey)) : null;
+}
+/** The signing key from `--signing-key FILE`, else the PEM in SQLITENING_SIGNING_KEY (a CI secret); none: unsigned. */
+async function readSigningKey(file, env) {
+    if (file) {
+        let pem;
+        try {
+            pem = await readFile(file, 'utf8');
+        }
+        catch (error) {
+            throw new UsageError(`cannot read --signing-key ${file}: ${error.message}`);
+        }
+        return parsePrivateKey(pem, file);
+    }
+    return env.SQLITENING_SIGNING_KEY ? parsePrivateKey(env.SQLITENING_SIGNING_KEY, 'SQLITENING_SIGNING_KEY') : null;
 }
 
 ;// CONCATENATED MODULE: ./src/signing/manifest-signature.ts
@@ -32448,26 +32481,44 @@ async function writeManifest(store, key, manifest, signingKey) {
 
 
 
+
 /**
  * Fetches the newest published snapshot of `gitSha` into a temp file in
  * `folder`, verified, as the starting point of a data refresh (a long-running
  * updater would keep its database; CI starts from what it published). When the
  * commit has no snapshot yet (its first build), the build starts empty.
- * The caller removes `file` when done.
+ * With trusted keys, a manifest they did not sign is refused, not skipped:
+ * building on it would sign a store writer's rows, and starting empty instead
+ * would silently drop what earlier builds accumulated. The caller removes `file`.
  */
-async function startFromPublished(store, gitSha, folder, onProgress) {
-    const read = await readManifest(store, (0,lib/* manifestKey */.Rn)(gitSha));
+async function startFromPublished(from, folder, onProgress) {
+    const { store, gitSha } = from;
+    const key = (0,lib/* manifestKey */.Rn)(gitSha);
+    let read;
+    try {
+        read = await readManifest(store, key, { trustedKeys: from.trustedKeys });
+    }
+    catch (error) {
+        if (!(error instanceof errors/* SignatureError */.VA))
+            throw error;
+        throw new errors/* SignatureError */.VA(`refusing to build on ${store.location}/${key}: ${error.message}. If the store holds unsigned snapshots because signing was turned on just now, build once from an empty database (the Action's start-from: fresh, or build without --from published) and publish it signed`, error.code);
+    }
     if (read.status !== 'ok') {
         return { kind: 'empty', reason: `no snapshot of ${gitSha.slice(0, 12)} in ${store.location} yet` };
     }
+    const { manifest } = read;
+    if (manifest.gitSha !== gitSha)
+        throw new errors/* WrongCommitError */.ju(gitSha, manifest.gitSha, `${store.location}/${key}`);
+    if (from.name !== null && manifest.name !== from.name)
+        throw new errors/* WrongDatabaseError */.HS(from.name, manifest.name, `${store.location}/${key}`);
     const file = external_node_path_default().join(folder, `.sqlitening-start-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.db`);
     await downloadSnapshot({
         store,
-        manifest: read.manifest,
+        manifest,
         destination: file,
-        onProgress: (bytes) => onProgress?.(bytes, read.manifest.object.size),
+        onProgress: (bytes) => onProgress?.(bytes, manifest.object.size),
     });
-    return { kind: 'published', file, manifest: read.manifest };
+    return { kind: 'published', file, manifest };
 }
 
 ;// CONCATENATED MODULE: ./src/builder/build-from.ts
@@ -32486,7 +32537,7 @@ async function buildFrom(start, options, hooks = {}) {
     let downloaded = false;
     let startedFrom = { description: 'an empty database' };
     if (start.kind === 'published') {
-        const found = await startFromPublished(start.store, start.gitSha, external_node_path_default().dirname(external_node_path_default().resolve(options.output)), hooks.onProgress);
+        const found = await startFromPublished(start, external_node_path_default().dirname(external_node_path_default().resolve(options.output)), hooks.onProgress);
         if (found.kind === 'published') {
             file = found.file;
             downloaded = true;
@@ -32843,6 +32894,7 @@ function planRetention(objects, rule, now, protectedKeys) {
 
 
 
+
 /** A delta larger than half the full object saves a pod little, and costs the store an object. */
 const DEFAULT_DELTA_MAX_SHARE = 0.5;
 /**
@@ -32858,9 +32910,10 @@ async function publishSnapshot(options) {
     const step = options.onStep ?? (() => { });
     const { store } = options;
     const pointerKey = (0,lib/* manifestKey */.Rn)(options.gitSha);
+    const trust = publisherTrust(options.signingKey, options.trustedKeys);
+    const name = options.name ?? undefined;
     // First the cheap calls that fail on bad settings: store reachable, bucket there, current manifest valid.
-    const current = await readManifest(store, pointerKey);
-    const previous = current.status === 'ok' ? current.manifest : undefined;
+    const previous = await readCurrent(store, pointerKey, { gitSha: options.gitSha, name, trust }, step);
     const stats = options.stats ?? inspectDatabaseFile(options.database, { check: options.check, sqlite: options.sqlite });
     step('checked', { checked: options.check, tables: stats.tables.length });
     const { size: databaseSize } = await (0,promises_.stat)(options.database);
@@ -32874,11 +32927,14 @@ async function publishSnapshot(options) {
     });
     try {
         const createdAt = now();
+        const expiresAt = options.expiresInMs ? new Date(createdAt.getTime() + options.expiresInMs).toISOString() : undefined;
         const manifest = {
             format: lib/* MANIFEST_FORMAT */.Sn,
             version: lib/* MANIFEST_VERSION */.hh,
             gitSha: options.gitSha,
             createdAt: createdAt.toISOString(),
+            ...(name ? { name } : {}),
+            ...(expiresAt ? { expiresAt } : {}),
             database: { sha256: encoded.sha256, size: encoded.size, ...stats },
             object: {
                 key: (0,lib/* snapshotKey */.o1)({ gitSha: options.gitSha, createdAt, sha256: encoded.sha256, encoding: options.encoding }),
@@ -32905,15 +32961,16 @@ async function publishSnapshot(options) {
             // Same bytes: keep the existing object and manifest, but only if the object is really there.
             const object = await store.head(previous.object.key);
             if (object && object.size === previous.object.size) {
+                // The same verified manifest with a new expiry: a scheduled publish keeps the snapshot valid for pods.
+                const renewed = expiresAt ? { ...previous, expiresAt } : previous;
                 if (!options.dryRun) {
-                    // The same manifest, signed now: a store switching to signed manifests must not wait for new data.
-                    if (options.signingKey)
-                        await writeManifest(store, pointerKey, previous, options.signingKey);
-                    await updateLatest(store, previous, options.signingKey);
+                    if (options.signingKey || expiresAt)
+                        await writeManifest(store, pointerKey, renewed, options.signingKey);
+                    await updateLatest(store, renewed, options.signingKey, trust);
                 }
                 return {
                     status: 'unchanged',
-                    manifest: previous,
+                    manifest: renewed,
                     manifestKey: pointerKey,
                     objectKey: previous.object.key,
                     pruned: [],
@@ -32954,7 +33011,7 @@ async function publishSnapshot(options) {
             });
         }
         await writeManifest(store, pointerKey, manifest, options.signingKey);
-        await updateLatest(store, manifest, options.signingKey);
+        await updateLatest(store, manifest, options.signingKey, trust);
         step('manifest', { key: pointerKey });
         const pruned = await pruneCommit(store, options.gitSha, options.retention, now(), new Set([manifest.object.key]), false);
         return { status: 'published', manifest, manifestKey: pointerKey, objectKey: manifest.object.key, pruned, durationMs: Date.now() - started };
@@ -32966,22 +33023,53 @@ async function publishSnapshot(options) {
 function stripUndefined(value) {
     return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== ''));
 }
-/** Points `latest.json` at `manifest` unless it already points at one at least as new. */
-async function updateLatest(store, manifest, signingKey) {
+/**
+ * The commit's current manifest, when the publisher may build on it: signed by a trusted key (when it has
+ * keys), of this commit and this database. Anything else is treated as absent, and the step says why: a
+ * store writer cannot get their manifest re-signed, nor their history carried into the next signed one.
+ */
+async function readCurrent(store, key, expected, step) {
+    let read;
+    try {
+        read = await readManifest(store, key, { trustedKeys: expected.trust });
+    }
+    catch (error) {
+        if (!(error instanceof errors/* SignatureError */.VA))
+            throw error;
+        step('ignored-current', { key, reason: error.code, message: `${error.message}; publishing a new manifest that does not build on it` });
+        return undefined;
+    }
+    if (read.status !== 'ok')
+        return undefined;
+    const { manifest } = read;
+    const problem = manifest.gitSha !== expected.gitSha
+        ? `it is for commit ${manifest.gitSha}`
+        : manifest.name !== expected.name
+            ? `it names the database ${JSON.stringify(manifest.name ?? null)}, this publish ${JSON.stringify(expected.name ?? null)}`
+            : null;
+    if (problem) {
+        step('ignored-current', { key, reason: 'mismatch', message: `${store.location}/${key}: ${problem}; publishing a new manifest that does not build on it` });
+        return undefined;
+    }
+    return manifest;
+}
+/** Points `latest.json` at `manifest` unless it already points at one at least as new (that the publisher can verify). */
+async function updateLatest(store, manifest, signingKey, trust) {
     let latest;
     try {
-        const read = await readManifest(store, lib/* LATEST_KEY */.My);
+        const read = await readManifest(store, lib/* LATEST_KEY */.My, { trustedKeys: trust });
         if (read.status === 'ok')
             latest = read.manifest;
     }
     catch (error) {
-        // An invalid latest.json is replaced: it is only a bootstrap hint, derived from the commit manifests.
-        // A store that fails to answer is another matter, and fails the publish.
-        if (!(error instanceof lib/* ContractError */.Vl))
+        // An invalid or unverifiable latest.json is replaced: it is only a bootstrap hint, derived from the commit
+        // manifests, and one that a store writer dated 2099 must not stop every later update. A store that fails
+        // to answer is another matter, and fails the publish.
+        if (!(error instanceof lib/* ContractError */.Vl || error instanceof errors/* SignatureError */.VA))
             throw error;
     }
     const same = latest?.gitSha === manifest.gitSha && latest.database.sha256 === manifest.database.sha256;
-    if (latest && (latest.createdAt > manifest.createdAt || (same && !signingKey)))
+    if (latest && (Date.parse(latest.createdAt) > Date.parse(manifest.createdAt) || (same && !signingKey && latest.expiresAt === manifest.expiresAt)))
         return;
     await writeManifest(store, lib/* LATEST_KEY */.My, manifest, signingKey);
 }
@@ -33325,10 +33413,13 @@ async function openStore(settings) {
 
 
 
+
 /** Builds, checks and publishes the snapshot of `gitSha` to `store`, as the settings say. Sets no outputs. */
 async function buildAndPublish(settings, gitSha, store, builder, io) {
     const started = Date.now();
-    const { built, startedFrom } = await buildFrom(settings.startFrom === 'published' ? { kind: 'published', store, gitSha } : { kind: 'empty' }, {
+    const { built, startedFrom } = await buildFrom(settings.startFrom === 'published'
+        ? { kind: 'published', store, gitSha, trustedKeys: publisherTrust(settings.signingKey), name: settings.name }
+        : { kind: 'empty' }, {
         output: settings.database,
         migrationsDir: settings.migrationsDir,
         migrateCommand: settings.migrateCommand,
@@ -33336,7 +33427,9 @@ async function buildAndPublish(settings, gitSha, store, builder, io) {
         vacuum: settings.vacuum,
         vacuumThreshold: settings.vacuumThreshold,
         cwd: settings.workingDirectory,
-        env: { ...process.env, SQLITENING_GIT_SHA: gitSha },
+        // The key stays out of the commands' environment (they may be another commit's code); the step's own
+        // process environment is another matter (docs/ARCHITECTURE.md, the threat model).
+        env: { ...withoutSigningKey(process.env), SQLITENING_GIT_SHA: gitSha },
         commandOutput: io.commandOutput,
         sqlite: io.sqlite,
         onStep: (step, detail) => io.info(`build ${step} ${JSON.stringify(detail)}`),
@@ -33353,6 +33446,8 @@ async function buildAndPublish(settings, gitSha, store, builder, io) {
         sqlite: io.sqlite,
         builder,
         signingKey: settings.signingKey,
+        name: settings.name,
+        expiresInMs: settings.expiresInMs,
         dryRun: settings.dryRun,
         onStep: (step, detail) => io.info(`publish ${step} ${JSON.stringify(detail)}`),
     });
@@ -33412,6 +33507,13 @@ function summaryMarkdown(report) {
         lines.push(`| Pruned | ${report.result.pruned.map((k) => `\`${k}\``).join(', ')} |`);
     lines.push('', '| Table | Rows |', '|---|---:|', ...manifest.database.tables.map((t) => `| \`${t.name}\` | ${t.rows} |`), '');
     return lines.join('\n');
+}
+/** The environment without the signing key, as the runner passes it (INPUT_SIGNING-KEY) or as the CLI reads it. */
+function withoutSigningKey(env) {
+    const rest = { ...env };
+    for (const name of [`INPUT_${Inputs.SigningKey.toUpperCase()}`, 'SQLITENING_SIGNING_KEY'])
+        delete rest[name];
+    return rest;
 }
 
 ;// CONCATENATED MODULE: ./src/live/board-client.ts
@@ -33921,6 +34023,8 @@ function readBuildSettings(get, env) {
         workingDirectory,
         dryRun: parseBoolean(get(Inputs.DryRun), settings_name(Inputs.DryRun)),
         signingKey: get(Inputs.SigningKey) ? parsePrivateKey(get(Inputs.SigningKey), settings_name(Inputs.SigningKey)) : null,
+        name: get(Inputs.Name) ? (0,lib/* assertName */.I1)(get(Inputs.Name), settings_name(Inputs.Name)) : null,
+        expiresInMs: get(Inputs.ExpiresIn) ? (0,lib/* parseDuration */.E9)(get(Inputs.ExpiresIn), settings_name(Inputs.ExpiresIn)) : null,
     };
 }
 /** Whether `file` is `folder` or inside it. */
@@ -34261,6 +34365,12 @@ const REASONS = [
     { code: 'checksum-mismatch', kind: 'failed', retryable: true, meaning: 'the bytes are not the ones the manifest names' },
     { code: 'corrupt-body', kind: 'failed', retryable: true, meaning: 'the compressed stream is invalid' },
     { code: 'locked', kind: 'failed', retryable: false, meaning: 'another agent manages this data folder' },
+    {
+        code: 'state-corrupt',
+        kind: 'failed',
+        retryable: false,
+        meaning: 'the agent’s state file is unreadable; remove it to start over (this forgets the rollback floor)',
+    },
     { code: 'disk-full', kind: 'failed', retryable: false, meaning: 'not enough free space for the new database (checked first), or ENOSPC' },
     { code: 'permission-denied', kind: 'failed', retryable: false, meaning: 'EACCES or EPERM on a file or folder' },
     { code: 'read-only-file-system', kind: 'failed', retryable: false, meaning: 'EROFS' },
@@ -34283,7 +34393,19 @@ const REASONS = [
         retryable: false,
         meaning: 'a live commit is neither in the history of `live-branch` nor listed in `live-allow`: skipped, its code never run',
     },
-    { code: 'rollback-refused', kind: 'rejected', retryable: false, meaning: 'the manifest names a snapshot older than the installed one (--allow-rollback)' },
+    {
+        code: 'rollback-refused',
+        kind: 'rejected',
+        retryable: false,
+        meaning: 'the manifest is older than the newest this pod accepted for its commit, replays included (--allow-rollback)',
+    },
+    {
+        code: 'manifest-expired',
+        kind: 'rejected',
+        retryable: false,
+        meaning: 'the manifest’s signed expiry has passed (a replay, a freeze, or publishing stopped)',
+    },
+    { code: 'wrong-database', kind: 'rejected', retryable: false, meaning: 'the manifest names another database than --name' },
     { code: 'unsigned-manifest', kind: 'rejected', retryable: false, meaning: 'the manifest is not signed, and --trust-key requires it' },
     { code: 'untrusted-key', kind: 'rejected', retryable: false, meaning: 'the manifest is signed, but by no key given with --trust-key' },
     { code: 'bad-signature', kind: 'rejected', retryable: false, meaning: 'the signature does not match the manifest (altered or forged)' },
@@ -34422,6 +34544,7 @@ function describeError(error) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   AD: () => (/* binding */ StoreError),
 /* harmony export */   Au: () => (/* binding */ SizeMismatchError),
+/* harmony export */   HS: () => (/* binding */ WrongDatabaseError),
 /* harmony export */   Hi: () => (/* binding */ CommitNotInCloneError),
 /* harmony export */   I8: () => (/* binding */ StoreUnreachableError),
 /* harmony export */   Jq: () => (/* binding */ BucketMissingError),
@@ -34437,9 +34560,10 @@ function describeError(error) {
 /* harmony export */   db: () => (/* binding */ BoardError),
 /* harmony export */   eb: () => (/* reexport safe */ _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__.eb),
 /* harmony export */   j3: () => (/* binding */ DeadlineError),
+/* harmony export */   ju: () => (/* binding */ WrongCommitError),
 /* harmony export */   m_: () => (/* binding */ NotFoundError)
 /* harmony export */ });
-/* unused harmony exports WrongCommitError, LockedError, RollbackError, TooLargeError */
+/* unused harmony exports LockedError, RollbackError, ExpiredManifestError, StateError, TooLargeError */
 /* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6031);
 
 /*
@@ -34548,10 +34672,30 @@ class DeadlineError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* 
         super(`${what}: not finished within ${deadlineMs} ms (overall deadline)`, 'deadline-exceeded', 'failed', true);
     }
 }
-/** The manifest names a snapshot older than the one installed for the same commit: a rollback, refused unless allowed. */
+/** The manifest is older than the newest one this pod accepted for the same commit: a rollback or replay, refused unless allowed. */
 class RollbackError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
-    constructor(installed, offered) {
-        super(`refusing to install a snapshot created ${offered}, older than the installed one (${installed}); a store serving an older manifest is a rollback (pass --allow-rollback to accept it)`, 'rollback-refused', 'rejected', false);
+    constructor(floor, offered) {
+        super(`refusing a manifest created ${offered}, older than the newest one this pod has accepted (${floor}); a store serving an older manifest is a rollback or a replay (pass --allow-rollback to accept it)`, 'rollback-refused', 'rejected', false);
+    }
+}
+/** The manifest's signed expiry has passed: the store serves an old manifest (a replay, or a publisher that stopped). */
+class ExpiredManifestError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
+    constructor(where, expiresAt) {
+        super(`${where} expired at ${expiresAt}; a store serving an expired manifest is a replay or a freeze, or publishing has stopped (the next publish signs a new one)`, 'manifest-expired', 'rejected', false);
+    }
+}
+/** The manifest is for another database than the one this pod was told to install (`--name`). */
+class WrongDatabaseError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
+    constructor(expected, actual, where) {
+        super(actual === undefined
+            ? `${where} names no database, but this pod installs only '${expected}' (--name); publish with --name ${expected}`
+            : `${where} is for the database '${actual}', but this pod installs '${expected}' (--name); refusing to install it`, 'wrong-database', 'rejected', false);
+    }
+}
+/** The agent's state file exists but cannot be read as one: refusing to guess, since it holds the rollback floor. */
+class StateError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
+    constructor(file, problem) {
+        super(`the agent's state file ${file} is unreadable (${problem}); it holds the rollback floor, so the agent will not start over on its own: remove the file to start over`, 'state-corrupt', 'failed', false);
     }
 }
 /** The manifest's signature is missing, does not verify, or was made by a key the agent does not trust. */
@@ -34923,6 +35067,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   hh: () => (/* reexport */ MANIFEST_VERSION),
   bA: () => (/* reexport */ SqliteningError),
   eb: () => (/* reexport */ errors_UsageError),
+  I1: () => (/* reexport */ assertName),
   VW: () => (/* reexport */ chunkListKey),
   q8: () => (/* reexport */ commitPrefix),
   MZ: () => (/* reexport */ deltaKey),
@@ -34947,7 +35092,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   nk: () => (/* reexport */ toBase64)
 });
 
-// UNUSED EXPORTS: HEARTBEAT_LIMITS, HEARTBEAT_VERSION, MANIFEST_NAME, MAX_POD_NAME_LENGTH, NAME_PATTERN, NAME_RULE, POD_NAME_PATTERN, POD_NAME_RULE, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS, TIMESTAMP_HEADER, assertName, assertPodName, builderSchema, chunksInfoSchema, commitsResponseSchema, compactUtc, databaseInfoSchema, deltaInfoSchema, durationSchema, envelopeSchema, formatAge, fromHex, gitShaSchema, heartbeatSchema, historyEntrySchema, liveCommitClusterSchema, liveCommitSchema, manifestSchema, nameSchema, objectInfoSchema, parseHeartbeats, parseManifestJson, podNameSchema, sha256Schema, signBody, signatureHeaders, snapshotStem, tableStatsSchema, taskStatusSchema, toHex, utcTimeSchema, validate, verifySignature, z
+// UNUSED EXPORTS: HEARTBEAT_LIMITS, HEARTBEAT_VERSION, MANIFEST_NAME, MAX_POD_NAME_LENGTH, NAME_PATTERN, NAME_RULE, POD_NAME_PATTERN, POD_NAME_RULE, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS, TIMESTAMP_HEADER, assertPodName, builderSchema, chunksInfoSchema, commitsResponseSchema, compactUtc, databaseInfoSchema, deltaInfoSchema, durationSchema, envelopeSchema, formatAge, fromHex, gitShaSchema, heartbeatSchema, historyEntrySchema, liveCommitClusterSchema, liveCommitSchema, manifestSchema, nameSchema, objectInfoSchema, parseHeartbeats, parseManifestJson, podNameSchema, sha256Schema, signBody, signatureHeaders, snapshotStem, tableStatsSchema, taskStatusSchema, toHex, utcTimeSchema, validate, verifySignature, z
 
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
@@ -44557,6 +44702,41 @@ function iso_duration(params) {
     return core._isoDuration(ZodISODuration, params);
 }
 
+;// CONCATENATED MODULE: ./packages/contract/lib/names.js
+
+
+/**
+ * The rule for cluster and task names: they appear in URLs, file names,
+ * metrics labels and alert text, so only letters, digits, dots, dashes and
+ * underscores, 1-63 of them, starting with a letter or digit.
+ */
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const NAME_RULE = '1-63 letters, digits, dots, dashes or underscores, starting with a letter or digit';
+const nameSchema = schemas_string().regex(NAME_PATTERN, `expected ${NAME_RULE}`);
+/** Longest pod name: a DNS name (a Kubernetes pod name, a host name). */
+const MAX_POD_NAME_LENGTH = 253;
+/**
+ * The rule for pod names: the same characters as {@link NAME_PATTERN}, up to
+ * {@link MAX_POD_NAME_LENGTH} of them, so any DNS-style pod or host name fits
+ * and nothing in one can be read as markup where it is shown (HTML, Slack
+ * mrkdwn, Markdown code spans).
+ */
+const POD_NAME_PATTERN = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,${MAX_POD_NAME_LENGTH - 1}}$`);
+const POD_NAME_RULE = `1-${MAX_POD_NAME_LENGTH} letters, digits, dots, dashes or underscores, starting with a letter or digit`;
+const podNameSchema = schemas_string().regex(POD_NAME_PATTERN, `expected ${POD_NAME_RULE}`);
+/** Throws `UsageError` naming `what` unless `name` follows {@link NAME_PATTERN}. */
+function assertName(name, what) {
+    if (!NAME_PATTERN.test(name))
+        throw new errors_UsageError(`invalid ${what}: expected ${NAME_RULE}, got ${JSON.stringify(name)}`);
+    return name;
+}
+/** Throws `UsageError` naming `what` unless `name` follows {@link POD_NAME_PATTERN}. */
+function assertPodName(name, what) {
+    if (!POD_NAME_PATTERN.test(name))
+        throw new UsageError(`invalid ${what}: expected ${POD_NAME_RULE}, got ${JSON.stringify(name)}`);
+    return name;
+}
+//# sourceMappingURL=names.js.map
 ;// CONCATENATED MODULE: ./packages/contract/lib/validation.js
 
 function describeInput(input) {
@@ -44601,6 +44781,7 @@ function validation_parseJson(text, what) {
 
 //# sourceMappingURL=validation.js.map
 ;// CONCATENATED MODULE: ./packages/contract/lib/manifest.js
+
 
 
 
@@ -44700,6 +44881,17 @@ const manifestSchema = object({
     /** The commit whose code built and migrated the database. */
     gitSha: gitShaSchema,
     createdAt: utcTimeSchema,
+    /**
+     * Which database this is (`--name` of publish), for stores that hold several: signed with the rest, so a
+     * manifest copied from one database's folder to another's is refused by pods that expect a name.
+     */
+    name: nameSchema.optional(),
+    /**
+     * After this time pods refuse the manifest (`manifest-expired`). Every publish, unchanged ones included,
+     * signs a new one, so a store can serve an old signed manifest (a replay or a freeze) for at most this
+     * long, also to a pod that starts with nothing. Absent: it never expires.
+     */
+    expiresAt: utcTimeSchema.optional(),
     database: databaseInfoSchema,
     object: objectInfoSchema,
     builder: builderSchema,
@@ -44711,6 +44903,8 @@ const manifestSchema = object({
     history: array(historyEntrySchema).max(32).default([]),
 })
     .superRefine((manifest, context) => {
+    if (manifest.expiresAt !== undefined && Date.parse(manifest.expiresAt) <= Date.parse(manifest.createdAt))
+        context.addIssue({ code: 'custom', path: ['expiresAt'], message: 'expected a time after createdAt', input: manifest.expiresAt });
     // The root proves the bytes only together with the size: the chunk count must cover the file exactly.
     const chunks = manifest.chunks;
     if (!chunks)
@@ -44740,41 +44934,6 @@ function serializeManifest(manifest) {
     return `${JSON.stringify(parseManifest(manifest), null, 2)}\n`;
 }
 //# sourceMappingURL=manifest.js.map
-;// CONCATENATED MODULE: ./packages/contract/lib/names.js
-
-
-/**
- * The rule for cluster and task names: they appear in URLs, file names,
- * metrics labels and alert text, so only letters, digits, dots, dashes and
- * underscores, 1-63 of them, starting with a letter or digit.
- */
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-const NAME_RULE = '1-63 letters, digits, dots, dashes or underscores, starting with a letter or digit';
-const nameSchema = schemas_string().regex(NAME_PATTERN, `expected ${NAME_RULE}`);
-/** Longest pod name: a DNS name (a Kubernetes pod name, a host name). */
-const MAX_POD_NAME_LENGTH = 253;
-/**
- * The rule for pod names: the same characters as {@link NAME_PATTERN}, up to
- * {@link MAX_POD_NAME_LENGTH} of them, so any DNS-style pod or host name fits
- * and nothing in one can be read as markup where it is shown (HTML, Slack
- * mrkdwn, Markdown code spans).
- */
-const POD_NAME_PATTERN = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,${MAX_POD_NAME_LENGTH - 1}}$`);
-const POD_NAME_RULE = `1-${MAX_POD_NAME_LENGTH} letters, digits, dots, dashes or underscores, starting with a letter or digit`;
-const podNameSchema = schemas_string().regex(POD_NAME_PATTERN, `expected ${POD_NAME_RULE}`);
-/** Throws `UsageError` naming `what` unless `name` follows {@link NAME_PATTERN}. */
-function assertName(name, what) {
-    if (!NAME_PATTERN.test(name))
-        throw new UsageError(`invalid ${what}: expected ${NAME_RULE}, got ${JSON.stringify(name)}`);
-    return name;
-}
-/** Throws `UsageError` naming `what` unless `name` follows {@link POD_NAME_PATTERN}. */
-function assertPodName(name, what) {
-    if (!POD_NAME_PATTERN.test(name))
-        throw new UsageError(`invalid ${what}: expected ${POD_NAME_RULE}, got ${JSON.stringify(name)}`);
-    return name;
-}
-//# sourceMappingURL=names.js.map
 ;// CONCATENATED MODULE: ./packages/contract/lib/commits.js
 
 
