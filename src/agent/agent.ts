@@ -41,6 +41,8 @@ export interface AgentOptions {
   allowRollback?: boolean;
   /** Always download whole objects, never deltas. @default false */
   noDelta?: boolean;
+  /** Also run `quick_check` on each new file before it is swapped in. @default false */
+  quickCheck?: boolean;
   /** How often the whole live file is read and checked against its manifest. @default 24 hours */
   reverifyMs?: number;
   /** Also check it at the first run of this process, however recent the last check (the long-running agent). @default false */
@@ -142,6 +144,7 @@ export class Agent {
               databaseName: this.#options.databaseName,
               allowRollback: this.#options.allowRollback,
               noDelta: this.#options.noDelta,
+              quickCheck: this.#options.quickCheck,
               signal: this.#abort.signal,
               onDeltaFailed: (delta, error) =>
                 log('delta-failed', { key: delta.key, reason: describeError(error).code, message: errorMessage(error), next: 'full download' }),

@@ -6,7 +6,7 @@ import { Agent, type AgentOptions } from '../agent/agent.js';
 import { createHealthServer, DEFAULT_HEALTH_LIMITS, listen } from '../agent/health-server.js';
 import { DEFAULT_ALLOWED_CIDRS, DEFAULT_ALLOWED_HOSTS, makeHostCheck, makePeerCheck } from '../agent/host-check.js';
 import { agentPaths } from '../agent/paths.js';
-import { DEFAULT_MAX_DATABASE_BYTES, verifyDatabaseFile } from '../agent/sync.js';
+import { databaseVerifier, DEFAULT_MAX_DATABASE_BYTES } from '../agent/sync.js';
 import { readTrustedKeys } from '../signing/keys.js';
 import { assertTaskName, touchTask } from '../agent/tasks.js';
 import { assertName, assertPodName, formatBytes, LATEST_KEY, manifestKey } from '@sqlitening/contract';
@@ -30,6 +30,7 @@ interface SyncFlags {
   name?: string;
   allowRollback?: boolean;
   delta: boolean;
+  quickCheck?: boolean;
   reverify: number;
   attempts: number;
   store?: string;
@@ -54,6 +55,10 @@ interface AgentFlags extends SyncFlags {
   boardSecretFile?: string;
 }
 
+const QUICK_CHECK_FLAG = '--quick-check';
+const QUICK_CHECK_HELP =
+  "also run SQLite's quick_check on each new file before it is swapped in; the bytes are already proven identical to the ones the publisher checked, so this is for stores whose publisher skipped its checks (publish --no-check)";
+
 function addSyncOptions(command: Command): Command {
   command
     .addOption(new Option('--database <file>', 'the live database the app reads').env('SQLITENING_DATABASE').makeOptionMandatory())
@@ -76,6 +81,7 @@ function addSyncOptions(command: Command): Command {
     .addOption(new Option('--name <name>', 'the database this pod installs: refuse manifests published with another --name, or none').env('SQLITENING_NAME'))
     .option('--allow-rollback', 'install a manifest older than the newest accepted for the commit, or past its signed expiry (refused by default)')
     .option('--no-delta', 'always download whole snapshots, never deltas from the live file')
+    .option(QUICK_CHECK_FLAG, QUICK_CHECK_HELP)
     .addOption(
       new Option('--reverify <duration>', 'read the whole live file and check it against its manifest this often (the agent also at its start)')
         .argParser(durationArg)
@@ -107,6 +113,7 @@ async function agentOptions(flags: SyncFlags, out: Reporter): Promise<AgentOptio
     databaseName: flags.name === undefined ? null : assertName(flags.name, '--name'),
     allowRollback: flags.allowRollback === true,
     noDelta: flags.delta === false,
+    quickCheck: flags.quickCheck === true,
     reverifyMs: flags.reverify,
     attempts: flags.attempts,
     log: (event, fields) => out.event(`agent.${event}`, fields, `${event} ${JSON.stringify(fields)}`),
@@ -255,7 +262,8 @@ export function pullCommand(reporter: () => Reporter): Command {
     .option('--latest', 'the newest snapshot of any commit (latest.json)')
     .option('--trust-key <file>', 'accept only a manifest signed by this Ed25519 public key (repeatable)', collect)
     .addOption(new Option('--name <name>', 'refuse a manifest published with another --name, or none').env('SQLITENING_NAME'))
-    .option('--no-delta', 'download the whole snapshot even when the destination holds one the manifest has a delta from');
+    .option('--no-delta', 'download the whole snapshot even when the destination holds one the manifest has a delta from')
+    .option(QUICK_CHECK_FLAG, QUICK_CHECK_HELP);
   addStoreOptions(command);
   command.addHelpText('after', '\nExample (a Dockerfile or a new machine):\n  sqlitening pull data/site.db --store https://snapshots.example.com/www --latest');
   command.action(
@@ -267,6 +275,7 @@ export function pullCommand(reporter: () => Reporter): Command {
         trustKey?: string[];
         name?: string;
         delta: boolean;
+        quickCheck?: boolean;
         store?: string;
         endpoint?: string;
         region?: string;
@@ -297,7 +306,7 @@ export function pullCommand(reporter: () => Reporter): Command {
         manifest: read.manifest,
         destination: file,
         noDelta: flags.delta === false,
-        verify: verifyDatabaseFile,
+        verify: databaseVerifier({ quickCheck: flags.quickCheck === true }),
         onProgress: (bytes, total) => out.progress('pull', bytes, total),
       });
       const how = {

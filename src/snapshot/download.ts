@@ -1,45 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, fdatasync, type WriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Manifest } from '@sqlitening/contract';
 import { ChecksumMismatchError, SizeMismatchError, StoreError } from '../errors.js';
-import { fileClosed, replaceAtomically } from '../fs-atomic.js';
+import { replaceAtomically } from '../fs-atomic.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { ChunkHasher, chunkRoot } from './chunk-hashes.js';
-import { ParallelChunkHasher } from './parallel-chunk-hasher.js';
+import { chunkRoot } from './chunk-hashes.js';
+import { HashingFileWriter, THREADED_FROM } from './hashing-file-writer.js';
 import { decompressor } from './codec.js';
 import { LimitedCounter } from './limited-counter.js';
 import { withDeadline } from './deadline.js';
 import { stallWatchdog } from './stall-watchdog.js';
-
-/** Below this, starting worker threads costs more than hashing on the main thread. */
-const PARALLEL_HASHING_FROM = 32 * 1024 * 1024;
-/** Written bytes between two background flushes. */
-const FLUSH_EVERY = 64 * 1024 * 1024;
-
-/**
- * Starts flushing the file to disk every FLUSH_EVERY bytes while the download
- * goes on (fdatasync in the background), so that the fsync before the rename
- * finds little left to write instead of the whole file.
- */
-function flushBehind(sink: WriteStream): Transform {
-  let since = 0;
-  let fd: number | undefined;
-  sink.once('open', (opened: number) => (fd = opened));
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      since += chunk.length;
-      if (since >= FLUSH_EVERY && fd !== undefined) {
-        since = 0;
-        // An error here shows again in the final fsync, which is awaited.
-        fdatasync(fd, () => {});
-      }
-      callback(null, chunk);
-    },
-  });
-}
 
 /** Marks temp files of a download, so a later run can find and remove those of a crashed one. */
 export const DOWNLOAD_TEMP_MARK = '.sqlitening-download-';
@@ -79,34 +51,32 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
         const result = await store.get(manifest.object.key, { signal });
         if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
         const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
-        // Both identities are checked: the chunk hashes (later deltas start from them) and the whole-file SHA-256,
-        // which the pod reports as its database's, so it reports only what it has verified.
-        const chunks = manifest.chunks
-          ? manifest.database.size >= PARALLEL_HASHING_FROM
-            ? new ParallelChunkHasher(manifest.chunks.size)
-            : new ChunkHasher(manifest.chunks.size)
-          : undefined;
-        const decoded = new LimitedCounter(manifest.database.size, what, true);
-        const sink = createWriteStream(temp, { flags: 'wx' });
-        await pipeline(
-          result.body,
-          stallWatchdog(what, options.stallTimeoutMs ?? 30_000),
-          received,
-          decompressor(manifest.object.encoding),
-          decoded,
-          chunks ?? new PassThrough(),
-          flushBehind(sink),
-          sink,
-          { signal },
-        ).finally(() => fileClosed(sink));
-        if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
-        if (decoded.bytes !== manifest.database.size) throw new SizeMismatchError(what, manifest.database.size, decoded.bytes);
-        const actual = decoded.hash.digest('hex');
-        if (actual !== manifest.database.sha256) throw new ChecksumMismatchError(what, manifest.database.sha256, actual);
-        if (chunks && manifest.chunks) {
-          chunkHashes = chunks.hashes();
-          const root = chunkRoot(chunkHashes);
-          if (root !== manifest.chunks.root) throw new ChecksumMismatchError(`${what} (chunk root)`, manifest.chunks.root, root);
+        const decoded = new LimitedCounter(manifest.database.size, what, false);
+        // Both identities are checked, in the same pass: the chunk root (later deltas start from the page
+        // hashes) and the whole-file SHA-256, which the pod reports as its database's.
+        const handle = await open(temp, 'wx');
+        try {
+          const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, threaded: manifest.database.size >= THREADED_FROM });
+          await pipeline(
+            result.body,
+            stallWatchdog(what, options.stallTimeoutMs ?? 30_000),
+            received,
+            decompressor(manifest.object.encoding),
+            decoded,
+            writer,
+            { signal },
+          );
+          if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
+          const written = writer.result();
+          if (written.bytes !== manifest.database.size) throw new SizeMismatchError(what, manifest.database.size, written.bytes);
+          if (written.sha256 !== manifest.database.sha256) throw new ChecksumMismatchError(what, manifest.database.sha256, written.sha256);
+          if (manifest.chunks && written.chunkHashes) {
+            chunkHashes = written.chunkHashes;
+            const root = chunkRoot(chunkHashes);
+            if (root !== manifest.chunks.root) throw new ChecksumMismatchError(`${what} (chunk root)`, manifest.chunks.root, root);
+          }
+        } finally {
+          await handle.close();
         }
         await options.verify?.(temp);
         bytesReceived = received.bytes;
