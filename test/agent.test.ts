@@ -80,7 +80,7 @@ async function openAgent(overrides: Partial<AgentOptions> = {}): Promise<Agent> 
     database: live(),
     appGitSha: SHA_A,
     attempts: 1,
-    stallTimeoutMs: 500,
+    limits: { stallTimeoutMs: 500, deadlineMs: 3_600_000 },
     ...overrides,
   });
   return agent;

@@ -181,7 +181,13 @@ describe('the pod applies deltas', () => {
       const file = path.join(dir, `build-${n}.db`);
       makeContentDatabase(file, 2000, 1);
       await publish(file);
-      agent = await Agent.open({ store: new HttpStore({ baseUrl: server.url }), database: live(), appGitSha: SHA_A, attempts: 1, stallTimeoutMs: 1000 });
+      agent = await Agent.open({
+        store: new HttpStore({ baseUrl: server.url }),
+        database: live(),
+        appGitSha: SHA_A,
+        attempts: 1,
+        limits: { stallTimeoutMs: 1000, deadlineMs: 3_600_000 },
+      });
       expect((await agent.runOnce()).ok).toBe(true);
       refresh(file, 2);
       const v2 = await publish(file);

@@ -9,6 +9,7 @@ import { AgentMetrics } from './metrics.js';
 import { DATABASE_TASK, agentPaths, type AgentPaths } from './paths.js';
 import { readState, writeState, type AgentState } from './state.js';
 import { raiseFloor } from '../snapshot/accept-manifest.js';
+import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transfer-limits.js';
 import { reverifyLiveFile } from './live-hashes.js';
 import { liveFileExists, removeStaleTemps, syncOnce, type SyncOutcome } from './sync.js';
 import { readTasks, touchTask } from './tasks.js';
@@ -27,10 +28,8 @@ export interface AgentOptions {
   databaseLimitMs?: number;
   /** Limits of other tasks by name (marker files touched by other jobs); any other marker found gets `databaseLimitMs`. */
   taskLimits?: Map<string, number>;
-  /** @default 30 s */
-  stallTimeoutMs?: number;
-  /** A whole snapshot download must end within this. @default 1 hour */
-  deadlineMs?: number;
+  /** Stall timeout and deadline of every transfer; the agent adds its own abort signal. @default DEFAULT_TRANSFER_LIMITS */
+  limits?: Omit<TransferLimits, 'signal'>;
   /** Refuse manifests that declare a larger database. @default 64 GiB */
   maxDatabaseBytes?: number;
   /** Accept only manifests signed by one of these keys; null or absent: signatures are not checked. */
@@ -137,15 +136,13 @@ export class Agent {
               store: this.#options.store,
               paths: this.paths,
               appGitSha: this.#options.appGitSha,
-              stallTimeoutMs: this.#options.stallTimeoutMs,
-              deadlineMs: this.#options.deadlineMs,
+              limits: { ...DEFAULT_TRANSFER_LIMITS, ...this.#options.limits, signal: this.#abort.signal },
               maxDatabaseBytes: this.#options.maxDatabaseBytes,
               trustedKeys: this.#options.trustedKeys,
               databaseName: this.#options.databaseName,
               allowRollback: this.#options.allowRollback,
               noDelta: this.#options.noDelta,
               quickCheck: this.#options.quickCheck,
-              signal: this.#abort.signal,
               onDeltaFailed: (delta, error) =>
                 log('delta-failed', { key: delta.key, reason: describeError(error).code, message: errorMessage(error), next: 'full download' }),
             },

@@ -2,14 +2,14 @@ import Database from 'better-sqlite3';
 import { access, readdir, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { type DeltaInfo, formatBytes, LATEST_KEY, type Manifest, manifestKey } from '@sqlitening/contract';
-import { describeError, errorMessage } from '../describe-error.js';
-import { applyDelta } from '../snapshot/apply-delta.js';
 import { liveChunkHashes, saveChunkHashes } from './live-hashes.js';
 import { DatabaseError, NotFoundError, TooLargeError } from '../errors.js';
 import { acceptManifest } from '../snapshot/accept-manifest.js';
 import type { TrustedKey } from '../signing/keys.js';
 import { checkSqliteHeader } from '../snapshot/sqlite-header.js';
-import { DOWNLOAD_TEMP_MARK, downloadSnapshot } from '../snapshot/download.js';
+import { DOWNLOAD_TEMP_MARK } from '../snapshot/download.js';
+import { installSnapshot } from '../snapshot/install.js';
+import type { TransferLimits } from '../snapshot/transfer-limits.js';
 import { readManifest } from '../snapshot/manifest-store.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { AgentPaths } from './paths.js';
@@ -20,9 +20,8 @@ export interface SyncOptions {
   paths: AgentPaths;
   /** The commit the app runs; `null` installs the newest snapshot of any commit (development only). */
   appGitSha: string | null;
-  stallTimeoutMs?: number | undefined;
-  /** A whole snapshot download must end within this. @default 1 hour */
-  deadlineMs?: number | undefined;
+  /** Stall timeout, deadline and abort signal of every transfer of the run. */
+  limits: TransferLimits;
   /** Refuse manifests that declare a larger database: a bad or hostile manifest cannot make the agent fill the disk. @default 64 GiB */
   maxDatabaseBytes?: number | undefined;
   /** Accept only manifests signed by one of these keys; null: signatures are not checked. */
@@ -35,7 +34,6 @@ export interface SyncOptions {
   noDelta?: boolean | undefined;
   /** Also run `quick_check` on each new file before it is swapped in (see {@link databaseVerifier}). @default false */
   quickCheck?: boolean | undefined;
-  signal?: AbortSignal | undefined;
   onProgress?: (bytes: number, total: number) => void;
   /** Called when a delta was tried and failed (the full object follows). */
   onDeltaFailed?: (delta: DeltaInfo, error: unknown) => void;
@@ -146,14 +144,7 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
   const live = await liveFileExists(options.paths.database);
   // Without the live file the ETag is worthless: a 304 would leave the pod with nothing.
   const ifNoneMatch = live && state.installed ? (state.manifestEtag ?? undefined) : undefined;
-  const read = await readManifest(options.store, key, {
-    ifNoneMatch,
-    signal: options.signal,
-    trustedKeys: options.trustedKeys,
-    stallTimeoutMs: options.stallTimeoutMs,
-    // A manifest is small: one that takes longer than two stall timeouts is being trickled.
-    deadlineMs: 2 * (options.stallTimeoutMs ?? 30_000),
-  });
+  const read = await readManifest(options.store, key, { ifNoneMatch, trustedKeys: options.trustedKeys, limits: options.limits });
   if (read.status === 'missing') throw new NotFoundError(key, options.store.location);
   if (read.status === 'not-modified') return { status: 'not-modified', manifest: state.installed, bytesReceived: 0 };
   const { manifest, etag } = read;
@@ -171,44 +162,17 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
   if (live && state.installed?.database.sha256 === manifest.database.sha256) return { status: 'unchanged', manifest, etag, bytesReceived: 0 };
   const installed = state.installed;
   await checkRoom(manifest, options.paths.folder, options.maxDatabaseBytes ?? DEFAULT_MAX_DATABASE_BYTES);
-  let fallback: string | null = null;
-  const delta = live && installed && !options.noDelta ? manifest.deltas.find((d) => d.base.sha256 === installed.database.sha256) : undefined;
-  if (delta && installed) {
-    try {
-      const baseHashes = await liveChunkHashes(options.paths, installed);
-      if (!baseHashes) throw new DatabaseError('the live file no longer matches its manifest', 'not-a-database');
-      const applied = await applyDelta({
-        store: options.store,
-        manifest,
-        delta,
-        base: options.paths.database,
-        baseHashes,
-        destination: options.paths.database,
-        stallTimeoutMs: options.stallTimeoutMs,
-        deadlineMs: options.deadlineMs,
-        signal: options.signal,
-        onProgress: (bytes) => options.onProgress?.(bytes, delta.size),
-        verify: databaseVerifier({ quickCheck: options.quickCheck === true }),
-      });
-      await saveChunkHashes(options.paths, applied.chunkHashes);
-      return { status: 'installed', manifest, etag, bytesReceived: applied.bytesReceived, method: 'delta', fallback: null };
-    } catch (error) {
-      // Whatever went wrong with the delta (missing, corrupt, wrong base), the full object is next, in this same run.
-      if (options.signal?.aborted) throw error;
-      fallback = `${describeError(error).code}: ${errorMessage(error)}`;
-      options.onDeltaFailed?.(delta, error);
-    }
-  }
-  const { bytesReceived, chunkHashes } = await downloadSnapshot({
+  const result = await installSnapshot({
     store: options.store,
     manifest,
     destination: options.paths.database,
-    stallTimeoutMs: options.stallTimeoutMs,
-    deadlineMs: options.deadlineMs,
-    signal: options.signal,
-    onProgress: (bytes) => options.onProgress?.(bytes, manifest.object.size),
+    base: live && installed ? { sha256: installed.database.sha256, chunkHashes: () => liveChunkHashes(options.paths, installed) } : null,
+    noDelta: options.noDelta === true,
+    limits: options.limits,
     verify: databaseVerifier({ quickCheck: options.quickCheck === true }),
+    onProgress: options.onProgress,
+    onDeltaFailed: options.onDeltaFailed,
   });
-  await saveChunkHashes(options.paths, chunkHashes);
-  return { status: 'installed', manifest, etag, bytesReceived, method: 'full', fallback };
+  await saveChunkHashes(options.paths, result.chunkHashes);
+  return { status: 'installed', manifest, etag, bytesReceived: result.bytesReceived, method: result.method, fallback: result.fallback };
 }

@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { TrustedKey } from '../signing/keys.js';
+import type { TransferLimits } from '../snapshot/transfer-limits.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { buildDatabase, type BuildOptions, type BuildResult } from './build.js';
 import { startFromPublished } from './start-from-published.js';
@@ -15,6 +16,8 @@ export type BuildStart =
       trustedKeys: readonly TrustedKey[] | null;
       /** Start only from a manifest of this database (publish `--name`); null: any. */
       name: string | null;
+      /** Limits of the download. @default DEFAULT_TRANSFER_LIMITS */
+      limits?: TransferLimits | undefined;
     }
   | { kind: 'file'; file: string }
   | { kind: 'empty' };

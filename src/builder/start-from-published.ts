@@ -4,6 +4,7 @@ import { type Manifest, manifestKey } from '@sqlitening/contract';
 import { SignatureError, WrongCommitError, WrongDatabaseError } from '../errors.js';
 import type { TrustedKey } from '../signing/keys.js';
 import { downloadSnapshot } from '../snapshot/download.js';
+import type { TransferLimits } from '../snapshot/transfer-limits.js';
 import { readManifest } from '../snapshot/manifest-store.js';
 import type { ObjectStore } from '../store/object-store.js';
 
@@ -19,7 +20,7 @@ export type StartingPoint = { kind: 'published'; file: string; manifest: Manifes
  * would silently drop what earlier builds accumulated. The caller removes `file`.
  */
 export async function startFromPublished(
-  from: { store: ObjectStore; gitSha: string; trustedKeys: readonly TrustedKey[] | null; name: string | null },
+  from: { store: ObjectStore; gitSha: string; trustedKeys: readonly TrustedKey[] | null; name: string | null; limits?: TransferLimits | undefined },
   folder: string,
   onProgress?: (bytes: number, total: number) => void,
 ): Promise<StartingPoint> {
@@ -27,7 +28,7 @@ export async function startFromPublished(
   const key = manifestKey(gitSha);
   let read: Awaited<ReturnType<typeof readManifest>>;
   try {
-    read = await readManifest(store, key, { trustedKeys: from.trustedKeys });
+    read = await readManifest(store, key, { trustedKeys: from.trustedKeys, limits: from.limits });
   } catch (error) {
     if (!(error instanceof SignatureError)) throw error;
     throw new SignatureError(
@@ -46,6 +47,7 @@ export async function startFromPublished(
     store,
     manifest,
     destination: file,
+    limits: from.limits,
     onProgress: (bytes) => onProgress?.(bytes, manifest.object.size),
   });
   return { kind: 'published', file, manifest };

@@ -16,7 +16,7 @@ import { acceptManifest } from '../snapshot/accept-manifest.js';
 import { pullSnapshot } from '../snapshot/pull.js';
 import { readManifest } from '../snapshot/manifest-store.js';
 import { openStore } from '../store/open-store.js';
-import { addStoreOptions, collect, durationArg, integerArg, shareArg, sizeArg, storeSettings } from './options.js';
+import { addStoreOptions, addTransferOptions, collect, durationArg, integerArg, shareArg, sizeArg, storeSettings, transferLimits } from './options.js';
 import type { Reporter } from './reporter.js';
 
 interface SyncFlags {
@@ -65,14 +65,6 @@ function addSyncOptions(command: Command): Command {
     .addOption(new Option('--git-sha <sha>', 'the commit the app runs; only its snapshots are installed').env('SQLITENING_GIT_SHA'))
     .option('--any-commit', 'install the newest snapshot of any commit (latest.json): for development only')
     .addOption(
-      new Option('--stall-timeout <duration>', 'fail a read when no bytes arrive for this long; a manifest must arrive within twice this')
-        .argParser(durationArg)
-        .default(30_000, '30s'),
-    )
-    .addOption(
-      new Option('--deadline <duration>', 'fail a snapshot download that has not ended after this long').argParser(durationArg).default(3_600_000, '1h'),
-    )
-    .addOption(
       new Option('--max-size <size>', 'refuse manifests that declare a larger database (e.g. 8GiB)')
         .argParser(sizeArg)
         .default(DEFAULT_MAX_DATABASE_BYTES, formatBytes(DEFAULT_MAX_DATABASE_BYTES).replace(/\.00 /, '')),
@@ -88,7 +80,7 @@ function addSyncOptions(command: Command): Command {
         .default(86_400_000, '24h'),
     )
     .option('--attempts <n>', 'tries per run for transient failures (network, 5xx)', integerArg(1, 10), 3);
-  return addStoreOptions(command);
+  return addStoreOptions(addTransferOptions(command));
 }
 
 /** The app's commit: required, unless development mode says any commit will do. */
@@ -106,8 +98,7 @@ async function agentOptions(flags: SyncFlags, out: Reporter): Promise<AgentOptio
     store: await openStore(storeSettings(flags)),
     database: path.resolve(flags.database),
     appGitSha: appGitSha(flags),
-    stallTimeoutMs: flags.stallTimeout,
-    deadlineMs: flags.deadline,
+    limits: transferLimits(flags),
     maxDatabaseBytes: flags.maxSize,
     trustedKeys: await readTrustedKeys(flags.trustKey),
     databaseName: flags.name === undefined ? null : assertName(flags.name, '--name'),
@@ -264,7 +255,7 @@ export function pullCommand(reporter: () => Reporter): Command {
     .addOption(new Option('--name <name>', 'refuse a manifest published with another --name, or none').env('SQLITENING_NAME'))
     .option('--no-delta', 'download the whole snapshot even when the destination holds one the manifest has a delta from')
     .option(QUICK_CHECK_FLAG, QUICK_CHECK_HELP);
-  addStoreOptions(command);
+  addStoreOptions(addTransferOptions(command));
   command.addHelpText('after', '\nExample (a Dockerfile or a new machine):\n  sqlitening pull data/site.db --store https://snapshots.example.com/www --latest');
   command.action(
     async (
@@ -276,6 +267,8 @@ export function pullCommand(reporter: () => Reporter): Command {
         name?: string;
         delta: boolean;
         quickCheck?: boolean;
+        stallTimeout: number;
+        deadline: number;
         store?: string;
         endpoint?: string;
         region?: string;
@@ -286,7 +279,8 @@ export function pullCommand(reporter: () => Reporter): Command {
       const store = await openStore(storeSettings(flags));
       if (flags.latest && flags.gitSha) throw new UsageError('give either --git-sha or --latest, not both');
       const key = flags.latest ? LATEST_KEY : manifestKey(resolveGitSha(flags.gitSha, process.env, process.cwd()).sha);
-      const read = await readManifest(store, key, { trustedKeys: await readTrustedKeys(flags.trustKey) });
+      const limits = transferLimits(flags);
+      const read = await readManifest(store, key, { trustedKeys: await readTrustedKeys(flags.trustKey), limits });
       if (read.status !== 'ok') throw new NotFoundError(key, store.location);
       // A one-shot pull keeps no state, so it has no rollback floor; the name and a signed expiry still hold.
       acceptManifest(
@@ -306,6 +300,7 @@ export function pullCommand(reporter: () => Reporter): Command {
         manifest: read.manifest,
         destination: file,
         noDelta: flags.delta === false,
+        limits,
         verify: databaseVerifier({ quickCheck: flags.quickCheck === true }),
         onProgress: (bytes, total) => out.progress('pull', bytes, total),
       });

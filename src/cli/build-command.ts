@@ -8,7 +8,7 @@ import { readTrustedKeys } from '../signing/keys.js';
 import { resolveGitSha } from '../git.js';
 import { openStore } from '../store/open-store.js';
 import type { Reporter } from './reporter.js';
-import { addStoreOptions, collect, shareArg, storeSettings } from './options.js';
+import { addStoreOptions, addTransferOptions, collect, shareArg, storeSettings, transferLimits } from './options.js';
 
 interface BuildFlags {
   output: string;
@@ -21,6 +21,8 @@ interface BuildFlags {
   gitSha?: string;
   trustKey?: string[];
   name?: string;
+  stallTimeout: number;
+  deadline: number;
   store?: string;
   endpoint?: string;
   region?: string;
@@ -44,7 +46,7 @@ export function buildCommand(reporter: () => Reporter): Command {
       collect,
     )
     .addOption(new Option('--name <name>', '--from published starts only from a manifest of this database (publish --name)').env('SQLITENING_NAME'));
-  addStoreOptions(command);
+  addStoreOptions(addTransferOptions(command));
   command.addHelpText(
     'after',
     `
@@ -68,6 +70,7 @@ Examples:
             gitSha: resolveGitSha(flags.gitSha, process.env, process.cwd()).sha,
             trustedKeys: await readTrustedKeys(flags.trustKey),
             name: flags.name === undefined ? null : assertName(flags.name, '--name'),
+            limits: transferLimits(flags),
           }
         : flags.from
           ? { kind: 'file', file: flags.from }

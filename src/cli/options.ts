@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transfer-limits.js';
 import { type Encoding, ENCODINGS } from '@sqlitening/contract';
 import { errorMessage } from '../describe-error.js';
 import { parseDuration, parseInteger, parseShare, parseSize } from '../values.js';
@@ -46,4 +47,24 @@ export function storeSettings(options: { store?: string; endpoint?: string; regi
 
 export function encodingOption(): Option {
   return new Option('--encoding <name>', 'compression of the stored object').choices(ENCODINGS as unknown as string[]).default('gzip' satisfies Encoding);
+}
+
+/** --stall-timeout and --deadline: the limits of every transfer of the command. */
+export function addTransferOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--stall-timeout <duration>', 'fail a read when no bytes arrive for this long; a manifest must arrive within twice this')
+        .argParser(durationArg)
+        .default(DEFAULT_TRANSFER_LIMITS.stallTimeoutMs, '30s'),
+    )
+    .addOption(
+      new Option('--deadline <duration>', 'fail a snapshot or delta transfer that has not ended after this long')
+        .argParser(durationArg)
+        .default(DEFAULT_TRANSFER_LIMITS.deadlineMs, '1h'),
+    );
+}
+
+/** The limits given by {@link addTransferOptions}' flags. */
+export function transferLimits(flags: { stallTimeout: number; deadline: number }): TransferLimits {
+  return { stallTimeoutMs: flags.stallTimeout, deadlineMs: flags.deadline };
 }

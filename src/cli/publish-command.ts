@@ -11,7 +11,7 @@ import { DEFAULT_DELTA_MAX_SHARE, publishSnapshot } from '../publish/publish.js'
 import { generateSigningKeyPair, readSigningKey, readTrustedKeys } from '../signing/keys.js';
 import { openStore } from '../store/open-store.js';
 import type { Reporter } from './reporter.js';
-import { addStoreOptions, collect, durationArg, encodingOption, integerArg, shareArg, storeSettings } from './options.js';
+import { addStoreOptions, addTransferOptions, collect, durationArg, encodingOption, integerArg, shareArg, storeSettings, transferLimits } from './options.js';
 
 interface PublishFlags {
   gitSha?: string;
@@ -25,6 +25,8 @@ interface PublishFlags {
   trustKey?: string[];
   name?: string;
   expiresIn?: number;
+  stallTimeout: number;
+  deadline: number;
   dryRun?: boolean;
   store?: string;
   endpoint?: string;
@@ -98,7 +100,7 @@ export function publishCommand(reporter: () => Reporter): Command {
       ).argParser(durationArg),
     )
     .option('--dry-run', 'do everything but write: report what would be uploaded and pruned');
-  addStoreOptions(command);
+  addStoreOptions(addTransferOptions(command));
   command.addHelpText(
     'after',
     `
@@ -143,6 +145,7 @@ Examples:
       trustedKeys: (await readTrustedKeys(flags.trustKey)) ?? [],
       name: flags.name === undefined ? null : assertName(flags.name, '--name'),
       expiresInMs: flags.expiresIn ?? null,
+      limits: transferLimits(flags),
       deltaMaxShare: flags.deltaMaxShare,
       dryRun: flags.dryRun === true,
       onStep: (step, detail) => out.event(`publish.${step}`, detail),

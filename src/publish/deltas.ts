@@ -11,6 +11,7 @@ import { readBounded } from '../snapshot/bounded-read.js';
 import { chunkRoot, HASH_BYTES } from '../snapshot/chunk-hashes.js';
 import { compressor } from '../snapshot/codec.js';
 import { DELTA_HEADER_BYTES, encodeDeltaHeader } from '../snapshot/delta-format.js';
+import type { TransferLimits } from '../snapshot/transfer-limits.js';
 import type { ObjectStore } from '../store/object-store.js';
 
 export interface DeltaPlan {
@@ -27,6 +28,7 @@ export interface DeltaPlan {
   maxShare: number;
   fullObjectSize: number;
   tempDir: string;
+  limits: TransferLimits;
   onStep?: (step: string, detail: Record<string, unknown>) => void;
 }
 
@@ -43,10 +45,11 @@ export function changedPages(target: Buffer, base: Buffer): number[] {
 }
 
 /** A base's chunk list from the store, checked against the root its manifest recorded. */
-async function readChunkList(store: ObjectStore, base: HistoryEntry): Promise<Buffer> {
-  const read = await store.get(base.chunks.key);
+async function readChunkList(store: ObjectStore, base: HistoryEntry, limits: TransferLimits): Promise<Buffer> {
+  const read = await store.get(base.chunks.key, { signal: limits.signal });
   if (read.status !== 'ok') throw new NotFoundError(base.chunks.key, store.location);
-  const list = await readBounded(read.body, { what: `chunk list ${base.chunks.key}`, maxBytes: base.chunks.count * HASH_BYTES, stallTimeoutMs: 30_000 });
+  const what = `chunk list ${base.chunks.key}`;
+  const list = await readBounded(read.body, { what, maxBytes: base.chunks.count * HASH_BYTES, stallTimeoutMs: limits.stallTimeoutMs, signal: limits.signal });
   const root = chunkRoot(list);
   if (root !== base.chunks.root) throw new ChecksumMismatchError(`chunk list ${base.chunks.key}`, base.chunks.root, root);
   return list;
@@ -101,7 +104,7 @@ export async function publishDeltas(store: ObjectStore, plan: DeltaPlan): Promis
     }
     let list: Buffer;
     try {
-      list = await readChunkList(store, base);
+      list = await readChunkList(store, base, plan.limits);
     } catch (error) {
       if (!(error instanceof NotFoundError || error instanceof ChecksumMismatchError)) throw error;
       step('delta-skipped', { base: base.sha256, reason: errorMessage(error) });
@@ -122,8 +125,8 @@ export async function publishDeltas(store: ObjectStore, plan: DeltaPlan): Promis
         continue;
       }
       const key = deltaKey(plan.target, base.sha256, plan.encoding);
-      await store.put(key, createReadStream(file), { contentType: 'application/octet-stream' });
-      const stored = await store.head(key);
+      await store.put(key, createReadStream(file), { contentType: 'application/octet-stream', signal: plan.limits.signal });
+      const stored = await store.head(key, { signal: plan.limits.signal });
       if (stored?.size !== size)
         throw new StoreError(`upload of ${key} not confirmed: the store holds ${stored ? `${stored.size} bytes` : 'nothing'}, expected ${size}`, true);
       const info: DeltaInfo = {

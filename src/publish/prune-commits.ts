@@ -1,4 +1,5 @@
 import { gitShaSchema, LATEST_KEY, MANIFEST_NAME } from '@sqlitening/contract';
+import { DEFAULT_TRANSFER_LIMITS } from '../snapshot/transfer-limits.js';
 import { readManifest } from '../snapshot/manifest-store.js';
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
 
@@ -52,7 +53,7 @@ export async function pruneCommits(
   const { signal } = options;
   // Only a missing latest.json means "no commit to keep": an unreadable or invalid one stops the prune,
   // since the commit it names cannot be known and must not be deleted.
-  const latest = await readManifest(store, LATEST_KEY, { signal });
+  const latest = await readManifest(store, LATEST_KEY, { limits: { ...DEFAULT_TRANSFER_LIMITS, signal } });
   const protect = new Set(rule.protect);
   if (latest.status === 'ok') protect.add(latest.manifest.gitSha);
   const doomed = planCommitPrune(commitFolders(await store.list('', { signal })), { ...rule, protect }, options.now ?? new Date());

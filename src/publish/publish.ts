@@ -20,6 +20,8 @@ import { publisherTrust, type TrustedKey } from '../signing/keys.js';
 import type { SqliteDriver } from '../sqlite/driver.js';
 import { chunkRoot, HASH_BYTES } from '../snapshot/chunk-hashes.js';
 import { readManifest, writeManifest } from '../snapshot/manifest-store.js';
+import { withDeadline } from '../snapshot/deadline.js';
+import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transfer-limits.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { TOOL } from '../version.js';
 import { publishDeltas } from './deltas.js';
@@ -66,6 +68,8 @@ export interface PublishOptions {
   name?: string | null | undefined;
   /** Pods refuse the manifest this long after it is signed (`manifest-expired`); every publish signs a fresh one. Absent: never. */
   expiresInMs?: number | null | undefined;
+  /** Stall timeout, deadline and abort signal of the store calls. @default DEFAULT_TRANSFER_LIMITS */
+  limits?: TransferLimits | undefined;
   /** Decide and report everything, write nothing. */
   dryRun: boolean;
   tempDir?: string;
@@ -100,9 +104,11 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
   const pointerKey = manifestKey(options.gitSha);
 
   const trust = publisherTrust(options.signingKey, options.trustedKeys);
+  const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
+  const call = { signal: limits.signal };
   const name = options.name ?? undefined;
   // First the cheap calls that fail on bad settings: store reachable, bucket there, current manifest valid.
-  const previous = await readCurrent(store, pointerKey, { gitSha: options.gitSha, name, trust }, step);
+  const previous = await readCurrent(store, pointerKey, { gitSha: options.gitSha, name, trust, limits }, step);
 
   const stats = options.stats ?? inspectDatabaseFile(options.database, { check: options.check, sqlite: options.sqlite });
   step('checked', { checked: options.check, tables: stats.tables.length });
@@ -151,13 +157,13 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
 
     if (previous && previous.database.sha256 === encoded.sha256) {
       // Same bytes: keep the existing object and manifest, but only if the object is really there.
-      const object = await store.head(previous.object.key);
+      const object = await store.head(previous.object.key, call);
       if (object && object.size === previous.object.size) {
         // The same verified manifest with a new expiry: a scheduled publish keeps the snapshot valid for pods.
         const renewed: Manifest = expiresAt ? { ...previous, expiresAt } : previous;
         if (!options.dryRun) {
           if (options.signingKey || expiresAt) await writeManifest(store, pointerKey, renewed, options.signingKey);
-          await updateLatest(store, renewed, options.signingKey, trust);
+          await updateLatest(store, renewed, options.signingKey, trust, limits);
         }
         return {
           status: 'unchanged',
@@ -176,11 +182,14 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
       return { status: 'dry-run', manifest, manifestKey: pointerKey, objectKey: manifest.object.key, pruned, durationMs: Date.now() - started };
     }
 
-    await store.put(manifest.object.key, createReadStream(encoded.encodedPath, { highWaterMark: 1024 * 1024 }), {
-      contentType: options.encoding === 'identity' ? 'application/vnd.sqlite3' : 'application/octet-stream',
-      onProgress: (bytes) => options.onProgress?.('upload', bytes, encoded.encodedSize),
-    });
-    const stored = await store.head(manifest.object.key);
+    await withDeadline(`upload of ${manifest.object.key}`, limits.deadlineMs, limits.signal, (signal) =>
+      store.put(manifest.object.key, createReadStream(encoded.encodedPath, { highWaterMark: 1024 * 1024 }), {
+        contentType: options.encoding === 'identity' ? 'application/vnd.sqlite3' : 'application/octet-stream',
+        onProgress: (bytes) => options.onProgress?.('upload', bytes, encoded.encodedSize),
+        signal,
+      }),
+    );
+    const stored = await store.head(manifest.object.key, call);
     if (!stored || stored.size !== encoded.encodedSize) {
       throw new StoreError(
         `upload of ${manifest.object.key} not confirmed: the store holds ${stored ? `${stored.size} bytes` : 'nothing'}, expected ${encoded.encodedSize}`,
@@ -189,7 +198,7 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
     }
     step('uploaded', { key: manifest.object.key, bytes: encoded.encodedSize });
     const chunks = manifest.chunks!;
-    await store.put(chunks.key, encoded.chunkHashes, { contentType: 'application/octet-stream' });
+    await store.put(chunks.key, encoded.chunkHashes, { contentType: 'application/octet-stream', ...call });
     const maxShare = options.deltaMaxShare ?? DEFAULT_DELTA_MAX_SHARE;
     if (maxShare > 0 && manifest.history.length > 0) {
       manifest.deltas = await publishDeltas(store, {
@@ -203,12 +212,13 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
         maxShare,
         fullObjectSize: encoded.encodedSize,
         tempDir: options.tempDir ?? tmpdir(),
+        limits,
         onStep: step,
       });
     }
 
     await writeManifest(store, pointerKey, manifest, options.signingKey);
-    await updateLatest(store, manifest, options.signingKey, trust);
+    await updateLatest(store, manifest, options.signingKey, trust, limits);
     step('manifest', { key: pointerKey });
 
     const pruned = await pruneCommit(store, options.gitSha, options.retention, now(), new Set([manifest.object.key]), false);
@@ -230,12 +240,12 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
 async function readCurrent(
   store: ObjectStore,
   key: string,
-  expected: { gitSha: string; name: string | undefined; trust: TrustedKey[] | null },
+  expected: { gitSha: string; name: string | undefined; trust: TrustedKey[] | null; limits: TransferLimits },
   step: (step: string, detail: Record<string, unknown>) => void,
 ): Promise<Manifest | undefined> {
   let read: Awaited<ReturnType<typeof readManifest>>;
   try {
-    read = await readManifest(store, key, { trustedKeys: expected.trust });
+    read = await readManifest(store, key, { trustedKeys: expected.trust, limits: expected.limits });
   } catch (error) {
     if (!(error instanceof SignatureError)) throw error;
     step('ignored-current', { key, reason: error.code, message: `${error.message}; publishing a new manifest that does not build on it` });
@@ -257,10 +267,16 @@ async function readCurrent(
 }
 
 /** Points `latest.json` at `manifest` unless it already points at one at least as new (that the publisher can verify). */
-async function updateLatest(store: ObjectStore, manifest: Manifest, signingKey: KeyObject | null | undefined, trust: TrustedKey[] | null): Promise<void> {
+async function updateLatest(
+  store: ObjectStore,
+  manifest: Manifest,
+  signingKey: KeyObject | null | undefined,
+  trust: TrustedKey[] | null,
+  limits: TransferLimits,
+): Promise<void> {
   let latest: Manifest | undefined;
   try {
-    const read = await readManifest(store, LATEST_KEY, { trustedKeys: trust });
+    const read = await readManifest(store, LATEST_KEY, { trustedKeys: trust, limits });
     if (read.status === 'ok') latest = read.manifest;
   } catch (error) {
     // An invalid or unverifiable latest.json is replaced: it is only a bootstrap hint, derived from the commit

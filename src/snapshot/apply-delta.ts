@@ -15,6 +15,7 @@ import { type DeltaHeader, type DeltaPage, DeltaParser } from './delta-format.js
 import { DOWNLOAD_TEMP_MARK } from './download.js';
 import { LimitedCounter } from './limited-counter.js';
 import { stallWatchdog } from './stall-watchdog.js';
+import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from './transfer-limits.js';
 
 export interface ApplyDeltaOptions {
   store: ObjectStore;
@@ -27,12 +28,11 @@ export interface ApplyDeltaOptions {
   baseHashes: Buffer;
   /** Where the new file goes (usually `base` itself, replaced by rename). */
   destination: string;
-  stallTimeoutMs?: number | undefined;
-  deadlineMs?: number | undefined;
-  signal?: AbortSignal | undefined;
+  /** Stall timeout, deadline and abort signal of the transfer. @default DEFAULT_TRANSFER_LIMITS */
+  limits?: TransferLimits | undefined;
   /** Runs on the finished temp file before the rename (header and `quick_check`). */
   verify?: (file: string) => void | Promise<void>;
-  onProgress?: (bytes: number) => void;
+  onProgress?: ((bytes: number) => void) | undefined;
 }
 
 /**
@@ -49,6 +49,7 @@ export async function applyDelta(options: ApplyDeltaOptions): Promise<{ bytesRec
   const chunks = manifest.chunks;
   if (!chunks) throw new StoreError(`manifest of ${manifest.database.sha256} has no chunk hashes to check a delta against`, false);
   const what = `delta ${delta.key}`;
+  const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
   const hashes = Buffer.alloc(chunks.count * HASH_BYTES);
   options.baseHashes.copy(hashes, 0, 0, Math.min(options.baseHashes.length, hashes.length));
   let bytesReceived = 0;
@@ -56,7 +57,7 @@ export async function applyDelta(options: ApplyDeltaOptions): Promise<{ bytesRec
   await replaceAtomically(
     path.resolve(options.destination),
     (temp) =>
-      withDeadline(what, options.deadlineMs ?? 3_600_000, options.signal, async (signal) => {
+      withDeadline(what, limits.deadlineMs, limits.signal, async (signal) => {
         // A reflink shares the base's blocks until pages are written; elsewhere this is a plain copy.
         await copyFile(options.base, temp, constants.COPYFILE_FICLONE);
         const handle = await open(temp, 'r+');
@@ -86,7 +87,7 @@ export async function applyDelta(options: ApplyDeltaOptions): Promise<{ bytesRec
           });
           await pipeline(
             result.body,
-            stallWatchdog(what, options.stallTimeoutMs ?? 30_000),
+            stallWatchdog(what, limits.stallTimeoutMs),
             received,
             decompressor(delta.encoding),
             decoded,

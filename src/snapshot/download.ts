@@ -12,6 +12,7 @@ import { decompressor } from './codec.js';
 import { LimitedCounter } from './limited-counter.js';
 import { withDeadline } from './deadline.js';
 import { stallWatchdog } from './stall-watchdog.js';
+import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from './transfer-limits.js';
 
 /** Marks temp files of a download, so a later run can find and remove those of a crashed one. */
 export const DOWNLOAD_TEMP_MARK = '.sqlitening-download-';
@@ -22,12 +23,9 @@ export interface DownloadOptions {
   /** Final path; written only after the bytes are verified. */
   destination: string;
   /** Called with the stored (encoded) bytes received so far. */
-  onProgress?: (bytes: number) => void;
-  signal?: AbortSignal;
-  /** Fail when no bytes arrive for this long. @default 30000 */
-  stallTimeoutMs?: number | undefined;
-  /** The whole download must end within this. @default 1 hour */
-  deadlineMs?: number | undefined;
+  onProgress?: ((bytes: number) => void) | undefined;
+  /** Stall timeout, deadline and abort signal of the transfer. @default DEFAULT_TRANSFER_LIMITS */
+  limits?: TransferLimits | undefined;
   /** Runs on the verified temp file before it is renamed into place (the agent runs `quick_check`). */
   verify?: (file: string) => void | Promise<void>;
 }
@@ -42,12 +40,13 @@ export interface DownloadOptions {
 export async function downloadSnapshot(options: DownloadOptions): Promise<{ bytesReceived: number; chunkHashes: Buffer | null }> {
   const { manifest, store } = options;
   const what = `snapshot ${manifest.object.key}`;
+  const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
   let bytesReceived = 0;
   let chunkHashes: Buffer | null = null;
   await replaceAtomically(
     path.resolve(options.destination),
     (temp) =>
-      withDeadline(what, options.deadlineMs ?? 3_600_000, options.signal, async (signal) => {
+      withDeadline(what, limits.deadlineMs, limits.signal, async (signal) => {
         const result = await store.get(manifest.object.key, { signal });
         if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
         const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
@@ -57,15 +56,9 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
         const handle = await open(temp, 'wx');
         try {
           const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, threaded: manifest.database.size >= THREADED_FROM });
-          await pipeline(
-            result.body,
-            stallWatchdog(what, options.stallTimeoutMs ?? 30_000),
-            received,
-            decompressor(manifest.object.encoding),
-            decoded,
-            writer,
-            { signal },
-          );
+          await pipeline(result.body, stallWatchdog(what, limits.stallTimeoutMs), received, decompressor(manifest.object.encoding), decoded, writer, {
+            signal,
+          });
           if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
           const written = writer.result();
           if (written.bytes !== manifest.database.size) throw new SizeMismatchError(what, manifest.database.size, written.bytes);

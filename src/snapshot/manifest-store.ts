@@ -6,6 +6,7 @@ import { openManifest, signManifest } from '../signing/manifest-signature.js';
 import type { GetResult, ObjectStore } from '../store/object-store.js';
 import { readBounded } from './bounded-read.js';
 import { withDeadline } from './deadline.js';
+import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from './transfer-limits.js';
 
 export type ManifestRead =
   | { status: 'ok'; manifest: Manifest; etag: string; signedBy: string | null }
@@ -14,13 +15,13 @@ export type ManifestRead =
 
 export interface ReadManifestOptions {
   ifNoneMatch?: string | undefined;
-  signal?: AbortSignal | undefined;
   /** Accept only manifests signed by one of these keys; `null` or absent: signatures are not required. */
   trustedKeys?: readonly TrustedKey[] | null | undefined;
-  /** Fail when no bytes arrive for this long. @default 30000 */
-  stallTimeoutMs?: number | undefined;
-  /** The whole read, headers and body, must end within this. @default 60000 */
-  deadlineMs?: number | undefined;
+  /**
+   * The transfer's stall timeout and abort signal; a manifest is small, so the whole read (headers and body)
+   * must end within twice the stall timeout, however long the limits' deadline. @default DEFAULT_TRANSFER_LIMITS
+   */
+  limits?: TransferLimits | undefined;
 }
 
 /**
@@ -32,8 +33,9 @@ export interface ReadManifestOptions {
  */
 export async function readManifest(store: ObjectStore, key: string, options: ReadManifestOptions = {}): Promise<ManifestRead> {
   const where = `${store.location}/${key}`;
-  const deadlineMs = options.deadlineMs ?? 60_000;
-  return withDeadline(`manifest ${where}`, deadlineMs, options.signal, async (signal) => {
+  const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
+  // A manifest that takes longer than two stall timeouts is being trickled.
+  return withDeadline(`manifest ${where}`, Math.min(limits.deadlineMs, 2 * limits.stallTimeoutMs), limits.signal, async (signal) => {
     let result: GetResult;
     try {
       result = await store.get(key, { ifNoneMatch: options.ifNoneMatch, signal });
@@ -45,7 +47,7 @@ export async function readManifest(store: ObjectStore, key: string, options: Rea
     const body = await readBounded(result.body, {
       what: `manifest ${where}`,
       maxBytes: MANIFEST_MAX_BYTES,
-      stallTimeoutMs: options.stallTimeoutMs ?? 30_000,
+      stallTimeoutMs: limits.stallTimeoutMs,
       signal,
     });
     try {

@@ -1,0 +1,88 @@
+import type { DeltaInfo, Manifest } from '@sqlitening/contract';
+import { describeError, errorMessage } from '../describe-error.js';
+import { DatabaseError } from '../errors.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { applyDelta } from './apply-delta.js';
+import { downloadSnapshot } from './download.js';
+import type { TransferLimits } from './transfer-limits.js';
+
+/** What the destination holds now, as far as a delta is concerned. */
+export interface InstallBase {
+  /** SHA-256 of the file at the destination. */
+  sha256: string;
+  /** Its chunk hashes, proven against a root; null when they cannot be had (then no delta). Called only if a delta applies. */
+  chunkHashes: () => Promise<Buffer | null>;
+}
+
+export interface InstallOptions {
+  store: ObjectStore;
+  /** The (verified and accepted) manifest of the snapshot to install. */
+  manifest: Manifest;
+  /** The file to replace, atomically; it is the delta's base when `base` says what it holds. */
+  destination: string;
+  /** What the destination holds; null: nothing a delta could start from. */
+  base: InstallBase | null;
+  /** Always the full object. */
+  noDelta: boolean;
+  limits: TransferLimits;
+  /** Runs on the finished temp file before the rename (the header, `quick_check` if asked). */
+  verify: (file: string) => Promise<void>;
+  /** Encoded bytes received so far, of `total` (the delta's or the full object's size). */
+  onProgress?: ((bytes: number, total: number) => void) | undefined;
+  /** A delta was tried and failed; the full object follows. */
+  onDeltaFailed?: ((delta: DeltaInfo, error: unknown) => void) | undefined;
+}
+
+export interface InstallResult {
+  /** `delta`: the base and the changed pages; `full`: the whole object. */
+  method: 'delta' | 'full';
+  bytesReceived: number;
+  /** The new file's chunk hashes, proven by the manifest's root; null when the manifest has none. */
+  chunkHashes: Buffer | null;
+  /** Why an offered delta was not used. */
+  fallback: string | null;
+}
+
+/**
+ * Brings the destination to the snapshot a manifest names: a delta from what
+ * it holds when the manifest offers one, else (or when the delta fails in any
+ * way: missing, corrupt, stalled, the wrong base) the whole object, in the
+ * same call. Either way the file is replaced whole or not at all. The one
+ * install step of `sync`, the agent and `pull`.
+ */
+export async function installSnapshot(options: InstallOptions): Promise<InstallResult> {
+  const { manifest, base } = options;
+  let fallback: string | null = null;
+  const delta = base && !options.noDelta ? manifest.deltas.find((d) => d.base.sha256 === base.sha256) : undefined;
+  if (delta && base) {
+    try {
+      const baseHashes = await base.chunkHashes();
+      if (!baseHashes) throw new DatabaseError('the file at the destination no longer matches its manifest', 'not-a-database');
+      const applied = await applyDelta({
+        store: options.store,
+        manifest,
+        delta,
+        base: options.destination,
+        baseHashes,
+        destination: options.destination,
+        limits: options.limits,
+        verify: options.verify,
+        onProgress: (bytes) => options.onProgress?.(bytes, delta.size),
+      });
+      return { method: 'delta', bytesReceived: applied.bytesReceived, chunkHashes: applied.chunkHashes, fallback: null };
+    } catch (error) {
+      if (options.limits.signal?.aborted) throw error;
+      fallback = `${describeError(error).code}: ${errorMessage(error)}`;
+      options.onDeltaFailed?.(delta, error);
+    }
+  }
+  const { bytesReceived, chunkHashes } = await downloadSnapshot({
+    store: options.store,
+    manifest,
+    destination: options.destination,
+    limits: options.limits,
+    verify: options.verify,
+    onProgress: (bytes) => options.onProgress?.(bytes, manifest.object.size),
+  });
+  return { method: 'full', bytesReceived, chunkHashes, fallback };
+}
