@@ -63,8 +63,9 @@ export async function startWranglerDev(vars, options = {}) {
   child.stderr.on('data', (c) => (output += c));
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    if (child.exitCode === null && child.pid) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
+    // The whole group even when wrangler itself has already exited (it can crash): its workerd may still run.
+    if (child.pid) {
+      const exited = child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once('exit', resolve)) : Promise.resolve();
       try {
         process.kill(-child.pid, 'SIGTERM');
       } catch {

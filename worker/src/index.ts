@@ -9,10 +9,10 @@ import {
   SIGNATURE_HEADER,
   TIMESTAMP_HEADER,
   parseHeartbeats,
-  readBoundedText,
   toHex,
   verifySignature,
 } from '@sqlitening/contract';
+import { readRequestText } from './body.js';
 import { clusterSecrets, readToken } from './config.js';
 import { logError } from './log.js';
 import { clusterStub, indexStub } from './objects.js';
@@ -21,9 +21,9 @@ import { badgeSvg, boardHtml, clusterHtml } from './render.js';
 export { Board } from './board.js';
 export { ClusterBoard } from './cluster-board.js';
 
-/** Reads the body, refusing more than `limit` bytes whatever Content-Length claims. */
+/** Reads the body, refusing more than `limit` bytes whatever Content-Length claims, in a way that leaves the connection usable (src/body.ts). */
 async function readBounded(request: Request, limit: number): Promise<string> {
-  const read = await readBoundedText(request, limit);
+  const read = await readRequestText(request, limit);
   if (read.status === 'ok') return read.text;
   if (read.status === 'not-utf8') throw new StatusError(400, 'body is not UTF-8 text');
   throw new StatusError(
