@@ -11,6 +11,7 @@ import { readState, writeState, type AgentState } from './state.js';
 import { raiseFloor } from '../snapshot/accept-manifest.js';
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transfer-limits.js';
 import { reverifyLiveFile } from './live-hashes.js';
+import { discardUntrustedStandby } from './standby.js';
 import { liveFileExists, removeStaleTemps, syncOnce, type SyncOutcome } from './sync.js';
 import { readTasks, touchTask } from './tasks.js';
 
@@ -90,6 +91,7 @@ export class Agent {
     try {
       const removed = await removeStaleTemps(paths.folder);
       if (removed.length) options.log?.('cleanup', { removed });
+      await discardUntrustedStandby(paths);
       return new Agent(options, paths, release, await readState(paths.state));
     } catch (error) {
       await release();

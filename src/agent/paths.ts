@@ -18,6 +18,14 @@ export interface AgentPaths {
   chunks: string;
   /** The identity (inode, size, mtime) of the live file those hashes were saved for. */
   chunksOf: string;
+  /** `.sqlitening/`: the agent's own files, on the database's file system. */
+  meta: string;
+  /** The file that was live before the last install, patched into the next one (see standby.ts). */
+  standby: string;
+  /** What the standby lacks to be the live file (JSON); absent: the standby is not to be used. */
+  standbyRecord: string;
+  /** A second name of the live file during a swap. */
+  standbyNext: string;
 }
 
 export function agentPaths(database: string): AgentPaths {
@@ -33,6 +41,10 @@ export function agentPaths(database: string): AgentPaths {
     tasks: path.join(meta, 'tasks'),
     chunks: path.join(meta, 'chunks.bin'),
     chunksOf: path.join(meta, 'chunks.of'),
+    meta,
+    standby: path.join(meta, 'standby.db'),
+    standbyRecord: path.join(meta, 'standby.json'),
+    standbyNext: path.join(meta, 'standby.next'),
   };
 }
 

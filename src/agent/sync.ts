@@ -3,6 +3,7 @@ import { access, readdir, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { type DeltaInfo, formatBytes, LATEST_KEY, type Manifest, manifestKey } from '@sqlitening/contract';
 import { liveChunkHashes, saveChunkHashes } from './live-hashes.js';
+import { applyDeltaWithStandby, discardStandby } from './standby.js';
 import { DatabaseError, NotFoundError, TooLargeError } from '../errors.js';
 import { acceptManifest } from '../snapshot/accept-manifest.js';
 import type { TrustedKey } from '../signing/keys.js';
@@ -162,17 +163,37 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
   if (live && state.installed?.database.sha256 === manifest.database.sha256) return { status: 'unchanged', manifest, etag, bytesReceived: 0 };
   const installed = state.installed;
   await checkRoom(manifest, options.paths.folder, options.maxDatabaseBytes ?? DEFAULT_MAX_DATABASE_BYTES);
+  const verify = databaseVerifier({ quickCheck: options.quickCheck === true });
   const result = await installSnapshot({
     store: options.store,
     manifest,
     destination: options.paths.database,
-    base: live && installed ? { sha256: installed.database.sha256, chunkHashes: () => liveChunkHashes(options.paths, installed) } : null,
+    base:
+      live && installed
+        ? {
+            sha256: installed.database.sha256,
+            chunkHashes: () => liveChunkHashes(options.paths, installed),
+            applyDelta: (delta, baseHashes) =>
+              applyDeltaWithStandby(options.paths, {
+                store: options.store,
+                manifest,
+                delta,
+                installed,
+                baseHashes,
+                limits: options.limits,
+                verify,
+                onProgress: (bytes) => options.onProgress?.(bytes, delta.size),
+              }),
+          }
+        : null,
     noDelta: options.noDelta === true,
     limits: options.limits,
-    verify: databaseVerifier({ quickCheck: options.quickCheck === true }),
+    verify,
     onProgress: options.onProgress,
     onDeltaFailed: options.onDeltaFailed,
   });
+  // A full download replaced the live file with one the standby has no known relation to.
+  if (result.method === 'full') await discardStandby(options.paths);
   await saveChunkHashes(options.paths, result.chunkHashes);
   return { status: 'installed', manifest, etag, bytesReceived: result.bytesReceived, method: result.method, fallback: result.fallback };
 }

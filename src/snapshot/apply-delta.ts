@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, open } from 'node:fs/promises';
+import { copyFile, type FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -35,77 +35,96 @@ export interface ApplyDeltaOptions {
   onProgress?: ((bytes: number) => void) | undefined;
 }
 
+/** What a delta stream wrote into a file. */
+export interface WrittenDelta {
+  bytesReceived: number;
+  /** The new file's chunk hashes: the base's, with the delta's pages hashed again. */
+  chunkHashes: Buffer;
+  /** The page numbers the delta wrote, in order. */
+  pages: number[];
+}
+
 /**
- * Builds the new snapshot from the base and a delta, in a temp file beside
- * the destination: a copy of the base (a reflink where the file system can),
- * the delta's pages written over it, the new length; then only the chunks the
- * delta touched are hashed again and the root is checked against the
- * manifest, which proves the whole file byte-identical to what was published
- * for milliseconds of hashing. Then `verify`, fsync, rename. Any failure
- * removes the temp file; the base is never written.
+ * Fetches a delta and writes its pages into `handle` at their offsets (the
+ * handle holds the base's bytes), then sets the new length. Hashes each page
+ * it writes into a copy of the base's hashes, so the root over the result
+ * proves the whole file for milliseconds of hashing.
  */
-export async function applyDelta(options: ApplyDeltaOptions): Promise<{ bytesReceived: number; chunkHashes: Buffer; pages: number }> {
+export async function writeDeltaPages(
+  handle: FileHandle,
+  options: Pick<ApplyDeltaOptions, 'store' | 'manifest' | 'delta' | 'baseHashes' | 'onProgress'> & { signal: AbortSignal; stallTimeoutMs: number },
+): Promise<WrittenDelta> {
   const { manifest, delta, store } = options;
   const chunks = manifest.chunks;
   if (!chunks) throw new StoreError(`manifest of ${manifest.database.sha256} has no chunk hashes to check a delta against`, false);
   const what = `delta ${delta.key}`;
-  const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
   const hashes = Buffer.alloc(chunks.count * HASH_BYTES);
   options.baseHashes.copy(hashes, 0, 0, Math.min(options.baseHashes.length, hashes.length));
-  let bytesReceived = 0;
-  let pages = 0;
+  const written: number[] = [];
+  const result = await store.get(delta.key, { signal: options.signal });
+  if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
+  const received = new LimitedCounter(delta.size, `${what} (stored bytes)`, false, options.onProgress);
+  const decoded = new LimitedCounter(delta.rawSize, what, false);
+  const checkHeader = (header: DeltaHeader): void => {
+    const expected = { pageSize: chunks.size, pageCount: chunks.count, baseSha256: delta.base.sha256, targetSha256: manifest.database.sha256 };
+    const got = { pageSize: header.pageSize, pageCount: header.pageCount, baseSha256: header.baseSha256, targetSha256: header.targetSha256 };
+    if (JSON.stringify(expected) !== JSON.stringify(got)) throw new ChecksumMismatchError(`${what} header`, JSON.stringify(expected), JSON.stringify(got));
+  };
+  const writer = new Writable({
+    objectMode: true,
+    write(page: DeltaPage, _encoding, callback) {
+      hashChunk(page.bytes).copy(hashes, page.index * HASH_BYTES);
+      written.push(page.index);
+      handle.write(page.bytes, 0, page.bytes.length, page.index * chunks.size).then(({ bytesWritten }) => {
+        // The hash above is of the delta's bytes: a short write would leave a page the root does not describe.
+        callback(bytesWritten === page.bytes.length ? null : new Error(`short write of page ${page.index}: ${bytesWritten} of ${page.bytes.length} bytes`));
+      }, callback);
+    },
+  });
+  await pipeline(
+    result.body,
+    stallWatchdog(what, options.stallTimeoutMs),
+    received,
+    decompressor(delta.encoding),
+    decoded,
+    new DeltaParser(what, checkHeader),
+    writer,
+    { signal: options.signal },
+  );
+  if (received.bytes !== delta.size) throw new SizeMismatchError(`${what} (stored bytes)`, delta.size, received.bytes);
+  await handle.truncate(manifest.database.size);
+  const root = chunkRoot(hashes);
+  if (root !== chunks.root) throw new ChecksumMismatchError(`${what} applied (chunk root)`, chunks.root, root);
+  return { bytesReceived: received.bytes, chunkHashes: hashes, pages: written };
+}
+
+/**
+ * Builds the new snapshot from the base and a delta, in a temp file beside
+ * the destination: a copy of the base (a reflink where the file system can),
+ * the delta's pages written over it (see {@link writeDeltaPages}), then
+ * `verify`, fsync, rename. Any failure removes the temp file; the base is
+ * never written. The copy makes this cost follow the file's size where there
+ * are no reflinks; the agent avoids it with a standby copy (agent/standby.ts).
+ */
+export async function applyDelta(options: ApplyDeltaOptions): Promise<WrittenDelta> {
+  const { delta } = options;
+  const what = `delta ${delta.key}`;
+  const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
+  let written: WrittenDelta | undefined;
   await replaceAtomically(
     path.resolve(options.destination),
     (temp) =>
       withDeadline(what, limits.deadlineMs, limits.signal, async (signal) => {
-        // A reflink shares the base's blocks until pages are written; elsewhere this is a plain copy.
         await copyFile(options.base, temp, constants.COPYFILE_FICLONE);
         const handle = await open(temp, 'r+');
         try {
-          const result = await store.get(delta.key, { signal });
-          if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
-          const received = new LimitedCounter(delta.size, `${what} (stored bytes)`, false, options.onProgress);
-          const decoded = new LimitedCounter(delta.rawSize, what, false);
-          const checkHeader = (header: DeltaHeader): void => {
-            const expected = { pageSize: chunks.size, pageCount: chunks.count, baseSha256: delta.base.sha256, targetSha256: manifest.database.sha256 };
-            const got = { pageSize: header.pageSize, pageCount: header.pageCount, baseSha256: header.baseSha256, targetSha256: header.targetSha256 };
-            if (JSON.stringify(expected) !== JSON.stringify(got))
-              throw new ChecksumMismatchError(`${what} header`, JSON.stringify(expected), JSON.stringify(got));
-          };
-          const writer = new Writable({
-            objectMode: true,
-            write(page: DeltaPage, _encoding, callback) {
-              hashChunk(page.bytes).copy(hashes, page.index * HASH_BYTES);
-              pages++;
-              handle.write(page.bytes, 0, page.bytes.length, page.index * chunks.size).then(({ bytesWritten }) => {
-                // The hash above is of the delta's bytes: a short write would leave a page the root does not describe.
-                callback(
-                  bytesWritten === page.bytes.length ? null : new Error(`short write of page ${page.index}: ${bytesWritten} of ${page.bytes.length} bytes`),
-                );
-              }, callback);
-            },
-          });
-          await pipeline(
-            result.body,
-            stallWatchdog(what, limits.stallTimeoutMs),
-            received,
-            decompressor(delta.encoding),
-            decoded,
-            new DeltaParser(what, checkHeader),
-            writer,
-            { signal },
-          );
-          if (received.bytes !== delta.size) throw new SizeMismatchError(`${what} (stored bytes)`, delta.size, received.bytes);
-          await handle.truncate(manifest.database.size);
-          bytesReceived = received.bytes;
+          written = await writeDeltaPages(handle, { ...options, signal, stallTimeoutMs: limits.stallTimeoutMs });
         } finally {
           await handle.close();
         }
-        const root = chunkRoot(hashes);
-        if (root !== chunks.root) throw new ChecksumMismatchError(`${what} applied (chunk root)`, chunks.root, root);
         await options.verify?.(temp);
       }),
     { tempName: `${DOWNLOAD_TEMP_MARK}${randomBytes(6).toString('hex')}` },
   );
-  return { bytesReceived, chunkHashes: hashes, pages };
+  return written!;
 }

@@ -96,7 +96,9 @@ export class HashingFileWriter extends Writable {
   readonly #inlineChunks: Buffer[] = [];
 
   constructor(handle: FileHandle, options: { chunkSize: number | null; threaded: boolean }) {
-    super({ highWaterMark: BLOCK_BYTES });
+    // The default (small) buffer: the pool is the buffer. A large one let a fetch body be read to its end
+    // ahead of the writes, and a body that then failed did so with no one left to hear it.
+    super();
     this.#handle = handle;
     this.#chunkSize = options.chunkSize;
     const blockBytes = options.chunkSize ? Math.max(options.chunkSize, Math.floor(BLOCK_BYTES / options.chunkSize) * options.chunkSize) : BLOCK_BYTES;

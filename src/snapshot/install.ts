@@ -2,7 +2,7 @@ import type { DeltaInfo, Manifest } from '@sqlitening/contract';
 import { describeError, errorMessage } from '../describe-error.js';
 import { DatabaseError } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { applyDelta } from './apply-delta.js';
+import { applyDelta, type WrittenDelta } from './apply-delta.js';
 import { downloadSnapshot } from './download.js';
 import type { TransferLimits } from './transfer-limits.js';
 
@@ -12,6 +12,11 @@ export interface InstallBase {
   sha256: string;
   /** Its chunk hashes, proven against a root; null when they cannot be had (then no delta). Called only if a delta applies. */
   chunkHashes: () => Promise<Buffer | null>;
+  /**
+   * Applies a delta to the destination some other way than on a fresh copy of it (the agent's standby);
+   * absent: {@link applyDelta}. Either way the destination is replaced whole or not at all.
+   */
+  applyDelta?: (delta: DeltaInfo, baseHashes: Buffer) => Promise<WrittenDelta>;
 }
 
 export interface InstallOptions {
@@ -58,17 +63,19 @@ export async function installSnapshot(options: InstallOptions): Promise<InstallR
     try {
       const baseHashes = await base.chunkHashes();
       if (!baseHashes) throw new DatabaseError('the file at the destination no longer matches its manifest', 'not-a-database');
-      const applied = await applyDelta({
-        store: options.store,
-        manifest,
-        delta,
-        base: options.destination,
-        baseHashes,
-        destination: options.destination,
-        limits: options.limits,
-        verify: options.verify,
-        onProgress: (bytes) => options.onProgress?.(bytes, delta.size),
-      });
+      const applied = base.applyDelta
+        ? await base.applyDelta(delta, baseHashes)
+        : await applyDelta({
+            store: options.store,
+            manifest,
+            delta,
+            base: options.destination,
+            baseHashes,
+            destination: options.destination,
+            limits: options.limits,
+            verify: options.verify,
+            onProgress: (bytes) => options.onProgress?.(bytes, delta.size),
+          });
       return { method: 'delta', bytesReceived: applied.bytesReceived, chunkHashes: applied.chunkHashes, fallback: null };
     } catch (error) {
       if (options.limits.signal?.aborted) throw error;

@@ -108,9 +108,14 @@ export class HttpStore implements ObjectStore {
       await response.body?.cancel();
       this.#fail(response, key);
     }
+    const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+    // The reader's pipeline hears every error while it runs. fetch can fail the body once more after
+    // that (the peer closing a socket the pipeline already gave up on); with no listener left, that
+    // late error would end the process.
+    body.on('error', () => {});
     return {
       status: 'ok',
-      body: Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
+      body,
       size: Number(response.headers.get('content-length') ?? -1),
       etag: response.headers.get('etag') ?? '',
       lastModified: new Date(response.headers.get('last-modified') ?? 0),

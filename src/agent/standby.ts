@@ -1,0 +1,192 @@
+import Database from 'better-sqlite3';
+import { link, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import type { DeltaInfo, Manifest } from '@sqlitening/contract';
+import { z } from 'zod';
+import { fsyncPath, writeFileAtomic } from '../fs-atomic.js';
+import { applyDelta, type WrittenDelta, writeDeltaPages } from '../snapshot/apply-delta.js';
+import { withDeadline } from '../snapshot/deadline.js';
+import type { TransferLimits } from '../snapshot/transfer-limits.js';
+import type { ObjectStore } from '../store/object-store.js';
+import type { AgentPaths } from './paths.js';
+
+/*
+ * The standby: the file that was live before the last install, kept (as a
+ * second name of its inode) instead of deleted. It differs from the live
+ * file only in the pages the last delta wrote, so the next delta is applied
+ * to it in place: first those pages copied from the live file ("catch up"),
+ * then the new delta's pages, then it is renamed over the live file and the
+ * old live file becomes the standby. Work and fsync follow the pages that
+ * changed, not the file's size, and need no reflinks.
+ *
+ * Readers: the standby was live two installs ago. A reader still inside a
+ * read transaction on it holds SQLite's shared lock; the patch takes SQLite's
+ * exclusive lock first (waiting for such readers), so no reader sees it half
+ * patched, and one that starts a read meanwhile waits for the lock.
+ * Crashes: the standby's record is removed before its first byte is written
+ * and written again only after the swap, so a crash anywhere leaves the live
+ * file as it was (renames are atomic) and a standby that the next start
+ * throws away.
+ * Cost: the data folder holds two copies of the database between installs.
+ */
+
+const standbySchema = z.object({
+  /** The live file's SHA-256 the standby becomes once `catchUp` pages are copied from it. */
+  sha256: z.string(),
+  pageSize: z.number().int().positive(),
+  /** Pages (numbers) in which the standby differs from the live file, besides its length. */
+  catchUp: z.array(z.number().int().nonnegative()),
+  /** Inode, size and mtime of the standby when recorded: any write to it since shows here. */
+  identity: z.string(),
+});
+type StandbyRecord = z.output<typeof standbySchema>;
+
+/** How long the patch waits for readers still inside a transaction on the standby. */
+const READER_WAIT_MS = 30_000;
+
+async function identityOf(file: string): Promise<string> {
+  const stats = await stat(file, { bigint: true });
+  return `${stats.ino}:${stats.size}:${stats.mtimeNs}`;
+}
+
+async function readRecord(paths: AgentPaths): Promise<StandbyRecord | null> {
+  try {
+    return standbySchema.parse(JSON.parse(await readFile(paths.standbyRecord, 'utf8')));
+  } catch {
+    return null;
+  }
+}
+
+/** Removes the standby and its record: after a full install, or when the record is missing or stale. */
+export async function discardStandby(paths: AgentPaths): Promise<void> {
+  await rm(paths.standbyRecord, { force: true });
+  await rm(paths.standby, { force: true });
+  await rm(paths.standbyNext, { force: true });
+}
+
+/** At the agent's start: a standby without a valid record (a crash mid-patch, an older agent) is removed. */
+export async function discardUntrustedStandby(paths: AgentPaths): Promise<void> {
+  const record = await readRecord(paths);
+  const identity = await identityOf(paths.standby).catch(() => null);
+  if (!record || identity !== record.identity) await discardStandby(paths);
+  else await rm(paths.standbyNext, { force: true });
+}
+
+export interface StandbyDeltaOptions {
+  store: ObjectStore;
+  manifest: Manifest;
+  delta: DeltaInfo;
+  /** The live file's manifest (the delta's base). */
+  installed: Manifest;
+  baseHashes: Buffer;
+  limits: TransferLimits;
+  verify: (file: string) => Promise<void>;
+  onProgress?: ((bytes: number) => void) | undefined;
+}
+
+/**
+ * Installs a delta over the live file: on the standby in place when it is
+ * one catch-up away from the live file, else on a copy of the live file (the
+ * first delta after a full download); either way the replaced live file is
+ * kept as the next standby.
+ */
+export async function applyDeltaWithStandby(paths: AgentPaths, options: StandbyDeltaOptions): Promise<WrittenDelta & { inPlace: boolean }> {
+  const record = await readRecord(paths);
+  const usable =
+    record !== null &&
+    record.sha256 === options.installed.database.sha256 &&
+    record.pageSize === options.manifest.chunks?.size &&
+    (await identityOf(paths.standby).catch(() => null)) === record.identity;
+  if (usable) return { ...(await patchStandby(paths, record, options)), inPlace: true };
+
+  // No usable standby: a copy of the live file, as pull does; the live file becomes the standby.
+  await discardStandby(paths);
+  await link(paths.database, paths.standbyNext);
+  try {
+    const written = await applyDelta({ ...options, base: paths.database, destination: paths.database });
+    await keepAsStandby(paths, options.manifest, written.pages);
+    return { ...written, inPlace: false };
+  } catch (error) {
+    await rm(paths.standbyNext, { force: true });
+    throw error;
+  }
+}
+
+/** After the swap: the old live file (linked as `standbyNext`) becomes the standby, `pages` behind the new live file. */
+async function keepAsStandby(paths: AgentPaths, manifest: Manifest, pages: number[]): Promise<void> {
+  await rename(paths.standbyNext, paths.standby);
+  await fsyncPath(paths.meta);
+  const record: StandbyRecord = {
+    sha256: manifest.database.sha256,
+    pageSize: manifest.chunks!.size,
+    catchUp: pages,
+    identity: await identityOf(paths.standby),
+  };
+  await writeFileAtomic(paths.standbyRecord, `${JSON.stringify(record)}\n`);
+}
+
+async function patchStandby(paths: AgentPaths, record: StandbyRecord, options: StandbyDeltaOptions): Promise<WrittenDelta> {
+  const what = `delta ${options.delta.key} (in place)`;
+  // From here until the swap the standby is not trusted: a crash leaves it to be thrown away.
+  await rm(paths.standbyRecord, { force: true });
+  const lock = new Database(paths.standby, { fileMustExist: true });
+  let written: WrittenDelta;
+  try {
+    lock.pragma(`busy_timeout = ${READER_WAIT_MS}`);
+    lock.exec('BEGIN EXCLUSIVE');
+    const handle = await open(paths.standby, 'r+');
+    try {
+      written = await withDeadline(what, options.limits.deadlineMs, options.limits.signal, async (signal) => {
+        await catchUp(handle, paths.database, record);
+        return writeDeltaPages(handle, { ...options, signal, stallTimeoutMs: options.limits.stallTimeoutMs });
+      });
+      await handle.sync();
+      // Nothing was written through SQLite: ending the transaction only releases the lock. The file
+      // handle is closed after that, since closing any descriptor drops the process's locks on the file.
+      lock.exec('ROLLBACK');
+    } finally {
+      await handle.close();
+    }
+    // Checked once the lock is released: `quick_check` opens the file with a connection of its own.
+    await options.verify(paths.standby);
+  } catch (error) {
+    await discardStandby(paths);
+    throw error;
+  } finally {
+    lock.close();
+  }
+  // The swap: the live file gets a second name, the patched standby takes the live name (atomic for
+  // readers), and the old live file becomes the standby.
+  await rm(paths.standbyNext, { force: true });
+  await link(paths.database, paths.standbyNext);
+  await rename(paths.standby, paths.database);
+  await fsyncPath(paths.folder);
+  await keepAsStandby(paths, options.manifest, written.pages);
+  return written;
+}
+
+/** Copies into the standby the pages in which it differs from the live file (runs of neighbours in one read and write). */
+async function catchUp(standby: Awaited<ReturnType<typeof open>>, live: string, record: StandbyRecord): Promise<void> {
+  const pages = [...record.catchUp].sort((a, b) => a - b);
+  const source = await open(live, 'r');
+  try {
+    const { size } = await source.stat();
+    for (let i = 0; i < pages.length; ) {
+      let j = i + 1;
+      while (j < pages.length && pages[j] === pages[j - 1]! + 1 && j - i < 256) j++;
+      const offset = pages[i]! * record.pageSize;
+      const length = Math.min((pages[j - 1]! + 1) * record.pageSize, size) - offset;
+      if (length > 0) {
+        const buffer = Buffer.allocUnsafe(length);
+        const { bytesRead } = await source.read(buffer, 0, length, offset);
+        if (bytesRead !== length) throw new Error(`short read of the live file at ${offset}: ${bytesRead} of ${length} bytes`);
+        const { bytesWritten } = await standby.write(buffer, 0, length, offset);
+        if (bytesWritten !== length) throw new Error(`short write of the standby at ${offset}: ${bytesWritten} of ${length} bytes`);
+      }
+      i = j;
+    }
+    // The live file's length: the delta sets the new one after.
+    await standby.truncate(size);
+  } finally {
+    await source.close();
+  }
+}
