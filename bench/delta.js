@@ -1,6 +1,8 @@
 // Delta sync figures, each beside its baseline measured in the same run:
 //   publish v2 with deltas            vs  publish v2 without (--delta-max-share 0): what deltas cost the publisher
 //   pod sync v1 → v2 by delta         vs  pod sync of v2 in full (a new pod): bytes moved and time
+//                                     vs  rsync -z --no-whole-file -B 4096 from the new file onto a copy of the
+//                                         pod's old live file: bytes sent (rsync --stats) and time; skipped without rsync
 //   hashing after a delta             vs  hashing the whole file (chunk hashes of every page)
 // The update changes 1% of the rows in place (no VACUUM), as a scheduled refresh does.
 //   node bench/delta.js [--size 256MiB|1GiB] [--runs 3]
@@ -10,7 +12,7 @@ import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { hashFileChunks } from '../lib/snapshot/chunk-hashes.js';
-import { benchOptions, contentDatabase, median, mib, resultsDir, root, run } from './lib.js';
+import { available, benchOptions, contentDatabase, cpuModel, median, mib, resultsDir, root, run } from './lib.js';
 
 const { size, runs } = benchOptions();
 const cli = path.join(root, 'bin', 'sqlitening.js');
@@ -36,10 +38,32 @@ function refresh(file, revision) {
   return count;
 }
 
+/** rsync's figure from --stats, e.g. "Total bytes sent: 4,187". */
+function rsyncStat(stdout, name) {
+  const match = new RegExp(`^${name}: ([\\d,]+)`, 'm').exec(stdout);
+  if (!match) throw new Error(`no "${name}" in rsync --stats:\n${stdout}`);
+  return Number(match[1].replaceAll(',', ''));
+}
+
+const hasRsync = await available('rsync');
+const RSYNC = ['-z', '--no-whole-file', '-B', '4096'];
+
 try {
   await mkdir(work, { recursive: true });
   const source = await contentDatabase(size);
-  const measured = { publishWith: [], publishWithout: [], deltaSync: [], fullSync: [], deltaBytes: 0, fullBytes: 0, pages: 0, pageCount: 0 };
+  const measured = {
+    publishWith: [],
+    publishWithout: [],
+    deltaSync: [],
+    fullSync: [],
+    rsync: [],
+    rsyncSent: [],
+    rsyncReceived: [],
+    deltaBytes: 0,
+    fullBytes: 0,
+    pages: 0,
+    pageCount: 0,
+  };
   for (let i = 0; i < runs; i++) {
     const store = path.join(work, `store-${i}`);
     const storeWithout = path.join(work, `store-without-${i}`);
@@ -61,12 +85,24 @@ try {
     measured.deltaBytes = delta?.size ?? 0;
     measured.fullBytes = withDeltas.result.encodedSize;
 
+    // rsync's receiver gets its own copy of the pod's old live file, taken before the pod moves on.
+    const rsyncOld = path.join(work, `rsync-${i}.db`);
+    if (hasRsync) await copyFile(path.join(pod, 'site.db'), rsyncOld);
     const deltaSync = await sqlitening('sync', '--database', path.join(pod, 'site.db'), '--git-sha', sha, '--store', store);
     const freshPod = path.join(work, `fresh-${i}`);
     await mkdir(freshPod, { recursive: true });
     const fullSync = await sqlitening('sync', '--database', path.join(freshPod, 'site.db'), '--git-sha', sha, '--store', store);
     measured.deltaSync.push(deltaSync.seconds);
     measured.fullSync.push(fullSync.seconds);
+    if (hasRsync) {
+      // --ignore-times: a copy with the same size and modification second would otherwise be skipped as unchanged.
+      const rsync = await run('rsync', [...RSYNC, '--ignore-times', '--stats', build, rsyncOld]);
+      if (rsyncStat(rsync.stdout, 'Number of regular files transferred') !== 1) throw new Error(`rsync transferred nothing:\n${rsync.stdout}`);
+      measured.rsync.push(rsync.seconds);
+      measured.rsyncSent.push(rsyncStat(rsync.stdout, 'Total bytes sent'));
+      measured.rsyncReceived.push(rsyncStat(rsync.stdout, 'Total bytes received'));
+      await rm(rsyncOld, { force: true });
+    }
     const state = JSON.parse(await readFile(path.join(pod, '.sqlitening', 'state.json'), 'utf8'));
     if (state.lastInstall?.method !== 'delta') throw new Error(`expected a delta install, got ${JSON.stringify(state.lastInstall)}`);
     measured.pageCount = state.installed.database.pageCount;
@@ -92,7 +128,7 @@ try {
 
   const figures = {
     sizeMiB: Math.round(mib(size)),
-    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cpu: await cpuModel(),
     runs,
     changedPages: measured.pages,
     pageCount: measured.pageCount,
@@ -100,6 +136,15 @@ try {
     fullObjectBytes: measured.fullBytes,
     publish: { withDeltasSeconds: median(measured.publishWith), withoutSeconds: median(measured.publishWithout) },
     sync: { deltaSeconds: median(measured.deltaSync), fullSeconds: median(measured.fullSync) },
+    // rsync's sender reads the new file and the receiver holds the old one; bytes sent are what crosses to the receiver.
+    rsync: hasRsync
+      ? {
+          command: `rsync ${RSYNC.join(' ')}`,
+          seconds: median(measured.rsync),
+          bytesSent: median(measured.rsyncSent),
+          bytesReceived: median(measured.rsyncReceived),
+        }
+      : null,
     hashing: { afterDeltaMs: touchedSeconds * 1000, wholeFileMs: wholeSeconds * 1000 },
   };
   await mkdir(resultsDir, { recursive: true });
@@ -112,6 +157,17 @@ try {
   console.log(
     `| pod sync | ${f(figures.sync.deltaSeconds)} s | a full sync (new pod) | ${f(figures.sync.fullSeconds)} s | ${f(figures.sync.deltaSeconds / figures.sync.fullSeconds)}x |`,
   );
+  if (figures.rsync) {
+    const r = figures.rsync;
+    console.log(
+      `| bytes a pod moves | ${f(mib(figures.deltaBytes))} MiB | ${r.command}, bytes sent (--stats; ${f(mib(r.bytesReceived))} MiB of block checksums back) | ${f(mib(r.bytesSent))} MiB | ${f(figures.deltaBytes / r.bytesSent)}x |`,
+    );
+    console.log(
+      `| pod sync | ${f(figures.sync.deltaSeconds)} s | ${r.command}, old live file → new file | ${f(r.seconds)} s | ${f(figures.sync.deltaSeconds / r.seconds)}x |`,
+    );
+  } else {
+    console.log('| bytes a pod moves, pod sync | | rsync -z --no-whole-file -B 4096 | skipped: no rsync | |');
+  }
   console.log(
     `| publish (hash, compress, upload, chunk list, delta) | ${f(figures.publish.withDeltasSeconds)} s | publish without deltas | ${f(figures.publish.withoutSeconds)} s | ${f(figures.publish.withDeltasSeconds / figures.publish.withoutSeconds)}x |`,
   );

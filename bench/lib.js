@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -78,12 +79,32 @@ export function run(command, args, options = {}) {
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
     child.stderr.on('data', (c) => (stderr += c));
+    child.on('error', reject);
     child.on('close', (code) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       if (code === 0) resolve({ seconds, stdout, stderr });
       else reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(-500)}`));
     });
   });
+}
+
+/** Whether a command runs and exits 0: a baseline whose tool is missing is skipped with a note. */
+export async function available(command, args = ['--version']) {
+  try {
+    await run(command, args);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The CPU model as lscpu names it ('Model name'), else as Node does. */
+export async function cpuModel() {
+  try {
+    const match = /^Model name:\s*(.+)$/m.exec((await run('lscpu', [], { env: { ...process.env, LC_ALL: 'C' } })).stdout);
+    if (match) return match[1].trim();
+  } catch {}
+  return os.cpus()[0]?.model ?? 'unknown';
 }
 
 /** Times an async function in this process. */

@@ -23,8 +23,9 @@ for (const args of scripts) {
 
 const read = async (name) => JSON.parse(await readFile(path.join(resultsDir, `${name}.json`), 'utf8'));
 const [publish, sync, delta, board] = await Promise.all([read('publish'), read('sync'), read('delta'), read('board')]);
-const s = (seconds) => `${seconds.toFixed(2)} s`;
-const x = (ratio) => `${ratio.toFixed(2)}x`;
+// A baseline whose tool was missing has null figures.
+const s = (seconds) => (seconds == null ? 'skipped' : `${seconds.toFixed(2)} s`);
+const x = (ratio) => (ratio == null ? '' : `${ratio.toFixed(2)}x`);
 const rows = [
   [
     `publish ${publish.sizeMiB} MiB (hash + gzip -1 + upload)`,
@@ -55,6 +56,13 @@ const rows = [
     x(sync.sync.gzip.ratio),
   ],
   [
+    `sync ${sync.sizeMiB} MiB, raw`,
+    s(sync.sync.raw.oursSeconds),
+    'boto3 download_file + hashlib SHA-256 + os.rename',
+    s(sync.sync.boto3?.seconds),
+    x(sync.sync.boto3?.ratioOursRawToBoto3),
+  ],
+  [
     'agent peak RSS during sync (raw / gzip)',
     `${sync.sync.raw.peakRssMiB.toFixed(0)} / ${sync.sync.gzip.peakRssMiB.toFixed(0)} MiB`,
     'the store alone (curl -o /dev/null)',
@@ -69,6 +77,14 @@ rows.push([
   'the full object / a full sync',
   `${(delta.fullObjectBytes / 1048576).toFixed(2)} MiB / ${s(delta.sync.fullSeconds)}`,
   x(delta.deltaBytes / delta.fullObjectBytes),
+]);
+const r = delta.rsync;
+rows.push([
+  `delta sync ${delta.sizeMiB} MiB after a 1% update: bytes / time`,
+  `${(delta.deltaBytes / 1048576).toFixed(2)} MiB / ${s(delta.sync.deltaSeconds)}`,
+  'rsync -z --no-whole-file -B 4096, old live file → new file (bytes sent)',
+  r ? `${(r.bytesSent / 1048576).toFixed(2)} MiB / ${s(r.seconds)}` : 'skipped: no rsync',
+  r ? x(delta.deltaBytes / r.bytesSent) : '',
 ]);
 rows.push([
   'publish with deltas',

@@ -1,13 +1,14 @@
 // Pod-side figures, each beside a baseline measured in the same run:
 //   full sync (raw and gzip)  vs  curl -o tmp && sha256sum -c && mv  /  curl | gunzip > tmp && sha256sum -c && mv
-//   the agent's peak RSS during a sync; requests and bytes of an idle poll;
+//                             vs  boto3 download_file + hashlib SHA-256 + os.rename  /  the store alone (curl -o /dev/null)
+//   peak RSS of each (GNU time -v); requests and bytes of an idle poll;
 //   reads per second through SnapshotReader with a swap every second vs none.
 //   node bench/sync.js [--size 256MiB|1GiB] [--runs 3]
 import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
-import { S3_ENV, benchOptions, contentDatabase, median, mib, resultsDir, root, run, startS3Process } from './lib.js';
+import { S3_ENV, available, benchOptions, contentDatabase, cpuModel, median, mib, resultsDir, root, run, startS3Process } from './lib.js';
 
 const { size, runs } = benchOptions();
 const gitSha = '89abcdef0123456789abcdef0123456789abcdef';
@@ -40,7 +41,27 @@ async function countingProxy(targetPort) {
 
 function maxRss(stderr) {
   const match = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
-  return match ? Number(match[1]) / 1024 : NaN;
+  return match ? Number(match[1]) / 1024 : null;
+}
+
+// A baseline whose tool is missing is skipped with a note; without GNU time, peak RSS is not reported.
+const tools = {
+  time: await available('/usr/bin/time', ['-v', 'true']),
+  curl: await available('curl'),
+  sha256sum: await available('sha256sum'),
+  gunzip: await available('gunzip'),
+  boto3: await available('python3', ['-c', 'import boto3']),
+};
+const notes = Object.entries(tools)
+  .filter(([, found]) => !found)
+  .map(([tool]) => (tool === 'time' ? 'no /usr/bin/time -v: peak RSS not measured' : `no ${tool}: its baseline skipped`));
+const can = { storeAlone: tools.curl, baseRaw: tools.curl && tools.sha256sum, baseGz: tools.curl && tools.gunzip && tools.sha256sum, boto3: tools.boto3 };
+
+/** Runs a command under /usr/bin/time -v when there is one; seconds and peak RSS in MiB (of the largest process, for a shell). */
+async function measured(command, args, options) {
+  if (!tools.time) return { seconds: (await run(command, args, options)).seconds, rss: null };
+  const result = await run('/usr/bin/time', ['-v', command, ...args], options);
+  return { seconds: result.seconds, rss: maxRss(result.stderr) };
 }
 
 process.stderr.write(`preparing a ${Math.round(mib(size))} MiB content database...\n`);
@@ -78,31 +99,36 @@ try {
     manifests[prefix] = await response.json();
   }
   const sha = manifests.raw.database.sha256;
-  const samples = { storeAlone: [], baseRaw: [], baseGz: [], oursRaw: [], oursGz: [], rssRaw: [], rssGz: [] };
+  const ids = ['oursRaw', 'oursGz', 'baseRaw', 'baseGz', 'boto3', 'storeAlone'];
+  const samples = Object.fromEntries(ids.map((id) => [id, { seconds: [], rss: [] }]));
+  const record = (id, { seconds, rss }) => {
+    samples[id].seconds.push(seconds);
+    if (rss !== null) samples[id].rss.push(rss);
+  };
   for (let i = 0; i < runs; i++) {
     process.stderr.write(`run ${i + 1}/${runs}\n`);
     const rawUrl = `${s3.endpoint}/bench/raw/${manifests.raw.object.key}`;
     const gzUrl = `${s3.endpoint}/bench/gz/${manifests.gz.object.key}`;
-    samples.storeAlone.push((await run('curl', ['-sf', '-o', '/dev/null', rawUrl])).seconds);
+    if (can.storeAlone) record('storeAlone', await measured('curl', ['-sf', '-o', '/dev/null', rawUrl]));
     const base = path.join(scratch, 'base');
+    await rm(base, { recursive: true, force: true });
     await mkdir(base, { recursive: true });
     const check = `echo "${sha}  ${base}/tmp" | sha256sum -c --quiet && mv ${base}/tmp ${base}/site.db`;
-    samples.baseRaw.push((await run('sh', ['-c', `curl -sf -o ${base}/tmp ${rawUrl} && ${check}`])).seconds);
-    samples.baseGz.push((await run('sh', ['-c', `curl -sf ${gzUrl} | gunzip > ${base}/tmp && ${check}`])).seconds);
-    for (const [prefix, key] of [
-      ['raw', 'Raw'],
-      ['gz', 'Gz'],
+    if (can.baseRaw) record('baseRaw', await measured('sh', ['-c', `curl -sf -o ${base}/tmp ${rawUrl} && ${check}`]));
+    if (can.baseGz) record('baseGz', await measured('sh', ['-c', `curl -sf ${gzUrl} | gunzip > ${base}/tmp && ${check}`]));
+    if (can.boto3) {
+      const args = [path.join(root, 'bench', 'boto3-sync.py'), s3.endpoint, 'bench', `raw/${manifests.raw.object.key}`, sha, base];
+      record('boto3', await measured('python3', args, { env }));
+    }
+    for (const [prefix, id] of [
+      ['raw', 'oursRaw'],
+      ['gz', 'oursGz'],
     ]) {
       const pod = path.join(scratch, `pod-${prefix}`);
       await rm(pod, { recursive: true, force: true });
       await mkdir(pod);
-      const result = await run(
-        '/usr/bin/time',
-        ['-v', process.execPath, cli, 'sync', '--database', `${pod}/site.db`, '--store', `${s3.endpoint}/bench/${prefix}`, '--git-sha', gitSha],
-        { env },
-      );
-      samples[`ours${key}`].push(result.seconds);
-      samples[`rss${key}`].push(maxRss(result.stderr));
+      const args = [cli, 'sync', '--database', `${pod}/site.db`, '--store', `${s3.endpoint}/bench/${prefix}`, '--git-sha', gitSha];
+      record(id, await measured(process.execPath, args, { env }));
     }
   }
 
@@ -152,12 +178,27 @@ try {
     }
   }
 
-  const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+  // A skipped baseline has no samples: its figures are null.
+  const med = (values) => (values.length ? median(values) : null);
+  const m = Object.fromEntries(ids.map((id) => [id, med(samples[id].seconds)]));
+  const rss = Object.fromEntries(ids.map((id) => [id, med(samples[id].rss)]));
+  const ratio = (a, b) => (a !== null && b !== null ? a / b : null);
   Object.assign(figures, {
+    cpu: await cpuModel(),
+    notes,
     sync: {
       storeAloneSeconds: m.storeAlone,
-      raw: { oursSeconds: m.oursRaw, baselineSeconds: m.baseRaw, ratio: m.oursRaw / m.baseRaw, peakRssMiB: m.rssRaw },
-      gzip: { oursSeconds: m.oursGz, baselineSeconds: m.baseGz, ratio: m.oursGz / m.baseGz, peakRssMiB: m.rssGz, encodedMiB: mib(manifests.gz.object.size) },
+      storeAlonePeakRssMiB: rss.storeAlone,
+      raw: { oursSeconds: m.oursRaw, baselineSeconds: m.baseRaw, ratio: ratio(m.oursRaw, m.baseRaw), peakRssMiB: rss.oursRaw, baselinePeakRssMiB: rss.baseRaw },
+      gzip: {
+        oursSeconds: m.oursGz,
+        baselineSeconds: m.baseGz,
+        ratio: ratio(m.oursGz, m.baseGz),
+        peakRssMiB: rss.oursGz,
+        baselinePeakRssMiB: rss.baseGz,
+        encodedMiB: mib(manifests.gz.object.size),
+      },
+      boto3: { seconds: m.boto3, peakRssMiB: rss.boto3, ratioOursRawToBoto3: ratio(m.oursRaw, m.boto3) },
     },
     idlePoll: idleCounts,
     reader: readerResults,
@@ -165,17 +206,31 @@ try {
   await mkdir(resultsDir, { recursive: true });
   await writeFile(path.join(resultsDir, 'sync.json'), `${JSON.stringify(figures, null, 2)}\n`);
 
-  const f = (n, d = 2) => n.toFixed(d);
+  const f = (n, d = 2) => (n === null ? 'skipped' : n.toFixed(d));
+  const x = (n) => (n === null ? 'skipped' : `${n.toFixed(2)}x`);
+  // GNU time reports a shell's largest process, not the sum of a pipeline's processes.
+  const rows = [
+    ['oursRaw', 'sqlitening sync, raw (download+hash+fsync+rename)'],
+    ['oursGz', `sqlitening sync, gzip (${f(mib(manifests.gz.object.size), 0)} MiB on the wire)`],
+    ['baseRaw', 'curl -o tmp && sha256sum -c && mv', ' (largest process)'],
+    ['baseGz', 'curl | gunzip > tmp && sha256sum -c && mv', ' (largest process)'],
+    ['boto3', 'boto3 download_file + hashlib SHA-256 + os.rename (python3, path-style)'],
+    ['storeAlone', 'the store alone: curl -o /dev/null'],
+  ];
   console.log(
-    `\nSync of a ${figures.sizeMiB} MiB snapshot from s3rver over HTTP on 127.0.0.1, median of ${runs}; the store alone serves it in ${f(m.storeAlone)} s (curl -o /dev/null)`,
+    `\nSync of a ${figures.sizeMiB} MiB snapshot from s3rver over HTTP on 127.0.0.1, median of ${runs}, ${figures.cpu} (${cpus().length} cores); vs sqlitening raw = seconds / sqlitening raw seconds`,
   );
-  console.log('| what | seconds | vs baseline | agent peak RSS |\n|---|---:|---:|---:|');
-  console.log(`| sqlitening sync, raw (download+hash+quick_check+fsync+rename) | ${f(m.oursRaw)} | ${f(m.oursRaw / m.baseRaw)}x | ${f(m.rssRaw, 0)} MiB |`);
-  console.log(`| baseline: curl -o tmp && sha256sum -c && mv | ${f(m.baseRaw)} | 1.00x | |`);
-  console.log(
-    `| sqlitening sync, gzip (${f(mib(manifests.gz.object.size), 0)} MiB on the wire) | ${f(m.oursGz)} | ${f(m.oursGz / m.baseGz)}x | ${f(m.rssGz, 0)} MiB |`,
-  );
-  console.log(`| baseline: curl \\| gunzip > tmp && sha256sum -c && mv | ${f(m.baseGz)} | 1.00x | |`);
+  console.log('| what | seconds | vs sqlitening raw | peak RSS |\n|---|---:|---:|---:|');
+  // A pipe inside a cell would end it.
+  for (const [id, label, peakNote = ''] of rows) {
+    const peak = rss[id] === null ? 'n/a' : `${f(rss[id], 0)} MiB${peakNote}`;
+    console.log(`| ${label.replaceAll('|', '\\|')} | ${f(m[id])} | ${x(ratio(m[id], m.oursRaw))} | ${peak} |`);
+  }
+  console.log(`sqlitening raw / (curl -o tmp && sha256sum -c && mv): ${x(figures.sync.raw.ratio)}`);
+  console.log(`sqlitening raw / boto3 download_file + hashlib + os.rename: ${x(figures.sync.boto3.ratioOursRawToBoto3)}`);
+  console.log(`sqlitening gzip / (curl | gunzip > tmp && sha256sum -c && mv): ${x(figures.sync.gzip.ratio)}`);
+  console.log('Only sqlitening fsyncs the new file before the rename; the boto3 row includes starting python3 and importing boto3.');
+  for (const note of notes) console.log(`note: ${note}`);
   console.log(
     `\nIdle poll (manifest unchanged): ${idleCounts.requests} request(s) on ${idleCounts.connections} connection(s), ${idleCounts.bytesUp} bytes up, ${idleCounts.bytesDown} bytes down; result: ${idleStatus}`,
   );
