@@ -72,7 +72,7 @@ const rows = [
   ['idle poll', `${sync.idlePoll.requests} request, ${sync.idlePoll.bytesUp + sync.idlePoll.bytesDown} bytes`, '', '', ''],
 ];
 rows.push([
-  `delta sync ${delta.sizeMiB} MiB after a 1% update: bytes / time`,
+  `delta sync ${delta.sizeMiB} MiB after a 1% update, first after a full download (copies the file): bytes / time`,
   `${(delta.deltaBytes / 1048576).toFixed(2)} MiB / ${s(delta.sync.deltaSeconds)}`,
   'the full object / a full sync',
   `${(delta.fullObjectBytes / 1048576).toFixed(2)} MiB / ${s(delta.sync.fullSeconds)}`,
@@ -80,8 +80,8 @@ rows.push([
 ]);
 const r = delta.rsync;
 rows.push([
-  `delta sync ${delta.sizeMiB} MiB after a 1% update: bytes / time`,
-  `${(delta.deltaBytes / 1048576).toFixed(2)} MiB / ${s(delta.sync.deltaSeconds)}`,
+  `delta sync ${delta.sizeMiB} MiB after a 1% update, standby patched in place: bytes / time`,
+  `${(delta.deltaBytes / 1048576).toFixed(2)} MiB / ${s(delta.sync.deltaInPlaceSeconds)}`,
   'rsync -z --no-whole-file -B 4096, old live file → new file (bytes sent)',
   r ? `${(r.bytesSent / 1048576).toFixed(2)} MiB / ${s(r.seconds)}` : 'skipped: no rsync',
   r ? x(delta.deltaBytes / r.bytesSent) : '',

@@ -22,9 +22,9 @@ import { HASH_BYTES } from './chunk-hashes.js';
  */
 
 /** Bytes per block: large enough that a message per block is cheap, small enough for a small pool. */
-const BLOCK_BYTES = 4 * 1024 * 1024;
+const BLOCK_BYTES = 2 * 1024 * 1024;
 /** Blocks in the pool: writes and both hashes of several blocks in flight. */
-const POOL_BLOCKS = 6;
+const POOL_BLOCKS = 4;
 /** Below this, starting threads costs more than hashing on the stream's own thread. */
 export const THREADED_FROM = 32 * 1024 * 1024;
 
@@ -118,7 +118,9 @@ export class HashingFileWriter extends Writable {
   }
 
   #startWorker(): Worker {
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    // A hashing thread keeps nothing but a digest: a small heap is enough, and its garbage
+    // (one 32-byte digest per page) is collected early instead of growing the process.
+    const worker = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
     worker.postMessage({ type: 'blocks', blocks: this.#blocks.map((b) => b.memory.buffer) });
     worker.on('message', (m: { type: 'done'; seq: number; hashes?: ArrayBuffer } | { type: 'digest'; digest: string }) => {
       if (m.type === 'digest') this.#digest = m.digest;
