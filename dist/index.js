@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4062);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7066);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4062:
+/***/ 7066:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31803,10 +31803,10 @@ async function buildDatabase(options) {
 
 // EXTERNAL MODULE: ./packages/contract/lib/index.js + 33 modules
 var lib = __nccwpck_require__(6031);
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./src/snapshot/chunk-hashes.ts
 
 
@@ -31909,80 +31909,142 @@ async function identifyFile(file, chunkSize) {
 var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:worker_threads"
 var external_node_worker_threads_ = __nccwpck_require__(5919);
-;// CONCATENATED MODULE: ./src/snapshot/parallel-chunk-hasher.ts
+;// CONCATENATED MODULE: ./src/snapshot/hashing-file-writer.ts
+
 
 
 
 
 /*
- * Chunk hashing on other cores. A download decompresses and writes on the
- * main thread; hashing every page there too would serialise the two, and on
- * a CPU without SHA extensions hashing is the slowest part (about 3 s per
- * GiB). Blocks of whole chunks go to worker threads, in order; the bytes
- * themselves pass straight through.
+ * The end of a download: bytes go into a small pool of shared blocks, each
+ * block is written to the file at its offset and hashed where it lies, by
+ * other threads, with no copy between them:
+ *
+ *   stream ──copy──▶ block (SharedArrayBuffer) ──▶ write(fd, block, offset)
+ *                                              ├─▶ thread 1: whole-file SHA-256 (in order)
+ *                                              └─▶ thread 2..: SHA-256 of each page (any order)
+ *
+ * A block goes back to the pool once the write and every hash of it are done;
+ * when the pool is empty the stream waits (backpressure), so memory stays at
+ * the pool's size whatever the file's. Measured (bench/sync.js): copying each
+ * block to a worker (structured clone) and the garbage it left cost more than
+ * the hashing itself, and a pipeline of many small transforms cost more again.
  */
+/** Bytes per block: large enough that a message per block is cheap, small enough for a small pool. */
+const BLOCK_BYTES = 2 * 1024 * 1024;
+/** Blocks in the pool: writes and both hashes of several blocks in flight. */
+const POOL_BLOCKS = 4;
+/** Below this, starting threads costs more than hashing on the stream's own thread. */
+const THREADED_FROM = 32 * 1024 * 1024;
 // Inline, so that bundles (the Action's dist/) need no separate worker file.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-parentPort.on('message', ({ id, buffer, chunkSize }) => {
-  const data = new Uint8Array(buffer);
-  const count = Math.ceil(data.length / chunkSize);
+const crypto = require('node:crypto');
+// One-shot hashing (Node 20.12+) makes no Hash object per page: about 15% less time, and less garbage.
+const hashPage = crypto.hash ? (bytes) => crypto.hash('sha256', bytes, 'buffer') : (bytes) => crypto.createHash('sha256').update(bytes).digest();
+let blocks = [];
+let whole = null;
+parentPort.on('message', (m) => {
+  if (m.type === 'blocks') { blocks = m.blocks; whole = crypto.createHash('sha256'); return; }
+  if (m.type === 'end') { parentPort.postMessage({ type: 'digest', digest: whole.digest('hex') }); return; }
+  const data = new Uint8Array(blocks[m.block], 0, m.length);
+  if (m.type === 'whole') {
+    whole.update(data);
+    parentPort.postMessage({ type: 'done', seq: m.seq });
+    return;
+  }
+  const count = Math.ceil(m.length / m.chunkSize);
   const out = new Uint8Array(count * ${HASH_BYTES});
   for (let i = 0; i < count; i++) {
-    out.set(createHash('sha256').update(data.subarray(i * chunkSize, Math.min((i + 1) * chunkSize, data.length))).digest(), i * ${HASH_BYTES});
+    out.set(hashPage(data.subarray(i * m.chunkSize, Math.min((i + 1) * m.chunkSize, m.length))), i * ${HASH_BYTES});
   }
-  parentPort.postMessage({ id, buffer: out.buffer }, [out.buffer]);
+  parentPort.postMessage({ type: 'done', seq: m.seq, hashes: out.buffer }, [out.buffer]);
 });
 `;
-/** Bytes per block sent to a worker: whole chunks, large enough to make a message worth it. */
-const BLOCK_BYTES = 4 * 1024 * 1024;
-class ParallelChunkHasher extends external_node_stream_.Transform {
+/**
+ * A writable stream that writes everything it receives to `handle` from
+ * offset 0 and hashes it on the way (whole file, and per chunk when
+ * `chunkSize` is given). Large files are hashed on other threads
+ * (`threaded`); small ones here. `result()` after `finish`.
+ */
+class HashingFileWriter extends external_node_stream_.Writable {
+    #handle;
     #chunkSize;
-    #blockBytes;
-    #workers;
-    #results = new Map();
-    #maxInFlight;
-    #pending = [];
-    #pendingBytes = 0;
-    #sent = 0;
-    #received = 0;
+    #blocks;
+    #free;
+    #workers = [];
+    #chunkResults = new Map();
+    #current = null;
+    #position = 0;
+    #seq = 0;
     #turn = 0;
     #failure;
     #wake;
-    #ending = false;
-    constructor(chunkSize, threads = Math.max(1, Math.min(4, (0,external_node_os_.availableParallelism)()))) {
+    #digest;
+    #stopping = false;
+    // Without threads: the same work, here.
+    #inlineWhole = (0,external_node_crypto_.createHash)('sha256');
+    #inlineChunks = [];
+    constructor(handle, options) {
+        // The default (small) buffer: the pool is the buffer. A large one let a fetch body be read to its end
+        // ahead of the writes, and a body that then failed did so with no one left to hear it.
         super();
-        this.#chunkSize = chunkSize;
-        this.#blockBytes = Math.max(chunkSize, Math.floor(BLOCK_BYTES / chunkSize) * chunkSize);
-        this.#maxInFlight = threads * 2;
-        this.#workers = Array.from({ length: threads }, () => {
-            // Ended by the stream when it ends (autoDestroy), on any error, and by hashes().
-            const worker = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true });
-            worker.on('message', ({ id, buffer }) => {
-                this.#results.set(id, Buffer.from(buffer));
-                this.#received++;
-                this.#wake?.();
-            });
-            worker.on('error', (error) => {
-                this.#failure = error;
-                this.#wake?.();
-            });
-            worker.on('exit', (code) => {
-                if (this.#ending)
-                    return;
-                this.#failure ??= new Error(`a page-hashing thread exited (code ${code}) before the download ended`);
-                this.#wake?.();
-            });
-            return worker;
-        });
+        this.#handle = handle;
+        this.#chunkSize = options.chunkSize;
+        const blockBytes = options.chunkSize ? Math.max(options.chunkSize, Math.floor(BLOCK_BYTES / options.chunkSize) * options.chunkSize) : BLOCK_BYTES;
+        const poolBlocks = options.threaded ? POOL_BLOCKS : 2;
+        this.#blocks = Array.from({ length: poolBlocks }, (_, index) => ({
+            index,
+            memory: new Uint8Array(options.threaded ? new SharedArrayBuffer(blockBytes) : new ArrayBuffer(blockBytes)),
+            length: 0,
+            pending: 0,
+        }));
+        this.#free = [...this.#blocks];
+        if (options.threaded) {
+            // One thread for the whole-file hash (it must see the blocks in order), the others share the pages.
+            const pageThreads = options.chunkSize ? Math.max(1, Math.min(3, (0,external_node_os_.availableParallelism)() - 1)) : 0;
+            for (let i = 0; i < 1 + pageThreads; i++)
+                this.#workers.push(this.#startWorker());
+        }
     }
-    #post(bytes) {
-        // A copy in a buffer of its own, moved (not copied again) to the worker.
-        const copy = new Uint8Array(bytes.length);
-        copy.set(bytes);
-        const worker = this.#workers[this.#turn++ % this.#workers.length];
-        worker.postMessage({ id: this.#sent++, buffer: copy.buffer, chunkSize: this.#chunkSize }, [copy.buffer]);
+    #startWorker() {
+        // A hashing thread keeps nothing but a digest: a small heap is enough, and its garbage
+        // (one 32-byte digest per page) is collected early instead of growing the process.
+        const worker = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
+        worker.postMessage({ type: 'blocks', blocks: this.#blocks.map((b) => b.memory.buffer) });
+        worker.on('message', (m) => {
+            if (m.type === 'digest')
+                this.#digest = m.digest;
+            else {
+                if (m.hashes)
+                    this.#chunkResults.set(m.seq, Buffer.from(m.hashes));
+                this.#settle(m.seq);
+            }
+            this.#wake?.();
+        });
+        worker.on('error', (error) => this.#fail(error));
+        worker.on('exit', (code) => {
+            if (!this.#stopping)
+                this.#fail(new Error(`a hashing thread exited (code ${code}) before the file was written`));
+        });
+        return worker;
+    }
+    /** Which block each sequence number is in, until it is settled. */
+    #inFlight = new Map();
+    #settle(seq) {
+        const block = this.#inFlight.get(seq);
+        if (!block)
+            return;
+        block.pending--;
+        if (block.pending === 0) {
+            this.#inFlight.delete(seq);
+            block.length = 0;
+            this.#free.push(block);
+        }
+    }
+    #fail(error) {
+        this.#failure ??= error;
+        this.#wake?.();
     }
     async #waitUntil(done) {
         while (!done() && !this.#failure)
@@ -31991,40 +32053,101 @@ class ParallelChunkHasher extends external_node_stream_.Transform {
         if (this.#failure)
             throw this.#failure;
     }
-    _transform(chunk, _encoding, callback) {
-        this.#pending.push(chunk);
-        this.#pendingBytes += chunk.length;
-        if (this.#pendingBytes >= this.#blockBytes) {
-            const data = Buffer.concat(this.#pending);
-            const whole = data.length - (data.length % this.#blockBytes);
-            for (let at = 0; at < whole; at += this.#blockBytes)
-                this.#post(data.subarray(at, at + this.#blockBytes));
-            const rest = data.subarray(whole);
-            this.#pending = rest.length ? [rest] : [];
-            this.#pendingBytes = rest.length;
+    /** Writes a full (or the last) block and hands it to the hashers. */
+    #submit(block) {
+        const seq = this.#seq++;
+        const position = this.#position;
+        this.#position += block.length;
+        const view = block.memory.subarray(0, block.length);
+        this.#inFlight.set(seq, block);
+        block.pending = 1;
+        this.#handle.write(view, 0, view.length, position).then(({ bytesWritten }) => {
+            if (bytesWritten !== view.length)
+                this.#fail(new Error(`short write at offset ${position}: ${bytesWritten} of ${view.length} bytes`));
+            else
+                this.#settle(seq);
+            this.#wake?.();
+        }, this.#fail.bind(this));
+        if (this.#workers.length === 0) {
+            this.#inlineWhole.update(view);
+            if (this.#chunkSize) {
+                for (let at = 0; at < view.length; at += this.#chunkSize) {
+                    this.#inlineChunks.push((0,external_node_crypto_.createHash)('sha256')
+                        .update(view.subarray(at, Math.min(at + this.#chunkSize, view.length)))
+                        .digest());
+                }
+            }
+            return;
         }
-        // Backpressure: no more than a few blocks wait for a worker.
-        this.#waitUntil(() => this.#sent - this.#received <= this.#maxInFlight).then(() => callback(null, chunk), (error) => callback(error));
+        block.pending++;
+        this.#workers[0].postMessage({ type: 'whole', seq, block: block.index, length: block.length });
+        if (this.#chunkSize && this.#workers.length > 1) {
+            block.pending++;
+            const pages = this.#workers.slice(1);
+            pages[this.#turn++ % pages.length].postMessage({ type: 'pages', seq, block: block.index, length: block.length, chunkSize: this.#chunkSize });
+        }
     }
-    _flush(callback) {
-        if (this.#pendingBytes > 0)
-            this.#post(Buffer.concat(this.#pending));
-        this.#pending = [];
-        this.#waitUntil(() => this.#received === this.#sent).then(() => callback(), (error) => callback(error));
+    _write(chunk, _encoding, callback) {
+        this.#fill(chunk).then(() => callback(), callback);
     }
-    #stopWorkers() {
-        this.#ending = true;
+    async #fill(chunk) {
+        let at = 0;
+        while (at < chunk.length) {
+            if (this.#failure)
+                throw this.#failure;
+            if (!this.#current) {
+                await this.#waitUntil(() => this.#free.length > 0);
+                this.#current = this.#free.shift();
+            }
+            const block = this.#current;
+            const take = Math.min(chunk.length - at, block.memory.length - block.length);
+            block.memory.set(chunk.subarray(at, at + take), block.length);
+            block.length += take;
+            at += take;
+            if (block.length === block.memory.length) {
+                this.#current = null;
+                this.#submit(block);
+            }
+        }
+    }
+    _final(callback) {
+        const finish = async () => {
+            if (this.#current && this.#current.length > 0)
+                this.#submit(this.#current);
+            this.#current = null;
+            await this.#waitUntil(() => this.#inFlight.size === 0);
+            if (this.#workers.length > 0) {
+                this.#workers[0].postMessage({ type: 'end' });
+                await this.#waitUntil(() => this.#digest !== undefined);
+            }
+            else {
+                this.#digest = this.#inlineWhole.digest('hex');
+            }
+            this.#stop();
+        };
+        finish().then(() => callback(), callback);
+    }
+    _destroy(error, callback) {
+        this.#stop();
+        callback(error);
+    }
+    #stop() {
+        this.#stopping = true;
         for (const worker of this.#workers)
             void worker.terminate();
     }
-    _destroy(error, callback) {
-        this.#stopWorkers();
-        callback(error);
-    }
-    /** The list of chunk hashes, once the stream has ended. Stops the workers. */
-    hashes() {
-        this.#stopWorkers();
-        return Buffer.concat(Array.from({ length: this.#sent }, (_, id) => this.#results.get(id)));
+    /** What was written, once the stream has finished. */
+    result() {
+        if (this.#digest === undefined)
+            throw new Error('HashingFileWriter.result() before the stream finished');
+        let chunkHashes = null;
+        if (this.#chunkSize) {
+            chunkHashes =
+                this.#workers.length > 0
+                    ? Buffer.concat(Array.from({ length: this.#seq }, (_, seq) => this.#chunkResults.get(seq)))
+                    : Buffer.concat(this.#inlineChunks);
+        }
+        return { bytes: this.#position, sha256: this.#digest, chunkHashes };
     }
 }
 
@@ -32166,6 +32289,9 @@ function stallWatchdog(what, timeoutMs) {
     return watchdog;
 }
 
+;// CONCATENATED MODULE: ./src/snapshot/transfer-limits.ts
+const DEFAULT_TRANSFER_LIMITS = { stallTimeoutMs: 30_000, deadlineMs: 3_600_000 };
+
 ;// CONCATENATED MODULE: ./src/snapshot/download.ts
 
 
@@ -32180,31 +32306,6 @@ function stallWatchdog(what, timeoutMs) {
 
 
 
-/** Below this, starting worker threads costs more than hashing on the main thread. */
-const PARALLEL_HASHING_FROM = 32 * 1024 * 1024;
-/** Written bytes between two background flushes. */
-const FLUSH_EVERY = 64 * 1024 * 1024;
-/**
- * Starts flushing the file to disk every FLUSH_EVERY bytes while the download
- * goes on (fdatasync in the background), so that the fsync before the rename
- * finds little left to write instead of the whole file.
- */
-function flushBehind(sink) {
-    let since = 0;
-    let fd;
-    sink.once('open', (opened) => (fd = opened));
-    return new external_node_stream_.Transform({
-        transform(chunk, _encoding, callback) {
-            since += chunk.length;
-            if (since >= FLUSH_EVERY && fd !== undefined) {
-                since = 0;
-                // An error here shows again in the final fsync, which is awaited.
-                (0,external_node_fs_.fdatasync)(fd, () => { });
-            }
-            callback(null, chunk);
-        },
-    });
-}
 /** Marks temp files of a download, so a later run can find and remove those of a crashed one. */
 const DOWNLOAD_TEMP_MARK = '.sqlitening-download-';
 /**
@@ -32217,35 +32318,39 @@ const DOWNLOAD_TEMP_MARK = '.sqlitening-download-';
 async function downloadSnapshot(options) {
     const { manifest, store } = options;
     const what = `snapshot ${manifest.object.key}`;
+    const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
     let bytesReceived = 0;
     let chunkHashes = null;
-    await replaceAtomically(external_node_path_default().resolve(options.destination), (temp) => withDeadline(what, options.deadlineMs ?? 3_600_000, options.signal, async (signal) => {
+    await replaceAtomically(external_node_path_default().resolve(options.destination), (temp) => withDeadline(what, limits.deadlineMs, limits.signal, async (signal) => {
         const result = await store.get(manifest.object.key, { signal });
         if (result.status !== 'ok')
             throw new errors/* StoreError */.AD(`${what}: unexpected not-modified answer`, true);
         const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
-        // Both identities are checked: the chunk hashes (later deltas start from them) and the whole-file SHA-256,
-        // which the pod reports as its database's, so it reports only what it has verified.
-        const chunks = manifest.chunks
-            ? manifest.database.size >= PARALLEL_HASHING_FROM
-                ? new ParallelChunkHasher(manifest.chunks.size)
-                : new ChunkHasher(manifest.chunks.size)
-            : undefined;
-        const decoded = new LimitedCounter(manifest.database.size, what, true);
-        const sink = (0,external_node_fs_.createWriteStream)(temp, { flags: 'wx' });
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, stallWatchdog(what, options.stallTimeoutMs ?? 30_000), received, decompressor(manifest.object.encoding), decoded, chunks ?? new external_node_stream_.PassThrough(), flushBehind(sink), sink, { signal }).finally(() => fileClosed(sink));
-        if (received.bytes !== manifest.object.size)
-            throw new errors/* SizeMismatchError */.Au(`${what} (stored bytes)`, manifest.object.size, received.bytes);
-        if (decoded.bytes !== manifest.database.size)
-            throw new errors/* SizeMismatchError */.Au(what, manifest.database.size, decoded.bytes);
-        const actual = decoded.hash.digest('hex');
-        if (actual !== manifest.database.sha256)
-            throw new errors/* ChecksumMismatchError */.a0(what, manifest.database.sha256, actual);
-        if (chunks && manifest.chunks) {
-            chunkHashes = chunks.hashes();
-            const root = chunkRoot(chunkHashes);
-            if (root !== manifest.chunks.root)
-                throw new errors/* ChecksumMismatchError */.a0(`${what} (chunk root)`, manifest.chunks.root, root);
+        const decoded = new LimitedCounter(manifest.database.size, what, false);
+        // Both identities are checked, in the same pass: the chunk root (later deltas start from the page
+        // hashes) and the whole-file SHA-256, which the pod reports as its database's.
+        const handle = await (0,promises_.open)(temp, 'wx');
+        try {
+            const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, threaded: manifest.database.size >= THREADED_FROM });
+            await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, stallWatchdog(what, limits.stallTimeoutMs), received, decompressor(manifest.object.encoding), decoded, writer, {
+                signal,
+            });
+            if (received.bytes !== manifest.object.size)
+                throw new errors/* SizeMismatchError */.Au(`${what} (stored bytes)`, manifest.object.size, received.bytes);
+            const written = writer.result();
+            if (written.bytes !== manifest.database.size)
+                throw new errors/* SizeMismatchError */.Au(what, manifest.database.size, written.bytes);
+            if (written.sha256 !== manifest.database.sha256)
+                throw new errors/* ChecksumMismatchError */.a0(what, manifest.database.sha256, written.sha256);
+            if (manifest.chunks && written.chunkHashes) {
+                chunkHashes = written.chunkHashes;
+                const root = chunkRoot(chunkHashes);
+                if (root !== manifest.chunks.root)
+                    throw new errors/* ChecksumMismatchError */.a0(`${what} (chunk root)`, manifest.chunks.root, root);
+            }
+        }
+        finally {
+            await handle.close();
         }
         await options.verify?.(temp);
         bytesReceived = received.bytes;
@@ -32428,6 +32533,7 @@ async function readBounded(body, options) {
 
 
 
+
 /**
  * Reads and validates the manifest at `key`: at most MANIFEST_MAX_BYTES,
  * within a stall timeout and an overall deadline, so a store that streams
@@ -32437,8 +32543,9 @@ async function readBounded(body, options) {
  */
 async function readManifest(store, key, options = {}) {
     const where = `${store.location}/${key}`;
-    const deadlineMs = options.deadlineMs ?? 60_000;
-    return withDeadline(`manifest ${where}`, deadlineMs, options.signal, async (signal) => {
+    const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
+    // A manifest that takes longer than two stall timeouts is being trickled.
+    return withDeadline(`manifest ${where}`, Math.min(limits.deadlineMs, 2 * limits.stallTimeoutMs), limits.signal, async (signal) => {
         let result;
         try {
             result = await store.get(key, { ifNoneMatch: options.ifNoneMatch, signal });
@@ -32453,7 +32560,7 @@ async function readManifest(store, key, options = {}) {
         const body = await readBounded(result.body, {
             what: `manifest ${where}`,
             maxBytes: lib/* MANIFEST_MAX_BYTES */.V4,
-            stallTimeoutMs: options.stallTimeoutMs ?? 30_000,
+            stallTimeoutMs: limits.stallTimeoutMs,
             signal,
         });
         try {
@@ -32496,7 +32603,7 @@ async function startFromPublished(from, folder, onProgress) {
     const key = (0,lib/* manifestKey */.Rn)(gitSha);
     let read;
     try {
-        read = await readManifest(store, key, { trustedKeys: from.trustedKeys });
+        read = await readManifest(store, key, { trustedKeys: from.trustedKeys, limits: from.limits });
     }
     catch (error) {
         if (!(error instanceof errors/* SignatureError */.VA))
@@ -32516,6 +32623,7 @@ async function startFromPublished(from, folder, onProgress) {
         store,
         manifest,
         destination: file,
+        limits: from.limits,
         onProgress: (bytes) => onProgress?.(bytes, manifest.object.size),
     });
     return { kind: 'published', file, manifest };
@@ -32696,11 +32804,12 @@ function changedPages(target, base) {
     return changed;
 }
 /** A base's chunk list from the store, checked against the root its manifest recorded. */
-async function readChunkList(store, base) {
-    const read = await store.get(base.chunks.key);
+async function readChunkList(store, base, limits) {
+    const read = await store.get(base.chunks.key, { signal: limits.signal });
     if (read.status !== 'ok')
         throw new errors/* NotFoundError */.m_(base.chunks.key, store.location);
-    const list = await readBounded(read.body, { what: `chunk list ${base.chunks.key}`, maxBytes: base.chunks.count * HASH_BYTES, stallTimeoutMs: 30_000 });
+    const what = `chunk list ${base.chunks.key}`;
+    const list = await readBounded(read.body, { what, maxBytes: base.chunks.count * HASH_BYTES, stallTimeoutMs: limits.stallTimeoutMs, signal: limits.signal });
     const root = chunkRoot(list);
     if (root !== base.chunks.root)
         throw new errors/* ChecksumMismatchError */.a0(`chunk list ${base.chunks.key}`, base.chunks.root, root);
@@ -32756,7 +32865,7 @@ async function publishDeltas(store, plan) {
         }
         let list;
         try {
-            list = await readChunkList(store, base);
+            list = await readChunkList(store, base, plan.limits);
         }
         catch (error) {
             if (!(error instanceof errors/* NotFoundError */.m_ || error instanceof errors/* ChecksumMismatchError */.a0))
@@ -32779,8 +32888,8 @@ async function publishDeltas(store, plan) {
                 continue;
             }
             const key = (0,lib/* deltaKey */.MZ)(plan.target, base.sha256, plan.encoding);
-            await store.put(key, (0,external_node_fs_.createReadStream)(file), { contentType: 'application/octet-stream' });
-            const stored = await store.head(key);
+            await store.put(key, (0,external_node_fs_.createReadStream)(file), { contentType: 'application/octet-stream', signal: plan.limits.signal });
+            const stored = await store.head(key, { signal: plan.limits.signal });
             if (stored?.size !== size)
                 throw new errors/* StoreError */.AD(`upload of ${key} not confirmed: the store holds ${stored ? `${stored.size} bytes` : 'nothing'}, expected ${size}`, true);
             const info = {
@@ -32895,6 +33004,8 @@ function planRetention(objects, rule, now, protectedKeys) {
 
 
 
+
+
 /** A delta larger than half the full object saves a pod little, and costs the store an object. */
 const DEFAULT_DELTA_MAX_SHARE = 0.5;
 /**
@@ -32911,9 +33022,11 @@ async function publishSnapshot(options) {
     const { store } = options;
     const pointerKey = (0,lib/* manifestKey */.Rn)(options.gitSha);
     const trust = publisherTrust(options.signingKey, options.trustedKeys);
+    const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
+    const call = { signal: limits.signal };
     const name = options.name ?? undefined;
     // First the cheap calls that fail on bad settings: store reachable, bucket there, current manifest valid.
-    const previous = await readCurrent(store, pointerKey, { gitSha: options.gitSha, name, trust }, step);
+    const previous = await readCurrent(store, pointerKey, { gitSha: options.gitSha, name, trust, limits }, step);
     const stats = options.stats ?? inspectDatabaseFile(options.database, { check: options.check, sqlite: options.sqlite });
     step('checked', { checked: options.check, tables: stats.tables.length });
     const { size: databaseSize } = await (0,promises_.stat)(options.database);
@@ -32959,14 +33072,14 @@ async function publishSnapshot(options) {
         step('encoded', { sha256: encoded.sha256, size: encoded.size, encodedSize: encoded.encodedSize });
         if (previous && previous.database.sha256 === encoded.sha256) {
             // Same bytes: keep the existing object and manifest, but only if the object is really there.
-            const object = await store.head(previous.object.key);
+            const object = await store.head(previous.object.key, call);
             if (object && object.size === previous.object.size) {
                 // The same verified manifest with a new expiry: a scheduled publish keeps the snapshot valid for pods.
                 const renewed = expiresAt ? { ...previous, expiresAt } : previous;
                 if (!options.dryRun) {
                     if (options.signingKey || expiresAt)
                         await writeManifest(store, pointerKey, renewed, options.signingKey);
-                    await updateLatest(store, renewed, options.signingKey, trust);
+                    await updateLatest(store, renewed, options.signingKey, trust, limits);
                 }
                 return {
                     status: 'unchanged',
@@ -32983,17 +33096,18 @@ async function publishSnapshot(options) {
             const pruned = await pruneCommit(store, options.gitSha, options.retention, now(), new Set([manifest.object.key]), true);
             return { status: 'dry-run', manifest, manifestKey: pointerKey, objectKey: manifest.object.key, pruned, durationMs: Date.now() - started };
         }
-        await store.put(manifest.object.key, (0,external_node_fs_.createReadStream)(encoded.encodedPath, { highWaterMark: 1024 * 1024 }), {
+        await withDeadline(`upload of ${manifest.object.key}`, limits.deadlineMs, limits.signal, (signal) => store.put(manifest.object.key, (0,external_node_fs_.createReadStream)(encoded.encodedPath, { highWaterMark: 1024 * 1024 }), {
             contentType: options.encoding === 'identity' ? 'application/vnd.sqlite3' : 'application/octet-stream',
             onProgress: (bytes) => options.onProgress?.('upload', bytes, encoded.encodedSize),
-        });
-        const stored = await store.head(manifest.object.key);
+            signal,
+        }));
+        const stored = await store.head(manifest.object.key, call);
         if (!stored || stored.size !== encoded.encodedSize) {
             throw new errors/* StoreError */.AD(`upload of ${manifest.object.key} not confirmed: the store holds ${stored ? `${stored.size} bytes` : 'nothing'}, expected ${encoded.encodedSize}`, true);
         }
         step('uploaded', { key: manifest.object.key, bytes: encoded.encodedSize });
         const chunks = manifest.chunks;
-        await store.put(chunks.key, encoded.chunkHashes, { contentType: 'application/octet-stream' });
+        await store.put(chunks.key, encoded.chunkHashes, { contentType: 'application/octet-stream', ...call });
         const maxShare = options.deltaMaxShare ?? DEFAULT_DELTA_MAX_SHARE;
         if (maxShare > 0 && manifest.history.length > 0) {
             manifest.deltas = await publishDeltas(store, {
@@ -33007,11 +33121,12 @@ async function publishSnapshot(options) {
                 maxShare,
                 fullObjectSize: encoded.encodedSize,
                 tempDir: options.tempDir ?? (0,external_node_os_.tmpdir)(),
+                limits,
                 onStep: step,
             });
         }
         await writeManifest(store, pointerKey, manifest, options.signingKey);
-        await updateLatest(store, manifest, options.signingKey, trust);
+        await updateLatest(store, manifest, options.signingKey, trust, limits);
         step('manifest', { key: pointerKey });
         const pruned = await pruneCommit(store, options.gitSha, options.retention, now(), new Set([manifest.object.key]), false);
         return { status: 'published', manifest, manifestKey: pointerKey, objectKey: manifest.object.key, pruned, durationMs: Date.now() - started };
@@ -33031,7 +33146,7 @@ function stripUndefined(value) {
 async function readCurrent(store, key, expected, step) {
     let read;
     try {
-        read = await readManifest(store, key, { trustedKeys: expected.trust });
+        read = await readManifest(store, key, { trustedKeys: expected.trust, limits: expected.limits });
     }
     catch (error) {
         if (!(error instanceof errors/* SignatureError */.VA))
@@ -33054,10 +33169,10 @@ async function readCurrent(store, key, expected, step) {
     return manifest;
 }
 /** Points `latest.json` at `manifest` unless it already points at one at least as new (that the publisher can verify). */
-async function updateLatest(store, manifest, signingKey, trust) {
+async function updateLatest(store, manifest, signingKey, trust, limits) {
     let latest;
     try {
-        const read = await readManifest(store, lib/* LATEST_KEY */.My, { trustedKeys: trust });
+        const read = await readManifest(store, lib/* LATEST_KEY */.My, { trustedKeys: trust, limits });
         if (read.status === 'ok')
             latest = read.manifest;
     }
@@ -33186,9 +33301,14 @@ class HttpStore {
             await response.body?.cancel();
             this.#fail(response, key);
         }
+        const body = external_node_stream_.Readable.fromWeb(response.body);
+        // The reader's pipeline hears every error while it runs. fetch can fail the body once more after
+        // that (the peer closing a socket the pipeline already gave up on); with no listener left, that
+        // late error would end the process.
+        body.on('error', () => { });
         return {
             status: 'ok',
-            body: external_node_stream_.Readable.fromWeb(response.body),
+            body,
             size: Number(response.headers.get('content-length') ?? -1),
             etag: response.headers.get('etag') ?? '',
             lastModified: new Date(response.headers.get('last-modified') ?? 0),
