@@ -1,11 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import type { Encoding } from '@sqlitening/contract';
-import { ChunkHasher } from '../snapshot/chunk-hashes.js';
+import { HashingFileWriter, THREADED_FROM } from '../snapshot/hashing-file-writer.js';
 import { compressor } from '../snapshot/codec.js';
 
 export interface EncodedSnapshot {
@@ -36,36 +36,49 @@ export async function encodeSnapshot(options: {
   chunkSize: number;
   onProgress?: (bytesRead: number) => void;
 }): Promise<EncodedSnapshot> {
-  const hash = createHash('sha256');
-  const chunks = new ChunkHasher(options.chunkSize);
+  const { size: fileSize } = await stat(options.database);
+  // Both hashes on other threads for large files (the pod's download does the same), so this thread only
+  // reads and feeds the compressor, which runs on libuv's pool.
+  const hashes = new HashingFileWriter(null, { chunkSize: options.chunkSize, threaded: fileSize >= THREADED_FROM });
   let size = 0;
   const tap = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
       size += chunk.length;
       options.onProgress?.(size);
-      callback(null, chunk);
+      if (hashes.write(chunk)) callback(null, chunk);
+      else hashes.once('drain', () => callback(null, chunk));
+    },
+    flush(callback) {
+      hashes.end();
+      finished(hashes).then(() => callback(), callback);
     },
   });
+  hashes.on('error', (error) => tap.destroy(error));
   const source = createReadStream(options.database, { highWaterMark: 1024 * 1024 });
-  if (options.encoding === 'identity') {
-    const sink = new Writable({ write: (_chunk, _encoding, callback) => callback() });
-    await pipeline(source, tap, chunks, sink);
-    return { sha256: hash.digest('hex'), chunkHashes: chunks.hashes(), size, encodedPath: options.database, encodedSize: size, cleanup: async () => {} };
-  }
-  const encodedPath = path.join(options.tempDir, `sqlitening-publish-${randomBytes(6).toString('hex')}`);
   try {
-    await pipeline(source, tap, chunks, compressor(options.encoding, options.level), createWriteStream(encodedPath, { flags: 'wx' }));
-  } catch (error) {
-    await rm(encodedPath, { force: true });
-    throw error;
+    if (options.encoding === 'identity') {
+      const sink = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+      await pipeline(source, tap, sink);
+      const { sha256, chunkHashes } = hashes.result();
+      return { sha256, chunkHashes: chunkHashes!, size, encodedPath: options.database, encodedSize: size, cleanup: async () => {} };
+    }
+    const encodedPath = path.join(options.tempDir, `sqlitening-publish-${randomBytes(6).toString('hex')}`);
+    try {
+      await pipeline(source, tap, compressor(options.encoding, options.level), createWriteStream(encodedPath, { flags: 'wx' }));
+    } catch (error) {
+      await rm(encodedPath, { force: true });
+      throw error;
+    }
+    const { sha256, chunkHashes } = hashes.result();
+    return {
+      sha256,
+      chunkHashes: chunkHashes!,
+      size,
+      encodedPath,
+      encodedSize: (await stat(encodedPath)).size,
+      cleanup: () => rm(encodedPath, { force: true }),
+    };
+  } finally {
+    hashes.destroy();
   }
-  return {
-    sha256: hash.digest('hex'),
-    chunkHashes: chunks.hashes(),
-    size,
-    encodedPath,
-    encodedSize: (await stat(encodedPath)).size,
-    cleanup: () => rm(encodedPath, { force: true }),
-  };
 }

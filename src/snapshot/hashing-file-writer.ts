@@ -77,7 +77,7 @@ interface Block {
  * (`threaded`); small ones here. `result()` after `finish`.
  */
 export class HashingFileWriter extends Writable {
-  readonly #handle: FileHandle;
+  readonly #handle: FileHandle | null;
   readonly #chunkSize: number | null;
   readonly #blocks: Block[];
   readonly #free: Block[];
@@ -95,7 +95,8 @@ export class HashingFileWriter extends Writable {
   readonly #inlineWhole = createHash('sha256');
   readonly #inlineChunks: Buffer[] = [];
 
-  constructor(handle: FileHandle, options: { chunkSize: number | null; threaded: boolean }) {
+  /** `handle` null: hash only (the publisher, which uploads a compressed copy). */
+  constructor(handle: FileHandle | null, options: { chunkSize: number | null; threaded: boolean }) {
     // The default (small) buffer: the pool is the buffer. A large one let a fetch body be read to its end
     // ahead of the writes, and a body that then failed did so with no one left to hear it.
     super();
@@ -144,11 +145,13 @@ export class HashingFileWriter extends Writable {
     const block = this.#inFlight.get(seq);
     if (!block) return;
     block.pending--;
-    if (block.pending === 0) {
-      this.#inFlight.delete(seq);
-      block.length = 0;
-      this.#free.push(block);
-    }
+    if (block.pending === 0) this.#release(seq, block);
+  }
+
+  #release(seq: number, block: Block): void {
+    this.#inFlight.delete(seq);
+    block.length = 0;
+    this.#free.push(block);
   }
 
   #fail(error: Error): void {
@@ -169,12 +172,15 @@ export class HashingFileWriter extends Writable {
     this.#position += block.length;
     const view = block.memory.subarray(0, block.length);
     this.#inFlight.set(seq, block);
-    block.pending = 1;
-    this.#handle.write(view, 0, view.length, position).then(({ bytesWritten }) => {
-      if (bytesWritten !== view.length) this.#fail(new Error(`short write at offset ${position}: ${bytesWritten} of ${view.length} bytes`));
-      else this.#settle(seq);
-      this.#wake?.();
-    }, this.#fail.bind(this));
+    block.pending = 0;
+    if (this.#handle) {
+      block.pending++;
+      this.#handle.write(view, 0, view.length, position).then(({ bytesWritten }) => {
+        if (bytesWritten !== view.length) this.#fail(new Error(`short write at offset ${position}: ${bytesWritten} of ${view.length} bytes`));
+        else this.#settle(seq);
+        this.#wake?.();
+      }, this.#fail.bind(this));
+    }
     if (this.#workers.length === 0) {
       this.#inlineWhole.update(view);
       if (this.#chunkSize) {
@@ -186,6 +192,7 @@ export class HashingFileWriter extends Writable {
           );
         }
       }
+      if (block.pending === 0) this.#release(seq, block);
       return;
     }
     block.pending++;
