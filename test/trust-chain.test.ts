@@ -335,17 +335,44 @@ describe('rollback floors', () => {
     expect(errorOf(expired)?.code).toBe('manifest-expired');
     expect(existsSync(path.join(dir, `pod-expiry-${n}`, 'site.db'))).toBe(false);
 
-    const renewed = await publish('1h');
+    // An expired manifest is not renewed as it is (it may be an old one put back): a new one is signed.
+    const fresh = await publish('1h');
+    expect(fresh.events.find((e) => e.event === 'publish.ignored-current')).toMatchObject({ reason: 'mismatch' });
+    expect(fresh.events.find((e) => e.event === 'result')).toMatchObject({ status: 'published' });
+    const first = manifestIn(await readFile(pointer, 'utf8'));
+    expect(Date.parse(first.createdAt)).toBeGreaterThan(Date.parse(manifestIn(old).createdAt));
+    expect((await pull(path.join(dir, `pod-expiry-${n}`, 'site.db'))).code).toBe(0);
+    // One that has not expired is renewed: the same snapshot, a later expiry.
+    await wait(1100);
+    const renewed = await publish('2h');
     expect(renewed.events.find((e) => e.event === 'result')).toMatchObject({ status: 'unchanged' });
     const now = manifestIn(await readFile(pointer, 'utf8'));
-    expect(now.createdAt).toBe(manifestIn(old).createdAt);
-    expect(Date.parse(now.expiresAt!)).toBeGreaterThan(Date.now() + 3_000_000);
-    expect((await pull(path.join(dir, `pod-expiry-${n}`, 'site.db'))).code).toBe(0);
+    expect(now.createdAt).toBe(first.createdAt);
+    expect(Date.parse(now.expiresAt!)).toBeGreaterThan(Date.parse(first.expiresAt!));
 
     // The one-shot pull keeps no floor, but the expiry holds for it too.
     await writeFile(pointer, old);
     const pulled = await runCli(['pull', path.join(dir, `pulled-${n}.db`), '--git-sha', SHA_A, '--store', root, '--trust-key', pubFile, '--json']);
     expect(errorOf(pulled)?.code).toBe('manifest-expired');
+  }, 60_000);
+});
+
+describe('freezes', () => {
+  it('a store that answers "not modified" past the installed manifest’s expiry fails the run (manifest-expired)', async () => {
+    const root = path.join(dir, `freeze-${++n}`);
+    const db = path.join(dir, `freeze-${n}.db`);
+    makeContentDatabase(db, 50, 1);
+    const key = path.join(dir, 'snapshots.key');
+    expect((await runCli(['publish', db, '--store', root, '--git-sha', SHA_A, '--signing-key', key, '--expires-in', '3s'])).code).toBe(0);
+    const live = path.join(dir, `pod-freeze-${n}`, 'site.db');
+    await mkdir(path.dirname(live));
+    const sync = () => runCli(['sync', '--database', live, '--git-sha', SHA_A, '--store', root, '--trust-key', pubFile, '--attempts', '1', '--json']);
+    expect((await sync()).code).toBe(0);
+    expect((await sync()).events.find((e) => e.event === 'result')).toMatchObject({ status: 'not-modified' });
+    await wait(3100);
+    const frozen = await sync();
+    expect(errorOf(frozen)?.code).toBe('manifest-expired');
+    expect(sha256(live)).toBe(sha256(db)); // the pod keeps serving what it has
   }, 60_000);
 });
 

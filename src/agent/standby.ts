@@ -103,7 +103,7 @@ export async function applyDeltaWithStandby(paths: AgentPaths, options: StandbyD
   await link(paths.database, paths.standbyNext);
   try {
     const written = await applyDelta({ ...options, base: paths.database, destination: paths.database });
-    await keepAsStandby(paths, options.manifest, written.pages);
+    await keepOrDiscard(paths, options.manifest, written.pages);
     return { ...written, inPlace: false };
   } catch (error) {
     await rm(paths.standbyNext, { force: true });
@@ -126,55 +126,90 @@ async function keepAsStandby(paths: AgentPaths, manifest: Manifest, pages: numbe
 
 async function patchStandby(paths: AgentPaths, record: StandbyRecord, options: StandbyDeltaOptions): Promise<WrittenDelta> {
   const what = `delta ${options.delta.key} (in place)`;
-  // From here until the swap the standby is not trusted: a crash leaves it to be thrown away.
+  // From here until the swap the standby is not trusted: a crash leaves it to be thrown away. The folder is
+  // synced so that the record's removal reaches the disk before any page of the standby does.
   await rm(paths.standbyRecord, { force: true });
+  await fsyncPath(paths.meta);
   const lock = new Database(paths.standby, { fileMustExist: true });
   let written: WrittenDelta;
   try {
-    lock.pragma(`busy_timeout = ${READER_WAIT_MS}`);
-    lock.exec('BEGIN EXCLUSIVE');
+    await lockExclusively(lock, options.limits.signal);
     const handle = await open(paths.standby, 'r+');
+    const touched: number[] = [];
     try {
       written = await withDeadline(what, options.limits.deadlineMs, options.limits.signal, async (signal) => {
-        await catchUp(handle, paths.database, record);
-        return writeDeltaPages(handle, { ...options, signal, stallTimeoutMs: options.limits.stallTimeoutMs });
+        await copyPages(handle, paths.database, record.catchUp, record.pageSize);
+        return writeDeltaPages(handle, { ...options, signal, stallTimeoutMs: options.limits.stallTimeoutMs, written: touched });
       });
       await handle.sync();
-      // Nothing was written through SQLite: ending the transaction only releases the lock. The file
-      // handle is closed after that, since closing any descriptor drops the process's locks on the file.
+    } catch (error) {
+      // A reader that still holds this inode open must not find it half patched once the lock goes:
+      // every page written is copied back from the live file, which makes it that (whole) snapshot.
+      await copyPages(handle, paths.database, [...record.catchUp, ...touched], record.pageSize).catch(() => {});
       lock.exec('ROLLBACK');
-    } finally {
       await handle.close();
+      throw error;
     }
+    // Nothing was written through SQLite: ending the transaction only releases the lock. The file
+    // handle is closed after that, since closing any descriptor drops the process's locks on the file.
+    lock.exec('ROLLBACK');
+    await handle.close();
     // Checked once the lock is released: `quick_check` opens the file with a connection of its own.
     await options.verify(paths.standby);
   } catch (error) {
+    lock.close();
     await discardStandby(paths);
     throw error;
-  } finally {
-    lock.close();
   }
+  lock.close();
   // The swap: the live file gets a second name, the patched standby takes the live name (atomic for
   // readers), and the old live file becomes the standby.
   await rm(paths.standbyNext, { force: true });
   await link(paths.database, paths.standbyNext);
   await rename(paths.standby, paths.database);
   await fsyncPath(paths.folder);
-  await keepAsStandby(paths, options.manifest, written.pages);
+  await keepOrDiscard(paths, options.manifest, written.pages);
   return written;
 }
 
-/** Copies into the standby the pages in which it differs from the live file (runs of neighbours in one read and write). */
-async function catchUp(standby: Awaited<ReturnType<typeof open>>, live: string, record: StandbyRecord): Promise<void> {
-  const pages = [...record.catchUp].sort((a, b) => a - b);
+/**
+ * Takes SQLite's exclusive lock on the standby, waiting for readers still inside a transaction on it. Polled
+ * with no busy timeout, so the wait never blocks this thread (the health server, heartbeats).
+ */
+async function lockExclusively(db: Database.Database, signal: AbortSignal | undefined): Promise<void> {
+  db.pragma('busy_timeout = 0');
+  const until = Date.now() + READER_WAIT_MS;
+  for (;;) {
+    try {
+      db.exec('BEGIN EXCLUSIVE');
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > until || signal?.aborted) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** After the swap the install stands whatever happens here: a standby that cannot be recorded is dropped. */
+async function keepOrDiscard(paths: AgentPaths, manifest: Manifest, pages: number[]): Promise<void> {
+  try {
+    await keepAsStandby(paths, manifest, pages);
+  } catch {
+    await discardStandby(paths).catch(() => {});
+  }
+}
+
+/** Copies `pages` of the live file into the standby (runs of neighbours in one read and write), then its length. */
+async function copyPages(standby: Awaited<ReturnType<typeof open>>, live: string, list: readonly number[], pageSize: number): Promise<void> {
+  const pages = [...new Set(list)].sort((a, b) => a - b);
   const source = await open(live, 'r');
   try {
     const { size } = await source.stat();
     for (let i = 0; i < pages.length; ) {
       let j = i + 1;
       while (j < pages.length && pages[j] === pages[j - 1]! + 1 && j - i < 256) j++;
-      const offset = pages[i]! * record.pageSize;
-      const length = Math.min((pages[j - 1]! + 1) * record.pageSize, size) - offset;
+      const offset = pages[i]! * pageSize;
+      const length = Math.min((pages[j - 1]! + 1) * pageSize, size) - offset;
       if (length > 0) {
         const buffer = Buffer.allocUnsafe(length);
         const { bytesRead } = await source.read(buffer, 0, length, offset);
@@ -184,7 +219,7 @@ async function catchUp(standby: Awaited<ReturnType<typeof open>>, live: string, 
       }
       i = j;
     }
-    // The live file's length: the delta sets the new one after.
+    // The live file's length: a delta sets the new one after.
     await standby.truncate(size);
   } finally {
     await source.close();

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { type DeltaInfo, formatBytes, LATEST_KEY, type Manifest, manifestKey } from '@sqlitening/contract';
 import { liveChunkHashes, saveChunkHashes } from './live-hashes.js';
 import { applyDeltaWithStandby, discardStandby } from './standby.js';
-import { DatabaseError, NotFoundError, TooLargeError } from '../errors.js';
+import { DatabaseError, ExpiredManifestError, NotFoundError, TooLargeError } from '../errors.js';
 import { acceptManifest } from '../snapshot/accept-manifest.js';
 import type { TrustedKey } from '../signing/keys.js';
 import { checkSqliteHeader } from '../snapshot/sqlite-header.js';
@@ -147,7 +147,14 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
   const ifNoneMatch = live && state.installed ? (state.manifestEtag ?? undefined) : undefined;
   const read = await readManifest(options.store, key, { ifNoneMatch, trustedKeys: options.trustedKeys, limits: options.limits });
   if (read.status === 'missing') throw new NotFoundError(key, options.store.location);
-  if (read.status === 'not-modified') return { status: 'not-modified', manifest: state.installed, bytesReceived: 0 };
+  if (read.status === 'not-modified') {
+    // A store that answers "not modified" for ever is a freeze: the installed manifest's expiry still counts.
+    const expiresAt = state.installed?.expiresAt;
+    if (expiresAt !== undefined && Date.parse(expiresAt) <= Date.now() && !options.allowRollback) {
+      throw new ExpiredManifestError(`${options.store.location}/${key}`, expiresAt);
+    }
+    return { status: 'not-modified', manifest: state.installed, bytesReceived: 0 };
+  }
   const { manifest, etag } = read;
   acceptManifest(
     manifest,
@@ -162,7 +169,14 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
   );
   if (live && state.installed?.database.sha256 === manifest.database.sha256) return { status: 'unchanged', manifest, etag, bytesReceived: 0 };
   const installed = state.installed;
-  await checkRoom(manifest, options.paths.folder, options.maxDatabaseBytes ?? DEFAULT_MAX_DATABASE_BYTES);
+  try {
+    await checkRoom(manifest, options.paths.folder, options.maxDatabaseBytes ?? DEFAULT_MAX_DATABASE_BYTES);
+  } catch (error) {
+    // The standby is a second copy kept to make deltas cheap, never worth failing an install for.
+    if (!(error instanceof TooLargeError && error.code === 'disk-full') || !(await liveFileExists(options.paths.standby))) throw error;
+    await discardStandby(options.paths);
+    await checkRoom(manifest, options.paths.folder, options.maxDatabaseBytes ?? DEFAULT_MAX_DATABASE_BYTES);
+  }
   const verify = databaseVerifier({ quickCheck: options.quickCheck === true });
   const result = await installSnapshot({
     store: options.store,

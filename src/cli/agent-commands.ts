@@ -278,7 +278,8 @@ export function pullCommand(reporter: () => Reporter): Command {
       const out = reporter();
       const store = await openStore(storeSettings(flags));
       if (flags.latest && flags.gitSha) throw new UsageError('give either --git-sha or --latest, not both');
-      const key = flags.latest ? LATEST_KEY : manifestKey(resolveGitSha(flags.gitSha, process.env, process.cwd()).sha);
+      const gitSha = flags.latest ? null : resolveGitSha(flags.gitSha, process.env, process.cwd()).sha;
+      const key = gitSha === null ? LATEST_KEY : manifestKey(gitSha);
       const limits = transferLimits(flags);
       const read = await readManifest(store, key, { trustedKeys: await readTrustedKeys(flags.trustKey), limits });
       if (read.status !== 'ok') throw new NotFoundError(key, store.location);
@@ -286,7 +287,7 @@ export function pullCommand(reporter: () => Reporter): Command {
       acceptManifest(
         read.manifest,
         {
-          appGitSha: null,
+          appGitSha: gitSha,
           databaseName: flags.name === undefined ? null : assertName(flags.name, '--name'),
           floor: null,
           allowRollback: false,

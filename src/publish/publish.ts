@@ -258,7 +258,10 @@ async function readCurrent(
       ? `it is for commit ${manifest.gitSha}`
       : manifest.name !== expected.name
         ? `it names the database ${JSON.stringify(manifest.name ?? null)}, this publish ${JSON.stringify(expected.name ?? null)}`
-        : null;
+        : manifest.expiresAt !== undefined && Date.parse(manifest.expiresAt) <= Date.now()
+          ? // An expired manifest is never renewed as it is: it may be an old one put back.
+            `it expired at ${manifest.expiresAt}`
+          : null;
   if (problem) {
     step('ignored-current', { key, reason: 'mismatch', message: `${store.location}/${key}: ${problem}; publishing a new manifest that does not build on it` });
     return undefined;

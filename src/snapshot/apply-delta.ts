@@ -52,7 +52,12 @@ export interface WrittenDelta {
  */
 export async function writeDeltaPages(
   handle: FileHandle,
-  options: Pick<ApplyDeltaOptions, 'store' | 'manifest' | 'delta' | 'baseHashes' | 'onProgress'> & { signal: AbortSignal; stallTimeoutMs: number },
+  options: Pick<ApplyDeltaOptions, 'store' | 'manifest' | 'delta' | 'baseHashes' | 'onProgress'> & {
+    signal: AbortSignal;
+    stallTimeoutMs: number;
+    /** Receives each page number as it is written, also when the delta then fails (to undo them). */
+    written?: number[];
+  },
 ): Promise<WrittenDelta> {
   const { manifest, delta, store } = options;
   const chunks = manifest.chunks;
@@ -60,7 +65,7 @@ export async function writeDeltaPages(
   const what = `delta ${delta.key}`;
   const hashes = Buffer.alloc(chunks.count * HASH_BYTES);
   options.baseHashes.copy(hashes, 0, 0, Math.min(options.baseHashes.length, hashes.length));
-  const written: number[] = [];
+  const written: number[] = options.written ?? [];
   const result = await store.get(delta.key, { signal: options.signal });
   if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
   const received = new LimitedCounter(delta.size, `${what} (stored bytes)`, false, options.onProgress);

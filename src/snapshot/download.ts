@@ -53,12 +53,12 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
         const decoded = new LimitedCounter(manifest.database.size, what, false);
         // Both identities are checked, in the same pass: the chunk root (later deltas start from the page
         // hashes) and the whole-file SHA-256, which the pod reports as its database's.
+        const decoder = decompressor(manifest.object.encoding);
         const handle = await open(temp, 'wx');
+        // Made last: it starts threads, which only the pipeline (or the finally below) ends.
+        const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, threaded: manifest.database.size >= THREADED_FROM });
         try {
-          const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, threaded: manifest.database.size >= THREADED_FROM });
-          await pipeline(result.body, stallWatchdog(what, limits.stallTimeoutMs), received, decompressor(manifest.object.encoding), decoded, writer, {
-            signal,
-          });
+          await pipeline(result.body, stallWatchdog(what, limits.stallTimeoutMs), received, decoder, decoded, writer, { signal });
           if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
           const written = writer.result();
           if (written.bytes !== manifest.database.size) throw new SizeMismatchError(what, manifest.database.size, written.bytes);
@@ -69,6 +69,7 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
             if (root !== manifest.chunks.root) throw new ChecksumMismatchError(`${what} (chunk root)`, manifest.chunks.root, root);
           }
         } finally {
+          writer.destroy();
           await handle.close();
         }
         await options.verify?.(temp);
