@@ -31985,6 +31985,7 @@ class HashingFileWriter extends external_node_stream_.Writable {
     // Without threads: the same work, here.
     #inlineWhole = (0,external_node_crypto_.createHash)('sha256');
     #inlineChunks = [];
+    /** `handle` null: hash only (the publisher, which uploads a compressed copy). */
     constructor(handle, options) {
         // The default (small) buffer: the pool is the buffer. A large one let a fetch body be read to its end
         // ahead of the writes, and a body that then failed did so with no one left to hear it.
@@ -32036,11 +32037,13 @@ class HashingFileWriter extends external_node_stream_.Writable {
         if (!block)
             return;
         block.pending--;
-        if (block.pending === 0) {
-            this.#inFlight.delete(seq);
-            block.length = 0;
-            this.#free.push(block);
-        }
+        if (block.pending === 0)
+            this.#release(seq, block);
+    }
+    #release(seq, block) {
+        this.#inFlight.delete(seq);
+        block.length = 0;
+        this.#free.push(block);
     }
     #fail(error) {
         this.#failure ??= error;
@@ -32060,14 +32063,17 @@ class HashingFileWriter extends external_node_stream_.Writable {
         this.#position += block.length;
         const view = block.memory.subarray(0, block.length);
         this.#inFlight.set(seq, block);
-        block.pending = 1;
-        this.#handle.write(view, 0, view.length, position).then(({ bytesWritten }) => {
-            if (bytesWritten !== view.length)
-                this.#fail(new Error(`short write at offset ${position}: ${bytesWritten} of ${view.length} bytes`));
-            else
-                this.#settle(seq);
-            this.#wake?.();
-        }, this.#fail.bind(this));
+        block.pending = 0;
+        if (this.#handle) {
+            block.pending++;
+            this.#handle.write(view, 0, view.length, position).then(({ bytesWritten }) => {
+                if (bytesWritten !== view.length)
+                    this.#fail(new Error(`short write at offset ${position}: ${bytesWritten} of ${view.length} bytes`));
+                else
+                    this.#settle(seq);
+                this.#wake?.();
+            }, this.#fail.bind(this));
+        }
         if (this.#workers.length === 0) {
             this.#inlineWhole.update(view);
             if (this.#chunkSize) {
@@ -32077,6 +32083,8 @@ class HashingFileWriter extends external_node_stream_.Writable {
                         .digest());
                 }
             }
+            if (block.pending === 0)
+                this.#release(seq, block);
             return;
         }
         block.pending++;
@@ -32329,12 +32337,12 @@ async function downloadSnapshot(options) {
         const decoded = new LimitedCounter(manifest.database.size, what, false);
         // Both identities are checked, in the same pass: the chunk root (later deltas start from the page
         // hashes) and the whole-file SHA-256, which the pod reports as its database's.
+        const decoder = decompressor(manifest.object.encoding);
         const handle = await (0,promises_.open)(temp, 'wx');
+        // Made last: it starts threads, which only the pipeline (or the finally below) ends.
+        const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, threaded: manifest.database.size >= THREADED_FROM });
         try {
-            const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, threaded: manifest.database.size >= THREADED_FROM });
-            await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, stallWatchdog(what, limits.stallTimeoutMs), received, decompressor(manifest.object.encoding), decoded, writer, {
-                signal,
-            });
+            await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, stallWatchdog(what, limits.stallTimeoutMs), received, decoder, decoded, writer, { signal });
             if (received.bytes !== manifest.object.size)
                 throw new errors/* SizeMismatchError */.Au(`${what} (stored bytes)`, manifest.object.size, received.bytes);
             const written = writer.result();
@@ -32350,6 +32358,7 @@ async function downloadSnapshot(options) {
             }
         }
         finally {
+            writer.destroy();
             await handle.close();
         }
         await options.verify?.(temp);
@@ -32926,39 +32935,55 @@ async function publishDeltas(store, plan) {
  * lets the upload send parts in parallel and be retried without re-reading.
  */
 async function encodeSnapshot(options) {
-    const hash = (0,external_node_crypto_.createHash)('sha256');
-    const chunks = new ChunkHasher(options.chunkSize);
+    const { size: fileSize } = await (0,promises_.stat)(options.database);
+    // Both hashes on other threads for large files (the pod's download does the same), so this thread only
+    // reads and feeds the compressor, which runs on libuv's pool.
+    const hashes = new HashingFileWriter(null, { chunkSize: options.chunkSize, threaded: fileSize >= THREADED_FROM });
     let size = 0;
     const tap = new external_node_stream_.Transform({
         transform(chunk, _encoding, callback) {
-            hash.update(chunk);
             size += chunk.length;
             options.onProgress?.(size);
-            callback(null, chunk);
+            if (hashes.write(chunk))
+                callback(null, chunk);
+            else
+                hashes.once('drain', () => callback(null, chunk));
+        },
+        flush(callback) {
+            hashes.end();
+            (0,external_node_stream_promises_namespaceObject.finished)(hashes).then(() => callback(), callback);
         },
     });
+    hashes.on('error', (error) => tap.destroy(error));
     const source = (0,external_node_fs_.createReadStream)(options.database, { highWaterMark: 1024 * 1024 });
-    if (options.encoding === 'identity') {
-        const sink = new external_node_stream_.Writable({ write: (_chunk, _encoding, callback) => callback() });
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(source, tap, chunks, sink);
-        return { sha256: hash.digest('hex'), chunkHashes: chunks.hashes(), size, encodedPath: options.database, encodedSize: size, cleanup: async () => { } };
-    }
-    const encodedPath = external_node_path_default().join(options.tempDir, `sqlitening-publish-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
     try {
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(source, tap, chunks, compressor(options.encoding, options.level), (0,external_node_fs_.createWriteStream)(encodedPath, { flags: 'wx' }));
+        if (options.encoding === 'identity') {
+            const sink = new external_node_stream_.Writable({ write: (_chunk, _encoding, callback) => callback() });
+            await (0,external_node_stream_promises_namespaceObject.pipeline)(source, tap, sink);
+            const { sha256, chunkHashes } = hashes.result();
+            return { sha256, chunkHashes: chunkHashes, size, encodedPath: options.database, encodedSize: size, cleanup: async () => { } };
+        }
+        const encodedPath = external_node_path_default().join(options.tempDir, `sqlitening-publish-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+        try {
+            await (0,external_node_stream_promises_namespaceObject.pipeline)(source, tap, compressor(options.encoding, options.level), (0,external_node_fs_.createWriteStream)(encodedPath, { flags: 'wx' }));
+        }
+        catch (error) {
+            await (0,promises_.rm)(encodedPath, { force: true });
+            throw error;
+        }
+        const { sha256, chunkHashes } = hashes.result();
+        return {
+            sha256,
+            chunkHashes: chunkHashes,
+            size,
+            encodedPath,
+            encodedSize: (await (0,promises_.stat)(encodedPath)).size,
+            cleanup: () => (0,promises_.rm)(encodedPath, { force: true }),
+        };
     }
-    catch (error) {
-        await (0,promises_.rm)(encodedPath, { force: true });
-        throw error;
+    finally {
+        hashes.destroy();
     }
-    return {
-        sha256: hash.digest('hex'),
-        chunkHashes: chunks.hashes(),
-        size,
-        encodedPath,
-        encodedSize: (await (0,promises_.stat)(encodedPath)).size,
-        cleanup: () => (0,promises_.rm)(encodedPath, { force: true }),
-    };
 }
 
 ;// CONCATENATED MODULE: ./src/publish/retention.ts
@@ -33161,7 +33186,10 @@ async function readCurrent(store, key, expected, step) {
         ? `it is for commit ${manifest.gitSha}`
         : manifest.name !== expected.name
             ? `it names the database ${JSON.stringify(manifest.name ?? null)}, this publish ${JSON.stringify(expected.name ?? null)}`
-            : null;
+            : manifest.expiresAt !== undefined && Date.parse(manifest.expiresAt) <= Date.now()
+                ? // An expired manifest is never renewed as it is: it may be an old one put back.
+                    `it expired at ${manifest.expiresAt}`
+                : null;
     if (problem) {
         step('ignored-current', { key, reason: 'mismatch', message: `${store.location}/${key}: ${problem}; publishing a new manifest that does not build on it` });
         return undefined;
