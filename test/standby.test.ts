@@ -121,6 +121,31 @@ describe('delta installs on the standby', () => {
     }
   }, 60_000);
 
+  it('applies the delta to a copy when a reader keeps holding the standby (a handle with no reads since the swap)', async () => {
+    const s = setup();
+    await mkdir(path.dirname(s.live));
+    await s.publish();
+    await sync(s.root, s.live);
+    const reader = new Database(s.live, { readonly: true });
+    reader.pragma('locking_mode = EXCLUSIVE'); // as SnapshotReader holds it: the shared lock for the handle's life
+    const count = (reader.prepare('SELECT count(*) AS n FROM posts').get() as { n: number }).n;
+    try {
+      s.refresh(2);
+      await s.publish();
+      await sync(s.root, s.live);
+      const held = inode(s.standby);
+      s.refresh(3);
+      await s.publish();
+      const result = await sync(s.root, s.live);
+      expect(installedWith(result), result.stdout).toMatchObject({ method: 'delta' });
+      expect(inode(s.live)).not.toBe(held); // not patched: a copy of the live file
+      expect(sha256(s.live)).toBe(sha256(s.db));
+      expect((reader.prepare('SELECT count(*) AS n FROM posts').get() as { n: number }).n).toBe(count);
+    } finally {
+      reader.close();
+    }
+  }, 60_000);
+
   it('does not use a standby written to since it was kept; the next delta copies the live file', async () => {
     const s = setup();
     await mkdir(path.dirname(s.live));

@@ -40,8 +40,8 @@ const standbySchema = z.object({
 });
 type StandbyRecord = z.output<typeof standbySchema>;
 
-/** How long the patch waits for readers still inside a transaction on the standby. */
-const READER_WAIT_MS = 30_000;
+/** How long the patch waits for readers still inside a transaction on the standby; then the delta goes to a copy. */
+const READER_WAIT_MS = 5_000;
 
 async function identityOf(file: string): Promise<string> {
   const stats = await stat(file, { bigint: true });
@@ -96,7 +96,14 @@ export async function applyDeltaWithStandby(paths: AgentPaths, options: StandbyD
     record.sha256 === options.installed.database.sha256 &&
     record.pageSize === options.manifest.chunks?.size &&
     (await identityOf(paths.standby).catch(() => null)) === record.identity;
-  if (usable) return { ...(await patchStandby(paths, record, options)), inPlace: true };
+  if (usable) {
+    try {
+      return { ...(await patchStandby(paths, record, options)), inPlace: true };
+    } catch (error) {
+      // A reader still holds the old file (a handle with no reads since the swap): a copy instead.
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+    }
+  }
 
   // No usable standby: a copy of the live file, as pull does; the live file becomes the standby.
   await discardStandby(paths);
