@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -154,14 +154,19 @@ describe('delta installs on the standby', () => {
     s.refresh(2);
     await s.publish();
     await sync(s.root, s.live);
-    const kept = inode(s.standby);
     await appendFile(s.standby, Buffer.alloc(4096));
-
-    s.refresh(3);
-    await s.publish();
-    const result = await sync(s.root, s.live);
-    expect(installedWith(result), result.stdout).toMatchObject({ method: 'delta' });
-    expect(inode(s.live)).not.toBe(kept);
-    expect(sha256(s.live)).toBe(sha256(s.db));
+    // Held open, so that its inode number cannot be reused by a new file and the check below cannot pass by chance.
+    const kept = openSync(s.standby, 'r');
+    try {
+      s.refresh(3);
+      await s.publish();
+      const result = await sync(s.root, s.live);
+      expect(installedWith(result), result.stdout).toMatchObject({ method: 'delta' });
+      expect(fstatSync(kept).nlink).toBe(0); // thrown away, not patched and swapped in
+      expect(inode(s.live)).not.toBe(fstatSync(kept).ino);
+      expect(sha256(s.live)).toBe(sha256(s.db));
+    } finally {
+      closeSync(kept);
+    }
   }, 60_000);
 });
