@@ -29844,7 +29844,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -29875,7 +29875,7 @@ const READONLY = external_fs_namespaceObject.constants.O_RDONLY;
 function exists(fsPath) {
     return io_util_awaiter(this, void 0, void 0, function* () {
         try {
-            yield stat(fsPath);
+            yield io_util_stat(fsPath);
         }
         catch (err) {
             if (err.code === 'ENOENT') {
@@ -29888,7 +29888,7 @@ function exists(fsPath) {
 }
 function isDirectory(fsPath_1) {
     return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
-        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
+        const stats = useStat ? yield io_util_stat(fsPath) : yield lstat(fsPath);
         return stats.isDirectory();
     });
 }
@@ -29918,7 +29918,7 @@ function tryGetExecutablePath(filePath, extensions) {
         let stats = undefined;
         try {
             // test file exists
-            stats = yield stat(filePath);
+            stats = yield io_util_stat(filePath);
         }
         catch (err) {
             if (err.code !== 'ENOENT') {
@@ -29946,7 +29946,7 @@ function tryGetExecutablePath(filePath, extensions) {
             filePath = originalFilePath + extension;
             stats = undefined;
             try {
-                stats = yield stat(filePath);
+                stats = yield io_util_stat(filePath);
             }
             catch (err) {
                 if (err.code !== 'ENOENT') {
@@ -31805,12 +31805,7 @@ async function buildDatabase(options) {
 var lib = __nccwpck_require__(6031);
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./src/snapshot/chunk-hashes.ts
-
-
-
 
 
 /*
@@ -31826,44 +31821,7 @@ function chunkRoot(hashes) {
     return (0,external_node_crypto_.createHash)('sha256').update(hashes).digest('hex');
 }
 function hashChunk(bytes) {
-    return (0,external_node_crypto_.createHash)('sha256').update(bytes).digest();
-}
-/** Hashes a stream in chunks of `chunkSize` as it passes through; `hashes()` after the end. */
-class ChunkHasher extends external_node_stream_.Transform {
-    #chunkSize;
-    #parts = [];
-    #pending = [];
-    #pendingBytes = 0;
-    constructor(chunkSize) {
-        super();
-        this.#chunkSize = chunkSize;
-    }
-    _transform(chunk, _encoding, callback) {
-        let data = chunk;
-        if (this.#pendingBytes > 0) {
-            data = Buffer.concat([...this.#pending, chunk]);
-            this.#pending = [];
-            this.#pendingBytes = 0;
-        }
-        const whole = data.length - (data.length % this.#chunkSize);
-        for (let at = 0; at < whole; at += this.#chunkSize)
-            this.#parts.push(hashChunk(data.subarray(at, at + this.#chunkSize)));
-        if (whole < data.length) {
-            this.#pending = [data.subarray(whole)];
-            this.#pendingBytes = data.length - whole;
-        }
-        callback(null, chunk);
-    }
-    _flush(callback) {
-        // A file whose size is not a multiple of the chunk size ends in a short chunk, hashed as it is.
-        if (this.#pendingBytes > 0)
-            this.#parts.push(hashChunk(Buffer.concat(this.#pending)));
-        callback();
-    }
-    /** The list of chunk hashes, once the stream has ended. */
-    hashes() {
-        return Buffer.concat(this.#parts);
-    }
+    return createHash('sha256').update(bytes).digest();
 }
 /** The chunk hashes of a whole file, read in large blocks. */
 async function hashFileChunks(file, chunkSize) {
@@ -31892,24 +31850,17 @@ async function hashFileChunks(file, chunkSize) {
         await handle.close();
     }
 }
-/** A file's SHA-256 and chunk hashes, in one read: what a pod needs to know which delta, if any, applies to a file it was not told about. */
-async function identifyFile(file, chunkSize) {
-    const whole = createHash('sha256');
-    const chunks = new ChunkHasher(chunkSize);
-    await pipeline(createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }), chunks, new Writable({
-        write(chunk, _encoding, callback) {
-            whole.update(chunk);
-            callback();
-        },
-    }));
-    return { sha256: whole.digest('hex'), hashes: chunks.hashes() };
-}
 
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
 // EXTERNAL MODULE: external "node:worker_threads"
 var external_node_worker_threads_ = __nccwpck_require__(5919);
 ;// CONCATENATED MODULE: ./src/snapshot/hashing-file-writer.ts
+
+
+
 
 
 
@@ -32157,6 +32108,14 @@ class HashingFileWriter extends external_node_stream_.Writable {
         }
         return { bytes: this.#position, sha256: this.#digest, chunkHashes };
     }
+}
+/** A file's SHA-256 and chunk hashes, in one read: what a pod needs to check a file, or to know which delta applies to one it was not told about. */
+async function identifyFile(file, chunkSize) {
+    const { size } = await stat(file);
+    const hasher = new HashingFileWriter(null, { chunkSize, threaded: size >= THREADED_FROM });
+    await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), hasher);
+    const { sha256, chunkHashes } = hasher.result();
+    return { sha256, hashes: chunkHashes };
 }
 
 // EXTERNAL MODULE: external "node:zlib"

@@ -1,7 +1,8 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import type { Manifest } from '@sqlitening/contract';
 import { writeFileAtomic } from '../fs-atomic.js';
-import { chunkRoot, hashFileChunks, identifyFile } from '../snapshot/chunk-hashes.js';
+import { chunkRoot, hashFileChunks } from '../snapshot/chunk-hashes.js';
+import { identifyFile } from '../snapshot/hashing-file-writer.js';
 import type { AgentPaths } from './paths.js';
 
 /**

@@ -16,7 +16,18 @@ import { acceptManifest } from '../snapshot/accept-manifest.js';
 import { pullSnapshot } from '../snapshot/pull.js';
 import { readManifest } from '../snapshot/manifest-store.js';
 import { openStore } from '../store/open-store.js';
-import { addStoreOptions, addTransferOptions, collect, durationArg, integerArg, shareArg, sizeArg, storeSettings, transferLimits } from './options.js';
+import {
+  addStoreOptions,
+  addTransferOptions,
+  collect,
+  durationArg,
+  integerArg,
+  nameOption,
+  shareArg,
+  sizeArg,
+  storeSettings,
+  transferLimits,
+} from './options.js';
 import type { Reporter } from './reporter.js';
 
 interface SyncFlags {
@@ -70,7 +81,7 @@ function addSyncOptions(command: Command): Command {
         .default(DEFAULT_MAX_DATABASE_BYTES, formatBytes(DEFAULT_MAX_DATABASE_BYTES).replace(/\.00 /, '')),
     )
     .option('--trust-key <file>', 'accept only manifests signed by this Ed25519 public key (repeatable: any of them, for rotation)', collect)
-    .addOption(new Option('--name <name>', 'the database this pod installs: refuse manifests published with another --name, or none').env('SQLITENING_NAME'))
+    .addOption(nameOption('the database this pod installs: refuse manifests published with another --name, or none'))
     .option('--allow-rollback', 'install a manifest older than the newest accepted for the commit, or past its signed expiry (refused by default)')
     .option('--no-delta', 'always download whole snapshots, never deltas from the live file')
     .option(QUICK_CHECK_FLAG, QUICK_CHECK_HELP)
@@ -101,7 +112,7 @@ async function agentOptions(flags: SyncFlags, out: Reporter): Promise<AgentOptio
     limits: transferLimits(flags),
     maxDatabaseBytes: flags.maxSize,
     trustedKeys: await readTrustedKeys(flags.trustKey),
-    databaseName: flags.name === undefined ? null : assertName(flags.name, '--name'),
+    databaseName: flags.name ?? null,
     allowRollback: flags.allowRollback === true,
     noDelta: flags.delta === false,
     quickCheck: flags.quickCheck === true,
@@ -252,7 +263,7 @@ export function pullCommand(reporter: () => Reporter): Command {
     .option('--git-sha <sha>', 'commit whose snapshot to fetch (default: $GITHUB_SHA, then git rev-parse HEAD)')
     .option('--latest', 'the newest snapshot of any commit (latest.json)')
     .option('--trust-key <file>', 'accept only a manifest signed by this Ed25519 public key (repeatable)', collect)
-    .addOption(new Option('--name <name>', 'refuse a manifest published with another --name, or none').env('SQLITENING_NAME'))
+    .addOption(nameOption('refuse a manifest published with another --name, or none'))
     .option('--no-delta', 'download the whole snapshot even when the destination holds one the manifest has a delta from')
     .option(QUICK_CHECK_FLAG, QUICK_CHECK_HELP);
   addStoreOptions(addTransferOptions(command));
@@ -288,7 +299,7 @@ export function pullCommand(reporter: () => Reporter): Command {
         read.manifest,
         {
           appGitSha: gitSha,
-          databaseName: flags.name === undefined ? null : assertName(flags.name, '--name'),
+          databaseName: flags.name ?? null,
           floor: null,
           allowRollback: false,
           now: new Date(),

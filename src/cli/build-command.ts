@@ -3,12 +3,12 @@ import path from 'node:path';
 import { buildFrom, type BuildStart } from '../builder/build-from.js';
 import { betterSqlite3Driver } from '../sqlite/better-sqlite3-driver.js';
 import { UsageError } from '../errors.js';
-import { assertName, formatBytes, formatDuration } from '@sqlitening/contract';
+import { formatBytes, formatDuration } from '@sqlitening/contract';
 import { readTrustedKeys } from '../signing/keys.js';
 import { resolveGitSha } from '../git.js';
 import { openStore } from '../store/open-store.js';
 import type { Reporter } from './reporter.js';
-import { addStoreOptions, addTransferOptions, collect, shareArg, storeSettings, transferLimits } from './options.js';
+import { addStoreOptions, addTransferOptions, collect, nameOption, shareArg, storeSettings, transferLimits } from './options.js';
 
 interface BuildFlags {
   output: string;
@@ -45,7 +45,7 @@ export function buildCommand(reporter: () => Reporter): Command {
       '--from published starts only from a manifest signed by this Ed25519 public key (repeatable); give it whenever the result will be signed',
       collect,
     )
-    .addOption(new Option('--name <name>', '--from published starts only from a manifest of this database (publish --name)').env('SQLITENING_NAME'));
+    .addOption(nameOption('--from published starts only from a manifest of this database (publish --name)'));
   addStoreOptions(addTransferOptions(command));
   command.addHelpText(
     'after',
@@ -69,7 +69,7 @@ Examples:
             store: await openStore(storeSettings(flags)),
             gitSha: resolveGitSha(flags.gitSha, process.env, process.cwd()).sha,
             trustedKeys: await readTrustedKeys(flags.trustKey),
-            name: flags.name === undefined ? null : assertName(flags.name, '--name'),
+            name: flags.name ?? null,
             limits: transferLimits(flags),
           }
         : flags.from

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transfer-limits.js';
-import { type Encoding, ENCODINGS } from '@sqlitening/contract';
+import { assertName, type Encoding, ENCODINGS } from '@sqlitening/contract';
 import { errorMessage } from '../describe-error.js';
 import { parseDuration, parseInteger, parseShare, parseSize } from '../values.js';
 import type { StoreSettings } from '../store/open-store.js';
@@ -67,4 +67,9 @@ export function addTransferOptions(command: Command): Command {
 /** The limits given by {@link addTransferOptions}' flags. */
 export function transferLimits(flags: { stallTimeout: number; deadline: number }): TransferLimits {
   return { stallTimeoutMs: flags.stallTimeout, deadlineMs: flags.deadline };
+}
+
+/** --name (or SQLITENING_NAME): which database, checked against the contract's name rule as it is parsed. */
+export function nameOption(description: string): Option {
+  return new Option('--name <name>', description).env('SQLITENING_NAME').argParser(forCommander(assertName));
 }

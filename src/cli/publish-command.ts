@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { assertName, type Encoding, formatBytes, formatDuration } from '@sqlitening/contract';
+import { type Encoding, formatBytes, formatDuration } from '@sqlitening/contract';
 import { UsageError } from '../errors.js';
 import { parseGitShaArg, resolveGitSha } from '../git.js';
 import { builderFromEnv } from '../publish/builder-info.js';
@@ -11,7 +11,18 @@ import { DEFAULT_DELTA_MAX_SHARE, publishSnapshot } from '../publish/publish.js'
 import { generateSigningKeyPair, readSigningKey, readTrustedKeys } from '../signing/keys.js';
 import { openStore } from '../store/open-store.js';
 import type { Reporter } from './reporter.js';
-import { addStoreOptions, addTransferOptions, collect, durationArg, encodingOption, integerArg, shareArg, storeSettings, transferLimits } from './options.js';
+import {
+  addStoreOptions,
+  addTransferOptions,
+  collect,
+  durationArg,
+  encodingOption,
+  integerArg,
+  nameOption,
+  shareArg,
+  storeSettings,
+  transferLimits,
+} from './options.js';
 
 interface PublishFlags {
   gitSha?: string;
@@ -88,11 +99,7 @@ export function publishCommand(reporter: () => Reporter): Command {
       "also accept the store's current manifest when signed by this public key (repeatable; a key being rotated out); the signing key's own is always accepted",
       collect,
     )
-    .addOption(
-      new Option('--name <name>', 'name the database in the signed manifest; pods started with --name refuse manifests of other databases').env(
-        'SQLITENING_NAME',
-      ),
-    )
+    .addOption(nameOption('name the database in the signed manifest; pods started with --name refuse manifests of other databases'))
     .addOption(
       new Option(
         '--expires-in <duration>',
@@ -143,7 +150,7 @@ Examples:
       builder: builderFromEnv(process.env),
       signingKey: await readSigningKey(flags.signingKey, process.env),
       trustedKeys: (await readTrustedKeys(flags.trustKey)) ?? [],
-      name: flags.name === undefined ? null : assertName(flags.name, '--name'),
+      name: flags.name ?? null,
       expiresInMs: flags.expiresIn ?? null,
       limits: transferLimits(flags),
       deltaMaxShare: flags.deltaMaxShare,

@@ -1,8 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { Transform, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 
 /*
  * The chunk hash tree: one SHA-256 per fixed-size chunk of the database (a
@@ -21,46 +18,6 @@ export function chunkRoot(hashes: Buffer): string {
 
 export function hashChunk(bytes: Uint8Array): Buffer {
   return createHash('sha256').update(bytes).digest();
-}
-
-/** Hashes a stream in chunks of `chunkSize` as it passes through; `hashes()` after the end. */
-export class ChunkHasher extends Transform {
-  readonly #chunkSize: number;
-  readonly #parts: Buffer[] = [];
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
-
-  constructor(chunkSize: number) {
-    super();
-    this.#chunkSize = chunkSize;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
-    let data = chunk;
-    if (this.#pendingBytes > 0) {
-      data = Buffer.concat([...this.#pending, chunk]);
-      this.#pending = [];
-      this.#pendingBytes = 0;
-    }
-    const whole = data.length - (data.length % this.#chunkSize);
-    for (let at = 0; at < whole; at += this.#chunkSize) this.#parts.push(hashChunk(data.subarray(at, at + this.#chunkSize)));
-    if (whole < data.length) {
-      this.#pending = [data.subarray(whole)];
-      this.#pendingBytes = data.length - whole;
-    }
-    callback(null, chunk);
-  }
-
-  override _flush(callback: (error?: Error | null) => void): void {
-    // A file whose size is not a multiple of the chunk size ends in a short chunk, hashed as it is.
-    if (this.#pendingBytes > 0) this.#parts.push(hashChunk(Buffer.concat(this.#pending)));
-    callback();
-  }
-
-  /** The list of chunk hashes, once the stream has ended. */
-  hashes(): Buffer {
-    return Buffer.concat(this.#parts);
-  }
 }
 
 /** The chunk hashes of a whole file, read in large blocks. */
@@ -85,21 +42,4 @@ export async function hashFileChunks(file: string, chunkSize: number): Promise<B
   } finally {
     await handle.close();
   }
-}
-
-/** A file's SHA-256 and chunk hashes, in one read: what a pod needs to know which delta, if any, applies to a file it was not told about. */
-export async function identifyFile(file: string, chunkSize: number): Promise<{ sha256: string; hashes: Buffer }> {
-  const whole = createHash('sha256');
-  const chunks = new ChunkHasher(chunkSize);
-  await pipeline(
-    createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }),
-    chunks,
-    new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        whole.update(chunk);
-        callback();
-      },
-    }),
-  );
-  return { sha256: whole.digest('hex'), hashes: chunks.hashes() };
 }

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { type FileHandle, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import { HASH_BYTES } from './chunk-hashes.js';
 
@@ -266,4 +268,13 @@ export class HashingFileWriter extends Writable {
     }
     return { bytes: this.#position, sha256: this.#digest, chunkHashes };
   }
+}
+
+/** A file's SHA-256 and chunk hashes, in one read: what a pod needs to check a file, or to know which delta applies to one it was not told about. */
+export async function identifyFile(file: string, chunkSize: number): Promise<{ sha256: string; hashes: Buffer }> {
+  const { size } = await stat(file);
+  const hasher = new HashingFileWriter(null, { chunkSize, threaded: size >= THREADED_FROM });
+  await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), hasher);
+  const { sha256, chunkHashes } = hasher.result();
+  return { sha256, hashes: chunkHashes! };
 }

@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import type { Manifest } from '@sqlitening/contract';
 import type { ObjectStore } from '../store/object-store.js';
-import { identifyFile } from './chunk-hashes.js';
+import { identifyFile } from './hashing-file-writer.js';
 import { type InstallBase, installSnapshot } from './install.js';
 import type { TransferLimits } from './transfer-limits.js';
 
