@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Transform, Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import type { Encoding } from '@sqlitening/contract';
-import { HashingFileWriter, THREADED_FROM } from '../snapshot/hashing-file-writer.js';
+import { HashingFileWriter } from '../snapshot/hashing-file-writer.js';
 import { compressor } from '../snapshot/codec.js';
 
 export interface EncodedSnapshot {
@@ -39,7 +39,7 @@ export async function encodeSnapshot(options: {
   const { size: fileSize } = await stat(options.database);
   // Both hashes on other threads for large files (the pod's download does the same), so this thread only
   // reads and feeds the compressor, which runs on libuv's pool.
-  const hashes = new HashingFileWriter(null, { chunkSize: options.chunkSize, threaded: fileSize >= THREADED_FROM });
+  const hashes = new HashingFileWriter(null, { chunkSize: options.chunkSize, size: fileSize });
   let size = 0;
   const tap = new Transform({
     transform(chunk: Buffer, _encoding, callback) {

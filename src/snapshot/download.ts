@@ -7,7 +7,7 @@ import { ChecksumMismatchError, SizeMismatchError, StoreError } from '../errors.
 import { replaceAtomically } from '../fs-atomic.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { chunkRoot } from './chunk-hashes.js';
-import { HashingFileWriter, THREADED_FROM } from './hashing-file-writer.js';
+import { HashingFileWriter } from './hashing-file-writer.js';
 import { decompressor } from './codec.js';
 import { LimitedCounter } from './limited-counter.js';
 import { withDeadline } from './deadline.js';
@@ -56,7 +56,7 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
         const decoder = decompressor(manifest.object.encoding);
         const handle = await open(temp, 'wx');
         // Made last: it starts threads, which only the pipeline (or the finally below) ends.
-        const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, threaded: manifest.database.size >= THREADED_FROM });
+        const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, size: manifest.database.size });
         try {
           await pipeline(result.body, stallWatchdog(what, limits.stallTimeoutMs), received, decoder, decoded, writer, { signal });
           if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);

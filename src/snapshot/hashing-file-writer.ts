@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { type FileHandle, stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import { HASH_BYTES } from './chunk-hashes.js';
+import { reclaimReadBuffers } from './reclaim-buffers.js';
 
 /*
  * The end of a download: bytes go into a small pool of shared blocks, each
@@ -28,7 +28,7 @@ const BLOCK_BYTES = 2 * 1024 * 1024;
 /** Blocks in the pool: writes and both hashes of several blocks in flight. */
 const POOL_BLOCKS = 4;
 /** Below this, starting threads costs more than hashing on the stream's own thread. */
-export const THREADED_FROM = 32 * 1024 * 1024;
+const THREADED_FROM = 32 * 1024 * 1024;
 
 // Inline, so that bundles (the Action's dist/) need no separate worker file.
 const WORKER_SOURCE = `
@@ -42,11 +42,8 @@ parentPort.on('message', (m) => {
   if (m.type === 'blocks') { blocks = m.blocks; whole = crypto.createHash('sha256'); return; }
   if (m.type === 'end') { parentPort.postMessage({ type: 'digest', digest: whole.digest('hex') }); return; }
   const data = new Uint8Array(blocks[m.block], 0, m.length);
-  if (m.type === 'whole') {
-    whole.update(data);
-    parentPort.postMessage({ type: 'done', seq: m.seq });
-    return;
-  }
+  whole.update(data);
+  if (!m.chunkSize) { parentPort.postMessage({ type: 'done', seq: m.seq }); return; }
   const count = Math.ceil(m.length / m.chunkSize);
   const out = new Uint8Array(count * ${HASH_BYTES});
   for (let i = 0; i < count; i++) {
@@ -83,41 +80,44 @@ export class HashingFileWriter extends Writable {
   readonly #chunkSize: number | null;
   readonly #blocks: Block[];
   readonly #free: Block[];
-  readonly #workers: Worker[] = [];
-  readonly #chunkResults = new Map<number, Buffer>();
+  readonly #worker: Worker | null = null;
+  /** Page hashes in file order, written as they come (threads finish blocks in any order). */
+  #chunkHashes: Buffer;
+  #blockPages = 0;
   #current: Block | null = null;
   #position = 0;
   #seq = 0;
-  #turn = 0;
   #failure: Error | undefined;
   #wake: (() => void) | undefined;
   #digest: string | undefined;
   #stopping = false;
   // Without threads: the same work, here.
   readonly #inlineWhole = createHash('sha256');
-  readonly #inlineChunks: Buffer[] = [];
 
-  /** `handle` null: hash only (the publisher, which uploads a compressed copy). */
-  constructor(handle: FileHandle | null, options: { chunkSize: number | null; threaded: boolean }) {
+  /**
+   * `handle` null: hash only (the publisher, which uploads a compressed copy).
+   * `size`: the bytes expected (more may come); large files are hashed on other threads.
+   */
+  constructor(handle: FileHandle | null, options: { chunkSize: number | null; size: number }) {
     // The default (small) buffer: the pool is the buffer. A large one let a fetch body be read to its end
     // ahead of the writes, and a body that then failed did so with no one left to hear it.
     super();
     this.#handle = handle;
     this.#chunkSize = options.chunkSize;
     const blockBytes = options.chunkSize ? Math.max(options.chunkSize, Math.floor(BLOCK_BYTES / options.chunkSize) * options.chunkSize) : BLOCK_BYTES;
-    const poolBlocks = options.threaded ? POOL_BLOCKS : 2;
+    const threaded = options.size >= THREADED_FROM;
+    const poolBlocks = threaded ? POOL_BLOCKS : 2;
     this.#blocks = Array.from({ length: poolBlocks }, (_, index) => ({
       index,
-      memory: new Uint8Array(options.threaded ? new SharedArrayBuffer(blockBytes) : new ArrayBuffer(blockBytes)),
+      memory: new Uint8Array(threaded ? new SharedArrayBuffer(blockBytes) : new ArrayBuffer(blockBytes)),
       length: 0,
       pending: 0,
     }));
     this.#free = [...this.#blocks];
-    if (options.threaded) {
-      // One thread for the whole-file hash (it must see the blocks in order), the others share the pages.
-      const pageThreads = options.chunkSize ? Math.max(1, Math.min(3, availableParallelism() - 1)) : 0;
-      for (let i = 0; i < 1 + pageThreads; i++) this.#workers.push(this.#startWorker());
-    }
+    // One allocation for the whole list (32 bytes per page, 8 MiB per GiB of 4 KiB pages), not a piece per block and a copy.
+    this.#blockPages = options.chunkSize ? blockBytes / options.chunkSize : 0;
+    this.#chunkHashes = Buffer.allocUnsafe(options.chunkSize ? Math.ceil(options.size / options.chunkSize) * HASH_BYTES : 0);
+    if (threaded) this.#worker = this.#startWorker();
   }
 
   #startWorker(): Worker {
@@ -128,7 +128,7 @@ export class HashingFileWriter extends Writable {
     worker.on('message', (m: { type: 'done'; seq: number; hashes?: ArrayBuffer } | { type: 'digest'; digest: string }) => {
       if (m.type === 'digest') this.#digest = m.digest;
       else {
-        if (m.hashes) this.#chunkResults.set(m.seq, Buffer.from(m.hashes));
+        if (m.hashes) this.#storeHashes(m.seq, new Uint8Array(m.hashes));
         this.#settle(m.seq);
       }
       this.#wake?.();
@@ -156,6 +156,17 @@ export class HashingFileWriter extends Writable {
     this.#free.push(block);
   }
 
+  /** Puts the page hashes of block `seq` in their place in the list, growing it if the file is longer than expected. */
+  #storeHashes(seq: number, hashes: Uint8Array): void {
+    const at = seq * this.#blockPages * HASH_BYTES;
+    if (at + hashes.length > this.#chunkHashes.length) {
+      const grown = Buffer.allocUnsafe(Math.max(at + hashes.length, this.#chunkHashes.length * 2));
+      this.#chunkHashes.copy(grown);
+      this.#chunkHashes = grown;
+    }
+    this.#chunkHashes.set(hashes, at);
+  }
+
   #fail(error: Error): void {
     this.#failure ??= error;
     this.#wake?.();
@@ -173,6 +184,7 @@ export class HashingFileWriter extends Writable {
     const position = this.#position;
     this.#position += block.length;
     const view = block.memory.subarray(0, block.length);
+    reclaimReadBuffers();
     this.#inFlight.set(seq, block);
     block.pending = 0;
     if (this.#handle) {
@@ -183,27 +195,23 @@ export class HashingFileWriter extends Writable {
         this.#wake?.();
       }, this.#fail.bind(this));
     }
-    if (this.#workers.length === 0) {
+    if (!this.#worker) {
       this.#inlineWhole.update(view);
       if (this.#chunkSize) {
-        for (let at = 0; at < view.length; at += this.#chunkSize) {
-          this.#inlineChunks.push(
-            createHash('sha256')
-              .update(view.subarray(at, Math.min(at + this.#chunkSize, view.length)))
-              .digest(),
-          );
+        const hashes = Buffer.allocUnsafe(Math.ceil(view.length / this.#chunkSize) * HASH_BYTES);
+        for (let at = 0, page = 0; at < view.length; at += this.#chunkSize, page++) {
+          createHash('sha256')
+            .update(view.subarray(at, Math.min(at + this.#chunkSize, view.length)))
+            .digest()
+            .copy(hashes, page * HASH_BYTES);
         }
+        this.#storeHashes(seq, hashes);
       }
       if (block.pending === 0) this.#release(seq, block);
       return;
     }
     block.pending++;
-    this.#workers[0]!.postMessage({ type: 'whole', seq, block: block.index, length: block.length });
-    if (this.#chunkSize && this.#workers.length > 1) {
-      block.pending++;
-      const pages = this.#workers.slice(1);
-      pages[this.#turn++ % pages.length]!.postMessage({ type: 'pages', seq, block: block.index, length: block.length, chunkSize: this.#chunkSize });
-    }
+    this.#worker.postMessage({ seq, block: block.index, length: block.length, chunkSize: this.#chunkSize });
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -235,8 +243,8 @@ export class HashingFileWriter extends Writable {
       if (this.#current && this.#current.length > 0) this.#submit(this.#current);
       this.#current = null;
       await this.#waitUntil(() => this.#inFlight.size === 0);
-      if (this.#workers.length > 0) {
-        this.#workers[0]!.postMessage({ type: 'end' });
+      if (this.#worker) {
+        this.#worker.postMessage({ type: 'end' });
         await this.#waitUntil(() => this.#digest !== undefined);
       } else {
         this.#digest = this.#inlineWhole.digest('hex');
@@ -253,19 +261,13 @@ export class HashingFileWriter extends Writable {
 
   #stop(): void {
     this.#stopping = true;
-    for (const worker of this.#workers) void worker.terminate();
+    void this.#worker?.terminate();
   }
 
   /** What was written, once the stream has finished. */
   result(): WrittenFile {
     if (this.#digest === undefined) throw new Error('HashingFileWriter.result() before the stream finished');
-    let chunkHashes: Buffer | null = null;
-    if (this.#chunkSize) {
-      chunkHashes =
-        this.#workers.length > 0
-          ? Buffer.concat(Array.from({ length: this.#seq }, (_, seq) => this.#chunkResults.get(seq)!))
-          : Buffer.concat(this.#inlineChunks);
-    }
+    const chunkHashes = this.#chunkSize ? this.#chunkHashes.subarray(0, Math.ceil(this.#position / this.#chunkSize) * HASH_BYTES) : null;
     return { bytes: this.#position, sha256: this.#digest, chunkHashes };
   }
 }
@@ -273,7 +275,7 @@ export class HashingFileWriter extends Writable {
 /** A file's SHA-256 and chunk hashes, in one read: what a pod needs to check a file, or to know which delta applies to one it was not told about. */
 export async function identifyFile(file: string, chunkSize: number): Promise<{ sha256: string; hashes: Buffer }> {
   const { size } = await stat(file);
-  const hasher = new HashingFileWriter(null, { chunkSize, threaded: size >= THREADED_FROM });
+  const hasher = new HashingFileWriter(null, { chunkSize, size });
   await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), hasher);
   const { sha256, chunkHashes } = hasher.result();
   return { sha256, hashes: chunkHashes! };
