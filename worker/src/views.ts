@@ -1,5 +1,6 @@
 import { formatAge, type LiveCommit } from '@sqlitening/contract';
 import type { AlertKind } from './alerts.js';
+import { readStateSince } from './cluster-row.js';
 import { ruleFor, type BoardConfig } from './config.js';
 import type { StoredSummary } from './index-rows.js';
 import { readPods, readSightings } from './pod-rows.js';
@@ -87,11 +88,10 @@ export function clusterView(sql: SqlStorage, cluster: string, config: BoardConfi
   const records = readPods(sql, now - config.podTtl);
   const byName = new Map(records.map((p) => [p.pod, p]));
   const verdict = evaluateCluster(cluster, records, readSightings(sql), ruleFor(config, cluster), now);
-  const since = sql.exec('SELECT since FROM cluster WHERE id = 1').toArray()[0]?.since;
   return {
     id: cluster,
     state: verdict.state,
-    since: iso(since === undefined || since === null ? null : Number(since)),
+    since: iso(readStateSince(sql)),
     reasons: verdict.reasons,
     expected: config.expectedClusters.includes(cluster),
     lastHeartbeatAt: iso(verdict.lastHeartbeatAt),
