@@ -1,4 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
+import { clusterLines, type BoardView, type ClusterLine } from './board-view.js';
+import { commitViews, type CommitView } from './commit-view.js';
 import { deadManUrl, readConfig, type BoardConfig } from './config.js';
 import { pingDeadMan, readDeadMan } from './dead-man.js';
 import { INDEX_LADDER } from './index-schema.js';
@@ -6,8 +8,7 @@ import { forgetSummary, readRecentAlerts, readSummaries, readSummary, storeSumma
 import { logError } from './log.js';
 import { clusterStub } from './objects.js';
 import { migrate } from './schema.js';
-import type { ClusterSummary } from './summary.js';
-import { clusterLines, commitViews, overdueAfter, type BoardView, type ClusterLine, type CommitView } from './views.js';
+import { overdueAfter, type ClusterSummary } from './summary.js';
 
 /** Retry delay for a round that failed before it could read the settings. */
 const FAILED_ROUND_RETRY_MS = 60_000;

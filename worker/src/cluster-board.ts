@@ -1,7 +1,9 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Heartbeat } from '@sqlitening/contract';
+import { alertViews, type AlertView } from './alert-view.js';
 import { claimCluster, readClusterName, readReportedAt, readStateSince, recordReportedAt } from './cluster-row.js';
 import { CLUSTER_LADDER } from './cluster-schema.js';
+import { clusterView, type ClusterView } from './cluster-view.js';
 import { limitsFor, readConfig, ruleFor, webhookSecret, webhooks, type BoardConfig } from './config.js';
 import { storeHeartbeats, type IngestResult } from './ingest.js';
 import { logError } from './log.js';
@@ -12,7 +14,6 @@ import { recordRound } from './round.js';
 import { evaluateCluster, type ClusterVerdict, type PodRecord } from './rules.js';
 import { migrate } from './schema.js';
 import { SUMMARY_ALERTS, summarize } from './summary.js';
-import { alertViews, clusterView, type AlertView, type ClusterView } from './views.js';
 
 /** Retry delay for a round that failed before it could read the settings. */
 const FAILED_ROUND_RETRY_MS = 60_000;
@@ -29,8 +30,8 @@ const FAILED_ROUND_RETRY_MS = 60_000;
  * index, see one small summary per round.
  *
  * This class only wires the RPC methods and the alarm to the modules that do
- * the work: cluster-schema.ts (tables), cluster-row.ts, ingest.ts, round.ts, outbox.ts,
- * summary.ts, views.ts.
+ * the work: cluster-schema.ts (tables), cluster-row.ts, ingest.ts, round.ts,
+ * outbox.ts, summary.ts, cluster-view.ts, alert-view.ts.
  */
 export class ClusterBoard extends DurableObject<Env> {
   readonly #sql: SqlStorage;

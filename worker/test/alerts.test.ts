@@ -4,7 +4,7 @@ import { verifySignature } from '@sqlitening/contract';
 import type { Board } from '../src/board.js';
 import type { ClusterBoard } from '../src/cluster-board.js';
 import worker from '../src/index.js';
-import type { BoardView, ClusterLine } from '../src/views.js';
+import type { BoardView, ClusterLine } from '../src/board-view.js';
 import {
   DB_1,
   DB_2,
