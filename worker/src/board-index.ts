@@ -22,11 +22,12 @@ const FAILED_ROUND_RETRY_MS = 60_000;
  * (expected clusters that never reported, clusters whose summary is overdue)
  * and pings the dead man's switch when every cluster is healthy.
  *
- * The class keeps its name from when it held the whole board (`Board`,
- * binding BOARD), so the deployed object is this index: see
- * index-schema.ts for what its upgrade does with the old tables.
+ * The class was called `Board` while it held the whole board; the deployed
+ * object became this index (see index-schema.ts for what its upgrade does
+ * with the old tables), and the class was renamed by a `renamed_classes`
+ * migration (wrangler.jsonc), which keeps the object and its storage.
  */
-export class Board extends DurableObject<Env> {
+export class BoardIndex extends DurableObject<Env> {
   readonly #sql: SqlStorage;
   #alarmKnown = false;
 
