@@ -11,7 +11,7 @@
  * still while it computes, so the cost model uses the request latency seen
  * from outside instead.
  */
-import { Board as BaseBoard, ClusterBoard as BaseClusterBoard } from '../src/index.js';
+import { BoardIndex as BaseBoardIndex, ClusterBoard as BaseClusterBoard } from '../src/index.js';
 import worker from '../src/index.js';
 
 export interface Counts {
@@ -106,7 +106,7 @@ export class ClusterBoard extends BaseClusterBoard {
   }
 }
 
-export class Board extends BaseBoard {
+export class BoardIndex extends BaseBoardIndex {
   readonly #meter: Meter;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -116,7 +116,7 @@ export class Board extends BaseBoard {
     this.#meter = meter;
   }
 
-  override report(...args: Parameters<BaseBoard['report']>): void {
+  override report(...args: Parameters<BaseBoardIndex['report']>): void {
     this.#meter.count('report', () => super.report(...args));
   }
 
@@ -135,7 +135,7 @@ export default {
     const cluster = /^\/__cost\/counts\/([A-Za-z0-9._-]+)$/.exec(pathname)?.[1];
     if (request.method === 'POST' && cluster) {
       const clusterCounts = await (env.CLUSTERS.get(env.CLUSTERS.idFromName(cluster)) as unknown as DurableObjectStub<ClusterBoard>).costCounts();
-      const indexCounts = await (env.BOARD.get(env.BOARD.idFromName('global')) as unknown as DurableObjectStub<Board>).costCounts();
+      const indexCounts = await (env.BOARD.get(env.BOARD.idFromName('global')) as unknown as DurableObjectStub<BoardIndex>).costCounts();
       return Response.json({ cluster: clusterCounts, index: indexCounts });
     }
     return worker.fetch(request, env, ctx);

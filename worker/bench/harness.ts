@@ -7,7 +7,7 @@
  */
 import worker from '../src/index.js';
 
-export { Board, ClusterBoard } from '../src/index.js';
+export { BoardIndex, ClusterBoard } from '../src/index.js';
 
 export default {
   async fetch(request, env, ctx) {

@@ -1,6 +1,9 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Heartbeat } from '@sqlitening/contract';
+import { alertViews, type AlertView } from './alert-view.js';
+import { claimCluster, readClusterName, readReportedAt, readStateSince, recordReportedAt } from './cluster-row.js';
 import { CLUSTER_LADDER } from './cluster-schema.js';
+import { clusterView, type ClusterView } from './cluster-view.js';
 import { limitsFor, readConfig, ruleFor, webhookSecret, webhooks, type BoardConfig } from './config.js';
 import { storeHeartbeats, type IngestResult } from './ingest.js';
 import { logError } from './log.js';
@@ -11,7 +14,6 @@ import { recordRound } from './round.js';
 import { evaluateCluster, type ClusterVerdict, type PodRecord } from './rules.js';
 import { migrate } from './schema.js';
 import { SUMMARY_ALERTS, summarize } from './summary.js';
-import { alertViews, clusterView, type AlertView, type ClusterView } from './views.js';
 
 /** Retry delay for a round that failed before it could read the settings. */
 const FAILED_ROUND_RETRY_MS = 60_000;
@@ -28,8 +30,8 @@ const FAILED_ROUND_RETRY_MS = 60_000;
  * index, see one small summary per round.
  *
  * This class only wires the RPC methods and the alarm to the modules that do
- * the work: cluster-schema.ts (tables), ingest.ts, round.ts, outbox.ts,
- * summary.ts, views.ts.
+ * the work: cluster-schema.ts (tables), cluster-row.ts, ingest.ts, round.ts,
+ * outbox.ts, summary.ts, cluster-view.ts, alert-view.ts.
  */
 export class ClusterBoard extends DurableObject<Env> {
   readonly #sql: SqlStorage;
@@ -41,8 +43,7 @@ export class ClusterBoard extends DurableObject<Env> {
     this.#sql = ctx.storage.sql;
     // Upgrades this object's tables to the code's version; throws if they are newer (a rolled-back worker).
     migrate(ctx.storage, CLUSTER_LADDER);
-    const row = this.#sql.exec('SELECT name FROM cluster WHERE id = 1').toArray()[0];
-    this.#name = row ? String(row.name) : null;
+    this.#name = readClusterName(this.#sql);
   }
 
   get #config(): BoardConfig {
@@ -52,7 +53,7 @@ export class ClusterBoard extends DurableObject<Env> {
   /** Records which cluster this object holds; refuses another name (an object is found by its cluster's name, so this is a bug). */
   #claim(cluster: string): string {
     if (this.#name === null) {
-      this.#sql.exec('INSERT INTO cluster (id, name) VALUES (1, ?)', cluster);
+      claimCluster(this.#sql, cluster);
       this.#name = cluster;
     } else if (this.#name !== cluster) {
       throw new Error(`this object holds cluster ${this.#name}, not ${cluster}`);
@@ -72,7 +73,7 @@ export class ClusterBoard extends DurableObject<Env> {
     const result = storeHeartbeats(this.#sql, cluster, heartbeats, signature, timestamp, now, limitsFor(config, cluster));
     if (result.status !== 'accepted') return result;
     await this.#scheduleBy(now + config.evaluateEvery);
-    const reportedAt = this.#sql.exec('SELECT reported_at FROM cluster WHERE id = 1').one().reported_at as number | null;
+    const reportedAt = readReportedAt(this.#sql);
     if (reportedAt === null || now - reportedAt >= config.summaryEvery) {
       await this.#report(now, config);
     } else {
@@ -148,9 +149,9 @@ export class ClusterBoard extends DurableObject<Env> {
     const name = this.#required();
     const live = pods ?? readPods(this.#sql, now - config.podTtl);
     const current = verdict ?? evaluateCluster(name, live, readSightings(this.#sql), ruleFor(config, name), now);
-    const since = this.#sql.exec('SELECT since FROM cluster WHERE id = 1').one().since as number | null;
+    const since = readStateSince(this.#sql);
     const summary = summarize(current, live, since, alertViews(this.#sql, name, SUMMARY_ALERTS), now);
-    this.#sql.exec('UPDATE cluster SET reported_at = ? WHERE id = 1', now);
+    recordReportedAt(this.#sql, now);
     try {
       await indexStub(this.env).report(summary);
     } catch (error) {

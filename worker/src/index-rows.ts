@@ -1,13 +1,10 @@
-import type { ClusterSummary } from './summary.js';
-import type { AlertView } from './views.js';
+import type { AlertView } from './alert-view.js';
+import type { ClusterSummary, StoredSummary } from './summary.js';
 
 /*
  * The board index's rows: one summary per cluster (as its object last sent
  * it) and the latest alerts of every cluster.
  */
-
-/** A summary as stored: everything but its alerts, which have their own table. */
-export type StoredSummary = Omit<ClusterSummary, 'alerts'>;
 
 /** Replaces a cluster's summary and its latest alerts with the ones it sent. */
 export function storeSummary(sql: SqlStorage, summary: ClusterSummary): void {

@@ -1,12 +1,13 @@
 import type { Ladder } from './schema.js';
 
 /**
- * The tables of the board's index: the `Board` class, one object named
- * "global". Until version 2 this object held the whole board (every
- * cluster's pods, alert states, outbox and replay memory); since then each
- * cluster has its own `ClusterBoard` object (cluster-schema.ts) and this one
- * keeps only what the global view needs: a summary per cluster, the latest
- * alerts, and the dead man's switch.
+ * The tables of the board's index: the `BoardIndex` class (named `Board`
+ * until the class migration v3), one object named "global". Until version 2
+ * this object held the whole board (every cluster's pods, alert states,
+ * outbox and replay memory); since then each cluster has its own
+ * `ClusterBoard` object (cluster-schema.ts) and this one keeps only what the
+ * global view needs: a summary per cluster, the latest alerts, and the dead
+ * man's switch.
  */
 export const INDEX_LADDER: Ladder = {
   what: 'board index',

@@ -18,7 +18,7 @@ import { logError } from './log.js';
 import { clusterStub, indexStub } from './objects.js';
 import { badgeSvg, boardHtml, clusterHtml } from './render.js';
 
-export { Board } from './board.js';
+export { BoardIndex } from './board-index.js';
 export { ClusterBoard } from './cluster-board.js';
 
 /** Reads the body, refusing more than `limit` bytes whatever Content-Length claims, in a way that leaves the connection usable (src/body.ts). */

@@ -1,4 +1,5 @@
 import { SIGNATURE_WINDOW_SECONDS, type Heartbeat } from '@sqlitening/contract';
+import { readTokenBucket, storeTokenBucket } from './cluster-row.js';
 import type { Limits } from './config.js';
 import { podCounts, writeHeartbeat } from './pod-rows.js';
 
@@ -73,12 +74,12 @@ export function storeHeartbeats(
  */
 function takeTokens(sql: SqlStorage, count: number, now: number, perMinute: number): number | null {
   if (count > perMinute) return Number.POSITIVE_INFINITY;
-  const row = sql.exec('SELECT tokens, tokens_at FROM cluster WHERE id = 1').one();
+  const bucket = readTokenBucket(sql);
   const perMs = perMinute / 60_000;
-  const elapsed = row.tokens_at === null ? Number.POSITIVE_INFINITY : Math.max(0, now - Number(row.tokens_at));
-  const tokens = Math.min(perMinute, (row.tokens === null ? perMinute : Number(row.tokens)) + elapsed * perMs);
+  const elapsed = bucket.at === null ? Number.POSITIVE_INFINITY : Math.max(0, now - bucket.at);
+  const tokens = Math.min(perMinute, (bucket.tokens ?? perMinute) + elapsed * perMs);
   if (tokens < count) return Math.max(1, Math.ceil((count - tokens) / perMs / 1000));
-  sql.exec('UPDATE cluster SET tokens = ?, tokens_at = ? WHERE id = 1', tokens - count, now);
+  storeTokenBucket(sql, tokens - count, now);
   return null;
 }
 

@@ -1,6 +1,6 @@
 /*
  * How the worker and the objects find each other: the board's index is one
- * `Board` object named "global" (binding BOARD); each cluster is one
+ * `BoardIndex` object named "global" (binding BOARD); each cluster is one
  * `ClusterBoard` object named after the cluster (binding CLUSTERS).
  */
 

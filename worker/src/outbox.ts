@@ -18,7 +18,6 @@ const ALERTS_KEPT = 500;
 /** Records an alert and queues one delivery per webhook: exactly one alert per transition. */
 export function raiseAlert(sql: SqlStorage, kind: AlertKind, verdict: ClusterVerdict, now: number, webhooks: Webhook[]): void {
   const id = Number(sql.exec('INSERT INTO alerts (kind, at, reasons) VALUES (?, ?, ?) RETURNING id', kind, now, JSON.stringify(verdict.reasons)).one().id);
-  sql.exec('UPDATE cluster SET last_alert_at = ? WHERE id = 1', now);
   const alert = alertFrom(id, kind, verdict, now);
   webhooks.forEach((hook, target) => {
     const body = hook.kind === 'slack' ? slackPayload(alert) : jsonPayload(alert);

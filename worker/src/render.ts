@@ -1,5 +1,7 @@
 import { escapeHtml } from '@sqlitening/contract';
-import type { AlertView, BoardView, ClusterLine, ClusterView, PodView } from './views.js';
+import type { AlertView } from './alert-view.js';
+import type { BoardView, ClusterLine } from './board-view.js';
+import type { ClusterView, PodView } from './cluster-view.js';
 
 /*
  * The board for people: plain HTML and CSS, no horizontal scrolling on a

@@ -1,3 +1,5 @@
+import type { AlertKind } from './alerts.js';
+import { clearState, enterState, readAlertState, recordAlertAt } from './cluster-row.js';
 import { ruleFor, type BoardConfig, type Webhook } from './config.js';
 import { forgetExpiredSignatures } from './ingest.js';
 import { raiseAlert } from './outbox.js';
@@ -24,18 +26,22 @@ export function recordRound(sql: SqlStorage, cluster: string, now: number, confi
   const pods = readPods(sql);
   const verdict = evaluateCluster(cluster, pods, readSightings(sql), ruleFor(config, cluster), now);
   const tracked = pods.length > 0 || config.expectedClusters.includes(cluster);
-  const previous = sql.exec('SELECT state, last_alert_at FROM cluster WHERE id = 1').one();
+  const previous = readAlertState(sql);
+  const alert = (kind: AlertKind) => {
+    raiseAlert(sql, kind, verdict, now, webhooks);
+    recordAlertAt(sql, now);
+  };
   if (!tracked) {
     // If it comes back, it starts afresh.
-    sql.exec('UPDATE cluster SET state = NULL, since = NULL, last_alert_at = NULL WHERE id = 1');
+    clearState(sql);
   } else if (previous.state === null) {
-    sql.exec('UPDATE cluster SET state = ?, since = ? WHERE id = 1', verdict.state, now);
-    if (verdict.state === 'stale') raiseAlert(sql, 'stale', verdict, now, webhooks);
+    enterState(sql, verdict.state, now);
+    if (verdict.state === 'stale') alert('stale');
   } else if (previous.state !== verdict.state) {
-    sql.exec('UPDATE cluster SET state = ?, since = ? WHERE id = 1', verdict.state, now);
-    raiseAlert(sql, verdict.state === 'stale' ? 'stale' : 'recovered', verdict, now, webhooks);
-  } else if (verdict.state === 'stale' && previous.last_alert_at !== null && now - Number(previous.last_alert_at) >= config.reminderEvery) {
-    raiseAlert(sql, 'reminder', verdict, now, webhooks);
+    enterState(sql, verdict.state, now);
+    alert(verdict.state === 'stale' ? 'stale' : 'recovered');
+  } else if (verdict.state === 'stale' && previous.lastAlertAt !== null && now - previous.lastAlertAt >= config.reminderEvery) {
+    alert('reminder');
   }
   return { verdict, pods, tracked };
 }

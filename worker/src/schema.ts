@@ -6,7 +6,7 @@
  * it starts (`migrate`, called from its constructor). The version it has
  * reached is kept in `meta` under `schema_version`; Durable Object storage
  * refuses most PRAGMAs, `user_version` among them. Each class has its own
- * ladder: the board's index (`Board`, index-schema.ts) and each cluster
+ * ladder: the board's index (`BoardIndex`, index-schema.ts) and each cluster
  * (`ClusterBoard`, cluster-schema.ts).
  *
  * To add a step to a ladder:

@@ -1,5 +1,6 @@
+import type { AlertView } from './alert-view.js';
+import type { BoardConfig } from './config.js';
 import type { ClusterState, ClusterVerdict, PodRecord } from './rules.js';
-import type { AlertView } from './views.js';
 
 /**
  * What a cluster's object tells the board's index about the cluster after
@@ -25,6 +26,14 @@ export interface ClusterSummary {
   /** The cluster's latest alerts, newest first, with their deliveries. */
   alerts: AlertView[];
   reportedAt: number;
+}
+
+/** A summary as the index stores it: everything but its alerts, which the index keeps in a table of their own (index-rows.ts). */
+export type StoredSummary = Omit<ClusterSummary, 'alerts'>;
+
+/** A summary older than this means the cluster's rounds are not running (its alarm failing or lost). */
+export function overdueAfter(config: BoardConfig): number {
+  return Math.max(3 * config.evaluateEvery, 30_000);
 }
 
 /** Alerts a summary carries: enough for the board's "recent alerts" whatever cluster they come from. */

@@ -1,10 +1,10 @@
 import { SELF, createScheduledController, env, reset, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifySignature } from '@sqlitening/contract';
-import type { Board } from '../src/board.js';
+import type { BoardIndex } from '../src/board-index.js';
 import type { ClusterBoard } from '../src/cluster-board.js';
 import worker from '../src/index.js';
-import type { BoardView, ClusterLine } from '../src/views.js';
+import type { BoardView, ClusterLine } from '../src/board-view.js';
 import {
   DB_1,
   DB_2,
@@ -93,7 +93,7 @@ describe('staleness transitions and webhooks', () => {
       ['stale', 'delivered/3,delivered/1'],
     ]);
     // The index shows the same history, sent with the cluster's summary.
-    const board = await runInDurableObject(indexStub(), (index: Board) => index.view());
+    const board = await runInDurableObject(indexStub(), (index: BoardIndex) => index.view());
     expect(board.alerts.filter((a) => a.cluster === 'eu-west').map((a) => a.kind)).toEqual(['recovered', 'stale']);
   });
 
@@ -119,7 +119,7 @@ describe('staleness transitions and webhooks', () => {
     expect(await runInDurableObject(clusterStub('ap-south'), (_: ClusterBoard, state) => state.storage.getAlarm())).not.toBeNull();
     expect(await runDurableObjectAlarm(clusterStub('ap-south'))).toBe(true);
     expect(bodies(await received(), '/slack').map((b) => b.text)).toEqual([':red_circle: Cluster *ap-south* is STALE: no pod has reported']);
-    const line = (await runInDurableObject(indexStub(), (index: Board) => index.view())).clusters.find((c) => c.id === 'ap-south');
+    const line = (await runInDurableObject(indexStub(), (index: BoardIndex) => index.view())).clusters.find((c) => c.id === 'ap-south');
     expect(line).toMatchObject({ state: 'stale', reasons: ['no pod has reported'], expected: true });
     expect(line?.reportedAt).not.toBeNull();
   });
@@ -131,7 +131,7 @@ describe('staleness transitions and webhooks', () => {
     await evaluate('eu-west', now + 11 * MINUTE);
     expect(bodies(await received(true), '/slack').map((b) => b.text)).toEqual([':red_circle: Cluster *eu-west* is STALE: no heartbeat for 11m']);
     await evaluate('eu-west', now + 61 * MINUTE);
-    const view = await runInDurableObject(indexStub(), (index: Board) => index.view(now + 61 * MINUTE));
+    const view = await runInDurableObject(indexStub(), (index: BoardIndex) => index.view(now + 61 * MINUTE));
     expect(view.clusters.map((c) => c.id)).toEqual(['ap-south']);
     expect(bodies(await received(), '/slack')).toEqual([]);
     // Nothing left to evaluate once the stale alert is delivered (the JSON receiver, cleared above, fails twice more): the alarm stops until a pod reports again.
@@ -166,7 +166,7 @@ describe("dead man's switch", () => {
     const pings = (await received()).filter((r) => r.path === '/deadman');
     expect(pings).toHaveLength(1);
     expect(pings[0]!.method).toBe('GET');
-    const view = await runInDurableObject(indexStub(), (index: Board) => index.view());
+    const view = await runInDurableObject(indexStub(), (index: BoardIndex) => index.view());
     expect(view.deadMan.lastResult).toBe('ok');
   });
 
@@ -184,10 +184,10 @@ describe("dead man's switch", () => {
   it('runs from the alarms: the cron trigger starts the index, which reschedules itself; clusters keep their own', async () => {
     await post(heartbeat('ap-south', 'ap-1'));
     await worker.scheduled(createScheduledController(), env);
-    expect(await runInDurableObject(indexStub(), (_: Board, state) => state.storage.getAlarm())).not.toBeNull();
+    expect(await runInDurableObject(indexStub(), (_: BoardIndex, state) => state.storage.getAlarm())).not.toBeNull();
     expect(await runDurableObjectAlarm(indexStub())).toBe(true);
     expect((await received()).filter((r) => r.path === '/deadman')).toHaveLength(1);
-    expect(await runInDurableObject(indexStub(), (_: Board, state) => state.storage.getAlarm())).toBeGreaterThan(Date.now());
+    expect(await runInDurableObject(indexStub(), (_: BoardIndex, state) => state.storage.getAlarm())).toBeGreaterThan(Date.now());
     // A heartbeat set the cluster's alarm; its round sends the index a summary and sets the next one.
     expect(await runDurableObjectAlarm(clusterStub('ap-south'))).toBe(true);
     expect(await runInDurableObject(clusterStub('ap-south'), (_: ClusterBoard, state) => state.storage.getAlarm())).toBeGreaterThan(Date.now());

@@ -1,6 +1,6 @@
 import { SELF, env, runInDurableObject } from 'cloudflare:test';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody, type Heartbeat } from '@sqlitening/contract';
-import type { Board } from '../src/board.js';
+import type { BoardIndex } from '../src/board-index.js';
 import type { ClusterBoard } from '../src/cluster-board.js';
 
 export const SECRETS: Record<string, string> = {
@@ -64,7 +64,7 @@ export function evaluate(cluster: string, now = Date.now()) {
 
 /** Runs one round of the board's index, at `now`. */
 export function evaluateIndex(now = Date.now()) {
-  return runInDurableObject(indexStub(), (board: Board) => board.evaluate(now));
+  return runInDurableObject(indexStub(), (index: BoardIndex) => index.evaluate(now));
 }
 
 /** Runs a SQL statement in a cluster's object (to set times the test cannot wait for). */

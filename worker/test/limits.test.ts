@@ -1,7 +1,7 @@
 import { SELF, reset } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Heartbeat } from '@sqlitening/contract';
-import type { BoardView } from '../src/views.js';
+import type { BoardView } from '../src/board-view.js';
 import { evaluate, heartbeat, post, received, staleTasks } from './helpers.js';
 
 // The test config gives the cluster "noisy" 10 pods and 30 heartbeats a minute (clusterLimits); the others keep the defaults.

@@ -1,7 +1,7 @@
 import { createExecutionContext, env, reset, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody } from '@sqlitening/contract';
-import { Board } from '../src/board.js';
+import { BoardIndex } from '../src/board-index.js';
 import { ClusterBoard } from '../src/cluster-board.js';
 import worker from '../src/index.js';
 import { clusterStub, heartbeat, indexStub, post, staleTasks } from './helpers.js';
@@ -90,8 +90,8 @@ describe('logs', () => {
 
   it("name a bad DEAD_MAN_URL without the URL when the index's alarm fails", async () => {
     expect((await post(heartbeat('ap-south', 'ap-1'))).status).toBe(202);
-    await runInDurableObject(indexStub(), async (_: Board, state) => {
-      await new Board(state, { ...env, DEAD_MAN_URL: `hc-ping.com/${DEAD_MAN_TOKEN}` }).alarm();
+    await runInDurableObject(indexStub(), async (_: BoardIndex, state) => {
+      await new BoardIndex(state, { ...env, DEAD_MAN_URL: `hc-ping.com/${DEAD_MAN_TOKEN}` }).alarm();
       expect(await state.storage.getAlarm()).toBeGreaterThan(Date.now());
     });
     const entry = JSON.parse(lines.find((l) => l.includes('board index round failed'))!);

@@ -1,6 +1,6 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { Board } from '../src/board.js';
+import { BoardIndex } from '../src/board-index.js';
 import { ClusterBoard } from '../src/cluster-board.js';
 import { CLUSTER_LADDER } from '../src/cluster-schema.js';
 import { INDEX_LADDER } from '../src/index-schema.js';
@@ -78,7 +78,7 @@ const withSteps = (ladder: Ladder, ...steps: Migration[]): Ladder => ({ ...ladde
 
 describe('schema version ladders', () => {
   it('leaves a fresh index and a fresh cluster object at their latest versions with every table present', async () => {
-    await runInDurableObject(indexObject('fresh'), (_: Board, state) => {
+    await runInDurableObject(indexObject('fresh'), (_: BoardIndex, state) => {
       expect(Object.keys(tables(state.storage.sql))).toEqual(INDEX_TABLES);
       expect(recordedVersion(state.storage.sql)).toBe(String(INDEX_LADDER.steps.length));
       expect(storedSchemaVersion(state.storage.sql, INDEX_LADDER)).toEqual({ version: INDEX_LADDER.steps.length, recorded: true });
@@ -93,8 +93,8 @@ describe('schema version ladders', () => {
     });
   });
 
-  it('recognises a Board deployed before the ladder as version 1, keeps its rows there, then makes it the index', async () => {
-    await runInDurableObject(indexObject('pre-ladder'), (board: Board, state) => {
+  it('recognises a Board (the index class before its rename) deployed before the ladder as version 1, keeps its rows there, then makes it the index', async () => {
+    await runInDurableObject(indexObject('pre-ladder'), (index: BoardIndex, state) => {
       const { sql } = state.storage;
       preLadderObject(sql);
       const version1 = tables(sql);
@@ -112,7 +112,7 @@ describe('schema version ladders', () => {
       // Version 2: the per-cluster tables are dropped (clusters now have objects of their own); the dead man's switch stays.
       expect(migrate(state.storage, INDEX_LADDER)).toBe(2);
       expect(Object.keys(tables(sql))).toEqual(INDEX_TABLES);
-      const view = board.view(2000);
+      const view = index.view(2000);
       expect(view.clusters.map((c) => c.id)).toEqual(['ap-south']);
       expect(view.alerts).toEqual([]);
       expect(view.deadMan).toEqual({ lastPingAt: '2026-11-26T12:00:00.000Z', lastResult: 'ok' });
@@ -129,7 +129,7 @@ describe('schema version ladders', () => {
       },
       { version: INDEX_LADDER.steps.length + 2, description: 'test: notes say hello', up: (sql) => sql.exec("UPDATE summaries SET note = 'hello'") },
     );
-    await runInDurableObject(indexObject('upgrade'), (_: Board, state) => {
+    await runInDurableObject(indexObject('upgrade'), (_: BoardIndex, state) => {
       const { sql } = state.storage;
       sql.exec("INSERT INTO summaries (cluster, state, reported_at, body) VALUES ('eu-west', 'ok', 1, '{}'), ('us-east', 'stale', 2, '{}')");
       const before = sql.exec('SELECT * FROM summaries ORDER BY cluster').toArray();
@@ -164,7 +164,7 @@ describe('schema version ladders', () => {
 
   it('refuses to start either object on tables newer than the code, naming both versions', async () => {
     const cases = [
-      { stub: indexObject('too-new'), ladder: INDEX_LADDER, make: (state: DurableObjectState) => new Board(state, env) },
+      { stub: indexObject('too-new'), ladder: INDEX_LADDER, make: (state: DurableObjectState) => new BoardIndex(state, env) },
       { stub: clusterObject('too-new'), ladder: CLUSTER_LADDER, make: (state: DurableObjectState) => new ClusterBoard(state, env) },
     ];
     for (const { stub, ladder, make } of cases) {
@@ -199,10 +199,121 @@ describe('schema version ladders', () => {
       state.storage.sql.exec("UPDATE meta SET value = 'two' WHERE key = 'schema_version'");
       expect(() => migrate(state.storage, CLUSTER_LADDER)).toThrow('cluster storage records schema_version "two" in meta, expected a whole number >= 1');
     });
-    await runInDurableObject(indexObject('gap'), (_: Board, state) => {
+    await runInDurableObject(indexObject('gap'), (_: BoardIndex, state) => {
       const n = INDEX_LADDER.steps.length;
       const gap = withSteps(INDEX_LADDER, { version: n + 2, description: 'test: skips one', up: () => {} });
       expect(() => migrate(state.storage, gap)).toThrow(`Expected migration ${n + 1} at position ${n} of the ladder, got version ${n + 2}`);
+    });
+  });
+});
+
+/**
+ * The index's storage as the last release whose class was named `Board`
+ * (248b1a4) left it: the ladder at version 2, recorded, and rows written as
+ * that release wrote them. Frozen here, because the class migration v3 hands
+ * exactly this storage to `BoardIndex`.
+ */
+function boardVersion2Object(sql: SqlStorage): void {
+  for (const name of Object.keys(tables(sql))) sql.exec(`DROP TABLE ${name}`);
+  sql.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+      CREATE TABLE summaries (cluster TEXT PRIMARY KEY, state TEXT NOT NULL, reported_at INTEGER NOT NULL, body TEXT NOT NULL);
+      CREATE TABLE recent_alerts (
+        cluster TEXT NOT NULL, id INTEGER NOT NULL, at INTEGER NOT NULL, body TEXT NOT NULL,
+        PRIMARY KEY (cluster, id));
+      CREATE INDEX recent_alerts_at ON recent_alerts (at);
+    `);
+  sql.exec("INSERT INTO meta (key, value) VALUES ('schema_version', '2'), ('deadman_at', '2026-11-26T12:00:00.000Z'), ('deadman_result', 'HTTP 503')");
+  const summary = {
+    cluster: 'eu-west',
+    state: 'stale',
+    since: 1_000,
+    reasons: ['1 of 2 pods stale'],
+    pods: { total: 2, fresh: 1, stale: 1, lagging: 0 },
+    commits: [{ gitSha: 'a'.repeat(40), pods: 2, lastSeenAt: 2_000 }],
+    lastHeartbeatAt: 2_000,
+    oldestSyncAt: 1_500,
+    neverSynced: 0,
+    reportedAt: 2_000,
+  };
+  sql.exec("INSERT INTO summaries (cluster, state, reported_at, body) VALUES ('eu-west', 'stale', 2000, ?)", JSON.stringify(summary));
+  const alert = {
+    id: 1,
+    cluster: 'eu-west',
+    kind: 'stale',
+    at: '1970-01-01T00:00:01.000Z',
+    reasons: ['1 of 2 pods stale'],
+    deliveries: [{ target: 0, status: 'delivered', attempts: 1, lastError: null }],
+  };
+  sql.exec("INSERT INTO recent_alerts (cluster, id, at, body) VALUES ('eu-west', 1, 1000, ?)", JSON.stringify(alert));
+}
+
+describe('the index class renamed from Board to BoardIndex', () => {
+  /*
+   * The rename itself happens at Cloudflare when the worker is deployed
+   * (wrangler.jsonc, migration v3): the object keeps its id and storage.
+   * Locally it cannot be replayed: workerd keys an object's id and storage
+   * by worker and class name and applies no class migration, so a `Board`
+   * object written here would not be found by `BoardIndex`. What is tested
+   * is the other half: `BoardIndex` opens the storage `Board` left and
+   * reads it as it is.
+   */
+  it('starts on the storage the last Board release left, changing nothing, and serves its summaries, alerts and dead man record', async () => {
+    await runInDurableObject(indexObject('renamed'), (_: BoardIndex, state) => {
+      const { sql } = state.storage;
+      boardVersion2Object(sql);
+      const before = {
+        tables: tables(sql),
+        summaries: sql.exec('SELECT * FROM summaries').toArray(),
+        meta: sql.exec('SELECT * FROM meta ORDER BY key').toArray(),
+      };
+
+      const index = new BoardIndex(state, env);
+      expect({
+        tables: tables(sql),
+        summaries: sql.exec('SELECT * FROM summaries').toArray(),
+        meta: sql.exec('SELECT * FROM meta ORDER BY key').toArray(),
+      }).toEqual(before);
+
+      const now = 3_000;
+      const view = index.view(now);
+      expect(view.clusters.map((c) => [c.id, c.state])).toEqual([
+        ['ap-south', 'stale'],
+        ['eu-west', 'stale'],
+      ]);
+      expect(index.cluster('eu-west', now)).toEqual({
+        id: 'eu-west',
+        state: 'stale',
+        health: 'stale',
+        since: '1970-01-01T00:00:01.000Z',
+        reasons: ['1 of 2 pods stale'],
+        expected: false,
+        pods: { total: 2, fresh: 1, stale: 1, lagging: 0 },
+        commits: [{ gitSha: 'a'.repeat(40), pods: 2 }],
+        lastHeartbeatAt: '1970-01-01T00:00:02.000Z',
+        oldestSyncAt: '1970-01-01T00:00:01.500Z',
+        neverSynced: 0,
+        reportedAt: '1970-01-01T00:00:02.000Z',
+      });
+      expect(view.alerts).toEqual([
+        {
+          id: 1,
+          cluster: 'eu-west',
+          kind: 'stale',
+          at: '1970-01-01T00:00:01.000Z',
+          reasons: ['1 of 2 pods stale'],
+          deliveries: [{ target: 0, status: 'delivered', attempts: 1, lastError: null }],
+        },
+      ]);
+      expect(view.deadMan).toEqual({ lastPingAt: '2026-11-26T12:00:00.000Z', lastResult: 'HTTP 503' });
+      expect(index.commits(now)).toEqual([
+        {
+          gitSha: 'a'.repeat(40),
+          pods: 2,
+          lastSeenAt: '1970-01-01T00:00:02.000Z',
+          clusters: [{ cluster: 'eu-west', pods: 2, lastSeenAt: '1970-01-01T00:00:02.000Z' }],
+        },
+      ]);
     });
   });
 });

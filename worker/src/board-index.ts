@@ -1,4 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
+import { clusterLines, type BoardView, type ClusterLine } from './board-view.js';
+import { commitViews, type CommitView } from './commit-view.js';
 import { deadManUrl, readConfig, type BoardConfig } from './config.js';
 import { pingDeadMan, readDeadMan } from './dead-man.js';
 import { INDEX_LADDER } from './index-schema.js';
@@ -6,8 +8,7 @@ import { forgetSummary, readRecentAlerts, readSummaries, readSummary, storeSumma
 import { logError } from './log.js';
 import { clusterStub } from './objects.js';
 import { migrate } from './schema.js';
-import type { ClusterSummary } from './summary.js';
-import { clusterLines, commitViews, overdueAfter, type BoardView, type ClusterLine, type CommitView } from './views.js';
+import { overdueAfter, type ClusterSummary } from './summary.js';
 
 /** Retry delay for a round that failed before it could read the settings. */
 const FAILED_ROUND_RETRY_MS = 60_000;
@@ -21,11 +22,12 @@ const FAILED_ROUND_RETRY_MS = 60_000;
  * (expected clusters that never reported, clusters whose summary is overdue)
  * and pings the dead man's switch when every cluster is healthy.
  *
- * The class keeps its name from when it held the whole board (`Board`,
- * binding BOARD), so the deployed object is this index: see
- * index-schema.ts for what its upgrade does with the old tables.
+ * The class was called `Board` while it held the whole board; the deployed
+ * object became this index (see index-schema.ts for what its upgrade does
+ * with the old tables), and the class was renamed by a `renamed_classes`
+ * migration (wrangler.jsonc), which keeps the object and its storage.
  */
-export class Board extends DurableObject<Env> {
+export class BoardIndex extends DurableObject<Env> {
   readonly #sql: SqlStorage;
   #alarmKnown = false;
 
