@@ -14,6 +14,7 @@ command -v sqlite3 >/dev/null || missing+=(sqlite3)
 [ -x /usr/bin/aws ] || missing+=(awscli)
 command -v zstd >/dev/null || missing+=(zstd)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v promtool >/dev/null || missing+=(prometheus)   # promtool: the metrics and the example alerting rules
 if [ ${#missing[@]} -gt 0 ]; then
   echo "The tests need these Debian packages: ${missing[*]}" >&2
   echo "Install them with: sudo apt-get install -y --no-install-recommends ${missing[*]}   (or run: bash .ci/run)" >&2
