@@ -8,8 +8,17 @@ export const EXIT_CODES = [
   { code: 0, name: 'ok', meaning: 'done, including nothing to do (an unchanged snapshot)' },
   { code: 1, name: 'failed', meaning: 'store, network or disk failure; retrying may help (the reason says)' },
   { code: 2, name: 'usage', meaning: 'invalid command line, settings or inputs; fix them' },
-  { code: 3, name: 'rejected', meaning: 'data rejected: a migration, loader or check failed, or a document or file breaks the contract' },
+  {
+    code: 3,
+    name: 'rejected',
+    meaning: 'data rejected: a migration, loader or check failed, a document or file breaks the contract, or a manifest is refused (signature, name, expiry)',
+  },
   { code: 4, name: 'bug', meaning: 'internal error: a bug in Sqlitening, not in the data or settings; please report it' },
+  {
+    code: 5,
+    name: 'timed-out',
+    meaning: 'waited as long as allowed (`wait --timeout`, `pull --wait`), and the snapshot is still not published',
+  },
 ] as const;
 
 export type ExitName = (typeof EXIT_CODES)[number]['name'];
@@ -125,6 +134,13 @@ export const REASONS: ReadonlyArray<{ code: string; kind: ErrorInfo['kind']; ret
   { code: 'malformed-input', kind: 'rejected', retryable: false, meaning: '`load`: the file is not valid JSON lines, JSON or CSV (the line is named)' },
   { code: 'database-check', kind: 'rejected', retryable: false, meaning: 'another database check failed' },
   { code: 'internal-error', kind: 'bug', retryable: false, meaning: 'a bug in Sqlitening' },
+  {
+    code: 'wait-timeout',
+    kind: 'timed-out',
+    retryable: false,
+    meaning:
+      '`wait`, `pull --wait`: the store still had no manifest of the commit when the time allowed ran out (its CI has not published yet, or failed to); a store still failing then exits 1 with its own reason',
+  },
 ];
 
 const reason = (code: string) => {
@@ -135,6 +151,7 @@ const reason = (code: string) => {
 
 /** The exit code of a kind of error. */
 export function exitCodeOf(kind: ErrorInfo['kind']): ErrorInfo['exitCode'] {
+  if (kind === 'timed-out') return EXIT['timed-out'];
   return kind === 'bug' ? EXIT.bug : kind === 'usage' ? EXIT.usage : kind === 'rejected' ? EXIT.rejected : EXIT.failed;
 }
 

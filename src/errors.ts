@@ -1,4 +1,4 @@
-import { SqliteningError } from '@sqlitening/contract';
+import { formatDuration, SqliteningError } from '@sqlitening/contract';
 
 /*
  * The errors Sqlitening raises on purpose. The base classes (and ContractError,
@@ -245,5 +245,26 @@ export class TooManyLiveCommitsError extends SqliteningError {
 export class GitError extends SqliteningError {
   constructor(message: string) {
     super(message, 'git-failed', 'failed', false);
+  }
+}
+
+/**
+ * A manifest did not appear within the time a waiter allowed (`wait --timeout`, `pull --wait`), and the
+ * store's last answer was that it is not there. Its own exit code, so a deploy can tell "CI has not
+ * published yet" from a broken store (which ends a wait with its own failure) and from a refused manifest.
+ */
+export class WaitTimeoutError extends SqliteningError {
+  constructor(
+    readonly key: string,
+    readonly location: string,
+    readonly waitedMs: number,
+    readonly polls: number,
+  ) {
+    super(
+      `${key} did not appear in ${location} within ${formatDuration(waitedMs)} (${polls} poll${polls === 1 ? '' : 's'}): the commit's snapshot is not published yet; publish it, or wait longer`,
+      'wait-timeout',
+      'timed-out',
+      false,
+    );
   }
 }

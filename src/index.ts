@@ -7,6 +7,7 @@ export { readRows, formatOfFile, INPUT_FORMATS, type InputFormat, type InputRows
 export { publishSnapshot, type PublishOptions, type PublishResult } from './publish/publish.js';
 export { downloadSnapshot } from './snapshot/download.js';
 export { readManifest } from './snapshot/manifest-store.js';
+export { findManifest, waitForManifest, type FoundManifest, type WaitForManifestOptions, type WaitPoll } from './snapshot/find-manifest.js';
 export { openStore, type StoreSettings } from './store/open-store.js';
 export { betterSqlite3Driver } from './sqlite/better-sqlite3-driver.js';
 export { nodeSqliteDriver } from './sqlite/node-sqlite-driver.js';

@@ -101,7 +101,7 @@ describe('sqlitening publish (CLI)', () => {
   });
 
   it('has --help on every command, with the exit codes', async () => {
-    for (const args of [['--help'], ['build', '--help'], ['publish', '--help']]) {
+    for (const args of [['--help'], ['build', '--help'], ['publish', '--help'], ['wait', '--help']]) {
       const result = await runCli(args);
       expect(result.code).toBe(0);
       expect(result.stdout).toContain('Usage: sqlitening');

@@ -31,6 +31,7 @@ import {
   StoreUnreachableError,
   TooLargeError,
   TooManyLiveCommitsError,
+  WaitTimeoutError,
   WrongCommitError,
 } from '../src/errors.js';
 import { withRetries } from '../src/retry.js';
@@ -87,6 +88,7 @@ describe('describeError, the one error model', () => {
       new CommitNotAllowedError('a'.repeat(40), 'origin/main'),
       new TooManyLiveCommitsError('a'.repeat(40), 10),
       new GitError('x'),
+      new WaitTimeoutError('k', 'l', 1, 1),
       ...[
         'database-check',
         'not-a-database',
@@ -112,7 +114,7 @@ describe('describeError, the one error model', () => {
   });
 
   it('gives every exit code one meaning', () => {
-    expect(EXIT_CODES.map((e) => e.code)).toEqual([0, 1, 2, 3, 4]);
+    expect(EXIT_CODES.map((e) => e.code)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(new Set(EXIT_CODES.map((e) => e.name)).size).toBe(EXIT_CODES.length);
   });
 
@@ -122,6 +124,7 @@ describe('describeError, the one error model', () => {
     expect(describeError(new ChecksumMismatchError('x', 'a', 'b'))).toMatchObject({ code: 'checksum-mismatch', retryable: true, exitCode: 1 });
     expect(describeError(new StalledError('x', 5))).toMatchObject({ code: 'stalled', retryable: true, exitCode: 1 });
     expect(describeError(new LockedError('/data', '1@host'))).toMatchObject({ code: 'locked', retryable: false, exitCode: 1 });
+    expect(describeError(new WaitTimeoutError('k', 'l', 1, 1))).toMatchObject({ code: 'wait-timeout', kind: 'timed-out', retryable: false, exitCode: 5 });
   });
 
   it('treats a document or key that breaks the contract as rejected data, not usage', async () => {

@@ -9,26 +9,28 @@ import { agentPaths } from '../agent/paths.js';
 import { databaseVerifier, DEFAULT_MAX_DATABASE_BYTES } from '../agent/sync.js';
 import { readTrustedKeys } from '../signing/keys.js';
 import { assertTaskName, touchTask } from '../agent/tasks.js';
-import { assertName, assertPodName, formatBytes, LATEST_KEY, manifestKey } from '@sqlitening/contract';
+import { assertName, assertPodName, formatBytes } from '@sqlitening/contract';
 import { NotFoundError, UsageError } from '../errors.js';
-import { parseGitShaArg, resolveGitSha } from '../git.js';
-import { acceptManifest } from '../snapshot/accept-manifest.js';
+import { parseGitShaArg } from '../git.js';
+import { findManifest } from '../snapshot/find-manifest.js';
 import { pullSnapshot } from '../snapshot/pull.js';
-import { readManifest } from '../snapshot/manifest-store.js';
 import { openStore } from '../store/open-store.js';
 import {
+  addManifestOptions,
   addStoreOptions,
   addTransferOptions,
   collect,
   durationArg,
   integerArg,
   nameOption,
+  pollOption,
   shareArg,
   sizeArg,
   storeSettings,
   transferLimits,
 } from './options.js';
 import type { Reporter } from './reporter.js';
+import { type ManifestLookupFlags, manifestLookup, waitWithProgress, withStopSignal } from './wait-command.js';
 
 interface SyncFlags {
   database: string;
@@ -260,80 +262,67 @@ export function pullCommand(reporter: () => Reporter): Command {
   const command = new Command('pull')
     .description('Download the newest snapshot of a commit (or of any commit with --latest), verified, to a file. No credentials needed over http(s).')
     .argument('<destination>', 'where to write the database')
-    .option('--git-sha <sha>', 'commit whose snapshot to fetch (default: $GITHUB_SHA, then git rev-parse HEAD)')
     .option('--latest', 'the newest snapshot of any commit (latest.json)')
-    .option('--trust-key <file>', 'accept only a manifest signed by this Ed25519 public key (repeatable)', collect)
-    .addOption(nameOption('refuse a manifest published with another --name, or none'))
     .option('--no-delta', 'download the whole snapshot even when the destination holds one the manifest has a delta from')
-    .option(QUICK_CHECK_FLAG, QUICK_CHECK_HELP);
-  addStoreOptions(addTransferOptions(command));
+    .option(QUICK_CHECK_FLAG, QUICK_CHECK_HELP)
+    .addOption(
+      new Option(
+        '--wait <duration>',
+        'when the manifest is not published yet, poll for it this long (as `sqlitening wait --timeout`) instead of failing',
+      ).argParser(durationArg),
+    )
+    .addOption(pollOption());
+  addStoreOptions(addTransferOptions(addManifestOptions(command)));
   command.addHelpText('after', '\nExample (a Dockerfile or a new machine):\n  sqlitening pull data/site.db --store https://snapshots.example.com/www --latest');
   command.action(
     async (
       destination: string,
-      flags: {
-        gitSha?: string;
+      flags: ManifestLookupFlags & {
         latest?: boolean;
-        trustKey?: string[];
-        name?: string;
         delta: boolean;
         quickCheck?: boolean;
-        stallTimeout: number;
-        deadline: number;
-        store?: string;
-        endpoint?: string;
-        region?: string;
-        pathStyle?: boolean;
+        wait?: number;
+        poll: number;
       },
     ) => {
       const out = reporter();
-      const store = await openStore(storeSettings(flags));
-      if (flags.latest && flags.gitSha) throw new UsageError('give either --git-sha or --latest, not both');
-      const gitSha = flags.latest ? null : resolveGitSha(flags.gitSha, process.env, process.cwd()).sha;
-      const key = gitSha === null ? LATEST_KEY : manifestKey(gitSha);
-      const limits = transferLimits(flags);
-      const read = await readManifest(store, key, { trustedKeys: await readTrustedKeys(flags.trustKey), limits });
-      if (read.status !== 'ok') throw new NotFoundError(key, store.location);
-      // A one-shot pull keeps no state, so it has no rollback floor; the name and a signed expiry still hold.
-      acceptManifest(
-        read.manifest,
-        {
-          appGitSha: gitSha,
-          databaseName: flags.name ?? null,
-          floor: null,
-          allowRollback: false,
-          now: new Date(),
-        },
-        `${store.location}/${key}`,
-      );
-      const file = path.resolve(destination);
-      const pulled = await pullSnapshot({
-        store,
-        manifest: read.manifest,
-        destination: file,
-        noDelta: flags.delta === false,
-        limits,
-        verify: databaseVerifier({ quickCheck: flags.quickCheck === true }),
-        onProgress: (bytes, total) => out.progress('pull', bytes, total),
+      if (flags.wait === undefined && command.getOptionValueSource('poll') === 'cli') throw new UsageError('--poll is the interval of --wait: give --wait too');
+      await withStopSignal(async (signal) => {
+        const lookup = await manifestLookup(flags, { latest: flags.latest === true, signal });
+        // The same lookup and acceptance whether it waits or not; only a missing manifest is treated differently.
+        const found =
+          flags.wait === undefined ? await findManifest(lookup) : await waitWithProgress(out, lookup, { pollMs: flags.poll, timeoutMs: flags.wait });
+        if (!found) throw new NotFoundError(lookup.key, lookup.store.location);
+        const { manifest } = found;
+        const file = path.resolve(destination);
+        const pulled = await pullSnapshot({
+          store: lookup.store,
+          manifest,
+          destination: file,
+          noDelta: flags.delta === false,
+          limits: lookup.limits,
+          verify: databaseVerifier({ quickCheck: flags.quickCheck === true }),
+          onProgress: (bytes, total) => out.progress('pull', bytes, total),
+        });
+        const how = {
+          current: 'already current',
+          delta: `a delta of ${formatBytes(pulled.bytesReceived)}`,
+          full: `${formatBytes(pulled.bytesReceived)} downloaded`,
+        }[pulled.method];
+        out.result(
+          {
+            command: 'pull',
+            path: file,
+            gitSha: manifest.gitSha,
+            sha256: manifest.database.sha256,
+            createdAt: manifest.createdAt,
+            method: pulled.method,
+            bytesReceived: pulled.bytesReceived,
+            fallback: pulled.fallback,
+          },
+          `Pulled ${file}: commit ${manifest.gitSha.slice(0, 12)}, built ${manifest.createdAt}, ${formatBytes(manifest.database.size)}, ${how} (verified)`,
+        );
       });
-      const how = {
-        current: 'already current',
-        delta: `a delta of ${formatBytes(pulled.bytesReceived)}`,
-        full: `${formatBytes(pulled.bytesReceived)} downloaded`,
-      }[pulled.method];
-      out.result(
-        {
-          command: 'pull',
-          path: file,
-          gitSha: read.manifest.gitSha,
-          sha256: read.manifest.database.sha256,
-          createdAt: read.manifest.createdAt,
-          method: pulled.method,
-          bytesReceived: pulled.bytesReceived,
-          fallback: pulled.fallback,
-        },
-        `Pulled ${file}: commit ${read.manifest.gitSha.slice(0, 12)}, built ${read.manifest.createdAt}, ${formatBytes(read.manifest.database.size)}, ${how} (verified)`,
-      );
     },
   );
   return command;

@@ -6,6 +6,7 @@ import { buildCommand } from './build-command.js';
 import { loadCommand } from './load-command.js';
 import { keygenCommand, pruneCommand, publishCommand } from './publish-command.js';
 import { Reporter } from './reporter.js';
+import { waitCommand } from './wait-command.js';
 
 const EXIT_CODES_HELP = `\nExit codes:\n${EXIT_CODES.map((e) => `  ${e.code}  ${e.meaning}`).join('\n')}`;
 
@@ -24,9 +25,18 @@ export async function main(argv: string[]): Promise<number> {
       // Commander's own errors are reported below, once, in our format.
       outputError: () => {},
     });
-  for (const command of [buildCommand, loadCommand, publishCommand, pruneCommand, keygenCommand, syncCommand, agentCommand, pullCommand, touchCommand].map(
-    (make) => make(getReporter),
-  )) {
+  for (const command of [
+    buildCommand,
+    loadCommand,
+    publishCommand,
+    pruneCommand,
+    keygenCommand,
+    syncCommand,
+    agentCommand,
+    pullCommand,
+    waitCommand,
+    touchCommand,
+  ].map((make) => make(getReporter))) {
     command
       .addHelpText('after', EXIT_CODES_HELP)
       .exitOverride()

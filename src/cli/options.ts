@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transfer-limits.js';
-import { assertName, type Encoding, ENCODINGS } from '@sqlitening/contract';
+import { assertName, type Encoding, ENCODINGS, formatDuration, UsageError } from '@sqlitening/contract';
 import { errorMessage } from '../describe-error.js';
 import { parseDuration, parseInteger, parseShare, parseSize } from '../values.js';
 import type { StoreSettings } from '../store/open-store.js';
@@ -19,6 +19,13 @@ function forCommander<T>(parse: (text: string, what: string) => T): (value: stri
 export const integerArg = (min: number, max?: number) => forCommander((text, what) => parseInteger(text, what, min, max));
 export const shareArg = forCommander(parseShare);
 export const durationArg = forCommander(parseDuration);
+/** A duration of at least `minMs`: an interval of 0 would poll a store in a tight loop. */
+export const durationAtLeastArg = (minMs: number) =>
+  forCommander((text, what) => {
+    const ms = parseDuration(text, what);
+    if (ms < minMs) throw new UsageError(`invalid ${what}: expected a duration of at least ${formatDuration(minMs)}, got ${JSON.stringify(text)}`);
+    return ms;
+  });
 export const sizeArg = forCommander(parseSize);
 
 export function collect(value: string, previous: string[] = []): string[] {
@@ -72,4 +79,25 @@ export function transferLimits(flags: { stallTimeout: number; deadline: number }
 /** --name (or SQLITENING_NAME): which database, checked against the contract's name rule as it is parsed. */
 export function nameOption(description: string): Option {
   return new Option('--name <name>', description).env('SQLITENING_NAME').argParser(forCommander(assertName));
+}
+
+/**
+ * --git-sha, --trust-key and --name of the commands that look up one commit's manifest and accept it
+ * (`pull`, `wait`): one definition, so the two cannot drift apart in what they accept.
+ */
+export function addManifestOptions(command: Command): Command {
+  return command
+    .option('--git-sha <sha>', 'commit whose snapshot to look for (default: $GITHUB_SHA, then git rev-parse HEAD)')
+    .option('--trust-key <file>', 'accept only a manifest signed by this Ed25519 public key (repeatable)', collect)
+    .addOption(nameOption('refuse a manifest published with another --name, or none'));
+}
+
+/** The shortest --poll: below it a fleet of waiting pods would hammer the store for nothing. */
+export const MIN_POLL_MS = 100;
+
+/** --poll: how often a waiting command looks for the manifest. */
+export function pollOption(): Option {
+  return new Option('--poll <duration>', 'time between polls while the manifest is missing (after store failures: backing off up to 1m)')
+    .argParser(durationAtLeastArg(MIN_POLL_MS))
+    .default(5_000, '5s');
 }

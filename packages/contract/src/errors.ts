@@ -10,7 +10,9 @@ export type ErrorKind =
   /** The data was refused: a migration, loader or check failed, or a document breaks the contract. */
   | 'rejected'
   /** A store, network or disk failure. */
-  | 'failed';
+  | 'failed'
+  /** Waited as long as allowed for something that did not come (a snapshot not yet published). */
+  | 'timed-out';
 
 /**
  * Base of every error Sqlitening raises on purpose. `code` is stable (scripts,
