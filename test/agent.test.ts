@@ -141,7 +141,7 @@ describe('faults leave the live database untouched and show in health and metric
     const health = await a.report();
     expect(health.lastError?.code).toBe(reason);
     expect(health.database?.sha256).toBe(v1.database.sha256);
-    const metrics = await a.metrics.registry.getSingleMetricAsString('sqlitening_sync_failures_total');
+    const metrics = await a.metrics!.registry.getSingleMetricAsString('sqlitening_sync_failures_total');
     expect(metrics).toContain(`sqlitening_sync_failures_total{reason="${reason}"} 1`);
   }
 
@@ -260,7 +260,7 @@ describe('health server', () => {
     const a = await openAgent({ databaseLimitMs: 600_000, taskLimits: new Map([['translations', 3_600_000]]) });
     health = createHealthServer({
       report: () => a.report(),
-      metrics: a.metrics,
+      metrics: a.metrics!,
       hostAllowed: makeHostCheck(['localhost', '.svc.cluster.local'], ['127.0.0.0/8', '10.0.0.0/8', 'fd00::/8']),
     });
     port = (await listen(health, '127.0.0.1', 0)).port;
@@ -358,7 +358,7 @@ describe('heartbeats', () => {
 
       answer = 500;
       expect((await a.runOnce()).ok).toBe(true);
-      expect(await a.metrics.registry.getSingleMetricAsString('sqlitening_heartbeat_failures_total')).toContain('sqlitening_heartbeat_failures_total 1');
+      expect(await a.metrics!.registry.getSingleMetricAsString('sqlitening_heartbeat_failures_total')).toContain('sqlitening_heartbeat_failures_total 1');
     } finally {
       await new Promise((resolve) => board.close(resolve));
     }

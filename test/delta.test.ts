@@ -164,7 +164,7 @@ describe('the pod applies deltas', () => {
     expect(v2.deltas[0]!.size).toBeLessThan(v2.object.size / 4);
     const report = await a.report();
     expect(report.lastInstall?.method).toBe('delta');
-    const metrics = await a.metrics.registry.metrics();
+    const metrics = await a.metrics!.registry.metrics();
     expect(metrics).toContain('sqlitening_sync_total{method="delta"} 1');
     expect(metrics).toContain('sqlitening_sync_total{method="full"} 1');
     expect(metrics).toContain(`sqlitening_sync_bytes_total{method="delta"} ${v2.deltas[0]!.size}`);
@@ -283,12 +283,12 @@ describe('the pod applies deltas', () => {
     // A one-shot sync trusts a check younger than --reverify (the install was one); the agent checks at its start.
     const quiet = await openAgent();
     expect((await quiet.runOnce()).ok).toBe(true);
-    expect(await quiet.metrics.registry.metrics()).not.toContain('sqlitening_reverifications_total{result=');
+    expect(await quiet.metrics!.registry.metrics()).not.toContain('sqlitening_reverifications_total{result=');
     await quiet.stop();
     const b = await openAgent({ reverifyAtStart: true });
     expect((await b.runOnce()).ok).toBe(true);
     expect(sha256(live())).toBe(v1.database.sha256);
-    expect(await b.metrics.registry.metrics()).toContain('sqlitening_reverifications_total{result="mismatch"} 1');
+    expect(await b.metrics!.registry.metrics()).toContain('sqlitening_reverifications_total{result="mismatch"} 1');
   });
 
   it('sqlitening pull uses a delta when the destination holds an earlier snapshot', async () => {

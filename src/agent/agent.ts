@@ -5,7 +5,7 @@ import type { ObjectStore } from '../store/object-store.js';
 import { evaluateHealth, type HealthReport, type TaskInput } from './health.js';
 import { heartbeatFrom, sendHeartbeat, type BoardSettings } from './heartbeat-client.js';
 import { acquireLock } from './lock.js';
-import { AgentMetrics } from './metrics.js';
+import type { AgentMetrics } from './metrics.js';
 import { DATABASE_TASK, agentPaths, type AgentPaths } from './paths.js';
 import { readState, writeState, type AgentState } from './state.js';
 import { raiseFloor } from '../snapshot/accept-manifest.js';
@@ -52,6 +52,8 @@ export interface AgentOptions {
   /** @default 1000 */
   retryBaseDelayMs?: number;
   board?: BoardSettings;
+  /** Keep Prometheus metrics (`agent.metrics`); a one-shot sync has no one to scrape them and skips loading prom-client. @default true */
+  metrics?: boolean;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -65,7 +67,8 @@ export type RunResult = { ok: true; outcome: SyncOutcome } | { ok: false; error:
  */
 export class Agent {
   readonly paths: AgentPaths;
-  readonly metrics: AgentMetrics;
+  /** Null when the options turned metrics off. */
+  readonly metrics: AgentMetrics | null;
   readonly #options: AgentOptions;
   readonly #release: () => Promise<void>;
   #state: AgentState;
@@ -76,12 +79,18 @@ export class Agent {
   #verifiedHere = false;
   #stopped = false;
 
-  private constructor(options: AgentOptions, paths: AgentPaths, release: () => Promise<void>, state: AgentState) {
+  private constructor(
+    options: AgentOptions,
+    paths: AgentPaths,
+    release: () => Promise<void>,
+    state: AgentState,
+    metrics: typeof import('./metrics.js') | null,
+  ) {
     this.#options = options;
     this.paths = paths;
     this.#release = release;
     this.#state = state;
-    this.metrics = new AgentMetrics(() => this.report());
+    this.metrics = metrics ? new metrics.AgentMetrics(() => this.report()) : null;
   }
 
   /** Takes the folder's lock, removes temp files of a crashed run, and loads the state. */
@@ -92,7 +101,8 @@ export class Agent {
       const removed = await removeStaleTemps(paths.folder);
       if (removed.length) options.log?.('cleanup', { removed });
       await discardUntrustedStandby(paths);
-      return new Agent(options, paths, release, await readState(paths.state));
+      const metrics = options.metrics === false ? null : await import('./metrics.js');
+      return new Agent(options, paths, release, await readState(paths.state), metrics);
     } catch (error) {
       await release();
       throw error;
@@ -175,11 +185,11 @@ export class Agent {
       };
       await writeState(this.paths.state, this.#state);
       await touchTask(this.paths.tasks, DATABASE_TASK, done);
-      this.metrics.runs.inc({ result: outcome.status });
-      this.metrics.bytes.inc(outcome.bytesReceived);
+      this.metrics?.runs.inc({ result: outcome.status });
+      this.metrics?.bytes.inc(outcome.bytesReceived);
       if (outcome.status === 'installed') {
-        this.metrics.installs.inc({ method: outcome.method });
-        this.metrics.installBytes.inc({ method: outcome.method }, outcome.bytesReceived);
+        this.metrics?.installs.inc({ method: outcome.method });
+        this.metrics?.installBytes.inc({ method: outcome.method }, outcome.bytesReceived);
       }
       log(outcome.status, {
         sha256: outcome.manifest?.database.sha256 ?? null,
@@ -191,8 +201,8 @@ export class Agent {
       const code = describeError(error).code;
       if (this.#stopped && this.#abort.signal.aborted) return { ok: false, error, code: 'stopped' };
       // Counted before the state shows the error, so that /healthz never reports a failure the metrics lack.
-      this.metrics.runs.inc({ result: 'failed' });
-      this.metrics.failures.inc({ reason: code });
+      this.metrics?.runs.inc({ result: 'failed' });
+      this.metrics?.failures.inc({ reason: code });
       this.#state = {
         ...this.#state,
         lastRunAt: startedAt.toISOString(),
@@ -220,7 +230,7 @@ export class Agent {
     // A live file that cannot be read is as good as a corrupt one: the full download below replaces it.
     const ok = await reverifyLiveFile(this.paths, installed).catch(() => false);
     this.#verifiedHere = true;
-    this.metrics.reverifications.inc({ result: ok ? 'ok' : 'mismatch' });
+    this.metrics?.reverifications.inc({ result: ok ? 'ok' : 'mismatch' });
     this.#options.log?.('reverified', { ok, sha256: installed.database.sha256 });
     // A mismatch forgets the installed file (this run downloads it whole) but keeps the rollback floor.
     this.#state = ok ? { ...this.#state, verifiedAt: now.toISOString() } : { ...this.#state, installed: null, manifestEtag: null, verifiedAt: null };
@@ -232,7 +242,7 @@ export class Agent {
     try {
       await sendHeartbeat(board, heartbeatFrom(await this.report(), board));
     } catch (error) {
-      this.metrics.heartbeatFailures.inc();
+      this.metrics?.heartbeatFailures.inc();
       this.#options.log?.('heartbeat-failed', { message: errorMessage(error) });
     }
   }

@@ -150,7 +150,7 @@ export function syncCommand(reporter: () => Reporter): Command {
   );
   command.action(async (flags: SyncFlags) => {
     const out = reporter();
-    const agent = await Agent.open(await agentOptions(flags, out));
+    const agent = await Agent.open({ ...(await agentOptions(flags, out)), metrics: false });
     try {
       const result = await agent.runOnce();
       if (!result.ok) throw result.error;
@@ -227,7 +227,8 @@ Tasks are marker files: \`sqlitening touch NAME --database FILE\` records a succ
     const agent = await Agent.open(options);
     const server = createHealthServer({
       report: () => agent.report(),
-      metrics: agent.metrics,
+      // Agent.open keeps metrics unless told not to.
+      metrics: agent.metrics!,
       hostAllowed,
       peerAllowed,
       limits: { maxConnections: flags.maxConnections },

@@ -12,13 +12,20 @@ import vm from 'node:vm';
  * with one every 2 MiB).
  */
 
-type Collect = (options: { type: 'minor' }) => void;
+type Collect = (options: { type: 'minor' | 'major' }) => void;
 let collect: Collect | null | undefined;
+let calls = 0;
+/**
+ * Every this many calls the collection is a full one: a decoder fills its output buffer over
+ * several reads, so those buffers live through two young collections and move to the old
+ * generation, which only a full collection sweeps (measured, gzip: 30 MiB of them without).
+ */
+const FULL_EVERY = 32;
 
-/** Frees the buffers of reads already consumed; a no-op where the runtime does not allow it. */
+/** Frees the buffers of reads already consumed (call every MiB or so); a no-op where the runtime does not allow it. */
 export function reclaimReadBuffers(): void {
   collect ??= youngCollector();
-  collect?.({ type: 'minor' });
+  collect?.({ type: ++calls % FULL_EVERY === 0 ? 'major' : 'minor' });
 }
 
 function youngCollector(): Collect | null {
