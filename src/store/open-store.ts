@@ -17,6 +17,78 @@ export interface StoreSettings {
   region?: string | undefined;
   /** Path-style bucket addressing (MinIO and most self-hosted stores). */
   forcePathStyle?: boolean | undefined;
+  /** A profile of the AWS SDK's shared config and credentials files, for this store's credentials. */
+  profile?: string | undefined;
+  /** This store's credentials, instead of the AWS SDK's default chain (another service's keys, for a mirror). */
+  credentials?: StoreCredentials | undefined;
+}
+
+/** An S3 access key, as `credentials-env=PREFIX` reads it from `PREFIX_ACCESS_KEY_ID` and the like. */
+export interface StoreCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string | undefined;
+}
+
+/**
+ * What an s3:// URL may carry after `?`: the settings that differ between mirrors on different services
+ * (an AWS bucket and an R2 one, say), so that each `--store` says all of its own. Flags and environment
+ * variables (`--endpoint`, `--region`, `--path-style`) are the defaults these override.
+ */
+export const S3_URL_PARAMETERS = ['endpoint', 'region', 'path-style', 'profile', 'credentials-env'] as const;
+
+const TRUE_WORDS = new Set(['', '1', 'true', 'yes']);
+const FALSE_WORDS = new Set(['0', 'false', 'no']);
+
+/**
+ * The settings of one store from its URL: for an s3:// URL, the parameters after `?`
+ * ({@link S3_URL_PARAMETERS}) override `defaults`, and `credentials-env=PREFIX` reads
+ * `PREFIX_ACCESS_KEY_ID`, `PREFIX_SECRET_ACCESS_KEY` and `PREFIX_SESSION_TOKEN` (if set) from `env`.
+ * Other URLs keep `defaults` as they are (`openStore` refuses an endpoint for them). Pure: the caller
+ * passes the environment. Throws `UsageError` naming the parameter.
+ */
+export function storeSettingsFromUrl(text: string, defaults: Omit<StoreSettings, 'url'>, env: Readonly<Record<string, string | undefined>>): StoreSettings {
+  const url = text.trim();
+  const query = url.indexOf('?');
+  if (!/^s3:\/\//i.test(url) || query === -1) return { ...defaults, url };
+  const settings: StoreSettings = { ...defaults, url: url.slice(0, query) };
+  const where = `store ${settings.url}`;
+  for (const [name, value] of new URLSearchParams(url.slice(query + 1))) {
+    switch (name) {
+      case 'endpoint':
+      case 'region':
+      case 'profile':
+        if (value === '') throw new UsageError(`invalid ${where}: ?${name}= needs a value`);
+        settings[name] = value;
+        break;
+      case 'path-style':
+        if (!TRUE_WORDS.has(value) && !FALSE_WORDS.has(value)) {
+          throw new UsageError(`invalid ${where}: expected ?path-style, ?path-style=true or ?path-style=false, got ${JSON.stringify(value)}`);
+        }
+        settings.forcePathStyle = TRUE_WORDS.has(value);
+        break;
+      case 'credentials-env': {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(value)) {
+          throw new UsageError(`invalid ${where}: expected ?credentials-env=PREFIX (letters, digits, _), got ${JSON.stringify(value)}`);
+        }
+        const accessKeyId = env[`${value}_ACCESS_KEY_ID`];
+        const secretAccessKey = env[`${value}_SECRET_ACCESS_KEY`];
+        if (!accessKeyId || !secretAccessKey) {
+          throw new UsageError(
+            `${where} takes its credentials from ${value}_ACCESS_KEY_ID and ${value}_SECRET_ACCESS_KEY (credentials-env=${value}), and one is not set`,
+          );
+        }
+        settings.credentials = { accessKeyId, secretAccessKey, sessionToken: env[`${value}_SESSION_TOKEN`] || undefined };
+        break;
+      }
+      default:
+        throw new UsageError(`invalid ${where}: unknown parameter ?${name}; expected ${S3_URL_PARAMETERS.join(', ')}`);
+    }
+  }
+  if (settings.profile !== undefined && settings.credentials !== undefined) {
+    throw new UsageError(`invalid ${where}: give either ?profile or ?credentials-env, not both`);
+  }
+  return settings;
 }
 
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -27,12 +99,15 @@ function trimSlashes(value: string): string {
 }
 
 /**
- * Opens the store a settings object names. Throws `UsageError` naming what
- * was wrong. The AWS SDK is loaded only for s3:// stores: an agent reading
+ * Opens the store a settings object names, with the parameters of an s3://
+ * URL ({@link storeSettingsFromUrl}; `env` for `credentials-env`). Throws
+ * `UsageError` naming what was wrong. The AWS SDK is loaded only for s3:// stores: an agent reading
  * over plain HTTPS needs none of it (an optional peer dependency).
  */
-export async function openStore(settings: StoreSettings): Promise<ObjectStore> {
-  const url = settings.url.trim();
+export async function openStore(given: StoreSettings, env: Readonly<Record<string, string | undefined>> = {}): Promise<ObjectStore> {
+  const { url: text, ...defaults } = given;
+  const settings = storeSettingsFromUrl(text, defaults, env);
+  const url = settings.url;
   if (url === '') throw new UsageError(`missing store: ${EXPECTED}`);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
   if (settings.endpoint !== undefined && scheme !== 's3') {
@@ -61,6 +136,8 @@ export async function openStore(settings: StoreSettings): Promise<ObjectStore> {
       endpoint: settings.endpoint,
       region: settings.region ?? (settings.endpoint ? 'auto' : undefined),
       forcePathStyle: settings.forcePathStyle,
+      profile: settings.profile,
+      credentials: settings.credentials,
     });
   }
   if (scheme === 'http' || scheme === 'https') return new HttpStore({ baseUrl: url });

@@ -18,11 +18,15 @@ export interface S3StoreOptions {
   /** Key prefix inside the bucket, without leading or trailing `/`; empty for the bucket's root. */
   prefix: string;
   /** Endpoint of an S3-compatible service (R2, MinIO); AWS S3 when absent. */
-  endpoint?: string;
+  endpoint?: string | undefined;
   /** Region; the SDK's default chain (`AWS_REGION`, profile) when absent, `auto` for R2. */
-  region?: string;
+  region?: string | undefined;
   /** Address buckets as `endpoint/bucket` instead of `bucket.endpoint` (MinIO, most self-hosted stores). */
-  forcePathStyle?: boolean;
+  forcePathStyle?: boolean | undefined;
+  /** A profile of the SDK's shared config and credentials files; the default chain's when absent. */
+  profile?: string | undefined;
+  /** Credentials of this store alone (a mirror on another service); the SDK's default chain when absent. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined } | undefined;
   /** Milliseconds to wait for a connection, and for each response after the request is sent. */
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
@@ -63,6 +67,8 @@ export class S3Store implements ObjectStore {
       },
     };
     if (options.region) config.region = options.region;
+    if (options.profile) config.profile = options.profile;
+    if (options.credentials) config.credentials = options.credentials;
     if (options.endpoint) {
       config.endpoint = options.endpoint;
       // S3-compatible stores vary in their support of the newer default checksums
