@@ -19,6 +19,12 @@ export const EXIT_CODES = [
     name: 'timed-out',
     meaning: 'waited as long as allowed (`wait --timeout`, `pull --wait`), and the snapshot is still not published',
   },
+  {
+    code: 6,
+    name: 'partial',
+    meaning:
+      'with several `--store`: done in some stores, failed in others (`publish`: the snapshot and its manifest are in the stores that succeeded; each failure is named)',
+  },
 ] as const;
 
 export type ExitName = (typeof EXIT_CODES)[number]['name'];
@@ -135,6 +141,12 @@ export const REASONS: ReadonlyArray<{ code: string; kind: ErrorInfo['kind']; ret
   { code: 'database-check', kind: 'rejected', retryable: false, meaning: 'another database check failed' },
   { code: 'internal-error', kind: 'bug', retryable: false, meaning: 'a bug in Sqlitening' },
   {
+    code: 'some-stores-failed',
+    kind: 'partial',
+    retryable: true,
+    meaning: '`publish`, `prune` with several `--store`: some stores failed (after retries) while others succeeded; running it again brings the failed ones up',
+  },
+  {
     code: 'wait-timeout',
     kind: 'timed-out',
     retryable: false,
@@ -152,6 +164,7 @@ const reason = (code: string) => {
 /** The exit code of a kind of error. */
 export function exitCodeOf(kind: ErrorInfo['kind']): ErrorInfo['exitCode'] {
   if (kind === 'timed-out') return EXIT['timed-out'];
+  if (kind === 'partial') return EXIT.partial;
   return kind === 'bug' ? EXIT.bug : kind === 'usage' ? EXIT.usage : kind === 'rejected' ? EXIT.rejected : EXIT.failed;
 }
 

@@ -268,3 +268,23 @@ export class WaitTimeoutError extends SqliteningError {
     );
   }
 }
+
+/**
+ * With several stores (mirrors), some succeeded and the others failed, each after its retries. Its own exit
+ * code, so a pipeline can tell "the snapshot is live, a mirror lags" from "nothing was published".
+ */
+export class SomeStoresFailedError extends SqliteningError {
+  constructor(
+    readonly what: string,
+    /** Each failed store's location and reason. */
+    readonly failures: ReadonlyArray<{ location: string; reason: string; message: string }>,
+    readonly succeeded: number,
+  ) {
+    super(
+      `${what} in ${succeeded} of ${succeeded + failures.length} stores; failed in ${failures.map((f) => `${f.location} (${f.reason}: ${f.message})`).join(', ')}`,
+      'some-stores-failed',
+      'partial',
+      true,
+    );
+  }
+}

@@ -26,6 +26,7 @@ import {
   StateError,
   SignatureError,
   SizeMismatchError,
+  SomeStoresFailedError,
   StalledError,
   StoreError,
   StoreUnreachableError,
@@ -89,6 +90,7 @@ describe('describeError, the one error model', () => {
       new TooManyLiveCommitsError('a'.repeat(40), 10),
       new GitError('x'),
       new WaitTimeoutError('k', 'l', 1, 1),
+      new SomeStoresFailedError('published', [{ location: 's3://b', reason: 'store-unreachable', message: 'x' }], 1),
       ...[
         'database-check',
         'not-a-database',
@@ -114,7 +116,7 @@ describe('describeError, the one error model', () => {
   });
 
   it('gives every exit code one meaning', () => {
-    expect(EXIT_CODES.map((e) => e.code)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(EXIT_CODES.map((e) => e.code)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(new Set(EXIT_CODES.map((e) => e.name)).size).toBe(EXIT_CODES.length);
   });
 
@@ -125,6 +127,12 @@ describe('describeError, the one error model', () => {
     expect(describeError(new StalledError('x', 5))).toMatchObject({ code: 'stalled', retryable: true, exitCode: 1 });
     expect(describeError(new LockedError('/data', '1@host'))).toMatchObject({ code: 'locked', retryable: false, exitCode: 1 });
     expect(describeError(new WaitTimeoutError('k', 'l', 1, 1))).toMatchObject({ code: 'wait-timeout', kind: 'timed-out', retryable: false, exitCode: 5 });
+    expect(describeError(new SomeStoresFailedError('published', [{ location: 's3://b', reason: 'store-error', message: 'x' }], 1))).toMatchObject({
+      code: 'some-stores-failed',
+      kind: 'partial',
+      retryable: true,
+      exitCode: 6,
+    });
   });
 
   it('treats a document or key that breaks the contract as rejected data, not usage', async () => {

@@ -15,7 +15,9 @@ import {
   snapshotKey,
 } from '@sqlitening/contract';
 import { inspectDatabaseFile, type DatabaseStats } from '../builder/inspect.js';
+import { describeError, errorMessage } from '../describe-error.js';
 import { SignatureError, StoreError } from '../errors.js';
+import { withRetries } from '../retry.js';
 import { publisherTrust, type TrustedKey } from '../signing/keys.js';
 import type { SqliteDriver } from '../sqlite/driver.js';
 import { chunkRoot, HASH_BYTES } from '../snapshot/chunk-hashes.js';
@@ -89,29 +91,148 @@ export interface PublishResult {
   durationMs: number;
 }
 
+/** Publishing one snapshot to several stores (mirrors): the options of {@link publishSnapshot}, with every store. */
+export interface PublishToStoresOptions extends Omit<PublishOptions, 'store'> {
+  /** The stores, the preferred one first (only the order of reports depends on it). */
+  stores: readonly ObjectStore[];
+  /** Tries of each store call (read, upload, manifest) for transient failures. @default 3 */
+  attempts?: number | undefined;
+  /** @default 1000 */
+  retryBaseDelayMs?: number | undefined;
+}
+
+/** What one store got. */
+export type StorePublishResult = {
+  /** Its place among the stores given. */
+  index: number;
+  location: string;
+} & (
+  | (Omit<PublishResult, 'durationMs'> & { error?: undefined })
+  | {
+      status: 'failed';
+      /** The step that failed, after its retries: reading the current manifest, uploading the objects, or writing the manifest. */
+      step: 'read' | 'upload' | 'manifest';
+      error: unknown;
+    }
+);
+
+export interface PublishToStoresResult {
+  /** Whether every store got the snapshot and its manifest (or had it already), some of them, or none. */
+  outcome: 'all' | 'some' | 'none';
+  stores: StorePublishResult[];
+  durationMs: number;
+}
+
+/** One store's progress through a publish. */
+interface Target {
+  store: ObjectStore;
+  index: number;
+  step: (step: string, detail: Record<string, unknown>) => void;
+  previous?: Manifest | undefined;
+  manifest?: Manifest;
+  status?: PublishResult['status'];
+  pruned: string[];
+  failure?: { step: 'read' | 'upload' | 'manifest'; error: unknown };
+}
+
 /**
  * Publishes a database for a commit: check, hash and compress it in one read,
  * upload the object, confirm it, then write the commit's manifest and
  * `latest.json`, then prune. The manifest is written only after the store
  * has confirmed the whole object, so no reader can see a manifest pointing at
  * a missing or partial object, and a failed run is simply retried by the next.
+ * Throws what failed (no retries: {@link publishToStores} has them).
  */
 export async function publishSnapshot(options: PublishOptions): Promise<PublishResult> {
+  const { store, ...rest } = options;
+  const result = await publishToStores({ ...rest, stores: [store], attempts: 1 });
+  const only = result.stores[0]!;
+  if (only.status === 'failed') throw only.error;
+  return {
+    status: only.status,
+    manifest: only.manifest,
+    manifestKey: only.manifestKey,
+    objectKey: only.objectKey,
+    pruned: only.pruned,
+    durationMs: result.durationMs,
+  };
+}
+
+/**
+ * Publishes one snapshot to several stores (mirrors): the database is checked, hashed and compressed
+ * once; every store gets its objects (the snapshot, its chunk list, its deltas) before any store gets a
+ * manifest, so that no store points pods at a snapshot that some mirror they may fail over to lacks,
+ * unless that mirror failed; then each store gets its manifest, `latest.json`, and its pruning.
+ *
+ * Each store's manifest is made from that store's own content: its own current manifest decides whether
+ * the bytes are already there (`unchanged`) and which earlier snapshots it keeps (`history`), and its
+ * deltas are made from those and written to it. Stores that differ (a new mirror, one that missed a
+ * publish) so get manifests that differ in history and deltas, each true of its store; every one names
+ * the same new object under the same key, so a pod may read a manifest from one store and the snapshot
+ * from another. A store that fails is retried (`attempts`), then left, reported with the step and error;
+ * the others go on. A failure of the database itself (a check) throws, as no store can take it.
+ */
+export async function publishToStores(options: PublishToStoresOptions): Promise<PublishToStoresResult> {
   const started = Date.now();
   const now = options.now ?? (() => new Date());
-  const step = options.onStep ?? (() => {});
-  const { store } = options;
+  const onStep = options.onStep ?? (() => {});
   const pointerKey = manifestKey(options.gitSha);
+  const several = options.stores.length > 1;
+  const targets: Target[] = options.stores.map((store, index) => ({
+    store,
+    index,
+    // With several stores, each step says which one it is about.
+    step: several ? (step, detail) => onStep(step, { store: store.location, ...detail }) : onStep,
+    pruned: [],
+  }));
+  const live = () => targets.filter((t) => !t.failure);
 
   const trust = publisherTrust(options.signingKey, options.trustedKeys);
   const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
   const call = { signal: limits.signal };
   const name = options.name ?? undefined;
+  const retrying = <T>(t: Target, what: string, work: () => Promise<T>): Promise<T> =>
+    withRetries(work, {
+      attempts: options.attempts ?? 3,
+      baseDelayMs: options.retryBaseDelayMs ?? 1000,
+      signal: limits.signal,
+      onRetry: (error, attempt, delayMs) => t.step('retry', { what, attempt, delayMs, reason: describeError(error).code, message: errorMessage(error) }),
+    });
+  const attempt = async (t: Target, step: 'read' | 'upload' | 'manifest', work: () => Promise<void>): Promise<void> => {
+    try {
+      await work();
+    } catch (error) {
+      // A stopped publish is not one store's failure.
+      if (limits.signal?.aborted) throw error;
+      t.failure = { step, error };
+      t.step('store-failed', { failedStep: step, reason: describeError(error).code, message: errorMessage(error) });
+    }
+  };
+  const finish = (): PublishToStoresResult => {
+    const failed = targets.filter((t) => t.failure).length;
+    return {
+      outcome: failed === 0 ? 'all' : failed === targets.length ? 'none' : 'some',
+      stores: targets.map((t): StorePublishResult => {
+        const where = { index: t.index, location: t.store.location };
+        if (t.failure) return { ...where, status: 'failed', ...t.failure };
+        return { ...where, status: t.status!, manifest: t.manifest!, manifestKey: pointerKey, objectKey: t.manifest!.object.key, pruned: t.pruned };
+      }),
+      durationMs: Date.now() - started,
+    };
+  };
+
   // First the cheap calls that fail on bad settings: store reachable, bucket there, current manifest valid.
-  const previous = await readCurrent(store, pointerKey, { gitSha: options.gitSha, name, trust, limits }, step);
+  await Promise.all(
+    targets.map((t) =>
+      attempt(t, 'read', async () => {
+        t.previous = await retrying(t, 'read', () => readCurrent(t.store, pointerKey, { gitSha: options.gitSha, name, trust, limits }, t.step));
+      }),
+    ),
+  );
+  if (live().length === 0) return finish();
 
   const stats = options.stats ?? inspectDatabaseFile(options.database, { check: options.check, sqlite: options.sqlite });
-  step('checked', { checked: options.check, tables: stats.tables.length });
+  onStep('checked', { checked: options.check, tables: stats.tables.length });
 
   const { size: databaseSize } = await stat(options.database);
   const encoded = await encodeSnapshot({
@@ -125,7 +246,8 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
   try {
     const createdAt = now();
     const expiresAt = options.expiresInMs ? new Date(createdAt.getTime() + options.expiresInMs).toISOString() : undefined;
-    const manifest: Manifest = {
+    // What every store's manifest shares: one object key for all of them, so a pod may fetch it from any.
+    const common: Omit<Manifest, 'history' | 'deltas'> = {
       format: MANIFEST_FORMAT,
       version: MANIFEST_VERSION,
       gitSha: options.gitSha,
@@ -145,86 +267,134 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
         root: chunkRoot(encoded.chunkHashes),
         key: chunkListKey({ gitSha: options.gitSha, createdAt, sha256: encoded.sha256 }),
       },
-      deltas: [],
-      // The snapshots this one may be a delta from at the next publish: the previous one and its own history, as many as are kept.
-      history: previous?.chunks
-        ? [{ sha256: previous.database.sha256, size: previous.database.size, createdAt: previous.createdAt, chunks: previous.chunks }, ...previous.history]
-            .filter((entry) => entry.sha256 !== encoded.sha256)
-            .slice(0, Math.max(0, options.retention.keep - 1))
-        : [],
     };
-    step('encoded', { sha256: encoded.sha256, size: encoded.size, encodedSize: encoded.encodedSize });
+    onStep('encoded', { sha256: encoded.sha256, size: encoded.size, encodedSize: encoded.encodedSize });
 
-    if (previous && previous.database.sha256 === encoded.sha256) {
-      // Same bytes: keep the existing object and manifest, but only if the object is really there.
-      const object = await store.head(previous.object.key, call);
-      if (object && object.size === previous.object.size) {
-        // The same verified manifest with a new expiry: a scheduled publish keeps the snapshot valid for pods.
-        const renewed: Manifest = expiresAt ? { ...previous, expiresAt } : previous;
-        if (!options.dryRun) {
-          if (options.signingKey || expiresAt) await writeManifest(store, pointerKey, renewed, options.signingKey);
-          await updateLatest(store, renewed, options.signingKey, trust, limits);
+    // Upload progress is the sum over the stores being written to.
+    const sent = new Map<number, number>();
+    let uploading = 0;
+    const progress = (t: Target, bytes: number) => {
+      sent.set(t.index, bytes);
+      options.onProgress?.(
+        'upload',
+        [...sent.values()].reduce((a, b) => a + b, 0),
+        uploading * encoded.encodedSize,
+      );
+    };
+
+    // Every store's objects, before any store's manifest.
+    await Promise.all(
+      live().map((t) =>
+        attempt(t, 'upload', async () => {
+          const previous = t.previous;
+          if (previous && previous.database.sha256 === encoded.sha256) {
+            // Same bytes: keep the existing object and manifest, but only if the object is really there.
+            const object = await retrying(t, 'head', () => t.store.head(previous.object.key, call));
+            if (object && object.size === previous.object.size) {
+              // The same verified manifest with a new expiry: a scheduled publish keeps the snapshot valid for pods.
+              t.manifest = expiresAt ? { ...previous, expiresAt } : previous;
+              t.status = 'unchanged';
+              return;
+            }
+            t.step('repair', { reason: `the manifest points at ${previous.object.key}, which is missing or incomplete` });
+          }
+          const manifest: Manifest = {
+            ...common,
+            deltas: [],
+            // The snapshots this one may be a delta from at the next publish: this store's previous one and its own history, as many as are kept.
+            history: previous?.chunks
+              ? [
+                  { sha256: previous.database.sha256, size: previous.database.size, createdAt: previous.createdAt, chunks: previous.chunks },
+                  ...previous.history,
+                ]
+                  .filter((entry) => entry.sha256 !== encoded.sha256)
+                  .slice(0, Math.max(0, options.retention.keep - 1))
+              : [],
+          };
+          t.manifest = manifest;
+          if (options.dryRun) {
+            t.status = 'dry-run';
+            return;
+          }
+          uploading++;
+          await retrying(t, 'upload', () => uploadObject(t.store, manifest, encoded.encodedPath, limits, (bytes) => progress(t, bytes)));
+          t.step('uploaded', { key: manifest.object.key, bytes: encoded.encodedSize });
+          const chunks = manifest.chunks!;
+          await retrying(t, 'chunks', () => t.store.put(chunks.key, encoded.chunkHashes, { contentType: 'application/octet-stream', ...call }));
+          const maxShare = options.deltaMaxShare ?? DEFAULT_DELTA_MAX_SHARE;
+          if (maxShare > 0 && manifest.history.length > 0) {
+            manifest.deltas = await retrying(t, 'deltas', () =>
+              publishDeltas(t.store, {
+                database: options.database,
+                target: { gitSha: options.gitSha, createdAt, sha256: encoded.sha256 },
+                pageSize: stats.pageSize,
+                hashes: encoded.chunkHashes,
+                bases: manifest.history,
+                encoding: options.encoding === 'identity' ? 'gzip' : options.encoding,
+                level: options.level,
+                maxShare,
+                fullObjectSize: encoded.encodedSize,
+                tempDir: options.tempDir ?? tmpdir(),
+                limits,
+                onStep: t.step,
+              }),
+            );
+          }
+          t.status = 'published';
+        }),
+      ),
+    );
+
+    // Then the manifests, latest.json and pruning, store by store.
+    await Promise.all(
+      live().map(async (t) => {
+        const manifest = t.manifest!;
+        if (t.status === 'dry-run') {
+          await attempt(t, 'manifest', async () => {
+            t.pruned = await retrying(t, 'prune', () => pruneCommit(t.store, options.gitSha, options.retention, now(), new Set([manifest.object.key]), true));
+          });
+          return;
         }
-        return {
-          status: 'unchanged',
-          manifest: renewed,
-          manifestKey: pointerKey,
-          objectKey: previous.object.key,
-          pruned: [],
-          durationMs: Date.now() - started,
-        };
-      }
-      step('repair', { reason: `the manifest points at ${previous.object.key}, which is missing or incomplete` });
-    }
-
-    if (options.dryRun) {
-      const pruned = await pruneCommit(store, options.gitSha, options.retention, now(), new Set([manifest.object.key]), true);
-      return { status: 'dry-run', manifest, manifestKey: pointerKey, objectKey: manifest.object.key, pruned, durationMs: Date.now() - started };
-    }
-
-    await withDeadline(`upload of ${manifest.object.key}`, limits.deadlineMs, limits.signal, (signal) =>
-      store.put(manifest.object.key, createReadStream(encoded.encodedPath, { highWaterMark: 1024 * 1024 }), {
-        contentType: options.encoding === 'identity' ? 'application/vnd.sqlite3' : 'application/octet-stream',
-        onProgress: (bytes) => options.onProgress?.('upload', bytes, encoded.encodedSize),
-        signal,
+        await attempt(t, 'manifest', async () => {
+          if (options.dryRun) return;
+          if (t.status === 'published' || options.signingKey || expiresAt) {
+            await retrying(t, 'manifest', () => writeManifest(t.store, pointerKey, manifest, options.signingKey));
+          }
+          await retrying(t, 'latest', () => updateLatest(t.store, manifest, options.signingKey, trust, limits));
+          if (t.status === 'published') t.step('manifest', { key: pointerKey });
+        });
+        if (t.failure || t.status !== 'published') return;
+        try {
+          t.pruned = await retrying(t, 'prune', () => pruneCommit(t.store, options.gitSha, options.retention, now(), new Set([manifest.object.key]), false));
+        } catch (error) {
+          if (limits.signal?.aborted) throw error;
+          // The snapshot is published; what pruning left is pruned by the next publish.
+          t.step('prune-failed', { reason: describeError(error).code, message: errorMessage(error) });
+        }
       }),
     );
-    const stored = await store.head(manifest.object.key, call);
-    if (!stored || stored.size !== encoded.encodedSize) {
-      throw new StoreError(
-        `upload of ${manifest.object.key} not confirmed: the store holds ${stored ? `${stored.size} bytes` : 'nothing'}, expected ${encoded.encodedSize}`,
-        true,
-      );
-    }
-    step('uploaded', { key: manifest.object.key, bytes: encoded.encodedSize });
-    const chunks = manifest.chunks!;
-    await store.put(chunks.key, encoded.chunkHashes, { contentType: 'application/octet-stream', ...call });
-    const maxShare = options.deltaMaxShare ?? DEFAULT_DELTA_MAX_SHARE;
-    if (maxShare > 0 && manifest.history.length > 0) {
-      manifest.deltas = await publishDeltas(store, {
-        database: options.database,
-        target: { gitSha: options.gitSha, createdAt, sha256: encoded.sha256 },
-        pageSize: stats.pageSize,
-        hashes: encoded.chunkHashes,
-        bases: manifest.history,
-        encoding: options.encoding === 'identity' ? 'gzip' : options.encoding,
-        level: options.level,
-        maxShare,
-        fullObjectSize: encoded.encodedSize,
-        tempDir: options.tempDir ?? tmpdir(),
-        limits,
-        onStep: step,
-      });
-    }
-
-    await writeManifest(store, pointerKey, manifest, options.signingKey);
-    await updateLatest(store, manifest, options.signingKey, trust, limits);
-    step('manifest', { key: pointerKey });
-
-    const pruned = await pruneCommit(store, options.gitSha, options.retention, now(), new Set([manifest.object.key]), false);
-    return { status: 'published', manifest, manifestKey: pointerKey, objectKey: manifest.object.key, pruned, durationMs: Date.now() - started };
+    return finish();
   } finally {
     await encoded.cleanup();
+  }
+}
+
+/** Uploads the snapshot object and confirms its size: the store has the whole object before any manifest names it. */
+async function uploadObject(store: ObjectStore, manifest: Manifest, file: string, limits: TransferLimits, onProgress: (bytes: number) => void): Promise<void> {
+  const key = manifest.object.key;
+  await withDeadline(`upload of ${key}`, limits.deadlineMs, limits.signal, (signal) =>
+    store.put(key, createReadStream(file, { highWaterMark: 1024 * 1024 }), {
+      contentType: manifest.object.encoding === 'identity' ? 'application/vnd.sqlite3' : 'application/octet-stream',
+      onProgress,
+      signal,
+    }),
+  );
+  const stored = await store.head(key, { signal: limits.signal });
+  if (!stored || stored.size !== manifest.object.size) {
+    throw new StoreError(
+      `upload of ${key} not confirmed: the store holds ${stored ? `${stored.size} bytes` : 'nothing'}, expected ${manifest.object.size}`,
+      true,
+    );
   }
 }
 

@@ -12,7 +12,9 @@ export type ErrorKind =
   /** A store, network or disk failure. */
   | 'failed'
   /** Waited as long as allowed for something that did not come (a snapshot not yet published). */
-  | 'timed-out';
+  | 'timed-out'
+  /** Done in some of several stores (mirrors), failed in the others. */
+  | 'partial';
 
 /**
  * Base of every error Sqlitening raises on purpose. `code` is stable (scripts,
