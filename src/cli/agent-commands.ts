@@ -14,25 +14,26 @@ import { NotFoundError, UsageError } from '../errors.js';
 import { parseGitShaArg } from '../git.js';
 import { findManifest } from '../snapshot/find-manifest.js';
 import { pullSnapshot } from '../snapshot/pull.js';
-import { openStore } from '../store/open-store.js';
 import {
   addManifestOptions,
   addStoreOptions,
   addTransferOptions,
   collect,
   durationArg,
+  failbackOption,
   integerArg,
   nameOption,
+  openReadStore,
   pollOption,
   shareArg,
   sizeArg,
-  storeSettings,
+  type StoreFlags,
   transferLimits,
 } from './options.js';
 import type { Reporter } from './reporter.js';
 import { type ManifestLookupFlags, manifestLookup, waitWithProgress, withStopSignal } from './wait-command.js';
 
-interface SyncFlags {
+interface SyncFlags extends StoreFlags {
   database: string;
   gitSha?: string;
   anyCommit?: boolean;
@@ -46,10 +47,7 @@ interface SyncFlags {
   quickCheck?: boolean;
   reverify: number;
   attempts: number;
-  store?: string;
-  endpoint?: string;
-  region?: string;
-  pathStyle?: boolean;
+  failback: number;
 }
 
 interface AgentFlags extends SyncFlags {
@@ -92,7 +90,8 @@ function addSyncOptions(command: Command): Command {
         .argParser(durationArg)
         .default(86_400_000, '24h'),
     )
-    .option('--attempts <n>', 'tries per run for transient failures (network, 5xx)', integerArg(1, 10), 3);
+    .option('--attempts <n>', 'tries per run for transient failures (network, 5xx); with several --store, a retry reads from the next', integerArg(1, 10), 3)
+    .addOption(failbackOption());
   return addStoreOptions(addTransferOptions(command));
 }
 
@@ -108,7 +107,7 @@ function appGitSha(flags: SyncFlags): string | null {
 
 async function agentOptions(flags: SyncFlags, out: Reporter): Promise<AgentOptions> {
   return {
-    store: await openStore(storeSettings(flags)),
+    store: await openReadStore(flags, out),
     database: path.resolve(flags.database),
     appGitSha: appGitSha(flags),
     limits: transferLimits(flags),
@@ -289,7 +288,7 @@ export function pullCommand(reporter: () => Reporter): Command {
       const out = reporter();
       if (flags.wait === undefined && command.getOptionValueSource('poll') === 'cli') throw new UsageError('--poll is the interval of --wait: give --wait too');
       await withStopSignal(async (signal) => {
-        const lookup = await manifestLookup(flags, { latest: flags.latest === true, signal });
+        const lookup = await manifestLookup(flags, { latest: flags.latest === true, signal, out });
         // The same lookup and acceptance whether it waits or not; only a missing manifest is treated differently.
         const found =
           flags.wait === undefined ? await findManifest(lookup) : await waitWithProgress(out, lookup, { pollMs: flags.poll, timeoutMs: flags.wait });

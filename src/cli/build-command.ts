@@ -6,11 +6,10 @@ import { UsageError } from '../errors.js';
 import { formatBytes, formatDuration } from '@sqlitening/contract';
 import { readTrustedKeys } from '../signing/keys.js';
 import { resolveGitSha } from '../git.js';
-import { openStore } from '../store/open-store.js';
 import type { Reporter } from './reporter.js';
-import { addStoreOptions, addTransferOptions, collect, nameOption, shareArg, storeSettings, transferLimits } from './options.js';
+import { addStoreOptions, addTransferOptions, collect, nameOption, openReadStore, shareArg, type StoreFlags, transferLimits } from './options.js';
 
-interface BuildFlags {
+interface BuildFlags extends StoreFlags {
   output: string;
   migrations?: string;
   migrateCommand?: string;
@@ -23,10 +22,6 @@ interface BuildFlags {
   name?: string;
   stallTimeout: number;
   deadline: number;
-  store?: string;
-  endpoint?: string;
-  region?: string;
-  pathStyle?: boolean;
 }
 
 export function buildCommand(reporter: () => Reporter): Command {
@@ -66,7 +61,7 @@ Examples:
       flags.from === 'published'
         ? {
             kind: 'published',
-            store: await openStore(storeSettings(flags)),
+            store: await openReadStore(flags, out),
             gitSha: resolveGitSha(flags.gitSha, process.env, process.cwd()).sha,
             trustedKeys: await readTrustedKeys(flags.trustKey),
             name: flags.name ?? null,

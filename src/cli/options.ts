@@ -3,7 +3,10 @@ import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transf
 import { assertName, type Encoding, ENCODINGS, formatDuration, UsageError } from '@sqlitening/contract';
 import { errorMessage } from '../describe-error.js';
 import { parseDuration, parseInteger, parseShare, parseSize } from '../values.js';
-import type { StoreSettings } from '../store/open-store.js';
+import { MirrorStore } from '../store/mirror-store.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { openStore, type StoreSettings } from '../store/open-store.js';
+import type { Reporter } from './reporter.js';
 
 /** Turns a value parser's `UsageError` into commander's error, which names the flag. */
 function forCommander<T>(parse: (text: string, what: string) => T): (value: string) => T {
@@ -36,20 +39,102 @@ export function collect(value: string, previous: string[] = []): string[] {
 export function addStoreOptions(command: Command): Command {
   return command
     .addOption(
-      new Option('--store <url>', 's3://bucket[/prefix], file:///folder (or a folder path), or http(s)://base-url (read-only)').env('SQLITENING_STORE'),
+      new Option(
+        '--store <url>',
+        's3://bucket[/prefix][?endpoint=URL&region=R&path-style&profile=P|credentials-env=PREFIX], file:///folder (or a folder path), or http(s)://base-url (read-only); repeat for mirrors, the preferred first',
+      )
+        .env('SQLITENING_STORE')
+        .argParser(collect),
     )
-    .addOption(new Option('--endpoint <url>', 'S3 API endpoint of an S3-compatible store (R2, MinIO)').env('SQLITENING_S3_ENDPOINT'))
+    .addOption(
+      new Option('--endpoint <url>', 'S3 API endpoint of an S3-compatible store (R2, MinIO); for every s3:// store that gives no ?endpoint').env(
+        'SQLITENING_S3_ENDPOINT',
+      ),
+    )
     .addOption(new Option('--region <region>', 'S3 region (default: the AWS SDK chain; "auto" with --endpoint)').env('AWS_REGION'))
     .addOption(new Option('--path-style', 'address buckets as endpoint/bucket (MinIO)').env('SQLITENING_S3_PATH_STYLE'));
 }
 
-export function storeSettings(options: { store?: string; endpoint?: string; region?: string; pathStyle?: boolean | string }): StoreSettings {
-  return {
-    url: options.store ?? '',
-    endpoint: options.endpoint,
-    region: options.region,
-    forcePathStyle: options.pathStyle === true || options.pathStyle === 'true' || options.pathStyle === '1',
+/** The flags of {@link addStoreOptions}. */
+export interface StoreFlags {
+  store?: string[] | undefined;
+  endpoint?: string | undefined;
+  region?: string | undefined;
+  pathStyle?: boolean | string | undefined;
+}
+
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/**
+ * One `--store` value (or SQLITENING_STORE) as store URLs: several when it is URLs separated by spaces
+ * (an environment variable holds one string), else one store, which may be a folder path with spaces.
+ */
+function splitStores(value: string): string[] {
+  const parts = value.trim().split(/\s+/);
+  return parts.length > 1 && parts.every((part) => URL_SCHEME.test(part)) ? parts : [value.trim()];
+}
+
+/**
+ * Every store the flags name, in order, each with its settings: an s3:// URL's own parameters
+ * (`?endpoint=…`, read by `openStore`) override `--endpoint`, `--region` and `--path-style`, which are
+ * the defaults of every s3:// store. One store keeps the flags as they are (an endpoint for a store that
+ * is not s3:// is refused there).
+ */
+export function storeSettingsList(flags: StoreFlags): StoreSettings[] {
+  const defaults = {
+    endpoint: flags.endpoint,
+    region: flags.region,
+    forcePathStyle: flags.pathStyle === true || flags.pathStyle === 'true' || flags.pathStyle === '1',
   };
+  const urls = (flags.store ?? []).flatMap(splitStores);
+  if (urls.length <= 1) return [{ url: urls[0] ?? '', ...defaults }];
+  const isS3 = (url: string) => /^s3:\/\//i.test(url);
+  if (defaults.endpoint !== undefined && !urls.some(isS3)) {
+    throw new UsageError(`an S3 endpoint (${defaults.endpoint}) only applies to s3:// stores, and none of ${urls.join(', ')} is one`);
+  }
+  const seen = new Set<string>();
+  for (const url of urls) {
+    if (seen.has(url)) throw new UsageError(`--store ${url} is given twice; each mirror once`);
+    seen.add(url);
+  }
+  return urls.map((url) => (isS3(url) ? { url, ...defaults } : { url }));
+}
+
+/** Opens every store the flags name, in order (the AWS credentials of `?credentials-env=` from the process environment). */
+export function openStores(flags: StoreFlags): Promise<ObjectStore[]> {
+  return Promise.all(storeSettingsList(flags).map((settings) => openStore(settings, process.env)));
+}
+
+/**
+ * The stores the flags name, read as one: the store itself, or with several a {@link MirrorStore} that
+ * reads from the first healthy one. A store that does not answer within the stall timeout is left for
+ * the next, and each store left is reported.
+ */
+export async function openReadStore(flags: StoreFlags & { stallTimeout: number; failback?: number | undefined }, out: Reporter): Promise<ObjectStore> {
+  const stores = await openStores(flags);
+  if (stores.length === 1) return stores[0]!;
+  return new MirrorStore(stores, {
+    answerTimeoutMs: flags.stallTimeout,
+    retryAfterMs: flags.failback,
+    onFailover: (event) =>
+      out.event(
+        'store.failover',
+        { store: event.from.index, location: event.from.location, reason: event.reason, message: event.message },
+        `Store ${event.from.index} (${event.from.location}) failed (${event.reason}: ${event.message}); reading from the next one`,
+      ),
+  });
+}
+
+/** --failback: how long a mirror that failed is asked last. */
+export function failbackOption(): Option {
+  return new Option('--failback <duration>', 'with several --store: after a store fails, read from the next ones for this long, then try it first again')
+    .argParser(durationArg)
+    .default(60_000, '1m');
+}
+
+/** --attempts of the commands that write to stores: tries of each store call. */
+export function storeAttemptsOption(): Option {
+  return new Option('--attempts <n>', 'tries of each store call for transient failures (network, 5xx), per store').argParser(integerArg(1, 10)).default(3);
 }
 
 export function encodingOption(): Option {

@@ -2,14 +2,16 @@ import { Command, Option } from 'commander';
 import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Encoding, formatBytes, formatDuration } from '@sqlitening/contract';
-import { UsageError } from '../errors.js';
+import { SomeStoresFailedError, UsageError } from '../errors.js';
+import { describeError, errorMessage } from '../describe-error.js';
 import { parseGitShaArg, resolveGitSha } from '../git.js';
 import { builderFromEnv } from '../publish/builder-info.js';
 import { betterSqlite3Driver } from '../sqlite/better-sqlite3-driver.js';
 import { pruneCommits } from '../publish/prune-commits.js';
-import { DEFAULT_DELTA_MAX_SHARE, publishSnapshot } from '../publish/publish.js';
+import { DEFAULT_DELTA_MAX_SHARE, publishToStores, type StorePublishResult } from '../publish/publish.js';
 import { generateSigningKeyPair, readSigningKey, readTrustedKeys } from '../signing/keys.js';
-import { openStore } from '../store/open-store.js';
+import { withRetries } from '../retry.js';
+import type { ObjectStore } from '../store/object-store.js';
 import type { Reporter } from './reporter.js';
 import {
   addStoreOptions,
@@ -19,12 +21,14 @@ import {
   encodingOption,
   integerArg,
   nameOption,
+  openStores,
   shareArg,
-  storeSettings,
+  storeAttemptsOption,
+  type StoreFlags,
   transferLimits,
 } from './options.js';
 
-interface PublishFlags {
+interface PublishFlags extends StoreFlags {
   gitSha?: string;
   encoding: Encoding;
   level?: number;
@@ -39,10 +43,7 @@ interface PublishFlags {
   stallTimeout: number;
   deadline: number;
   dryRun?: boolean;
-  store?: string;
-  endpoint?: string;
-  region?: string;
-  pathStyle?: boolean;
+  attempts: number;
 }
 
 export function keygenCommand(reporter: () => Reporter): Command {
@@ -106,7 +107,8 @@ export function publishCommand(reporter: () => Reporter): Command {
         'pods refuse the manifest this long after it is signed (manifest-expired): bounds replays for pods with no floor yet; publish (even unchanged data) more often than this',
       ).argParser(durationArg),
     )
-    .option('--dry-run', 'do everything but write: report what would be uploaded and pruned');
+    .option('--dry-run', 'do everything but write: report what would be uploaded and pruned')
+    .addOption(storeAttemptsOption());
   addStoreOptions(addTransferOptions(command));
   command.addHelpText(
     'after',
@@ -116,16 +118,23 @@ Publishing the same bytes again for the same commit changes nothing and says so
 With a signing key, the store's current manifest counts only when signed by it
 (or a --trust-key): anything else is treated as absent, never re-signed.
 The manifest (<commit>/manifest.json, Cache-Control: no-cache) is written only
-after the store has confirmed the snapshot object.
+after the store has confirmed the snapshot object. With several --store
+(mirrors), every store gets its objects before any gets a manifest; a store
+that still fails after --attempts is named, the others go on, and the exit
+code is 6 when only some stores got the snapshot.
 
 Examples:
   sqlitening publish sqlitening.db --store s3://my-bucket/site
-  sqlitening publish sqlitening.db --store s3://snapshots --endpoint https://<account>.r2.cloudflarestorage.com`,
+  sqlitening publish sqlitening.db --store s3://snapshots --endpoint https://<account>.r2.cloudflarestorage.com
+  sqlitening publish sqlitening.db --store s3://my-bucket/site \\
+    --store 's3://snapshots/site?endpoint=https://<account>.r2.cloudflarestorage.com&credentials-env=R2'`,
   );
   command.action(async (database: string, flags: PublishFlags) => {
     const out = reporter();
-    const store = await openStore(storeSettings(flags));
-    if (!store.writable) throw new UsageError(`cannot publish to ${store.location}: it is read-only; use s3:// or a folder`);
+    const stores = await openStores(flags);
+    for (const store of stores) {
+      if (!store.writable) throw new UsageError(`cannot publish to ${store.location}: it is read-only; use s3:// or a folder`);
+    }
     const file = path.resolve(database);
     try {
       await access(file);
@@ -133,13 +142,15 @@ Examples:
       throw new UsageError(`database ${file} does not exist`);
     }
     const { sha, source } = resolveGitSha(flags.gitSha, process.env, process.cwd());
+    const where = stores.map((s) => s.location).join(', ');
     out.event(
       'start',
-      { database: file, store: store.location, gitSha: sha, gitShaSource: source },
-      `Publishing ${file} for ${sha.slice(0, 12)} to ${store.location}`,
+      { database: file, store: stores[0]!.location, stores: stores.map((s) => s.location), gitSha: sha, gitShaSource: source },
+      `Publishing ${file} for ${sha.slice(0, 12)} to ${where}`,
     );
-    const result = await publishSnapshot({
-      store,
+    const several = stores.length > 1;
+    const result = await publishToStores({
+      stores,
       sqlite: betterSqlite3Driver,
       database: file,
       gitSha: sha,
@@ -155,28 +166,40 @@ Examples:
       limits: transferLimits(flags),
       deltaMaxShare: flags.deltaMaxShare,
       dryRun: flags.dryRun === true,
-      onStep: (step, detail) => out.event(`publish.${step}`, detail),
+      attempts: flags.attempts,
+      onStep: (step, detail) => out.event(`publish.${step}`, detail, publishStepLine(step, detail, several)),
       onProgress: (phase, bytes, total) => out.progress(phase === 'read' ? 'hash+compress' : 'upload', bytes, total),
     });
-    const { manifest } = result;
+    const done = result.stores.filter((r): r is Exclude<StorePublishResult, { status: 'failed' }> => r.status !== 'failed');
+    const failed = result.stores.filter((r): r is Extract<StorePublishResult, { status: 'failed' }> => r.status === 'failed');
+    // Nothing anywhere: the (preferred store's) failure is the answer, with its own exit code.
+    if (done.length === 0) throw failed[0]!.error;
+    const first = done[0]!;
+    const { manifest } = first;
     const ratio = manifest.object.size / Math.max(1, manifest.database.size);
-    const verb = { published: 'Published', unchanged: 'Unchanged (already published)', 'dry-run': 'Would publish' }[result.status];
+    const verbs = { published: 'Published', unchanged: 'Unchanged (already published)', 'dry-run': 'Would publish', failed: 'FAILED' };
     out.result(
       {
         command: 'publish',
-        status: result.status,
+        status: first.status,
+        outcome: result.outcome,
         gitSha: sha,
         sha256: manifest.database.sha256,
-        objectKey: result.objectKey,
-        manifestKey: result.manifestKey,
+        objectKey: first.objectKey,
+        manifestKey: first.manifestKey,
         size: manifest.database.size,
         encodedSize: manifest.object.size,
         encoding: manifest.object.encoding,
-        pruned: result.pruned,
+        pruned: first.pruned,
         deltas: manifest.deltas,
+        stores: result.stores.map((r) =>
+          r.status === 'failed'
+            ? { location: r.location, status: r.status, step: r.step, reason: describeError(r.error).code, message: errorMessage(r.error) }
+            : { location: r.location, status: r.status, objectKey: r.objectKey, deltas: r.manifest.deltas.length, pruned: r.pruned },
+        ),
         durationMs: result.durationMs,
       },
-      `${verb}: ${store.location}/${result.objectKey}\n` +
+      `${verbs[first.status]}: ${first.location}/${first.objectKey}\n` +
         `  sha256 ${manifest.database.sha256}\n` +
         `  ${formatBytes(manifest.database.size)} → ${formatBytes(manifest.object.size)} ${manifest.object.encoding} (${(ratio * 100).toFixed(1)}%) in ${formatDuration(result.durationMs)}` +
         manifest.deltas
@@ -185,10 +208,38 @@ Examples:
               `\n  delta from ${d.base.sha256.slice(0, 12)}: ${d.pages} pages, ${formatBytes(d.size)} (${((d.size / manifest.object.size) * 100).toFixed(1)}% of the full object)`,
           )
           .join('') +
-        (result.pruned.length ? `\n  pruned ${result.pruned.length}: ${result.pruned.join(', ')}` : ''),
+        (first.pruned.length ? `\n  pruned ${first.pruned.length}: ${first.pruned.join(', ')}` : '') +
+        (several
+          ? result.stores
+              .slice(1)
+              .map((r) =>
+                r.status === 'failed'
+                  ? `\n  ${r.location}: FAILED (${describeError(r.error).code}: ${errorMessage(r.error)})`
+                  : `\n  ${r.location}: ${verbs[r.status].toLowerCase()}, ${r.manifest.deltas.length} delta(s)${r.pruned.length ? `, pruned ${r.pruned.length}` : ''}`,
+              )
+              .join('')
+          : ''),
     );
+    if (failed.length > 0) {
+      throw new SomeStoresFailedError(
+        flags.dryRun ? 'checked' : 'published',
+        failed.map((r) => ({ location: r.location, reason: describeError(r.error).code, message: errorMessage(r.error) })),
+        done.length,
+      );
+    }
   });
   return command;
+}
+
+/** The publish steps people see a line for; the rest are for --json. With several stores, each line names its store. */
+function publishStepLine(step: string, detail: Record<string, unknown>, several: boolean): string | undefined {
+  const where = several ? `${String(detail.store)}: ` : '';
+  if (step === 'retry')
+    return `${where}${String(detail.what)} failed (${String(detail.reason)}: ${String(detail.message)}); retry ${String(detail.attempt)} in ${formatDuration(Number(detail.delayMs))}`;
+  if (step === 'store-failed' && several)
+    return `${where}gave up at ${String(detail.failedStep)} (${String(detail.reason)}: ${String(detail.message)}); the other stores go on`;
+  if (step === 'prune-failed') return `${where}pruning failed (${String(detail.reason)}: ${String(detail.message)}); the next publish prunes again`;
+  return undefined;
 }
 
 export function pruneCommand(reporter: () => Reporter): Command {
@@ -199,32 +250,75 @@ export function pruneCommand(reporter: () => Reporter): Command {
       new Option('--older-than <duration>', 'commits with any object younger than this are kept').argParser(durationArg).default(30 * 86_400_000, '30d'),
     )
     .option('--protect <sha>', 'a commit never to delete, such as one deployed somewhere (repeatable)', collect)
-    .option('--dry-run', 'list what would be deleted, delete nothing');
+    .option('--dry-run', 'list what would be deleted, delete nothing')
+    .addOption(storeAttemptsOption());
   addStoreOptions(command);
-  command.addHelpText('after', '\nThe commit latest.json points to is always kept. Protect every commit that is deployed: its pods need its manifest.');
-  command.action(
-    async (flags: {
-      keepCommits: number;
-      olderThan: number;
-      protect?: string[];
-      dryRun?: boolean;
-      store?: string;
-      endpoint?: string;
-      region?: string;
-      pathStyle?: boolean;
-    }) => {
-      const out = reporter();
-      const store = await openStore(storeSettings(flags));
+  command.addHelpText(
+    'after',
+    '\nThe commit latest.json points to is always kept. Protect every commit that is deployed: its pods need its manifest.\nWith several --store, each store is pruned by its own latest.json and listing.',
+  );
+  command.action(async (flags: StoreFlags & { keepCommits: number; olderThan: number; protect?: string[]; dryRun?: boolean; attempts: number }) => {
+    const out = reporter();
+    const stores = await openStores(flags);
+    for (const store of stores) {
       if (!store.writable) throw new UsageError(`cannot prune ${store.location}: it is read-only; use s3:// or a folder`);
-      const protect = new Set((flags.protect ?? []).map((sha) => parseGitShaArg(sha, '--protect')));
-      const pruned = await pruneCommits(store, { keepCommits: flags.keepCommits, olderThanMs: flags.olderThan, protect }, { dryRun: flags.dryRun === true });
+    }
+    const protect = new Set((flags.protect ?? []).map((sha) => parseGitShaArg(sha, '--protect')));
+    const rule = { keepCommits: flags.keepCommits, olderThanMs: flags.olderThan, protect };
+    // Each store by its own latest.json and listing: mirrors that differ keep what each one's pods need.
+    const results: Array<{ store: ObjectStore; pruned?: Awaited<ReturnType<typeof pruneCommits>>; error?: unknown }> = [];
+    for (const store of stores) {
+      try {
+        const pruned = await withRetries(() => pruneCommits(store, rule, { dryRun: flags.dryRun === true }), {
+          attempts: flags.attempts,
+          onRetry: (error, attempt, delayMs) =>
+            out.event(
+              'prune.retry',
+              { store: store.location, attempt, delayMs, reason: describeError(error).code, message: errorMessage(error) },
+              `${store.location}: prune failed (${describeError(error).code}: ${errorMessage(error)}); retry ${attempt} in ${formatDuration(delayMs)}`,
+            ),
+        });
+        results.push({ store, pruned });
+      } catch (error) {
+        results.push({ store, error });
+      }
+    }
+    const done = results.filter((r) => r.pruned);
+    const failed = results.filter((r) => !r.pruned);
+    if (done.length === 0) throw failed[0]!.error;
+    const line = (pruned: Awaited<ReturnType<typeof pruneCommits>>) => {
       const objects = pruned.reduce((n, f) => n + f.objects.length, 0);
       const bytes = pruned.reduce((n, f) => n + f.objects.reduce((m, o) => m + o.size, 0), 0);
-      out.result(
-        { command: 'prune', dryRun: flags.dryRun === true, commits: pruned.map((f) => f.gitSha), objects, bytes },
-        `${flags.dryRun ? 'Would delete' : 'Deleted'} ${pruned.length} commit(s), ${objects} object(s), ${formatBytes(bytes)}${pruned.length ? `: ${pruned.map((f) => f.gitSha.slice(0, 12)).join(', ')}` : ''}`,
+      return { commits: pruned.map((f) => f.gitSha), objects, bytes };
+    };
+    const first = line(done[0]!.pruned!);
+    out.result(
+      {
+        command: 'prune',
+        dryRun: flags.dryRun === true,
+        ...first,
+        stores: results.map((r) =>
+          r.pruned
+            ? { location: r.store.location, status: 'pruned', ...line(r.pruned) }
+            : { location: r.store.location, status: 'failed', reason: describeError(r.error).code, message: errorMessage(r.error) },
+        ),
+      },
+      results
+        .map((r) => {
+          const prefix = stores.length > 1 ? `${r.store.location}: ` : '';
+          if (!r.pruned) return `${prefix}FAILED (${describeError(r.error).code}: ${errorMessage(r.error)})`;
+          const { commits, objects, bytes } = line(r.pruned);
+          return `${prefix}${flags.dryRun ? 'Would delete' : 'Deleted'} ${commits.length} commit(s), ${objects} object(s), ${formatBytes(bytes)}${commits.length ? `: ${commits.map((sha) => sha.slice(0, 12)).join(', ')}` : ''}`;
+        })
+        .join('\n'),
+    );
+    if (failed.length > 0) {
+      throw new SomeStoresFailedError(
+        flags.dryRun ? 'checked' : 'pruned',
+        failed.map((r) => ({ location: r.store.location, reason: describeError(r.error).code, message: errorMessage(r.error) })),
+        done.length,
       );
-    },
-  );
+    }
+  });
   return command;
 }

@@ -6,21 +6,16 @@ import { resolveGitSha } from '../git.js';
 import { readTrustedKeys } from '../signing/keys.js';
 import { type FindManifestOptions, type FoundManifest, waitForManifest } from '../snapshot/find-manifest.js';
 import type { TransferLimits } from '../snapshot/transfer-limits.js';
-import { openStore } from '../store/open-store.js';
-import { addManifestOptions, addStoreOptions, addTransferOptions, durationArg, pollOption, storeSettings, transferLimits } from './options.js';
+import { addManifestOptions, addStoreOptions, addTransferOptions, durationArg, openReadStore, pollOption, type StoreFlags, transferLimits } from './options.js';
 import type { Reporter } from './reporter.js';
 
 /** The flags of {@link addManifestOptions}, the store and the transfer limits. */
-export interface ManifestLookupFlags {
+export interface ManifestLookupFlags extends StoreFlags {
   gitSha?: string;
   trustKey?: string[];
   name?: string;
   stallTimeout: number;
   deadline: number;
-  store?: string;
-  endpoint?: string;
-  region?: string;
-  pathStyle?: boolean;
 }
 
 /**
@@ -28,9 +23,12 @@ export interface ManifestLookupFlags {
  * `latest.json` with `latest`), signed by a trusted key when any is given, of the `--name` database, not
  * expired. A one-shot command keeps no state, so it has no rollback floor.
  */
-export async function manifestLookup(flags: ManifestLookupFlags, options: { latest: boolean; signal: AbortSignal }): Promise<FindManifestOptions> {
+export async function manifestLookup(
+  flags: ManifestLookupFlags,
+  options: { latest: boolean; signal: AbortSignal; out: Reporter },
+): Promise<FindManifestOptions> {
   if (options.latest && flags.gitSha) throw new UsageError('give either --git-sha or --latest, not both');
-  const store = await openStore(storeSettings(flags));
+  const store = await openReadStore(flags, options.out);
   const gitSha = options.latest ? null : resolveGitSha(flags.gitSha, process.env, process.cwd()).sha;
   const limits: TransferLimits = { ...transferLimits(flags), signal: options.signal };
   return {
@@ -143,7 +141,7 @@ Example (an init container, before pull):
   command.action(async (flags: WaitFlags) => {
     const out = reporter();
     await withStopSignal(async (signal) => {
-      const lookup = await manifestLookup(flags, { latest: false, signal });
+      const lookup = await manifestLookup(flags, { latest: false, signal, out });
       const found = await waitWithProgress(out, lookup, { pollMs: flags.poll, timeoutMs: flags.timeout });
       const m = found.manifest;
       out.result(
