@@ -1,6 +1,7 @@
 import { describeError, errorMessage } from '../describe-error.js';
 import { withRetries } from '../retry.js';
 import type { TrustedKey } from '../signing/keys.js';
+import { storeSource } from '../store/mirror-store.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { evaluateHealth, type HealthReport, type TaskInput } from './health.js';
 import { heartbeatFrom, sendHeartbeat, type BoardSettings } from './heartbeat-client.js';
@@ -16,6 +17,7 @@ import { liveFileExists, removeStaleTemps, syncOnce, type SyncOutcome } from './
 import { readTasks, touchTask } from './tasks.js';
 
 export interface AgentOptions {
+  /** Where snapshots are: one store, or several read as one (a `MirrorStore`, whose answering store the agent reports). */
   store: ObjectStore;
   /** Path of the live database the app reads. */
   database: string;
@@ -168,6 +170,8 @@ export class Agent {
         },
       );
       const done = new Date();
+      // The store whose answer ended the run: the snapshot's bytes when it installed one, else the manifest.
+      const source = storeSource(this.#options.store);
       this.#state = {
         ...this.#state,
         installed: outcome.manifest ?? this.#state.installed,
@@ -180,20 +184,23 @@ export class Agent {
         floor: outcome.manifest ? raiseFloor(this.#state.floor, outcome.manifest, this.#options.allowRollback === true) : this.#state.floor,
         lastInstall:
           outcome.status === 'installed'
-            ? { method: outcome.method, bytes: outcome.bytesReceived, at: done.toISOString(), fallback: outcome.fallback }
+            ? { method: outcome.method, bytes: outcome.bytesReceived, at: done.toISOString(), fallback: outcome.fallback, store: source }
             : this.#state.lastInstall,
+        store: source,
       };
       await writeState(this.paths.state, this.#state);
       await touchTask(this.paths.tasks, DATABASE_TASK, done);
       this.metrics?.runs.inc({ result: outcome.status });
       this.metrics?.bytes.inc(outcome.bytesReceived);
       if (outcome.status === 'installed') {
-        this.metrics?.installs.inc({ method: outcome.method });
-        this.metrics?.installBytes.inc({ method: outcome.method }, outcome.bytesReceived);
+        const labels = { method: outcome.method, store: String(source.index), store_location: source.location };
+        this.metrics?.installs.inc(labels);
+        this.metrics?.installBytes.inc(labels, outcome.bytesReceived);
       }
       log(outcome.status, {
         sha256: outcome.manifest?.database.sha256 ?? null,
         bytes: outcome.bytesReceived,
+        store: source.index,
         ...(outcome.status === 'installed' ? { method: outcome.method, objectBytes: outcome.manifest.object.size, fallback: outcome.fallback } : {}),
       });
       result = { ok: true, outcome };

@@ -60,6 +60,9 @@ function hostHeaders(req: IncomingMessage): string[] {
 /** Seconds as a short age; `never` for a task that has not succeeded. */
 const age = (seconds: number | null | undefined): string => (seconds === null || seconds === undefined ? 'never' : formatAge(seconds * 1000));
 
+/** A store by its place among the agent's stores (0 is the first) and its location. */
+const storeText = (store: { index: number; location: string }): string => `store ${store.index} (<code>${escapeHtml(store.location)}</code>)`;
+
 /** The same report as `/healthz` JSON, as a page for people. */
 export function healthHtml(report: HealthReport): string {
   const rows = report.tasks
@@ -77,7 +80,8 @@ export function healthHtml(report: HealthReport): string {
 <p>App commit <code>${escapeHtml(report.appGitSha ?? 'any (development)')}</code><br>
 Database ${db ? `commit <code>${escapeHtml(db.gitSha)}</code>, sha256 <code>${escapeHtml(db.sha256.slice(0, 16))}…</code>, built ${escapeHtml(db.createdAt)} (${age(db.ageSeconds)} ago)` : '<strong>none installed</strong>'}<br>
 Last run ${escapeHtml(report.lastRunAt ?? 'never')}, last success ${escapeHtml(report.lastSuccessAt ?? 'never')}
-${report.lastInstall ? `<br>Last install: ${escapeHtml(report.lastInstall.method)}, ${escapeHtml(formatBytes(report.lastInstall.bytes))} from the store (${escapeHtml(report.lastInstall.at)})${report.lastInstall.fallback ? `; the delta failed: ${escapeHtml(report.lastInstall.fallback)}` : ''}` : ''}
+${report.lastInstall ? `<br>Last install: ${escapeHtml(report.lastInstall.method)}, ${escapeHtml(formatBytes(report.lastInstall.bytes))} from ${report.lastInstall.store ? storeText(report.lastInstall.store) : 'the store'} (${escapeHtml(report.lastInstall.at)})${report.lastInstall.fallback ? `; the delta failed: ${escapeHtml(report.lastInstall.fallback)}` : ''}` : ''}
+${report.store && report.store.index > 0 ? `<br>Reading from ${storeText(report.store)}, not the first store` : ''}
 ${report.lastError ? `<br>Last error: <code>${escapeHtml(report.lastError.code)}</code> ${escapeHtml(report.lastError.message)} (${escapeHtml(report.lastError.at)})` : ''}</p>
 <table><thead><tr><th>task</th><th>age</th><th>limit</th><th>state</th></tr></thead><tbody>${rows}</tbody></table></body></html>`;
 }

@@ -17,8 +17,10 @@ export interface HealthReport {
   lastRunAt: string | null;
   lastSuccessAt: string | null;
   lastError: AgentState['lastError'];
-  /** How the installed database arrived: method (delta or full), bytes from the store, and any delta fallback. */
+  /** How the installed database arrived: method (delta or full), bytes and the store they came from, and any delta fallback. */
   lastInstall: AgentState['lastInstall'];
+  /** The store the last successful run read from: its place among the stores given (0 = the first) and its location. */
+  store: AgentState['store'];
   tasks: TaskStatus[];
   checkedAt: string;
 }
@@ -59,6 +61,7 @@ export function evaluateHealth(input: { now: Date; appGitSha: string | null; sta
     lastSuccessAt: state.lastSuccessAt,
     lastError: state.lastError,
     lastInstall: state.lastInstall,
+    store: state.store,
     tasks,
     checkedAt: now.toISOString(),
   };

@@ -25,6 +25,7 @@ export function heartbeatFrom(report: HealthReport, board: Pick<BoardSettings, '
     lastError: report.lastError ? `${report.lastError.code}: ${report.lastError.message}`.slice(0, HEARTBEAT_LIMITS.maxErrorLength) : null,
     tasks: report.tasks.slice(0, HEARTBEAT_LIMITS.maxTasks),
     lastInstall: report.lastInstall ? { method: report.lastInstall.method, bytes: report.lastInstall.bytes, at: report.lastInstall.at } : null,
+    store: report.store ? { index: report.store.index, location: report.store.location.slice(0, HEARTBEAT_LIMITS.maxStoreLocationLength) } : null,
   };
 }
 

@@ -26,14 +26,14 @@ export class AgentMetrics {
   });
   readonly installs = new Counter({
     name: 'sqlitening_sync_total',
-    help: 'Snapshots installed, by method: delta (changed pages on the previous file) or full (the whole object).',
-    labelNames: ['method'] as const,
+    help: 'Snapshots installed, by method (delta: changed pages on the previous file; full: the whole object) and by the store that served them (store: 0 for the first --store; store_location).',
+    labelNames: ['method', 'store', 'store_location'] as const,
     registers: [this.registry],
   });
   readonly installBytes = new Counter({
     name: 'sqlitening_sync_bytes_total',
-    help: 'Bytes received from the store for installed snapshots, by method.',
-    labelNames: ['method'] as const,
+    help: 'Bytes received from the store for installed snapshots, by method and store.',
+    labelNames: ['method', 'store', 'store_location'] as const,
     registers: [this.registry],
   });
   readonly reverifications = new Counter({
@@ -92,6 +92,16 @@ export class AgentMetrics {
         const health = await report();
         this.reset();
         for (const task of health.tasks) this.set({ task: task.name }, task.ageSeconds ?? -1);
+      },
+    });
+    new Gauge({
+      name: 'sqlitening_store_index',
+      help: 'The store the last successful run read from: 0 for the first --store, more after a failover to a mirror; absent before the first success.',
+      registers: [registry],
+      async collect() {
+        const health = await report();
+        this.reset();
+        if (health.store) this.set(health.store.index);
       },
     });
     new Gauge({

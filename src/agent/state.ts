@@ -6,6 +6,9 @@ import { writeFileAtomic } from '../fs-atomic.js';
 
 const errorSchema = z.object({ code: z.string(), message: z.string(), at: z.iso.datetime() });
 
+/** Which store served: its place among the agent's stores (0 = the first `--store`) and its location, with no credentials. */
+const storeSchema = z.object({ index: z.number().int().nonnegative(), location: z.string() });
+
 const installSchema = z.object({
   /** `delta`: built from the previous file and the changed pages; `full`: the whole object. */
   method: z.enum(['delta', 'full']),
@@ -14,6 +17,8 @@ const installSchema = z.object({
   at: z.iso.datetime(),
   /** Why a delta was offered but not used (the full object was fetched instead). */
   fallback: z.string().nullable().default(null),
+  /** The store that served its bytes; null in state written before mirrors. */
+  store: storeSchema.nullable().default(null),
 });
 
 const stateSchema = z.object({
@@ -34,6 +39,8 @@ const stateSchema = z.object({
    * `installed`, so that neither a failed re-verification nor a replay of older bytes lowers it.
    */
   floor: z.object({ gitSha: gitShaSchema, createdAt: utcTimeSchema }).nullable().default(null),
+  /** The store the last successful run read from (with several, the one it failed over to, if it did). */
+  store: storeSchema.nullable().default(null),
 });
 
 /** What the agent knows between runs and restarts. */
@@ -51,6 +58,7 @@ export const EMPTY_STATE: AgentState = {
   lastInstall: null,
   verifiedAt: null,
   floor: null,
+  store: null,
 };
 
 /**

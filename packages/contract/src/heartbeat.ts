@@ -18,6 +18,10 @@ export const HEARTBEAT_LIMITS = {
   maxErrorLength: 1000,
   /** Longest pod name (a DNS name); the characters allowed are in `POD_NAME_PATTERN`. */
   maxPodLength: MAX_POD_NAME_LENGTH,
+  /** Longest store location, in characters. */
+  maxStoreLocationLength: 300,
+  /** Most stores (mirrors) one agent reads. */
+  maxStores: 16,
 } as const;
 
 export const taskStatusSchema = z.object({
@@ -54,6 +58,22 @@ export const heartbeatSchema = z.object({
     .nullable()
     .optional(),
   tasks: z.array(taskStatusSchema).max(HEARTBEAT_LIMITS.maxTasks),
+  /**
+   * The store the last successful run read from: its place among the agent's stores (0 = the first
+   * `--store`, the preferred one; more when it failed over to a mirror) and its location, with no
+   * credentials. Absent from agents before mirrors; boards before them drop it (unknown fields are).
+   */
+  store: z
+    .object({
+      index: z
+        .number()
+        .int()
+        .nonnegative()
+        .max(HEARTBEAT_LIMITS.maxStores - 1),
+      location: z.string().max(HEARTBEAT_LIMITS.maxStoreLocationLength),
+    })
+    .nullable()
+    .optional(),
 });
 
 export type Heartbeat = z.output<typeof heartbeatSchema>;
