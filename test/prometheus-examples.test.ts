@@ -47,7 +47,8 @@ async function exportedSeries(): Promise<Set<string>> {
     lastRunAt: '2026-01-01T00:01:00.000Z',
     lastSuccessAt: '2026-01-01T00:01:00.000Z',
     lastError: null,
-    lastInstall: { method: 'full', bytes: 4096, at: '2026-01-01T00:01:00.000Z', fallback: null },
+    lastInstall: { method: 'full', bytes: 4096, at: '2026-01-01T00:01:00.000Z', fallback: null, store: { index: 0, location: 's3://bucket/site' } },
+    store: { index: 0, location: 's3://bucket/site' },
     tasks: [{ name: 'database', ageSeconds: 0, limitSeconds: 600, ok: true }],
     checkedAt: '2026-01-01T00:01:00.000Z',
   };

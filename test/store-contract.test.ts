@@ -2,11 +2,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NotFoundError, ReadOnlyStoreError } from '../src/errors.js';
+import { NotFoundError, ReadOnlyStoreError, UsageError } from '../src/errors.js';
 import { HttpStore } from '../src/store/http-store.js';
 import { LocalStore } from '../src/store/local-store.js';
+import { MirrorStore } from '../src/store/mirror-store.js';
 import { readText, type ObjectStore } from '../src/store/object-store.js';
 import { S3Store } from '../src/store/s3-store.js';
 import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
@@ -20,9 +23,15 @@ interface Backend {
 
 let s3: S3TestServer;
 let folder: string;
+/** A port nothing listens on: the first store of the mirror set, refusing every connection. */
+let deadPort: number;
 beforeAll(async () => {
   s3 = await startS3Server(['contract']);
   folder = await mkdtemp(path.join(tmpdir(), 'sqlitening-local-'));
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  deadPort = (probe.address() as AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
 });
 afterAll(async () => {
   await s3?.stop();
@@ -42,6 +51,11 @@ const backends: Record<string, () => Backend> = {
     return { store, writer: store };
   },
   http: () => ({ store: new HttpStore({ baseUrl: `${s3.endpoint}/contract/site/http` }), writer: s3Store('site/http') }),
+  // Read as one with a store that refuses every connection first: every call fails over to the second.
+  mirror: () => ({
+    store: new MirrorStore([new HttpStore({ baseUrl: `http://127.0.0.1:${deadPort}/site` }), s3Store('site/mirror')], { retryAfterMs: 0 }),
+    writer: s3Store('site/mirror'),
+  }),
 };
 
 async function bodyBytes(store: ObjectStore, key: string): Promise<Buffer> {
@@ -125,6 +139,15 @@ for (const [name, makeBackend] of Object.entries(backends)) {
         await expect(store.put('x', Buffer.from('x'))).rejects.toBeInstanceOf(ReadOnlyStoreError);
         await expect(store.list('')).rejects.toThrow(/read-only/);
         await expect(store.delete('x')).rejects.toBeInstanceOf(ReadOnlyStoreError);
+      });
+      return;
+    }
+    if (name === 'mirror') {
+      it('refuses writes and deletes (publishing writes to each store), and lists from the store that answers', async () => {
+        await expect(store.put('x', Buffer.from('x'))).rejects.toBeInstanceOf(UsageError);
+        await expect(store.delete('x')).rejects.toBeInstanceOf(UsageError);
+        await writer.put('list/a.txt', Buffer.from('a'));
+        expect((await store.list('list/')).map((o) => [o.key, o.size])).toEqual([['list/a.txt', 1]]);
       });
       return;
     }

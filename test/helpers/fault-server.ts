@@ -14,7 +14,8 @@ export type Fault =
   | { kind: 'replace'; body: string } // serve this text instead
   | { kind: 'endless' } // stream bytes without end, as fast as the client reads
   | { kind: 'trickle'; everyMs: number } // send one byte every `everyMs`, without end
-  | { kind: 'redirect'; location: string }; // answer 302 with this Location
+  | { kind: 'redirect'; location: string } // answer 302 with this Location
+  | { kind: 'hang' }; // read the request, never answer
 
 /**
  * A plain HTTP file server over a LocalStore folder (ETag, If-None-Match),
@@ -23,6 +24,8 @@ export type Fault =
  */
 export class FaultServer {
   readonly faults = new Map<string, Fault>();
+  /** A fault for every key without one of its own (a whole store failing). */
+  everyKey: Fault | undefined;
   requests = 0;
   /** Bytes of response bodies and headers written, roughly as on the wire. */
   bytesOut = 0;
@@ -39,8 +42,9 @@ export class FaultServer {
     });
   }
 
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+  /** Listens on `port` (0: any free one); a stopped server starts again on its old port, as a store coming back would. */
+  async start(port = 0): Promise<string> {
+    await new Promise<void>((resolve) => this.#server.listen(port, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
     return this.url;
   }
@@ -59,9 +63,13 @@ export class FaultServer {
   async #handle(store: LocalStore, req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.requests++;
     const key = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.slice(1));
-    const fault = this.faults.get(key);
+    const fault = this.faults.get(key) ?? this.everyKey;
+    if (fault?.kind === 'hang') return;
     if (fault?.kind === 'status') {
-      if (fault.times !== undefined && --fault.times <= 0) this.faults.delete(key);
+      if (fault.times !== undefined && --fault.times <= 0) {
+        if (this.faults.get(key) === fault) this.faults.delete(key);
+        else this.everyKey = undefined;
+      }
       return this.#write(res, fault.status, { 'content-type': 'text/plain' }, Buffer.from('injected\n'));
     }
     if (fault?.kind === 'redirect') return this.#write(res, 302, { location: fault.location, 'content-type': 'text/plain' }, Buffer.from('moved\n'));
