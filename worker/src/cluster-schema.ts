@@ -37,5 +37,14 @@ export const CLUSTER_LADDER: Ladder = {
     `);
       },
     },
+    {
+      version: 2,
+      description: 'pods: the store each pod last read from (mirrors)',
+      up(sql) {
+        // NULL for pods whose agents do not report it (before mirrors), until their next heartbeat says.
+        sql.exec('ALTER TABLE pods ADD COLUMN store_index INTEGER');
+        sql.exec('ALTER TABLE pods ADD COLUMN store_location TEXT');
+      },
+    },
   ],
 };

@@ -21,6 +21,10 @@ export interface PodView {
   lastSuccessAt: string | null;
   lastError: string | null;
   tasks: PodRecord['tasks'];
+  /** The store the pod last read from: index 0 is its first; more means it failed over to a mirror. Null when its agent does not report it. */
+  store: PodRecord['store'];
+  /** Whether it reads from a store other than its first (a mirror): fresh, but its first store or the way to it fails. */
+  onMirror: boolean;
 }
 
 export interface ClusterView {
@@ -31,6 +35,8 @@ export interface ClusterView {
   reasons: string[];
   expected: boolean;
   lastHeartbeatAt: string | null;
+  /** How many of its pods read from a store other than their first. */
+  podsOnMirror: number;
   pods: PodView[];
 }
 
@@ -39,6 +45,24 @@ export function clusterView(sql: SqlStorage, cluster: string, config: BoardConfi
   const records = readPods(sql, now - config.podTtl);
   const byName = new Map(records.map((p) => [p.pod, p]));
   const verdict = evaluateCluster(cluster, records, readSightings(sql), ruleFor(config, cluster), now);
+  const pods = verdict.pods.map((v): PodView => {
+    const p = byName.get(v.pod)!;
+    return {
+      pod: v.pod,
+      state: v.lagging ? 'lagging' : v.stale ? 'stale' : 'ok',
+      reasons: v.reasons,
+      appGitSha: p.appGitSha,
+      dbGitSha: p.dbGitSha,
+      dbSha256: p.dbSha256,
+      dbCreatedAt: isoTime(p.dbCreatedAt),
+      lastHeartbeatAt: isoTime(p.lastHeartbeatAt)!,
+      lastSuccessAt: isoTime(p.lastSuccessAt),
+      lastError: p.lastError,
+      tasks: p.tasks,
+      store: p.store,
+      onMirror: (p.store?.index ?? 0) > 0,
+    };
+  });
   return {
     id: cluster,
     state: verdict.state,
@@ -46,21 +70,7 @@ export function clusterView(sql: SqlStorage, cluster: string, config: BoardConfi
     reasons: verdict.reasons,
     expected: config.expectedClusters.includes(cluster),
     lastHeartbeatAt: isoTime(verdict.lastHeartbeatAt),
-    pods: verdict.pods.map((v) => {
-      const p = byName.get(v.pod)!;
-      return {
-        pod: v.pod,
-        state: v.lagging ? 'lagging' : v.stale ? 'stale' : 'ok',
-        reasons: v.reasons,
-        appGitSha: p.appGitSha,
-        dbGitSha: p.dbGitSha,
-        dbSha256: p.dbSha256,
-        dbCreatedAt: isoTime(p.dbCreatedAt),
-        lastHeartbeatAt: isoTime(p.lastHeartbeatAt)!,
-        lastSuccessAt: isoTime(p.lastSuccessAt),
-        lastError: p.lastError,
-        tasks: p.tasks,
-      };
-    }),
+    podsOnMirror: pods.filter((p) => p.onMirror).length,
+    pods,
   };
 }

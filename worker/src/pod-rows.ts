@@ -14,11 +14,13 @@ import type { PodRecord, SnapshotSighting } from './rules.js';
 export function writeHeartbeat(sql: SqlStorage, h: Heartbeat, now: number): void {
   const dbCreated = h.database ? Date.parse(h.database.createdAt) : null;
   sql.exec(
-    `INSERT INTO pods (pod, last_heartbeat_at, app_git_sha, db_git_sha, db_sha256, db_created_at, last_success_at, last_error, tasks)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO pods (pod, last_heartbeat_at, app_git_sha, db_git_sha, db_sha256, db_created_at, last_success_at, last_error, tasks,
+                       store_index, store_location)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (pod) DO UPDATE SET last_heartbeat_at = excluded.last_heartbeat_at, app_git_sha = excluded.app_git_sha,
            db_git_sha = excluded.db_git_sha, db_sha256 = excluded.db_sha256, db_created_at = excluded.db_created_at,
-           last_success_at = excluded.last_success_at, last_error = excluded.last_error, tasks = excluded.tasks`,
+           last_success_at = excluded.last_success_at, last_error = excluded.last_error, tasks = excluded.tasks,
+           store_index = excluded.store_index, store_location = excluded.store_location`,
     h.pod,
     now,
     h.appGitSha,
@@ -28,6 +30,8 @@ export function writeHeartbeat(sql: SqlStorage, h: Heartbeat, now: number): void
     h.lastSuccessAt ? Date.parse(h.lastSuccessAt) : null,
     h.lastError,
     JSON.stringify(h.tasks),
+    h.store?.index ?? null,
+    h.store?.location ?? null,
   );
   if (h.database) {
     sql.exec(
@@ -63,6 +67,7 @@ export function readPods(sql: SqlStorage, since = Number.NEGATIVE_INFINITY): Pod
       lastSuccessAt: r.last_success_at === null ? null : Number(r.last_success_at),
       lastError: r.last_error as string | null,
       tasks: JSON.parse(String(r.tasks)),
+      store: r.store_index === null ? null : { index: Number(r.store_index), location: String(r.store_location ?? '') },
     }));
 }
 

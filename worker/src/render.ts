@@ -22,7 +22,7 @@ const STYLE = `
 *{box-sizing:border-box}body{margin:0 auto;max-width:1200px;padding:.75rem;overflow-wrap:anywhere}
 h1{font-size:1.3rem;margin:.2rem 0}h2{font-size:1.05rem;margin:1.2rem 0 .3rem}small,.muted{color:var(--muted)}code{font-size:.9em}
 a{color:inherit}.dot{display:inline-block;width:.7em;height:.7em;border-radius:50%;margin-right:.4em;background:var(--ok);flex:none}
-.stale .dot,tr.stale .dot{background:var(--stale)}.degraded .dot,tr.lagging .dot{background:var(--lag)}tr.ok .dot{background:var(--ok)}
+.stale .dot,tr.stale .dot{background:var(--stale)}small.mirror{color:var(--lag);font-weight:600}.degraded .dot,tr.lagging .dot{background:var(--lag)}tr.ok .dot{background:var(--ok)}
 .counts b.stale{color:var(--stale)}.counts b.degraded{color:var(--lag)}
 ul.clusters{list-style:none;margin:0;padding:0}
 .line{display:flex;flex-wrap:wrap;align-items:baseline;gap:.15rem 1rem;padding:.45rem .6rem;border-bottom:1px solid var(--line);border-left:4px solid var(--ok)}
@@ -114,10 +114,16 @@ export function boardHtml(view: BoardView): string {
 
 const POD_ORDER = { stale: 0, lagging: 1, ok: 2 } as const;
 
+/** A small marker on a pod that reads from a mirror (not its first store): fresh, but its first store or the way to it fails. */
+function mirrorMark(pod: PodView): string {
+  if (!pod.onMirror || !pod.store) return '';
+  return ` <small class="mirror" data-store="${pod.store.index}" title="reads from store ${pod.store.index}, not its first: ${escapeHtml(pod.store.location)}">mirror ${pod.store.index}</small>`;
+}
+
 function podRow(pod: PodView): string {
   const why = [...pod.reasons, pod.lastError ? `error: ${pod.lastError}` : ''].filter(Boolean).join('; ');
   return `<tr class="pod ${pod.state}" data-pod="${escapeHtml(pod.pod)}" data-state="${pod.state}">
-<td class="name" data-label="pod">${escapeHtml(pod.pod)}</td><td data-label="state"><span class="dot"></span>${pod.state}</td>
+<td class="name" data-label="pod">${escapeHtml(pod.pod)}</td><td data-label="state"><span class="dot"></span>${pod.state}${mirrorMark(pod)}</td>
 <td data-label="app">${short(pod.appGitSha)}</td><td data-label="database">${short(pod.dbGitSha)} ${pod.dbSha256 ? `<small>${escapeHtml(pod.dbSha256.slice(0, 12))}</small>` : ''}</td>
 <td data-label="built">${time(pod.dbCreatedAt)}</td><td data-label="heartbeat">${time(pod.lastHeartbeatAt)}</td><td data-label="last sync">${time(pod.lastSuccessAt)}</td>
 <td class="why" data-label="why">${escapeHtml(why)}</td></tr>`;
@@ -130,7 +136,7 @@ export function clusterHtml(line: ClusterLine, cluster: ClusterView, alerts: Ale
     `${cluster.id}: ${cluster.state === 'stale' ? 'STALE' : 'fresh'} · Sqlitening freshness`,
     `<p><small><a href="/">← all clusters</a></small></p>
 <h1 class="${line.health}" data-cluster="${escapeHtml(cluster.id)}" data-state="${cluster.state}" data-health="${line.health}"><span class="dot"></span>${escapeHtml(cluster.id)}</h1>
-<div class="line ${line.health}">${clusterFacts(line)}</div>
+<div class="line ${line.health}">${clusterFacts(line)}${cluster.podsOnMirror ? `<p class="why">${cluster.podsOnMirror} pod${cluster.podsOnMirror === 1 ? '' : 's'} reading from a mirror, not the first store</p>` : ''}</div>
 <h2>Pods</h2>
 <table class="pods"><thead><tr><th>pod</th><th>state</th><th>app</th><th>database</th><th>built</th><th>heartbeat</th><th>last sync</th><th>why</th></tr></thead>
 <tbody>${pods.map(podRow).join('') || '<tr><td colspan="8">no pod has reported</td></tr>'}</tbody></table>

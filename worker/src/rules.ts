@@ -12,6 +12,8 @@ export interface PodRecord {
   lastSuccessAt: number | null;
   lastError: string | null;
   tasks: TaskStatus[];
+  /** The store the pod last read from (0: its first; more: a mirror it failed over to); null when its agent does not say. */
+  store: { index: number; location: string } | null;
 }
 
 /** When a snapshot (by its sha256) was first reported by any pod of a cluster. */

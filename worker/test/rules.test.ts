@@ -16,6 +16,7 @@ function pod(name: string, overrides: Partial<PodRecord> = {}): PodRecord {
     lastSuccessAt: now - 60_000,
     lastError: null,
     tasks: [{ name: 'database', ageSeconds: 60, limitSeconds: 600, ok: true }],
+    store: null,
     ...overrides,
   };
 }

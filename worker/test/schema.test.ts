@@ -4,6 +4,7 @@ import { BoardIndex } from '../src/board-index.js';
 import { ClusterBoard } from '../src/cluster-board.js';
 import { CLUSTER_LADDER } from '../src/cluster-schema.js';
 import { INDEX_LADDER } from '../src/index-schema.js';
+import { readPods } from '../src/pod-rows.js';
 import { SchemaTooNewError, migrate, storedSchemaVersion, type Ladder, type Migration } from '../src/schema.js';
 
 const INDEX_TABLES = ['meta', 'recent_alerts', 'summaries'];
@@ -137,6 +138,34 @@ describe('schema version ladders', () => {
       expect(recordedVersion(sql)).toBe(String(ladder.steps.length));
       const after = sql.exec('SELECT * FROM summaries ORDER BY cluster').toArray();
       expect(after.map(({ note, ...rest }) => [note, rest])).toEqual(before.map((row) => ['hello', row]));
+    });
+  });
+
+  it('adds the store columns to a cluster at version 1, keeping its pods, which read as reporting no store until their next heartbeat', async () => {
+    await runInDurableObject(clusterObject('store-columns'), (_: ClusterBoard, state) => {
+      const { sql } = state.storage;
+      for (const name of Object.keys(tables(sql))) sql.exec(`DROP TABLE ${name}`);
+      expect(migrate(state.storage, upTo(CLUSTER_LADDER, 1))).toBe(1);
+      sql.exec(
+        `INSERT INTO pods (pod, last_heartbeat_at, app_git_sha, db_git_sha, db_sha256, db_created_at, last_success_at, last_error, tasks)
+         VALUES ('web-1', 1000, 'a', 'a', 's1', 900, 950, NULL, '[]')`,
+      );
+      expect(migrate(state.storage, CLUSTER_LADDER)).toBe(2);
+      expect(recordedVersion(sql)).toBe('2');
+      expect(readPods(sql)).toEqual([
+        {
+          pod: 'web-1',
+          lastHeartbeatAt: 1000,
+          appGitSha: 'a',
+          dbGitSha: 'a',
+          dbSha256: 's1',
+          dbCreatedAt: 900,
+          lastSuccessAt: 950,
+          lastError: null,
+          tasks: [],
+          store: null,
+        },
+      ]);
     });
   });
 
