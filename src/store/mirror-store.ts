@@ -62,6 +62,7 @@ const STORE_FAULTS = new Set([
 export function redactLocation(location: string): string {
   try {
     const url = new URL(location);
+    if (!url.username && !url.password && !url.search && !url.hash) return location;
     url.username = '';
     url.password = '';
     url.search = '';
@@ -184,10 +185,11 @@ export class MirrorStore implements ObjectStore {
   async #first<T>(
     signal: AbortSignal | undefined,
     call: (store: ObjectStore, index: number, signal: AbortSignal) => Promise<T | undefined>,
+    eligible: (store: ObjectStore) => boolean = () => true,
   ): Promise<T | undefined> {
     const errors: unknown[] = [];
     let missingAt: number | undefined;
-    for (const index of this.#order()) {
+    for (const index of this.#order().filter((i) => eligible(this.#stores[i]!))) {
       signal?.throwIfAborted();
       try {
         const answer = await this.#ask(index, signal, (s) => call(this.#stores[index]!, index, s));
@@ -227,11 +229,21 @@ export class MirrorStore implements ObjectStore {
   }
 
   async head(key: string, options: CallOptions = {}): Promise<ObjectInfo | undefined> {
-    return this.#first(options.signal, (store, _index, signal) => store.head(key, { signal }));
+    return this.#first(options.signal, async (store, index, signal) => {
+      const info = await store.head(key, { signal });
+      return info && { ...info, etag: this.#tag(index, info.etag) };
+    });
   }
 
+  /** The listing of the first store that answers among those that can list (public HTTP stores cannot). */
   async list(prefix: string, options: CallOptions = {}): Promise<ObjectInfo[]> {
-    return (await this.#first(options.signal, (store, _index, signal) => store.list(prefix, { signal }))) ?? [];
+    if (!this.#stores.some((store) => store.writable)) return this.#stores[0]!.list(prefix, options);
+    const listed = await this.#first(
+      options.signal,
+      async (store, index, signal) => (await store.list(prefix, { signal })).map((info) => ({ ...info, etag: this.#tag(index, info.etag) })),
+      (store) => store.writable,
+    );
+    return listed ?? [];
   }
 
   async put(): Promise<{ etag: string }> {
@@ -243,8 +255,9 @@ export class MirrorStore implements ObjectStore {
   }
 
   /**
-   * ETags are one store's: tagged with the store's place, so a conditional read sends another store none
-   * (two stores can give different objects the same tag, as a folder's size-mtime-inode tags can).
+   * ETags are one store's: tagged with the store's place (in `get`, `head` and `list` alike), so a
+   * conditional read sends another store none (two stores can give different objects the same tag, as a
+   * folder's size-mtime-inode tags can).
    */
   #tag(index: number, etag: string): string {
     return `${index}:${etag}`;
