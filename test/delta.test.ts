@@ -165,9 +165,10 @@ describe('the pod applies deltas', () => {
     const report = await a.report();
     expect(report.lastInstall?.method).toBe('delta');
     const metrics = await a.metrics!.registry.metrics();
-    expect(metrics).toContain('sqlitening_sync_total{method="delta"} 1');
-    expect(metrics).toContain('sqlitening_sync_total{method="full"} 1');
-    expect(metrics).toContain(`sqlitening_sync_bytes_total{method="delta"} ${v2.deltas[0]!.size}`);
+    const store = `store="0",store_location="${server.url}"`;
+    expect(metrics).toContain(`sqlitening_sync_total{method="delta",${store}} 1`);
+    expect(metrics).toContain(`sqlitening_sync_total{method="full",${store}} 1`);
+    expect(metrics).toContain(`sqlitening_sync_bytes_total{method="delta",${store}} ${v2.deltas[0]!.size}`);
     expect(v1.deltas).toEqual([]);
   });
 
