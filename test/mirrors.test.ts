@@ -376,7 +376,7 @@ describe('the CLI with two stores', () => {
     expect(none.code).toBe(1);
   });
 
-  it('syncs through SQLITENING_STORE naming two stores, the first of which is down', async () => {
+  it('syncs through SQLITENING_STORE naming two stores, the first of which is down, and pulls through two --store', async () => {
     await publishBoth(1);
     const down = `http://127.0.0.1:${await closedPort()}`;
     const result = await runCli(['sync', '--database', live(), '--git-sha', SHA_A, '--json'], {
@@ -385,6 +385,12 @@ describe('the CLI with two stores', () => {
     expect(result.code).toBe(0);
     expect(result.events.find((e) => e.event === 'store.failover')).toMatchObject({ store: 0, location: down, reason: 'store-unreachable' });
     expect(result.events.find((e) => e.event === 'agent.installed')).toMatchObject({ store: 1 });
+
+    const target = path.join(dir, `pulled-${n}.db`);
+    const pulled = await runCli(['pull', target, '--store', down, '--store', servers[1].url, '--git-sha', SHA_A, '--json']);
+    expect(pulled.code).toBe(0);
+    expect(pulled.events.at(-1)).toMatchObject({ command: 'pull', method: 'full', store: { index: 1, location: servers[1].url } });
+    expect(sha256(target)).toBe(sha256(live()));
   });
 });
 

@@ -14,6 +14,7 @@ import { NotFoundError, UsageError } from '../errors.js';
 import { parseGitShaArg } from '../git.js';
 import { findManifest } from '../snapshot/find-manifest.js';
 import { pullSnapshot } from '../snapshot/pull.js';
+import { storeSource } from '../store/mirror-store.js';
 import {
   addManifestOptions,
   addStoreOptions,
@@ -319,6 +320,8 @@ export function pullCommand(reporter: () => Reporter): Command {
             method: pulled.method,
             bytesReceived: pulled.bytesReceived,
             fallback: pulled.fallback,
+            // With several --store, the one that served the snapshot (0 is the first).
+            store: storeSource(lookup.store),
           },
           `Pulled ${file}: commit ${manifest.gitSha.slice(0, 12)}, built ${manifest.createdAt}, ${formatBytes(manifest.database.size)}, ${how} (verified)`,
         );
