@@ -161,8 +161,9 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
 /**
  * Publishes one snapshot to several stores (mirrors): the database is checked, hashed and compressed
  * once; every store gets its objects (the snapshot, its chunk list, its deltas) before any store gets a
- * manifest, so that no store points pods at a snapshot that some mirror they may fail over to lacks,
- * unless that mirror failed; then each store gets its manifest, `latest.json`, and its pruning.
+ * manifest, so a pod that reads the new manifest from one store and fails over to another for the
+ * snapshot finds it there (unless that store failed); then each store gets its manifest, `latest.json`,
+ * and its pruning.
  *
  * Each store's manifest is made from that store's own content: its own current manifest decides whether
  * the bytes are already there (`unchanged`) and which earlier snapshots it keeps (`history`), and its
