@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transfer-limits.js';
-import { assertName, type Encoding, ENCODINGS, formatDuration, UsageError } from '@sqlitening/contract';
+import { assertName, type Encoding, ENCODINGS, formatDuration, HEARTBEAT_LIMITS, UsageError } from '@sqlitening/contract';
 import { errorMessage } from '../describe-error.js';
 import { parseDuration, parseInteger, parseShare, parseSize } from '../values.js';
 import { MirrorStore } from '../store/mirror-store.js';
@@ -88,6 +88,10 @@ export function storeSettingsList(flags: StoreFlags): StoreSettings[] {
   };
   const urls = (flags.store ?? []).flatMap(splitStores);
   if (urls.length <= 1) return [{ url: urls[0] ?? '', ...defaults }];
+  if (urls.length > HEARTBEAT_LIMITS.maxStores) {
+    // Heartbeats name the store by its place, and the board takes places up to this.
+    throw new UsageError(`too many stores: at most ${HEARTBEAT_LIMITS.maxStores} --store, got ${urls.length}`);
+  }
   const isS3 = (url: string) => /^s3:\/\//i.test(url);
   if (defaults.endpoint !== undefined && !urls.some(isS3)) {
     throw new UsageError(`an S3 endpoint (${defaults.endpoint}) only applies to s3:// stores, and none of ${urls.join(', ')} is one`);
