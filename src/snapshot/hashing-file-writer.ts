@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import { HASH_BYTES } from './chunk-hashes.js';
-import { reclaimReadBuffers } from './reclaim-buffers.js';
+import { reclaimReadBuffers } from '../reclaim-buffers.js';
 
 /*
  * The end of a download: bytes go into a small pool of shared blocks, each
