@@ -4,12 +4,11 @@
 // kept when retention deletes its object), so the pod gets the pages changed since, not the whole file.
 // Each update changes 1% of the rows in place, as a scheduled refresh does.
 //   node bench/baked.js [--size 256MiB|1GiB] [--updates 24]
-import Database from 'better-sqlite3';
 import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { contentDatabase, cpuModel, mib, parseSize, root, run } from './lib.js';
+import { contentDatabase, cpuModel, mib, parseSize, refreshRows, root, run } from './lib.js';
 
 const { values } = parseArgs({ options: { size: { type: 'string', default: '256MiB' }, updates: { type: 'string', default: '24' } } });
 const size = parseSize(values.size);
@@ -29,12 +28,6 @@ async function sqlitening(...args) {
   return { seconds: result.seconds, result: JSON.parse(last) };
 }
 
-function refresh(file, revision) {
-  const db = new Database(file);
-  db.prepare("UPDATE articles SET title = title || ' (rev ' || ? || ')' WHERE id % 100 = ?").run(revision, revision % 100);
-  db.close();
-}
-
 try {
   await mkdir(work, { recursive: true });
   const build = path.join(work, 'build.db');
@@ -46,7 +39,7 @@ try {
   let last;
   for (let update = 1; update <= updates; update++) {
     process.stderr.write(`update ${update}/${updates}\n`);
-    refresh(build, update + 1);
+    refreshRows(build, update + 1);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // a new second for the new snapshot's key
     last = (await sqlitening('publish', build, '--store', store, '--git-sha', sha, '--no-check')).result;
   }
