@@ -39,8 +39,8 @@ export async function uploadStream(
   options: { partSize: number; queueSize: number; signal?: AbortSignal | undefined; onProgress?: ((sentBytes: number) => void) | undefined },
 ): Promise<{ etag: string }> {
   const call = { abortSignal: options.signal };
-  const free: Buffer[] = Array.from({ length: options.queueSize + 1 }, () => Buffer.allocUnsafe(options.partSize));
-  const parts = partsOf(body, free);
+  const pool = new PartPool(options.partSize, options.queueSize + 1);
+  const parts = partsOf(body, pool);
   const first = await parts.next();
   // An object of one part (or none) is a single PUT.
   const firstPart: Part = first.done ? { buffer: Buffer.alloc(0), length: 0 } : first.value;
@@ -82,7 +82,7 @@ export async function uploadStream(
         },
       )
       .finally(() => {
-        free.push(part.buffer);
+        pool.release(part.buffer);
         inFlight.delete(request);
       });
     inFlight.add(request);
@@ -92,8 +92,8 @@ export async function uploadStream(
     send(firstPart, number++);
     send(second.value, number++);
     for (;;) {
-      // The generator takes a buffer from the pool for each part: wait until one is back.
-      while (free.length === 0 && failure === undefined) await Promise.race(inFlight);
+      // The generator takes a buffer from the pool for each part: wait until one is free.
+      while (!pool.available && failure === undefined) await Promise.race(inFlight);
       if (failure !== undefined) throw failure;
       const next = await parts.next();
       if (next.done) break;
@@ -116,14 +116,40 @@ export async function uploadStream(
   }
 }
 
-/** Fills buffers taken from `free` with the stream's bytes, one part each; the last may be short. */
-async function* partsOf(body: Readable, free: Buffer[]): AsyncGenerator<Part> {
+/** Part buffers, made when first needed (a small object takes one), at most `max`. */
+class PartPool {
+  readonly #free: Buffer[] = [];
+  #made = 0;
+  constructor(
+    readonly partSize: number,
+    readonly max: number,
+  ) {}
+
+  get available(): boolean {
+    return this.#free.length > 0 || this.#made < this.max;
+  }
+
+  take(): Buffer {
+    const buffer = this.#free.pop();
+    if (buffer) return buffer;
+    if (this.#made >= this.max) throw new Error('PartPool.take() with every buffer in use');
+    this.#made++;
+    return Buffer.allocUnsafe(this.partSize);
+  }
+
+  release(buffer: Buffer): void {
+    this.#free.push(buffer);
+  }
+}
+
+/** Fills buffers taken from `pool` with the stream's bytes, one part each; the last may be short. */
+async function* partsOf(body: Readable, pool: PartPool): AsyncGenerator<Part> {
   let part: Buffer | undefined;
   let length = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
     let at = 0;
     while (at < chunk.length) {
-      part ??= free.pop()!;
+      part ??= pool.take();
       const take = Math.min(chunk.length - at, part.length - length);
       chunk.copy(part, length, at, at + take);
       length += take;

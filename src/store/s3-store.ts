@@ -28,10 +28,10 @@ export interface S3StoreOptions {
   requestTimeoutMs?: number;
   /**
    * Bytes per part of a multipart upload. A buffer of this size per part in flight (and one filling) is
-   * most of a publish's memory; 8 MiB parts allow objects up to 78 GiB (10,000 parts). @default 8 MiB
+   * most of a publish's memory; 6 MiB parts allow objects up to 58 GiB (10,000 parts). @default 6 MiB
    */
   partSize?: number;
-  /** Parts uploaded at once. @default 4 */
+  /** Parts uploaded at once. @default 3 */
   queueSize?: number;
 }
 
@@ -153,8 +153,8 @@ export class S3Store implements ObjectStore {
         return { etag: result.ETag ?? '' };
       }
       return await uploadStream(this.client, target, body, {
-        partSize: this.#options.partSize ?? 8 * 1024 * 1024,
-        queueSize: this.#options.queueSize ?? 4,
+        partSize: this.#options.partSize ?? 6 * 1024 * 1024,
+        queueSize: this.#options.queueSize ?? 3,
         signal: options.signal,
         onProgress: options.onProgress,
       });
