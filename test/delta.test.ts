@@ -128,7 +128,7 @@ describe('publishing deltas', () => {
     expect(v2.deltas).toEqual([]);
   });
 
-  it('prunes deltas and chunk lists with their snapshot, but the chunk list of the commit\'s first', async () => {
+  it("prunes deltas and chunk lists with their snapshot, but the chunk list of the commit's first", async () => {
     const file = path.join(dir, `build-${n}.db`);
     makeContentDatabase(file, 500, 1);
     const kept: Manifest[] = [];

@@ -234,9 +234,10 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
  */
 function nextHistory(previous: Manifest | undefined, sha256: string, keep: number): HistoryEntry[] {
   if (!previous?.chunks) return [];
-  const known = [{ sha256: previous.database.sha256, size: previous.database.size, createdAt: previous.createdAt, chunks: previous.chunks }, ...previous.history].filter(
-    (entry) => entry.sha256 !== sha256,
-  );
+  const known = [
+    { sha256: previous.database.sha256, size: previous.database.size, createdAt: previous.createdAt, chunks: previous.chunks },
+    ...previous.history,
+  ].filter((entry) => entry.sha256 !== sha256);
   // A manifest holds at most 32 entries: 31 recent ones and the first.
   const recent = known.slice(0, Math.min(Math.max(0, keep - 1), 31));
   const first = known.at(-1);
