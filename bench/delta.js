@@ -7,13 +7,12 @@
 //   hashing after a delta             vs  hashing the whole file (chunk hashes of every page)
 // The update changes 1% of the rows in place (no VACUUM), as a scheduled refresh does.
 //   node bench/delta.js [--size 256MiB|1GiB] [--runs 3]
-import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { hashFileChunks } from '../lib/snapshot/chunk-hashes.js';
-import { available, benchOptions, contentDatabase, cpuModel, median, mib, resultsDir, root, run } from './lib.js';
+import { available, benchOptions, contentDatabase, cpuModel, median, mib, refreshRows, resultsDir, root, run } from './lib.js';
 
 const { size, runs } = benchOptions();
 const cli = path.join(root, 'bin', 'sqlitening.js');
@@ -28,15 +27,6 @@ async function sqlitening(...args) {
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line));
   return { seconds: result.seconds, result: events.at(-1) };
-}
-
-/** Updates 1% of the articles in place. */
-function refresh(file, revision) {
-  const db = new Database(file);
-  const count = db.prepare('SELECT count(*) AS n FROM articles').get().n;
-  db.prepare("UPDATE articles SET title = title || ' (rev ' || ? || ')' WHERE id % 100 = ?").run(revision, revision % 100);
-  db.close();
-  return count;
 }
 
 /** rsync's figure from --stats, e.g. "Total bytes sent: 4,187". */
@@ -76,7 +66,7 @@ try {
     await mkdir(pod, { recursive: true });
     await sqlitening('sync', '--database', path.join(pod, 'site.db'), '--git-sha', sha, '--store', store);
 
-    refresh(build, i + 2);
+    refreshRows(build, i + 2);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // a new second for the new snapshot's key
     const withDeltas = await sqlitening('publish', build, '--store', store, '--git-sha', sha, '--no-check');
     const without = await sqlitening('publish', build, '--store', storeWithout, '--git-sha', sha, '--no-check', '--delta-max-share', '0');
@@ -109,7 +99,7 @@ try {
     if (state.lastInstall?.method !== 'delta') throw new Error(`expected a delta install, got ${JSON.stringify(state.lastInstall)}`);
 
     // The next update of the same size: now the pod has a standby (the file v1 was), patched in place.
-    refresh(build, i + 3);
+    refreshRows(build, i + 3);
     await new Promise((resolve) => setTimeout(resolve, 1100));
     await sqlitening('publish', build, '--store', store, '--git-sha', sha, '--no-check');
     const inode = async () => (await stat(path.join(pod, '.sqlitening', 'standby.db'))).ino;

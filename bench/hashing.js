@@ -1,5 +1,5 @@
 // The end of a full download (write the file, SHA-256 it whole and per page):
-// on other threads over shared blocks vs all on the stream's own thread, for
+// on another thread over shared blocks vs all on the stream's own thread, for
 // the raw file and for a gzip stream (decompression on the main thread).
 // Run it also with OPENSSL_ia32cap=":~0x20000000" to mask the CPU's SHA
 // extensions, the slow case (without them SHA-256 runs at a few hundred MB/s).
@@ -31,7 +31,7 @@ for (const input of ['raw', 'gzip']) {
       await rm(target, { force: true });
       const started = performance.now();
       const handle = await open(target, 'wx');
-      const writer = new HashingFileWriter(handle, { chunkSize: 4096, threaded });
+      const writer = new HashingFileWriter(handle, { chunkSize: 4096, size, threaded });
       const stages = input === 'gzip' ? [createReadStream(gz), createGunzip()] : [createReadStream(database)];
       await pipeline(...stages, writer);
       writer.result();

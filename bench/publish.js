@@ -1,19 +1,21 @@
 // Publish and hashing figures, each beside a baseline measured in the same run:
 //   publish (hash + compress + upload)  vs  sha256sum + gzip -1 + aws s3 cp
+//   publish after a 1% row update, with its delta (and chunk list)  vs  the same baseline
+//   peak RSS of each publish (GNU time -v)
 //   hashing                             vs  openssl sha256, sha256sum
 // and the compression matrix that chooses the default encoding (ratio,
 // compression speed, and decompress+hash speed, which bounds a pod's sync).
 //   node bench/publish.js [--size 256MiB|1GiB] [--runs 3]
 import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { encodeSnapshot } from '../lib/publish/encode.js';
 import { decompressor, encodingSupported } from '../lib/snapshot/codec.js';
-import { S3_ENV, benchOptions, contentDatabase, median, mib, resultsDir, root, run, startS3Process, time } from './lib.js';
+import { S3_ENV, benchOptions, contentDatabase, cpuModel, measured, median, mib, refreshRows, resultsDir, root, run, startS3Process, time } from './lib.js';
 
 const { size, runs } = benchOptions();
 const gitSha = '0123456789abcdef0123456789abcdef01234567';
@@ -28,18 +30,58 @@ const s3 = await startS3Process(path.join(scratch, 's3'), ['bench']);
 const env = { ...process.env, ...S3_ENV };
 const cli = path.join(root, 'bin', 'sqlitening.js');
 
-const samples = { oursDefault: [], oursIdentity: [], baseline: [], baseSha: [], baseGzip: [], baseCp: [], hashOurs: [], hashOpenssl: [], hashSha256sum: [] };
+const samples = {
+  oursDefault: [],
+  oursDefaultRss: [],
+  oursDelta: [],
+  oursDeltaRss: [],
+  oursIdentity: [],
+  baseline: [],
+  baseSha: [],
+  baseGzip: [],
+  baseCp: [],
+  hashOurs: [],
+  hashOpenssl: [],
+  hashSha256sum: [],
+};
 try {
   for (let i = 0; i < runs; i++) {
     process.stderr.write(`run ${i + 1}/${runs}\n`);
-    const publish = (prefix, extra) =>
-      run(
+    const publish = (prefix, extra, file = db) =>
+      measured(
         process.execPath,
-        [cli, 'publish', db, '--store', `s3://bench/${prefix}`, '--endpoint', s3.endpoint, '--path-style', '--git-sha', gitSha, '--no-check', ...extra],
+        [
+          cli,
+          'publish',
+          file,
+          '--store',
+          `s3://bench/${prefix}`,
+          '--endpoint',
+          s3.endpoint,
+          '--path-style',
+          '--git-sha',
+          gitSha,
+          '--no-check',
+          '--json',
+          ...extra,
+        ],
         { env },
       );
-    samples.oursDefault.push((await publish(`ours-default-${i}`, [])).seconds);
+    const first = await publish(`ours-default-${i}`, []);
+    samples.oursDefault.push(first.seconds);
+    if (first.rss !== null) samples.oursDefaultRss.push(first.rss);
     samples.oursIdentity.push((await publish(`ours-identity-${i}`, ['--encoding', 'identity'])).seconds);
+    // The same database after a 1% row update, published where its first snapshot is: with a delta.
+    const updated = path.join(scratch, 'updated.db');
+    await copyFile(db, updated);
+    refreshRows(updated, i + 2);
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // a new second for the new snapshot's key
+    const second = await publish(`ours-default-${i}`, [], updated);
+    const result = JSON.parse(second.stdout.trim().split('\n').at(-1));
+    if (!(result.deltas?.length > 0)) throw new Error(`expected the update's publish to write a delta: ${JSON.stringify(result)}`);
+    samples.oursDelta.push(second.seconds);
+    if (second.rss !== null) samples.oursDeltaRss.push(second.rss);
+    await rm(updated, { force: true });
 
     const gz = path.join(scratch, 'baseline.db.gz');
     const sha = await run('sha256sum', [db]);
@@ -98,12 +140,17 @@ try {
     });
   }
 
-  const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+  const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.length ? median(v) : null]));
   const figures = {
     sizeMiB: Math.round(mib(dbSize)),
     runs,
+    cpu: await cpuModel(),
     publish: {
       oursDefaultSeconds: m.oursDefault,
+      oursDefaultPeakRssMiB: m.oursDefaultRss,
+      oursWithDeltaSeconds: m.oursDelta,
+      oursWithDeltaPeakRssMiB: m.oursDeltaRss,
+      ratioWithDeltaToBaseline: m.oursDelta / m.baseline,
       oursIdentitySeconds: m.oursIdentity,
       baselineSeconds: m.baseline,
       baselineParts: { sha256sum: m.baseSha, gzip1: m.baseGzip, awsS3Cp: m.baseCp },
@@ -121,11 +168,17 @@ try {
   await writeFile(path.join(resultsDir, 'publish.json'), `${JSON.stringify(figures, null, 2)}\n`);
 
   const f = (n, d = 2) => n.toFixed(d);
-  console.log(`\nPublish of a ${figures.sizeMiB} MiB database, median of ${runs} (s3rver on 127.0.0.1, file in page cache)`);
-  console.log(`| what | seconds | vs baseline |\n|---|---:|---:|`);
-  console.log(`| sqlitening publish (default: gzip -1; hash+compress+upload) | ${f(m.oursDefault)} | ${f(m.oursDefault / m.baseline)}x |`);
-  console.log(`| sqlitening publish --encoding identity (hash+upload) | ${f(m.oursIdentity)} | ${f(m.oursIdentity / m.baseline)}x |`);
-  console.log(`| baseline: sha256sum + gzip -1 + aws s3 cp | ${f(m.baseline)} | 1.00x |`);
+  const rss = (v) => (v === null ? 'n/a' : `${f(v, 0)} MiB`);
+  console.log(`\nPublish of a ${figures.sizeMiB} MiB database, median of ${runs} (s3rver on 127.0.0.1, file in page cache; ${figures.cpu})`);
+  console.log(`| what | seconds | vs baseline | peak RSS |\n|---|---:|---:|---:|`);
+  console.log(
+    `| sqlitening publish (default: gzip -1; hash+compress+upload) | ${f(m.oursDefault)} | ${f(m.oursDefault / m.baseline)}x | ${rss(m.oursDefaultRss)} |`,
+  );
+  console.log(
+    `| sqlitening publish after a 1% row update (+ chunk list and delta) | ${f(m.oursDelta)} | ${f(m.oursDelta / m.baseline)}x | ${rss(m.oursDeltaRss)} |`,
+  );
+  console.log(`| sqlitening publish --encoding identity (hash+upload) | ${f(m.oursIdentity)} | ${f(m.oursIdentity / m.baseline)}x | |`);
+  console.log(`| baseline: sha256sum + gzip -1 + aws s3 cp | ${f(m.baseline)} | 1.00x | |`);
   console.log(`|   sha256sum / gzip -1 / aws s3 cp | ${f(m.baseSha)} / ${f(m.baseGzip)} / ${f(m.baseCp)} | |`);
   console.log(`\nSHA-256 throughput, median of ${runs}`);
   console.log(`| hasher | MiB/s |\n|---|---:|`);

@@ -8,7 +8,7 @@ import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
-import { S3_ENV, available, benchOptions, contentDatabase, cpuModel, median, mib, resultsDir, root, run, startS3Process } from './lib.js';
+import { S3_ENV, available, benchOptions, contentDatabase, cpuModel, measured, median, mib, resultsDir, root, run, startS3Process } from './lib.js';
 
 const { size, runs } = benchOptions();
 const gitSha = '89abcdef0123456789abcdef0123456789abcdef';
@@ -39,11 +39,6 @@ async function countingProxy(targetPort) {
   return { port: server.address().port, counts, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
-function maxRss(stderr) {
-  const match = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
-  return match ? Number(match[1]) / 1024 : null;
-}
-
 // A baseline whose tool is missing is skipped with a note; without GNU time, peak RSS is not reported.
 const tools = {
   time: await available('/usr/bin/time', ['-v', 'true']),
@@ -56,13 +51,6 @@ const notes = Object.entries(tools)
   .filter(([, found]) => !found)
   .map(([tool]) => (tool === 'time' ? 'no /usr/bin/time -v: peak RSS not measured' : `no ${tool}: its baseline skipped`));
 const can = { storeAlone: tools.curl, baseRaw: tools.curl && tools.sha256sum, baseGz: tools.curl && tools.gunzip && tools.sha256sum, boto3: tools.boto3 };
-
-/** Runs a command under /usr/bin/time -v when there is one; seconds and peak RSS in MiB (of the largest process, for a shell). */
-async function measured(command, args, options) {
-  if (!tools.time) return { seconds: (await run(command, args, options)).seconds, rss: null };
-  const result = await run('/usr/bin/time', ['-v', command, ...args], options);
-  return { seconds: result.seconds, rss: maxRss(result.stderr) };
-}
 
 process.stderr.write(`preparing a ${Math.round(mib(size))} MiB content database...\n`);
 const db = await contentDatabase(size);

@@ -128,7 +128,7 @@ describe('publishing deltas', () => {
     expect(v2.deltas).toEqual([]);
   });
 
-  it('prunes deltas and chunk lists with their snapshot', async () => {
+  it("prunes deltas and chunk lists with their snapshot, but the chunk list of the commit's first", async () => {
     const file = path.join(dir, `build-${n}.db`);
     makeContentDatabase(file, 500, 1);
     const kept: Manifest[] = [];
@@ -137,11 +137,15 @@ describe('publishing deltas', () => {
       kept.push(await publish(file, { keep: 2 }));
     }
     const keys = (await store.list(`${SHA_A}/`)).map((o) => o.key);
-    const first = kept[0]!.object.key.replace(/\.db\.gz$/, '');
+    const second = kept[1]!.object.key.replace(/\.db\.gz$/, '');
     expect(
-      keys.filter((key) => key.startsWith(first)),
+      keys.filter((key) => key.startsWith(second)),
       keys.join('\n'),
     ).toEqual([]);
+    // The first snapshot is past the retention too, but its chunk list stays: the base for images that baked it.
+    expect(keys).not.toContain(kept[0]!.object.key);
+    expect(keys).toContain(kept[0]!.chunks!.key);
+    expect(kept[3]!.history.map((entry) => entry.sha256)).toEqual([kept[2]!.database.sha256, kept[0]!.database.sha256]);
     expect(keys).toContain(kept[3]!.chunks!.key);
     for (const delta of kept[3]!.deltas) expect(keys).toContain(delta.key);
   });
@@ -170,6 +174,42 @@ describe('the pod applies deltas', () => {
     expect(metrics).toContain(`sqlitening_sync_total{method="full",${store}} 1`);
     expect(metrics).toContain(`sqlitening_sync_bytes_total{method="delta",${store}} ${v2.deltas[0]!.size}`);
     expect(v1.deltas).toEqual([]);
+  });
+
+  it("installs by delta on a pod started from the commit's first snapshot (baked into an image) 24 updates later", async () => {
+    const file = path.join(dir, `build-${n}.db`);
+    makeContentDatabase(file, 2000, 1);
+    const first = await publish(file, { keep: 3 });
+    const baked = path.join(dir, `baked-${n}.db`);
+    copyFileSync(file, baked);
+    let last = first;
+    for (let revision = 2; revision <= 25; revision++) {
+      refresh(file, revision);
+      last = await publish(file, { keep: 3 });
+    }
+    expect(await store.head(first.object.key)).toBeUndefined();
+    expect(last.history.at(-1)?.sha256).toBe(first.database.sha256);
+    const fromFirst = last.deltas.find((delta) => delta.base.sha256 === first.database.sha256);
+    expect(fromFirst).toBeDefined();
+    // The image's file, and no agent state: the pod finds out which snapshot it holds.
+    copyFileSync(baked, live());
+    const a = await openAgent();
+    const result = await a.runOnce();
+    expect(result.ok && result.outcome.status === 'installed' && result.outcome.method).toBe('delta');
+    expect(sha256(live())).toBe(last.database.sha256);
+    expect(a.state.lastInstall).toMatchObject({ method: 'delta', bytes: fromFirst!.size });
+    expect(fromFirst!.size).toBeLessThan(last.object.size / 2);
+  });
+
+  it('downloads nothing for a pod started from an image that baked the current snapshot', async () => {
+    const file = path.join(dir, `build-${n}.db`);
+    makeContentDatabase(file, 2000, 1);
+    const current = await publish(file);
+    copyFileSync(file, live());
+    const a = await openAgent();
+    const result = await a.runOnce();
+    expect(result.ok && result.outcome).toMatchObject({ status: 'unchanged', bytesReceived: 0 });
+    expect(a.state.installed?.database.sha256).toBe(current.database.sha256);
   });
 
   const fallbacks: Array<[string, (v2: Manifest) => Promise<void> | void, string]> = [

@@ -80,6 +80,6 @@ reader.close();`;
       cwd: app,
     }).catch((e: unknown) => e)) as { code: number; stderr: string };
     expect(error.code).toBe(2);
-    expect(error.stderr).toContain('npm install @aws-sdk/client-s3 @aws-sdk/lib-storage');
+    expect(error.stderr).toContain('npm install @aws-sdk/client-s3');
   });
 });

@@ -170,3 +170,49 @@ describe('delta installs on the standby', () => {
     }
   }, 60_000);
 });
+
+describe('kill -9 inside an in-place delta install', () => {
+  // Each named place in the standby's patch and swap (src/agent/standby.ts), in order.
+  const points = ['standby-untrusted', 'standby-caught-up', 'standby-patched', 'standby-verified', 'standby-next-linked', 'standby-swapped', 'standby-kept'];
+  for (const point of points) {
+    it(`at ${point}: the live file is one whole snapshot, a reader keeps reading, and the next syncs end right`, async () => {
+      const s = setup();
+      await mkdir(path.dirname(s.live));
+      await s.publish();
+      await sync(s.root, s.live);
+      s.refresh(2);
+      await s.publish();
+      expect(installedWith(await sync(s.root, s.live))).toMatchObject({ method: 'delta' });
+      expect(existsSync(s.standby)).toBe(true);
+      const before = sha256(s.live);
+      s.refresh(3);
+      await s.publish();
+      const after = sha256(s.db);
+
+      // A reader of the live file, open across the crash.
+      const reader = new Database(s.live, { readonly: true, fileMustExist: true });
+      const posts = (): number => (reader.prepare('SELECT count(*) AS n FROM posts').get() as { n: number }).n;
+      const count = posts();
+      const crashed = await runCli(['sync', '--database', s.live, '--git-sha', SHA_A, '--store', s.root, '--attempts', '1', '--json'], {
+        env: { SQLITENING_FAILPOINT: point },
+      });
+      expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+      expect([before, after]).toContain(sha256(s.live));
+      const check = new Database(s.live, { readonly: true });
+      expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
+      check.close();
+      expect(posts()).toBe(count);
+      reader.close();
+
+      const again = await sync(s.root, s.live);
+      expect(again.code, again.stderr).toBe(0);
+      expect(sha256(s.live)).toBe(after);
+      s.refresh(4);
+      await s.publish();
+      const next = await sync(s.root, s.live);
+      expect(next.code, next.stderr).toBe(0);
+      expect(installedWith(next)).toMatchObject({ method: 'delta' });
+      expect(sha256(s.live)).toBe(sha256(s.db));
+    }, 60_000);
+  }
+});

@@ -75,14 +75,14 @@ function startCli(args: string[], env: Record<string, string> = {}, timeoutMs = 
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const done = new Promise<CliResult & { endedAt: number }>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       const endedAt = Date.now();
       clearTimeout(timer);
       const events = stdout
         .split('\n')
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as Record<string, unknown>);
-      resolve({ code, stdout, stderr, events, endedAt });
+      resolve({ code, signal, stdout, stderr, events, endedAt });
     });
   });
   return {

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { link, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import type { DeltaInfo, Manifest } from '@sqlitening/contract';
 import { z } from 'zod';
+import { failpoint } from '../failpoint.js';
 import { fsyncPath, writeFileAtomic } from '../fs-atomic.js';
 import { applyDelta, type WrittenDelta, writeDeltaPages } from '../snapshot/apply-delta.js';
 import { withDeadline } from '../snapshot/deadline.js';
@@ -137,6 +138,7 @@ async function patchStandby(paths: AgentPaths, record: StandbyRecord, options: S
   // synced so that the record's removal reaches the disk before any page of the standby does.
   await rm(paths.standbyRecord, { force: true });
   await fsyncPath(paths.meta);
+  failpoint('standby-untrusted');
   const lock = new Database(paths.standby, { fileMustExist: true });
   let written: WrittenDelta;
   try {
@@ -146,8 +148,10 @@ async function patchStandby(paths: AgentPaths, record: StandbyRecord, options: S
     try {
       written = await withDeadline(what, options.limits.deadlineMs, options.limits.signal, async (signal) => {
         await copyPages(handle, paths.database, record.catchUp, record.pageSize);
+        failpoint('standby-caught-up');
         return writeDeltaPages(handle, { ...options, signal, stallTimeoutMs: options.limits.stallTimeoutMs, written: touched });
       });
+      failpoint('standby-patched');
       await handle.sync();
     } catch (error) {
       // A reader that still holds this inode open must not find it half patched once the lock goes:
@@ -171,11 +175,15 @@ async function patchStandby(paths: AgentPaths, record: StandbyRecord, options: S
   lock.close();
   // The swap: the live file gets a second name, the patched standby takes the live name (atomic for
   // readers), and the old live file becomes the standby.
+  failpoint('standby-verified');
   await rm(paths.standbyNext, { force: true });
   await link(paths.database, paths.standbyNext);
+  failpoint('standby-next-linked');
   await rename(paths.standby, paths.database);
+  failpoint('standby-swapped');
   await fsyncPath(paths.folder);
   await keepOrDiscard(paths, options.manifest, written.pages);
+  failpoint('standby-kept');
   return written;
 }
 

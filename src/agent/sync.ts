@@ -8,7 +8,9 @@ import { DatabaseError, ExpiredManifestError, NotFoundError, TooLargeError } fro
 import { acceptManifest } from '../snapshot/accept-manifest.js';
 import type { TrustedKey } from '../signing/keys.js';
 import { checkSqliteHeader } from '../snapshot/sqlite-header.js';
+import { chunkRoot } from '../snapshot/chunk-hashes.js';
 import { DOWNLOAD_TEMP_MARK } from '../snapshot/download.js';
+import { identifyFile } from '../snapshot/hashing-file-writer.js';
 import { installSnapshot } from '../snapshot/install.js';
 import type { TransferLimits } from '../snapshot/transfer-limits.js';
 import { readManifest } from '../snapshot/manifest-store.js';
@@ -177,6 +179,13 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
     await discardStandby(options.paths);
     await checkRoom(manifest, options.paths.folder, options.maxDatabaseBytes ?? DEFAULT_MAX_DATABASE_BYTES);
   }
+  // A live file the state does not know (one baked into the app's image, or a lost state): what it holds is
+  // found by reading it, and it is then a delta base like any other; the root proves the result either way.
+  const found = live && !installed && manifest.chunks && options.noDelta !== true ? await identifyFile(options.paths.database, manifest.chunks.size) : null;
+  if (found && found.sha256 === manifest.database.sha256 && chunkRoot(found.hashes) === manifest.chunks?.root) {
+    await saveChunkHashes(options.paths, found.hashes);
+    return { status: 'unchanged', manifest, etag, bytesReceived: 0 };
+  }
   const verify = databaseVerifier({ quickCheck: options.quickCheck === true });
   const result = await installSnapshot({
     store: options.store,
@@ -199,7 +208,9 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
                 onProgress: (bytes) => options.onProgress?.(bytes, delta.size),
               }),
           }
-        : null,
+        : found
+          ? { sha256: found.sha256, chunkHashes: async () => found.hashes }
+          : null,
     noDelta: options.noDelta === true,
     limits: options.limits,
     verify,

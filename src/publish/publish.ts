@@ -10,6 +10,7 @@ import {
   LATEST_KEY,
   type Manifest,
   MANIFEST_FORMAT,
+  type HistoryEntry,
   MANIFEST_VERSION,
   manifestKey,
   snapshotKey,
@@ -302,15 +303,8 @@ export async function publishToStores(options: PublishToStoresOptions): Promise<
           const manifest: Manifest = {
             ...common,
             deltas: [],
-            // The snapshots this one may be a delta from at the next publish: this store's previous one and its own history, as many as are kept.
-            history: previous?.chunks
-              ? [
-                  { sha256: previous.database.sha256, size: previous.database.size, createdAt: previous.createdAt, chunks: previous.chunks },
-                  ...previous.history,
-                ]
-                  .filter((entry) => entry.sha256 !== encoded.sha256)
-                  .slice(0, Math.max(0, options.retention.keep - 1))
-              : [],
+            // From this store's own previous manifest: the bases its next publish may make deltas from.
+            history: nextHistory(previous, encoded.sha256, options.retention.keep),
           };
           t.manifest = manifest;
           if (options.dryRun) {
@@ -366,7 +360,9 @@ export async function publishToStores(options: PublishToStoresOptions): Promise<
         });
         if (t.failure || t.status !== 'published') return;
         try {
-          t.pruned = await retrying(t, 'prune', () => pruneCommit(t.store, options.gitSha, options.retention, now(), new Set([manifest.object.key]), false));
+          // The history's chunk lists stay while the manifest names them, also that of a snapshot whose object goes.
+          const protectedKeys = new Set([manifest.object.key, ...manifest.history.map((entry) => entry.chunks.key)]);
+          t.pruned = await retrying(t, 'prune', () => pruneCommit(t.store, options.gitSha, options.retention, now(), protectedKeys, false));
         } catch (error) {
           if (limits.signal?.aborted) throw error;
           // The snapshot is published; what pruning left is pruned by the next publish.
@@ -397,6 +393,24 @@ async function uploadObject(store: ObjectStore, manifest: Manifest, file: string
       true,
     );
   }
+}
+
+/**
+ * The snapshots the next publish may make deltas from: the previous one and its own history, as many as are
+ * kept, and always the commit's first snapshot (the last entry), which images that bake a snapshot at build
+ * time hold: a pod started from such an image, however old, gets a delta rather than the whole object. Only
+ * its chunk list is kept for that; its object goes with the others.
+ */
+function nextHistory(previous: Manifest | undefined, sha256: string, keep: number): HistoryEntry[] {
+  if (!previous?.chunks) return [];
+  const known = [
+    { sha256: previous.database.sha256, size: previous.database.size, createdAt: previous.createdAt, chunks: previous.chunks },
+    ...previous.history,
+  ].filter((entry) => entry.sha256 !== sha256);
+  // A manifest holds at most 32 entries: 31 recent ones and the first.
+  const recent = known.slice(0, Math.min(Math.max(0, keep - 1), 31));
+  const first = known.at(-1);
+  return first && !recent.includes(first) ? [...recent, first] : recent;
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -13,7 +13,8 @@ export interface RetentionRule {
  * like snapshots are considered; the newest `keep` (by the time in their
  * name), any younger than the grace period, and any in `protectedKeys`
  * (what a manifest points to) are kept. A snapshot's chunk list and deltas
- * go with it. Pure: the caller lists and deletes.
+ * go with it, but for those in `protectedKeys` (the chunk lists of the
+ * manifest's history). Pure: the caller lists and deletes.
  */
 export function planRetention(objects: ObjectInfo[], rule: RetentionRule, now: Date, protectedKeys: ReadonlySet<string>): ObjectInfo[] {
   const snapshots = objects
@@ -30,6 +31,8 @@ export function planRetention(objects: ObjectInfo[], rule: RetentionRule, now: D
     doomed.push(object);
   }
   const stems = new Set(doomed.map((object) => stemOfKey(object.key)));
-  const companions = objects.filter((object) => !doomed.includes(object) && parseSnapshotKey(object.key) === undefined && stems.has(stemOfKey(object.key)));
+  const companions = objects.filter(
+    (object) => !doomed.includes(object) && !protectedKeys.has(object.key) && parseSnapshotKey(object.key) === undefined && stems.has(stemOfKey(object.key)),
+  );
   return [...doomed, ...companions];
 }

@@ -2,6 +2,7 @@ import { PassThrough, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import type { Encoding } from '@sqlitening/contract';
 import { UsageError } from '../errors.js';
+import { ParallelGzip } from './parallel-gzip.js';
 
 /** zstd arrived in Node's zlib in 22.15 / 23.8; older runtimes cannot read or write it. */
 type ZstdZlib = { createZstdCompress?: (options?: object) => Transform; createZstdDecompress?: () => Transform; constants: Record<string, number> };
@@ -31,7 +32,7 @@ export function compressor(encoding: Encoding, level = DEFAULT_LEVELS[encoding])
     case 'identity':
       return new PassThrough();
     case 'gzip':
-      return zlib.createGzip({ level, chunkSize });
+      return new ParallelGzip(level);
     case 'br':
       return zlib.createBrotliCompress({
         chunkSize,

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import { HASH_BYTES } from './chunk-hashes.js';
-import { reclaimReadBuffers } from './reclaim-buffers.js';
+import { reclaimReadBuffers } from '../reclaim-buffers.js';
 
 /*
  * The end of a download: bytes go into a small pool of shared blocks, each
@@ -99,16 +99,16 @@ export class HashingFileWriter extends Writable {
 
   /**
    * `handle` null: hash only (the publisher, which uploads a compressed copy).
-   * `size`: the bytes expected (more may come); large files are hashed on other threads.
+   * `size`: the bytes expected (more may come); large files are hashed on another thread (`threaded` overrides).
    */
-  constructor(handle: FileHandle | null, options: { chunkSize: number | null; size: number }) {
+  constructor(handle: FileHandle | null, options: { chunkSize: number | null; size: number; threaded?: boolean }) {
     // The default (small) buffer: the pool is the buffer. A large one let a fetch body be read to its end
     // ahead of the writes, and a body that then failed did so with no one left to hear it.
     super();
     this.#handle = handle;
     this.#chunkSize = options.chunkSize;
     const blockBytes = options.chunkSize ? Math.max(options.chunkSize, Math.floor(BLOCK_BYTES / options.chunkSize) * options.chunkSize) : BLOCK_BYTES;
-    const threaded = options.size >= THREADED_FROM;
+    const threaded = options.threaded ?? options.size >= THREADED_FROM;
     const poolBlocks = threaded ? POOL_BLOCKS : 2;
     this.#blocks = Array.from({ length: poolBlocks }, (_, index) => ({
       index,

@@ -126,7 +126,7 @@ export async function openStore(given: StoreSettings, env: Readonly<Record<strin
     const { S3Store } = await import('./s3-store.js').catch((error: unknown) => {
       // The AWS SDK is an optional peer dependency: apps that only read snapshots over HTTPS never install it.
       if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && /@aws-sdk\//.test(String((error as Error).message))) {
-        throw new UsageError(`store ${url} needs the AWS SDK, which is not installed: npm install @aws-sdk/client-s3 @aws-sdk/lib-storage`);
+        throw new UsageError(`store ${url} needs the AWS SDK, which is not installed: npm install @aws-sdk/client-s3`);
       }
       throw error;
     });

@@ -5,6 +5,8 @@ export const CLI = fileURLToPath(new URL('../../bin/sqlitening.js', import.meta.
 
 export interface CliResult {
   code: number | null;
+  /** The signal that ended the process, if one did. */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   /** stdout parsed as JSON lines (with `--json`). */
@@ -25,13 +27,13 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
     child.stderr.on('data', (chunk) => (stderr += chunk));
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 50_000);
     child.on('error', reject);
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       const events = stdout
         .split('\n')
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as Record<string, unknown>);
-      resolve({ code, stdout, stderr, events });
+      resolve({ code, signal, stdout, stderr, events });
     });
   });
 }

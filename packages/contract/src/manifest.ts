@@ -133,7 +133,10 @@ export const manifestSchema = z
     chunks: chunksInfoSchema.optional(),
     /** Deltas from earlier snapshots of this commit, newest base first. */
     deltas: z.array(deltaInfoSchema).max(32).default([]),
-    /** Earlier snapshots of this commit, newest first, with their chunk lists: the bases of the next publish's deltas. */
+    /**
+     * Earlier snapshots of this commit, newest first, with their chunk lists: the bases of the next publish's deltas.
+     * The last is the commit's first snapshot while the commit has others (images bake it), kept as a base for good.
+     */
     history: z.array(historyEntrySchema).max(32).default([]),
   })
   .superRefine((manifest, context) => {
