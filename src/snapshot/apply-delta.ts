@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, readSync } from 'node:fs';
 import { copyFile, type FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DeltaInfo, Manifest } from '@sqlitening/contract';
-import { ChecksumMismatchError, SizeMismatchError, StoreError } from '../errors.js';
+import { ChecksumMismatchError, CorruptDeltaError, SizeMismatchError, StoreError } from '../errors.js';
 import { replaceAtomically } from '../fs-atomic.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { chunkRoot, HASH_BYTES, hashChunk } from './chunk-hashes.js';
 import { decompressor } from './codec.js';
 import { withDeadline } from './deadline.js';
-import { type DeltaHeader, type DeltaPage, DeltaParser } from './delta-format.js';
+import { type DeltaHeader, DeltaParser, type DeltaRecord, inflatePatch, isDeltaFormat } from './delta-format.js';
 import { DOWNLOAD_TEMP_MARK } from './download.js';
 import { LimitedCounter } from './limited-counter.js';
 import { stallWatchdog } from './stall-watchdog.js';
@@ -46,9 +46,11 @@ export interface WrittenDelta {
 
 /**
  * Fetches a delta and writes its pages into `handle` at their offsets (the
- * handle holds the base's bytes), then sets the new length. Hashes each page
- * it writes into a copy of the base's hashes, so the root over the result
- * proves the whole file for milliseconds of hashing.
+ * handle holds the base's bytes), then sets the new length. A format-2
+ * record's page is inflated with the pages it names, read from the handle
+ * as they stand. Hashes each page it writes into a copy of the base's
+ * hashes, so the root over the result proves the whole file for
+ * milliseconds of hashing.
  */
 export async function writeDeltaPages(
   handle: FileHandle,
@@ -63,6 +65,9 @@ export async function writeDeltaPages(
   const chunks = manifest.chunks;
   if (!chunks) throw new StoreError(`manifest of ${manifest.database.sha256} has no chunk hashes to check a delta against`, false);
   const what = `delta ${delta.key}`;
+  const format = delta.format ?? 1;
+  if (!isDeltaFormat(format)) throw new CorruptDeltaError(`${what}: delta format ${format} is not one this agent reads`);
+  const basePageCount = options.baseHashes.length / HASH_BYTES;
   const hashes = Buffer.alloc(chunks.count * HASH_BYTES);
   options.baseHashes.copy(hashes, 0, 0, Math.min(options.baseHashes.length, hashes.length));
   const written: number[] = options.written ?? [];
@@ -71,18 +76,51 @@ export async function writeDeltaPages(
   const received = new LimitedCounter(delta.size, `${what} (stored bytes)`, false, options.onProgress);
   const decoded = new LimitedCounter(delta.rawSize, what, false);
   const checkHeader = (header: DeltaHeader): void => {
-    const expected = { pageSize: chunks.size, pageCount: chunks.count, baseSha256: delta.base.sha256, targetSha256: manifest.database.sha256 };
-    const got = { pageSize: header.pageSize, pageCount: header.pageCount, baseSha256: header.baseSha256, targetSha256: header.targetSha256 };
+    const expected = {
+      pageSize: chunks.size,
+      pageCount: chunks.count,
+      baseSha256: delta.base.sha256,
+      targetSha256: manifest.database.sha256,
+      basePageCount: format === 2 ? basePageCount : undefined,
+    };
+    const got = {
+      pageSize: header.pageSize,
+      pageCount: header.pageCount,
+      baseSha256: header.baseSha256,
+      targetSha256: header.targetSha256,
+      basePageCount: header.basePageCount,
+    };
     if (JSON.stringify(expected) !== JSON.stringify(got)) throw new ChecksumMismatchError(`${what} header`, JSON.stringify(expected), JSON.stringify(got));
+  };
+  // A patch's dictionary pages are read as the file holds them now: the parser has checked that each is a base
+  // page or one this delta wrote, and records are written one at a time, so no write is in flight. Read
+  // synchronously: a few microseconds per page from the page cache, where the thread pool costs tens.
+  const readPage = (page: number): Buffer => {
+    const bytes = Buffer.allocUnsafe(chunks.size);
+    const bytesRead = readSync(handle.fd, bytes, 0, chunks.size, page * chunks.size);
+    if (bytesRead !== chunks.size) throw new Error(`short read of page ${page} as a dictionary: ${bytesRead} of ${chunks.size} bytes`);
+    return bytes;
+  };
+  const pageOf = (record: DeltaRecord): Buffer => {
+    if (record.kind === 'page') return record.bytes;
+    const dictionary = record.dictionary.length ? Buffer.concat(record.dictionary.map(readPage)) : undefined;
+    return inflatePatch(what, record, dictionary, chunks.size);
   };
   const writer = new Writable({
     objectMode: true,
-    write(page: DeltaPage, _encoding, callback) {
-      hashChunk(page.bytes).copy(hashes, page.index * HASH_BYTES);
-      written.push(page.index);
-      handle.write(page.bytes, 0, page.bytes.length, page.index * chunks.size).then(({ bytesWritten }) => {
+    write(record: DeltaRecord, _encoding, callback) {
+      let page: Buffer;
+      try {
+        page = pageOf(record);
+      } catch (error) {
+        callback(error as Error);
+        return;
+      }
+      hashChunk(page).copy(hashes, record.index * HASH_BYTES);
+      written.push(record.index);
+      handle.write(page, 0, page.length, record.index * chunks.size).then(({ bytesWritten }) => {
         // The hash above is of the delta's bytes: a short write would leave a page the root does not describe.
-        callback(bytesWritten === page.bytes.length ? null : new Error(`short write of page ${page.index}: ${bytesWritten} of ${page.bytes.length} bytes`));
+        callback(bytesWritten === page.length ? null : new Error(`short write of page ${record.index}: ${bytesWritten} of ${page.length} bytes`));
       }, callback);
     },
   });
@@ -92,7 +130,7 @@ export async function writeDeltaPages(
     received,
     decompressor(delta.encoding),
     decoded,
-    new DeltaParser(what, checkHeader),
+    new DeltaParser(what, format, checkHeader),
     writer,
     { signal: options.signal },
   );
