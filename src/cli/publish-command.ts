@@ -32,6 +32,7 @@ interface PublishFlags {
   grace: number;
   check: boolean;
   deltaMaxShare: number;
+  base?: string[];
   signingKey?: string;
   trustKey?: string[];
   name?: string;
@@ -87,6 +88,11 @@ export function publishCommand(reporter: () => Reporter): Command {
       'write a delta from each kept earlier snapshot of the commit unless it is larger than this share of the full object (0: none)',
       shareArg,
       DEFAULT_DELTA_MAX_SHARE,
+    )
+    .option(
+      '--base <file>',
+      "a file of an earlier snapshot of the commit (build --keep-base keeps the one a build started from); deltas from it also come as patches against the pod's pages, several times smaller. Proven page by page against the snapshot's chunk list; a file that is none of them fails the publish (repeatable)",
+      collect,
     )
     .addOption(
       new Option(
@@ -154,6 +160,7 @@ Examples:
       expiresInMs: flags.expiresIn ?? null,
       limits: transferLimits(flags),
       deltaMaxShare: flags.deltaMaxShare,
+      baseFiles: flags.base?.map((file) => path.resolve(file)),
       dryRun: flags.dryRun === true,
       onStep: (step, detail) => out.event(`publish.${step}`, detail),
       onProgress: (phase, bytes, total) => out.progress(phase === 'read' ? 'hash+compress' : 'upload', bytes, total),
@@ -174,15 +181,16 @@ Examples:
         encoding: manifest.object.encoding,
         pruned: result.pruned,
         deltas: manifest.deltas,
+        patches: manifest.patches,
         durationMs: result.durationMs,
       },
       `${verb}: ${store.location}/${result.objectKey}\n` +
         `  sha256 ${manifest.database.sha256}\n` +
         `  ${formatBytes(manifest.database.size)} → ${formatBytes(manifest.object.size)} ${manifest.object.encoding} (${(ratio * 100).toFixed(1)}%) in ${formatDuration(result.durationMs)}` +
-        manifest.deltas
+        [...manifest.deltas, ...manifest.patches]
           .map(
             (d) =>
-              `\n  delta from ${d.base.sha256.slice(0, 12)}: ${d.pages} pages, ${formatBytes(d.size)} (${((d.size / manifest.object.size) * 100).toFixed(1)}% of the full object)`,
+              `\n  delta from ${d.base.sha256.slice(0, 12)} (format ${d.format ?? 1}): ${d.pages} pages, ${formatBytes(d.size)} (${((d.size / manifest.object.size) * 100).toFixed(1)}% of the full object)`,
           )
           .join('') +
         (result.pruned.length ? `\n  pruned ${result.pruned.length}: ${result.pruned.join(', ')}` : ''),

@@ -24,7 +24,7 @@ import { withDeadline } from '../snapshot/deadline.js';
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transfer-limits.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { TOOL } from '../version.js';
-import { publishDeltas } from './deltas.js';
+import { type DeltaBase, type DeltaPlan, prepareDeltaBases, publishDeltas } from './deltas.js';
 import { encodeSnapshot } from './encode.js';
 import { planRetention, type RetentionRule } from './retention.js';
 
@@ -56,6 +56,13 @@ export interface PublishOptions {
    * be larger than this share of the full object; 0 writes none. @default 0.5
    */
   deltaMaxShare?: number | undefined;
+  /**
+   * Files of earlier snapshots of the commit (`--base`; the Action passes the snapshot its build started
+   * from). Deltas from a snapshot whose file is here also come in format 2 (pages as patches, several times
+   * smaller); each file is proven page by page against the snapshot's chunk list before it is used, and one
+   * that is none of the earlier snapshots fails the publish before anything is uploaded.
+   */
+  baseFiles?: readonly string[] | undefined;
   /** Signs the manifest (and `latest.json`) as a DSSE envelope with this Ed25519 key; pods given its public key refuse anything else. */
   signingKey?: KeyObject | null | undefined;
   /**
@@ -146,6 +153,7 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
         key: chunkListKey({ gitSha: options.gitSha, createdAt, sha256: encoded.sha256 }),
       },
       deltas: [],
+      patches: [],
       // The snapshots this one may be a delta from at the next publish: the previous one and its own history, as many as are kept.
       history: previous?.chunks
         ? [{ sha256: previous.database.sha256, size: previous.database.size, createdAt: previous.createdAt, chunks: previous.chunks }, ...previous.history]
@@ -177,6 +185,25 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
       step('repair', { reason: `the manifest points at ${previous.object.key}, which is missing or incomplete` });
     }
 
+    // The bases' chunk lists, and any base files proven against them, before the upload: a wrong file fails here.
+    const maxShare = options.deltaMaxShare ?? DEFAULT_DELTA_MAX_SHARE;
+    const deltaPlan: DeltaPlan = {
+      database: options.database,
+      target: { gitSha: options.gitSha, createdAt, sha256: encoded.sha256 },
+      pageSize: stats.pageSize,
+      hashes: encoded.chunkHashes,
+      bases: manifest.history,
+      encoding: options.encoding === 'identity' ? 'gzip' : options.encoding,
+      level: options.level,
+      maxShare,
+      fullObjectSize: encoded.encodedSize,
+      tempDir: options.tempDir ?? tmpdir(),
+      limits,
+      baseFiles: options.baseFiles,
+      onStep: step,
+    };
+    const deltaBases: DeltaBase[] = maxShare > 0 ? await prepareDeltaBases(store, deltaPlan) : [];
+
     if (options.dryRun) {
       const pruned = await pruneCommit(store, options.gitSha, options.retention, now(), new Set([manifest.object.key]), true);
       return { status: 'dry-run', manifest, manifestKey: pointerKey, objectKey: manifest.object.key, pruned, durationMs: Date.now() - started };
@@ -199,22 +226,10 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
     step('uploaded', { key: manifest.object.key, bytes: encoded.encodedSize });
     const chunks = manifest.chunks!;
     await store.put(chunks.key, encoded.chunkHashes, { contentType: 'application/octet-stream', ...call });
-    const maxShare = options.deltaMaxShare ?? DEFAULT_DELTA_MAX_SHARE;
-    if (maxShare > 0 && manifest.history.length > 0) {
-      manifest.deltas = await publishDeltas(store, {
-        database: options.database,
-        target: { gitSha: options.gitSha, createdAt, sha256: encoded.sha256 },
-        pageSize: stats.pageSize,
-        hashes: encoded.chunkHashes,
-        bases: manifest.history,
-        encoding: options.encoding === 'identity' ? 'gzip' : options.encoding,
-        level: options.level,
-        maxShare,
-        fullObjectSize: encoded.encodedSize,
-        tempDir: options.tempDir ?? tmpdir(),
-        limits,
-        onStep: step,
-      });
+    if (deltaBases.length > 0) {
+      const { deltas, patches } = await publishDeltas(store, deltaPlan, deltaBases);
+      manifest.deltas = deltas;
+      manifest.patches = patches;
     }
 
     await writeManifest(store, pointerKey, manifest, options.signingKey);
