@@ -119,7 +119,13 @@ function readProvenPage(fd: number, base: { entry: HistoryEntry; list: Buffer },
 
 /** Why `file` cannot stand for `base` (its size, or the first page a delta would read that differs), or null when it can. */
 async function baseMismatch(file: string, base: Omit<DeltaBase, 'file'>, pageSize: number): Promise<string | null> {
-  const { size } = await stat(file);
+  let size: number;
+  try {
+    ({ size } = await stat(file));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`base file ${file} does not exist`);
+    throw error;
+  }
   if (size !== base.entry.size) return `${size} bytes, not ${base.entry.size}`;
   const fd = openSync(file, 'r');
   try {
@@ -164,6 +170,8 @@ export async function prepareDeltaBases(store: ObjectStore, plan: DeltaPlan): Pr
     bases.push({ entry, list, changed: changedPages(plan.hashes, list) });
   }
   for (const file of plan.baseFiles ?? []) {
+    // The first snapshot of a commit has nothing to make a delta from, and a build that started empty kept no
+    // base (build --keep-base): the file is not needed, so it is not looked at, nor required to exist.
     if (bases.length === 0) {
       step('base-unused', { file, reason: 'no earlier snapshot of this commit to make a delta from' });
       continue;
