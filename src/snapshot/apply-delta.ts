@@ -11,7 +11,7 @@ import type { ObjectStore } from '../store/object-store.js';
 import { chunkRoot, HASH_BYTES, hashChunk } from './chunk-hashes.js';
 import { decompressor } from './codec.js';
 import { withDeadline } from './deadline.js';
-import { type DeltaHeader, DeltaParser, type DeltaRecord, inflatePatch, isDeltaFormat } from './delta-format.js';
+import { type DeltaHeader, DeltaParser, type DeltaRecord, inflatePatch, isDeltaFormat, MAX_DICTIONARY_PAGES } from './delta-format.js';
 import { DOWNLOAD_TEMP_MARK } from './download.js';
 import { LimitedCounter } from './limited-counter.js';
 import { stallWatchdog } from './stall-watchdog.js';
@@ -42,6 +42,62 @@ export interface WrittenDelta {
   chunkHashes: Buffer;
   /** The page numbers the delta wrote, in order. */
   pages: number[];
+}
+
+/** Writes at once that a delta keeps under way: the next record is decoded and hashed while they run. */
+const WRITES_IN_FLIGHT = 16;
+
+/**
+ * Writes pages at their offsets, several at a time, and reads pages as the file will hold them once those
+ * writes are done (a page still being written is read from memory). A delta writes each page at most once.
+ */
+class PageWriter {
+  readonly #pending = new Map<number, Buffer>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #failure: Error | undefined;
+
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly pageSize: number,
+  ) {}
+
+  /** Starts writing `page` at `index`; resolves when fewer than the limit are under way. */
+  async write(index: number, page: Buffer): Promise<void> {
+    if (this.#failure) throw this.#failure;
+    this.#pending.set(index, page);
+    const done: Promise<void> = this.handle.write(page, 0, page.length, index * this.pageSize).then(
+      ({ bytesWritten }) => {
+        if (bytesWritten !== page.length) this.#failure ??= new Error(`short write of page ${index}: ${bytesWritten} of ${page.length} bytes`);
+      },
+      (error: unknown) => {
+        this.#failure ??= error as Error;
+      },
+    );
+    const tracked = done.finally(() => {
+      this.#pending.delete(index);
+      this.#inFlight.delete(tracked);
+    });
+    this.#inFlight.add(tracked);
+    if (this.#inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(this.#inFlight);
+    if (this.#failure) throw this.#failure;
+  }
+
+  /** Copies page `index` as written into `into` at `at`. Synchronous: microseconds from the page cache, where the thread pool costs tens. */
+  read(index: number, into: Buffer, at: number): void {
+    const pending = this.#pending.get(index);
+    if (pending) {
+      pending.copy(into, at);
+      return;
+    }
+    const bytesRead = readSync(this.handle.fd, into, at, this.pageSize, index * this.pageSize);
+    if (bytesRead !== this.pageSize) throw new Error(`short read of page ${index}: ${bytesRead} of ${this.pageSize} bytes`);
+  }
+
+  /** Waits for every write under way; throws the first that failed. */
+  async settle(): Promise<void> {
+    await Promise.all(this.#inFlight);
+    if (this.#failure) throw this.#failure;
+  }
 }
 
 /**
@@ -92,20 +148,19 @@ export async function writeDeltaPages(
     };
     if (JSON.stringify(expected) !== JSON.stringify(got)) throw new ChecksumMismatchError(`${what} header`, JSON.stringify(expected), JSON.stringify(got));
   };
-  // A patch's dictionary pages are read as the file holds them now: the parser has checked that each is a base
-  // page or one this delta wrote, and records are written one at a time, so no write is in flight. Read
-  // synchronously: a few microseconds per page from the page cache, where the thread pool costs tens.
-  const readPage = (page: number): Buffer => {
-    const bytes = Buffer.allocUnsafe(chunks.size);
-    const bytesRead = readSync(handle.fd, bytes, 0, chunks.size, page * chunks.size);
-    if (bytesRead !== chunks.size) throw new Error(`short read of page ${page} as a dictionary: ${bytesRead} of ${chunks.size} bytes`);
-    return bytes;
+  const pages = new PageWriter(handle, chunks.size);
+  // A patch's dictionary pages are read as the file holds them now (the parser has checked that each is a base
+  // page or one this delta wrote); a page whose write is still under way is read from memory.
+  // One buffer for every record's dictionary: inflating copies it into zlib's window, so it is free again
+  // as soon as the page is inflated, and a page's worth of garbage per record is not made.
+  const scratch = Buffer.allocUnsafe(MAX_DICTIONARY_PAGES * chunks.size);
+  const readDictionary = (list: readonly number[]): Buffer | undefined => {
+    if (list.length === 0) return undefined;
+    for (const [k, page] of list.entries()) pages.read(page, scratch, k * chunks.size);
+    return scratch.subarray(0, list.length * chunks.size);
   };
-  const pageOf = (record: DeltaRecord): Buffer => {
-    if (record.kind === 'page') return record.bytes;
-    const dictionary = record.dictionary.length ? Buffer.concat(record.dictionary.map(readPage)) : undefined;
-    return inflatePatch(what, record, dictionary, chunks.size);
-  };
+  const pageOf = (record: DeltaRecord): Buffer =>
+    record.kind === 'page' ? record.bytes : inflatePatch(what, record, readDictionary(record.dictionary), chunks.size);
   const writer = new Writable({
     objectMode: true,
     write(record: DeltaRecord, _encoding, callback) {
@@ -116,24 +171,30 @@ export async function writeDeltaPages(
         callback(error as Error);
         return;
       }
+      // The hash is of the bytes written: PageWriter refuses a short write, which would leave a page the root does not describe.
       hashChunk(page).copy(hashes, record.index * HASH_BYTES);
       written.push(record.index);
-      handle.write(page, 0, page.length, record.index * chunks.size).then(({ bytesWritten }) => {
-        // The hash above is of the delta's bytes: a short write would leave a page the root does not describe.
-        callback(bytesWritten === page.length ? null : new Error(`short write of page ${record.index}: ${bytesWritten} of ${page.length} bytes`));
-      }, callback);
+      pages.write(record.index, page).then(() => callback(), callback);
+    },
+    final(callback) {
+      pages.settle().then(() => callback(), callback);
     },
   });
-  await pipeline(
-    result.body,
-    stallWatchdog(what, options.stallTimeoutMs),
-    received,
-    decompressor(delta.encoding),
-    decoded,
-    new DeltaParser(what, format, checkHeader),
-    writer,
-    { signal: options.signal },
-  );
+  try {
+    await pipeline(
+      result.body,
+      stallWatchdog(what, options.stallTimeoutMs),
+      received,
+      decompressor(delta.encoding),
+      decoded,
+      new DeltaParser(what, format, checkHeader),
+      writer,
+      { signal: options.signal },
+    );
+  } finally {
+    // No write may land after this returns or throws: a failed delta's pages are copied back over them (standby.ts).
+    await pages.settle().catch(() => {});
+  }
   if (received.bytes !== delta.size) throw new SizeMismatchError(`${what} (stored bytes)`, delta.size, received.bytes);
   await handle.truncate(manifest.database.size);
   const root = chunkRoot(hashes);

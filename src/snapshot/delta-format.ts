@@ -109,7 +109,9 @@ export function deflatePatch(page: Buffer, dictionary: Buffer | undefined): Buff
 export function inflatePatch(what: string, record: Extract<DeltaRecord, { kind: 'patch' }>, dictionary: Buffer | undefined, pageSize: number): Buffer {
   let page: Buffer;
   try {
-    page = zlib.inflateRawSync(record.patch, dictionary ? { dictionary, maxOutputLength: pageSize } : { maxOutputLength: pageSize });
+    // One output buffer of a page and a little more (zlib's default is 16 KiB): a page's inflate allocates what it returns.
+    const options = { maxOutputLength: pageSize, chunkSize: pageSize + 64 };
+    page = zlib.inflateRawSync(record.patch, dictionary ? { ...options, dictionary } : options);
   } catch (error) {
     throw new CorruptDeltaError(`${what}: page ${record.index}: the patch does not inflate to a page (${(error as Error).message})`);
   }
