@@ -341,7 +341,7 @@ function keep(file: string, name: string): string {
 async function patchRecordsOf(key: string): Promise<DeltaRecord[]> {
   const records: DeltaRecord[] = [];
   await pipeline(Readable.from([gunzipSync(await readFile(path.join(root, key)))]), new DeltaParser(key, 2, () => {}), async (source) => {
-    for await (const record of source) records.push(record as DeltaRecord);
+    for await (const batch of source) records.push(...(batch as DeltaRecord[]));
   });
   return records;
 }

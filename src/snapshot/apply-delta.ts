@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, readSync } from 'node:fs';
+import { constants, readSync, writeSync } from 'node:fs';
 import { copyFile, type FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -11,7 +11,7 @@ import type { ObjectStore } from '../store/object-store.js';
 import { chunkRoot, HASH_BYTES, hashChunk } from './chunk-hashes.js';
 import { decompressor } from './codec.js';
 import { withDeadline } from './deadline.js';
-import { type DeltaHeader, DeltaParser, type DeltaRecord, inflatePatch, isDeltaFormat, MAX_DICTIONARY_PAGES } from './delta-format.js';
+import { type DeltaHeader, DeltaParser, type DeltaRecord, inflatePatches, isDeltaFormat, type PatchRecord } from './delta-format.js';
 import { DOWNLOAD_TEMP_MARK } from './download.js';
 import { LimitedCounter } from './limited-counter.js';
 import { stallWatchdog } from './stall-watchdog.js';
@@ -44,61 +44,8 @@ export interface WrittenDelta {
   pages: number[];
 }
 
-/** Writes at once that a delta keeps under way: the next record is decoded and hashed while they run. */
-const WRITES_IN_FLIGHT = 16;
-
-/**
- * Writes pages at their offsets, several at a time, and reads pages as the file will hold them once those
- * writes are done (a page still being written is read from memory). A delta writes each page at most once.
- */
-class PageWriter {
-  readonly #pending = new Map<number, Buffer>();
-  readonly #inFlight = new Set<Promise<void>>();
-  #failure: Error | undefined;
-
-  constructor(
-    private readonly handle: FileHandle,
-    private readonly pageSize: number,
-  ) {}
-
-  /** Starts writing `page` at `index`; resolves when fewer than the limit are under way. */
-  async write(index: number, page: Buffer): Promise<void> {
-    if (this.#failure) throw this.#failure;
-    this.#pending.set(index, page);
-    const done: Promise<void> = this.handle.write(page, 0, page.length, index * this.pageSize).then(
-      ({ bytesWritten }) => {
-        if (bytesWritten !== page.length) this.#failure ??= new Error(`short write of page ${index}: ${bytesWritten} of ${page.length} bytes`);
-      },
-      (error: unknown) => {
-        this.#failure ??= error as Error;
-      },
-    );
-    const tracked = done.finally(() => {
-      this.#pending.delete(index);
-      this.#inFlight.delete(tracked);
-    });
-    this.#inFlight.add(tracked);
-    if (this.#inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(this.#inFlight);
-    if (this.#failure) throw this.#failure;
-  }
-
-  /** Copies page `index` as written into `into` at `at`. Synchronous: microseconds from the page cache, where the thread pool costs tens. */
-  read(index: number, into: Buffer, at: number): void {
-    const pending = this.#pending.get(index);
-    if (pending) {
-      pending.copy(into, at);
-      return;
-    }
-    const bytesRead = readSync(this.handle.fd, into, at, this.pageSize, index * this.pageSize);
-    if (bytesRead !== this.pageSize) throw new Error(`short read of page ${index}: ${bytesRead} of ${this.pageSize} bytes`);
-  }
-
-  /** Waits for every write under way; throws the first that failed. */
-  async settle(): Promise<void> {
-    await Promise.all(this.#inFlight);
-    if (this.#failure) throw this.#failure;
-  }
-}
+/** Output (dictionaries and pages) of the format-2 records inflated in one call: bounds the memory of a call. */
+const INFLATE_TOGETHER_BYTES = 1024 * 1024;
 
 /**
  * Fetches a delta and writes its pages into `handle` at their offsets (the
@@ -148,53 +95,70 @@ export async function writeDeltaPages(
     };
     if (JSON.stringify(expected) !== JSON.stringify(got)) throw new ChecksumMismatchError(`${what} header`, JSON.stringify(expected), JSON.stringify(got));
   };
-  const pages = new PageWriter(handle, chunks.size);
-  // A patch's dictionary pages are read as the file holds them now (the parser has checked that each is a base
-  // page or one this delta wrote); a page whose write is still under way is read from memory.
-  // One buffer for every record's dictionary: inflating copies it into zlib's window, so it is free again
-  // as soon as the page is inflated, and a page's worth of garbage per record is not made.
-  const scratch = Buffer.allocUnsafe(MAX_DICTIONARY_PAGES * chunks.size);
-  const readDictionary = (list: readonly number[]): Buffer | undefined => {
-    if (list.length === 0) return undefined;
-    for (const [k, page] of list.entries()) pages.read(page, scratch, k * chunks.size);
-    return scratch.subarray(0, list.length * chunks.size);
+  // Pages are read and written synchronously, at their offsets: from and to the page cache that takes
+  // microseconds, where a FileHandle call through the thread pool costs several times that (measured with
+  // bench/delta.js), and the file then always holds what was written, which a format-2 record's dictionary
+  // pages are read from (the parser has checked that each is a base page or one this delta wrote).
+  const fd = handle.fd;
+  const readPage = (page: number, into: Buffer, at: number): void => {
+    const bytesRead = readSync(fd, into, at, chunks.size, page * chunks.size);
+    if (bytesRead !== chunks.size) throw new Error(`short read of page ${page}: ${bytesRead} of ${chunks.size} bytes`);
   };
-  const pageOf = (record: DeltaRecord): Buffer =>
-    record.kind === 'page' ? record.bytes : inflatePatch(what, record, readDictionary(record.dictionary), chunks.size);
+  const writePage = (index: number, page: Buffer): void => {
+    written.push(index);
+    const bytesWritten = writeSync(fd, page, 0, page.length, index * chunks.size);
+    // The hash is of the bytes written: a short write would leave a page the root does not describe.
+    if (bytesWritten !== page.length) throw new Error(`short write of page ${index}: ${bytesWritten} of ${page.length} bytes`);
+    hashChunk(page).copy(hashes, index * HASH_BYTES);
+  };
+  /** A batch of records: format-2 ones inflated together as far as none names a page another of them writes. */
+  const writeRecords = (records: readonly DeltaRecord[]): void => {
+    let group: PatchRecord[] = [];
+    let groupBytes = 0;
+    const inGroup = new Set<number>();
+    const flush = (): void => {
+      const inflated = inflatePatches(what, group, chunks.size, readPage);
+      for (const [k, record] of group.entries()) writePage(record.index, inflated[k]!);
+      group = [];
+      groupBytes = 0;
+      inGroup.clear();
+    };
+    for (const record of records) {
+      if (record.kind === 'page') {
+        writePage(record.index, record.bytes);
+        continue;
+      }
+      const bytes = (record.dictionary.length + 1) * chunks.size;
+      if (group.length > 0 && (groupBytes + bytes > INFLATE_TOGETHER_BYTES || record.dictionary.some((page) => inGroup.has(page)))) flush();
+      group.push(record);
+      groupBytes += bytes;
+      inGroup.add(record.index);
+    }
+    if (group.length > 0) flush();
+  };
   const writer = new Writable({
     objectMode: true,
-    write(record: DeltaRecord, _encoding, callback) {
-      let page: Buffer;
+    write(batch: DeltaRecord[], _encoding, callback) {
       try {
-        page = pageOf(record);
+        writeRecords(batch);
       } catch (error) {
         callback(error as Error);
         return;
       }
-      // The hash is of the bytes written: PageWriter refuses a short write, which would leave a page the root does not describe.
-      hashChunk(page).copy(hashes, record.index * HASH_BYTES);
-      written.push(record.index);
-      pages.write(record.index, page).then(() => callback(), callback);
-    },
-    final(callback) {
-      pages.settle().then(() => callback(), callback);
+      // Back to the event loop between batches: the health server and heartbeats go on during a large delta.
+      setImmediate(callback);
     },
   });
-  try {
-    await pipeline(
-      result.body,
-      stallWatchdog(what, options.stallTimeoutMs),
-      received,
-      decompressor(delta.encoding),
-      decoded,
-      new DeltaParser(what, format, checkHeader),
-      writer,
-      { signal: options.signal },
-    );
-  } finally {
-    // No write may land after this returns or throws: a failed delta's pages are copied back over them (standby.ts).
-    await pages.settle().catch(() => {});
-  }
+  await pipeline(
+    result.body,
+    stallWatchdog(what, options.stallTimeoutMs),
+    received,
+    decompressor(delta.encoding),
+    decoded,
+    new DeltaParser(what, format, checkHeader),
+    writer,
+    { signal: options.signal },
+  );
   if (received.bytes !== delta.size) throw new SizeMismatchError(`${what} (stored bytes)`, delta.size, received.bytes);
   await handle.truncate(manifest.database.size);
   const root = chunkRoot(hashes);
