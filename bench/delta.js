@@ -3,7 +3,10 @@
 //   publish v2 with --base v1 (format 2 as well)  vs  publish v2 with format-1 deltas only
 //   pod sync v1 → v2 by delta         vs  pod sync of v2 in full (a new pod): bytes moved and time
 //     (the first delta after a full download copies the live file; the next, v2 → v3, patches the standby in place)
-//   the same syncs by format-2 delta  vs  by format-1 delta (two stores, one published with --base): bytes and apply time
+//   the same syncs by format-2 delta  vs  by format-1 delta (two stores, one published with --base): bytes and sync time
+//   applying the format-2 delta       vs  applying the format-1 delta of the same update, in this process, taking
+//                                         turns (read from the store, decode, write, hash onto a copy of the base;
+//                                         the fsync after it flushes the same pages for both, so it is left out)
 //                                     vs  rsync -z --no-whole-file -B 4096 from the new file onto a copy of the
 //                                         pod's old live file: bytes sent (rsync --stats) and time; skipped without rsync
 //   hashing after a delta             vs  hashing the whole file (chunk hashes of every page)
@@ -11,10 +14,12 @@
 //   node bench/delta.js [--size 256MiB|1GiB] [--runs 3]
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { writeDeltaPages } from '../lib/snapshot/apply-delta.js';
 import { hashFileChunks } from '../lib/snapshot/chunk-hashes.js';
+import { LocalStore } from '../lib/store/local-store.js';
 import { available, benchOptions, contentDatabase, cpuModel, median, mib, resultsDir, root, run } from './lib.js';
 
 const { size, runs } = benchOptions();
@@ -46,6 +51,33 @@ function rsyncStat(stdout, name) {
   const match = new RegExp(`^${name}: ([\\d,]+)`, 'm').exec(stdout);
   if (!match) throw new Error(`no "${name}" in rsync --stats:\n${stdout}`);
   return Number(match[1].replaceAll(',', ''));
+}
+
+const APPLY_ROUNDS = 9;
+
+/**
+ * What applying a delta costs, without the process start, manifest and copy around it: the format-1 and the
+ * format-2 delta of one update (both in the manifest of the store published with --base), each applied
+ * APPLY_ROUNDS times onto a fresh copy of the base, taking turns; medians in ms.
+ */
+async function applyCost(storeDir, baseFile) {
+  const manifest = JSON.parse(await readFile(path.join(storeDir, sha, 'manifest.json'), 'utf8'));
+  const store = new LocalStore(storeDir);
+  const baseHashes = await hashFileChunks(baseFile, 4096);
+  const copy = path.join(work, 'apply.db');
+  const times = { 1: [], 2: [] };
+  for (let k = 0; k < APPLY_ROUNDS; k++) {
+    for (const delta of k % 2 ? [manifest.patches[0], manifest.deltas[0]] : [manifest.deltas[0], manifest.patches[0]]) {
+      await copyFile(baseFile, copy);
+      const handle = await open(copy, 'r+');
+      const started = performance.now();
+      await writeDeltaPages(handle, { store, manifest, delta, baseHashes, signal: new AbortController().signal, stallTimeoutMs: 60_000 });
+      times[delta.format ?? 1].push(performance.now() - started);
+      await handle.close();
+    }
+  }
+  await rm(copy);
+  return { format1Ms: median(times[1]), format2Ms: median(times[2]), rounds: APPLY_ROUNDS };
 }
 
 /** The pod installed the format-2 delta (its size is what it moved) and holds the published file byte for byte. */
@@ -142,6 +174,7 @@ try {
     const state = JSON.parse(await readFile(path.join(pod, '.sqlitening', 'state.json'), 'utf8'));
     if (state.lastInstall?.method !== 'delta') throw new Error(`expected a delta install, got ${JSON.stringify(state.lastInstall)}`);
     await expectInstalled(pod2, measured.patchBytes, build);
+    if (i === 0) measured.apply = await applyCost(store2, base);
 
     // The next update of the same size: now the pods have a standby (the file v1 was), patched in place.
     await copyFile(build, base);
@@ -211,6 +244,7 @@ try {
           bytesReceived: median(measured.rsyncReceived),
         }
       : null,
+    apply: measured.apply,
     hashing: { afterDeltaMs: touchedSeconds * 1000, wholeFileMs: wholeSeconds * 1000 },
   };
   await mkdir(resultsDir, { recursive: true });
@@ -234,6 +268,9 @@ try {
   );
   console.log(
     `| pod sync by format 2, standby patched in place | ${f(figures.sync.patchInPlaceSeconds)} s | by format 1 | ${f(figures.sync.deltaInPlaceSeconds)} s | ${f(figures.sync.patchInPlaceSeconds / figures.sync.deltaInPlaceSeconds)}x |`,
+  );
+  console.log(
+    `| applying the delta (read from the store, decode, write, hash; in process, median of ${figures.apply.rounds}), format 2 | ${f(figures.apply.format2Ms, 1)} ms | format 1 | ${f(figures.apply.format1Ms, 1)} ms | ${f(figures.apply.format2Ms / figures.apply.format1Ms)}x |`,
   );
   if (figures.rsync) {
     const r = figures.rsync;
