@@ -109,13 +109,11 @@ export function deflatePatch(page: Buffer, dictionary: Buffer | undefined): Buff
 
 export type PatchRecord = Extract<DeltaRecord, { kind: 'patch' }>;
 
-/** A stored deflate block's header (not final): `length` bytes follow as they are. */
-function storedBlock(length: number, final = false): Buffer {
-  const header = Buffer.alloc(5);
-  header.writeUInt8(final ? 1 : 0, 0);
-  header.writeUInt16LE(length, 1);
-  header.writeUInt16LE(length ^ 0xffff, 3);
-  return header;
+/** Writes a stored deflate block's header at `at`: `length` bytes follow as they are. */
+function putStoredBlock(into: Buffer, at: number, length: number, final = false): void {
+  into.writeUInt8(final ? 1 : 0, at);
+  into.writeUInt16LE(length, at + 1);
+  into.writeUInt16LE(length ^ 0xffff, at + 3);
 }
 
 /** Stored blocks hold at most 65,535 bytes: a dictionary page is split into halves past 32 KiB. */
@@ -156,6 +154,9 @@ export function inflatePatches(
   });
 }
 
+/** The input of the last call, kept for the next: inflating leaves it free, and a batch needs no new one. */
+let scratch = Buffer.alloc(0);
+
 function inflateTogether(records: readonly PatchRecord[], pageSize: number, readPage: (page: number, into: Buffer, at: number) => void): Buffer[] {
   const pieces = Math.ceil(pageSize / STORED_PIECE);
   const piece = pageSize / pieces;
@@ -165,23 +166,24 @@ function inflateTogether(records: readonly PatchRecord[], pageSize: number, read
     inputSize += 5 + 4 + record.dictionary.length * pieces * 5 + record.dictionary.length * pageSize + record.patch.length;
     expected += 4 + record.dictionary.length * pageSize + pageSize;
   }
-  const input = Buffer.allocUnsafe(inputSize);
+  if (scratch.length < inputSize) scratch = Buffer.allocUnsafe(inputSize);
+  const input = scratch;
   const spare = pieces > 1 ? Buffer.allocUnsafe(pageSize) : undefined;
   let at = 0;
   for (const record of records) {
-    storedBlock(4).copy(input, at);
+    putStoredBlock(input, at, 4);
     input.writeUInt32BE(record.index, at + 5);
     at += 9;
     for (const page of record.dictionary) {
       if (!spare) {
-        storedBlock(pageSize).copy(input, at);
+        putStoredBlock(input, at, pageSize);
         readPage(page, input, at + 5);
         at += 5 + pageSize;
         continue;
       }
       readPage(page, spare, 0);
       for (let k = 0; k < pieces; k++) {
-        storedBlock(piece).copy(input, at);
+        putStoredBlock(input, at, piece);
         spare.copy(input, at + 5, k * piece, (k + 1) * piece);
         at += 5 + piece;
       }
@@ -189,8 +191,8 @@ function inflateTogether(records: readonly PatchRecord[], pageSize: number, read
     record.patch.copy(input, at);
     at += record.patch.length;
   }
-  storedBlock(0, true).copy(input, at);
-  const output = zlib.inflateRawSync(input, { maxOutputLength: expected, chunkSize: Math.max(64, expected) });
+  putStoredBlock(input, at, 0, true);
+  const output = zlib.inflateRawSync(input.subarray(0, inputSize), { maxOutputLength: expected, chunkSize: Math.max(64, expected) });
   if (output.length !== expected) throw new CorruptDeltaError(`the patch inflates to ${output.length - (expected - pageSize)} bytes, expected ${pageSize}`);
   const pages: Buffer[] = [];
   let from = 0;
