@@ -53,7 +53,7 @@ function rsyncStat(stdout, name) {
   return Number(match[1].replaceAll(',', ''));
 }
 
-const APPLY_ROUNDS = 9;
+const APPLY_ROUNDS = 15;
 
 /**
  * What applying a delta costs, without the process start, manifest and copy around it: the format-1 and the
