@@ -135,14 +135,17 @@ describe('publishing deltas', () => {
     expect(v2.deltas).toEqual([]);
   });
 
-  it('prunes deltas and chunk lists with their snapshot', async () => {
+  it('prunes deltas of both formats and chunk lists with their snapshot', async () => {
     const file = path.join(dir, `build-${n}.db`);
     makeContentDatabase(file, 500, 1);
     const kept: Manifest[] = [];
     for (let revision = 1; revision <= 4; revision++) {
+      const base = path.join(dir, `prune-base-${n}-${revision}.db`);
+      copyFileSync(file, base);
       if (revision > 1) refresh(file, revision);
-      kept.push(await publish(file, { keep: 2 }));
+      kept.push(await publish(file, { keep: 2, bases: [base] }));
     }
+    expect(kept[1]!.patches).toHaveLength(1);
     const keys = (await store.list(`${SHA_A}/`)).map((o) => o.key);
     const first = kept[0]!.object.key.replace(/\.db\.gz$/, '');
     expect(
@@ -150,7 +153,8 @@ describe('publishing deltas', () => {
       keys.join('\n'),
     ).toEqual([]);
     expect(keys).toContain(kept[3]!.chunks!.key);
-    for (const delta of kept[3]!.deltas) expect(keys).toContain(delta.key);
+    for (const delta of [...kept[3]!.deltas, ...kept[3]!.patches]) expect(keys).toContain(delta.key);
+    expect(keys.filter((key) => key.includes('.patch-'))).toHaveLength(2);
   });
 });
 

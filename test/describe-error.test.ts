@@ -14,6 +14,7 @@ import {
   CommitNotAllowedError,
   CommitNotInCloneError,
   ContractError,
+  CorruptDeltaError,
   DatabaseError,
   DeadlineError,
   GitError,
@@ -89,6 +90,7 @@ describe('describeError, the one error model', () => {
       new TooManyLiveCommitsError('a'.repeat(40), 10),
       new GitError('x'),
       new WaitTimeoutError('k', 'l', 1, 1),
+      new CorruptDeltaError('x'),
       ...[
         'database-check',
         'not-a-database',
