@@ -5,7 +5,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { deflateRawSync, gunzipSync, gzipSync } from 'node:zlib';
+import { constants as zlibConstants, deflateRawSync, gunzipSync, gzipSync } from 'node:zlib';
 import { type Manifest, manifestKey, parseManifestJson, serializeManifest } from '@sqlitening/contract';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Agent } from '../src/agent/agent.js';
@@ -499,6 +499,11 @@ describe('hostile and corrupt format-2 deltas fall back to the full object', () 
   }
 
   const top = (v2: Manifest) => v2.database.pageCount - 1;
+  /** The page a forged delta breaks, where the message must name it. */
+  let badPage: number | undefined;
+  beforeEach(() => {
+    badPage = undefined;
+  });
   const cases: Array<[string, (v1: Manifest, v2: Manifest) => Promise<void>, RegExp]> = [
     [
       'a record names a dictionary page the file does not hold',
@@ -557,6 +562,22 @@ describe('hostile and corrupt format-2 deltas fall back to the full object', () 
       /^(corrupt-body|size-mismatch)/,
     ],
     [
+      'one patch among many inflates to less than a page (it is named)',
+      async (v1, v2) => {
+        const records = await patchRecordsOf(v2.patches[0]!.key);
+        const bad = records[2]!;
+        const bytes = records.map((r) => {
+          if (r.kind !== 'patch') throw new Error('expected patches');
+          // Flushed like a real patch, so that inflated with the others it shifts what follows rather than ending the stream.
+          const patch = r === bad ? deflateRawSync(Buffer.alloc(4095, 1), { finishFlush: zlibConstants.Z_SYNC_FLUSH }) : r.patch;
+          return encodePatchRecord(r.index, r.dictionary, patch);
+        });
+        await forge(v1, v2, bytes);
+        badPage = bad.index;
+      },
+      /^corrupt-body: .*: page \d+: the patch inflates to 4095 bytes, expected 4096/,
+    ],
+    [
       'page indexes rise instead of falling',
       (v1, v2) =>
         forge(
@@ -575,6 +596,7 @@ describe('hostile and corrupt format-2 deltas fall back to the full object', () 
       expect(result.ok, result.ok ? '' : String(result.error)).toBe(true);
       expect(agent!.state.lastInstall?.method).toBe('full');
       expect(agent!.state.lastInstall?.fallback).toMatch(reason);
+      if (badPage !== undefined) expect(agent!.state.lastInstall?.fallback).toContain(`page ${badPage}:`);
       expect(sha256(live())).toBe(v2.database.sha256);
     });
   }
