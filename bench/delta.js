@@ -1,17 +1,24 @@
 // Delta sync figures, each beside its baseline measured in the same run:
 //   publish v2 with deltas            vs  publish v2 without (--delta-max-share 0): what deltas cost the publisher
+//   publish v2 with --base v1 (format 2 as well)  vs  publish v2 with format-1 deltas only
 //   pod sync v1 → v2 by delta         vs  pod sync of v2 in full (a new pod): bytes moved and time
 //     (the first delta after a full download copies the live file; the next, v2 → v3, patches the standby in place)
+//   the same syncs by format-2 delta  vs  by format-1 delta (two stores, one published with --base): bytes and sync time
+//   applying the format-2 delta       vs  applying the format-1 delta of the same update, in this process, taking
+//                                         turns (read from the store, decode, write, hash onto a copy of the base;
+//                                         the fsync after it flushes the same pages for both, so it is left out)
 //                                     vs  rsync -z --no-whole-file -B 4096 from the new file onto a copy of the
 //                                         pod's old live file: bytes sent (rsync --stats) and time; skipped without rsync
 //   hashing after a delta             vs  hashing the whole file (chunk hashes of every page)
 // The update changes 1% of the rows in place (no VACUUM), as a scheduled refresh does.
 //   node bench/delta.js [--size 256MiB|1GiB] [--runs 3]
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { writeDeltaPages } from '../lib/snapshot/apply-delta.js';
 import { hashFileChunks } from '../lib/snapshot/chunk-hashes.js';
+import { LocalStore } from '../lib/store/local-store.js';
 import { available, benchOptions, contentDatabase, cpuModel, median, mib, refreshRows, resultsDir, root, run } from './lib.js';
 
 const { size, runs } = benchOptions();
@@ -36,6 +43,42 @@ function rsyncStat(stdout, name) {
   return Number(match[1].replaceAll(',', ''));
 }
 
+const APPLY_ROUNDS = 15;
+
+/**
+ * What applying a delta costs, without the process start, manifest and copy around it: the format-1 and the
+ * format-2 delta of one update (both in the manifest of the store published with --base), each applied
+ * APPLY_ROUNDS times onto a fresh copy of the base, taking turns; medians in ms.
+ */
+async function applyCost(storeDir, baseFile) {
+  const manifest = JSON.parse(await readFile(path.join(storeDir, sha, 'manifest.json'), 'utf8'));
+  const store = new LocalStore(storeDir);
+  const baseHashes = await hashFileChunks(baseFile, 4096);
+  const copy = path.join(work, 'apply.db');
+  const times = { 1: [], 2: [] };
+  for (let k = 0; k < APPLY_ROUNDS; k++) {
+    for (const delta of k % 2 ? [manifest.patches[0], manifest.deltas[0]] : [manifest.deltas[0], manifest.patches[0]]) {
+      await copyFile(baseFile, copy);
+      const handle = await open(copy, 'r+');
+      const started = performance.now();
+      await writeDeltaPages(handle, { store, manifest, delta, baseHashes, signal: new AbortController().signal, stallTimeoutMs: 60_000 });
+      times[delta.format ?? 1].push(performance.now() - started);
+      await handle.close();
+    }
+  }
+  await rm(copy);
+  return { format1Ms: median(times[1]), format2Ms: median(times[2]), rounds: APPLY_ROUNDS };
+}
+
+/** The pod installed the format-2 delta (its size is what it moved) and holds the published file byte for byte. */
+async function expectInstalled(pod, patchBytes, published) {
+  const state = JSON.parse(await readFile(path.join(pod, '.sqlitening', 'state.json'), 'utf8'));
+  if (state.lastInstall?.method !== 'delta' || state.lastInstall.bytes !== patchBytes) {
+    throw new Error(`expected a format-2 delta install of ${patchBytes} bytes, got ${JSON.stringify(state.lastInstall)}`);
+  }
+  if (!(await readFile(path.join(pod, 'site.db'))).equals(await readFile(published))) throw new Error(`${pod}: the file differs from the published one`);
+}
+
 const hasRsync = await available('rsync');
 const RSYNC = ['-z', '--no-whole-file', '-B', '4096'];
 
@@ -44,9 +87,13 @@ try {
   const source = await contentDatabase(size);
   const measured = {
     publishWith: [],
+    publishWithBase: [],
     publishWithout: [],
     deltaSync: [],
     deltaSyncInPlace: [],
+    patchSync: [],
+    patchSyncInPlace: [],
+    patchBytes: 0,
     fullSync: [],
     rsync: [],
     rsyncSent: [],
@@ -58,29 +105,48 @@ try {
   };
   for (let i = 0; i < runs; i++) {
     const store = path.join(work, `store-${i}`);
+    // The same snapshots published with the file of the previous one (--base): format-2 deltas as well.
+    const store2 = path.join(work, `store-patches-${i}`);
     const storeWithout = path.join(work, `store-without-${i}`);
     const build = path.join(work, `build-${i}.db`);
+    const base = path.join(work, `base-${i}.db`);
     await copyFile(source, build);
-    for (const target of [store, storeWithout]) await sqlitening('publish', build, '--store', target, '--git-sha', sha, '--no-check');
+    for (const target of [store, store2, storeWithout]) await sqlitening('publish', build, '--store', target, '--git-sha', sha, '--no-check');
     const pod = path.join(work, `pod-${i}`);
-    await mkdir(pod, { recursive: true });
-    await sqlitening('sync', '--database', path.join(pod, 'site.db'), '--git-sha', sha, '--store', store);
+    const pod2 = path.join(work, `pod-patches-${i}`);
+    for (const [folder, from] of [
+      [pod, store],
+      [pod2, store2],
+    ]) {
+      await mkdir(folder, { recursive: true });
+      await sqlitening('sync', '--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from);
+    }
 
+    await copyFile(build, base);
     refreshRows(build, i + 2);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // a new second for the new snapshot's key
     const withDeltas = await sqlitening('publish', build, '--store', store, '--git-sha', sha, '--no-check');
+    const withBase = await sqlitening('publish', build, '--store', store2, '--git-sha', sha, '--no-check', '--base', base);
     const without = await sqlitening('publish', build, '--store', storeWithout, '--git-sha', sha, '--no-check', '--delta-max-share', '0');
     measured.publishWith.push(withDeltas.seconds);
+    measured.publishWithBase.push(withBase.seconds);
     measured.publishWithout.push(without.seconds);
     const delta = withDeltas.result.deltas[0];
     measured.pages = delta?.pages ?? 0;
     measured.deltaBytes = delta?.size ?? 0;
+    measured.patchBytes = withBase.result.patches[0]?.size ?? 0;
     measured.fullBytes = withDeltas.result.encodedSize;
 
     // rsync's receiver gets its own copy of the pod's old live file, taken before the pod moves on.
     const rsyncOld = path.join(work, `rsync-${i}.db`);
     if (hasRsync) await copyFile(path.join(pod, 'site.db'), rsyncOld);
-    const deltaSync = await sqlitening('sync', '--database', path.join(pod, 'site.db'), '--git-sha', sha, '--store', store);
+    // Format 1 and format 2 take turns going first, so that neither always finds the other's work in the caches.
+    const syncPod = (folder, from) => sqlitening('sync', '--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from);
+    const firstPatch = i % 2 === 1;
+    const patchFirst = firstPatch ? await syncPod(pod2, store2) : undefined;
+    const deltaSync = await syncPod(pod, store);
+    const patchSync = patchFirst ?? (await syncPod(pod2, store2));
+    measured.patchSync.push(patchSync.seconds);
     const freshPod = path.join(work, `fresh-${i}`);
     await mkdir(freshPod, { recursive: true });
     const fullSync = await sqlitening('sync', '--database', path.join(freshPod, 'site.db'), '--git-sha', sha, '--store', store);
@@ -97,17 +163,28 @@ try {
     }
     const state = JSON.parse(await readFile(path.join(pod, '.sqlitening', 'state.json'), 'utf8'));
     if (state.lastInstall?.method !== 'delta') throw new Error(`expected a delta install, got ${JSON.stringify(state.lastInstall)}`);
+    await expectInstalled(pod2, measured.patchBytes, build);
+    if (i === 0) measured.apply = await applyCost(store2, base);
 
-    // The next update of the same size: now the pod has a standby (the file v1 was), patched in place.
+    // The next update of the same size: now the pods have a standby (the file v1 was), patched in place.
+    await copyFile(build, base);
     refreshRows(build, i + 3);
     await new Promise((resolve) => setTimeout(resolve, 1100));
     await sqlitening('publish', build, '--store', store, '--git-sha', sha, '--no-check');
-    const inode = async () => (await stat(path.join(pod, '.sqlitening', 'standby.db'))).ino;
-    const standbyBefore = await inode();
-    measured.deltaSyncInPlace.push((await sqlitening('sync', '--database', path.join(pod, 'site.db'), '--git-sha', sha, '--store', store)).seconds);
-    if ((await stat(path.join(pod, 'site.db'))).ino !== standbyBefore) throw new Error('expected the standby to be patched in place and swapped in');
+    const nextPatch = (await sqlitening('publish', build, '--store', store2, '--git-sha', sha, '--no-check', '--base', base)).result.patches[0];
+    const inPlace = [
+      [pod, store, measured.deltaSyncInPlace],
+      [pod2, store2, measured.patchSyncInPlace],
+    ];
+    for (const [folder, from, times] of firstPatch ? inPlace.reverse() : inPlace) {
+      const standbyBefore = (await stat(path.join(folder, '.sqlitening', 'standby.db'))).ino;
+      times.push((await sqlitening('sync', '--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from)).seconds);
+      if ((await stat(path.join(folder, 'site.db'))).ino !== standbyBefore) throw new Error('expected the standby to be patched in place and swapped in');
+    }
+    await expectInstalled(pod2, nextPatch?.size, build);
     measured.pageCount = state.installed.database.pageCount;
     await rm(path.join(work, `fresh-${i}`), { recursive: true, force: true });
+    await rm(base, { force: true });
   }
 
   // Hashing after a delta touches only the changed pages; a full check hashes them all.
@@ -134,9 +211,20 @@ try {
     changedPages: measured.pages,
     pageCount: measured.pageCount,
     deltaBytes: measured.deltaBytes,
+    patchBytes: measured.patchBytes,
     fullObjectBytes: measured.fullBytes,
-    publish: { withDeltasSeconds: median(measured.publishWith), withoutSeconds: median(measured.publishWithout) },
-    sync: { deltaSeconds: median(measured.deltaSync), deltaInPlaceSeconds: median(measured.deltaSyncInPlace), fullSeconds: median(measured.fullSync) },
+    publish: {
+      withDeltasSeconds: median(measured.publishWith),
+      withBaseSeconds: median(measured.publishWithBase),
+      withoutSeconds: median(measured.publishWithout),
+    },
+    sync: {
+      deltaSeconds: median(measured.deltaSync),
+      deltaInPlaceSeconds: median(measured.deltaSyncInPlace),
+      patchSeconds: median(measured.patchSync),
+      patchInPlaceSeconds: median(measured.patchSyncInPlace),
+      fullSeconds: median(measured.fullSync),
+    },
     // rsync's sender reads the new file and the receiver holds the old one; bytes sent are what crosses to the receiver.
     rsync: hasRsync
       ? {
@@ -146,6 +234,7 @@ try {
           bytesReceived: median(measured.rsyncReceived),
         }
       : null,
+    apply: measured.apply,
     hashing: { afterDeltaMs: touchedSeconds * 1000, wholeFileMs: wholeSeconds * 1000 },
   };
   await mkdir(resultsDir, { recursive: true });
@@ -161,6 +250,18 @@ try {
   console.log(
     `| pod sync, later deltas (the standby patched in place) | ${f(figures.sync.deltaInPlaceSeconds)} s | a full sync (new pod) | ${f(figures.sync.fullSeconds)} s | ${f(figures.sync.deltaInPlaceSeconds / figures.sync.fullSeconds)}x |`,
   );
+  console.log(
+    `| bytes a pod moves, format 2 (publish --base: pages as patches) | ${f(mib(figures.patchBytes), 3)} MiB | format 1 (changed pages whole) | ${f(mib(figures.deltaBytes), 3)} MiB | ${f(figures.patchBytes / figures.deltaBytes, 3)}x |`,
+  );
+  console.log(
+    `| pod sync by format 2, first after a full download (copies the live file) | ${f(figures.sync.patchSeconds)} s | by format 1 | ${f(figures.sync.deltaSeconds)} s | ${f(figures.sync.patchSeconds / figures.sync.deltaSeconds)}x |`,
+  );
+  console.log(
+    `| pod sync by format 2, standby patched in place | ${f(figures.sync.patchInPlaceSeconds)} s | by format 1 | ${f(figures.sync.deltaInPlaceSeconds)} s | ${f(figures.sync.patchInPlaceSeconds / figures.sync.deltaInPlaceSeconds)}x |`,
+  );
+  console.log(
+    `| applying the delta (read from the store, decode, write, hash; in process, median of ${figures.apply.rounds}), format 2 | ${f(figures.apply.format2Ms, 1)} ms | format 1 | ${f(figures.apply.format1Ms, 1)} ms | ${f(figures.apply.format2Ms / figures.apply.format1Ms)}x |`,
+  );
   if (figures.rsync) {
     const r = figures.rsync;
     console.log(
@@ -174,6 +275,9 @@ try {
   }
   console.log(
     `| publish (hash, compress, upload, chunk list, delta) | ${f(figures.publish.withDeltasSeconds)} s | publish without deltas | ${f(figures.publish.withoutSeconds)} s | ${f(figures.publish.withDeltasSeconds / figures.publish.withoutSeconds)}x |`,
+  );
+  console.log(
+    `| publish with --base (format 1 and 2 deltas) | ${f(figures.publish.withBaseSeconds)} s | publish with format-1 deltas | ${f(figures.publish.withDeltasSeconds)} s | ${f(figures.publish.withBaseSeconds / figures.publish.withDeltasSeconds)}x |`,
   );
   console.log(
     `| hashing to prove the file after the delta | ${f(figures.hashing.afterDeltaMs)} ms | chunk hashes of the whole file | ${f(figures.hashing.wholeFileMs, 0)} ms | ${f(figures.hashing.afterDeltaMs / figures.hashing.wholeFileMs, 4)}x |`,

@@ -21,8 +21,10 @@ export function parseSize(text) {
 
 export const USAGE = `Usage: npm run bench -- [--size 256MiB|1GiB] [--runs 3]
 
-Runs the publish, sync, reader and board benchmarks, each beside a baseline
-measured in the same run, and prints one table (also bench/results/all.json).
+Runs the publish, sync, delta, reader and board benchmarks, each beside a
+baseline measured in the same run, and the real-data delta benchmark (four
+releases of @mdn/browser-compat-data, the same at any --size), and prints one
+table (also bench/results/all.json).
   --size SIZE   database size for publish and sync (KiB, MiB or GiB; default 256MiB)
   --runs N      runs per figure; the median is reported (default 3)
   --help        this text`;

@@ -2,6 +2,7 @@
 // figures beside their baselines and writes it to bench/results/all.json.
 //   npm run bench                 default size (256 MiB): a few minutes on 2 cores
 //   npm run bench -- --size 1GiB  the full figures
+// The real-data section (bench/real-data.js) is the same at any --size: four releases of a public data set.
 import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,6 +15,7 @@ const scripts = [
   [path.join(root, 'bench', 'publish.js'), ...process.argv.slice(2)],
   [path.join(root, 'bench', 'sync.js'), ...process.argv.slice(2)],
   [path.join(root, 'bench', 'delta.js'), ...process.argv.slice(2)],
+  [path.join(root, 'bench', 'real-data.js')],
   [path.join(root, 'worker', 'bench', 'board.js')],
 ];
 for (const args of scripts) {
@@ -22,7 +24,7 @@ for (const args of scripts) {
 }
 
 const read = async (name) => JSON.parse(await readFile(path.join(resultsDir, `${name}.json`), 'utf8'));
-const [publish, sync, delta, board] = await Promise.all([read('publish'), read('sync'), read('delta'), read('board')]);
+const [publish, sync, delta, realData, board] = await Promise.all([read('publish'), read('sync'), read('delta'), read('real-data'), read('board')]);
 // A baseline whose tool was missing has null figures.
 const s = (seconds) => (seconds == null ? 'skipped' : `${seconds.toFixed(2)} s`);
 const x = (ratio) => (ratio == null ? '' : `${ratio.toFixed(2)}x`);
@@ -93,6 +95,34 @@ rows.push([
   s(delta.publish.withoutSeconds),
   x(delta.publish.withDeltasSeconds / delta.publish.withoutSeconds),
 ]);
+rows.push([
+  `delta ${delta.sizeMiB} MiB after a 1% update, format 2 (publish --base): bytes / applying it`,
+  `${(delta.patchBytes / 1048576).toFixed(3)} MiB / ${delta.apply.format2Ms.toFixed(1)} ms`,
+  'format 1 (changed pages whole)',
+  `${(delta.deltaBytes / 1048576).toFixed(3)} MiB / ${delta.apply.format1Ms.toFixed(1)} ms`,
+  `${x(delta.patchBytes / delta.deltaBytes)} / ${x(delta.apply.format2Ms / delta.apply.format1Ms)}`,
+]);
+rows.push([
+  'publish with --base (format 1 and 2 deltas)',
+  s(delta.publish.withBaseSeconds),
+  'publish with format-1 deltas',
+  s(delta.publish.withDeltasSeconds),
+  x(delta.publish.withBaseSeconds / delta.publish.withDeltasSeconds),
+]);
+for (const [behind, updates] of [
+  ['one', realData.oneBehind],
+  ['two', realData.twoBehind],
+]) {
+  for (const u of updates) {
+    rows.push([
+      `real data (browser-compat-data ${u.update}), a pod ${behind} snapshot${behind === 'one' ? '' : 's'} behind: bytes it moved (format ${u.pod.bytes === u.format2 ? 2 : 1})`,
+      `${(u.pod.bytes / 1024).toFixed(1)} KiB`,
+      `gzip -6 of the ${u.pages} changed 4 KiB pages / format 1 / rsync -z -B 4096 sent`,
+      `${(u.gzipBytes / 1024).toFixed(1)} / ${(u.format1 / 1024).toFixed(1)} / ${u.rsync ? (u.rsync.sent / 1024).toFixed(1) : '-'} KiB`,
+      x(u.pod.bytes / u.gzipBytes),
+    ]);
+  }
+}
 const readerEntries = Object.entries(sync.reader);
 const base = sync.reader['lock per statement (SQLite default), no swaps'].readsPerSecond;
 for (const [label, r] of readerEntries.filter(([label]) => label.startsWith('default'))) {
@@ -130,4 +160,4 @@ console.log('\nAll figures (each beside its baseline, measured in the same run)'
 console.log('| what | sqlitening | baseline | baseline figure | ratio |\n|---|---:|---|---:|---:|');
 // A pipe inside a cell would end it.
 for (const row of rows) console.log(`| ${row.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`);
-await writeFile(path.join(resultsDir, 'all.json'), `${JSON.stringify({ publish, sync, delta, board }, null, 2)}\n`);
+await writeFile(path.join(resultsDir, 'all.json'), `${JSON.stringify({ publish, sync, delta, realData, board }, null, 2)}\n`);

@@ -85,6 +85,13 @@ export class SizeMismatchError extends SqliteningError {
   }
 }
 
+/** A delta's records do not decode: a patch that does not inflate to exactly one page, or names a page it may not. */
+export class CorruptDeltaError extends SqliteningError {
+  constructor(message: string) {
+    super(message, 'corrupt-body', 'failed', true);
+  }
+}
+
 /** The body stopped arriving: no bytes for longer than the stall timeout. */
 export class StalledError extends SqliteningError {
   constructor(what: string, timeoutMs: number) {

@@ -92,6 +92,7 @@ async function plant(bytes: Buffer, overrides: Partial<Manifest['database']> = {
     object: { key, encoding: 'identity', size: bytes.length },
     builder: { tool: 'test' },
     deltas: [],
+    patches: [],
     history: [],
   };
   await writeFile(pointer(), serializeManifest(manifest));

@@ -14,6 +14,7 @@ import {
   CommitNotAllowedError,
   CommitNotInCloneError,
   ContractError,
+  CorruptDeltaError,
   DatabaseError,
   DeadlineError,
   GitError,
@@ -91,6 +92,7 @@ describe('describeError, the one error model', () => {
       new GitError('x'),
       new WaitTimeoutError('k', 'l', 1, 1),
       new SomeStoresFailedError('published', [{ location: 's3://b', reason: 'store-unreachable', message: 'x' }], 1),
+      new CorruptDeltaError('x'),
       ...[
         'database-check',
         'not-a-database',

@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { copyFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { TrustedKey } from '../signing/keys.js';
 import type { TransferLimits } from '../snapshot/transfer-limits.js';
@@ -18,6 +18,12 @@ export type BuildStart =
       name: string | null;
       /** Limits of the download. @default DEFAULT_TRANSFER_LIMITS */
       limits?: TransferLimits | undefined;
+      /**
+       * Keep the downloaded snapshot at this path after a successful build, the base of the next publish's
+       * smallest deltas (`publish --base`); a build that started empty removes any file there, so an older
+       * one is never taken for the snapshot this build started from. Absent: the download is removed.
+       */
+      keepAs?: string | undefined;
     }
   | { kind: 'file'; file: string }
   | { kind: 'empty' };
@@ -28,6 +34,8 @@ export interface StartedFrom {
   /** The snapshot started from, when it was a published one. */
   key?: string | undefined;
   sha256?: string | undefined;
+  /** Where the snapshot started from was kept (`keepAs`), for publish to make deltas from. */
+  keptAs?: string | undefined;
 }
 
 /**
@@ -58,9 +66,32 @@ export async function buildFrom(
     startedFrom = { description: file };
   }
   hooks.onStart?.(startedFrom);
+  let kept = false;
   try {
-    return { built: await buildDatabase({ ...options, from: file }), startedFrom };
+    const built = await buildDatabase({ ...options, from: file });
+    if (start.kind === 'published' && start.keepAs) {
+      const keepAs = path.resolve(start.keepAs);
+      if (downloaded && file) {
+        await moveFile(file, keepAs);
+        kept = true;
+        startedFrom = { ...startedFrom, keptAs: keepAs };
+      } else {
+        await rm(keepAs, { force: true });
+      }
+    }
+    return { built, startedFrom };
   } finally {
-    if (downloaded && file) await rm(file, { force: true });
+    if (downloaded && file && !kept) await rm(file, { force: true });
+  }
+}
+
+/** Renames `from` to `to`, or copies it where they are on different file systems. */
+async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    await copyFile(from, to);
+    await rm(from, { force: true });
   }
 }

@@ -15,6 +15,7 @@ interface BuildFlags extends StoreFlags {
   migrateCommand?: string;
   loader?: string[];
   from?: string;
+  keepBase?: string;
   vacuum: 'auto' | 'always' | 'never';
   vacuumThreshold: number;
   gitSha?: string;
@@ -32,6 +33,7 @@ export function buildCommand(reporter: () => Reporter): Command {
     .option('--migrate-command <command>', 'shell command that migrates the database at $SQLITENING_DB (after --migrations)')
     .option('--loader <command>', 'shell command that loads data into $SQLITENING_DB; repeat for several, run in order', collect)
     .option('--from <source>', '"published": start from the newest snapshot of this commit in --store (empty if none); or a database file')
+    .option('--keep-base <file>', 'with --from published: keep the snapshot the build started from here (removed when it started empty), for publish --base')
     .addOption(new Option('--vacuum <when>', 'VACUUM: auto = when free pages pass --vacuum-threshold').choices(['auto', 'always', 'never']).default('auto'))
     .option('--vacuum-threshold <share>', 'share of free pages that triggers VACUUM in auto mode', shareArg, 0.25)
     .option('--git-sha <sha>', 'commit whose snapshot --from published starts from (default: $GITHUB_SHA, then git rev-parse HEAD)')
@@ -50,13 +52,16 @@ large as the whole file; auto mode runs it only when free pages pile up.
 
 Examples:
   sqlitening build --migrations db/migrations --loader "node scripts/load-feeds.js"
-  sqlitening build --from published --store s3://my-bucket/site --loader "python load.py"`,
+  sqlitening build --from published --store s3://my-bucket/site --loader "python load.py"
+  sqlitening build --from published --keep-base base.db --store s3://my-bucket/site --loader "python load.py" &&
+    sqlitening publish sqlitening.db --store s3://my-bucket/site --base base.db`,
   );
   command.action(async (flags: BuildFlags) => {
     const out = reporter();
     if (!flags.migrations && !flags.migrateCommand && !flags.loader?.length && !flags.from) {
       throw new UsageError('nothing to build: give --migrations, --migrate-command, --loader or --from');
     }
+    if (flags.keepBase && flags.from !== 'published') throw new UsageError('--keep-base keeps the snapshot of --from published; give --from published');
     const start: BuildStart =
       flags.from === 'published'
         ? {
@@ -66,11 +71,12 @@ Examples:
             trustedKeys: await readTrustedKeys(flags.trustKey),
             name: flags.name ?? null,
             limits: transferLimits(flags),
+            keepAs: flags.keepBase,
           }
         : flags.from
           ? { kind: 'file', file: flags.from }
           : { kind: 'empty' };
-    const { built: result } = await buildFrom(
+    const { built: result, startedFrom } = await buildFrom(
       start,
       {
         output: path.resolve(flags.output),
@@ -101,6 +107,7 @@ Examples:
         path: result.path,
         migrationsApplied: result.migrationsApplied,
         vacuumed: result.vacuumed,
+        keptBase: startedFrom.keptAs ?? null,
         durationMs: result.durationMs,
         ...result.stats,
       },

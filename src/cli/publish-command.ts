@@ -36,6 +36,7 @@ interface PublishFlags extends StoreFlags {
   grace: number;
   check: boolean;
   deltaMaxShare: number;
+  base?: string[];
   signingKey?: string;
   trustKey?: string[];
   name?: string;
@@ -88,6 +89,11 @@ export function publishCommand(reporter: () => Reporter): Command {
       'write a delta from each kept earlier snapshot of the commit unless it is larger than this share of the full object (0: none)',
       shareArg,
       DEFAULT_DELTA_MAX_SHARE,
+    )
+    .option(
+      '--base <file>',
+      "a file of an earlier snapshot of the commit (build --keep-base keeps the one a build started from); deltas from it also come as patches against the pod's pages, several times smaller. Proven page by page against the snapshot's chunk list; a file that is none of them fails the publish (repeatable)",
+      collect,
     )
     .addOption(
       new Option(
@@ -165,6 +171,7 @@ Examples:
       expiresInMs: flags.expiresIn ?? null,
       limits: transferLimits(flags),
       deltaMaxShare: flags.deltaMaxShare,
+      baseFiles: flags.base?.map((file) => path.resolve(file)),
       dryRun: flags.dryRun === true,
       attempts: flags.attempts,
       onStep: (step, detail) => out.event(`publish.${step}`, detail, publishStepLine(step, detail, several)),
@@ -192,6 +199,7 @@ Examples:
         encoding: manifest.object.encoding,
         pruned: first.pruned,
         deltas: manifest.deltas,
+        patches: manifest.patches,
         stores: result.stores.map((r) =>
           r.status === 'failed'
             ? { location: r.location, status: r.status, step: r.step, reason: describeError(r.error).code, message: errorMessage(r.error) }
@@ -202,10 +210,10 @@ Examples:
       `${verbs[first.status]}: ${first.location}/${first.objectKey}\n` +
         `  sha256 ${manifest.database.sha256}\n` +
         `  ${formatBytes(manifest.database.size)} → ${formatBytes(manifest.object.size)} ${manifest.object.encoding} (${(ratio * 100).toFixed(1)}%) in ${formatDuration(result.durationMs)}` +
-        manifest.deltas
+        [...manifest.deltas, ...manifest.patches]
           .map(
             (d) =>
-              `\n  delta from ${d.base.sha256.slice(0, 12)}: ${d.pages} pages, ${formatBytes(d.size)} (${((d.size / manifest.object.size) * 100).toFixed(1)}% of the full object)`,
+              `\n  delta from ${d.base.sha256.slice(0, 12)} (format ${d.format ?? 1}): ${d.pages} pages, ${formatBytes(d.size)} (${((d.size / manifest.object.size) * 100).toFixed(1)}% of the full object)`,
           )
           .join('') +
         (first.pruned.length ? `\n  pruned ${first.pruned.length}: ${first.pruned.join(', ')}` : '') +

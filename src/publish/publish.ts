@@ -27,7 +27,7 @@ import { withDeadline } from '../snapshot/deadline.js';
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transfer-limits.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { TOOL } from '../version.js';
-import { publishDeltas } from './deltas.js';
+import { type DeltaBase, type DeltaPlan, prepareDeltaBases, publishDeltas } from './deltas.js';
 import { encodeSnapshot } from './encode.js';
 import { planRetention, type RetentionRule } from './retention.js';
 
@@ -59,6 +59,13 @@ export interface PublishOptions {
    * be larger than this share of the full object; 0 writes none. @default 0.5
    */
   deltaMaxShare?: number | undefined;
+  /**
+   * Files of earlier snapshots of the commit (`--base`; the Action passes the snapshot its build started
+   * from). Deltas from a snapshot whose file is here also come in format 2 (pages as patches, several times
+   * smaller); each file is proven page by page against the snapshot's chunk list before it is used, and one
+   * that is none of the earlier snapshots fails the publish before anything is uploaded.
+   */
+  baseFiles?: readonly string[] | undefined;
   /** Signs the manifest (and `latest.json`) as a DSSE envelope with this Ed25519 key; pods given its public key refuse anything else. */
   signingKey?: KeyObject | null | undefined;
   /**
@@ -249,7 +256,7 @@ export async function publishToStores(options: PublishToStoresOptions): Promise<
     const createdAt = now();
     const expiresAt = options.expiresInMs ? new Date(createdAt.getTime() + options.expiresInMs).toISOString() : undefined;
     // What every store's manifest shares: one object key for all of them, so a pod may fetch it from any.
-    const common: Omit<Manifest, 'history' | 'deltas'> = {
+    const common: Omit<Manifest, 'history' | 'deltas' | 'patches'> = {
       format: MANIFEST_FORMAT,
       version: MANIFEST_VERSION,
       gitSha: options.gitSha,
@@ -303,10 +310,29 @@ export async function publishToStores(options: PublishToStoresOptions): Promise<
           const manifest: Manifest = {
             ...common,
             deltas: [],
+            patches: [],
             // From this store's own previous manifest: the bases its next publish may make deltas from.
             history: nextHistory(previous, encoded.sha256, options.retention.keep),
           };
           t.manifest = manifest;
+          const maxShare = options.deltaMaxShare ?? DEFAULT_DELTA_MAX_SHARE;
+          const deltaPlan: DeltaPlan = {
+            database: options.database,
+            target: { gitSha: options.gitSha, createdAt, sha256: encoded.sha256 },
+            pageSize: stats.pageSize,
+            hashes: encoded.chunkHashes,
+            bases: manifest.history,
+            encoding: options.encoding === 'identity' ? 'gzip' : options.encoding,
+            level: options.level,
+            maxShare,
+            fullObjectSize: encoded.encodedSize,
+            tempDir: options.tempDir ?? tmpdir(),
+            limits,
+            baseFiles: options.baseFiles,
+            onStep: t.step,
+          };
+          // The bases' chunk lists, and any base files proven against them, before the upload: a wrong file fails here.
+          const deltaBases: DeltaBase[] = maxShare > 0 ? await retrying(t, 'bases', () => prepareDeltaBases(t.store, deltaPlan)) : [];
           if (options.dryRun) {
             t.status = 'dry-run';
             return;
@@ -316,24 +342,10 @@ export async function publishToStores(options: PublishToStoresOptions): Promise<
           t.step('uploaded', { key: manifest.object.key, bytes: encoded.encodedSize });
           const chunks = manifest.chunks!;
           await retrying(t, 'chunks', () => t.store.put(chunks.key, encoded.chunkHashes, { contentType: 'application/octet-stream', ...call }));
-          const maxShare = options.deltaMaxShare ?? DEFAULT_DELTA_MAX_SHARE;
-          if (maxShare > 0 && manifest.history.length > 0) {
-            manifest.deltas = await retrying(t, 'deltas', () =>
-              publishDeltas(t.store, {
-                database: options.database,
-                target: { gitSha: options.gitSha, createdAt, sha256: encoded.sha256 },
-                pageSize: stats.pageSize,
-                hashes: encoded.chunkHashes,
-                bases: manifest.history,
-                encoding: options.encoding === 'identity' ? 'gzip' : options.encoding,
-                level: options.level,
-                maxShare,
-                fullObjectSize: encoded.encodedSize,
-                tempDir: options.tempDir ?? tmpdir(),
-                limits,
-                onStep: t.step,
-              }),
-            );
+          if (deltaBases.length > 0) {
+            const { deltas, patches } = await retrying(t, 'deltas', () => publishDeltas(t.store, deltaPlan, deltaBases));
+            manifest.deltas = deltas;
+            manifest.patches = patches;
           }
           t.status = 'published';
         }),

@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, readSync, writeSync } from 'node:fs';
 import { copyFile, type FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DeltaInfo, Manifest } from '@sqlitening/contract';
-import { ChecksumMismatchError, SizeMismatchError, StoreError } from '../errors.js';
+import { ChecksumMismatchError, CorruptDeltaError, SizeMismatchError, StoreError } from '../errors.js';
 import { replaceAtomically } from '../fs-atomic.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { chunkRoot, HASH_BYTES, hashChunk } from './chunk-hashes.js';
 import { decompressor } from './codec.js';
 import { withDeadline } from './deadline.js';
-import { type DeltaHeader, type DeltaPage, DeltaParser } from './delta-format.js';
+import { type DeltaHeader, DeltaParser, type DeltaRecord, inflatePatches, isDeltaFormat, type PatchRecord } from './delta-format.js';
 import { DOWNLOAD_TEMP_MARK } from './download.js';
 import { LimitedCounter } from './limited-counter.js';
 import { stallWatchdog } from './stall-watchdog.js';
@@ -45,10 +45,18 @@ export interface WrittenDelta {
 }
 
 /**
+ * Output (dictionaries and pages) of the format-2 records inflated in one call: bounds the memory of a call.
+ * Larger batches did not apply faster (bench/delta.js), only held more memory.
+ */
+const INFLATE_TOGETHER_BYTES = 256 * 1024;
+
+/**
  * Fetches a delta and writes its pages into `handle` at their offsets (the
- * handle holds the base's bytes), then sets the new length. Hashes each page
- * it writes into a copy of the base's hashes, so the root over the result
- * proves the whole file for milliseconds of hashing.
+ * handle holds the base's bytes), then sets the new length. A format-2
+ * record's page is inflated with the pages it names, read from the handle
+ * as they stand. Hashes each page it writes into a copy of the base's
+ * hashes, so the root over the result proves the whole file for
+ * milliseconds of hashing.
  */
 export async function writeDeltaPages(
   handle: FileHandle,
@@ -63,6 +71,9 @@ export async function writeDeltaPages(
   const chunks = manifest.chunks;
   if (!chunks) throw new StoreError(`manifest of ${manifest.database.sha256} has no chunk hashes to check a delta against`, false);
   const what = `delta ${delta.key}`;
+  const format = delta.format ?? 1;
+  if (!isDeltaFormat(format)) throw new CorruptDeltaError(`${what}: delta format ${format} is not one this agent reads`);
+  const basePageCount = options.baseHashes.length / HASH_BYTES;
   const hashes = Buffer.alloc(chunks.count * HASH_BYTES);
   options.baseHashes.copy(hashes, 0, 0, Math.min(options.baseHashes.length, hashes.length));
   const written: number[] = options.written ?? [];
@@ -71,19 +82,74 @@ export async function writeDeltaPages(
   const received = new LimitedCounter(delta.size, `${what} (stored bytes)`, false, options.onProgress);
   const decoded = new LimitedCounter(delta.rawSize, what, false);
   const checkHeader = (header: DeltaHeader): void => {
-    const expected = { pageSize: chunks.size, pageCount: chunks.count, baseSha256: delta.base.sha256, targetSha256: manifest.database.sha256 };
-    const got = { pageSize: header.pageSize, pageCount: header.pageCount, baseSha256: header.baseSha256, targetSha256: header.targetSha256 };
+    const expected = {
+      pageSize: chunks.size,
+      pageCount: chunks.count,
+      baseSha256: delta.base.sha256,
+      targetSha256: manifest.database.sha256,
+      basePageCount: format === 2 ? basePageCount : undefined,
+    };
+    const got = {
+      pageSize: header.pageSize,
+      pageCount: header.pageCount,
+      baseSha256: header.baseSha256,
+      targetSha256: header.targetSha256,
+      basePageCount: header.basePageCount,
+    };
     if (JSON.stringify(expected) !== JSON.stringify(got)) throw new ChecksumMismatchError(`${what} header`, JSON.stringify(expected), JSON.stringify(got));
+  };
+  // Pages are read and written synchronously, at their offsets: from and to the page cache that takes
+  // microseconds, where a FileHandle call through the thread pool costs several times that (measured with
+  // bench/delta.js), and the file then always holds what was written, which a format-2 record's dictionary
+  // pages are read from (the parser has checked that each is a base page or one this delta wrote).
+  const fd = handle.fd;
+  const readPage = (page: number, into: Buffer, at: number): void => {
+    const bytesRead = readSync(fd, into, at, chunks.size, page * chunks.size);
+    if (bytesRead !== chunks.size) throw new Error(`short read of page ${page}: ${bytesRead} of ${chunks.size} bytes`);
+  };
+  const writePage = (index: number, page: Buffer): void => {
+    written.push(index);
+    const bytesWritten = writeSync(fd, page, 0, page.length, index * chunks.size);
+    // The hash is of the bytes written: a short write would leave a page the root does not describe.
+    if (bytesWritten !== page.length) throw new Error(`short write of page ${index}: ${bytesWritten} of ${page.length} bytes`);
+    hashChunk(page).copy(hashes, index * HASH_BYTES);
+  };
+  /** A batch of records: format-2 ones inflated together as far as none names a page another of them writes. */
+  const writeRecords = (records: readonly DeltaRecord[]): void => {
+    let group: PatchRecord[] = [];
+    let groupBytes = 0;
+    const inGroup = new Set<number>();
+    const flush = (): void => {
+      const inflated = inflatePatches(what, group, chunks.size, readPage);
+      for (const [k, record] of group.entries()) writePage(record.index, inflated[k]!);
+      group = [];
+      groupBytes = 0;
+      inGroup.clear();
+    };
+    for (const record of records) {
+      if (record.kind === 'page') {
+        writePage(record.index, record.bytes);
+        continue;
+      }
+      const bytes = (record.dictionary.length + 1) * chunks.size;
+      if (group.length > 0 && (groupBytes + bytes > INFLATE_TOGETHER_BYTES || record.dictionary.some((page) => inGroup.has(page)))) flush();
+      group.push(record);
+      groupBytes += bytes;
+      inGroup.add(record.index);
+    }
+    if (group.length > 0) flush();
   };
   const writer = new Writable({
     objectMode: true,
-    write(page: DeltaPage, _encoding, callback) {
-      hashChunk(page.bytes).copy(hashes, page.index * HASH_BYTES);
-      written.push(page.index);
-      handle.write(page.bytes, 0, page.bytes.length, page.index * chunks.size).then(({ bytesWritten }) => {
-        // The hash above is of the delta's bytes: a short write would leave a page the root does not describe.
-        callback(bytesWritten === page.bytes.length ? null : new Error(`short write of page ${page.index}: ${bytesWritten} of ${page.bytes.length} bytes`));
-      }, callback);
+    write(batch: DeltaRecord[], _encoding, callback) {
+      try {
+        writeRecords(batch);
+      } catch (error) {
+        callback(error as Error);
+        return;
+      }
+      // Back to the event loop between batches: the health server and heartbeats go on during a large delta.
+      setImmediate(callback);
     },
   });
   await pipeline(
@@ -92,7 +158,7 @@ export async function writeDeltaPages(
     received,
     decompressor(delta.encoding),
     decoded,
-    new DeltaParser(what, checkHeader),
+    new DeltaParser(what, format, checkHeader),
     writer,
     { signal: options.signal },
   );

@@ -3,6 +3,7 @@ import { describeError, errorMessage } from '../describe-error.js';
 import { DatabaseError } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { applyDelta, type WrittenDelta } from './apply-delta.js';
+import { isDeltaFormat } from './delta-format.js';
 import { downloadSnapshot } from './download.js';
 import type { TransferLimits } from './transfer-limits.js';
 
@@ -49,6 +50,15 @@ export interface InstallResult {
 }
 
 /**
+ * The delta a file holding the snapshot `baseSha256` should take: the smallest the manifest offers from it
+ * in a format this agent reads, format 2 (`patches`) before format 1 (`deltas`) at the same size.
+ */
+export function chooseDelta(manifest: Manifest, baseSha256: string): DeltaInfo | undefined {
+  const offered = [...manifest.patches.filter((patch) => isDeltaFormat(patch.format)), ...manifest.deltas].filter((d) => d.base.sha256 === baseSha256);
+  return offered.reduce<DeltaInfo | undefined>((best, d) => (best === undefined || d.size < best.size ? d : best), undefined);
+}
+
+/**
  * Brings the destination to the snapshot a manifest names: a delta from what
  * it holds when the manifest offers one, else (or when the delta fails in any
  * way: missing, corrupt, stalled, the wrong base) the whole object, in the
@@ -58,7 +68,7 @@ export interface InstallResult {
 export async function installSnapshot(options: InstallOptions): Promise<InstallResult> {
   const { manifest, base } = options;
   let fallback: string | null = null;
-  const delta = base && !options.noDelta ? manifest.deltas.find((d) => d.base.sha256 === base.sha256) : undefined;
+  const delta = base && !options.noDelta ? chooseDelta(manifest, base.sha256) : undefined;
   if (delta && base) {
     try {
       const baseHashes = await base.chunkHashes();

@@ -26,6 +26,7 @@ export function sampleManifest(overrides: Partial<Manifest> = {}): Manifest {
     object: { key: `${SHA_A}/20261126T060000Z-cccccccccccccccc.db.gz`, encoding: 'gzip', size: 1000 },
     builder: { tool: 'sqlitening/0.1.0' },
     deltas: [],
+    patches: [],
     history: [],
     ...overrides,
   };

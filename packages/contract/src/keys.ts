@@ -10,6 +10,7 @@ import type { Encoding } from './manifest.js';
  *   <git-sha>/<created>-<sha256[:16]>.db[.gz|.br|.zst]   immutable snapshots
  *   <git-sha>/<created>-<sha256[:16]>.chunks              its chunk hash list
  *   <git-sha>/<created>-<sha256[:16]>.delta-<base[:16]>[.gz|…]   its pages that differ from an earlier snapshot
+ *   <git-sha>/<created>-<sha256[:16]>.patch-<base[:16]>[.gz|…]   the same pages as patches (delta format 2)
  *
  * Everything of one snapshot shares its stem (`<git-sha>/<created>-<sha256[:16]>`),
  * so retention deletes them together.
@@ -56,7 +57,12 @@ export function deltaKey(snapshot: { gitSha: string; createdAt: Date; sha256: st
   return `${snapshotStem(snapshot)}.delta-${baseSha256.slice(0, 16)}${EXTENSIONS[encoding]}`;
 }
 
-const STEM = /^((?:[0-9a-f]{40}|[0-9a-f]{64})\/\d{8}T\d{6}Z-[0-9a-f]{16})\.(?:db|chunks|delta-[0-9a-f]{16})(?:\.gz|\.br|\.zst)?$/;
+/** Where the format-2 delta (pages as patches) that turns the snapshot `base` into `snapshot` is stored. */
+export function patchKey(snapshot: { gitSha: string; createdAt: Date; sha256: string }, baseSha256: string, encoding: Encoding): string {
+  return `${snapshotStem(snapshot)}.patch-${baseSha256.slice(0, 16)}${EXTENSIONS[encoding]}`;
+}
+
+const STEM = /^((?:[0-9a-f]{40}|[0-9a-f]{64})\/\d{8}T\d{6}Z-[0-9a-f]{16})\.(?:db|chunks|(?:delta|patch)-[0-9a-f]{16})(?:\.gz|\.br|\.zst)?$/;
 
 /** The stem of a snapshot's object, chunk list or delta key; `undefined` for any other key. */
 export function stemOfKey(key: string): string | undefined {

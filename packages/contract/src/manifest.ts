@@ -84,7 +84,10 @@ export const chunksInfoSchema = z.object({
   key: objectKeySchema,
 });
 
-/** One delta object: the pages of this snapshot that differ from an earlier one, in one compressed stream. */
+/**
+ * One delta object: the pages of this snapshot that differ from an earlier one, in one compressed stream.
+ * Its format (the stream's layout) is named in the stream's header too; see `src/snapshot/delta-format.ts`.
+ */
 export const deltaInfoSchema = z.object({
   /** The earlier snapshot a pod must have (by its SHA-256) to apply the delta. */
   base: z.object({ sha256: sha256Schema }),
@@ -96,6 +99,18 @@ export const deltaInfoSchema = z.object({
   rawSize: countSchema,
   /** Pages of this snapshot carried by the delta. */
   pages: countSchema,
+  /** The delta format; absent in `deltas`, whose entries are all format 1 (each changed page whole). */
+  format: z.number().int().min(1).optional(),
+});
+
+/**
+ * A delta of format 2 or later: each changed page as a patch against pages the pod already holds (deflated
+ * with them as the dictionary). Listed apart from `deltas`, so readers that know only format 1 never fetch
+ * one; a reader uses the entries whose format it knows and ignores the rest, so a later format needs no
+ * new manifest version either.
+ */
+export const patchInfoSchema = deltaInfoSchema.extend({
+  format: z.number().int().min(2),
 });
 
 /** An earlier snapshot of the same commit that later publishes can make deltas from, without downloading it. */
@@ -131,8 +146,13 @@ export const manifestSchema = z
     builder: builderSchema,
     /** Chunk hashes of the database (absent in manifests of older publishers). */
     chunks: chunksInfoSchema.optional(),
-    /** Deltas from earlier snapshots of this commit, newest base first. */
+    /** Deltas (format 1: changed pages whole) from earlier snapshots of this commit, newest base first. */
     deltas: z.array(deltaInfoSchema).max(32).default([]),
+    /**
+     * Deltas of format 2 and later (changed pages as patches) from earlier snapshots whose file the publisher
+     * held, newest base first. Readers that know only format 1 drop the field (unknown fields are ignored).
+     */
+    patches: z.array(patchInfoSchema).max(32).default([]),
     /**
      * Earlier snapshots of this commit, newest first, with their chunk lists: the bases of the next publish's deltas.
      * The last is the commit's first snapshot while the commit has others (images bake it), kept as a base for good.
@@ -161,6 +181,7 @@ export const manifestSchema = z
 export type Manifest = z.output<typeof manifestSchema>;
 export type ChunksInfo = z.output<typeof chunksInfoSchema>;
 export type DeltaInfo = z.output<typeof deltaInfoSchema>;
+export type PatchInfo = z.output<typeof patchInfoSchema>;
 export type HistoryEntry = z.output<typeof historyEntrySchema>;
 export type DatabaseInfo = z.output<typeof databaseInfoSchema>;
 export type TableStats = z.output<typeof tableStatsSchema>;
