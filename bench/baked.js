@@ -8,32 +8,21 @@ import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { contentDatabase, cpuModel, mib, parseSize, refreshRows, root, run } from './lib.js';
+import { contentDatabase, cpuModel, mib, parseSize, refreshRows, cliJson } from './lib.js';
 
 const { values } = parseArgs({ options: { size: { type: 'string', default: '256MiB' }, updates: { type: 'string', default: '24' } } });
 const size = parseSize(values.size);
 const updates = Number(values.updates);
 if (!Number.isInteger(updates) || updates < 1) throw new Error(`expected --updates as a whole number from 1, got "${values.updates}"`);
-const cli = path.join(root, 'bin', 'sqlitening.js');
 const sha = '0123456789abcdef0123456789abcdef01234567';
 const work = path.join(os.tmpdir(), `sqlitening-bench-baked-${process.pid}`);
-
-async function sqlitening(...args) {
-  const result = await run(process.execPath, [cli, ...args, '--json']);
-  const last = result.stdout
-    .trim()
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .at(-1);
-  return { seconds: result.seconds, result: JSON.parse(last) };
-}
 
 try {
   await mkdir(work, { recursive: true });
   const build = path.join(work, 'build.db');
   await copyFile(await contentDatabase(size), build);
   const store = path.join(work, 'store');
-  await sqlitening('publish', build, '--store', store, '--git-sha', sha, '--no-check');
+  await cliJson('publish', build, '--store', store, '--git-sha', sha, '--no-check');
   const baked = path.join(work, 'baked.db');
   await copyFile(build, baked);
   let last;
@@ -41,13 +30,13 @@ try {
     process.stderr.write(`update ${update}/${updates}\n`);
     refreshRows(build, update + 1);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // a new second for the new snapshot's key
-    last = (await sqlitening('publish', build, '--store', store, '--git-sha', sha, '--no-check')).result;
+    last = (await cliJson('publish', build, '--store', store, '--git-sha', sha, '--no-check')).result;
   }
   const manifest = JSON.parse(await readFile(path.join(store, sha, 'manifest.json'), 'utf8'));
   const pod = path.join(work, 'pod');
   await mkdir(pod);
   await copyFile(baked, path.join(pod, 'site.db'));
-  const sync = await sqlitening('sync', '--database', path.join(pod, 'site.db'), '--git-sha', sha, '--store', store);
+  const sync = await cliJson('sync', '--database', path.join(pod, 'site.db'), '--git-sha', sha, '--store', store);
   const state = JSON.parse(await readFile(path.join(pod, '.sqlitening', 'state.json'), 'utf8'));
   if (state.installed.database.sha256 !== manifest.database.sha256) throw new Error('the pod did not end on the published snapshot');
   const fromFirst = manifest.deltas.find((delta) => delta.base.sha256 === manifest.history.at(-1).sha256);

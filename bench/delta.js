@@ -19,22 +19,12 @@ import path from 'node:path';
 import { writeDeltaPages } from '../lib/snapshot/apply-delta.js';
 import { hashFileChunks } from '../lib/snapshot/chunk-hashes.js';
 import { LocalStore } from '../lib/store/local-store.js';
-import { available, benchOptions, contentDatabase, cpuModel, median, mib, refreshRows, resultsDir, root, run } from './lib.js';
+import { available, benchOptions, contentDatabase, cpuModel, median, mib, refreshRows, resultsDir, run, cliJson } from './lib.js';
 
 const { size, runs } = benchOptions();
-const cli = path.join(root, 'bin', 'sqlitening.js');
 const sha = '0123456789abcdef0123456789abcdef01234567';
 const work = path.join(os.tmpdir(), `sqlitening-bench-delta-${process.pid}`);
 const f = (n, digits = 2) => n.toFixed(digits);
-
-async function sqlitening(...args) {
-  const result = await run(process.execPath, [cli, ...args, '--json']);
-  const events = result.stdout
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line));
-  return { seconds: result.seconds, result: events.at(-1) };
-}
 
 /** rsync's figure from --stats, e.g. "Total bytes sent: 4,187". */
 function rsyncStat(stdout, name) {
@@ -111,7 +101,7 @@ try {
     const build = path.join(work, `build-${i}.db`);
     const base = path.join(work, `base-${i}.db`);
     await copyFile(source, build);
-    for (const target of [store, store2, storeWithout]) await sqlitening('publish', build, '--store', target, '--git-sha', sha, '--no-check');
+    for (const target of [store, store2, storeWithout]) await cliJson('publish', build, '--store', target, '--git-sha', sha, '--no-check');
     const pod = path.join(work, `pod-${i}`);
     const pod2 = path.join(work, `pod-patches-${i}`);
     for (const [folder, from] of [
@@ -119,15 +109,15 @@ try {
       [pod2, store2],
     ]) {
       await mkdir(folder, { recursive: true });
-      await sqlitening('sync', '--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from);
+      await cliJson('sync', '--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from);
     }
 
     await copyFile(build, base);
     refreshRows(build, i + 2);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // a new second for the new snapshot's key
-    const withDeltas = await sqlitening('publish', build, '--store', store, '--git-sha', sha, '--no-check');
-    const withBase = await sqlitening('publish', build, '--store', store2, '--git-sha', sha, '--no-check', '--base', base);
-    const without = await sqlitening('publish', build, '--store', storeWithout, '--git-sha', sha, '--no-check', '--delta-max-share', '0');
+    const withDeltas = await cliJson('publish', build, '--store', store, '--git-sha', sha, '--no-check');
+    const withBase = await cliJson('publish', build, '--store', store2, '--git-sha', sha, '--no-check', '--base', base);
+    const without = await cliJson('publish', build, '--store', storeWithout, '--git-sha', sha, '--no-check', '--delta-max-share', '0');
     measured.publishWith.push(withDeltas.seconds);
     measured.publishWithBase.push(withBase.seconds);
     measured.publishWithout.push(without.seconds);
@@ -141,7 +131,7 @@ try {
     const rsyncOld = path.join(work, `rsync-${i}.db`);
     if (hasRsync) await copyFile(path.join(pod, 'site.db'), rsyncOld);
     // Format 1 and format 2 take turns going first, so that neither always finds the other's work in the caches.
-    const syncPod = (folder, from) => sqlitening('sync', '--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from);
+    const syncPod = (folder, from) => cliJson('sync', '--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from);
     const firstPatch = i % 2 === 1;
     const patchFirst = firstPatch ? await syncPod(pod2, store2) : undefined;
     const deltaSync = await syncPod(pod, store);
@@ -149,7 +139,7 @@ try {
     measured.patchSync.push(patchSync.seconds);
     const freshPod = path.join(work, `fresh-${i}`);
     await mkdir(freshPod, { recursive: true });
-    const fullSync = await sqlitening('sync', '--database', path.join(freshPod, 'site.db'), '--git-sha', sha, '--store', store);
+    const fullSync = await cliJson('sync', '--database', path.join(freshPod, 'site.db'), '--git-sha', sha, '--store', store);
     measured.deltaSync.push(deltaSync.seconds);
     measured.fullSync.push(fullSync.seconds);
     if (hasRsync) {
@@ -170,15 +160,15 @@ try {
     await copyFile(build, base);
     refreshRows(build, i + 3);
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    await sqlitening('publish', build, '--store', store, '--git-sha', sha, '--no-check');
-    const nextPatch = (await sqlitening('publish', build, '--store', store2, '--git-sha', sha, '--no-check', '--base', base)).result.patches[0];
+    await cliJson('publish', build, '--store', store, '--git-sha', sha, '--no-check');
+    const nextPatch = (await cliJson('publish', build, '--store', store2, '--git-sha', sha, '--no-check', '--base', base)).result.patches[0];
     const inPlace = [
       [pod, store, measured.deltaSyncInPlace],
       [pod2, store2, measured.patchSyncInPlace],
     ];
     for (const [folder, from, times] of firstPatch ? inPlace.reverse() : inPlace) {
       const standbyBefore = (await stat(path.join(folder, '.sqlitening', 'standby.db'))).ino;
-      times.push((await sqlitening('sync', '--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from)).seconds);
+      times.push((await cliJson('sync', '--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from)).seconds);
       if ((await stat(path.join(folder, 'site.db'))).ino !== standbyBefore) throw new Error('expected the standby to be patched in place and swapped in');
     }
     await expectInstalled(pod2, nextPatch?.size, build);

@@ -215,3 +215,13 @@ export async function measured(command, args, options) {
   const result = await run('/usr/bin/time', ['-v', command, ...args], options);
   return { seconds: result.seconds, rss: maxRss(result.stderr), stdout: result.stdout };
 }
+
+/** Runs the CLI with --json: seconds, every JSON event, and the last one (the result). */
+export async function cliJson(...args) {
+  const result = await run(process.execPath, [path.join(root, 'bin', 'sqlitening.js'), ...args, '--json']);
+  const events = result.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line));
+  return { seconds: result.seconds, events, result: events.at(-1) };
+}

@@ -17,7 +17,7 @@ import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { available, cpuModel, mib, parseFlags, resultsDir, root, run } from './lib.js';
+import { available, cpuModel, mib, parseFlags, resultsDir, run, cliJson } from './lib.js';
 
 const USAGE = `Usage: npm run build && node bench/real-data.js
 
@@ -33,7 +33,6 @@ const VERSIONS = ['8.1.5', '8.1.6', '8.1.7', '8.1.9'];
 const PAGE = 4096;
 const ONE_BEHIND_LIMIT = 0.35;
 const TWO_BEHIND_LIMIT = 0.5;
-const cli = path.join(root, 'bin', 'sqlitening.js');
 const sha = 'fedcba9876543210fedcba9876543210fedcba98';
 const cache = path.join(resultsDir, 'bcd-cache');
 const work = path.join(os.tmpdir(), `sqlitening-bench-real-${process.pid}`);
@@ -131,15 +130,6 @@ async function release(version) {
   return folder;
 }
 
-async function sqlitening(...args) {
-  const result = await run(process.execPath, [cli, ...args, '--json']);
-  const events = result.stdout
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line));
-  return { seconds: result.seconds, events, result: events.at(-1) };
-}
-
 /** Pages of `after` that differ from `before` (or that `before` lacks), and gzip -6 of them concatenated. */
 function changedPages(before, after) {
   const a = readFileSync(before);
@@ -168,7 +158,7 @@ async function rsync(before, after) {
 async function syncPod(name, published) {
   const database = path.join(work, name, 'site.db');
   await mkdir(path.dirname(database), { recursive: true });
-  const { events, seconds } = await sqlitening('sync', '--database', database, '--git-sha', sha, '--store', store);
+  const { events, seconds } = await cliJson('sync', '--database', database, '--git-sha', sha, '--store', store);
   const installed = events.find((e) => e.event === 'agent.installed');
   if (!installed) throw new Error(`${name}: nothing installed: ${JSON.stringify(events.at(-1))}`);
   if (!readFileSync(database).equals(readFileSync(published))) throw new Error(`${name}: the pod's file differs from the published one`);
@@ -190,7 +180,7 @@ try {
     const loaders = Object.entries(TABLES).map(
       ([table, key]) => `"${process.execPath}" "${cli}" load --table ${table} --key ${key.join(',')} "${path.join(folder, `${table}.jsonl`)}"`,
     );
-    const build = await sqlitening(
+    const build = await cliJson(
       'build',
       '--from',
       'published',
@@ -208,7 +198,7 @@ try {
     );
     if (build.result.vacuumed) throw new Error(`${version}: the build vacuumed, which renumbers every page`);
     const bases = n === 0 ? [] : ['--base', keptBase, ...(n >= 2 ? ['--base', published[n - 2]] : [])];
-    const publish = await sqlitening('publish', output, '--store', store, '--git-sha', sha, '--grace', '0s', '--no-check', ...bases);
+    const publish = await cliJson('publish', output, '--store', store, '--git-sha', sha, '--grace', '0s', '--no-check', ...bases);
     const file = path.join(work, `published-${version}.db`);
     await copyFile(output, file);
     published.push(file);

@@ -2,14 +2,13 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifestKey, parseManifestJson } from '@sqlitening/contract';
 import { LocalStore } from '../src/store/local-store.js';
 import type { ObjectStore } from '../src/store/object-store.js';
 import { S3Store } from '../src/store/s3-store.js';
-import { CLI, runCli, type CliResult } from './helpers/cli.js';
+import { CLI, closedPort, expectOneLineError, runCli } from './helpers/cli.js';
 import { readManifest } from '../src/snapshot/manifest-store.js';
 import { SHA_A, makeContentDatabase, tempFolder } from './helpers/fixtures.js';
 import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
@@ -40,25 +39,6 @@ function freshStore(): { url: string; store: S3Store } {
     url: `s3://cli/${prefix}`,
     store: new S3Store({ bucket: 'cli', prefix, endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true }),
   };
-}
-
-function expectOneLineError(result: CliResult, code: number, message: string | RegExp): void {
-  expect(result.code).toBe(code);
-  // Progress lines and a loader's own output may come first; the error is the one last line.
-  const lines = result.stderr.trimEnd().split('\n');
-  expect(lines.filter((line) => line.startsWith('sqlitening: error: '))).toHaveLength(1);
-  const last = lines.at(-1)!;
-  expect(last).toMatch(/^sqlitening: error: /);
-  if (typeof message === 'string') expect(last).toContain(message);
-  else expect(last).toMatch(message);
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe('sqlitening publish (CLI)', () => {

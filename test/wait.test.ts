@@ -2,12 +2,11 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { manifestKey } from '@sqlitening/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKeyPair } from '../src/signing/keys.js';
-import { CLI, type CliResult, runCli } from './helpers/cli.js';
+import { CLI, type CliResult, closedPort, expectOneLineError, runCli } from './helpers/cli.js';
 import { makeContentDatabase, SHA_A, tempFolder } from './helpers/fixtures.js';
 import { type S3TestServer, startS3Server } from './helpers/s3-server.js';
 
@@ -98,23 +97,6 @@ function startCli(args: string[], env: Record<string, string> = {}, timeoutMs = 
 
 const count = (text: string, event: string): number => text.split(`"event":"${event}"`).length - 1;
 const errorOf = (result: CliResult) => result.events.find((e) => e.event === 'error');
-
-function expectOneLineError(result: CliResult, code: number, message: string | RegExp): void {
-  expect(result.code, result.stderr).toBe(code);
-  const lines = result.stderr.trimEnd().split('\n');
-  expect(lines.filter((line) => line.startsWith('sqlitening: error: '))).toHaveLength(1);
-  const last = lines.at(-1)!;
-  if (typeof message === 'string') expect(last).toContain(message);
-  else expect(last).toMatch(message);
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('sqlitening wait', () => {
   it('started before the publish, exits 0 within one poll interval of the manifest appearing (S3 API)', async () => {

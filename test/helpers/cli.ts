@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 export const CLI = fileURLToPath(new URL('../../bin/sqlitening.js', import.meta.url));
 
@@ -36,4 +38,24 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
       resolve({ code, signal, stdout, stderr, events });
     });
   });
+}
+
+/** The CLI failed with `code` and said why in one last line on stderr (progress lines and a loader's own output may come first). */
+export function expectOneLineError(result: CliResult, code: number, message: string | RegExp): void {
+  expect(result.code, result.stderr).toBe(code);
+  const lines = result.stderr.trimEnd().split('\n');
+  expect(lines.filter((line) => line.startsWith('sqlitening: error: '))).toHaveLength(1);
+  const last = lines.at(-1)!;
+  expect(last).toMatch(/^sqlitening: error: /);
+  if (typeof message === 'string') expect(last).toContain(message);
+  else expect(last).toMatch(message);
+}
+
+/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago): connections to it are refused. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
