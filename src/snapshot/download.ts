@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Manifest } from '@sqlitening/contract';
 import { ChecksumMismatchError, SizeMismatchError, StoreError } from '../errors.js';
 import { replaceAtomically } from '../fs-atomic.js';
+import { reclaimReadBuffers } from '../reclaim-buffers.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { chunkRoot } from './chunk-hashes.js';
 import { HashingFileWriter } from './hashing-file-writer.js';
@@ -13,6 +14,8 @@ import { LimitedCounter } from './limited-counter.js';
 import { withDeadline } from './deadline.js';
 import { stallWatchdog } from './stall-watchdog.js';
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from './transfer-limits.js';
+
+const RECLAIM_EVERY_BYTES = 256 * 1024;
 
 /** Marks temp files of a download, so a later run can find and remove those of a crashed one. */
 export const DOWNLOAD_TEMP_MARK = '.sqlitening-download-';
@@ -49,14 +52,25 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
       withDeadline(what, limits.deadlineMs, limits.signal, async (signal) => {
         const result = await store.get(manifest.object.key, { signal });
         if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
-        const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, options.onProgress);
+        // Read buffers are freed by the bytes received, not decoded: a compressed object decodes to about five
+        // times its size, and a collection per decoded block came too late for the socket's buffers and too
+        // often for the decoder's, which it moved to the old generation (measured, 1 GiB: gzip 108 → 95 MiB
+        // peak, raw unchanged at 93).
+        let reclaimedAt = 0;
+        const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, (bytes) => {
+          if (bytes - reclaimedAt >= RECLAIM_EVERY_BYTES) {
+            reclaimedAt = bytes;
+            reclaimReadBuffers();
+          }
+          options.onProgress?.(bytes);
+        });
         const decoded = new LimitedCounter(manifest.database.size, what, false);
         // Both identities are checked, in the same pass: the chunk root (later deltas start from the page
         // hashes) and the whole-file SHA-256, which the pod reports as its database's.
         const decoder = decompressor(manifest.object.encoding);
         const handle = await open(temp, 'wx');
         // Made last: it starts threads, which only the pipeline (or the finally below) ends.
-        const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, size: manifest.database.size });
+        const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, size: manifest.database.size, reclaim: false });
         try {
           await pipeline(result.body, stallWatchdog(what, limits.stallTimeoutMs), received, decoder, decoded, writer, { signal });
           if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);

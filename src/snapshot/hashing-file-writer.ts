@@ -100,6 +100,7 @@ interface Block {
 export class HashingFileWriter extends Writable {
   readonly #handle: FileHandle | null;
   readonly #chunkSize: number | null;
+  readonly #reclaim: boolean;
   readonly #blocks: Block[];
   readonly #free: Block[];
   /** The thread of the whole-file hash; also of the page hashes, unless a second thread has them. */
@@ -121,13 +122,15 @@ export class HashingFileWriter extends Writable {
   /**
    * `handle` null: hash only (the publisher, which uploads a compressed copy).
    * `size`: the bytes expected (more may come); large files are hashed on another thread (`threaded` overrides).
+   * `reclaim`: free consumed read buffers every block (default); a download does it by bytes received instead.
    */
-  constructor(handle: FileHandle | null, options: { chunkSize: number | null; size: number; threaded?: boolean }) {
+  constructor(handle: FileHandle | null, options: { chunkSize: number | null; size: number; threaded?: boolean; reclaim?: boolean }) {
     // The default (small) buffer: the pool is the buffer. A large one let a fetch body be read to its end
     // ahead of the writes, and a body that then failed did so with no one left to hear it.
     super();
     this.#handle = handle;
     this.#chunkSize = options.chunkSize;
+    this.#reclaim = options.reclaim ?? true;
     const blockBytes = options.chunkSize ? Math.max(options.chunkSize, Math.floor(BLOCK_BYTES / options.chunkSize) * options.chunkSize) : BLOCK_BYTES;
     const threaded = options.threaded ?? options.size >= THREADED_FROM;
     const poolBlocks = threaded ? POOL_BLOCKS : 2;
@@ -211,7 +214,7 @@ export class HashingFileWriter extends Writable {
     const position = this.#position;
     this.#position += block.length;
     const view = block.memory.subarray(0, block.length);
-    reclaimReadBuffers();
+    if (this.#reclaim) reclaimReadBuffers();
     this.#inFlight.set(seq, block);
     block.pending = 0;
     if (this.#handle) {
