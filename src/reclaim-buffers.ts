@@ -18,7 +18,8 @@ let collect: Collect | null | undefined;
 
 /** Frees the buffers of reads already consumed (call every MiB or so); a no-op where the runtime does not allow it. */
 export function reclaimReadBuffers(): void {
-  collect ??= youngCollector();
+  // undefined: not tried yet; null: the runtime does not allow it (tried once, not at every call).
+  if (collect === undefined) collect = youngCollector();
   collect?.({ type: 'minor' });
 }
 

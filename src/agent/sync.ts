@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { access, readdir, rm, statfs } from 'node:fs/promises';
+import { access, readdir, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { type DeltaInfo, formatBytes, LATEST_KEY, type Manifest, manifestKey } from '@sqlitening/contract';
 import { liveChunkHashes, saveChunkHashes } from './live-hashes.js';
@@ -181,7 +181,14 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
   }
   // A live file the state does not know (one baked into the app's image, or a lost state): what it holds is
   // found by reading it, and it is then a delta base like any other; the root proves the result either way.
-  const found = live && !installed && manifest.chunks && options.noDelta !== true ? await identifyFile(options.paths.database, manifest.chunks.size) : null;
+  // Read only when that can help: a delta is offered, or the file may be this very snapshot (same size).
+  const worthReading =
+    live &&
+    !installed &&
+    manifest.chunks !== undefined &&
+    options.noDelta !== true &&
+    (manifest.deltas.length > 0 || manifest.patches.length > 0 || (await stat(options.paths.database)).size === manifest.database.size);
+  const found = worthReading ? await identifyFile(options.paths.database, manifest.chunks!.size) : null;
   if (found && found.sha256 === manifest.database.sha256 && chunkRoot(found.hashes) === manifest.chunks?.root) {
     await saveChunkHashes(options.paths, found.hashes);
     return { status: 'unchanged', manifest, etag, bytesReceived: 0 };

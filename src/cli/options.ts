@@ -3,7 +3,7 @@ import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transf
 import { assertName, type Encoding, ENCODINGS, formatDuration, HEARTBEAT_LIMITS, UsageError } from '@sqlitening/contract';
 import { errorMessage } from '../describe-error.js';
 import { parseDuration, parseInteger, parseShare, parseSize } from '../values.js';
-import { MirrorStore } from '../store/mirror-store.js';
+import { MirrorStore, redactLocation } from '../store/mirror-store.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { openStore, type StoreSettings } from '../store/open-store.js';
 import type { Reporter } from './reporter.js';
@@ -94,11 +94,11 @@ export function storeSettingsList(flags: StoreFlags): StoreSettings[] {
   }
   const isS3 = (url: string) => /^s3:\/\//i.test(url);
   if (defaults.endpoint !== undefined && !urls.some(isS3)) {
-    throw new UsageError(`an S3 endpoint (${defaults.endpoint}) only applies to s3:// stores, and none of ${urls.join(', ')} is one`);
+    throw new UsageError(`an S3 endpoint (${defaults.endpoint}) only applies to s3:// stores, and none of ${urls.map(redactLocation).join(', ')} is one`);
   }
   const seen = new Set<string>();
   for (const url of urls) {
-    if (seen.has(url)) throw new UsageError(`--store ${url} is given twice; each mirror once`);
+    if (seen.has(url)) throw new UsageError(`--store ${redactLocation(url)} is given twice; each mirror once`);
     seen.add(url);
   }
   return urls.map((url) => (isS3(url) ? { url, ...defaults } : { url }));

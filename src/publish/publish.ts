@@ -356,9 +356,11 @@ export async function publishToStores(options: PublishToStoresOptions): Promise<
     await Promise.all(
       live().map(async (t) => {
         const manifest = t.manifest!;
+        // The history's chunk lists stay while the manifest names them, also that of a snapshot whose object goes.
+        const protectedKeys = new Set([manifest.object.key, ...manifest.history.map((entry) => entry.chunks.key)]);
         if (t.status === 'dry-run') {
           await attempt(t, 'manifest', async () => {
-            t.pruned = await retrying(t, 'prune', () => pruneCommit(t.store, options.gitSha, options.retention, now(), new Set([manifest.object.key]), true));
+            t.pruned = await retrying(t, 'prune', () => pruneCommit(t.store, options.gitSha, options.retention, now(), protectedKeys, true));
           });
           return;
         }
@@ -372,8 +374,6 @@ export async function publishToStores(options: PublishToStoresOptions): Promise<
         });
         if (t.failure || t.status !== 'published') return;
         try {
-          // The history's chunk lists stay while the manifest names them, also that of a snapshot whose object goes.
-          const protectedKeys = new Set([manifest.object.key, ...manifest.history.map((entry) => entry.chunks.key)]);
           t.pruned = await retrying(t, 'prune', () => pruneCommit(t.store, options.gitSha, options.retention, now(), protectedKeys, false));
         } catch (error) {
           if (limits.signal?.aborted) throw error;

@@ -29,7 +29,9 @@ export class ParallelGzip extends Transform {
   readonly #inFlight: Promise<Buffer>[] = [];
   #started = false;
 
-  constructor(level: number, parallel = availableParallelism()) {
+  // At most one member per core, and no more than libuv's pool runs at once (4 unless UV_THREADPOOL_SIZE says):
+  // more would only wait there, holding their blocks.
+  constructor(level: number, parallel = Math.min(availableParallelism(), Number(process.env.UV_THREADPOOL_SIZE) || 4)) {
     super();
     this.#level = level;
     this.#parallel = Math.max(1, parallel);

@@ -44,7 +44,9 @@ export class HttpStore implements ObjectStore {
 
   // Kept-alive connections: an agent polls every few seconds, and a new connection (and TLS handshake) per poll
   // costs more than the request. Idle sockets do not keep the process alive.
-  readonly #agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+  // A socket idle for 4 s is closed here rather than reused: load balancers and CDNs close theirs without a
+  // Keep-Alive header, and a request sent on one they just closed fails with a reset.
+  readonly #agents = { 'http:': new http.Agent({ keepAlive: true, timeout: 4_000 }), 'https:': new https.Agent({ keepAlive: true, timeout: 4_000 }) };
 
   async #request(key: string, method: 'GET' | 'HEAD', headers: Record<string, string>, signal?: AbortSignal): Promise<IncomingMessage> {
     const url = this.#url(key);
@@ -60,7 +62,12 @@ export class HttpStore implements ObjectStore {
       const status = response.statusCode ?? 0;
       if (status < 300 || status > 399 || status === 304 || !location) return response;
       response.resume();
-      const next = new URL(location, current);
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        throw new StoreError(`${current} redirects to an invalid location (${JSON.stringify(location.slice(0, 200))})`, true);
+      }
       if (next.origin !== origin) {
         throw new StoreError(`${current} redirects to another origin (${next.origin}); refusing to follow it`, false);
       }

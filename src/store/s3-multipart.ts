@@ -1,6 +1,7 @@
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  type CompletedPart,
   CreateMultipartUploadCommand,
   PutObjectCommand,
   type S3Client,
@@ -25,6 +26,13 @@ interface Part {
   length: number;
 }
 
+export interface UploadOptions {
+  partSize: number;
+  queueSize: number;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((sentBytes: number) => void) | undefined;
+}
+
 export interface MultipartTarget {
   Bucket: string;
   Key: string;
@@ -32,12 +40,16 @@ export interface MultipartTarget {
   CacheControl?: string | undefined;
 }
 
-export async function uploadStream(
-  client: S3Client,
-  target: MultipartTarget,
-  body: Readable,
-  options: { partSize: number; queueSize: number; signal?: AbortSignal | undefined; onProgress?: ((sentBytes: number) => void) | undefined },
-): Promise<{ etag: string }> {
+export async function uploadStream(client: S3Client, target: MultipartTarget, body: Readable, options: UploadOptions): Promise<{ etag: string }> {
+  try {
+    return await upload(client, target, body, options);
+  } finally {
+    // Whatever the outcome, the source is done with (a file stream left paused would keep its descriptor).
+    body.destroy();
+  }
+}
+
+async function upload(client: S3Client, target: MultipartTarget, body: Readable, options: UploadOptions): Promise<{ etag: string }> {
   const call = { abortSignal: options.signal };
   const pool = new PartPool(options.partSize, options.queueSize + 1);
   const parts = partsOf(body, pool);
@@ -54,7 +66,7 @@ export async function uploadStream(
     return { etag: result.ETag ?? '' };
   }
   const { UploadId } = await client.send(new CreateMultipartUploadCommand(target), call);
-  const done: { ETag: string; PartNumber: number }[] = [];
+  const done: CompletedPart[] = [];
   const inFlight = new Set<Promise<void>>();
   let sent = 0;
   let failure: unknown;
@@ -73,7 +85,17 @@ export async function uploadStream(
       )
       .then(
         (result) => {
-          done.push({ ETag: result.ETag ?? '', PartNumber });
+          // Each part's checksum goes back in the completion: S3 refuses an upload whose parts were sent with
+          // checksums (the SDK's default) and completed without them.
+          done.push({
+            ETag: result.ETag ?? '',
+            PartNumber,
+            ChecksumCRC32: result.ChecksumCRC32,
+            ChecksumCRC32C: result.ChecksumCRC32C,
+            ChecksumCRC64NVME: result.ChecksumCRC64NVME,
+            ChecksumSHA1: result.ChecksumSHA1,
+            ChecksumSHA256: result.ChecksumSHA256,
+          });
           sent += part.length;
           options.onProgress?.(sent);
         },
@@ -101,7 +123,7 @@ export async function uploadStream(
     }
     await Promise.all(inFlight);
     if (failure !== undefined) throw failure;
-    done.sort((a, b) => a.PartNumber - b.PartNumber);
+    done.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
     const result = await client.send(
       new CompleteMultipartUploadCommand({ Bucket: target.Bucket, Key: target.Key, UploadId, MultipartUpload: { Parts: done } }),
       call,
@@ -111,8 +133,6 @@ export async function uploadStream(
     await Promise.allSettled(inFlight);
     await client.send(new AbortMultipartUploadCommand({ Bucket: target.Bucket, Key: target.Key, UploadId })).catch(() => {});
     throw error;
-  } finally {
-    body.destroy();
   }
 }
 
