@@ -25,6 +25,15 @@ var reclaim_buffers = __webpack_require__(6537);
 
 
 async function uploadStream(client, target, body, options) {
+    try {
+        return await upload(client, target, body, options);
+    }
+    finally {
+        // Whatever the outcome, the source is done with (a file stream left paused would keep its descriptor).
+        body.destroy();
+    }
+}
+async function upload(client, target, body, options) {
     const call = { abortSignal: options.signal };
     const pool = new PartPool(options.partSize, options.queueSize + 1);
     const parts = partsOf(body, pool);
@@ -53,7 +62,17 @@ async function uploadStream(client, target, body, options) {
             ContentLength: part.length,
         }), call)
             .then((result) => {
-            done.push({ ETag: result.ETag ?? '', PartNumber });
+            // Each part's checksum goes back in the completion: S3 refuses an upload whose parts were sent with
+            // checksums (the SDK's default) and completed without them.
+            done.push({
+                ETag: result.ETag ?? '',
+                PartNumber,
+                ChecksumCRC32: result.ChecksumCRC32,
+                ChecksumCRC32C: result.ChecksumCRC32C,
+                ChecksumCRC64NVME: result.ChecksumCRC64NVME,
+                ChecksumSHA1: result.ChecksumSHA1,
+                ChecksumSHA256: result.ChecksumSHA256,
+            });
             sent += part.length;
             options.onProgress?.(sent);
         }, (error) => {
@@ -83,7 +102,7 @@ async function uploadStream(client, target, body, options) {
         await Promise.all(inFlight);
         if (failure !== undefined)
             throw failure;
-        done.sort((a, b) => a.PartNumber - b.PartNumber);
+        done.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
         const result = await client.send(new dist_cjs/* CompleteMultipartUploadCommand */.Gym({ Bucket: target.Bucket, Key: target.Key, UploadId, MultipartUpload: { Parts: done } }), call);
         return { etag: result.ETag ?? '' };
     }
@@ -91,9 +110,6 @@ async function uploadStream(client, target, body, options) {
         await Promise.allSettled(inFlight);
         await client.send(new dist_cjs/* AbortMultipartUploadCommand */.tfP({ Bucket: target.Bucket, Key: target.Key, UploadId })).catch(() => { });
         throw error;
-    }
-    finally {
-        body.destroy();
     }
 }
 /** Part buffers, made when first needed (a small object takes one), at most `max`. */
