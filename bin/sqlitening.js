@@ -7,7 +7,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // A transfer streams a GiB through short-lived objects; V8 answers by growing the young
 // generation to 16 MiB a half, memory that stays resident. Kept at its starting size, the
 // scavenges that stream causes are still cheap, and a sync peaks about 13 MiB lower (measured,
-// 1 GiB). Set here, for the CLI's own process only: the library leaves a host's heap alone.
+// 1 GiB). Set here, for the CLI's own process only: the library leaves a host's heap sizes alone.
 v8.setFlagsFromString('--semi-space-growth-factor=1');
 const { main } = await import('../lib/cli/main.js');
 
