@@ -9,6 +9,12 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // scavenges that stream causes are still cheap, and a sync peaks about 13 MiB lower (measured,
 // 1 GiB). Set here, for the CLI's own process only: the library leaves a host's heap sizes alone.
 v8.setFlagsFromString('--semi-space-growth-factor=1');
+// A transfer also collects its young generation every MiB to free dead read buffers
+// (src/reclaim-buffers.ts). On V8's helper threads each such collection costs more in handing
+// work over than it saves, and on a small machine they take cores from the hashing thread and
+// the store: done on this thread, a 1 GiB sync spends 0.29 s in them instead of 0.84 s.
+v8.setFlagsFromString('--no-parallel-scavenge');
+v8.setFlagsFromString('--no-concurrent-array-buffer-sweeping');
 const { main } = await import('../lib/cli/main.js');
 
 process.exitCode = await main(process.argv.slice(2));

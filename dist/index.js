@@ -31869,25 +31869,32 @@ var external_node_worker_threads_ = __nccwpck_require__(5919);
 /*
  * The end of a download: bytes go into a small pool of shared blocks, each
  * block is written to the file at its offset and hashed where it lies, by
- * another thread, with no copy between them:
+ * other threads, with no copy between them:
  *
  *   stream ──copy──▶ block (SharedArrayBuffer) ──▶ write(fd, block, offset)
- *                                              └─▶ hashing thread: whole-file SHA-256 (in order),
- *                                                  then the SHA-256 of each page of the block
+ *                                              └─▶ hashing threads: whole-file SHA-256 (in order, when asked),
+ *                                                  and the SHA-256 of each page of the block
  *
  * A block goes back to the pool once its write and its hashes are done; when
  * the pool is empty the stream waits (backpressure), so memory stays at the
  * pool's size whatever the file's. Measured (bench/sync.js): copying each
  * block to a worker (structured clone) and the garbage it left cost more than
  * the hashing itself, and a pipeline of many small transforms cost more again.
- * One thread, not one per hash: a thread costs about 12 MiB of resident
- * memory, and on two cores the store, the stream and the hashes already share
- * them (1 GiB: peak RSS 105 → 93 MiB, no slower).
+ * Where SHA-256 is fast, one thread does all the hashing: a thread costs about
+ * 12 MiB of resident memory, and on two cores the store, the stream and the
+ * hashes already share them (1 GiB: peak RSS 105 → 93 MiB, no slower). Where
+ * it is slow, a second thread takes half the work.
  */
 /** Bytes per block: large enough that a message per block is cheap, small enough for a small pool. */
 const BLOCK_BYTES = 1024 * 1024;
 /** Blocks in the pool: one filling while others are written and hashed. */
 const POOL_BLOCKS = 4;
+/**
+ * Written bytes between early flushes. The caller's one fsync at the end would otherwise wait for the
+ * whole file to reach the disk; flushed as it arrives (never waited for by the stream), that write-back
+ * overlaps the transfer and the last fsync finds little left (measured, 1 GiB: that fsync took 0.46 s).
+ */
+const FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
 /** Below this, starting threads costs more than hashing on the stream's own thread. */
 const THREADED_FROM = 32 * 1024 * 1024;
 // Inline, so that bundles (the Action's dist/) need no separate worker file.
@@ -31899,7 +31906,7 @@ const hashPage = crypto.hash ? (bytes) => crypto.hash('sha256', bytes, 'buffer')
 let blocks = [];
 let whole = null;
 parentPort.on('message', (m) => {
-  if (m.type === 'blocks') { blocks = m.blocks; whole = crypto.createHash('sha256'); return; }
+  if (m.type === 'blocks') { blocks = m.blocks; whole = m.whole ? crypto.createHash('sha256') : null; return; }
   if (m.type === 'end') { parentPort.postMessage({ type: 'digest', digest: whole.digest('hex') }); return; }
   const data = new Uint8Array(blocks[m.block], 0, m.length);
   if (m.whole) whole.update(data);
@@ -31915,9 +31922,9 @@ parentPort.on('message', (m) => {
 let fastSha256;
 /**
  * Whether SHA-256 runs at the speed of CPUs with SHA extensions (above 1 GB/s, measured once on 1 MiB):
- * then one thread does both hashes of a block and keeps up with the store; without them (a few hundred
- * MB/s) the page hashes get a thread of their own, for about 12 MiB more memory (measured, 1 GiB with SHA
- * extensions masked: 1.21x the time of `curl + sha256sum` on one thread).
+ * then one thread does all the hashing and keeps up with the store; without them (a few hundred MB/s)
+ * a second thread shares it, for about 12 MiB more memory (measured, 1 GiB with SHA extensions masked:
+ * 1.21x the time of `curl + sha256sum` on one thread).
  */
 function sha256IsFast() {
     if (fastSha256 === undefined) {
@@ -31940,11 +31947,13 @@ class HashingFileWriter extends external_node_stream_.Writable {
     #handle;
     #chunkSize;
     #reclaim;
+    #flushEvery;
     #blocks;
     #free;
-    /** The thread of the whole-file hash; also of the page hashes, unless a second thread has them. */
-    #worker = null;
-    #pageWorker = null;
+    /** The thread of the whole-file hash, when there is one. */
+    #wholeWorker = null;
+    /** The threads of the page hashes, taking blocks in turn; the whole-file thread may be one of them. */
+    #pageWorkers = [];
     /** Page hashes in file order, written as they come (threads finish blocks in any order). */
     #chunkHashes;
     #blockPages = 0;
@@ -31954,21 +31963,32 @@ class HashingFileWriter extends external_node_stream_.Writable {
     #failure;
     #wake;
     #digest;
+    /** Bytes whose writes have completed, and the flush of them in progress, if any. */
+    #written = 0;
+    #flushedTo = 0;
+    #flushing = null;
     #stopping = false;
     // Without threads: the same work, here.
-    #inlineWhole = (0,external_node_crypto_.createHash)('sha256');
+    #inlineWhole;
     /**
      * `handle` null: hash only (the publisher, which uploads a compressed copy).
-     * `size`: the bytes expected (more may come); large files are hashed on another thread (`threaded` overrides).
+     * `size`: the bytes expected (more may come); large files are hashed on other threads (`threaded` overrides).
+     * `wholeFile`: also the SHA-256 of the whole file (default); without it, only the page hashes (`chunkSize` required).
      * `reclaim`: free consumed read buffers every block (default); a download does it by bytes received instead.
+     * `flushEvery`: written bytes between early flushes to the disk (default 64 MiB).
      */
     constructor(handle, options) {
         // The default (small) buffer: the pool is the buffer. A large one let a fetch body be read to its end
         // ahead of the writes, and a body that then failed did so with no one left to hear it.
         super();
+        const wholeFile = options.wholeFile ?? true;
+        if (!wholeFile && !options.chunkSize)
+            throw new Error('HashingFileWriter: without the whole-file hash, a chunk size is required');
         this.#handle = handle;
         this.#chunkSize = options.chunkSize;
         this.#reclaim = options.reclaim ?? true;
+        this.#flushEvery = options.flushEvery ?? FLUSH_EVERY_BYTES;
+        this.#inlineWhole = wholeFile ? (0,external_node_crypto_.createHash)('sha256') : null;
         const blockBytes = options.chunkSize ? Math.max(options.chunkSize, Math.floor(BLOCK_BYTES / options.chunkSize) * options.chunkSize) : BLOCK_BYTES;
         const threaded = options.threaded ?? options.size >= THREADED_FROM;
         const poolBlocks = threaded ? POOL_BLOCKS : 2;
@@ -31983,16 +32003,29 @@ class HashingFileWriter extends external_node_stream_.Writable {
         this.#blockPages = options.chunkSize ? blockBytes / options.chunkSize : 0;
         this.#chunkHashes = Buffer.allocUnsafe(options.chunkSize ? Math.ceil(options.size / options.chunkSize) * HASH_BYTES : 0);
         if (threaded) {
-            this.#worker = this.#startWorker();
-            if (options.chunkSize && !sha256IsFast())
-                this.#pageWorker = this.#startWorker();
+            const threads = sha256IsFast() ? 1 : 2;
+            const first = this.#startWorker(wholeFile);
+            if (wholeFile)
+                this.#wholeWorker = first;
+            if (options.chunkSize) {
+                // The whole-file hash is one sequential pass; page hashes split freely. Where one thread has both and
+                // a second is wanted, the second takes all the pages; without a whole-file hash, the two take turns.
+                if (threads === 1)
+                    this.#pageWorkers.push(first);
+                else if (wholeFile)
+                    this.#pageWorkers.push(this.#startWorker(false));
+                else
+                    this.#pageWorkers.push(first, this.#startWorker(false));
+            }
         }
     }
-    #startWorker() {
+    #startWorker(wholeFile) {
         // A hashing thread keeps nothing but a digest: a small heap is enough, and its garbage
         // (one 32-byte digest per page) is collected early instead of growing the process.
-        const worker = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
-        worker.postMessage({ type: 'blocks', blocks: this.#blocks.map((b) => b.memory.buffer) });
+        // The source is CommonJS: a host started with `--input-type=module` would pass that on to it.
+        const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+        const worker = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true, execArgv, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
+        worker.postMessage({ type: 'blocks', blocks: this.#blocks.map((b) => b.memory.buffer), whole: wholeFile });
         worker.on('message', (m) => {
             if (m.type === 'digest')
                 this.#digest = m.digest;
@@ -32058,16 +32091,20 @@ class HashingFileWriter extends external_node_stream_.Writable {
         block.pending = 0;
         if (this.#handle) {
             block.pending++;
-            this.#handle.write(view, 0, view.length, position).then(({ bytesWritten }) => {
+            const handle = this.#handle;
+            handle.write(view, 0, view.length, position).then(({ bytesWritten }) => {
                 if (bytesWritten !== view.length)
                     this.#fail(new Error(`short write at offset ${position}: ${bytesWritten} of ${view.length} bytes`));
-                else
+                else {
+                    this.#written += bytesWritten;
+                    this.#flushEarly(handle);
                     this.#settle(seq);
+                }
                 this.#wake?.();
             }, this.#fail.bind(this));
         }
-        if (!this.#worker) {
-            this.#inlineWhole.update(view);
+        if (!this.#wholeWorker && this.#pageWorkers.length === 0) {
+            this.#inlineWhole?.update(view);
             if (this.#chunkSize) {
                 const hashes = Buffer.allocUnsafe(Math.ceil(view.length / this.#chunkSize) * HASH_BYTES);
                 for (let at = 0, page = 0; at < view.length; at += this.#chunkSize, page++) {
@@ -32082,15 +32119,29 @@ class HashingFileWriter extends external_node_stream_.Writable {
                 this.#release(seq, block);
             return;
         }
-        block.pending++;
-        if (this.#pageWorker) {
+        const pager = this.#pageWorkers.length > 0 ? this.#pageWorkers[seq % this.#pageWorkers.length] : null;
+        if (this.#wholeWorker) {
             block.pending++;
-            this.#worker.postMessage({ seq, block: block.index, length: block.length, whole: true, chunkSize: null });
-            this.#pageWorker.postMessage({ seq, block: block.index, length: block.length, whole: false, chunkSize: this.#chunkSize });
+            const chunkSize = pager === this.#wholeWorker ? this.#chunkSize : null;
+            this.#wholeWorker.postMessage({ seq, block: block.index, length: block.length, whole: true, chunkSize });
         }
-        else {
-            this.#worker.postMessage({ seq, block: block.index, length: block.length, whole: true, chunkSize: this.#chunkSize });
+        if (pager && pager !== this.#wholeWorker) {
+            block.pending++;
+            pager.postMessage({ seq, block: block.index, length: block.length, whole: false, chunkSize: this.#chunkSize });
         }
+    }
+    /** Starts a flush of what is written once enough has gathered, one at a time; the stream does not wait for it. */
+    #flushEarly(handle) {
+        if (this.#flushing || this.#written - this.#flushedTo < this.#flushEvery)
+            return;
+        const upTo = this.#written;
+        this.#flushing = handle.datasync().then(() => {
+            this.#flushedTo = upTo;
+            this.#flushing = null;
+        }, (error) => {
+            this.#flushing = null;
+            this.#fail(error);
+        });
     }
     _write(chunk, _encoding, callback) {
         this.#fill(chunk).then(() => callback(), callback);
@@ -32121,12 +32172,14 @@ class HashingFileWriter extends external_node_stream_.Writable {
                 this.#submit(this.#current);
             this.#current = null;
             await this.#waitUntil(() => this.#inFlight.size === 0);
-            if (this.#worker) {
-                this.#worker.postMessage({ type: 'end' });
+            // The file is not closed under a flush in progress; the caller's fsync makes it durable.
+            await this.#flushing;
+            if (this.#wholeWorker) {
+                this.#wholeWorker.postMessage({ type: 'end' });
                 await this.#waitUntil(() => this.#digest !== undefined);
             }
             else {
-                this.#digest = this.#inlineWhole.digest('hex');
+                this.#digest = this.#inlineWhole?.digest('hex') ?? null;
             }
             this.#stop();
         };
@@ -32138,8 +32191,8 @@ class HashingFileWriter extends external_node_stream_.Writable {
     }
     #stop() {
         this.#stopping = true;
-        void this.#worker?.terminate();
-        void this.#pageWorker?.terminate();
+        for (const worker of new Set([this.#wholeWorker, ...this.#pageWorkers]))
+            void worker?.terminate();
     }
     /** What was written, once the stream has finished. */
     result() {
@@ -32149,10 +32202,9 @@ class HashingFileWriter extends external_node_stream_.Writable {
         return { bytes: this.#position, sha256: this.#digest, chunkHashes };
     }
 }
-/** A file's SHA-256 and chunk hashes, in one read: what a pod needs to check a file, or to know which delta applies to one it was not told about. */
-async function identifyFile(file, chunkSize) {
+async function identifyFile(file, chunkSize, options = {}) {
     const { size } = await stat(file);
-    const hasher = new HashingFileWriter(null, { chunkSize, size });
+    const hasher = new HashingFileWriter(null, { chunkSize, size, wholeFile: options.wholeFile ?? true });
     await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), hasher);
     const { sha256, chunkHashes } = hasher.result();
     return { sha256, hashes: chunkHashes };
@@ -32384,7 +32436,12 @@ const DEFAULT_TRANSFER_LIMITS = { stallTimeoutMs: 30_000, deadlineMs: 3_600_000 
 
 
 
-const RECLAIM_EVERY_BYTES = 256 * 1024;
+/**
+ * Stored bytes between collections of dead read buffers: about a MiB of bytes through the pipeline either
+ * way (a compressed object decodes to about five times its size). Measured, 1 GiB: raw every 1 MiB, 93 MiB
+ * peak and 1,000 collections; gzip every 256 KiB, 93 MiB, where every 1 MiB let it reach 98 MiB.
+ */
+const reclaimEveryBytes = (encoding) => (encoding === 'identity' ? 1024 * 1024 : 256 * 1024);
 /** Marks temp files of a download, so a later run can find and remove those of a crashed one. */
 const DOWNLOAD_TEMP_MARK = '.sqlitening-download-';
 /**
@@ -32409,20 +32466,22 @@ async function downloadSnapshot(options) {
         // often for the decoder's, which it moved to the old generation (measured, 1 GiB: gzip 108 → 95 MiB
         // peak, raw unchanged at 93).
         let reclaimedAt = 0;
+        const reclaimEvery = reclaimEveryBytes(manifest.object.encoding);
         const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, (bytes) => {
-            if (bytes - reclaimedAt >= RECLAIM_EVERY_BYTES) {
+            if (bytes - reclaimedAt >= reclaimEvery) {
                 reclaimedAt = bytes;
                 (0,reclaim_buffers/* reclaimReadBuffers */.j)();
             }
             options.onProgress?.(bytes);
         });
         const decoded = new LimitedCounter(manifest.database.size, what, false);
-        // Both identities are checked, in the same pass: the chunk root (later deltas start from the page
-        // hashes) and the whole-file SHA-256, which the pod reports as its database's.
+        // The chunk root is always checked (later deltas start from the page hashes); the whole-file SHA-256,
+        // which the pod reports as its database's, too unless a trusted signature binds it to the root.
+        const wholeFile = !(options.signed === true && manifest.chunks);
         const decoder = decompressor(manifest.object.encoding);
         const handle = await (0,promises_.open)(temp, 'wx');
         // Made last: it starts threads, which only the pipeline (or the finally below) ends.
-        const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, size: manifest.database.size, reclaim: false });
+        const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, size: manifest.database.size, wholeFile, reclaim: false });
         try {
             await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, stallWatchdog(what, limits.stallTimeoutMs), received, decoder, decoded, writer, { signal });
             if (received.bytes !== manifest.object.size)
@@ -32430,7 +32489,7 @@ async function downloadSnapshot(options) {
             const written = writer.result();
             if (written.bytes !== manifest.database.size)
                 throw new errors/* SizeMismatchError */.Au(what, manifest.database.size, written.bytes);
-            if (written.sha256 !== manifest.database.sha256)
+            if (written.sha256 !== null && written.sha256 !== manifest.database.sha256)
                 throw new errors/* ChecksumMismatchError */.a0(what, manifest.database.sha256, written.sha256);
             if (manifest.chunks && written.chunkHashes) {
                 chunkHashes = written.chunkHashes;
@@ -33534,7 +33593,7 @@ async function encodeSnapshot(options) {
             const sink = new external_node_stream_.Writable({ write: (_chunk, _encoding, callback) => callback() });
             await (0,external_node_stream_promises_namespaceObject.pipeline)(source, tap, sink);
             const { sha256, chunkHashes } = hashes.result();
-            return { sha256, chunkHashes: chunkHashes, size, encodedPath: options.database, encodedSize: size, cleanup: async () => { } };
+            return { sha256: sha256, chunkHashes: chunkHashes, size, encodedPath: options.database, encodedSize: size, cleanup: async () => { } };
         }
         const encodedPath = external_node_path_default().join(options.tempDir, `sqlitening-publish-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
         try {
@@ -33546,7 +33605,7 @@ async function encodeSnapshot(options) {
         }
         const { sha256, chunkHashes } = hashes.result();
         return {
-            sha256,
+            sha256: sha256,
             chunkHashes: chunkHashes,
             size,
             encodedPath,

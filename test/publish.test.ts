@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Encoding, LATEST_KEY, manifestKey, parseManifestJson } from '@sqlitening/contract';
@@ -155,6 +155,23 @@ describe('publishSnapshot', () => {
       expect(sha256(copy)).toBe(sha256(db));
     });
   }
+
+  it('proves a download by the chunk root alone when the manifest is signed, by both hashes when it is not', async () => {
+    const db = database('proof.db', 200, 6);
+    const { manifest } = await publishSnapshot(options({ database: db }));
+    // What a signer would have to get wrong for the two proofs to differ: a SHA-256 that is not the file's.
+    const wrongSha256 = { ...manifest, database: { ...manifest.database, sha256: 'f'.repeat(64) } };
+    await expect(downloadSnapshot({ store, manifest: wrongSha256, destination: path.join(dir, 'proof-1.db') })).rejects.toMatchObject({
+      code: 'checksum-mismatch',
+    });
+    await downloadSnapshot({ store, manifest: wrongSha256, destination: path.join(dir, 'proof-2.db'), signed: true });
+    expect(sha256(path.join(dir, 'proof-2.db'))).toBe(sha256(db));
+    // The root is checked either way: a signed manifest with the wrong root installs nothing.
+    const wrongRoot = { ...manifest, chunks: { ...manifest.chunks!, root: '0'.repeat(64) } };
+    const refused = path.join(dir, 'proof-3.db');
+    await expect(downloadSnapshot({ store, manifest: wrongRoot, destination: refused, signed: true })).rejects.toMatchObject({ code: 'checksum-mismatch' });
+    expect(existsSync(refused)).toBe(false);
+  });
 });
 
 describe('latest.json', () => {

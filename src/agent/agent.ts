@@ -235,7 +235,9 @@ export class Agent {
     if (!installed || (!atStart && now.getTime() - last < (this.#options.reverifyMs ?? 24 * 3_600_000))) return;
     if (!(await liveFileExists(this.paths.database))) return;
     // A live file that cannot be read is as good as a corrupt one: the full download below replaces it.
-    const ok = await reverifyLiveFile(this.paths, installed).catch(() => false);
+    // With trusted keys, every manifest this agent installed was signed by one of them.
+    const signed = (this.#options.trustedKeys ?? null) !== null;
+    const ok = await reverifyLiveFile(this.paths, installed, { signed }).catch(() => false);
     this.#verifiedHere = true;
     this.metrics?.reverifications.inc({ result: ok ? 'ok' : 'mismatch' });
     this.#options.log?.('reverified', { ok, sha256: installed.database.sha256 });

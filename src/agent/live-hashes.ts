@@ -48,10 +48,13 @@ export async function saveChunkHashes(paths: AgentPaths, hashes: Buffer | null):
  * manifest: its SHA-256 and, when it has one, its chunk root, in one read.
  * Local disk corruption shows here rather than in the app, and so does a file
  * that a delta proved only by its root. Saves the chunk hashes it computed.
+ * `signed`: the manifest's signature was verified against a trusted key, which
+ * binds its SHA-256 to its chunk root; the root alone then proves the file.
  */
-export async function reverifyLiveFile(paths: AgentPaths, installed: Manifest): Promise<boolean> {
-  const { sha256, hashes } = await identifyFile(paths.database, installed.chunks?.size ?? 4096);
-  if (sha256 !== installed.database.sha256) return false;
+export async function reverifyLiveFile(paths: AgentPaths, installed: Manifest, options: { signed: boolean }): Promise<boolean> {
+  const wholeFile = !(options.signed && installed.chunks);
+  const { sha256, hashes } = await identifyFile(paths.database, installed.chunks?.size ?? 4096, { wholeFile });
+  if (sha256 !== null && sha256 !== installed.database.sha256) return false;
   if (installed.chunks) {
     if (chunkRoot(hashes) !== installed.chunks.root) return false;
     await saveChunkHashes(paths, hashes);

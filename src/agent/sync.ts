@@ -219,6 +219,7 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
           ? { sha256: found.sha256, chunkHashes: async () => found.hashes }
           : null,
     noDelta: options.noDelta === true,
+    signed: read.signedBy !== null,
     limits: options.limits,
     verify,
     onProgress: options.onProgress,

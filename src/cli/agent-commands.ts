@@ -301,6 +301,7 @@ export function pullCommand(reporter: () => Reporter): Command {
           manifest,
           destination: file,
           noDelta: flags.delta === false,
+          signed: found.signedBy !== null,
           limits: lookup.limits,
           verify: databaseVerifier({ quickCheck: flags.quickCheck === true }),
           onProgress: (bytes, total) => out.progress('pull', bytes, total),

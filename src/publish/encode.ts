@@ -60,7 +60,7 @@ export async function encodeSnapshot(options: {
       const sink = new Writable({ write: (_chunk, _encoding, callback) => callback() });
       await pipeline(source, tap, sink);
       const { sha256, chunkHashes } = hashes.result();
-      return { sha256, chunkHashes: chunkHashes!, size, encodedPath: options.database, encodedSize: size, cleanup: async () => {} };
+      return { sha256: sha256!, chunkHashes: chunkHashes!, size, encodedPath: options.database, encodedSize: size, cleanup: async () => {} };
     }
     const encodedPath = path.join(options.tempDir, `sqlitening-publish-${randomBytes(6).toString('hex')}`);
     try {
@@ -71,7 +71,7 @@ export async function encodeSnapshot(options: {
     }
     const { sha256, chunkHashes } = hashes.result();
     return {
-      sha256,
+      sha256: sha256!,
       chunkHashes: chunkHashes!,
       size,
       encodedPath,

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { type FileHandle, stat } from 'node:fs/promises';
 import { Writable } from 'node:stream';
@@ -10,26 +10,33 @@ import { reclaimReadBuffers } from '../reclaim-buffers.js';
 /*
  * The end of a download: bytes go into a small pool of shared blocks, each
  * block is written to the file at its offset and hashed where it lies, by
- * another thread, with no copy between them:
+ * other threads, with no copy between them:
  *
  *   stream ──copy──▶ block (SharedArrayBuffer) ──▶ write(fd, block, offset)
- *                                              └─▶ hashing thread: whole-file SHA-256 (in order),
- *                                                  then the SHA-256 of each page of the block
+ *                                              └─▶ hashing threads: whole-file SHA-256 (in order, when asked),
+ *                                                  and the SHA-256 of each page of the block
  *
  * A block goes back to the pool once its write and its hashes are done; when
  * the pool is empty the stream waits (backpressure), so memory stays at the
  * pool's size whatever the file's. Measured (bench/sync.js): copying each
  * block to a worker (structured clone) and the garbage it left cost more than
  * the hashing itself, and a pipeline of many small transforms cost more again.
- * One thread, not one per hash: a thread costs about 12 MiB of resident
- * memory, and on two cores the store, the stream and the hashes already share
- * them (1 GiB: peak RSS 105 → 93 MiB, no slower).
+ * Where SHA-256 is fast, one thread does all the hashing: a thread costs about
+ * 12 MiB of resident memory, and on two cores the store, the stream and the
+ * hashes already share them (1 GiB: peak RSS 105 → 93 MiB, no slower). Where
+ * it is slow, a second thread takes half the work.
  */
 
 /** Bytes per block: large enough that a message per block is cheap, small enough for a small pool. */
 const BLOCK_BYTES = 1024 * 1024;
 /** Blocks in the pool: one filling while others are written and hashed. */
 const POOL_BLOCKS = 4;
+/**
+ * Written bytes between early flushes. The caller's one fsync at the end would otherwise wait for the
+ * whole file to reach the disk; flushed as it arrives (never waited for by the stream), that write-back
+ * overlaps the transfer and the last fsync finds little left (measured, 1 GiB: that fsync took 0.46 s).
+ */
+const FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
 /** Below this, starting threads costs more than hashing on the stream's own thread. */
 const THREADED_FROM = 32 * 1024 * 1024;
 
@@ -42,7 +49,7 @@ const hashPage = crypto.hash ? (bytes) => crypto.hash('sha256', bytes, 'buffer')
 let blocks = [];
 let whole = null;
 parentPort.on('message', (m) => {
-  if (m.type === 'blocks') { blocks = m.blocks; whole = crypto.createHash('sha256'); return; }
+  if (m.type === 'blocks') { blocks = m.blocks; whole = m.whole ? crypto.createHash('sha256') : null; return; }
   if (m.type === 'end') { parentPort.postMessage({ type: 'digest', digest: whole.digest('hex') }); return; }
   const data = new Uint8Array(blocks[m.block], 0, m.length);
   if (m.whole) whole.update(data);
@@ -59,11 +66,11 @@ parentPort.on('message', (m) => {
 let fastSha256: boolean | undefined;
 /**
  * Whether SHA-256 runs at the speed of CPUs with SHA extensions (above 1 GB/s, measured once on 1 MiB):
- * then one thread does both hashes of a block and keeps up with the store; without them (a few hundred
- * MB/s) the page hashes get a thread of their own, for about 12 MiB more memory (measured, 1 GiB with SHA
- * extensions masked: 1.21x the time of `curl + sha256sum` on one thread).
+ * then one thread does all the hashing and keeps up with the store; without them (a few hundred MB/s)
+ * a second thread shares it, for about 12 MiB more memory (measured, 1 GiB with SHA extensions masked:
+ * 1.21x the time of `curl + sha256sum` on one thread).
  */
-function sha256IsFast(): boolean {
+export function sha256IsFast(): boolean {
   if (fastSha256 === undefined) {
     const sample = Buffer.alloc(1024 * 1024, 1);
     createHash('sha256').update(sample).digest();
@@ -77,8 +84,8 @@ function sha256IsFast(): boolean {
 
 export interface WrittenFile {
   bytes: number;
-  /** SHA-256 of the whole file, hex. */
-  sha256: string;
+  /** SHA-256 of the whole file, hex; null when not asked for (`wholeFile: false`). */
+  sha256: string | null;
   /** SHA-256 of each `chunkSize` chunk, concatenated in order; null when not asked for. */
   chunkHashes: Buffer | null;
 }
@@ -101,11 +108,13 @@ export class HashingFileWriter extends Writable {
   readonly #handle: FileHandle | null;
   readonly #chunkSize: number | null;
   readonly #reclaim: boolean;
+  readonly #flushEvery: number;
   readonly #blocks: Block[];
   readonly #free: Block[];
-  /** The thread of the whole-file hash; also of the page hashes, unless a second thread has them. */
-  readonly #worker: Worker | null = null;
-  readonly #pageWorker: Worker | null = null;
+  /** The thread of the whole-file hash, when there is one. */
+  readonly #wholeWorker: Worker | null = null;
+  /** The threads of the page hashes, taking blocks in turn; the whole-file thread may be one of them. */
+  readonly #pageWorkers: Worker[] = [];
   /** Page hashes in file order, written as they come (threads finish blocks in any order). */
   #chunkHashes: Buffer;
   #blockPages = 0;
@@ -114,23 +123,36 @@ export class HashingFileWriter extends Writable {
   #seq = 0;
   #failure: Error | undefined;
   #wake: (() => void) | undefined;
-  #digest: string | undefined;
+  #digest: string | null | undefined;
+  /** Bytes whose writes have completed, and the flush of them in progress, if any. */
+  #written = 0;
+  #flushedTo = 0;
+  #flushing: Promise<void> | null = null;
   #stopping = false;
   // Without threads: the same work, here.
-  readonly #inlineWhole = createHash('sha256');
+  readonly #inlineWhole: Hash | null;
 
   /**
    * `handle` null: hash only (the publisher, which uploads a compressed copy).
-   * `size`: the bytes expected (more may come); large files are hashed on another thread (`threaded` overrides).
+   * `size`: the bytes expected (more may come); large files are hashed on other threads (`threaded` overrides).
+   * `wholeFile`: also the SHA-256 of the whole file (default); without it, only the page hashes (`chunkSize` required).
    * `reclaim`: free consumed read buffers every block (default); a download does it by bytes received instead.
+   * `flushEvery`: written bytes between early flushes to the disk (default 64 MiB).
    */
-  constructor(handle: FileHandle | null, options: { chunkSize: number | null; size: number; threaded?: boolean; reclaim?: boolean }) {
+  constructor(
+    handle: FileHandle | null,
+    options: { chunkSize: number | null; size: number; wholeFile?: boolean; threaded?: boolean; reclaim?: boolean; flushEvery?: number },
+  ) {
     // The default (small) buffer: the pool is the buffer. A large one let a fetch body be read to its end
     // ahead of the writes, and a body that then failed did so with no one left to hear it.
     super();
+    const wholeFile = options.wholeFile ?? true;
+    if (!wholeFile && !options.chunkSize) throw new Error('HashingFileWriter: without the whole-file hash, a chunk size is required');
     this.#handle = handle;
     this.#chunkSize = options.chunkSize;
     this.#reclaim = options.reclaim ?? true;
+    this.#flushEvery = options.flushEvery ?? FLUSH_EVERY_BYTES;
+    this.#inlineWhole = wholeFile ? createHash('sha256') : null;
     const blockBytes = options.chunkSize ? Math.max(options.chunkSize, Math.floor(BLOCK_BYTES / options.chunkSize) * options.chunkSize) : BLOCK_BYTES;
     const threaded = options.threaded ?? options.size >= THREADED_FROM;
     const poolBlocks = threaded ? POOL_BLOCKS : 2;
@@ -145,16 +167,26 @@ export class HashingFileWriter extends Writable {
     this.#blockPages = options.chunkSize ? blockBytes / options.chunkSize : 0;
     this.#chunkHashes = Buffer.allocUnsafe(options.chunkSize ? Math.ceil(options.size / options.chunkSize) * HASH_BYTES : 0);
     if (threaded) {
-      this.#worker = this.#startWorker();
-      if (options.chunkSize && !sha256IsFast()) this.#pageWorker = this.#startWorker();
+      const threads = sha256IsFast() ? 1 : 2;
+      const first = this.#startWorker(wholeFile);
+      if (wholeFile) this.#wholeWorker = first;
+      if (options.chunkSize) {
+        // The whole-file hash is one sequential pass; page hashes split freely. Where one thread has both and
+        // a second is wanted, the second takes all the pages; without a whole-file hash, the two take turns.
+        if (threads === 1) this.#pageWorkers.push(first);
+        else if (wholeFile) this.#pageWorkers.push(this.#startWorker(false));
+        else this.#pageWorkers.push(first, this.#startWorker(false));
+      }
     }
   }
 
-  #startWorker(): Worker {
+  #startWorker(wholeFile: boolean): Worker {
     // A hashing thread keeps nothing but a digest: a small heap is enough, and its garbage
     // (one 32-byte digest per page) is collected early instead of growing the process.
-    const worker = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
-    worker.postMessage({ type: 'blocks', blocks: this.#blocks.map((b) => b.memory.buffer) });
+    // The source is CommonJS: a host started with `--input-type=module` would pass that on to it.
+    const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
+    worker.postMessage({ type: 'blocks', blocks: this.#blocks.map((b) => b.memory.buffer), whole: wholeFile });
     worker.on('message', (m: { type: 'done'; seq: number; hashes?: ArrayBuffer } | { type: 'digest'; digest: string }) => {
       if (m.type === 'digest') this.#digest = m.digest;
       else {
@@ -219,14 +251,19 @@ export class HashingFileWriter extends Writable {
     block.pending = 0;
     if (this.#handle) {
       block.pending++;
-      this.#handle.write(view, 0, view.length, position).then(({ bytesWritten }) => {
+      const handle = this.#handle;
+      handle.write(view, 0, view.length, position).then(({ bytesWritten }) => {
         if (bytesWritten !== view.length) this.#fail(new Error(`short write at offset ${position}: ${bytesWritten} of ${view.length} bytes`));
-        else this.#settle(seq);
+        else {
+          this.#written += bytesWritten;
+          this.#flushEarly(handle);
+          this.#settle(seq);
+        }
         this.#wake?.();
       }, this.#fail.bind(this));
     }
-    if (!this.#worker) {
-      this.#inlineWhole.update(view);
+    if (!this.#wholeWorker && this.#pageWorkers.length === 0) {
+      this.#inlineWhole?.update(view);
       if (this.#chunkSize) {
         const hashes = Buffer.allocUnsafe(Math.ceil(view.length / this.#chunkSize) * HASH_BYTES);
         for (let at = 0, page = 0; at < view.length; at += this.#chunkSize, page++) {
@@ -240,14 +277,32 @@ export class HashingFileWriter extends Writable {
       if (block.pending === 0) this.#release(seq, block);
       return;
     }
-    block.pending++;
-    if (this.#pageWorker) {
+    const pager = this.#pageWorkers.length > 0 ? this.#pageWorkers[seq % this.#pageWorkers.length]! : null;
+    if (this.#wholeWorker) {
       block.pending++;
-      this.#worker.postMessage({ seq, block: block.index, length: block.length, whole: true, chunkSize: null });
-      this.#pageWorker.postMessage({ seq, block: block.index, length: block.length, whole: false, chunkSize: this.#chunkSize });
-    } else {
-      this.#worker.postMessage({ seq, block: block.index, length: block.length, whole: true, chunkSize: this.#chunkSize });
+      const chunkSize = pager === this.#wholeWorker ? this.#chunkSize : null;
+      this.#wholeWorker.postMessage({ seq, block: block.index, length: block.length, whole: true, chunkSize });
     }
+    if (pager && pager !== this.#wholeWorker) {
+      block.pending++;
+      pager.postMessage({ seq, block: block.index, length: block.length, whole: false, chunkSize: this.#chunkSize });
+    }
+  }
+
+  /** Starts a flush of what is written once enough has gathered, one at a time; the stream does not wait for it. */
+  #flushEarly(handle: FileHandle): void {
+    if (this.#flushing || this.#written - this.#flushedTo < this.#flushEvery) return;
+    const upTo = this.#written;
+    this.#flushing = handle.datasync().then(
+      () => {
+        this.#flushedTo = upTo;
+        this.#flushing = null;
+      },
+      (error: Error) => {
+        this.#flushing = null;
+        this.#fail(error);
+      },
+    );
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -279,11 +334,13 @@ export class HashingFileWriter extends Writable {
       if (this.#current && this.#current.length > 0) this.#submit(this.#current);
       this.#current = null;
       await this.#waitUntil(() => this.#inFlight.size === 0);
-      if (this.#worker) {
-        this.#worker.postMessage({ type: 'end' });
+      // The file is not closed under a flush in progress; the caller's fsync makes it durable.
+      await this.#flushing;
+      if (this.#wholeWorker) {
+        this.#wholeWorker.postMessage({ type: 'end' });
         await this.#waitUntil(() => this.#digest !== undefined);
       } else {
-        this.#digest = this.#inlineWhole.digest('hex');
+        this.#digest = this.#inlineWhole?.digest('hex') ?? null;
       }
       this.#stop();
     };
@@ -297,8 +354,7 @@ export class HashingFileWriter extends Writable {
 
   #stop(): void {
     this.#stopping = true;
-    void this.#worker?.terminate();
-    void this.#pageWorker?.terminate();
+    for (const worker of new Set([this.#wholeWorker, ...this.#pageWorkers])) void worker?.terminate();
   }
 
   /** What was written, once the stream has finished. */
@@ -309,10 +365,15 @@ export class HashingFileWriter extends Writable {
   }
 }
 
-/** A file's SHA-256 and chunk hashes, in one read: what a pod needs to check a file, or to know which delta applies to one it was not told about. */
-export async function identifyFile(file: string, chunkSize: number): Promise<{ sha256: string; hashes: Buffer }> {
+/**
+ * A file's SHA-256 and chunk hashes, in one read: what a pod needs to check a file, or to know which delta
+ * applies to one it was not told about. `wholeFile: false`: the chunk hashes only (`sha256` null).
+ */
+export async function identifyFile(file: string, chunkSize: number): Promise<{ sha256: string; hashes: Buffer }>;
+export async function identifyFile(file: string, chunkSize: number, options: { wholeFile: boolean }): Promise<{ sha256: string | null; hashes: Buffer }>;
+export async function identifyFile(file: string, chunkSize: number, options: { wholeFile?: boolean } = {}): Promise<{ sha256: string | null; hashes: Buffer }> {
   const { size } = await stat(file);
-  const hasher = new HashingFileWriter(null, { chunkSize, size });
+  const hasher = new HashingFileWriter(null, { chunkSize, size, wholeFile: options.wholeFile ?? true });
   await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), hasher);
   const { sha256, chunkHashes } = hasher.result();
   return { sha256, hashes: chunkHashes! };

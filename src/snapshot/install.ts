@@ -30,6 +30,8 @@ export interface InstallOptions {
   base: InstallBase | null;
   /** Always the full object. */
   noDelta: boolean;
+  /** The manifest's signature was verified against a trusted key (then a full download hashes once: see `DownloadOptions.signed`). */
+  signed: boolean;
   limits: TransferLimits;
   /** Runs on the finished temp file before the rename (the header, `quick_check` if asked). */
   verify: (file: string) => Promise<void>;
@@ -97,6 +99,7 @@ export async function installSnapshot(options: InstallOptions): Promise<InstallR
     store: options.store,
     manifest,
     destination: options.destination,
+    signed: options.signed,
     limits: options.limits,
     verify: options.verify,
     onProgress: (bytes) => options.onProgress?.(bytes, manifest.object.size),

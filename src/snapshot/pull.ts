@@ -24,6 +24,8 @@ export async function pullSnapshot(options: {
   manifest: Manifest;
   destination: string;
   noDelta: boolean;
+  /** The manifest's signature was verified against a trusted key. */
+  signed: boolean;
   limits: TransferLimits;
   verify: (file: string) => Promise<void>;
   onProgress?: (bytes: number, total: number) => void;

@@ -1,0 +1,100 @@
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HashingFileWriter, identifyFile } from '../src/snapshot/hashing-file-writer.js';
+
+const PAGE = 4096;
+const dir = mkdtempSync(path.join(tmpdir(), 'sqlitening-hashing-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Bytes that are not a whole number of pages or blocks, cut into pieces of uneven sizes. */
+const data = randomBytes(5 * 1024 * 1024 + 1234);
+function pieces(bytes: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0, n = 0; at < bytes.length; n++) {
+    const take = [1, 4095, 65_536, 300_001, 7][n % 5]!;
+    out.push(bytes.subarray(at, at + take));
+    at += take;
+  }
+  return out;
+}
+const expectedSha256 = createHash('sha256').update(data).digest('hex');
+const expectedPages = Buffer.concat(
+  Array.from({ length: Math.ceil(data.length / PAGE) }, (_, i) =>
+    createHash('sha256')
+      .update(data.subarray(i * PAGE, (i + 1) * PAGE))
+      .digest(),
+  ),
+);
+
+describe('HashingFileWriter', () => {
+  let n = 0;
+  for (const threaded of [false, true]) {
+    for (const wholeFile of [true, false]) {
+      it(`writes every byte and hashes it (${threaded ? 'on hashing threads' : 'inline'}, ${wholeFile ? 'whole file and pages' : 'pages only'})`, async () => {
+        const file = path.join(dir, `out-${++n}`);
+        const handle = await open(file, 'wx');
+        // A flush every 256 KiB: many early flushes while blocks are still being written.
+        const writer = new HashingFileWriter(handle, { chunkSize: PAGE, size: data.length, wholeFile, threaded, flushEvery: 256 * 1024 });
+        try {
+          await pipeline(Readable.from(pieces(data)), writer);
+        } finally {
+          await handle.close();
+        }
+        const written = writer.result();
+        expect(written.bytes).toBe(data.length);
+        expect(written.sha256).toBe(wholeFile ? expectedSha256 : null);
+        expect(written.chunkHashes?.equals(expectedPages)).toBe(true);
+        expect(readFileSync(file).equals(data)).toBe(true);
+      });
+    }
+  }
+
+  it('needs a chunk size when it does not hash the whole file', () => {
+    expect(() => new HashingFileWriter(null, { chunkSize: null, size: 10, wholeFile: false })).toThrow(/chunk size is required/);
+  });
+
+  it('identifies a file by its page hashes alone when asked', async () => {
+    const file = path.join(dir, 'identify');
+    const handle = await open(file, 'wx');
+    await handle.writeFile(data);
+    await handle.close();
+    expect(await identifyFile(file, PAGE)).toEqual({ sha256: expectedSha256, hashes: expectedPages });
+    expect(await identifyFile(file, PAGE, { wholeFile: false })).toEqual({ sha256: null, hashes: expectedPages });
+  });
+
+  it('hashes the same where SHA-256 is slow (the work shared by two threads)', () => {
+    // Masking the SHA extensions makes SHA-256 slow on any x86 CPU, which takes the two-thread paths; the
+    // file is large enough for threads at all.
+    const file = path.join(dir, 'slow');
+    const script = `
+      import { createHash, randomBytes } from 'node:crypto';
+      import { writeFileSync } from 'node:fs';
+      import { identifyFile, sha256IsFast } from './lib/snapshot/hashing-file-writer.js';
+      const data = randomBytes(33 * 1024 * 1024 + 1234);
+      writeFileSync(process.argv[1], data);
+      const pages = [];
+      for (let at = 0; at < data.length; at += ${PAGE}) pages.push(createHash('sha256').update(data.subarray(at, at + ${PAGE})).digest());
+      const expected = { sha256: createHash('sha256').update(data).digest('hex'), hashes: Buffer.concat(pages).toString('hex') };
+      const both = await identifyFile(process.argv[1], ${PAGE});
+      const pagesOnly = await identifyFile(process.argv[1], ${PAGE}, { wholeFile: false });
+      console.log(JSON.stringify({
+        fast: sha256IsFast(),
+        both: both.sha256 === expected.sha256 && both.hashes.toString('hex') === expected.hashes,
+        pagesOnly: pagesOnly.sha256 === null && pagesOnly.hashes.toString('hex') === expected.hashes,
+      }));
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script, file], {
+      cwd: path.resolve(import.meta.dirname, '..'),
+      env: { ...process.env, OPENSSL_ia32cap: ':~0x20000000' },
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(out)).toEqual({ fast: process.arch !== 'x64', both: true, pagesOnly: true });
+  });
+});
