@@ -40,10 +40,13 @@ const FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
 /** Below this, starting threads costs more than hashing on the stream's own thread. */
 const THREADED_FROM = 32 * 1024 * 1024;
 
-// Inline, so that bundles (the Action's dist/) need no separate worker file.
+// Inline, so that bundles (the Action's dist/) need no separate worker file. Modules by import(), which
+// works whether Node runs the source as CommonJS (its default) or as a module (a host started with
+// `--input-type=module` passes that on to its workers).
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const crypto = require('node:crypto');
+(async () => {
+const { parentPort } = await import('node:worker_threads');
+const crypto = await import('node:crypto');
 // One-shot hashing (Node 20.12+) makes no Hash object per page: about 15% less time, and less garbage.
 const hashPage = crypto.hash ? (bytes) => crypto.hash('sha256', bytes, 'buffer') : (bytes) => crypto.createHash('sha256').update(bytes).digest();
 let blocks = [];
@@ -61,6 +64,7 @@ parentPort.on('message', (m) => {
   }
   parentPort.postMessage({ type: 'done', seq: m.seq, hashes: out.buffer }, [out.buffer]);
 });
+})();
 `;
 
 let fastSha256: boolean | undefined;
@@ -183,9 +187,7 @@ export class HashingFileWriter extends Writable {
   #startWorker(wholeFile: boolean): Worker {
     // A hashing thread keeps nothing but a digest: a small heap is enough, and its garbage
     // (one 32-byte digest per page) is collected early instead of growing the process.
-    // The source is CommonJS: a host started with `--input-type=module` would pass that on to it.
-    const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
-    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
     worker.postMessage({ type: 'blocks', blocks: this.#blocks.map((b) => b.memory.buffer), whole: wholeFile });
     worker.on('message', (m: { type: 'done'; seq: number; hashes?: ArrayBuffer } | { type: 'digest'; digest: string }) => {
       if (m.type === 'digest') this.#digest = m.digest;
