@@ -10,7 +10,8 @@
 //                                     vs  rsync -z --no-whole-file -B 4096 from the new file onto a copy of the
 //                                         pod's old live file: bytes sent (rsync --stats) and time; skipped without rsync
 //   hashing after a delta             vs  hashing the whole file (chunk hashes of every page)
-// The update changes 1% of the rows in place (no VACUUM), as a scheduled refresh does.
+// The update changes 1% of the rows in place (no VACUUM), as a scheduled refresh does. Manifests are signed,
+// and pods trust the key.
 //   node bench/delta.js [--size 256MiB|1GiB] [--runs 3]
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -41,7 +42,7 @@ const APPLY_ROUNDS = 15;
  * APPLY_ROUNDS times onto a fresh copy of the base, taking turns; medians in ms.
  */
 async function applyCost(storeDir, baseFile) {
-  const manifest = JSON.parse(await readFile(path.join(storeDir, sha, 'manifest.json'), 'utf8'));
+  const manifest = manifestOf(await readFile(path.join(storeDir, sha, 'manifest.json'), 'utf8'));
   const store = new LocalStore(storeDir);
   const baseHashes = await hashFileChunks(baseFile, 4096);
   const copy = path.join(work, 'apply.db');
@@ -69,11 +70,20 @@ async function expectInstalled(pod, patchBytes, published) {
   if (!(await readFile(path.join(pod, 'site.db'))).equals(await readFile(published))) throw new Error(`${pod}: the file differs from the published one`);
 }
 
+// Signed manifests and pods that trust the key, as in production (a full download is then proven by its
+// chunk root in one SHA-256 pass).
+const signingKey = path.join(work, 'bench-key');
+const publishCli = (...args) => cliJson('publish', ...args, '--signing-key', `${signingKey}.key`);
+const syncCli = (...args) => cliJson('sync', ...args, '--trust-key', `${signingKey}.pub`);
+/** The manifest inside a signed envelope. */
+const manifestOf = (text) => JSON.parse(Buffer.from(JSON.parse(text).payload, 'base64').toString('utf8'));
+
 const hasRsync = await available('rsync');
 const RSYNC = ['-z', '--no-whole-file', '-B', '4096'];
 
 try {
   await mkdir(work, { recursive: true });
+  await cliJson('keygen', signingKey);
   const source = await contentDatabase(size);
   const measured = {
     publishWith: [],
@@ -101,7 +111,7 @@ try {
     const build = path.join(work, `build-${i}.db`);
     const base = path.join(work, `base-${i}.db`);
     await copyFile(source, build);
-    for (const target of [store, store2, storeWithout]) await cliJson('publish', build, '--store', target, '--git-sha', sha, '--no-check');
+    for (const target of [store, store2, storeWithout]) await publishCli(build, '--store', target, '--git-sha', sha, '--no-check');
     const pod = path.join(work, `pod-${i}`);
     const pod2 = path.join(work, `pod-patches-${i}`);
     for (const [folder, from] of [
@@ -109,15 +119,15 @@ try {
       [pod2, store2],
     ]) {
       await mkdir(folder, { recursive: true });
-      await cliJson('sync', '--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from);
+      await syncCli('--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from);
     }
 
     await copyFile(build, base);
     refreshRows(build, i + 2);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // a new second for the new snapshot's key
-    const withDeltas = await cliJson('publish', build, '--store', store, '--git-sha', sha, '--no-check');
-    const withBase = await cliJson('publish', build, '--store', store2, '--git-sha', sha, '--no-check', '--base', base);
-    const without = await cliJson('publish', build, '--store', storeWithout, '--git-sha', sha, '--no-check', '--delta-max-share', '0');
+    const withDeltas = await publishCli(build, '--store', store, '--git-sha', sha, '--no-check');
+    const withBase = await publishCli(build, '--store', store2, '--git-sha', sha, '--no-check', '--base', base);
+    const without = await publishCli(build, '--store', storeWithout, '--git-sha', sha, '--no-check', '--delta-max-share', '0');
     measured.publishWith.push(withDeltas.seconds);
     measured.publishWithBase.push(withBase.seconds);
     measured.publishWithout.push(without.seconds);
@@ -131,7 +141,7 @@ try {
     const rsyncOld = path.join(work, `rsync-${i}.db`);
     if (hasRsync) await copyFile(path.join(pod, 'site.db'), rsyncOld);
     // Format 1 and format 2 take turns going first, so that neither always finds the other's work in the caches.
-    const syncPod = (folder, from) => cliJson('sync', '--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from);
+    const syncPod = (folder, from) => syncCli('--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from);
     const firstPatch = i % 2 === 1;
     const patchFirst = firstPatch ? await syncPod(pod2, store2) : undefined;
     const deltaSync = await syncPod(pod, store);
@@ -139,7 +149,7 @@ try {
     measured.patchSync.push(patchSync.seconds);
     const freshPod = path.join(work, `fresh-${i}`);
     await mkdir(freshPod, { recursive: true });
-    const fullSync = await cliJson('sync', '--database', path.join(freshPod, 'site.db'), '--git-sha', sha, '--store', store);
+    const fullSync = await syncCli('--database', path.join(freshPod, 'site.db'), '--git-sha', sha, '--store', store);
     measured.deltaSync.push(deltaSync.seconds);
     measured.fullSync.push(fullSync.seconds);
     if (hasRsync) {
@@ -160,15 +170,15 @@ try {
     await copyFile(build, base);
     refreshRows(build, i + 3);
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    await cliJson('publish', build, '--store', store, '--git-sha', sha, '--no-check');
-    const nextPatch = (await cliJson('publish', build, '--store', store2, '--git-sha', sha, '--no-check', '--base', base)).result.patches[0];
+    await publishCli(build, '--store', store, '--git-sha', sha, '--no-check');
+    const nextPatch = (await publishCli(build, '--store', store2, '--git-sha', sha, '--no-check', '--base', base)).result.patches[0];
     const inPlace = [
       [pod, store, measured.deltaSyncInPlace],
       [pod2, store2, measured.patchSyncInPlace],
     ];
     for (const [folder, from, times] of firstPatch ? inPlace.reverse() : inPlace) {
       const standbyBefore = (await stat(path.join(folder, '.sqlitening', 'standby.db'))).ino;
-      times.push((await cliJson('sync', '--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from)).seconds);
+      times.push((await syncCli('--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from)).seconds);
       if ((await stat(path.join(folder, 'site.db'))).ino !== standbyBefore) throw new Error('expected the standby to be patched in place and swapped in');
     }
     await expectInstalled(pod2, nextPatch?.size, build);

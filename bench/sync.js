@@ -1,5 +1,7 @@
 // Pod-side figures, each beside a baseline measured in the same run:
 //   full sync (raw and gzip)  vs  curl -o tmp && sha256sum -c && mv  /  curl | gunzip > tmp && sha256sum -c && mv
+//     (signed manifests and a pod that trusts the key, as in production: the chunk root proves the bytes in
+//     one SHA-256 pass; and raw without --trust-key, where the pod checks the whole-file SHA-256 as well)
 //                             vs  boto3 download_file + hashlib SHA-256 + os.rename  /  the store alone (curl -o /dev/null)
 //   peak RSS of each (GNU time -v); requests and bytes of an idle poll;
 //   reads per second through SnapshotReader with a swap every second vs none.
@@ -60,7 +62,9 @@ await mkdir(scratch, { recursive: true });
 const s3 = await startS3Process(path.join(scratch, 's3'), ['bench']);
 const figures = { sizeMiB: Math.round(mib(size)), runs };
 try {
-  process.stderr.write('publishing raw and gzip snapshots...\n');
+  process.stderr.write('publishing raw and gzip snapshots, signed...\n');
+  const key = path.join(scratch, 'bench-key');
+  await run(process.execPath, [cli, 'keygen', key]);
   const prefixes = { raw: 'identity', gz: 'gzip' };
   const manifests = {};
   for (const [prefix, encoding] of Object.entries(prefixes)) {
@@ -80,14 +84,17 @@ try {
         '--no-check',
         '--encoding',
         encoding,
+        '--signing-key',
+        `${key}.key`,
       ],
       { env },
     );
     const response = await fetch(`${s3.endpoint}/bench/${prefix}/${gitSha}/manifest.json`);
-    manifests[prefix] = await response.json();
+    const envelope = await response.json();
+    manifests[prefix] = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
   }
   const sha = manifests.raw.database.sha256;
-  const ids = ['oursRaw', 'oursGz', 'baseRaw', 'baseGz', 'boto3', 'storeAlone'];
+  const ids = ['oursRaw', 'oursGz', 'oursRawUnsigned', 'baseRaw', 'baseGz', 'boto3', 'storeAlone'];
   const samples = Object.fromEntries(ids.map((id) => [id, { seconds: [], rss: [] }]));
   const record = (id, { seconds, rss }) => {
     samples[id].seconds.push(seconds);
@@ -108,28 +115,34 @@ try {
       const args = [path.join(root, 'bench', 'boto3-sync.py'), s3.endpoint, 'bench', `raw/${manifests.raw.object.key}`, sha, base];
       record('boto3', await measured('python3', args, { env }));
     }
-    for (const [prefix, id] of [
-      ['raw', 'oursRaw'],
-      ['gz', 'oursGz'],
+    for (const [prefix, id, trust] of [
+      ['raw', 'oursRaw', true],
+      ['gz', 'oursGz', true],
+      ['raw', 'oursRawUnsigned', false],
     ]) {
       const pod = path.join(scratch, `pod-${prefix}`);
       await rm(pod, { recursive: true, force: true });
       await mkdir(pod);
       const args = [cli, 'sync', '--database', `${pod}/site.db`, '--store', `${s3.endpoint}/bench/${prefix}`, '--git-sha', gitSha];
-      record(id, await measured(process.execPath, args, { env }));
+      record(id, await measured(process.execPath, trust ? [...args, '--trust-key', `${key}.pub`] : args, { env }));
     }
   }
 
   process.stderr.write('idle poll...\n');
   const proxy = await countingProxy(Number(new URL(s3.endpoint).port));
   const idlePod = path.join(scratch, 'pod-gz');
-  await run(process.execPath, [cli, 'sync', '--database', `${idlePod}/site.db`, '--store', `http://127.0.0.1:${proxy.port}/bench/gz`, '--git-sha', gitSha], {
-    env,
-  });
+  const trustKey = ['--trust-key', `${key}.pub`];
+  await run(
+    process.execPath,
+    [cli, 'sync', '--database', `${idlePod}/site.db`, '--store', `http://127.0.0.1:${proxy.port}/bench/gz`, '--git-sha', gitSha, ...trustKey],
+    {
+      env,
+    },
+  );
   Object.assign(proxy.counts, { connections: 0, requests: 0, bytesUp: 0, bytesDown: 0 });
   const idle = await run(
     process.execPath,
-    [cli, '--json', 'sync', '--database', `${idlePod}/site.db`, '--store', `http://127.0.0.1:${proxy.port}/bench/gz`, '--git-sha', gitSha],
+    [cli, '--json', 'sync', '--database', `${idlePod}/site.db`, '--store', `http://127.0.0.1:${proxy.port}/bench/gz`, '--git-sha', gitSha, ...trustKey],
     { env },
   );
   const idleStatus = JSON.parse(idle.stdout.trim().split('\n').at(-1)).status;
@@ -177,7 +190,15 @@ try {
     sync: {
       storeAloneSeconds: m.storeAlone,
       storeAlonePeakRssMiB: rss.storeAlone,
-      raw: { oursSeconds: m.oursRaw, baselineSeconds: m.baseRaw, ratio: ratio(m.oursRaw, m.baseRaw), peakRssMiB: rss.oursRaw, baselinePeakRssMiB: rss.baseRaw },
+      raw: {
+        oursSeconds: m.oursRaw,
+        baselineSeconds: m.baseRaw,
+        ratio: ratio(m.oursRaw, m.baseRaw),
+        ratioToStoreAlone: ratio(m.oursRaw, m.storeAlone),
+        peakRssMiB: rss.oursRaw,
+        baselinePeakRssMiB: rss.baseRaw,
+      },
+      rawUnsigned: { oursSeconds: m.oursRawUnsigned, ratio: ratio(m.oursRawUnsigned, m.baseRaw), peakRssMiB: rss.oursRawUnsigned },
       gzip: {
         oursSeconds: m.oursGz,
         baselineSeconds: m.baseGz,
@@ -198,8 +219,9 @@ try {
   const x = (n) => (n === null ? 'skipped' : `${n.toFixed(2)}x`);
   // GNU time reports a shell's largest process, not the sum of a pipeline's processes.
   const rows = [
-    ['oursRaw', 'sqlitening sync, raw (download+hash+fsync+rename)'],
-    ['oursGz', `sqlitening sync, gzip (${f(mib(manifests.gz.object.size), 0)} MiB on the wire)`],
+    ['oursRaw', 'sqlitening sync, raw, signed (download, page hashes, fsync, rename)'],
+    ['oursGz', `sqlitening sync, gzip, signed (${f(mib(manifests.gz.object.size), 0)} MiB on the wire)`],
+    ['oursRawUnsigned', 'sqlitening sync, raw, no --trust-key (page hashes and whole-file SHA-256)'],
     ['baseRaw', 'curl -o tmp && sha256sum -c && mv', ' (largest process)'],
     ['baseGz', 'curl | gunzip > tmp && sha256sum -c && mv', ' (largest process)'],
     ['boto3', 'boto3 download_file + hashlib SHA-256 + os.rename (python3, path-style)'],
@@ -215,6 +237,8 @@ try {
     console.log(`| ${label.replaceAll('|', '\\|')} | ${f(m[id])} | ${x(ratio(m[id], m.oursRaw))} | ${peak} |`);
   }
   console.log(`sqlitening raw / (curl -o tmp && sha256sum -c && mv): ${x(figures.sync.raw.ratio)}`);
+  console.log(`sqlitening raw / the store alone: ${x(figures.sync.raw.ratioToStoreAlone)}`);
+  console.log(`sqlitening raw without --trust-key / (curl -o tmp && sha256sum -c && mv): ${x(figures.sync.rawUnsigned.ratio)}`);
   console.log(`sqlitening raw / boto3 download_file + hashlib + os.rename: ${x(figures.sync.boto3.ratioOursRawToBoto3)}`);
   console.log(`sqlitening gzip / (curl | gunzip > tmp && sha256sum -c && mv): ${x(figures.sync.gzip.ratio)}`);
   console.log('Only sqlitening fsyncs the new file before the rename; the boto3 row includes starting python3 and importing boto3.');

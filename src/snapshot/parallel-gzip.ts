@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -18,51 +17,98 @@ const gzipBlock = promisify(zlib.gzip);
 
 /** Bytes per member. */
 const BLOCK_BYTES = 4 * 1024 * 1024;
+/**
+ * Output bytes per zlib call: a member's output (about a fifth of its block for a content database) in one
+ * piece, rather than in zlib's default 16 KiB, each a round trip through the pool (measured, 1 GiB on two
+ * cores: 4.2 → 3.5 s).
+ */
+const OUTPUT_CHUNK_BYTES = 1024 * 1024;
 
-/** A gzip compressor that uses every core: the output is a series of gzip members, in input order. */
+/**
+ * A gzip compressor that uses every core: the output is a series of gzip members, in input order. The
+ * blocks are a fixed pool, filled and reused: a gigabyte cut into fresh 4 MiB buffers left hundreds of
+ * them for the garbage collector, which answered with a full collection every few dozen milliseconds.
+ */
 export class ParallelGzip extends Transform {
   readonly #level: number;
   readonly #parallel: number;
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
-  /** Members being compressed, oldest first. */
-  readonly #inFlight: Promise<Buffer>[] = [];
+  /** Blocks no member is using; more are made, up to one per member in flight and one filling. */
+  readonly #free: Buffer[] = [];
+  #blocksMade = 0;
+  /** The block being filled, and how far. */
+  #current: Buffer | null = null;
+  #filled = 0;
+  /** Members being compressed, oldest first, with the block each reads. */
+  readonly #inFlight: { block: Buffer; member: Promise<Buffer> }[] = [];
   #started = false;
 
-  // At most one member per core, and no more than libuv's pool runs at once (4 unless UV_THREADPOOL_SIZE says):
-  // more would only wait there, holding their blocks.
-  constructor(level: number, parallel = Math.min(availableParallelism(), Number(process.env.UV_THREADPOOL_SIZE) || 4)) {
+  // As many members in flight as libuv's pool runs at once (4 unless UV_THREADPOOL_SIZE says): on two cores
+  // the pool then always has the next member queued while this thread reads (measured, 1 GiB: 2 in flight
+  // 8.1 s, 3 7.1 s, 4 6.8 s for the hashing and compressing pass). More would only wait there, holding blocks.
+  constructor(level: number, parallel = Number(process.env.UV_THREADPOOL_SIZE) || 4) {
     super();
     this.#level = level;
     this.#parallel = Math.max(1, parallel);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#pending.push(chunk);
-    this.#pendingBytes += chunk.length;
-    this.#drain(false).then(() => callback(), callback);
+    this.#fill(chunk).then(() => callback(), callback);
   }
 
   override _flush(callback: TransformCallback): void {
-    this.#drain(true).then(() => callback(), callback);
+    this.#finish().then(() => callback(), callback);
   }
 
-  /** Starts a member for each full block (and the rest, at the end); waits for the oldest while all cores are busy. */
-  async #drain(end: boolean): Promise<void> {
-    // An empty input still makes a gzip file: one empty member.
-    while (this.#pendingBytes >= BLOCK_BYTES || (end && (this.#pendingBytes > 0 || !this.#started))) {
-      this.#started = true;
-      const all = Buffer.concat(this.#pending, this.#pendingBytes);
-      const block = all.subarray(0, Math.min(BLOCK_BYTES, all.length));
-      const rest = all.subarray(block.length);
-      this.#pending = rest.length ? [rest] : [];
-      this.#pendingBytes = rest.length;
-      const member = gzipBlock(block, { level: this.#level });
-      // Awaited in order below; a failure before its turn must not count as unhandled.
-      member.catch(() => {});
-      this.#inFlight.push(member);
-      if (this.#inFlight.length >= this.#parallel) this.push(await this.#inFlight.shift()!);
+  async #fill(chunk: Buffer): Promise<void> {
+    for (let at = 0; at < chunk.length; ) {
+      const block = this.#current ?? (await this.#takeBlock());
+      this.#current = block;
+      const take = Math.min(chunk.length - at, block.length - this.#filled);
+      chunk.copy(block, this.#filled, at, at + take);
+      this.#filled += take;
+      at += take;
+      if (this.#filled === block.length) await this.#startMember();
     }
-    if (end) while (this.#inFlight.length) this.push(await this.#inFlight.shift()!);
+  }
+
+  /** A free block: a new one while fewer than the pool's size exist, else the oldest member's, once it is written. */
+  async #takeBlock(): Promise<Buffer> {
+    const free = this.#free.pop();
+    if (free) return free;
+    if (this.#blocksMade < this.#parallel + 1) {
+      this.#blocksMade++;
+      return Buffer.allocUnsafe(BLOCK_BYTES);
+    }
+    await this.#pushOldest();
+    return this.#free.pop()!;
+  }
+
+  async #startMember(): Promise<void> {
+    const block = this.#current!;
+    const input = block.subarray(0, this.#filled);
+    this.#current = null;
+    this.#filled = 0;
+    this.#started = true;
+    const member = gzipBlock(input, { level: this.#level, chunkSize: OUTPUT_CHUNK_BYTES });
+    // Awaited in order below; a failure before its turn must not count as unhandled.
+    member.catch(() => {});
+    this.#inFlight.push({ block, member });
+    if (this.#inFlight.length > this.#parallel) await this.#pushOldest();
+  }
+
+  /** Waits for the oldest member, passes it on, and frees its block. */
+  async #pushOldest(): Promise<void> {
+    const oldest = this.#inFlight.shift()!;
+    this.push(await oldest.member);
+    this.#free.push(oldest.block);
+  }
+
+  async #finish(): Promise<void> {
+    // An empty input still makes a gzip file: one empty member.
+    if (this.#filled > 0 || !this.#started) {
+      this.#current ??= await this.#takeBlock();
+      await this.#startMember();
+    }
+    while (this.#inFlight.length > 0) await this.#pushOldest();
   }
 }
