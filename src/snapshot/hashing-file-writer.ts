@@ -24,7 +24,7 @@ import { reclaimReadBuffers } from '../reclaim-buffers.js';
  * Where SHA-256 is fast, one thread does all the hashing: a thread costs about
  * 12 MiB of resident memory, and on two cores the store, the stream and the
  * hashes already share them (1 GiB: peak RSS 105 → 93 MiB, no slower). Where
- * it is slow, a second thread takes half the work.
+ * it is slow and both hashes are asked for, each gets a thread.
  */
 
 /** Bytes per block: large enough that a message per block is cheap, small enough for a small pool. */
@@ -70,8 +70,8 @@ parentPort.on('message', (m) => {
 let fastSha256: boolean | undefined;
 /**
  * Whether SHA-256 runs at the speed of CPUs with SHA extensions (above 1 GB/s, measured once on 1 MiB):
- * then one thread does all the hashing and keeps up with the store; without them (a few hundred MB/s)
- * a second thread shares it, for about 12 MiB more memory (measured, 1 GiB with SHA extensions masked:
+ * then one thread does both hashes and keeps up with the store; without them (a few hundred MB/s)
+ * both hashes get a thread each, for about 9 MiB more memory (measured, 1 GiB with SHA extensions masked:
  * 1.21x the time of `curl + sha256sum` on one thread).
  */
 export function sha256IsFast(): boolean {
@@ -115,10 +115,11 @@ export class HashingFileWriter extends Writable {
   readonly #flushEvery: number;
   readonly #blocks: Block[];
   readonly #free: Block[];
-  /** The thread of the whole-file hash, when there is one. */
-  readonly #wholeWorker: Worker | null = null;
-  /** The threads of the page hashes, taking blocks in turn; the whole-file thread may be one of them. */
-  readonly #pageWorkers: Worker[] = [];
+  /** The hashing thread: the whole-file hash when asked, and the page hashes unless `#pageWorker` has them. */
+  readonly #worker: Worker | null = null;
+  /** A second thread for the page hashes, where SHA-256 is slow and the whole-file hash is asked for too. */
+  readonly #pageWorker: Worker | null = null;
+  readonly #wholeFile: boolean;
   /** Page hashes in file order, written as they come (threads finish blocks in any order). */
   #chunkHashes: Buffer;
   #blockPages = 0;
@@ -170,17 +171,12 @@ export class HashingFileWriter extends Writable {
     // One allocation for the whole list (32 bytes per page, 8 MiB per GiB of 4 KiB pages), not a piece per block and a copy.
     this.#blockPages = options.chunkSize ? blockBytes / options.chunkSize : 0;
     this.#chunkHashes = Buffer.allocUnsafe(options.chunkSize ? Math.ceil(options.size / options.chunkSize) * HASH_BYTES : 0);
+    this.#wholeFile = wholeFile;
     if (threaded) {
-      const threads = sha256IsFast() ? 1 : 2;
-      const first = this.#startWorker(wholeFile);
-      if (wholeFile) this.#wholeWorker = first;
-      if (options.chunkSize) {
-        // The whole-file hash is one sequential pass; page hashes split freely. Where one thread has both and
-        // a second is wanted, the second takes all the pages; without a whole-file hash, the two take turns.
-        if (threads === 1) this.#pageWorkers.push(first);
-        else if (wholeFile) this.#pageWorkers.push(this.#startWorker(false));
-        else this.#pageWorkers.push(first, this.#startWorker(false));
-      }
+      this.#worker = this.#startWorker(wholeFile);
+      // The page hashes alone, one pass, keep up on one thread: 2 threads were 5% faster with SHA extensions
+      // masked (1 GiB), for 9 MiB more. Both hashes, two passes, do not.
+      if (wholeFile && options.chunkSize && !sha256IsFast()) this.#pageWorker = this.#startWorker(false);
     }
   }
 
@@ -264,7 +260,7 @@ export class HashingFileWriter extends Writable {
         this.#wake?.();
       }, this.#fail.bind(this));
     }
-    if (!this.#wholeWorker && this.#pageWorkers.length === 0) {
+    if (!this.#worker) {
       this.#inlineWhole?.update(view);
       if (this.#chunkSize) {
         const hashes = Buffer.allocUnsafe(Math.ceil(view.length / this.#chunkSize) * HASH_BYTES);
@@ -279,15 +275,13 @@ export class HashingFileWriter extends Writable {
       if (block.pending === 0) this.#release(seq, block);
       return;
     }
-    const pager = this.#pageWorkers.length > 0 ? this.#pageWorkers[seq % this.#pageWorkers.length]! : null;
-    if (this.#wholeWorker) {
+    block.pending++;
+    if (this.#pageWorker) {
       block.pending++;
-      const chunkSize = pager === this.#wholeWorker ? this.#chunkSize : null;
-      this.#wholeWorker.postMessage({ seq, block: block.index, length: block.length, whole: true, chunkSize });
-    }
-    if (pager && pager !== this.#wholeWorker) {
-      block.pending++;
-      pager.postMessage({ seq, block: block.index, length: block.length, whole: false, chunkSize: this.#chunkSize });
+      this.#worker.postMessage({ seq, block: block.index, length: block.length, whole: true, chunkSize: null });
+      this.#pageWorker.postMessage({ seq, block: block.index, length: block.length, whole: false, chunkSize: this.#chunkSize });
+    } else {
+      this.#worker.postMessage({ seq, block: block.index, length: block.length, whole: this.#wholeFile, chunkSize: this.#chunkSize });
     }
   }
 
@@ -338,8 +332,8 @@ export class HashingFileWriter extends Writable {
       await this.#waitUntil(() => this.#inFlight.size === 0);
       // The file is not closed under a flush in progress; the caller's fsync makes it durable.
       await this.#flushing;
-      if (this.#wholeWorker) {
-        this.#wholeWorker.postMessage({ type: 'end' });
+      if (this.#worker && this.#wholeFile) {
+        this.#worker.postMessage({ type: 'end' });
         await this.#waitUntil(() => this.#digest !== undefined);
       } else {
         this.#digest = this.#inlineWhole?.digest('hex') ?? null;
@@ -356,7 +350,8 @@ export class HashingFileWriter extends Writable {
 
   #stop(): void {
     this.#stopping = true;
-    for (const worker of new Set([this.#wholeWorker, ...this.#pageWorkers])) void worker?.terminate();
+    void this.#worker?.terminate();
+    void this.#pageWorker?.terminate();
   }
 
   /** What was written, once the stream has finished. */
