@@ -31883,7 +31883,7 @@ var external_node_worker_threads_ = __nccwpck_require__(5919);
  * Where SHA-256 is fast, one thread does all the hashing: a thread costs about
  * 12 MiB of resident memory, and on two cores the store, the stream and the
  * hashes already share them (1 GiB: peak RSS 105 → 93 MiB, no slower). Where
- * it is slow, a second thread takes half the work.
+ * it is slow and both hashes are asked for, each gets a thread.
  */
 /** Bytes per block: large enough that a message per block is cheap, small enough for a small pool. */
 const BLOCK_BYTES = 1024 * 1024;
@@ -31897,10 +31897,13 @@ const POOL_BLOCKS = 4;
 const FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
 /** Below this, starting threads costs more than hashing on the stream's own thread. */
 const THREADED_FROM = 32 * 1024 * 1024;
-// Inline, so that bundles (the Action's dist/) need no separate worker file.
+// Inline, so that bundles (the Action's dist/) need no separate worker file. Modules by import(), which
+// works whether Node runs the source as CommonJS (its default) or as a module (a host started with
+// `--input-type=module` passes that on to its workers).
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const crypto = require('node:crypto');
+(async () => {
+const { parentPort } = await import('node:worker_threads');
+const crypto = await import('node:crypto');
 // One-shot hashing (Node 20.12+) makes no Hash object per page: about 15% less time, and less garbage.
 const hashPage = crypto.hash ? (bytes) => crypto.hash('sha256', bytes, 'buffer') : (bytes) => crypto.createHash('sha256').update(bytes).digest();
 let blocks = [];
@@ -31918,12 +31921,13 @@ parentPort.on('message', (m) => {
   }
   parentPort.postMessage({ type: 'done', seq: m.seq, hashes: out.buffer }, [out.buffer]);
 });
+})();
 `;
 let fastSha256;
 /**
  * Whether SHA-256 runs at the speed of CPUs with SHA extensions (above 1 GB/s, measured once on 1 MiB):
- * then one thread does all the hashing and keeps up with the store; without them (a few hundred MB/s)
- * a second thread shares it, for about 12 MiB more memory (measured, 1 GiB with SHA extensions masked:
+ * then one thread does both hashes and keeps up with the store; without them (a few hundred MB/s)
+ * both hashes get a thread each, for about 9 MiB more memory (measured, 1 GiB with SHA extensions masked:
  * 1.21x the time of `curl + sha256sum` on one thread).
  */
 function sha256IsFast() {
@@ -31950,10 +31954,11 @@ class HashingFileWriter extends external_node_stream_.Writable {
     #flushEvery;
     #blocks;
     #free;
-    /** The thread of the whole-file hash, when there is one. */
-    #wholeWorker = null;
-    /** The threads of the page hashes, taking blocks in turn; the whole-file thread may be one of them. */
-    #pageWorkers = [];
+    /** The hashing thread: the whole-file hash when asked, and the page hashes unless `#pageWorker` has them. */
+    #worker = null;
+    /** A second thread for the page hashes, where SHA-256 is slow and the whole-file hash is asked for too. */
+    #pageWorker = null;
+    #wholeFile;
     /** Page hashes in file order, written as they come (threads finish blocks in any order). */
     #chunkHashes;
     #blockPages = 0;
@@ -32002,29 +32007,19 @@ class HashingFileWriter extends external_node_stream_.Writable {
         // One allocation for the whole list (32 bytes per page, 8 MiB per GiB of 4 KiB pages), not a piece per block and a copy.
         this.#blockPages = options.chunkSize ? blockBytes / options.chunkSize : 0;
         this.#chunkHashes = Buffer.allocUnsafe(options.chunkSize ? Math.ceil(options.size / options.chunkSize) * HASH_BYTES : 0);
+        this.#wholeFile = wholeFile;
         if (threaded) {
-            const threads = sha256IsFast() ? 1 : 2;
-            const first = this.#startWorker(wholeFile);
-            if (wholeFile)
-                this.#wholeWorker = first;
-            if (options.chunkSize) {
-                // The whole-file hash is one sequential pass; page hashes split freely. Where one thread has both and
-                // a second is wanted, the second takes all the pages; without a whole-file hash, the two take turns.
-                if (threads === 1)
-                    this.#pageWorkers.push(first);
-                else if (wholeFile)
-                    this.#pageWorkers.push(this.#startWorker(false));
-                else
-                    this.#pageWorkers.push(first, this.#startWorker(false));
-            }
+            this.#worker = this.#startWorker(wholeFile);
+            // The page hashes alone, one pass, keep up on one thread: 2 threads were 5% faster with SHA extensions
+            // masked (1 GiB), for 9 MiB more. Both hashes, two passes, do not.
+            if (wholeFile && options.chunkSize && !sha256IsFast())
+                this.#pageWorker = this.#startWorker(false);
         }
     }
     #startWorker(wholeFile) {
         // A hashing thread keeps nothing but a digest: a small heap is enough, and its garbage
         // (one 32-byte digest per page) is collected early instead of growing the process.
-        // The source is CommonJS: a host started with `--input-type=module` would pass that on to it.
-        const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
-        const worker = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true, execArgv, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
+        const worker = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
         worker.postMessage({ type: 'blocks', blocks: this.#blocks.map((b) => b.memory.buffer), whole: wholeFile });
         worker.on('message', (m) => {
             if (m.type === 'digest')
@@ -32103,7 +32098,7 @@ class HashingFileWriter extends external_node_stream_.Writable {
                 this.#wake?.();
             }, this.#fail.bind(this));
         }
-        if (!this.#wholeWorker && this.#pageWorkers.length === 0) {
+        if (!this.#worker) {
             this.#inlineWhole?.update(view);
             if (this.#chunkSize) {
                 const hashes = Buffer.allocUnsafe(Math.ceil(view.length / this.#chunkSize) * HASH_BYTES);
@@ -32119,15 +32114,14 @@ class HashingFileWriter extends external_node_stream_.Writable {
                 this.#release(seq, block);
             return;
         }
-        const pager = this.#pageWorkers.length > 0 ? this.#pageWorkers[seq % this.#pageWorkers.length] : null;
-        if (this.#wholeWorker) {
+        block.pending++;
+        if (this.#pageWorker) {
             block.pending++;
-            const chunkSize = pager === this.#wholeWorker ? this.#chunkSize : null;
-            this.#wholeWorker.postMessage({ seq, block: block.index, length: block.length, whole: true, chunkSize });
+            this.#worker.postMessage({ seq, block: block.index, length: block.length, whole: true, chunkSize: null });
+            this.#pageWorker.postMessage({ seq, block: block.index, length: block.length, whole: false, chunkSize: this.#chunkSize });
         }
-        if (pager && pager !== this.#wholeWorker) {
-            block.pending++;
-            pager.postMessage({ seq, block: block.index, length: block.length, whole: false, chunkSize: this.#chunkSize });
+        else {
+            this.#worker.postMessage({ seq, block: block.index, length: block.length, whole: this.#wholeFile, chunkSize: this.#chunkSize });
         }
     }
     /** Starts a flush of what is written once enough has gathered, one at a time; the stream does not wait for it. */
@@ -32172,10 +32166,13 @@ class HashingFileWriter extends external_node_stream_.Writable {
                 this.#submit(this.#current);
             this.#current = null;
             await this.#waitUntil(() => this.#inFlight.size === 0);
-            // The file is not closed under a flush in progress; the caller's fsync makes it durable.
+            // The file is not closed under a flush in progress; the caller's fsync makes it durable. A flush that
+            // failed fails the file: the kernel reports a write-back error once, maybe only to that call.
             await this.#flushing;
-            if (this.#wholeWorker) {
-                this.#wholeWorker.postMessage({ type: 'end' });
+            if (this.#failure)
+                throw this.#failure;
+            if (this.#worker && this.#wholeFile) {
+                this.#worker.postMessage({ type: 'end' });
                 await this.#waitUntil(() => this.#digest !== undefined);
             }
             else {
@@ -32191,8 +32188,8 @@ class HashingFileWriter extends external_node_stream_.Writable {
     }
     #stop() {
         this.#stopping = true;
-        for (const worker of new Set([this.#wholeWorker, ...this.#pageWorkers]))
-            void worker?.terminate();
+        void this.#worker?.terminate();
+        void this.#pageWorker?.terminate();
     }
     /** What was written, once the stream has finished. */
     result() {
@@ -32235,50 +32232,95 @@ const gzipBlock = (0,external_node_util_.promisify)((external_node_zlib_default(
  */
 /** Bytes per member. */
 const parallel_gzip_BLOCK_BYTES = 4 * 1024 * 1024;
-/** A gzip compressor that uses every core: the output is a series of gzip members, in input order. */
+/**
+ * Output bytes per zlib call: a member's output (about a fifth of its block for a content database) in one
+ * piece, rather than in zlib's default 16 KiB, each a round trip through the pool (measured, 1 GiB on two
+ * cores: 4.2 → 3.5 s).
+ */
+const OUTPUT_CHUNK_BYTES = 1024 * 1024;
+/**
+ * A gzip compressor that uses every core: the output is a series of gzip members, in input order. The
+ * blocks are a fixed pool, filled and reused: a gigabyte cut into fresh 4 MiB buffers left hundreds of
+ * them for the garbage collector, which answered with a full collection every few dozen milliseconds.
+ */
 class ParallelGzip extends external_node_stream_.Transform {
     #level;
     #parallel;
-    #pending = [];
-    #pendingBytes = 0;
-    /** Members being compressed, oldest first. */
+    /** Blocks no member is using; more are made, up to one per member in flight and one filling. */
+    #free = [];
+    #blocksMade = 0;
+    /** The block being filled, and how far. */
+    #current = null;
+    #filled = 0;
+    /** Members being compressed, oldest first, with the block each reads. */
     #inFlight = [];
     #started = false;
-    // At most one member per core, and no more than libuv's pool runs at once (4 unless UV_THREADPOOL_SIZE says):
-    // more would only wait there, holding their blocks.
-    constructor(level, parallel = Math.min((0,external_node_os_.availableParallelism)(), Number(process.env.UV_THREADPOOL_SIZE) || 4)) {
+    // As many members in flight as libuv's pool runs at once (4 unless UV_THREADPOOL_SIZE says), but no more
+    // than there are cores past four: on two cores the pool then always has the next member queued while this
+    // thread reads (measured, 1 GiB: 2 in flight 8.1 s, 3 7.1 s, 4 6.8 s for the hashing and compressing
+    // pass), and a large pool on a small machine does not hold a block per thread for nothing.
+    constructor(level, parallel = Math.min(Number(process.env.UV_THREADPOOL_SIZE) || 4, Math.max(4, (0,external_node_os_.availableParallelism)()))) {
         super();
         this.#level = level;
         this.#parallel = Math.max(1, parallel);
     }
     _transform(chunk, _encoding, callback) {
-        this.#pending.push(chunk);
-        this.#pendingBytes += chunk.length;
-        this.#drain(false).then(() => callback(), callback);
+        this.#fill(chunk).then(() => callback(), callback);
     }
     _flush(callback) {
-        this.#drain(true).then(() => callback(), callback);
+        this.#finish().then(() => callback(), callback);
     }
-    /** Starts a member for each full block (and the rest, at the end); waits for the oldest while all cores are busy. */
-    async #drain(end) {
-        // An empty input still makes a gzip file: one empty member.
-        while (this.#pendingBytes >= parallel_gzip_BLOCK_BYTES || (end && (this.#pendingBytes > 0 || !this.#started))) {
-            this.#started = true;
-            const all = Buffer.concat(this.#pending, this.#pendingBytes);
-            const block = all.subarray(0, Math.min(parallel_gzip_BLOCK_BYTES, all.length));
-            const rest = all.subarray(block.length);
-            this.#pending = rest.length ? [rest] : [];
-            this.#pendingBytes = rest.length;
-            const member = gzipBlock(block, { level: this.#level });
-            // Awaited in order below; a failure before its turn must not count as unhandled.
-            member.catch(() => { });
-            this.#inFlight.push(member);
-            if (this.#inFlight.length >= this.#parallel)
-                this.push(await this.#inFlight.shift());
+    async #fill(chunk) {
+        for (let at = 0; at < chunk.length;) {
+            const block = this.#current ?? (await this.#takeBlock());
+            this.#current = block;
+            const take = Math.min(chunk.length - at, block.length - this.#filled);
+            chunk.copy(block, this.#filled, at, at + take);
+            this.#filled += take;
+            at += take;
+            if (this.#filled === block.length)
+                await this.#startMember();
         }
-        if (end)
-            while (this.#inFlight.length)
-                this.push(await this.#inFlight.shift());
+    }
+    /** A free block: a new one while fewer than the pool's size exist, else the oldest member's, once it is written. */
+    async #takeBlock() {
+        const free = this.#free.pop();
+        if (free)
+            return free;
+        if (this.#blocksMade < this.#parallel + 1) {
+            this.#blocksMade++;
+            return Buffer.allocUnsafe(parallel_gzip_BLOCK_BYTES);
+        }
+        await this.#pushOldest();
+        return this.#free.pop();
+    }
+    async #startMember() {
+        const block = this.#current;
+        const input = block.subarray(0, this.#filled);
+        this.#current = null;
+        this.#filled = 0;
+        this.#started = true;
+        const member = gzipBlock(input, { level: this.#level, chunkSize: OUTPUT_CHUNK_BYTES });
+        // Awaited in order below; a failure before its turn must not count as unhandled.
+        member.catch(() => { });
+        this.#inFlight.push({ block, member });
+        if (this.#inFlight.length > this.#parallel)
+            await this.#pushOldest();
+    }
+    /** Waits for the oldest member, passes it on, and frees its block. */
+    async #pushOldest() {
+        const oldest = this.#inFlight.shift();
+        this.push(await oldest.member);
+        this.#free.push(oldest.block);
+    }
+    async #finish() {
+        // An empty input still makes a gzip file: one empty member.
+        if (this.#filled > 0 || !this.#started) {
+            this.#current ??= await this.#takeBlock();
+            await this.#startMember();
+        }
+        while (this.#inFlight.length > 0)
+            await this.#pushOldest();
     }
 }
 
@@ -33559,63 +33601,86 @@ async function publishDeltas(store, plan, bases) {
 
 
 
-
+/** Bytes per read of the database: one buffer, reused. */
+const READ_BYTES = 1024 * 1024;
 /**
  * Reads the database once, hashing it and compressing it into a temp file in
  * `tempDir` in the same pass. The key of the object contains the hash, so the
  * upload can only start once the whole file has been read; the temp file
  * lets the upload send parts in parallel and be retried without re-reading.
+ *
+ * The file is read into one buffer, reused once the hashers and the
+ * compressor have taken their copies: a stream's fresh buffer per read lived
+ * through the reads in flight into the old generation, where only full
+ * collections free it (measured, 1 GiB: 80 MiB of dead read buffers at peak).
  */
 async function encodeSnapshot(options) {
     const { size: fileSize } = await (0,promises_.stat)(options.database);
-    // Both hashes on other threads for large files (the pod's download does the same), so this thread only
-    // reads and feeds the compressor, which runs on libuv's pool.
-    const hashes = new HashingFileWriter(null, { chunkSize: options.chunkSize, size: fileSize });
-    let size = 0;
-    const tap = new external_node_stream_.Transform({
-        transform(chunk, _encoding, callback) {
-            size += chunk.length;
-            options.onProgress?.(size);
-            if (hashes.write(chunk))
-                callback(null, chunk);
-            else
-                hashes.once('drain', () => callback(null, chunk));
-        },
-        flush(callback) {
-            hashes.end();
-            (0,external_node_stream_promises_namespaceObject.finished)(hashes).then(() => callback(), callback);
-        },
-    });
-    hashes.on('error', (error) => tap.destroy(error));
-    const source = (0,external_node_fs_.createReadStream)(options.database, { highWaterMark: 1024 * 1024 });
+    const identity = options.encoding === 'identity';
+    // Settings first (an encoding this Node lacks throws here), before any thread, descriptor or temp file exists.
+    const compress = identity ? null : compressor(options.encoding, options.level);
+    const encodedPath = identity ? options.database : external_node_path_default().join(options.tempDir, `sqlitening-publish-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+    const handle = await (0,promises_.open)(options.database, 'r');
+    let hashes = null;
+    let written = null;
+    // The first failure of a stream, which ends the read loop whatever write it waits for: a destroyed
+    // stream may never call back a write it had taken.
+    let failure;
+    let failed = null;
     try {
-        if (options.encoding === 'identity') {
-            const sink = new external_node_stream_.Writable({ write: (_chunk, _encoding, callback) => callback() });
-            await (0,external_node_stream_promises_namespaceObject.pipeline)(source, tap, sink);
-            const { sha256, chunkHashes } = hashes.result();
-            return { sha256: sha256, chunkHashes: chunkHashes, size, encodedPath: options.database, encodedSize: size, cleanup: async () => { } };
+        // Both hashes on other threads for large files (the pod's download does the same), so this thread only
+        // reads and feeds the compressor, which runs on libuv's pool.
+        const hasher = new HashingFileWriter(null, { chunkSize: options.chunkSize, size: fileSize });
+        hashes = hasher;
+        written = compress ? (0,external_node_stream_promises_namespaceObject.pipeline)(compress, (0,external_node_fs_.createWriteStream)(encodedPath, { flags: 'wx' })) : null;
+        failed = new Promise((_, reject) => {
+            const fail = (error) => {
+                failure ??= error;
+                reject(error);
+            };
+            written?.catch(fail);
+            hasher.once('error', fail);
+        });
+        failed.catch(() => { });
+        const step = (work) => Promise.race([work, failed]);
+        const buffer = Buffer.allocUnsafe(READ_BYTES);
+        let size = 0;
+        for (;;) {
+            const { bytesRead } = await handle.read(buffer, 0, buffer.length, size);
+            if (bytesRead === 0)
+                break;
+            const chunk = buffer.subarray(0, bytesRead);
+            await step(Promise.all([writeCopied(hasher, chunk), compress ? writeCopied(compress, chunk) : undefined]));
+            size += bytesRead;
+            options.onProgress?.(size);
         }
-        const encodedPath = external_node_path_default().join(options.tempDir, `sqlitening-publish-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
-        try {
-            await (0,external_node_stream_promises_namespaceObject.pipeline)(source, tap, compressor(options.encoding, options.level), (0,external_node_fs_.createWriteStream)(encodedPath, { flags: 'wx' }));
-        }
-        catch (error) {
+        hasher.end();
+        compress?.end();
+        await step(Promise.all([(0,external_node_stream_promises_namespaceObject.finished)(hasher), written]));
+        const { sha256, chunkHashes } = hasher.result();
+        const encodedSize = identity ? size : (await (0,promises_.stat)(encodedPath)).size;
+        const cleanup = identity ? async () => { } : () => (0,promises_.rm)(encodedPath, { force: true });
+        return { sha256: sha256, chunkHashes: chunkHashes, size, encodedPath, encodedSize, cleanup };
+    }
+    catch (error) {
+        compress?.destroy();
+        // Once the temp file's stream has closed (it may still be opening it), so that nothing is left behind.
+        await written?.catch(() => { });
+        if (!identity)
             await (0,promises_.rm)(encodedPath, { force: true });
-            throw error;
-        }
-        const { sha256, chunkHashes } = hashes.result();
-        return {
-            sha256: sha256,
-            chunkHashes: chunkHashes,
-            size,
-            encodedPath,
-            encodedSize: (await (0,promises_.stat)(encodedPath)).size,
-            cleanup: () => (0,promises_.rm)(encodedPath, { force: true }),
-        };
+        // The cause, not a later write's "stream destroyed".
+        throw failure ?? error;
     }
     finally {
-        hashes.destroy();
+        hashes?.destroy();
+        await handle.close();
     }
+}
+/** Writes `chunk` and resolves once the stream has processed it (copied it), so the caller may reuse it. */
+function writeCopied(stream, chunk) {
+    return new Promise((resolve, reject) => {
+        stream.write(chunk, (error) => (error ? reject(error) : resolve()));
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/publish/retention.ts

@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Encoding, LATEST_KEY, manifestKey, parseManifestJson } from '@sqlitening/contract';
+import { encodeSnapshot } from '../src/publish/encode.js';
 import { publishSnapshot, type PublishOptions } from '../src/publish/publish.js';
 import { encodingSupported } from '../src/snapshot/codec.js';
 import { downloadSnapshot } from '../src/snapshot/download.js';
@@ -171,6 +172,22 @@ describe('publishSnapshot', () => {
     const refused = path.join(dir, 'proof-3.db');
     await expect(downloadSnapshot({ store, manifest: wrongRoot, destination: refused, signed: true })).rejects.toMatchObject({ code: 'checksum-mismatch' });
     expect(existsSync(refused)).toBe(false);
+  });
+});
+
+describe('encodeSnapshot', () => {
+  it('fails with the cause, leaves no temp file and stops its threads when the temp file cannot be written', async () => {
+    // Large enough for hashing threads and for the compressor to hold writes back.
+    const file = path.join(dir, 'encode-fail.bin');
+    writeFileSync(file, randomBytes(40 * 1024 * 1024));
+    const tempDir = path.join(dir, 'no-such-folder');
+    await expect(encodeSnapshot({ database: file, encoding: 'gzip', tempDir, chunkSize: 4096 })).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(existsSync(tempDir)).toBe(false);
+    // And the same file encodes where the folder exists.
+    const encoded = await encodeSnapshot({ database: file, encoding: 'gzip', tempDir: dir, chunkSize: 4096 });
+    expect(encoded.sha256).toBe(sha256(file));
+    await encoded.cleanup();
+    expect(existsSync(encoded.encodedPath)).toBe(false);
   });
 });
 

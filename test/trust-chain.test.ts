@@ -306,6 +306,9 @@ describe('rollback floors', () => {
     const sync = (...extra: string[]) =>
       runCli(['sync', '--database', live, '--git-sha', SHA_A, '--store', root, '--trust-key', pubFile, '--attempts', '1', '--json', ...extra]);
     expect((await sync()).code).toBe(0);
+    // Installed under a trusted signature, so it is re-verified by its chunk root (which finds the corruption below).
+    const state = JSON.parse(await readFile(path.join(pod, '.sqlitening', 'state.json'), 'utf8')) as { installedSignedBy: string | null };
+    expect(state.installedSignedBy).toEqual(expect.any(String));
     const v2 = sha256(live);
     await corruptByte(live, 2 * 4096 - 10);
     await writeFile(pointer, texts[0]!);

@@ -175,6 +175,7 @@ export class Agent {
       this.#state = {
         ...this.#state,
         installed: outcome.manifest ?? this.#state.installed,
+        installedSignedBy: outcome.status === 'not-modified' ? this.#state.installedSignedBy : outcome.signedBy,
         manifestEtag: outcome.status === 'not-modified' ? this.#state.manifestEtag : outcome.etag,
         lastRunAt: startedAt.toISOString(),
         lastSuccessAt: done.toISOString(),
@@ -235,14 +236,14 @@ export class Agent {
     if (!installed || (!atStart && now.getTime() - last < (this.#options.reverifyMs ?? 24 * 3_600_000))) return;
     if (!(await liveFileExists(this.paths.database))) return;
     // A live file that cannot be read is as good as a corrupt one: the full download below replaces it.
-    // With trusted keys, every manifest this agent installed was signed by one of them.
-    const signed = (this.#options.trustedKeys ?? null) !== null;
-    const ok = await reverifyLiveFile(this.paths, installed, { signed }).catch(() => false);
+    const ok = await reverifyLiveFile(this.paths, installed, { signed: this.#state.installedSignedBy !== null }).catch(() => false);
     this.#verifiedHere = true;
     this.metrics?.reverifications.inc({ result: ok ? 'ok' : 'mismatch' });
     this.#options.log?.('reverified', { ok, sha256: installed.database.sha256 });
     // A mismatch forgets the installed file (this run downloads it whole) but keeps the rollback floor.
-    this.#state = ok ? { ...this.#state, verifiedAt: now.toISOString() } : { ...this.#state, installed: null, manifestEtag: null, verifiedAt: null };
+    this.#state = ok
+      ? { ...this.#state, verifiedAt: now.toISOString() }
+      : { ...this.#state, installed: null, installedSignedBy: null, manifestEtag: null, verifiedAt: null };
   }
 
   async #heartbeat(): Promise<void> {

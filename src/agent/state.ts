@@ -25,6 +25,11 @@ const stateSchema = z.object({
   version: z.literal(1),
   /** The manifest of the installed database; null before the first install. */
   installed: manifestSchema.nullable(),
+  /**
+   * The trusted key whose signature the installed manifest carried; null when it was not checked. A file
+   * installed under a trusted signature is re-verified by its chunk root alone, as it was downloaded.
+   */
+  installedSignedBy: z.string().nullable().default(null),
   /** ETag of the manifest as last fetched, for the conditional GET. */
   manifestEtag: z.string().nullable(),
   lastRunAt: z.iso.datetime().nullable(),
@@ -51,6 +56,7 @@ export type InstallRecord = z.output<typeof installSchema>;
 export const EMPTY_STATE: AgentState = {
   version: 1,
   installed: null,
+  installedSignedBy: null,
   manifestEtag: null,
   lastRunAt: null,
   lastSuccessAt: null,

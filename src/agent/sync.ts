@@ -50,12 +50,14 @@ export type SyncOutcome =
   /** The manifest did not change since the last poll (HTTP 304). */
   | { status: 'not-modified'; manifest: Manifest | null; bytesReceived: 0 }
   /** The manifest changed, but names the database already installed. */
-  | { status: 'unchanged'; manifest: Manifest; etag: string; bytesReceived: 0 }
+  | { status: 'unchanged'; manifest: Manifest; etag: string; signedBy: string | null; bytesReceived: 0 }
   /** A new database was verified and swapped in. */
   | {
       status: 'installed';
       manifest: Manifest;
       etag: string;
+      /** The trusted key that signed the manifest; null when signatures are not checked. */
+      signedBy: string | null;
       bytesReceived: number;
       /** `delta`: the previous file and the changed pages; `full`: the whole object. */
       method: 'delta' | 'full';
@@ -169,7 +171,8 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
     },
     `${options.store.location}/${key}`,
   );
-  if (live && state.installed?.database.sha256 === manifest.database.sha256) return { status: 'unchanged', manifest, etag, bytesReceived: 0 };
+  if (live && state.installed?.database.sha256 === manifest.database.sha256)
+    return { status: 'unchanged', manifest, etag, signedBy: read.signedBy, bytesReceived: 0 };
   const installed = state.installed;
   try {
     await checkRoom(manifest, options.paths.folder, options.maxDatabaseBytes ?? DEFAULT_MAX_DATABASE_BYTES);
@@ -191,7 +194,7 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
   const found = worthReading ? await identifyFile(options.paths.database, manifest.chunks!.size) : null;
   if (found && found.sha256 === manifest.database.sha256 && chunkRoot(found.hashes) === manifest.chunks?.root) {
     await saveChunkHashes(options.paths, found.hashes);
-    return { status: 'unchanged', manifest, etag, bytesReceived: 0 };
+    return { status: 'unchanged', manifest, etag, signedBy: read.signedBy, bytesReceived: 0 };
   }
   const verify = databaseVerifier({ quickCheck: options.quickCheck === true });
   const result = await installSnapshot({
@@ -228,5 +231,13 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
   // A full download replaced the live file with one the standby has no known relation to.
   if (result.method === 'full') await discardStandby(options.paths);
   await saveChunkHashes(options.paths, result.chunkHashes);
-  return { status: 'installed', manifest, etag, bytesReceived: result.bytesReceived, method: result.method, fallback: result.fallback };
+  return {
+    status: 'installed',
+    manifest,
+    etag,
+    signedBy: read.signedBy,
+    bytesReceived: result.bytesReceived,
+    method: result.method,
+    fallback: result.fallback,
+  };
 }

@@ -45,31 +45,47 @@ export async function encodeSnapshot(options: {
   onProgress?: (bytesRead: number) => void;
 }): Promise<EncodedSnapshot> {
   const { size: fileSize } = await stat(options.database);
-  // Both hashes on other threads for large files (the pod's download does the same), so this thread only
-  // reads and feeds the compressor, which runs on libuv's pool.
-  const hashes = new HashingFileWriter(null, { chunkSize: options.chunkSize, size: fileSize });
   const identity = options.encoding === 'identity';
-  const encodedPath = identity ? options.database : path.join(options.tempDir, `sqlitening-publish-${randomBytes(6).toString('hex')}`);
+  // Settings first (an encoding this Node lacks throws here), before any thread, descriptor or temp file exists.
   const compress = identity ? null : compressor(options.encoding, options.level);
-  const written = compress ? pipeline(compress, createWriteStream(encodedPath, { flags: 'wx' })) : null;
-  // Settled by the read loop below; a failure there must not also count as unhandled here.
-  written?.catch(() => {});
+  const encodedPath = identity ? options.database : path.join(options.tempDir, `sqlitening-publish-${randomBytes(6).toString('hex')}`);
   const handle = await open(options.database, 'r');
-  let size = 0;
+  let hashes: HashingFileWriter | null = null;
+  let written: Promise<void> | null = null;
+  // The first failure of a stream, which ends the read loop whatever write it waits for: a destroyed
+  // stream may never call back a write it had taken.
+  let failure: unknown;
+  let failed: Promise<never> | null = null;
   try {
+    // Both hashes on other threads for large files (the pod's download does the same), so this thread only
+    // reads and feeds the compressor, which runs on libuv's pool.
+    const hasher = new HashingFileWriter(null, { chunkSize: options.chunkSize, size: fileSize });
+    hashes = hasher;
+    written = compress ? pipeline(compress, createWriteStream(encodedPath, { flags: 'wx' })) : null;
+    failed = new Promise<never>((_, reject) => {
+      const fail = (error: unknown) => {
+        failure ??= error;
+        reject(error);
+      };
+      written?.catch(fail);
+      hasher.once('error', fail);
+    });
+    failed.catch(() => {});
+    const step = <T>(work: Promise<T>): Promise<T> => Promise.race([work, failed!]);
     const buffer = Buffer.allocUnsafe(READ_BYTES);
+    let size = 0;
     for (;;) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, size);
       if (bytesRead === 0) break;
       const chunk = buffer.subarray(0, bytesRead);
-      await Promise.all([writeCopied(hashes, chunk), compress ? writeCopied(compress, chunk) : undefined]);
+      await step(Promise.all([writeCopied(hasher, chunk), compress ? writeCopied(compress, chunk) : undefined]));
       size += bytesRead;
       options.onProgress?.(size);
     }
-    hashes.end();
+    hasher.end();
     compress?.end();
-    await Promise.all([finished(hashes), written]);
-    const { sha256, chunkHashes } = hashes.result();
+    await step(Promise.all([finished(hasher), written]));
+    const { sha256, chunkHashes } = hasher.result();
     const encodedSize = identity ? size : (await stat(encodedPath)).size;
     const cleanup = identity ? async () => {} : () => rm(encodedPath, { force: true });
     return { sha256: sha256!, chunkHashes: chunkHashes!, size, encodedPath, encodedSize, cleanup };
@@ -78,9 +94,10 @@ export async function encodeSnapshot(options: {
     // Once the temp file's stream has closed (it may still be opening it), so that nothing is left behind.
     await written?.catch(() => {});
     if (!identity) await rm(encodedPath, { force: true });
-    throw error;
+    // The cause, not a later write's "stream destroyed".
+    throw failure ?? error;
   } finally {
-    hashes.destroy();
+    hashes?.destroy();
     await handle.close();
   }
 }

@@ -330,8 +330,10 @@ export class HashingFileWriter extends Writable {
       if (this.#current && this.#current.length > 0) this.#submit(this.#current);
       this.#current = null;
       await this.#waitUntil(() => this.#inFlight.size === 0);
-      // The file is not closed under a flush in progress; the caller's fsync makes it durable.
+      // The file is not closed under a flush in progress; the caller's fsync makes it durable. A flush that
+      // failed fails the file: the kernel reports a write-back error once, maybe only to that call.
       await this.#flushing;
+      if (this.#failure) throw this.#failure;
       if (this.#worker && this.#wholeFile) {
         this.#worker.postMessage({ type: 'end' });
         await this.#waitUntil(() => this.#digest !== undefined);
