@@ -160,6 +160,17 @@ describe('files the app cannot use', () => {
     expect((await readdir(pod)).filter((f) => /-(wal|shm|journal)$|download/.test(f))).toEqual([]);
   });
 
+  it('refuses an uncompressed object whose size is not the database size, before downloading it', async () => {
+    await plant(Buffer.alloc(8192, 0x41), { size: 4096 });
+    const before = server.requests;
+    const result = await sync();
+    expect(errorOf(result)?.code).toBe('size-mismatch');
+    expect(String(errorOf(result)?.message)).toContain('an identity object is the database');
+    // The manifest only: the object, which could be any size, is not asked for.
+    expect(server.requests - before).toBe(1);
+    expect(existsSync(live())).toBe(false);
+  });
+
   it('refuses a file that is not SQLite at all (exit 3, one download, not retried)', async () => {
     const manifest = await plant(Buffer.alloc(8192, 0x41));
     const before = server.requests;
