@@ -32497,6 +32497,10 @@ async function downloadSnapshot(options) {
     const { manifest, store } = options;
     const what = `snapshot ${manifest.object.key}`;
     const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
+    const identity = manifest.object.encoding === 'identity';
+    if (identity && manifest.object.size !== manifest.database.size) {
+        throw new errors/* SizeMismatchError */.Au(`${what} (an identity object is the database)`, manifest.database.size, manifest.object.size);
+    }
     let bytesReceived = 0;
     let chunkHashes = null;
     await replaceAtomically(external_node_path_default().resolve(options.destination), (temp) => withDeadline(what, limits.deadlineMs, limits.signal, async (signal) => {
@@ -32516,16 +32520,16 @@ async function downloadSnapshot(options) {
             }
             options.onProgress?.(bytes);
         });
-        const decoded = new LimitedCounter(manifest.database.size, what, false);
+        // A stored copy is the database itself (checked above): no decoder, and the stored-bytes limit is the database's.
+        const decoding = identity ? [] : [decompressor(manifest.object.encoding), new LimitedCounter(manifest.database.size, what, false)];
         // The chunk root is always checked (later deltas start from the page hashes); the whole-file SHA-256,
         // which the pod reports as its database's, too unless a trusted signature binds it to the root.
         const wholeFile = !(options.signed === true && manifest.chunks);
-        const decoder = decompressor(manifest.object.encoding);
         const handle = await (0,promises_.open)(temp, 'wx');
         // Made last: it starts threads, which only the pipeline (or the finally below) ends.
         const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, size: manifest.database.size, wholeFile, reclaim: false });
         try {
-            await (0,external_node_stream_promises_namespaceObject.pipeline)(result.body, stallWatchdog(what, limits.stallTimeoutMs), received, decoder, decoded, writer, { signal });
+            await (0,external_node_stream_promises_namespaceObject.pipeline)([result.body, stallWatchdog(what, limits.stallTimeoutMs), received, ...decoding, writer], { signal });
             if (received.bytes !== manifest.object.size)
                 throw new errors/* SizeMismatchError */.Au(`${what} (stored bytes)`, manifest.object.size, received.bytes);
             const written = writer.result();
