@@ -21,7 +21,7 @@ import { reclaimReadBuffers } from '../reclaim-buffers.js';
  * pool's size whatever the file's. Measured (bench/sync.js): copying each
  * block to a worker (structured clone) and the garbage it left cost more than
  * the hashing itself, and a pipeline of many small transforms cost more again.
- * Where SHA-256 is fast, one thread does all the hashing: a thread costs about
+ * Where SHA-256 is fast, one thread does all the hashing: a thread costs 9 to
  * 12 MiB of resident memory, and on two cores the store, the stream and the
  * hashes already share them (1 GiB: peak RSS 105 → 93 MiB, no slower). Where
  * it is slow and both hashes are asked for, each gets a thread.
