@@ -31993,9 +31993,9 @@ class HashingFileWriter extends external_node_stream_.Writable {
         this.#chunkSize = options.chunkSize;
         this.#reclaim = options.reclaim ?? true;
         this.#flushEvery = options.flushEvery ?? FLUSH_EVERY_BYTES;
-        this.#inlineWhole = wholeFile ? (0,external_node_crypto_.createHash)('sha256') : null;
         const blockBytes = options.chunkSize ? Math.max(options.chunkSize, Math.floor(BLOCK_BYTES / options.chunkSize) * options.chunkSize) : BLOCK_BYTES;
         const threaded = options.threaded ?? options.size >= THREADED_FROM;
+        this.#inlineWhole = wholeFile && !threaded ? (0,external_node_crypto_.createHash)('sha256') : null;
         const poolBlocks = threaded ? POOL_BLOCKS : 2;
         this.#blocks = Array.from({ length: poolBlocks }, (_, index) => ({
             index,

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { constants as zlibConstants, deflateRawSync, gunzipSync, gzipSync } from 'node:zlib';
 import { type Manifest, manifestKey, parseManifestJson, serializeManifest } from '@sqlitening/contract';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Agent } from '../src/agent/agent.js';
+import { Agent, type AgentOptions } from '../src/agent/agent.js';
 import { buildAndPublish } from '../src/action/run-action.js';
 import type { BuildSettings } from '../src/action/settings.js';
 import { publishSnapshot } from '../src/publish/publish.js';
@@ -92,7 +92,7 @@ async function history(): Promise<{ file: string; v1: Manifest; v2: Manifest; v3
   return { file, v1, v2, v3 };
 }
 
-async function openAgent(options: { noDelta?: boolean; reverifyAtStart?: boolean } = {}): Promise<Agent> {
+async function openAgent(options: Pick<AgentOptions, 'noDelta' | 'reverifyAtStart' | 'limits'> = {}): Promise<Agent> {
   agent = await Agent.open({ store: new HttpStore({ baseUrl: server.url }), database: live(), appGitSha: SHA_A, attempts: 1, ...options });
   return agent;
 }
@@ -233,13 +233,7 @@ describe('the pod applies deltas', () => {
       const file = path.join(dir, `build-${n}.db`);
       makeContentDatabase(file, 2000, 1);
       await publish(file);
-      agent = await Agent.open({
-        store: new HttpStore({ baseUrl: server.url }),
-        database: live(),
-        appGitSha: SHA_A,
-        attempts: 1,
-        limits: { stallTimeoutMs: 1000, deadlineMs: 3_600_000 },
-      });
+      agent = await openAgent({ limits: { stallTimeoutMs: 1000, deadlineMs: 3_600_000 } });
       expect((await agent.runOnce()).ok).toBe(true);
       refresh(file, 2);
       const v2 = await publish(file);
@@ -256,7 +250,7 @@ describe('the pod applies deltas', () => {
     const file = path.join(dir, `build-${n}.db`);
     makeContentDatabase(file, 2000, 1);
     await publish(file);
-    agent = await Agent.open({ store: new HttpStore({ baseUrl: server.url }), database: live(), appGitSha: SHA_A, attempts: 1 });
+    agent = await openAgent();
     await agent.runOnce();
     refresh(file, 2);
     const v2 = await publish(file);
@@ -502,13 +496,7 @@ describe('hostile and corrupt format-2 deltas fall back to the full object', () 
     const file = path.join(dir, `build-${n}.db`);
     makeContentDatabase(file, 2000, 1);
     const v1 = await publish(file);
-    agent = await Agent.open({
-      store: new HttpStore({ baseUrl: server.url }),
-      database: live(),
-      appGitSha: SHA_A,
-      attempts: 1,
-      limits: { stallTimeoutMs: 1000, deadlineMs: 3_600_000 },
-    });
+    agent = await openAgent({ limits: { stallTimeoutMs: 1000, deadlineMs: 3_600_000 } });
     expect((await agent.runOnce()).ok).toBe(true);
     const base = keep(file, 'base');
     refreshWithInserts(file, 2);

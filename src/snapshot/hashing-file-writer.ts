@@ -157,9 +157,9 @@ export class HashingFileWriter extends Writable {
     this.#chunkSize = options.chunkSize;
     this.#reclaim = options.reclaim ?? true;
     this.#flushEvery = options.flushEvery ?? FLUSH_EVERY_BYTES;
-    this.#inlineWhole = wholeFile ? createHash('sha256') : null;
     const blockBytes = options.chunkSize ? Math.max(options.chunkSize, Math.floor(BLOCK_BYTES / options.chunkSize) * options.chunkSize) : BLOCK_BYTES;
     const threaded = options.threaded ?? options.size >= THREADED_FROM;
+    this.#inlineWhole = wholeFile && !threaded ? createHash('sha256') : null;
     const poolBlocks = threaded ? POOL_BLOCKS : 2;
     this.#blocks = Array.from({ length: poolBlocks }, (_, index) => ({
       index,
