@@ -26,13 +26,18 @@ export async function replaceAtomically(target: string, write: (temp: string) =>
   const temp = path.join(folder, options.tempName ?? `.${path.basename(target)}.tmp-${randomBytes(6).toString('hex')}`);
   try {
     await write(temp);
-    await fsyncPath(temp);
-    await rename(temp, target);
-    await fsyncPath(folder);
+    await renameInto(temp, target);
   } catch (error) {
     await rm(temp, { force: true });
     throw error;
   }
+}
+
+/** Makes a finished temp file `target`, durably: fsync, rename (atomic for readers), fsync of the folder. */
+export async function renameInto(temp: string, target: string): Promise<void> {
+  await fsyncPath(temp);
+  await rename(temp, target);
+  await fsyncPath(path.dirname(target));
 }
 
 /**

@@ -12,7 +12,8 @@ import { readState, writeState, type AgentState } from './state.js';
 import { raiseFloor } from '../snapshot/accept-manifest.js';
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transfer-limits.js';
 import { reverifyLiveFile } from './live-hashes.js';
-import { discardUntrustedStandby } from './standby.js';
+import { rollBackInterruptedInstall } from './install-in-place.js';
+import { removeInstallLeftovers } from './live-install.js';
 import { liveFileExists, removeStaleTemps, syncOnce, type SyncOutcome } from './sync.js';
 import { readTasks, touchTask } from './tasks.js';
 
@@ -102,7 +103,10 @@ export class Agent {
     try {
       const removed = await removeStaleTemps(paths.folder);
       if (removed.length) options.log?.('cleanup', { removed });
-      await discardUntrustedStandby(paths);
+      // An install killed mid-way: SQLite rolls the live file back from its journal, as any connection would.
+      const rollback = await rollBackInterruptedInstall(paths.database);
+      if (rollback !== 'none') options.log?.('recovered', { journal: rollback });
+      await removeInstallLeftovers(paths);
       const metrics = options.metrics === false ? null : await import('./metrics.js');
       return new Agent(options, paths, release, await readState(paths.state), metrics);
     } catch (error) {
@@ -202,7 +206,9 @@ export class Agent {
         sha256: outcome.manifest?.database.sha256 ?? null,
         bytes: outcome.bytesReceived,
         store: source.index,
-        ...(outcome.status === 'installed' ? { method: outcome.method, objectBytes: outcome.manifest.object.size, fallback: outcome.fallback } : {}),
+        ...(outcome.status === 'installed'
+          ? { method: outcome.method, objectBytes: outcome.manifest.object.size, fallback: outcome.fallback, replaced: outcome.replaced }
+          : {}),
       });
       result = { ok: true, outcome };
     } catch (error) {

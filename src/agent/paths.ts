@@ -20,12 +20,8 @@ export interface AgentPaths {
   chunksOf: string;
   /** `.sqlitening/`: the agent's own files, on the database's file system. */
   meta: string;
-  /** The file that was live before the last install, patched into the next one (see standby.ts). */
-  standby: string;
-  /** What the standby lacks to be the live file (JSON); absent: the standby is not to be used. */
-  standbyRecord: string;
-  /** A second name of the live file during a swap. */
-  standbyNext: string;
+  /** A delta's pages, held here until the manifest's root proves them (see staged-pages.ts). */
+  staging: string;
 }
 
 export function agentPaths(database: string): AgentPaths {
@@ -42,9 +38,7 @@ export function agentPaths(database: string): AgentPaths {
     chunks: path.join(meta, 'chunks.bin'),
     chunksOf: path.join(meta, 'chunks.of'),
     meta,
-    standby: path.join(meta, 'standby.db'),
-    standbyRecord: path.join(meta, 'standby.json'),
-    standbyNext: path.join(meta, 'standby.next'),
+    staging: path.join(meta, 'incoming.pages'),
   };
 }
 

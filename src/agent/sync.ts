@@ -3,7 +3,7 @@ import { access, readdir, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { type DeltaInfo, formatBytes, LATEST_KEY, type Manifest, manifestKey } from '@sqlitening/contract';
 import { liveChunkHashes, saveChunkHashes } from './live-hashes.js';
-import { applyDeltaWithStandby, discardStandby } from './standby.js';
+import { installDelta, type LiveInstallOptions, placeDownload } from './live-install.js';
 import { DatabaseError, ExpiredManifestError, NotFoundError, TooLargeError } from '../errors.js';
 import { acceptManifest } from '../snapshot/accept-manifest.js';
 import type { TrustedKey } from '../signing/keys.js';
@@ -63,6 +63,8 @@ export type SyncOutcome =
       method: 'delta' | 'full';
       /** Why an offered delta was not used, when the full object was fetched after all. */
       fallback: string | null;
+      /** Why the live file was replaced by a new file rather than written in place (connections opened before keep the old one); null: in place, or no live file. */
+      replaced: string | null;
     };
 
 /** The key a pod polls: its commit's manifest, or `latest.json` when any commit will do. */
@@ -174,14 +176,7 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
   if (live && state.installed?.database.sha256 === manifest.database.sha256)
     return { status: 'unchanged', manifest, etag, signedBy: read.signedBy, bytesReceived: 0 };
   const installed = state.installed;
-  try {
-    await checkRoom(manifest, options.paths.folder, options.maxDatabaseBytes ?? DEFAULT_MAX_DATABASE_BYTES);
-  } catch (error) {
-    // The standby is a second copy kept to make deltas cheap, never worth failing an install for.
-    if (!(error instanceof TooLargeError && error.code === 'disk-full') || !(await liveFileExists(options.paths.standby))) throw error;
-    await discardStandby(options.paths);
-    await checkRoom(manifest, options.paths.folder, options.maxDatabaseBytes ?? DEFAULT_MAX_DATABASE_BYTES);
-  }
+  await checkRoom(manifest, options.paths.folder, options.maxDatabaseBytes ?? DEFAULT_MAX_DATABASE_BYTES);
   // A live file the state does not know (one baked into the app's image, or a lost state): what it holds is
   // found by reading it, and it is then a delta base like any other; the root proves the result either way.
   // Read only when that can help: a delta is offered, or the file may be this very snapshot (same size).
@@ -197,30 +192,34 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
     return { status: 'unchanged', manifest, etag, signedBy: read.signedBy, bytesReceived: 0 };
   }
   const verify = databaseVerifier({ quickCheck: options.quickCheck === true });
+  let replaced: string | null = null;
+  const inPlace: LiveInstallOptions = {
+    paths: options.paths,
+    store: options.store,
+    manifest,
+    limits: options.limits,
+    verify,
+    quickCheck: options.quickCheck === true,
+    onReplaced: (reason) => {
+      replaced = reason;
+    },
+  };
+  const base =
+    live && installed
+      ? { sha256: installed.database.sha256, chunkHashes: () => liveChunkHashes(options.paths, installed) }
+      : found
+        ? { sha256: found.sha256, chunkHashes: async () => found.hashes }
+        : null;
   const result = await installSnapshot({
     store: options.store,
     manifest,
     destination: options.paths.database,
-    base:
-      live && installed
-        ? {
-            sha256: installed.database.sha256,
-            chunkHashes: () => liveChunkHashes(options.paths, installed),
-            applyDelta: (delta, baseHashes) =>
-              applyDeltaWithStandby(options.paths, {
-                store: options.store,
-                manifest,
-                delta,
-                installed,
-                baseHashes,
-                limits: options.limits,
-                verify,
-                onProgress: (bytes) => options.onProgress?.(bytes, delta.size),
-              }),
-          }
-        : found
-          ? { sha256: found.sha256, chunkHashes: async () => found.hashes }
-          : null,
+    // A live file that apps may hold open takes the new pages in place (see live-install.ts).
+    base: base && {
+      ...base,
+      applyDelta: (delta, baseHashes) => installDelta({ ...inPlace, onProgress: (bytes) => options.onProgress?.(bytes, delta.size) }, delta, baseHashes),
+    },
+    place: live ? (temp, hashes) => placeDownload(inPlace, temp, hashes, async () => (base ? base.chunkHashes() : null)) : undefined,
     noDelta: options.noDelta === true,
     signed: read.signedBy !== null,
     limits: options.limits,
@@ -228,8 +227,6 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
     onProgress: options.onProgress,
     onDeltaFailed: options.onDeltaFailed,
   });
-  // A full download replaced the live file with one the standby has no known relation to.
-  if (result.method === 'full') await discardStandby(options.paths);
   await saveChunkHashes(options.paths, result.chunkHashes);
   return {
     status: 'installed',
@@ -239,5 +236,6 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
     bytesReceived: result.bytesReceived,
     method: result.method,
     fallback: result.fallback,
+    replaced,
   };
 }

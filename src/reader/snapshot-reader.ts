@@ -8,46 +8,38 @@ export interface SnapshotReaderOptions {
    * checks reads use the open handle. @default 100
    */
   checkIntervalMs?: number;
-  /**
-   * Hold SQLite's shared lock for the handle's life (`locking_mode=EXCLUSIVE`
-   * on a read-only handle) instead of taking and dropping it around every
-   * statement. Safe because the agent never writes the live file in place (it
-   * renames a new one over it); the file that was live before is written again
-   * (as the agent's standby) only under SQLite's exclusive lock, which this
-   * lock keeps it from taking. Measured about 7x faster for point reads. A
-   * handle left on an old file (no reads since a swap) makes the agent apply
-   * its next delta to a copy instead.
-   * @default true
-   */
-  holdLock?: boolean;
   /** Called after each reopen on a new snapshot. */
   onSwap?: (info: { inode: number; reopens: number }) => void;
 }
 
 /**
- * A read-only better-sqlite3 handle on the live database that follows the
- * agent's swaps: when the file's inode changes (a new snapshot was renamed
- * over it), the next read opens the new file and closes the old handle.
+ * A read-only better-sqlite3 handle on the live database. The agent writes
+ * each new snapshot into the live file under SQLite's own lock and journal,
+ * so any handle (this one or a plain `new Database(path)`) reads one whole
+ * snapshot per transaction and the newest at its next one. Where the agent
+ * had to put a new file in place instead (the first install, a page size
+ * change), a plain handle keeps reading the old file; this one notices (the
+ * file's inode changed) and reopens at its next read.
  *
- * Use `read(db => …)` for everything one request reads: all of it comes from
- * one snapshot, because an open handle keeps reading the file it opened even
- * after a rename replaces it. Do not keep statements or iterators across
- * `read` calls; prepare them inside, or cache them per handle (see `handle`).
+ * Use `read(db => …)` for everything one request reads, and read inside one
+ * transaction (`db.transaction(fn)()`) when several statements must see the
+ * same snapshot: as with any SQLite database, an install may land between
+ * two statements. Do not keep statements or iterators across `read` calls;
+ * prepare them inside, or cache them per handle (see `handle`).
  */
 export class SnapshotReader {
   readonly #path: string;
   readonly #interval: number;
-  readonly #holdLock: boolean;
   readonly #onSwap: SnapshotReaderOptions['onSwap'];
   #db: Database.Database | undefined;
   #inode = -1;
   #checkedAt = Number.NEGATIVE_INFINITY;
   #reopens = 0;
+  readonly #transactions = new WeakMap<Database.Database, (run: (db: Database.Database) => unknown) => unknown>();
 
   constructor(path: string, options: SnapshotReaderOptions = {}) {
     this.#path = path;
     this.#interval = options.checkIntervalMs ?? 100;
-    this.#holdLock = options.holdLock ?? true;
     this.#onSwap = options.onSwap;
   }
 
@@ -70,7 +62,6 @@ export class SnapshotReader {
     }
     if (this.#db && inode === this.#inode) return this.#db;
     const next = new Database(this.#path, { readonly: true, fileMustExist: true });
-    if (this.#holdLock) next.pragma('locking_mode = EXCLUSIVE');
     const previous = this.#db;
     this.#db = next;
     this.#inode = inode;
@@ -81,9 +72,15 @@ export class SnapshotReader {
     return next;
   }
 
-  /** Runs `fn` against one snapshot and returns its result. */
+  /** Runs `fn` in one read transaction (so against one snapshot) and returns its result; `fn` must not be async. */
   read<T>(fn: (db: Database.Database) => T): T {
-    return fn(this.handle());
+    const db = this.handle();
+    let transaction = this.#transactions.get(db);
+    if (!transaction) {
+      transaction = db.transaction((run: (db: Database.Database) => unknown) => run(db));
+      this.#transactions.set(db, transaction);
+    }
+    return transaction(fn) as T;
   }
 
   close(): void {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants, readSync, writeSync } from 'node:fs';
-import { copyFile, type FileHandle, open } from 'node:fs/promises';
+import { copyFile, open } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -50,21 +50,41 @@ export interface WrittenDelta {
  */
 const INFLATE_TOGETHER_BYTES = 256 * 1024;
 
+/** Where a delta's pages go: a file holding the base's bytes, or pages staged beside the live file. */
+export interface PageTarget {
+  /** Reads page `page` as it stands (the base's bytes, or the delta's once written) into `into` at `at`. */
+  readPage(page: number, into: Buffer, at: number): void;
+  /** Writes the new bytes of page `index`. */
+  writePage(index: number, bytes: Buffer): void;
+}
+
+/** A target that is one file holding the base's bytes, written at the pages' offsets. */
+export function filePages(fd: number, pageSize: number): PageTarget {
+  return {
+    readPage(page, into, at) {
+      const bytesRead = readSync(fd, into, at, pageSize, page * pageSize);
+      if (bytesRead !== pageSize) throw new Error(`short read of page ${page}: ${bytesRead} of ${pageSize} bytes`);
+    },
+    writePage(index, bytes) {
+      const bytesWritten = writeSync(fd, bytes, 0, bytes.length, index * pageSize);
+      // The hash is of the bytes written: a short write would leave a page the root does not describe.
+      if (bytesWritten !== bytes.length) throw new Error(`short write of page ${index}: ${bytesWritten} of ${bytes.length} bytes`);
+    },
+  };
+}
+
 /**
- * Fetches a delta and writes its pages into `handle` at their offsets (the
- * handle holds the base's bytes), then sets the new length. A format-2
- * record's page is inflated with the pages it names, read from the handle
- * as they stand. Hashes each page it writes into a copy of the base's
- * hashes, so the root over the result proves the whole file for
- * milliseconds of hashing.
+ * Fetches a delta and writes its pages into `target`. A format-2 record's
+ * page is inflated with the pages it names, read from the target as they
+ * stand. Hashes each page it writes into a copy of the base's hashes, and
+ * checks the root over the result: the whole new file is proven for
+ * milliseconds of hashing. The caller sets the new length.
  */
 export async function writeDeltaPages(
-  handle: FileHandle,
+  target: PageTarget,
   options: Pick<ApplyDeltaOptions, 'store' | 'manifest' | 'delta' | 'baseHashes' | 'onProgress'> & {
     signal: AbortSignal;
     stallTimeoutMs: number;
-    /** Receives each page number as it is written, also when the delta then fails (to undo them). */
-    written?: number[];
   },
 ): Promise<WrittenDelta> {
   const { manifest, delta, store } = options;
@@ -76,7 +96,6 @@ export async function writeDeltaPages(
   const basePageCount = options.baseHashes.length / HASH_BYTES;
   const hashes = Buffer.alloc(chunks.count * HASH_BYTES);
   options.baseHashes.copy(hashes, 0, 0, Math.min(options.baseHashes.length, hashes.length));
-  const written: number[] = options.written ?? [];
   const result = await store.get(delta.key, { signal: options.signal });
   if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
   const received = new LimitedCounter(delta.size, `${what} (stored bytes)`, false, options.onProgress);
@@ -98,20 +117,15 @@ export async function writeDeltaPages(
     };
     if (JSON.stringify(expected) !== JSON.stringify(got)) throw new ChecksumMismatchError(`${what} header`, JSON.stringify(expected), JSON.stringify(got));
   };
-  // Pages are read and written synchronously, at their offsets: from and to the page cache that takes
-  // microseconds, where a FileHandle call through the thread pool costs several times that (measured with
-  // bench/delta.js), and the file then always holds what was written, which a format-2 record's dictionary
-  // pages are read from (the parser has checked that each is a base page or one this delta wrote).
-  const fd = handle.fd;
-  const readPage = (page: number, into: Buffer, at: number): void => {
-    const bytesRead = readSync(fd, into, at, chunks.size, page * chunks.size);
-    if (bytesRead !== chunks.size) throw new Error(`short read of page ${page}: ${bytesRead} of ${chunks.size} bytes`);
-  };
+  // Pages are read and written synchronously: from and to the page cache that takes microseconds, where a
+  // FileHandle call through the thread pool costs several times that (measured with bench/delta.js), and the
+  // target then always holds what was written, which a format-2 record's dictionary pages are read from (the
+  // parser has checked that each is a base page or one this delta wrote).
+  const readPage = (page: number, into: Buffer, at: number): void => target.readPage(page, into, at);
+  const written: number[] = [];
   const writePage = (index: number, page: Buffer): void => {
     written.push(index);
-    const bytesWritten = writeSync(fd, page, 0, page.length, index * chunks.size);
-    // The hash is of the bytes written: a short write would leave a page the root does not describe.
-    if (bytesWritten !== page.length) throw new Error(`short write of page ${index}: ${bytesWritten} of ${page.length} bytes`);
+    target.writePage(index, page);
     hashChunk(page).copy(hashes, index * HASH_BYTES);
   };
   /** A batch of records: format-2 ones inflated together as far as none names a page another of them writes. */
@@ -163,7 +177,6 @@ export async function writeDeltaPages(
     { signal: options.signal },
   );
   if (received.bytes !== delta.size) throw new SizeMismatchError(`${what} (stored bytes)`, delta.size, received.bytes);
-  await handle.truncate(manifest.database.size);
   const root = chunkRoot(hashes);
   if (root !== chunks.root) throw new ChecksumMismatchError(`${what} applied (chunk root)`, chunks.root, root);
   return { bytesReceived: received.bytes, chunkHashes: hashes, pages: written };
@@ -175,7 +188,8 @@ export async function writeDeltaPages(
  * the delta's pages written over it (see {@link writeDeltaPages}), then
  * `verify`, fsync, rename. Any failure removes the temp file; the base is
  * never written. The copy makes this cost follow the file's size where there
- * are no reflinks; the agent avoids it with a standby copy (agent/standby.ts).
+ * are no reflinks; the agent instead writes the changed pages into the live
+ * file under SQLite's lock and journal (agent/install-in-place.ts).
  */
 export async function applyDelta(options: ApplyDeltaOptions): Promise<WrittenDelta> {
   const { delta } = options;
@@ -189,7 +203,12 @@ export async function applyDelta(options: ApplyDeltaOptions): Promise<WrittenDel
         await copyFile(options.base, temp, constants.COPYFILE_FICLONE);
         const handle = await open(temp, 'r+');
         try {
-          written = await writeDeltaPages(handle, { ...options, signal, stallTimeoutMs: limits.stallTimeoutMs });
+          written = await writeDeltaPages(filePages(handle.fd, options.manifest.chunks?.size ?? 0), {
+            ...options,
+            signal,
+            stallTimeoutMs: limits.stallTimeoutMs,
+          });
+          await handle.truncate(options.manifest.database.size);
         } finally {
           await handle.close();
         }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Manifest } from '@sqlitening/contract';
@@ -43,14 +43,19 @@ export interface DownloadOptions {
   signed?: boolean | undefined;
   /** Runs on the verified temp file before it is renamed into place (the agent runs `quick_check`). */
   verify?: (file: string) => void | Promise<void>;
+  /**
+   * Puts the verified temp file in place some other way than renaming it over `destination` (the agent
+   * writes its changed pages into the live file); the temp file is removed after. Absent: the rename.
+   */
+  place?: ((temp: string, chunkHashes: Buffer | null) => Promise<void>) | undefined;
 }
 
 /**
  * Streams a snapshot from the store into a temp file beside `destination`,
  * decoding and hashing on the way (never the whole file in memory), checks
- * sizes and SHA-256 against the manifest, runs `verify`, fsyncs, and renames
- * it into place. On any failure the temp file is removed and `destination`
- * is untouched.
+ * sizes and SHA-256 against the manifest, runs `verify`, then fsyncs and
+ * renames it into place (or hands it to `place`). On any failure the temp
+ * file is removed and `destination` is untouched.
  */
 export async function downloadSnapshot(options: DownloadOptions): Promise<{ bytesReceived: number; chunkHashes: Buffer | null }> {
   const { manifest, store } = options;
@@ -62,53 +67,63 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
   }
   let bytesReceived = 0;
   let chunkHashes: Buffer | null = null;
-  await replaceAtomically(
-    path.resolve(options.destination),
-    (temp) =>
-      withDeadline(what, limits.deadlineMs, limits.signal, async (signal) => {
-        const result = await store.get(manifest.object.key, { signal });
-        if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
-        // Read buffers are freed by the bytes received, not decoded: a compressed object decodes to about five
-        // times its size, and a collection per decoded block came too late for the socket's buffers and too
-        // often for the decoder's, which it moved to the old generation (measured, 1 GiB: gzip 108 → 95 MiB
-        // peak, raw unchanged at 93).
-        let reclaimedAt = 0;
-        const reclaimEvery = reclaimEveryBytes(manifest.object.encoding);
-        const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, (bytes) => {
-          if (bytes - reclaimedAt >= reclaimEvery) {
-            reclaimedAt = bytes;
-            reclaimReadBuffers();
-          }
-          options.onProgress?.(bytes);
-        });
-        // A stored copy is the database itself (checked above): no decoder, and the stored-bytes limit is the database's.
-        const decoding = identity ? [] : [decompressor(manifest.object.encoding), new LimitedCounter(manifest.database.size, what, false)];
-        // The chunk root is always checked (later deltas start from the page hashes); the whole-file SHA-256,
-        // which the pod reports as its database's, too unless a trusted signature binds it to the root.
-        const wholeFile = !(options.signed === true && manifest.chunks);
-        const handle = await open(temp, 'wx');
-        // Made last: it starts threads, which only the pipeline (or the finally below) ends.
-        const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, size: manifest.database.size, wholeFile, reclaim: false });
-        try {
-          await pipeline([result.body, stallWatchdog(what, limits.stallTimeoutMs), received, ...decoding, writer], { signal });
-          if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
-          const written = writer.result();
-          if (written.bytes !== manifest.database.size) throw new SizeMismatchError(what, manifest.database.size, written.bytes);
-          if (written.sha256 !== null && written.sha256 !== manifest.database.sha256)
-            throw new ChecksumMismatchError(what, manifest.database.sha256, written.sha256);
-          if (manifest.chunks && written.chunkHashes) {
-            chunkHashes = written.chunkHashes;
-            const root = chunkRoot(chunkHashes);
-            if (root !== manifest.chunks.root) throw new ChecksumMismatchError(`${what} (chunk root)`, manifest.chunks.root, root);
-          }
-        } finally {
-          writer.destroy();
-          await handle.close();
+  const destination = path.resolve(options.destination);
+  const tempName = `${DOWNLOAD_TEMP_MARK}${randomBytes(6).toString('hex')}`;
+  const download = (temp: string): Promise<void> =>
+    withDeadline(what, limits.deadlineMs, limits.signal, async (signal) => {
+      const result = await store.get(manifest.object.key, { signal });
+      if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
+      // Read buffers are freed by the bytes received, not decoded: a compressed object decodes to about five
+      // times its size, and a collection per decoded block came too late for the socket's buffers and too
+      // often for the decoder's, which it moved to the old generation (measured, 1 GiB: gzip 108 → 95 MiB
+      // peak, raw unchanged at 93).
+      let reclaimedAt = 0;
+      const reclaimEvery = reclaimEveryBytes(manifest.object.encoding);
+      const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, (bytes) => {
+        if (bytes - reclaimedAt >= reclaimEvery) {
+          reclaimedAt = bytes;
+          reclaimReadBuffers();
         }
-        await options.verify?.(temp);
-        bytesReceived = received.bytes;
-      }),
-    { tempName: `${DOWNLOAD_TEMP_MARK}${randomBytes(6).toString('hex')}` },
-  );
+        options.onProgress?.(bytes);
+      });
+      // A stored copy is the database itself (checked above): no decoder, and the stored-bytes limit is the database's.
+      const decoding = identity ? [] : [decompressor(manifest.object.encoding), new LimitedCounter(manifest.database.size, what, false)];
+      // The chunk root is always checked (later deltas start from the page hashes); the whole-file SHA-256,
+      // which the pod reports as its database's, too unless a trusted signature binds it to the root.
+      const wholeFile = !(options.signed === true && manifest.chunks);
+      const handle = await open(temp, 'wx');
+      // Made last: it starts threads, which only the pipeline (or the finally below) ends.
+      const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, size: manifest.database.size, wholeFile, reclaim: false });
+      try {
+        await pipeline([result.body, stallWatchdog(what, limits.stallTimeoutMs), received, ...decoding, writer], { signal });
+        if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
+        const written = writer.result();
+        if (written.bytes !== manifest.database.size) throw new SizeMismatchError(what, manifest.database.size, written.bytes);
+        if (written.sha256 !== null && written.sha256 !== manifest.database.sha256)
+          throw new ChecksumMismatchError(what, manifest.database.sha256, written.sha256);
+        if (manifest.chunks && written.chunkHashes) {
+          chunkHashes = written.chunkHashes;
+          const root = chunkRoot(chunkHashes);
+          if (root !== manifest.chunks.root) throw new ChecksumMismatchError(`${what} (chunk root)`, manifest.chunks.root, root);
+        }
+      } finally {
+        writer.destroy();
+        await handle.close();
+      }
+      await options.verify?.(temp);
+      bytesReceived = received.bytes;
+    });
+  const { place } = options;
+  if (!place) {
+    await replaceAtomically(destination, download, { tempName });
+    return { bytesReceived, chunkHashes };
+  }
+  const temp = path.join(path.dirname(destination), tempName);
+  try {
+    await download(temp);
+    await place(temp, chunkHashes);
+  } finally {
+    await rm(temp, { force: true });
+  }
   return { bytesReceived, chunkHashes };
 }

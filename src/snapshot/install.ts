@@ -14,8 +14,9 @@ export interface InstallBase {
   /** Its chunk hashes, proven against a root; null when they cannot be had (then no delta). Called only if a delta applies. */
   chunkHashes: () => Promise<Buffer | null>;
   /**
-   * Applies a delta to the destination some other way than on a fresh copy of it (the agent's standby);
-   * absent: {@link applyDelta}. Either way the destination is replaced whole or not at all.
+   * Applies a delta to the destination some other way than on a fresh copy of it (the agent: into the
+   * live file, journaled); absent: {@link applyDelta}. Either way the destination becomes the new
+   * snapshot whole or not at all.
    */
   applyDelta?: (delta: DeltaInfo, baseHashes: Buffer) => Promise<WrittenDelta>;
 }
@@ -35,6 +36,8 @@ export interface InstallOptions {
   limits: TransferLimits;
   /** Runs on the finished temp file before the rename (the header, `quick_check` if asked). */
   verify: (file: string) => Promise<void>;
+  /** Puts a verified full download in place other than by rename (see `DownloadOptions.place`). */
+  place?: ((temp: string, chunkHashes: Buffer | null) => Promise<void>) | undefined;
   /** Encoded bytes received so far, of `total` (the delta's or the full object's size). */
   onProgress?: ((bytes: number, total: number) => void) | undefined;
   /** A delta was tried and failed; the full object follows. */
@@ -64,7 +67,7 @@ export function chooseDelta(manifest: Manifest, baseSha256: string): DeltaInfo |
  * Brings the destination to the snapshot a manifest names: a delta from what
  * it holds when the manifest offers one, else (or when the delta fails in any
  * way: missing, corrupt, stalled, the wrong base) the whole object, in the
- * same call. Either way the file is replaced whole or not at all. The one
+ * same call. Either way the file becomes the new snapshot whole or not at all. The one
  * install step of `sync`, the agent and `pull`.
  */
 export async function installSnapshot(options: InstallOptions): Promise<InstallResult> {
@@ -102,6 +105,7 @@ export async function installSnapshot(options: InstallOptions): Promise<InstallR
     signed: options.signed,
     limits: options.limits,
     verify: options.verify,
+    place: options.place,
     onProgress: (bytes) => options.onProgress?.(bytes, manifest.object.size),
   });
   return { method: 'full', bytesReceived, chunkHashes, fallback };

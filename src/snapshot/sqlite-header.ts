@@ -18,26 +18,31 @@ export async function checkSqliteHeader(file: string, what: string): Promise<{ p
     const { size } = await handle.stat();
     const header = Buffer.alloc(HEADER_SIZE);
     const { bytesRead } = await handle.read(header, 0, HEADER_SIZE, 0);
-    const reject = (problem: string): never => {
-      throw new DatabaseError(`${what} is not an installable SQLite database: ${problem}`, 'not-a-database');
-    };
-    if (bytesRead < HEADER_SIZE) reject(`expected at least a ${HEADER_SIZE}-byte header, got ${size} bytes`);
-    if (!header.subarray(0, 16).equals(MAGIC)) reject('expected the header "SQLite format 3", got other bytes');
-    const raw = header.readUInt16BE(16);
-    const pageSize = raw === 1 ? 65_536 : raw;
-    if (pageSize < 512 || pageSize > 65_536 || (pageSize & (pageSize - 1)) !== 0)
-      reject(`expected a page size that is a power of two from 512 to 65536, got ${raw}`);
-    const writeVersion = header.readUInt8(18);
-    const readVersion = header.readUInt8(19);
-    if (writeVersion !== 1 || readVersion !== 1) {
-      reject(`expected rollback-journal mode (file format 1/1), got ${writeVersion}/${readVersion}${writeVersion === 2 ? ' (WAL mode)' : ''}`);
-    }
-    // The in-header page count is valid only when the change counter matches "version-valid-for" (SQLite 3.7.0+ writers).
-    const pageCount = header.readUInt32BE(28);
-    if (header.readUInt32BE(24) !== header.readUInt32BE(92)) reject('expected a valid in-header page count (a file written by SQLite 3.7.0 or newer)');
-    if (pageCount * pageSize !== size) reject(`expected ${pageCount} pages of ${pageSize} bytes = ${pageCount * pageSize} bytes, got ${size}`);
-    return { pageSize, pageCount };
+    return checkSqliteHeaderBytes(header.subarray(0, bytesRead), size, what);
   } finally {
     await handle.close();
   }
+}
+
+/** {@link checkSqliteHeader} of a header in memory (page 1 of a file of `size` bytes). */
+export function checkSqliteHeaderBytes(header: Buffer, size: number, what: string): { pageSize: number; pageCount: number } {
+  const reject = (problem: string): never => {
+    throw new DatabaseError(`${what} is not an installable SQLite database: ${problem}`, 'not-a-database');
+  };
+  if (header.length < HEADER_SIZE) reject(`expected at least a ${HEADER_SIZE}-byte header, got ${size} bytes`);
+  if (!header.subarray(0, 16).equals(MAGIC)) reject('expected the header "SQLite format 3", got other bytes');
+  const raw = header.readUInt16BE(16);
+  const pageSize = raw === 1 ? 65_536 : raw;
+  if (pageSize < 512 || pageSize > 65_536 || (pageSize & (pageSize - 1)) !== 0)
+    reject(`expected a page size that is a power of two from 512 to 65536, got ${raw}`);
+  const writeVersion = header.readUInt8(18);
+  const readVersion = header.readUInt8(19);
+  if (writeVersion !== 1 || readVersion !== 1) {
+    reject(`expected rollback-journal mode (file format 1/1), got ${writeVersion}/${readVersion}${writeVersion === 2 ? ' (WAL mode)' : ''}`);
+  }
+  // The in-header page count is valid only when the change counter matches "version-valid-for" (SQLite 3.7.0+ writers).
+  const pageCount = header.readUInt32BE(28);
+  if (header.readUInt32BE(24) !== header.readUInt32BE(92)) reject('expected a valid in-header page count (a file written by SQLite 3.7.0 or newer)');
+  if (pageCount * pageSize !== size) reject(`expected ${pageCount} pages of ${pageSize} bytes = ${pageCount * pageSize} bytes, got ${size}`);
+  return { pageSize, pageCount };
 }

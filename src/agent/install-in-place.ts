@@ -1,0 +1,283 @@
+import Database from 'better-sqlite3';
+import { randomInt } from 'node:crypto';
+import { constants, fstatSync, readSync, writeSync } from 'node:fs';
+import { type FileHandle, lstat, open, rm, stat, statfs } from 'node:fs/promises';
+import path from 'node:path';
+import { formatBytes } from '@sqlitening/contract';
+import { ChecksumMismatchError, DatabaseError } from '../errors.js';
+import { failpoint } from '../failpoint.js';
+import { fsyncPath } from '../fs-atomic.js';
+import { HASH_BYTES, hashChunk } from '../snapshot/chunk-hashes.js';
+import {
+  changeCounter,
+  JOURNAL_MAGIC,
+  JOURNAL_SECTOR_SIZE,
+  type JournalHeader,
+  journalHeader,
+  journalPath,
+  journalRecordSize,
+  lockBytePage,
+  sealJournalRecord,
+} from '../sqlite/rollback-journal.js';
+
+/*
+ * Installs a snapshot into the live file itself, as one SQLite write transaction would: under SQLite's
+ * EXCLUSIVE lock, with a rollback journal of every page it overwrites made durable before the first of
+ * them is written, and the header's change counter raised. So every connection an app holds, opened at any
+ * install, through any driver, reads one whole snapshot per transaction:
+ * - a connection inside a read transaction holds SHARED, so the install waits for it to end (and from its
+ *   first attempt keeps new transactions from starting, as SQLite's PENDING lock does);
+ * - a connection between transactions finds a new change counter at its next one and drops its cache;
+ * - if the agent dies at any byte, its locks go with it, and the next connection that opens the file
+ *   finds the journal hot and puts every page back before it reads (a read-only one gets
+ *   SQLITE_READONLY_ROLLBACK until the agent's next start rolls it back): never a torn page.
+ * Only pages already proven by the manifest's root are written here: the caller proved the whole new file
+ * (base hashes with the new pages' hashes) before, and each page is hashed again as it is written.
+ */
+
+/** How long an install waits for readers to end their transactions; then the caller replaces the file instead. */
+export const READER_WAIT_MS = 10_000;
+/** One attempt to take the lock: SQLite's busy handler waits this long, then the event loop gets a turn. */
+const LOCK_ATTEMPT_MS = 50;
+/** Records written to the journal (and pages to the file) per write call. */
+const BATCH_PAGES = 64;
+/** Bytes written between turns of the event loop. */
+const TURN_EVERY_BYTES = 4 * 1024 * 1024;
+
+/** The pages that make the live file the new snapshot. */
+export interface PageChange {
+  pageSize: number;
+  /** The new file's length in bytes (a whole number of pages). */
+  size: number;
+  /** Indexes (from 0) of the pages whose bytes change, ascending. Pages past the new length need not be listed. */
+  pages: readonly number[];
+  /** Reads the new bytes of page `index` into `into` (one page long). */
+  read: (index: number, into: Buffer) => void;
+  /** The new file's page hashes, proven by the manifest's root: each page is checked against its own before it is written. */
+  hashes: Buffer;
+}
+
+/** The live file cannot take the change in place; the caller installs a new file (renamed over it) instead. */
+export class InPlaceRefused extends Error {
+  override name = 'InPlaceRefused';
+}
+
+/**
+ * Writes `change` into `live` in one journaled transaction (see above). Throws {@link InPlaceRefused},
+ * with the live file untouched, when the file is not one this can write safely: not a regular file, a
+ * different page size, a change counter the new header does not raise, too little disk for the journal,
+ * or readers that keep a transaction open past `readerWaitMs`. Any other failure is rolled back by SQLite
+ * from the journal before this returns.
+ */
+export async function writeInPlace(
+  live: string,
+  change: PageChange,
+  options: { readerWaitMs?: number | undefined; signal?: AbortSignal | undefined } = {},
+): Promise<void> {
+  const { pageSize } = change;
+  const stats = await lstat(live);
+  if (!stats.isFile()) throw new InPlaceRefused(`${live} is not a regular file`);
+  const newPage1 = Buffer.alloc(pageSize);
+  change.read(0, newPage1);
+  const handle = await open(live, constants.O_RDWR | constants.O_NOFOLLOW);
+  let lock: Database.Database | undefined;
+  let journal: FileHandle | undefined;
+  let journalMade = false;
+  try {
+    const header = Buffer.alloc(100);
+    readSync(handle.fd, header, 0, header.length, 0);
+    const livePageSize = header.readUInt16BE(16) === 1 ? 65_536 : header.readUInt16BE(16);
+    if (livePageSize !== pageSize) throw new InPlaceRefused(`the live file has pages of ${livePageSize} bytes, the new snapshot ${pageSize}`);
+    if (stats.size % pageSize !== 0) throw new InPlaceRefused(`the live file's length (${stats.size}) is not a whole number of pages`);
+    // Every connection keeps its cached pages while the header's bytes 24–39 stay as it last read them: the
+    // counter must rise past every value this file has had. Installs only ever raise it, so past the current one.
+    if (!(changeCounter(newPage1) > changeCounter(header))) {
+      throw new InPlaceRefused(
+        `the new snapshot's change counter (${changeCounter(newPage1)}) does not exceed the live file's (${changeCounter(header)}), so open connections would keep pages they cached`,
+      );
+    }
+    const originalPages = stats.size / pageSize;
+    const newPages = change.size / pageSize;
+    const journaled = journalPages(change.pages, originalPages, newPages, pageSize);
+    const journalBytes = JOURNAL_SECTOR_SIZE + journaled.length * journalRecordSize(pageSize);
+    const fs = await statfs(path.dirname(live));
+    if (fs.bavail * fs.bsize < journalBytes + Math.max(0, change.size - stats.size)) {
+      throw new InPlaceRefused(`the journal needs ${formatBytes(journalBytes)}, and ${path.dirname(live)} has ${formatBytes(fs.bavail * fs.bsize)} free`);
+    }
+
+    lock = new Database(live, { fileMustExist: true });
+    await lockExclusively(lock, options.readerWaitMs ?? READER_WAIT_MS, options.signal);
+    // Taking the lock rolls back a hot journal first; the live file must still be the one read above.
+    const locked = fstatSync(handle.fd);
+    if (locked.ino !== (await stat(live)).ino || locked.size !== stats.size || locked.mtimeMs !== stats.mtimeMs) {
+      throw new InPlaceRefused('the live file changed while the install waited for its lock');
+    }
+
+    const journalFile = journalPath(live);
+    await rm(journalFile, { force: true }); // not hot (taking the lock would have rolled it back): a leftover
+    journal = await open(journalFile, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, stats.mode & 0o777);
+    journalMade = true;
+    const nonce = randomInt(0, 2 ** 32);
+    const head = { records: journaled.length, nonce, originalPages, pageSize };
+    await writeJournal(journal, handle.fd, head, journaled);
+    failpoint('install-journal-written');
+    // The records are durable before the header makes them count; the header before any page is written.
+    await journal.sync();
+    writeFully(journal.fd, journalHeader(head, true), 0, 'the journal header');
+    await journal.sync();
+    await fsyncPath(path.dirname(live));
+    failpoint('install-journaled');
+
+    await writePages(handle.fd, change, newPages);
+    await handle.truncate(change.size);
+    await handle.sync();
+    failpoint('install-written');
+    // The commit: without its journal the file is the new snapshot, as with SQLite's journal_mode=DELETE.
+    await journal.close();
+    journal = undefined;
+    await rm(journalFile);
+    await fsyncPath(path.dirname(live));
+    failpoint('install-committed');
+  } catch (error) {
+    await release(lock, handle, journal);
+    lock = undefined;
+    // SQLite's own rollback, from the journal if it was made durable; a journal not yet valid is removed.
+    if (journalMade) await rollBackInterruptedInstall(live);
+    throw error;
+  }
+  await release(lock, handle, journal);
+}
+
+/** Ends the lock's transaction before any descriptor of the file closes: closing one drops the process's locks on it. */
+async function release(lock: Database.Database | undefined, handle: FileHandle, journal: FileHandle | undefined): Promise<void> {
+  if (lock?.inTransaction) lock.exec('ROLLBACK');
+  await journal?.close().catch(() => {});
+  await handle.close().catch(() => {});
+  lock?.close();
+}
+
+/**
+ * The pages (from 0) whose current bytes go into the journal, ascending: those the change overwrites and
+ * those a shorter file drops, all within the current length; never the lock-byte page (SQLite stores
+ * nothing there, and a rollback stops at a record for it).
+ */
+function journalPages(pages: readonly number[], originalPages: number, newPages: number, pageSize: number): number[] {
+  const lockPage = lockBytePage(pageSize) - 1;
+  const list = pages.filter((page) => page < Math.min(originalPages, newPages));
+  for (let page = newPages; page < originalPages; page++) list.push(page);
+  return list.filter((page) => page !== lockPage);
+}
+
+/** The header, not yet valid, and a record of each page's current bytes. */
+async function writeJournal(journal: FileHandle, liveFd: number, head: JournalHeader, pages: readonly number[]): Promise<void> {
+  const { pageSize, nonce } = head;
+  writeFully(journal.fd, journalHeader(head, false), 0, 'the journal header');
+  const recordSize = journalRecordSize(pageSize);
+  const batch = Buffer.allocUnsafe(Math.min(pages.length, BATCH_PAGES) * recordSize);
+  let offset = JOURNAL_SECTOR_SIZE;
+  let sinceTurn = 0;
+  for (let i = 0; i < pages.length; i += BATCH_PAGES) {
+    const group = pages.slice(i, i + BATCH_PAGES);
+    for (const [k, page] of group.entries()) {
+      const record = batch.subarray(k * recordSize, (k + 1) * recordSize);
+      const bytesRead = readSync(liveFd, record, 4, pageSize, page * pageSize);
+      if (bytesRead !== pageSize) throw new Error(`short read of the live file's page ${page}: ${bytesRead} of ${pageSize} bytes`);
+      sealJournalRecord(record, page + 1, nonce, pageSize);
+    }
+    writeFully(journal.fd, batch.subarray(0, group.length * recordSize), offset, 'the journal');
+    offset += group.length * recordSize;
+    sinceTurn += group.length * recordSize;
+    if (sinceTurn >= TURN_EVERY_BYTES) {
+      sinceTurn = 0;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+}
+
+async function writePages(liveFd: number, change: PageChange, newPages: number): Promise<void> {
+  const { pageSize } = change;
+  const page = Buffer.allocUnsafe(pageSize);
+  const inFile = change.pages.filter((index) => index < newPages);
+  let sinceTurn = 0;
+  for (const [n, index] of inFile.entries()) {
+    change.read(index, page);
+    const expected = change.hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
+    const actual = hashChunk(page);
+    if (!actual.equals(expected)) throw new ChecksumMismatchError(`page ${index} of the new snapshot`, expected.toString('hex'), actual.toString('hex'));
+    writeFully(liveFd, page, index * pageSize, `page ${index} of the live file`);
+    if (n === inFile.length >> 1) failpoint('install-half-written');
+    sinceTurn += pageSize;
+    if (sinceTurn >= TURN_EVERY_BYTES) {
+      sinceTurn = 0;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+}
+
+function writeFully(fd: number, bytes: Buffer, position: number, what: string): void {
+  const written = writeSync(fd, bytes, 0, bytes.length, position);
+  if (written !== bytes.length) throw new Error(`short write of ${what}: ${written} of ${bytes.length} bytes`);
+}
+
+/**
+ * Takes SQLite's EXCLUSIVE lock on the live file, waiting for readers to end their transactions. Each
+ * attempt lets SQLite's busy handler wait a little while holding PENDING (new transactions wait, as they
+ * do for any SQLite writer), then gives the event loop a turn (the health server, heartbeats).
+ */
+async function lockExclusively(db: Database.Database, waitMs: number, signal: AbortSignal | undefined): Promise<void> {
+  db.pragma(`busy_timeout = ${LOCK_ATTEMPT_MS}`);
+  const until = Date.now() + waitMs;
+  for (;;) {
+    try {
+      db.exec('BEGIN EXCLUSIVE');
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+      signal?.throwIfAborted();
+      if (Date.now() > until) throw new InPlaceRefused(`readers kept a transaction open on the live file for more than ${waitMs / 1000} s`);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/**
+ * Finishes what an install killed mid-way left: a hot journal is rolled back by SQLite itself (a
+ * connection that reads the file does it), which makes the live file the snapshot it was before; a
+ * journal that never became valid is removed. Run at the agent's start and after a failed install.
+ */
+export async function rollBackInterruptedInstall(live: string): Promise<'none' | 'rolled-back' | 'removed'> {
+  const journalFile = journalPath(live);
+  const first = await readJournalMagic(journalFile);
+  if (first === null) return 'none';
+  if (first.equals(JOURNAL_MAGIC) && (await lstat(live).catch(() => null)) !== null) {
+    const db = new Database(live, { fileMustExist: true, timeout: 5_000 });
+    try {
+      db.prepare('SELECT count(*) FROM sqlite_schema').get();
+    } finally {
+      db.close();
+    }
+    if ((await readJournalMagic(journalFile)) !== null) {
+      throw new DatabaseError(`${journalFile} is still there after SQLite opened the database: the interrupted install could not be rolled back`);
+    }
+    return 'rolled-back';
+  }
+  await rm(journalFile, { force: true });
+  return 'removed';
+}
+
+async function readJournalMagic(file: string): Promise<Buffer | null> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  try {
+    const magic = Buffer.alloc(JOURNAL_MAGIC.length);
+    await handle.read(magic, 0, magic.length, 0);
+    return magic;
+  } finally {
+    await handle.close();
+  }
+}

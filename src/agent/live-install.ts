@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import { constants, copyFile, type FileHandle, open, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { DeltaInfo, Manifest } from '@sqlitening/contract';
+import { renameInto } from '../fs-atomic.js';
+import { filePages, type WrittenDelta, writeDeltaPages } from '../snapshot/apply-delta.js';
+import { HASH_BYTES, hashFileChunks } from '../snapshot/chunk-hashes.js';
+import { withDeadline } from '../snapshot/deadline.js';
+import { DOWNLOAD_TEMP_MARK } from '../snapshot/download.js';
+import { checkSqliteHeaderBytes } from '../snapshot/sqlite-header.js';
+import type { TransferLimits } from '../snapshot/transfer-limits.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { InPlaceRefused, type PageChange, writeInPlace } from './install-in-place.js';
+import type { AgentPaths } from './paths.js';
+import { StagedPages } from './staged-pages.js';
+
+/*
+ * How the agent installs a snapshot over a live file that apps may hold open: the new pages are proven
+ * first (a delta's staged privately, a full download in its temp file), then written into the live file
+ * in one journaled transaction (install-in-place.ts), so that every connection, whenever it was opened,
+ * reads the new snapshot at its next transaction and never a mix. Where the live file cannot take them in
+ * place (see `InPlaceRefused`), a new file is renamed over it instead: connections opened before keep
+ * reading the old one whole, and nothing ever writes it again.
+ */
+
+export interface LiveInstallOptions {
+  paths: AgentPaths;
+  store: ObjectStore;
+  /** The (accepted) manifest of the snapshot to install; it has chunk hashes. */
+  manifest: Manifest;
+  limits: TransferLimits;
+  /** Checks a new file before it is renamed into place (the header, and `quick_check` when asked). */
+  verify: (file: string) => Promise<void>;
+  /** `quick_check` is asked for: a delta's result is checked as a file before any page reaches the live file. */
+  quickCheck: boolean;
+  onProgress?: ((bytes: number) => void) | undefined;
+  /** Told why the live file was replaced by a new file rather than written in place. */
+  onReplaced: (reason: string) => void;
+}
+
+const tempBeside = (paths: AgentPaths): string => path.join(paths.folder, `${DOWNLOAD_TEMP_MARK}${randomBytes(6).toString('hex')}`);
+
+/**
+ * Installs a delta from the live file: its pages staged and proven by the manifest's root before any is
+ * written where a reader can see it, then written into the live file (or, where it cannot take them in
+ * place, into a copy renamed over it).
+ */
+export async function installDelta(options: LiveInstallOptions, delta: DeltaInfo, baseHashes: Buffer): Promise<WrittenDelta> {
+  const { paths, manifest, limits } = options;
+  const pageSize = manifest.chunks?.size ?? 0;
+  const live = await open(paths.database, constants.O_RDONLY | constants.O_NOFOLLOW);
+  let staged: StagedPages | undefined;
+  let copy: string | undefined;
+  try {
+    staged = await StagedPages.create(paths.staging, live.fd, pageSize);
+    const pages = staged;
+    const written = await withDeadline(`delta ${delta.key}`, limits.deadlineMs, limits.signal, (signal) =>
+      writeDeltaPages(pages, { ...options, delta, baseHashes, signal, stallTimeoutMs: limits.stallTimeoutMs }),
+    );
+    const page1 = Buffer.alloc(pageSize);
+    staged.read(0, page1);
+    checkSqliteHeaderBytes(page1, manifest.database.size, 'the new snapshot');
+    const makeCopy = async (): Promise<string> => {
+      copy = tempBeside(paths);
+      await copyWithPages(paths.database, copy, staged!, manifest.database.size);
+      await options.verify(copy);
+      return copy;
+    };
+    // `quick_check` runs on a file: on a copy, before the pages it checked are written into the live file.
+    if (options.quickCheck) await makeCopy();
+    const change: PageChange = { pageSize, size: manifest.database.size, pages: staged.pages(), read: staged.read, hashes: written.chunkHashes };
+    const refused = await tryInPlace(paths.database, change, limits);
+    if (refused) {
+      options.onReplaced(refused);
+      await renameInto(copy ?? (await makeCopy()), paths.database);
+      copy = undefined;
+    }
+    return written;
+  } finally {
+    if (copy) await rm(copy, { force: true });
+    await staged?.discard();
+    // Closed last: closing any descriptor of the live file drops this process's SQLite locks on it.
+    await live.close();
+  }
+}
+
+/**
+ * Puts a verified full download in place: the pages in which it differs from the live file are written
+ * into the live file, journaled (or the download is renamed over it where it cannot take them).
+ */
+export async function placeDownload(
+  options: Pick<LiveInstallOptions, 'paths' | 'manifest' | 'limits' | 'onReplaced'>,
+  temp: string,
+  hashes: Buffer | null,
+  liveHashes: () => Promise<Buffer | null>,
+): Promise<void> {
+  const { paths, manifest } = options;
+  let refused: string | null = 'the manifest has no page hashes to compare the live file with';
+  if (hashes && manifest.chunks) {
+    const pageSize = manifest.chunks.size;
+    const current = (await liveHashes().catch(() => null)) ?? (await hashFileChunks(paths.database, pageSize));
+    const handle = await open(temp, 'r');
+    try {
+      const change: PageChange = { pageSize, size: manifest.database.size, pages: changedPages(hashes, current), read: fileReader(handle, pageSize), hashes };
+      refused = await tryInPlace(paths.database, change, options.limits);
+    } finally {
+      await handle.close();
+    }
+  }
+  if (refused === null) return;
+  options.onReplaced(refused);
+  await renameInto(temp, paths.database);
+}
+
+/** Writes the change in place; the reason when the live file cannot take it that way (then untouched). */
+async function tryInPlace(live: string, change: PageChange, limits: TransferLimits): Promise<string | null> {
+  try {
+    await writeInPlace(live, change, { signal: limits.signal });
+    return null;
+  } catch (error) {
+    if (error instanceof InPlaceRefused) return error.message;
+    throw error;
+  }
+}
+
+/** Pages (indexes) of the new file whose hash differs from the current file's, or that it lacks. */
+function changedPages(next: Buffer, current: Buffer): number[] {
+  const pages: number[] = [];
+  const count = next.length / HASH_BYTES;
+  for (let i = 0; i < count; i++) {
+    const at = i * HASH_BYTES;
+    if (at + HASH_BYTES > current.length || next.compare(current, at, at + HASH_BYTES, at, at + HASH_BYTES) !== 0) pages.push(i);
+  }
+  return pages;
+}
+
+function fileReader(handle: FileHandle, pageSize: number): (index: number, into: Buffer) => void {
+  const pages = filePages(handle.fd, pageSize);
+  return (index, into) => pages.readPage(index, into, 0);
+}
+
+/** A copy of the live file (a reflink where the file system can) with the staged pages written over it. */
+async function copyWithPages(live: string, copy: string, staged: StagedPages, size: number): Promise<void> {
+  await copyFile(live, copy, constants.COPYFILE_FICLONE);
+  const handle = await open(copy, 'r+');
+  try {
+    const target = filePages(handle.fd, staged.pageSize);
+    const page = Buffer.allocUnsafe(staged.pageSize);
+    for (const index of staged.pages()) {
+      staged.read(index, page);
+      target.writePage(index, page);
+    }
+    await handle.truncate(size);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Removes what an interrupted install or an older agent left in `.sqlitening/` (its staged pages, the old standby copy). */
+export async function removeInstallLeftovers(paths: AgentPaths): Promise<void> {
+  for (const file of [paths.staging, ...['standby.db', 'standby.json', 'standby.next'].map((name) => path.join(paths.meta, name))]) {
+    await rm(file, { force: true });
+  }
+}
