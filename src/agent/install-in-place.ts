@@ -77,6 +77,8 @@ export async function writeInPlace(
   const { pageSize } = change;
   const stats = await lstat(live);
   if (!stats.isFile()) throw new InPlaceRefused(`${live} is not a regular file`);
+  // The live file holds these bytes already (a crash after an install's commit, before its state was saved).
+  if (change.pages.length === 0 && stats.size === change.size) return;
   const newPage1 = Buffer.alloc(pageSize);
   change.read(0, newPage1);
   const handle = await open(live, constants.O_RDWR | constants.O_NOFOLLOW);
