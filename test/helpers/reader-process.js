@@ -1,7 +1,8 @@
 // A connection an app keeps open, in its own process, driven line by line over stdin (one JSON command
 // per line, one JSON answer per line on stdout). The readers test holds one per driver across installs.
 //   node reader-process.js better-sqlite3|node:sqlite DATABASE
-// Commands: {"op":"warm"} reads part of the file (its pages stay in the connection's cache);
+// Commands: {"op":"warm"} empties the connection's page cache and reads part of the file (those pages
+// stay cached, as part of a large file does in an app's connection);
 // {"op":"check"} reads it all in one statement and says whether it is one whole snapshot;
 // {"op":"begin"} starts a read transaction (and reads); {"op":"commit"} ends it.
 import { createInterface } from 'node:readline';
@@ -23,7 +24,10 @@ if (!open || !file) throw new Error('usage: reader-process.js better-sqlite3|nod
 const db = await open();
 
 const ops = {
-  warm: () => ({ rows: db.all('SELECT rev, total FROM totals').length + db.all('SELECT sum(v) AS s FROM t WHERE id <= 1500').length }),
+  warm: () => {
+    db.exec('PRAGMA shrink_memory');
+    return { rows: db.all('SELECT rev, total FROM totals').length + db.all('SELECT sum(v) AS s FROM t WHERE id <= 1500').length };
+  },
   check: () => {
     const [row] = db.all(
       'SELECT (SELECT rev FROM totals) AS rev, (SELECT total FROM totals) AS total, (SELECT sum(v) FROM t) AS sum, (SELECT count(*) FROM t) AS n',

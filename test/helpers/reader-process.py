@@ -20,6 +20,7 @@ def check():
 
 
 def warm():
+    db.execute("PRAGMA shrink_memory")
     db.execute("SELECT rev, total FROM totals").fetchall()
     db.execute("SELECT sum(v) FROM t WHERE id <= 1500").fetchall()
     return {}
