@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -412,4 +412,31 @@ describe('a forged delta behind a signed manifest', () => {
       await server.stop();
     }
   }, 90_000);
+});
+
+describe('the data folder', () => {
+  it("keeps the agent's own folder to its user, and never writes through a link where the live file should be", async () => {
+    const p = pod();
+    freshLedger(p.build, 1);
+    await p.publish();
+    expect((await p.sync()).code).toBe(0);
+    const own = path.join(path.dirname(p.live), '.sqlitening');
+    expect(statSync(own).mode & 0o777).toBe(0o700);
+    // Someone who can write the data folder points the live name at another SQLite file.
+    const other = path.join(dir, `other-${n}.db`);
+    writeFileSync(other, readFileSync(p.live));
+    const otherSha = sha256(other);
+    rmSync(p.live);
+    symlinkSync(other, p.live);
+    // …and a link where the agent stages pages.
+    symlinkSync(other, path.join(own, 'incoming.pages'));
+    updateLedger(p.build, 2);
+    await p.publish();
+    const result = await p.sync();
+    expect(result.code, result.stderr).toBe(0);
+    expect(installed(result)?.replaced).toMatch(/not a regular file/);
+    expect(lstatSync(p.live).isFile()).toBe(true);
+    expect(sha256(p.live)).toBe(sha256(p.build));
+    expect(sha256(other)).toBe(otherSha);
+  }, 60_000);
 });

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { constants, copyFile, type FileHandle, open, rm } from 'node:fs/promises';
+import { constants, copyFile, type FileHandle, lstat, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { DeltaInfo, Manifest } from '@sqlitening/contract';
 import { renameInto } from '../fs-atomic.js';
-import { filePages, type WrittenDelta, writeDeltaPages } from '../snapshot/apply-delta.js';
+import { applyDelta, filePages, type WrittenDelta, writeDeltaPages } from '../snapshot/apply-delta.js';
 import { HASH_BYTES, hashFileChunks } from '../snapshot/chunk-hashes.js';
 import { withDeadline } from '../snapshot/deadline.js';
 import { DOWNLOAD_TEMP_MARK } from '../snapshot/download.js';
@@ -48,6 +48,11 @@ const tempBeside = (paths: AgentPaths): string => path.join(paths.folder, `${DOW
 export async function installDelta(options: LiveInstallOptions, delta: DeltaInfo, baseHashes: Buffer): Promise<WrittenDelta> {
   const { paths, manifest, limits } = options;
   const pageSize = manifest.chunks?.size ?? 0;
+  if (!(await lstat(paths.database)).isFile()) {
+    // Never written through a link: the new file is renamed over the link itself.
+    options.onReplaced(`${paths.database} is not a regular file`);
+    return applyDelta({ ...options, delta, baseHashes, base: paths.database, destination: paths.database });
+  }
   const live = await open(paths.database, constants.O_RDONLY | constants.O_NOFOLLOW);
   let staged: StagedPages | undefined;
   let copy: string | undefined;

@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, readFileSync, realpathSync, truncateSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, realpathSync, truncateSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { LockedError } from '../errors.js';
+import { LockedError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 
 /**
@@ -49,7 +49,12 @@ function isSqliteCode(error: unknown, code: string): boolean {
  */
 export async function acquireLock(lockFile: string, holderFile: string, folder: string): Promise<() => Promise<void>> {
   // Synchronous up to `held.set`: two calls in this process cannot interleave between the check and the lock.
-  mkdirSync(path.dirname(lockFile), { recursive: true });
+  // The agent's own folder, which only its user may enter: what it stages there is not for other users.
+  const own = path.dirname(lockFile);
+  mkdirSync(own, { recursive: true, mode: 0o700 });
+  const stats = lstatSync(own);
+  if (!stats.isDirectory()) throw new UsageError(`${own} must be the agent's own folder; found a symbolic link or another kind of file`);
+  if ((stats.mode & 0o077) !== 0) chmodSync(own, 0o700);
   const key = path.join(realpathSync(path.dirname(lockFile)), path.basename(lockFile));
   const holder = held.get(key);
   if (holder !== undefined) throw new LockedError(folder, `${holder}, in this process`);
