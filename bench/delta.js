@@ -1,8 +1,10 @@
 // Delta sync figures, each beside its baseline measured in the same run:
 //   publish v2 with deltas            vs  publish v2 without (--delta-max-share 0): what deltas cost the publisher
 //   publish v2 with --base v1 (format 2 as well)  vs  publish v2 with format-1 deltas only
-//   pod sync v1 → v2 by delta         vs  pod sync of v2 in full (a new pod): bytes moved and time
-//     (the first delta after a full download copies the live file; the next, v2 → v3, patches the standby in place)
+//   pod sync v1 → v2 by delta         vs  pod sync of v2 in full (a new pod): bytes moved, time and peak RSS
+//     (each delta is written into the live file in place; v2 → v3 is the steady state, a pod that installed one)
+//   with --baseline <checkout>: the steady-state delta also by that checkout's CLI (built), time and peak RSS,
+//     and the data folder's size after it
 //   the same syncs by format-2 delta  vs  by format-1 delta (two stores, one published with --base): bytes and sync time
 //   applying the format-2 delta       vs  applying the format-1 delta of the same update, in this process, taking
 //                                         turns (read from the store, decode, write, hash onto a copy of the base;
@@ -12,17 +14,17 @@
 //   hashing after a delta             vs  hashing the whole file (chunk hashes of every page)
 // The update changes 1% of the rows in place (no VACUUM), as a scheduled refresh does. Manifests are signed,
 // and pods trust the key.
-//   node bench/delta.js [--size 256MiB|1GiB] [--runs 3]
+//   node bench/delta.js [--size 256MiB|1GiB] [--runs 3] [--baseline <checkout>]
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { writeDeltaPages } from '../lib/snapshot/apply-delta.js';
+import { filePages, writeDeltaPages } from '../lib/snapshot/apply-delta.js';
 import { hashFileChunks } from '../lib/snapshot/chunk-hashes.js';
 import { LocalStore } from '../lib/store/local-store.js';
-import { available, benchOptions, contentDatabase, cpuModel, median, mib, refreshRows, resultsDir, run, cliJson } from './lib.js';
+import { available, benchOptions, contentDatabase, cpuModel, median, measured as timed, mib, refreshRows, resultsDir, run, cliJson } from './lib.js';
 
-const { size, runs } = benchOptions();
+const { size, runs, baseline } = benchOptions(process.argv.slice(2), { baseline: { type: 'string' } });
 const sha = '0123456789abcdef0123456789abcdef01234567';
 const work = path.join(os.tmpdir(), `sqlitening-bench-delta-${process.pid}`);
 const f = (n, digits = 2) => n.toFixed(digits);
@@ -52,7 +54,7 @@ async function applyCost(storeDir, baseFile) {
       await copyFile(baseFile, copy);
       const handle = await open(copy, 'r+');
       const started = performance.now();
-      await writeDeltaPages(handle, { store, manifest, delta, baseHashes, signal: new AbortController().signal, stallTimeoutMs: 60_000 });
+      await writeDeltaPages(filePages(handle.fd, 4096), { store, manifest, delta, baseHashes, signal: new AbortController().signal, stallTimeoutMs: 60_000 });
       times[delta.format ?? 1].push(performance.now() - started);
       await handle.close();
     }
@@ -75,6 +77,12 @@ async function expectInstalled(pod, patchBytes, published) {
 const signingKey = path.join(work, 'bench-key');
 const publishCli = (...args) => cliJson('publish', ...args, '--signing-key', `${signingKey}.key`);
 const syncCli = (...args) => cliJson('sync', ...args, '--trust-key', `${signingKey}.pub`);
+/** A sync by `cli` (this checkout's or the baseline's) under GNU time: seconds and peak RSS in MiB. */
+const syncTimed = (cli, ...args) => timed(process.execPath, [cli, 'sync', ...args, '--trust-key', `${signingKey}.pub`, '--json']);
+const CLI = path.resolve('bin/sqlitening.js');
+const BASELINE_CLI = baseline ? path.resolve(baseline, 'bin/sqlitening.js') : null;
+/** Bytes the data folder holds (du: allocated blocks). */
+const folderBytes = async (folder) => Number((await run('du', ['-sk', folder])).stdout.split('\t')[0]) * 1024;
 /** The manifest inside a signed envelope. */
 const manifestOf = (text) => JSON.parse(Buffer.from(JSON.parse(text).payload, 'base64').toString('utf8'));
 
@@ -91,6 +99,12 @@ try {
     publishWithout: [],
     deltaSync: [],
     deltaSyncInPlace: [],
+    deltaSyncRss: [],
+    fullSyncRss: [],
+    baselineInPlace: [],
+    baselineRss: [],
+    folderBytes: 0,
+    baselineFolderBytes: 0,
     patchSync: [],
     patchSyncInPlace: [],
     patchBytes: 0,
@@ -114,12 +128,18 @@ try {
     for (const target of [store, store2, storeWithout]) await publishCli(build, '--store', target, '--git-sha', sha, '--no-check');
     const pod = path.join(work, `pod-${i}`);
     const pod2 = path.join(work, `pod-patches-${i}`);
+    const podBaseline = path.join(work, `pod-baseline-${i}`);
     for (const [folder, from] of [
       [pod, store],
       [pod2, store2],
     ]) {
       await mkdir(folder, { recursive: true });
       await syncCli('--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from);
+    }
+    const syncBaseline = () => syncTimed(BASELINE_CLI, '--database', path.join(podBaseline, 'site.db'), '--git-sha', sha, '--store', store);
+    if (BASELINE_CLI) {
+      await mkdir(podBaseline, { recursive: true });
+      await syncBaseline();
     }
 
     await copyFile(build, base);
@@ -149,9 +169,11 @@ try {
     measured.patchSync.push(patchSync.seconds);
     const freshPod = path.join(work, `fresh-${i}`);
     await mkdir(freshPod, { recursive: true });
-    const fullSync = await syncCli('--database', path.join(freshPod, 'site.db'), '--git-sha', sha, '--store', store);
+    const fullSync = await syncTimed(CLI, '--database', path.join(freshPod, 'site.db'), '--git-sha', sha, '--store', store);
     measured.deltaSync.push(deltaSync.seconds);
     measured.fullSync.push(fullSync.seconds);
+    measured.fullSyncRss.push(fullSync.rss);
+    if (BASELINE_CLI) await syncBaseline(); // its first delta (a copy of the live file, kept as its standby)
     if (hasRsync) {
       // --ignore-times: a copy with the same size and modification second would otherwise be skipped as unchanged.
       const rsync = await run('rsync', [...RSYNC, '--ignore-times', '--stats', build, rsyncOld]);
@@ -166,7 +188,7 @@ try {
     await expectInstalled(pod2, measured.patchBytes, build);
     if (i === 0) measured.apply = await applyCost(store2, base);
 
-    // The next update of the same size: now the pods have a standby (the file v1 was), patched in place.
+    // The next update of the same size: the steady state, a pod that installed a delta before.
     await copyFile(build, base);
     refreshRows(build, i + 3);
     await new Promise((resolve) => setTimeout(resolve, 1100));
@@ -177,13 +199,23 @@ try {
       [pod2, store2, measured.patchSyncInPlace],
     ];
     for (const [folder, from, times] of firstPatch ? inPlace.reverse() : inPlace) {
-      const standbyBefore = (await stat(path.join(folder, '.sqlitening', 'standby.db'))).ino;
-      times.push((await syncCli('--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from)).seconds);
-      if ((await stat(path.join(folder, 'site.db'))).ino !== standbyBefore) throw new Error('expected the standby to be patched in place and swapped in');
+      const liveBefore = (await stat(path.join(folder, 'site.db'))).ino;
+      const synced = await syncTimed(CLI, '--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from);
+      times.push(synced.seconds);
+      if (folder === pod) measured.deltaSyncRss.push(synced.rss);
+      if ((await stat(path.join(folder, 'site.db'))).ino !== liveBefore) throw new Error('expected the delta to be written into the live file in place');
+    }
+    measured.folderBytes = await folderBytes(pod);
+    if (BASELINE_CLI) {
+      const synced = await syncBaseline();
+      measured.baselineInPlace.push(synced.seconds);
+      measured.baselineRss.push(synced.rss);
+      measured.baselineFolderBytes = await folderBytes(podBaseline);
     }
     await expectInstalled(pod2, nextPatch?.size, build);
     measured.pageCount = state.installed.database.pageCount;
     await rm(path.join(work, `fresh-${i}`), { recursive: true, force: true });
+    await rm(podBaseline, { recursive: true, force: true });
     await rm(base, { force: true });
   }
 
@@ -224,7 +256,18 @@ try {
       patchSeconds: median(measured.patchSync),
       patchInPlaceSeconds: median(measured.patchSyncInPlace),
       fullSeconds: median(measured.fullSync),
+      deltaInPlacePeakRssMiB: median(measured.deltaSyncRss),
+      fullPeakRssMiB: median(measured.fullSyncRss),
     },
+    dataFolder: { bytes: measured.folderBytes, databaseBytes: size },
+    baseline: BASELINE_CLI
+      ? {
+          checkout: baseline,
+          deltaInPlaceSeconds: median(measured.baselineInPlace),
+          deltaInPlacePeakRssMiB: median(measured.baselineRss),
+          folderBytes: measured.baselineFolderBytes,
+        }
+      : null,
     // rsync's sender reads the new file and the receiver holds the old one; bytes sent are what crosses to the receiver.
     rsync: hasRsync
       ? {
@@ -245,19 +288,41 @@ try {
     `| bytes a pod moves | ${f(mib(figures.deltaBytes))} MiB (${figures.changedPages} of ${figures.pageCount} pages) | the full object | ${f(mib(figures.fullObjectBytes))} MiB | ${f(figures.deltaBytes / figures.fullObjectBytes, 3)}x |`,
   );
   console.log(
-    `| pod sync, first delta after a full download (copies the live file) | ${f(figures.sync.deltaSeconds)} s | a full sync (new pod) | ${f(figures.sync.fullSeconds)} s | ${f(figures.sync.deltaSeconds / figures.sync.fullSeconds)}x |`,
+    `| pod sync, first delta after a full download (into the live file) | ${f(figures.sync.deltaSeconds)} s | a full sync (new pod) | ${f(figures.sync.fullSeconds)} s | ${f(figures.sync.deltaSeconds / figures.sync.fullSeconds)}x |`,
   );
   console.log(
-    `| pod sync, later deltas (the standby patched in place) | ${f(figures.sync.deltaInPlaceSeconds)} s | a full sync (new pod) | ${f(figures.sync.fullSeconds)} s | ${f(figures.sync.deltaInPlaceSeconds / figures.sync.fullSeconds)}x |`,
+    `| pod sync, steady state (a pod that installed a delta before) | ${f(figures.sync.deltaInPlaceSeconds)} s | a full sync (new pod) | ${f(figures.sync.fullSeconds)} s | ${f(figures.sync.deltaInPlaceSeconds / figures.sync.fullSeconds)}x |`,
   );
+  if (figures.sync.deltaInPlacePeakRssMiB !== null) {
+    console.log(
+      `| peak RSS, steady-state delta sync | ${f(figures.sync.deltaInPlacePeakRssMiB, 1)} MiB | a full sync (new pod) | ${f(figures.sync.fullPeakRssMiB, 1)} MiB | ${f(figures.sync.deltaInPlacePeakRssMiB / figures.sync.fullPeakRssMiB)}x |`,
+    );
+  }
+  console.log(
+    `| the data folder after the steady-state delta (du) | ${f(mib(figures.dataFolder.bytes))} MiB | the database | ${f(mib(figures.dataFolder.databaseBytes))} MiB | ${f(figures.dataFolder.bytes / figures.dataFolder.databaseBytes)}x |`,
+  );
+  const b = figures.baseline;
+  if (b) {
+    console.log(
+      `| pod sync, steady state | ${f(figures.sync.deltaInPlaceSeconds)} s | ${b.checkout}'s CLI, the same delta | ${f(b.deltaInPlaceSeconds)} s | ${f(figures.sync.deltaInPlaceSeconds / b.deltaInPlaceSeconds)}x |`,
+    );
+    if (b.deltaInPlacePeakRssMiB !== null) {
+      console.log(
+        `| peak RSS, steady-state delta sync | ${f(figures.sync.deltaInPlacePeakRssMiB, 1)} MiB | ${b.checkout}'s CLI | ${f(b.deltaInPlacePeakRssMiB, 1)} MiB | ${f(figures.sync.deltaInPlacePeakRssMiB / b.deltaInPlacePeakRssMiB)}x |`,
+      );
+    }
+    console.log(
+      `| the data folder after the steady-state delta (du) | ${f(mib(figures.dataFolder.bytes))} MiB | ${b.checkout}'s CLI | ${f(mib(b.folderBytes))} MiB | ${f(figures.dataFolder.bytes / b.folderBytes)}x |`,
+    );
+  }
   console.log(
     `| bytes a pod moves, format 2 (publish --base: pages as patches) | ${f(mib(figures.patchBytes), 3)} MiB | format 1 (changed pages whole) | ${f(mib(figures.deltaBytes), 3)} MiB | ${f(figures.patchBytes / figures.deltaBytes, 3)}x |`,
   );
   console.log(
-    `| pod sync by format 2, first after a full download (copies the live file) | ${f(figures.sync.patchSeconds)} s | by format 1 | ${f(figures.sync.deltaSeconds)} s | ${f(figures.sync.patchSeconds / figures.sync.deltaSeconds)}x |`,
+    `| pod sync by format 2, first after a full download | ${f(figures.sync.patchSeconds)} s | by format 1 | ${f(figures.sync.deltaSeconds)} s | ${f(figures.sync.patchSeconds / figures.sync.deltaSeconds)}x |`,
   );
   console.log(
-    `| pod sync by format 2, standby patched in place | ${f(figures.sync.patchInPlaceSeconds)} s | by format 1 | ${f(figures.sync.deltaInPlaceSeconds)} s | ${f(figures.sync.patchInPlaceSeconds / figures.sync.deltaInPlaceSeconds)}x |`,
+    `| pod sync by format 2, steady state | ${f(figures.sync.patchInPlaceSeconds)} s | by format 1 | ${f(figures.sync.deltaInPlaceSeconds)} s | ${f(figures.sync.patchInPlaceSeconds / figures.sync.deltaInPlaceSeconds)}x |`,
   );
   console.log(
     `| applying the delta (read from the store, decode, write, hash; in process, median of ${figures.apply.rounds}), format 2 | ${f(figures.apply.format2Ms, 1)} ms | format 1 | ${f(figures.apply.format1Ms, 1)} ms | ${f(figures.apply.format2Ms / figures.apply.format1Ms)}x |`,
@@ -268,7 +333,7 @@ try {
       `| bytes a pod moves | ${f(mib(figures.deltaBytes))} MiB | ${r.command}, bytes sent (--stats; ${f(mib(r.bytesReceived))} MiB of block checksums back) | ${f(mib(r.bytesSent))} MiB | ${f(figures.deltaBytes / r.bytesSent)}x |`,
     );
     console.log(
-      `| pod sync, later deltas (standby in place) | ${f(figures.sync.deltaInPlaceSeconds)} s | ${r.command}, old live file → new file | ${f(r.seconds)} s | ${f(figures.sync.deltaInPlaceSeconds / r.seconds)}x |`,
+      `| pod sync, steady state | ${f(figures.sync.deltaInPlaceSeconds)} s | ${r.command}, old live file → new file | ${f(r.seconds)} s | ${f(figures.sync.deltaInPlaceSeconds / r.seconds)}x |`,
     );
   } else {
     console.log('| bytes a pod moves, pod sync | | rsync -z --no-whole-file -B 4096 | skipped: no rsync | |');

@@ -51,8 +51,8 @@ export function parseFlags(options, usage, argv = process.argv.slice(2)) {
 }
 
 /** The benchmark flags, parsed once and strictly: an unknown flag or a bad value prints the usage and exits 2. */
-export function benchOptions(argv = process.argv.slice(2)) {
-  const values = parseFlags({ size: { type: 'string', default: '256MiB' }, runs: { type: 'string', default: '3' } }, USAGE, argv);
+export function benchOptions(argv = process.argv.slice(2), extra = {}, usage = USAGE) {
+  const values = parseFlags({ size: { type: 'string', default: '256MiB' }, runs: { type: 'string', default: '3' }, ...extra }, usage, argv);
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) usageError(`Expected --runs as a whole number from 1, got "${values.runs}"`, USAGE);
   let size;
@@ -61,7 +61,7 @@ export function benchOptions(argv = process.argv.slice(2)) {
   } catch (error) {
     usageError(error.message, USAGE);
   }
-  return { size, runs };
+  return { ...values, size, runs };
 }
 
 export const median = (values) => {
