@@ -104,6 +104,7 @@ try {
     baselineInPlace: [],
     baselineRss: [],
     folderBytes: 0,
+    liveBytes: 0,
     baselineFolderBytes: 0,
     patchSync: [],
     patchSyncInPlace: [],
@@ -206,6 +207,7 @@ try {
       if ((await stat(path.join(folder, 'site.db'))).ino !== liveBefore) throw new Error('expected the delta to be written into the live file in place');
     }
     measured.folderBytes = await folderBytes(pod);
+    measured.liveBytes = (await stat(path.join(pod, 'site.db'))).size;
     if (BASELINE_CLI) {
       const synced = await syncBaseline();
       measured.baselineInPlace.push(synced.seconds);
@@ -259,7 +261,7 @@ try {
       deltaInPlacePeakRssMiB: median(measured.deltaSyncRss),
       fullPeakRssMiB: median(measured.fullSyncRss),
     },
-    dataFolder: { bytes: measured.folderBytes, databaseBytes: size },
+    dataFolder: { bytes: measured.folderBytes, databaseBytes: measured.liveBytes },
     baseline: BASELINE_CLI
       ? {
           checkout: baseline,

@@ -82,7 +82,7 @@ rows.push([
 ]);
 const r = delta.rsync;
 rows.push([
-  `delta sync ${delta.sizeMiB} MiB after a 1% update, standby patched in place: bytes / time`,
+  `delta sync ${delta.sizeMiB} MiB after a 1% update, steady state (into the live file): bytes / time`,
   `${(delta.deltaBytes / 1048576).toFixed(2)} MiB / ${s(delta.sync.deltaInPlaceSeconds)}`,
   'rsync -z --no-whole-file -B 4096, old live file → new file (bytes sent)',
   r ? `${(r.bytesSent / 1048576).toFixed(2)} MiB / ${s(r.seconds)}` : 'skipped: no rsync',
