@@ -240,6 +240,25 @@ describe('connections an app keeps open, in every driver', () => {
     expect(installed(await syncing)).toMatchObject({ method: 'delta', replaced: null });
     await expectWhole(readers, [3]);
   }, 90_000);
+
+  it('a transaction held open past the wait: the new snapshot goes to a new file, and the held one keeps reading its own, whole', async () => {
+    const p = pod();
+    freshLedger(p.build, 1);
+    updateLedger(p.build, 2);
+    await p.publish();
+    await p.sync();
+    const [held] = await openReaders(p.live);
+    expect(await held!.ask('begin')).toMatchObject({ ok: true, rev: 2, whole: true });
+    updateLedger(p.build, 3);
+    await p.publish();
+    const result = await p.sync();
+    expect(installed(result)).toMatchObject({ method: 'delta', replaced: expect.stringMatching(/kept a transaction open/) });
+    expect(sha256(p.live)).toBe(sha256(p.build));
+    expect(await held!.ask('check')).toMatchObject({ ok: true, rev: 2, whole: true });
+    expect(await held!.ask('commit')).toMatchObject({ ok: true });
+    await expectWhole([held!], [2]);
+    await expectWhole(await openReaders(p.live), [3]);
+  }, 90_000);
 });
 
 describe('kill -9 at every step of an install, with connections of every driver open', () => {

@@ -37,7 +37,7 @@ import {
 
 /** How long an install waits for readers to end their transactions; then the caller replaces the file instead. */
 export const READER_WAIT_MS = 10_000;
-/** One attempt to take the lock: SQLite's busy handler waits this long, then the event loop gets a turn. */
+/** One attempt to take the lock: SQLite's busy handler waits this long, then as long without it. */
 const LOCK_ATTEMPT_MS = 50;
 /** Records written to the journal (and pages to the file) per write call. */
 const BATCH_PAGES = 64;
@@ -224,7 +224,9 @@ function writeFully(fd: number, bytes: Buffer, position: number, what: string): 
 /**
  * Takes SQLite's EXCLUSIVE lock on the live file, waiting for readers to end their transactions. Each
  * attempt lets SQLite's busy handler wait a little while holding PENDING (new transactions wait, as they
- * do for any SQLite writer), then gives the event loop a turn (the health server, heartbeats).
+ * do for any SQLite writer), then lets go as long again: the event loop gets its turns (the health
+ * server, heartbeats), and a reader whose busy timeout is short (`node:sqlite`'s is 0) is not refused
+ * for the whole wait.
  */
 async function lockExclusively(db: Database.Database, waitMs: number, signal: AbortSignal | undefined): Promise<void> {
   db.pragma(`busy_timeout = ${LOCK_ATTEMPT_MS}`);
@@ -238,7 +240,7 @@ async function lockExclusively(db: Database.Database, waitMs: number, signal: Ab
       signal?.throwIfAborted();
       if (Date.now() > until) throw new InPlaceRefused(`readers kept a transaction open on the live file for more than ${waitMs / 1000} s`);
     }
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, LOCK_ATTEMPT_MS));
   }
 }
 
