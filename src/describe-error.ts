@@ -1,3 +1,4 @@
+import { redactText } from './redact.js';
 import { SqliteningError, type ErrorKind } from '@sqlitening/contract';
 
 /**
@@ -180,7 +181,7 @@ export interface ErrorInfo {
 }
 
 export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return redactText(error instanceof Error ? error.message : String(error));
 }
 
 /** System error codes from sockets and DNS: the network, worth another try. */

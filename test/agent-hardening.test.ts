@@ -20,7 +20,7 @@ import {
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signManifest } from '../src/signing/manifest-signature.js';
 import { checkSqliteHeader } from '../src/snapshot/sqlite-header.js';
-import { CLI, type CliResult, runCli } from './helpers/cli.js';
+import { CLI, type CliResult, closedPort, runCli } from './helpers/cli.js';
 import { FaultServer } from './helpers/fault-server.js';
 import { makeContentDatabase, SHA_A, tempFolder } from './helpers/fixtures.js';
 
@@ -260,6 +260,19 @@ describe('smaller leaks', () => {
     expect(result.stderr).not.toContain('hunter2');
   });
 
+  it('keeps credentials in an ?endpoint= URL or a store query out of every message, the JSON events included', async () => {
+    const port = await closedPort();
+    const s3 = await runCli(
+      ['sync', '--database', live(), '--git-sha', SHA_A, '--store', `s3://bucket/site?endpoint=http://deploy:hunter2-password@127.0.0.1:${port}&path-style`, '--attempts', '1', '--json'],
+      { env: { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'not-a-secret' } },
+    );
+    expect(s3.code).toBe(1);
+    expect(errorOf(s3)).toBeDefined();
+    const http = await runCli(['sync', '--database', live(), '--git-sha', SHA_A, '--store', `${server.url}/?token=hunter2-password`, '--attempts', '1', '--json']);
+    expect(errorOf(http)).toMatchObject({ code: 'not-found' });
+    for (const result of [s3, http]) expect(`${result.stdout}${result.stderr}`).not.toContain('hunter2');
+  });
+
   it('refuses a manifest that declares more than --max-size before writing anything', async () => {
     const manifest = await publish(1);
     await writeFile(pointer(), serializeManifest({ ...manifest, database: { ...manifest.database, size: 1024 ** 3 }, chunks: undefined, deltas: [] }));
@@ -379,6 +392,37 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+describe('the policy a manifest was accepted under', () => {
+  it('is checked again when the pod starts with another: a 304 keeps nothing a fresh pod would refuse', async () => {
+    const keys = path.join(dir, `keys-${n}`);
+    await mkdir(keys);
+    for (const name of ['a', 'b']) expect((await runCli(['keygen', path.join(keys, name)])).code).toBe(0);
+    const v1 = await publish(1, path.join(keys, 'a.key'));
+    expect((await sync()).code).toBe(0);
+    expect(sha256(live())).toBe(v1.database.sha256);
+    expect((await sync()).events.at(-1)).toMatchObject({ status: 'not-modified' });
+    // Restarted trusting only b (a leaked and dropped): refused, as a fresh pod would refuse it.
+    const dropped = await sync('--trust-key', path.join(keys, 'b.pub'));
+    expect(errorOf(dropped)?.code).toBe('untrusted-key');
+    expect(dropped.code).toBe(3);
+    // A name added that the manifest does not carry: refused.
+    expect(errorOf(await sync('--trust-key', path.join(keys, 'a.pub'), '--name', 'www'))?.code).toBe('wrong-database');
+    // Under a policy the manifest meets: read whole once, then 304s again.
+    expect((await sync('--trust-key', path.join(keys, 'a.pub'))).events.at(-1)).toMatchObject({ status: 'unchanged' });
+    expect((await sync('--trust-key', path.join(keys, 'a.pub'))).events.at(-1)).toMatchObject({ status: 'not-modified' });
+    expect(sha256(live())).toBe(v1.database.sha256);
+  });
+
+  it('refuses a private key given as --trust-key, which would ship the signing key to every pod', async () => {
+    const keys = path.join(dir, `keys-${n}`);
+    await mkdir(keys);
+    expect((await runCli(['keygen', path.join(keys, 'a')])).code).toBe(0);
+    const result = await sync('--trust-key', path.join(keys, 'a.key'));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('expected a public key, got a private one');
+  });
+});
 
 describe('signed manifests', () => {
   it('keygen → publish signs → agent with --trust-key installs; refuses an untrusted key, a tampered byte, no signature and an older manifest', async () => {

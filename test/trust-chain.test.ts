@@ -243,7 +243,7 @@ describe('the publisher trusts only what it can verify', () => {
 });
 
 describe('rollback floors', () => {
-  it('a replayed older manifest of the same bytes does not lower the floor', async () => {
+  it('a replayed older manifest of the same bytes is no rollback: unchanged, and the floor stays where it was', async () => {
     const { prefix, pod } = fresh('replay');
     const store = s3Store(prefix);
     const texts: string[] = [];
@@ -258,15 +258,19 @@ describe('rollback floors', () => {
     expect((await podSync(pod, prefix)).code).toBe(0);
     expect(notesOf(path.join(pod, 'site.db'))).toEqual(['A']);
 
-    for (const [text, createdAt] of [
-      [texts[0]!, a1.createdAt],
-      [texts[1]!, b.createdAt],
-    ] as const) {
-      await store.put(manifestKey(SHA_A), Buffer.from(text));
-      const replayed = await podSync(pod, prefix);
-      expect(errorOf(replayed)?.code, `replay of the manifest created ${createdAt}`).toBe('rollback-refused');
-      expect(notesOf(path.join(pod, 'site.db'))).toEqual(['A']);
-    }
+    // The bytes it serves, named by an older manifest (another store or prefix, a mirror that lagged): unchanged.
+    await store.put(manifestKey(SHA_A), Buffer.from(texts[0]!));
+    const same = await podSync(pod, prefix);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.events.at(-1)).toMatchObject({ status: 'unchanged' });
+    const state = JSON.parse(await readFile(path.join(pod, '.sqlitening', 'state.json'), 'utf8')) as { floor: { createdAt: string }; installed: Manifest };
+    expect(state.floor.createdAt).toBe(a2.createdAt);
+    expect(state.installed.createdAt).toBe(a2.createdAt);
+    // Other bytes older than the floor: refused.
+    await store.put(manifestKey(SHA_A), Buffer.from(texts[1]!));
+    const replayed = await podSync(pod, prefix);
+    expect(errorOf(replayed)?.code, `replay of the manifest created ${b.createdAt}`).toBe('rollback-refused');
+    expect(notesOf(path.join(pod, 'site.db'))).toEqual(['A']);
   }, 120_000);
 
   it('a corrupt state file is an error that names itself, and nothing is reset', async () => {

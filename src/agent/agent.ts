@@ -14,7 +14,7 @@ import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transf
 import { reverifyLiveFile } from './live-hashes.js';
 import { rollBackInterruptedInstall } from './install-in-place.js';
 import { removeInstallLeftovers } from './live-install.js';
-import { liveFileExists, removeStaleTemps, syncOnce, type SyncOutcome } from './sync.js';
+import { liveFileExists, policyOf, removeStaleTemps, syncOnce, type SyncOutcome } from './sync.js';
 import { readTasks, touchTask } from './tasks.js';
 
 export interface AgentOptions {
@@ -181,6 +181,7 @@ export class Agent {
         installed: outcome.manifest ?? this.#state.installed,
         installedSignedBy: outcome.status === 'not-modified' ? this.#state.installedSignedBy : outcome.signedBy,
         manifestEtag: outcome.status === 'not-modified' ? this.#state.manifestEtag : outcome.etag,
+        acceptedUnder: outcome.status === 'not-modified' ? this.#state.acceptedUnder : policyOf(this.#options),
         lastRunAt: startedAt.toISOString(),
         lastSuccessAt: done.toISOString(),
         lastError: null,

@@ -32,6 +32,11 @@ const stateSchema = z.object({
   installedSignedBy: z.string().nullable().default(null),
   /** ETag of the manifest as last fetched, for the conditional GET. */
   manifestEtag: z.string().nullable(),
+  /**
+   * The policy the installed manifest was accepted under (trusted keys, database name, commit: see
+   * `policyOf`). A pod started under another one reads the manifest whole again rather than trust a 304.
+   */
+  acceptedUnder: z.string().nullable().default(null),
   lastRunAt: z.iso.datetime().nullable(),
   lastSuccessAt: z.iso.datetime().nullable(),
   lastError: errorSchema.nullable(),
@@ -58,6 +63,7 @@ export const EMPTY_STATE: AgentState = {
   installed: null,
   installedSignedBy: null,
   manifestEtag: null,
+  acceptedUnder: null,
   lastRunAt: null,
   lastSuccessAt: null,
   lastError: null,

@@ -67,6 +67,12 @@ export type SyncOutcome =
       replaced: string | null;
     };
 
+/** What a manifest is accepted under, as one comparable string: the trusted keys, the database name, the commit. */
+export function policyOf(options: Pick<SyncOptions, 'trustedKeys' | 'databaseName' | 'appGitSha'>): string {
+  const keys = options.trustedKeys ? options.trustedKeys.map((k) => k.keyId).sort() : null;
+  return JSON.stringify({ keys, name: options.databaseName ?? null, commit: options.appGitSha });
+}
+
 /** The key a pod polls: its commit's manifest, or `latest.json` when any commit will do. */
 export function pollKey(appGitSha: string | null): string {
   return appGitSha === null ? LATEST_KEY : manifestKey(appGitSha);
@@ -149,8 +155,10 @@ export async function liveFileExists(file: string): Promise<boolean> {
 export async function syncOnce(options: SyncOptions, state: AgentState): Promise<SyncOutcome> {
   const key = pollKey(options.appGitSha);
   const live = await liveFileExists(options.paths.database);
-  // Without the live file the ETag is worthless: a 304 would leave the pod with nothing.
-  const ifNoneMatch = live && state.installed ? (state.manifestEtag ?? undefined) : undefined;
+  // Without the live file the ETag is worthless: a 304 would leave the pod with nothing. Nor is it under
+  // another policy than the installed manifest was accepted under (a key dropped after a leak, a name
+  // added): a 304 would keep what a fresh pod refuses, so the manifest is read and checked whole again.
+  const ifNoneMatch = live && state.installed && state.acceptedUnder === policyOf(options) ? (state.manifestEtag ?? undefined) : undefined;
   const read = await readManifest(options.store, key, { ifNoneMatch, trustedKeys: options.trustedKeys, limits: options.limits });
   if (read.status === 'missing') throw new NotFoundError(key, options.store.location);
   if (read.status === 'not-modified') {
@@ -162,20 +170,27 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
     return { status: 'not-modified', manifest: state.installed, bytesReceived: 0 };
   }
   const { manifest, etag } = read;
+  // The bytes the pod serves already are no rollback, whatever the manifest's age (another store or prefix,
+  // a mirror that lagged): unchanged, and the floor and the newer of the two manifests kept. Expiry still applies.
+  const installed = state.installed;
+  const sameBytes = live && installed?.database.sha256 === manifest.database.sha256;
   acceptManifest(
     manifest,
     {
       appGitSha: options.appGitSha,
       databaseName: options.databaseName ?? null,
-      floor: state.floor,
+      floor: sameBytes ? null : state.floor,
       allowRollback: options.allowRollback === true,
       now: new Date(),
     },
     `${options.store.location}/${key}`,
   );
-  if (live && state.installed?.database.sha256 === manifest.database.sha256)
-    return { status: 'unchanged', manifest, etag, signedBy: read.signedBy, bytesReceived: 0 };
-  const installed = state.installed;
+  if (sameBytes && installed) {
+    const older = Date.parse(manifest.createdAt) < Date.parse(installed.createdAt);
+    return older
+      ? { status: 'unchanged', manifest: installed, etag, signedBy: state.installedSignedBy, bytesReceived: 0 }
+      : { status: 'unchanged', manifest, etag, signedBy: read.signedBy, bytesReceived: 0 };
+  }
   await checkRoom(manifest, options.paths.folder, options.maxDatabaseBytes ?? DEFAULT_MAX_DATABASE_BYTES);
   // A live file the state does not know (one baked into the app's image, or a lost state): what it holds is
   // found by reading it, and it is then a delta base like any other; the root proves the result either way.

@@ -1,3 +1,4 @@
+import { redactText } from '../redact.js';
 import { Command, CommanderError } from 'commander';
 import { EXIT, EXIT_CODES, describeError } from '../describe-error.js';
 import { VERSION } from '../version.js';
@@ -57,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code)) return EXIT.ok;
-      getReporter().error('usage', error.message.replace(/^error: /, ''), false);
+      getReporter().error('usage', redactText(error.message.replace(/^error: /, '')), false);
       return EXIT.usage;
     }
     const described = describeError(error);

@@ -3,7 +3,8 @@ import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transf
 import { assertName, type Encoding, ENCODINGS, formatDuration, HEARTBEAT_LIMITS, UsageError } from '@sqlitening/contract';
 import { errorMessage } from '../describe-error.js';
 import { parseDuration, parseInteger, parseShare, parseSize } from '../values.js';
-import { MirrorStore, redactLocation } from '../store/mirror-store.js';
+import { redactLocation } from '../redact.js';
+import { MirrorStore } from '../store/mirror-store.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { openStore, type StoreSettings } from '../store/open-store.js';
 import type { Reporter } from './reporter.js';

@@ -42,6 +42,15 @@ export function parsePrivateKey(pem: string, source: string): KeyObject {
   return requireEd25519(key, source);
 }
 
+function isPrivateKey(pem: string): boolean {
+  try {
+    createPrivateKey(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A trusted public key from a PEM file. */
 export async function readTrustedKey(file: string): Promise<TrustedKey> {
   let pem: string;
@@ -50,13 +59,16 @@ export async function readTrustedKey(file: string): Promise<TrustedKey> {
   } catch (error) {
     throw new UsageError(`cannot read trust key ${file}: ${(error as Error).message}`);
   }
+  // createPublicKey takes a private key too (it derives the public half): a signing key shipped to every
+  // pod as its trust key would pass unnoticed.
+  if (isPrivateKey(pem))
+    throw new UsageError(`invalid trust key ${file}: expected a public key, got a private one; give the .pub file and keep the .key file secret`);
   let key: KeyObject;
   try {
     key = createPublicKey(pem);
   } catch {
     throw new UsageError(`invalid trust key ${file}: expected an Ed25519 public key in PEM (BEGIN PUBLIC KEY)`);
   }
-  if (key.type !== 'public') throw new UsageError(`invalid trust key ${file}: expected a public key, got a private one; give the .pub file`);
   requireEd25519(key, file);
   return { keyId: keyIdOf(key), key };
 }

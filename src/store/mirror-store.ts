@@ -1,3 +1,4 @@
+import { redactLocation } from '../redact.js';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { describeError, errorMessage } from '../describe-error.js';
 import { NotFoundError, StalledError, UsageError } from '../errors.js';
@@ -57,21 +58,6 @@ const STORE_FAULTS = new Set([
   'size-mismatch',
   'corrupt-body',
 ]);
-
-/** A location without what could carry secrets (user and password, query, fragment): what `/healthz`, metrics and heartbeats show. */
-export function redactLocation(location: string): string {
-  try {
-    const url = new URL(location);
-    if (!url.username && !url.password && !url.search && !url.hash) return location;
-    url.username = '';
-    url.password = '';
-    url.search = '';
-    url.hash = '';
-    return url.href;
-  } catch {
-    return location;
-  }
-}
 
 /** The store that answered `store`'s last call: one of a {@link MirrorStore}'s, else the store itself (index 0). */
 export function storeSource(store: ObjectStore): StoreSource {
