@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9391);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5123);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9391:
+/***/ 5123:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31505,14 +31505,18 @@ async function replaceAtomically(target, write, options = {}) {
     const temp = external_node_path_default().join(folder, options.tempName ?? `.${external_node_path_default().basename(target)}.tmp-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
     try {
         await write(temp);
-        await fsyncPath(temp);
-        await (0,promises_.rename)(temp, target);
-        await fsyncPath(folder);
+        await renameInto(temp, target);
     }
     catch (error) {
         await (0,promises_.rm)(temp, { force: true });
         throw error;
     }
+}
+/** Makes a finished temp file `target`, durably: fsync, rename (atomic for readers), fsync of the folder. */
+async function renameInto(temp, target) {
+    await fsyncPath(temp);
+    await (0,promises_.rename)(temp, target);
+    await fsyncPath(external_node_path_default().dirname(target));
 }
 /**
  * Resolves once a file stream has closed its descriptor, after success or
@@ -31525,6 +31529,56 @@ function fileClosed(stream) {
 /** Writes a small file atomically (see {@link replaceAtomically}). */
 async function writeFileAtomic(file, content) {
     await replaceAtomically(file, (temp) => writeFile(temp, content, { flag: 'wx' }));
+}
+
+;// CONCATENATED MODULE: ./src/builder/change-counter.ts
+
+/*
+ * SQLite's header change counter (bytes 24–27, repeated at 92–95 as "version-valid-for"): every
+ * connection keeps its page cache while bytes 24–39 of the file stay as it last read them. A pod writes
+ * each new snapshot into the live file in place, which is safe for the connections apps keep open only if
+ * the new counter exceeds the old one; the pod checks, and otherwise renames a new file into place. Two
+ * builds that run the same transactions from scratch end with the same counter, so the builder stamps it
+ * with the time: counters of a commit's snapshots then rise from one publish to the next.
+ */
+/** The header's change counter; null for a file too short to have a header. */
+async function readChangeCounter(file) {
+    const handle = await (0,promises_.open)(file, 'r');
+    try {
+        const header = Buffer.alloc(100);
+        const { bytesRead } = await handle.read(header, 0, header.length, 0);
+        return bytesRead < header.length ? null : header.readUInt32BE(24);
+    }
+    finally {
+        await handle.close();
+    }
+}
+/**
+ * Raises the change counter of a closed, finished database to the current time in seconds, unless nothing
+ * was written since it read `started` (the same bytes as the starting snapshot, which a publish then finds
+ * unchanged) or it is higher already. Returns the counter the file ends with.
+ */
+async function stampChangeCounter(file, started, now) {
+    const handle = await (0,promises_.open)(file, 'r+');
+    try {
+        const header = Buffer.alloc(100);
+        const { bytesRead } = await handle.read(header, 0, header.length, 0);
+        if (bytesRead < header.length)
+            return null;
+        const counter = header.readUInt32BE(24);
+        const stamp = Math.floor(now.getTime() / 1000);
+        if (counter === started || counter >= stamp || stamp > 0xffffffff)
+            return counter;
+        const bytes = Buffer.alloc(4);
+        bytes.writeUInt32BE(stamp);
+        await handle.write(bytes, 0, 4, 24);
+        await handle.write(bytes, 0, 4, 92);
+        await handle.sync();
+        return stamp;
+    }
+    finally {
+        await handle.close();
+    }
 }
 
 // EXTERNAL MODULE: external "node:fs"
@@ -31724,6 +31778,7 @@ function runCommand(command, options) {
 
 
 
+
 /** Environment variable that carries the database path to migration and loader commands. */
 const DATABASE_ENV = 'SQLITENING_DB';
 async function removeDatabaseFiles(file) {
@@ -31742,8 +31797,10 @@ async function buildDatabase(options) {
     const env = { ...options.env, [DATABASE_ENV]: temp };
     const { sqlite } = options;
     try {
+        let startCounter = null;
         if (options.from) {
             await (0,promises_.copyFile)(options.from, temp);
+            startCounter = await readChangeCounter(temp);
             step('start', { from: options.from });
         }
         else {
@@ -31790,6 +31847,7 @@ async function buildDatabase(options) {
         finally {
             finished.close();
         }
+        await stampChangeCounter(temp, startCounter, new Date());
         await fsyncPath(temp);
         await (0,promises_.rename)(temp, output);
         await fsyncPath(external_node_path_default().dirname(output));
@@ -32489,9 +32547,9 @@ const DOWNLOAD_TEMP_MARK = '.sqlitening-download-';
 /**
  * Streams a snapshot from the store into a temp file beside `destination`,
  * decoding and hashing on the way (never the whole file in memory), checks
- * sizes and SHA-256 against the manifest, runs `verify`, fsyncs, and renames
- * it into place. On any failure the temp file is removed and `destination`
- * is untouched.
+ * sizes and SHA-256 against the manifest, runs `verify`, then fsyncs and
+ * renames it into place (or hands it to `place`). On any failure the temp
+ * file is removed and `destination` is untouched.
  */
 async function downloadSnapshot(options) {
     const { manifest, store } = options;
@@ -32503,7 +32561,9 @@ async function downloadSnapshot(options) {
     }
     let bytesReceived = 0;
     let chunkHashes = null;
-    await replaceAtomically(external_node_path_default().resolve(options.destination), (temp) => withDeadline(what, limits.deadlineMs, limits.signal, async (signal) => {
+    const destination = external_node_path_default().resolve(options.destination);
+    const tempName = `${DOWNLOAD_TEMP_MARK}${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`;
+    const download = (temp) => withDeadline(what, limits.deadlineMs, limits.signal, async (signal) => {
         const result = await store.get(manifest.object.key, { signal });
         if (result.status !== 'ok')
             throw new errors/* StoreError */.AD(`${what}: unexpected not-modified answer`, true);
@@ -32550,7 +32610,20 @@ async function downloadSnapshot(options) {
         }
         await options.verify?.(temp);
         bytesReceived = received.bytes;
-    }), { tempName: `${DOWNLOAD_TEMP_MARK}${(0,external_node_crypto_.randomBytes)(6).toString('hex')}` });
+    });
+    const { place } = options;
+    if (!place) {
+        await replaceAtomically(destination, download, { tempName });
+        return { bytesReceived, chunkHashes };
+    }
+    const temp = external_node_path_default().join(external_node_path_default().dirname(destination), tempName);
+    try {
+        await download(temp);
+        await place(temp, chunkHashes);
+    }
+    finally {
+        await (0,promises_.rm)(temp, { force: true });
+    }
     return { bytesReceived, chunkHashes };
 }
 
@@ -32589,6 +32662,15 @@ function parsePrivateKey(pem, source) {
     }
     return requireEd25519(key, source);
 }
+function isPrivateKey(pem) {
+    try {
+        createPrivateKey(pem);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
 /** A trusted public key from a PEM file. */
 async function readTrustedKey(file) {
     let pem;
@@ -32598,6 +32680,10 @@ async function readTrustedKey(file) {
     catch (error) {
         throw new UsageError(`cannot read trust key ${file}: ${error.message}`);
     }
+    // createPublicKey takes a private key too (it derives the public half): a signing key shipped to every
+    // pod as its trust key would pass unnoticed.
+    if (isPrivateKey(pem))
+        throw new UsageError(`invalid trust key ${file}: expected a public key, got a private one; give the .pub file and keep the .key file secret`);
     let key;
     try {
         key = createPublicKey(pem);
@@ -32605,8 +32691,6 @@ async function readTrustedKey(file) {
     catch {
         throw new UsageError(`invalid trust key ${file}: expected an Ed25519 public key in PEM (BEGIN PUBLIC KEY)`);
     }
-    if (key.type !== 'public')
-        throw new UsageError(`invalid trust key ${file}: expected a public key, got a private one; give the .pub file`);
     requireEd25519(key, file);
     return { keyId: keyIdOf(key), key };
 }
@@ -32890,8 +32974,8 @@ async function moveFile(from, to) {
     }
 }
 
-// EXTERNAL MODULE: ./src/describe-error.ts
-var describe_error = __nccwpck_require__(9869);
+// EXTERNAL MODULE: ./src/describe-error.ts + 1 modules
+var describe_error = __nccwpck_require__(8887);
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./src/retry.ts
@@ -35367,15 +35451,55 @@ async function run() {
 
 /***/ }),
 
-/***/ 9869:
+/***/ 8887:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Uc: () => (/* binding */ describeError),
-/* harmony export */   gJ: () => (/* binding */ errorMessage)
-/* harmony export */ });
-/* unused harmony exports EXIT_CODES, EXIT, REASONS, exitCodeOf */
-/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6031);
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Uc: () => (/* binding */ describeError),
+  gJ: () => (/* binding */ errorMessage)
+});
+
+// UNUSED EXPORTS: EXIT, EXIT_CODES, REASONS, exitCodeOf
+
+;// CONCATENATED MODULE: ./src/redact.ts
+/*
+ * What may carry secrets in a store's address (a user and password, a query such as a presigned URL's
+ * signature or an `?endpoint=` that holds credentials of its own, a fragment), removed before any text
+ * leaves the process: error messages, logs, `/healthz`, metrics, heartbeats and the board all pass here.
+ */
+/** A location without user, password, query or fragment. */
+function redactLocation(location) {
+    try {
+        const url = new URL(location);
+        if (!url.username && !url.password && !url.search && !url.hash)
+            return location;
+        url.username = '';
+        url.password = '';
+        url.search = '';
+        url.hash = '';
+        return url.href;
+    }
+    catch {
+        return location;
+    }
+}
+/** Every URL in `text` (anything shaped `scheme://…` up to a space or quote) redacted as {@link redactLocation} does. */
+function redactText(text) {
+    return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi, (url) => {
+        // A URL cut by the text around it (a trailing comma or parenthesis) keeps that text.
+        const tail = /[),.;:\]]+$/.exec(url)?.[0] ?? '';
+        const redacted = redactLocation(url.slice(0, url.length - tail.length));
+        // An address URL parsing could not read may still hold user:password@: drop what comes before the @.
+        return `${redacted.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1')}${tail}`;
+    });
+}
+
+// EXTERNAL MODULE: ./packages/contract/lib/index.js + 33 modules
+var lib = __nccwpck_require__(6031);
+;// CONCATENATED MODULE: ./src/describe-error.ts
+
 
 /**
  * Exit codes of every command, with what each means. The CLI's help text and
@@ -35539,7 +35663,7 @@ function exitCodeOf(kind) {
     return kind === 'bug' ? EXIT.bug : kind === 'usage' ? EXIT.usage : kind === 'rejected' ? EXIT.rejected : EXIT.failed;
 }
 function errorMessage(error) {
-    return error instanceof Error ? error.message : String(error);
+    return redactText(error instanceof Error ? error.message : String(error));
 }
 /** System error codes from sockets and DNS: the network, worth another try. */
 const NETWORK = {
@@ -35603,7 +35727,7 @@ const listed = (code, message) => {
  */
 function describeError(error) {
     const message = errorMessage(error);
-    if (error instanceof _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA)
+    if (error instanceof lib/* SqliteningError */.bA)
         return info(error.code, error.kind, error.retryable, message);
     if (error?.name === 'AbortError')
         return listed('aborted', message);
