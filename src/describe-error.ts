@@ -109,7 +109,7 @@ export const REASONS: ReadonlyArray<{ code: string; kind: ErrorInfo['kind']; ret
     code: 'rollback-refused',
     kind: 'rejected',
     retryable: false,
-    meaning: 'the manifest is older than the newest this pod accepted for its commit, replays included (--allow-rollback)',
+    meaning: 'the manifest names other bytes than the pod serves and is older than the newest it accepted for its commit (--allow-rollback)',
   },
   {
     code: 'manifest-expired',
@@ -124,6 +124,19 @@ export const REASONS: ReadonlyArray<{ code: string; kind: ErrorInfo['kind']; ret
   { code: 'snapshot-too-large', kind: 'rejected', retryable: false, meaning: 'the manifest declares more than --max-size' },
   { code: 'not-a-database', kind: 'rejected', retryable: false, meaning: 'the file is not an installable SQLite database (header, WAL mode, size)' },
   { code: 'quick-check', kind: 'rejected', retryable: false, meaning: 'the downloaded database failed quick_check' },
+  { code: 'readers-busy', kind: 'failed', retryable: true, meaning: 'app connections held a read transaction open past the install’s wait for SQLite’s lock' },
+  {
+    code: 'live-file-wal',
+    kind: 'rejected',
+    retryable: false,
+    meaning: 'an app switched the live file to WAL mode; installs keep rollback-journal rules only',
+  },
+  {
+    code: 'rollback-failed',
+    kind: 'rejected',
+    retryable: false,
+    meaning: 'an interrupted install’s journal could not be rolled back; nothing replaces the live file until it is',
+  },
   { code: 'integrity-check', kind: 'rejected', retryable: false, meaning: 'the built database failed integrity_check' },
   { code: 'foreign-key-check', kind: 'rejected', retryable: false, meaning: 'the built database failed foreign_key_check' },
   { code: 'journal-mode', kind: 'rejected', retryable: false, meaning: 'the database is not in rollback-journal mode' },

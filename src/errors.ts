@@ -295,3 +295,15 @@ export class SomeStoresFailedError extends SqliteningError {
     );
   }
 }
+
+/** Readers of the live file kept a transaction open longer than an install waits: retried, as any SQLite writer would. */
+export class ReadersBusyError extends SqliteningError {
+  constructor(file: string, waitedMs: number) {
+    super(
+      `readers kept a transaction open on ${file} for more than ${waitedMs / 1000} s, so the install could not take SQLite's lock; it is tried again (an app that holds a read transaction, an unfinished statement or iterator, this long delays every install)`,
+      'readers-busy',
+      'failed',
+      true,
+    );
+  }
+}

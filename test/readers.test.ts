@@ -15,6 +15,8 @@ import { FaultServer } from './helpers/fault-server.js';
 import { encodeDeltaHeader } from '../src/snapshot/delta-format.js';
 import { readManifest } from '../src/snapshot/manifest-store.js';
 import { LocalStore } from '../src/store/local-store.js';
+import { Agent } from '../src/agent/agent.js';
+import { JOURNAL_SECTOR_SIZE, journalHeader, journalRecordSize, sealJournalRecord } from '../src/sqlite/rollback-journal.js';
 
 /*
  * The promise to apps: any connection, opened at any install and kept as long as the app likes, through
@@ -241,7 +243,7 @@ describe('connections an app keeps open, in every driver', () => {
     await expectWhole(readers, [3]);
   }, 90_000);
 
-  it('a transaction held open past the wait: the new snapshot goes to a new file, and the held one keeps reading its own, whole', async () => {
+  it('a transaction held open past the wait: the install fails as readers-busy and is tried again; the held one reads its snapshot whole', async () => {
     const p = pod();
     freshLedger(p.build, 1);
     updateLedger(p.build, 2);
@@ -251,15 +253,53 @@ describe('connections an app keeps open, in every driver', () => {
     expect(await held!.ask('begin')).toMatchObject({ ok: true, rev: 2, whole: true });
     updateLedger(p.build, 3);
     await p.publish();
-    const result = await p.sync();
-    expect(installed(result)).toMatchObject({ method: 'delta', replaced: expect.stringMatching(/kept a transaction open/) });
-    expect(sha256(p.live)).toBe(sha256(p.build));
+    const busy = await p.sync();
+    expect(busy.code).toBe(1);
+    expect(busy.events.find((e) => e.event === 'error')).toMatchObject({ code: 'readers-busy', retryable: true });
+    expect(existsSync(`${p.live}-journal`)).toBe(false);
     expect(await held!.ask('check')).toMatchObject({ ok: true, rev: 2, whole: true });
     expect(await held!.ask('commit')).toMatchObject({ ok: true });
-    await expectWhole([held!], [2]);
-    await expectWhole(await openReaders(p.live), [3]);
+    expect(installed(await p.sync())).toMatchObject({ method: 'delta', replaced: null });
+    await expectWhole([held!], [3]);
+  }, 90_000);
+
+  it('a connection left on a replaced file never takes a later install journal for its own while the agent runs', async () => {
+    const p = pod();
+    await mkdir(path.dirname(p.live));
+    freshLedger(p.build, 1);
+    await p.publish();
+    const agent = await Agent.open({ store: new LocalStore(p.store), database: p.live, appGitSha: SHA_A, attempts: 1, metrics: false });
+    try {
+      expect((await agent.runOnce()).ok).toBe(true);
+      const [left] = (await openReaders(p.live)).filter((reader) => reader.name === 'python sqlite3'); // read-write, as most apps open
+      // The same header bytes as the live file's: replaced, not written in place.
+      freshLedger(p.build, 3);
+      await p.publish();
+      const replaced = await agent.runOnce();
+      expect(replaced.ok && replaced.outcome.status === 'installed' && replaced.outcome.replaced).toMatch(/change counter/);
+      // A later install's journal, as it stands while the install writes (planted: the window is milliseconds).
+      const journal = plantJournal(p.live);
+      expect(await left!.ask('check')).toMatchObject({ ok: true, rev: 1, whole: true });
+      expect(readFileSync(`${p.live}-journal`).equals(journal)).toBe(true);
+      rmSync(`${p.live}-journal`);
+    } finally {
+      await agent.stop();
+    }
   }, 90_000);
 });
+
+/** A valid hot journal for `file` holding its own page 2, as an install writes one before it touches the file. */
+function plantJournal(file: string): Buffer {
+  const bytes = readFileSync(file);
+  const pageSize = bytes.readUInt16BE(16);
+  const journal = Buffer.alloc(JOURNAL_SECTOR_SIZE + journalRecordSize(pageSize));
+  journalHeader({ records: 1, nonce: 7, originalPages: bytes.length / pageSize, pageSize }, true).copy(journal, 0);
+  const record = journal.subarray(JOURNAL_SECTOR_SIZE);
+  bytes.copy(record, 4, pageSize, 2 * pageSize);
+  sealJournalRecord(record, 2, 7, pageSize);
+  writeFileSync(`${file}-journal`, journal);
+  return journal;
+}
 
 describe('kill -9 at every step of an install, with connections of every driver open', () => {
   // Each named place in the install's journaled write (src/agent/install-in-place.ts), in order.

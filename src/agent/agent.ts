@@ -13,7 +13,7 @@ import { raiseFloor } from '../snapshot/accept-manifest.js';
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transfer-limits.js';
 import { reverifyLiveFile } from './live-hashes.js';
 import { rollBackInterruptedInstall } from './install-in-place.js';
-import { removeInstallLeftovers } from './live-install.js';
+import { RetiredFiles, removeInstallLeftovers } from './live-install.js';
 import { liveFileExists, policyOf, removeStaleTemps, syncOnce, type SyncOutcome } from './sync.js';
 import { readTasks, touchTask } from './tasks.js';
 
@@ -78,6 +78,8 @@ export class Agent {
   #running: Promise<RunResult> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #abort = new AbortController();
+  /** Files that were live before a replace, held so that connections left on them never play a later install's journal. */
+  readonly #retired = new RetiredFiles();
   /** Whether this process has checked the live file yet (the agent does at its start, whatever the state says). */
   #verifiedHere = false;
   #stopped = false;
@@ -161,6 +163,7 @@ export class Agent {
               allowRollback: this.#options.allowRollback,
               noDelta: this.#options.noDelta,
               quickCheck: this.#options.quickCheck,
+              retired: this.#retired,
               onDeltaFailed: (delta, error) =>
                 log('delta-failed', { key: delta.key, reason: describeError(error).code, message: errorMessage(error), next: 'full download' }),
             },
@@ -288,6 +291,7 @@ export class Agent {
     clearTimeout(this.#timer);
     this.#abort.abort();
     await this.#running?.catch(() => {});
+    this.#retired.close();
     await this.#release();
   }
 }

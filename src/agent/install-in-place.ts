@@ -4,7 +4,7 @@ import { constants, fstatSync, readSync, writeSync } from 'node:fs';
 import { type FileHandle, lstat, open, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { formatBytes } from '@sqlitening/contract';
-import { ChecksumMismatchError, DatabaseError } from '../errors.js';
+import { ChecksumMismatchError, DatabaseError, ReadersBusyError, TooLargeError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { fsyncPath } from '../fs-atomic.js';
 import { HASH_BYTES, hashChunk } from '../snapshot/chunk-hashes.js';
@@ -35,7 +35,7 @@ import {
  * (base hashes with the new pages' hashes) before, and each page is hashed again as it is written.
  */
 
-/** How long an install waits for readers to end their transactions; then the caller replaces the file instead. */
+/** How long an install waits for readers to end their transactions; then the run fails (`readers-busy`) and is tried again. */
 export const READER_WAIT_MS = 10_000;
 /** One attempt to take the lock: SQLite's busy handler waits this long, then as long without it. */
 const LOCK_ATTEMPT_MS = 50;
@@ -57,17 +57,23 @@ export interface PageChange {
   hashes: Buffer;
 }
 
-/** The live file cannot take the change in place; the caller installs a new file (renamed over it) instead. */
+/**
+ * The new snapshot cannot go into the live file in place (its layout differs, or its header would not tell
+ * connections to drop their caches); the caller renames a new file over it instead.
+ */
 export class InPlaceRefused extends Error {
   override name = 'InPlaceRefused';
 }
 
 /**
  * Writes `change` into `live` in one journaled transaction (see above). Throws {@link InPlaceRefused},
- * with the live file untouched, when the file is not one this can write safely: not a regular file, a
- * different page size, a change counter the new header does not raise, too little disk for the journal,
- * or readers that keep a transaction open past `readerWaitMs`. Any other failure is rolled back by SQLite
- * from the journal before this returns.
+ * with the live file untouched, when the new snapshot cannot go in place: the live name is not a regular
+ * file, or the page size, text encoding or reserved bytes per page differ, or the change counter does not
+ * rise. Throws other errors, also with the live file untouched, when it must not be written now: readers
+ * that keep a transaction open past `readerWaitMs` (`readers-busy`, retried), a live file an app switched
+ * to WAL mode, too little disk for the journal. A failure after the journal was made is rolled back by
+ * SQLite from the journal before this throws; if even that fails, the error says so and nothing may
+ * replace the live file until it is (the journal would be played onto the replacement).
  */
 export async function writeInPlace(
   live: string,
@@ -88,9 +94,21 @@ export async function writeInPlace(
   try {
     const header = Buffer.alloc(100);
     readSync(handle.fd, header, 0, header.length, 0);
+    // In WAL mode (an app ran `PRAGMA journal_mode=WAL` on it) readers keep no rollback-journal rules: not
+    // the lock, not the change counter. Only a person can put that right.
+    if (header[18] !== 1 || header[19] !== 1 || (await lstat(`${live}-wal`).catch(() => null)) !== null) {
+      throw new DatabaseError(
+        `${live} is in WAL mode (a connection ran PRAGMA journal_mode=WAL on it); installs write it in rollback-journal mode only. Open it read-only, then remove it (and its -wal and -shm files) so that the agent installs it again`,
+        'live-file-wal',
+      );
+    }
     const livePageSize = header.readUInt16BE(16) === 1 ? 65_536 : header.readUInt16BE(16);
     if (livePageSize !== pageSize) throw new InPlaceRefused(`the live file has pages of ${livePageSize} bytes, the new snapshot ${pageSize}`);
     if (stats.size % pageSize !== 0) throw new InPlaceRefused(`the live file's length (${stats.size}) is not a whole number of pages`);
+    // A connection reads these once, with the schema: a new text encoding or reserved space under it would be misread.
+    if (header[20] !== newPage1[20] || header.readUInt32BE(56) !== newPage1.readUInt32BE(56)) {
+      throw new InPlaceRefused('the new snapshot has another text encoding or reserved bytes per page than the live file');
+    }
     // Every connection keeps its cached pages while the header's bytes 24–39 stay as it last read them: the
     // counter must rise past every value this file has had. Installs only ever raise it, so past the current one.
     if (!(changeCounter(newPage1) > changeCounter(header))) {
@@ -104,7 +122,10 @@ export async function writeInPlace(
     const journalBytes = JOURNAL_SECTOR_SIZE + journaled.length * journalRecordSize(pageSize);
     const fs = await statfs(path.dirname(live));
     if (fs.bavail * fs.bsize < journalBytes + Math.max(0, change.size - stats.size)) {
-      throw new InPlaceRefused(`the journal needs ${formatBytes(journalBytes)}, and ${path.dirname(live)} has ${formatBytes(fs.bavail * fs.bsize)} free`);
+      throw new TooLargeError(
+        `the install's journal needs ${formatBytes(journalBytes)}, and ${path.dirname(live)} has ${formatBytes(fs.bavail * fs.bsize)} free`,
+        'disk-full',
+      );
     }
 
     lock = new Database(live, { fileMustExist: true });
@@ -112,7 +133,9 @@ export async function writeInPlace(
     // Taking the lock rolls back a hot journal first; the live file must still be the one read above.
     const locked = fstatSync(handle.fd);
     if (locked.ino !== (await stat(live)).ino || locked.size !== stats.size || locked.mtimeMs !== stats.mtimeMs) {
-      throw new InPlaceRefused('the live file changed while the install waited for its lock');
+      throw new Error(
+        `${live} changed while the install waited for its lock (an interrupted install rolled back, or another writer); tried again at the next run`,
+      );
     }
 
     const journalFile = journalPath(live);
@@ -144,18 +167,30 @@ export async function writeInPlace(
     await release(lock, handle, journal);
     lock = undefined;
     // SQLite's own rollback, from the journal if it was made durable; a journal not yet valid is removed.
-    if (journalMade) await rollBackInterruptedInstall(live);
+    if (journalMade) {
+      try {
+        await rollBackInterruptedInstall(live);
+      } catch (rollback) {
+        throw new DatabaseError(`${(error as Error).message}; then ${(rollback as Error).message}`, 'rollback-failed');
+      }
+    }
     throw error;
   }
   await release(lock, handle, journal);
 }
 
-/** Ends the lock's transaction before any descriptor of the file closes: closing one drops the process's locks on it. */
+/**
+ * Ends the lock's transaction before any descriptor of the file closes (closing one drops the process's
+ * locks on it), and closes everything whatever fails: a lock left held would stop every reader.
+ */
 async function release(lock: Database.Database | undefined, handle: FileHandle, journal: FileHandle | undefined): Promise<void> {
-  if (lock?.inTransaction) lock.exec('ROLLBACK');
-  await journal?.close().catch(() => {});
-  await handle.close().catch(() => {});
-  lock?.close();
+  try {
+    if (lock?.inTransaction) lock.exec('ROLLBACK');
+  } finally {
+    await journal?.close().catch(() => {});
+    await handle.close().catch(() => {});
+    lock?.close();
+  }
 }
 
 /**
@@ -238,7 +273,7 @@ async function lockExclusively(db: Database.Database, waitMs: number, signal: Ab
     } catch (error) {
       if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
       signal?.throwIfAborted();
-      if (Date.now() > until) throw new InPlaceRefused(`readers kept a transaction open on the live file for more than ${waitMs / 1000} s`);
+      if (Date.now() > until) throw new ReadersBusyError(db.name, waitMs);
     }
     await new Promise((resolve) => setTimeout(resolve, LOCK_ATTEMPT_MS));
   }
@@ -260,8 +295,12 @@ export async function rollBackInterruptedInstall(live: string): Promise<'none' |
     } finally {
       db.close();
     }
-    if ((await readJournalMagic(journalFile)) !== null) {
-      throw new DatabaseError(`${journalFile} is still there after SQLite opened the database: the interrupted install could not be rolled back`);
+    // An app connection that rolled it back first in journal_mode=PERSIST or TRUNCATE leaves it zeroed or empty.
+    if ((await readJournalMagic(journalFile))?.equals(JOURNAL_MAGIC)) {
+      throw new DatabaseError(
+        `${journalFile} is still hot after SQLite read the database: the interrupted install could not be rolled back`,
+        'rollback-failed',
+      );
     }
     return 'rolled-back';
   }

@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { constants, copyFile, type FileHandle, lstat, open, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { DOWNLOAD_TEMP_MARK } from '../snapshot/download.js';
 import { checkSqliteHeaderBytes } from '../snapshot/sqlite-header.js';
 import type { TransferLimits } from '../snapshot/transfer-limits.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { InPlaceRefused, type PageChange, writeInPlace } from './install-in-place.js';
+import { InPlaceRefused, type PageChange, rollBackInterruptedInstall, writeInPlace } from './install-in-place.js';
 import type { AgentPaths } from './paths.js';
 import { StagedPages } from './staged-pages.js';
 
@@ -36,6 +37,8 @@ export interface LiveInstallOptions {
   onProgress?: ((bytes: number) => void) | undefined;
   /** Told why the live file was replaced by a new file rather than written in place. */
   onReplaced: (reason: string) => void;
+  /** Where replaced live files are retired (the agent's, for its life); absent: not protected past the replace. */
+  retired?: RetiredFiles | undefined;
 }
 
 const tempBeside = (paths: AgentPaths): string => path.join(paths.folder, `${DOWNLOAD_TEMP_MARK}${randomBytes(6).toString('hex')}`);
@@ -77,15 +80,57 @@ export async function installDelta(options: LiveInstallOptions, delta: DeltaInfo
     const refused = await tryInPlace(paths.database, change, limits);
     if (refused) {
       options.onReplaced(refused);
-      await renameInto(copy ?? (await makeCopy()), paths.database);
+      const replacement = copy ?? (await makeCopy());
+      // Closed before the old file is retired: closing any descriptor of it would drop the lock taken there.
+      await live.close();
+      await replaceLive(options, replacement);
       copy = undefined;
     }
     return written;
   } finally {
     if (copy) await rm(copy, { force: true });
-    await staged?.discard();
+    await staged?.discard().catch(() => {});
     // Closed last: closing any descriptor of the live file drops this process's SQLite locks on it.
-    await live.close();
+    await live.close().catch(() => {});
+  }
+}
+
+/** Renames `file` over the live one, whose old file is retired first (see {@link RetiredFiles}). */
+async function replaceLive(options: Pick<LiveInstallOptions, 'paths' | 'retired'>, file: string): Promise<void> {
+  // A journal left hot beside the live name would be played onto the new file: rolled back first, or no rename.
+  await rollBackInterruptedInstall(options.paths.database);
+  options.retired?.retire(options.paths.database);
+  await renameInto(file, options.paths.database);
+}
+
+/**
+ * Files that were live before a replace. A connection an app keeps on one of them looks for its journal by
+ * the live name, so while a later in-place install's journal is there, such a connection would take it for
+ * its own: play the new file's pages onto the old one, and remove the journal that protects the live file.
+ * Holding SQLite's RESERVED lock on each old file (readers go on reading it) tells those connections the
+ * journal is not theirs. Held for the agent's life: connections left on an old file across an agent restart
+ * lose this, which is why a replace is logged (`replaced`) and apps should reopen then (SnapshotReader does).
+ */
+export class RetiredFiles {
+  readonly #held: Database.Database[] = [];
+
+  /** Takes RESERVED on the live file just before it is replaced; best effort (a file that is not SQLite has no such readers). */
+  retire(live: string): void {
+    try {
+      const db = new Database(live, { fileMustExist: true, timeout: 1_000 });
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        this.#held.push(db);
+      } catch {
+        db.close();
+      }
+    } catch {
+      // not a database SQLite can open: no connection can be reading it
+    }
+  }
+
+  close(): void {
+    for (const db of this.#held.splice(0)) db.close();
   }
 }
 
@@ -94,7 +139,7 @@ export async function installDelta(options: LiveInstallOptions, delta: DeltaInfo
  * into the live file, journaled (or the download is renamed over it where it cannot take them).
  */
 export async function placeDownload(
-  options: Pick<LiveInstallOptions, 'paths' | 'manifest' | 'limits' | 'onReplaced'>,
+  options: Pick<LiveInstallOptions, 'paths' | 'manifest' | 'limits' | 'onReplaced' | 'retired'>,
   temp: string,
   hashes: Buffer | null,
   liveHashes: () => Promise<Buffer | null>,
@@ -114,7 +159,7 @@ export async function placeDownload(
   }
   if (refused === null) return;
   options.onReplaced(refused);
-  await renameInto(temp, paths.database);
+  await replaceLive(options, temp);
 }
 
 /** Writes the change in place; the reason when the live file cannot take it that way (then untouched). */

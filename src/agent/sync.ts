@@ -3,7 +3,7 @@ import { access, readdir, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { type DeltaInfo, formatBytes, LATEST_KEY, type Manifest, manifestKey } from '@sqlitening/contract';
 import { liveChunkHashes, saveChunkHashes } from './live-hashes.js';
-import { installDelta, type LiveInstallOptions, placeDownload } from './live-install.js';
+import { installDelta, type LiveInstallOptions, placeDownload, type RetiredFiles } from './live-install.js';
 import { DatabaseError, ExpiredManifestError, NotFoundError, TooLargeError } from '../errors.js';
 import { acceptManifest } from '../snapshot/accept-manifest.js';
 import type { TrustedKey } from '../signing/keys.js';
@@ -12,6 +12,7 @@ import { chunkRoot } from '../snapshot/chunk-hashes.js';
 import { DOWNLOAD_TEMP_MARK } from '../snapshot/download.js';
 import { identifyFile } from '../snapshot/hashing-file-writer.js';
 import { installSnapshot } from '../snapshot/install.js';
+import { rollBackInterruptedInstall } from './install-in-place.js';
 import type { TransferLimits } from '../snapshot/transfer-limits.js';
 import { readManifest } from '../snapshot/manifest-store.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -38,6 +39,8 @@ export interface SyncOptions {
   /** Also run `quick_check` on each new file before it is swapped in (see {@link databaseVerifier}). @default false */
   quickCheck?: boolean | undefined;
   onProgress?: (bytes: number, total: number) => void;
+  /** Where live files replaced rather than written in place are retired (see live-install.ts); the agent keeps one. */
+  retired?: RetiredFiles | undefined;
   /** Called when a delta was tried and failed (the full object follows). */
   onDeltaFailed?: (delta: DeltaInfo, error: unknown) => void;
 }
@@ -155,6 +158,8 @@ export async function liveFileExists(file: string): Promise<boolean> {
 export async function syncOnce(options: SyncOptions, state: AgentState): Promise<SyncOutcome> {
   const key = pollKey(options.appGitSha);
   const live = await liveFileExists(options.paths.database);
+  // An install that failed and could not be rolled back then: nothing may replace the live file before it is.
+  if (live) await rollBackInterruptedInstall(options.paths.database);
   // Without the live file the ETag is worthless: a 304 would leave the pod with nothing. Nor is it under
   // another policy than the installed manifest was accepted under (a key dropped after a leak, a name
   // added): a 304 would keep what a fresh pod refuses, so the manifest is read and checked whole again.
@@ -215,6 +220,7 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
     limits: options.limits,
     verify,
     quickCheck: options.quickCheck === true,
+    retired: options.retired,
     onReplaced: (reason) => {
       replaced = reason;
     },

@@ -1,19 +1,20 @@
 /*
  * SQLite's rollback journal (https://www.sqlite.org/fileformat2.html#the_rollback_journal), written by the
  * agent as SQLite's own pager would, so that SQLite itself undoes an install that did not finish: any
- * connection that next opens the database by its name finds the journal "hot" (it exists, its header is
- * valid and no process holds the database's RESERVED lock) and writes the journaled pages back before it
- * reads a byte. Pure: byte layouts only.
+ * connection that next starts a transaction on the database by its name finds the journal "hot" (it
+ * exists, its first byte is not zero and no process holds the database's RESERVED lock) and writes the
+ * journaled pages back before it reads a byte. Pure: byte layouts only.
  */
 
 /** The journal's first 8 bytes; a header whose magic is zero is not hot (it was never made durable). */
 export const JOURNAL_MAGIC = Buffer.from([0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7]);
 
 /**
- * The header's size and the records' offset. Any power of two from 32 up is valid (the reader takes it from
- * the header); 512 is the smallest atomic write of the disks SQLite assumes.
+ * The header's size and the records' offset. A reader takes it from the header, but first checks that the
+ * journal is at least one of its own sectors long (else it deletes the journal unplayed): 64 KiB, the
+ * largest sector SQLite allows, keeps any reader's check true, for 64 KiB per install.
  */
-export const JOURNAL_SECTOR_SIZE = 512;
+export const JOURNAL_SECTOR_SIZE = 65_536;
 
 /** The journal of a database: SQLite looks for it by this name only. */
 export const journalPath = (database: string): string => `${database}-journal`;
