@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5123);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9391);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5123:
+/***/ 9391:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31531,56 +31531,6 @@ async function writeFileAtomic(file, content) {
     await replaceAtomically(file, (temp) => writeFile(temp, content, { flag: 'wx' }));
 }
 
-;// CONCATENATED MODULE: ./src/builder/change-counter.ts
-
-/*
- * SQLite's header change counter (bytes 24–27, repeated at 92–95 as "version-valid-for"): every
- * connection keeps its page cache while bytes 24–39 of the file stay as it last read them. A pod writes
- * each new snapshot into the live file in place, which is safe for the connections apps keep open only if
- * the new counter exceeds the old one; the pod checks, and otherwise renames a new file into place. Two
- * builds that run the same transactions from scratch end with the same counter, so the builder stamps it
- * with the time: counters of a commit's snapshots then rise from one publish to the next.
- */
-/** The header's change counter; null for a file too short to have a header. */
-async function readChangeCounter(file) {
-    const handle = await (0,promises_.open)(file, 'r');
-    try {
-        const header = Buffer.alloc(100);
-        const { bytesRead } = await handle.read(header, 0, header.length, 0);
-        return bytesRead < header.length ? null : header.readUInt32BE(24);
-    }
-    finally {
-        await handle.close();
-    }
-}
-/**
- * Raises the change counter of a closed, finished database to the current time in seconds, unless nothing
- * was written since it read `started` (the same bytes as the starting snapshot, which a publish then finds
- * unchanged) or it is higher already. Returns the counter the file ends with.
- */
-async function stampChangeCounter(file, started, now) {
-    const handle = await (0,promises_.open)(file, 'r+');
-    try {
-        const header = Buffer.alloc(100);
-        const { bytesRead } = await handle.read(header, 0, header.length, 0);
-        if (bytesRead < header.length)
-            return null;
-        const counter = header.readUInt32BE(24);
-        const stamp = Math.floor(now.getTime() / 1000);
-        if (counter === started || counter >= stamp || stamp > 0xffffffff)
-            return counter;
-        const bytes = Buffer.alloc(4);
-        bytes.writeUInt32BE(stamp);
-        await handle.write(bytes, 0, 4, 24);
-        await handle.write(bytes, 0, 4, 92);
-        await handle.sync();
-        return stamp;
-    }
-    finally {
-        await handle.close();
-    }
-}
-
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: ./src/errors.ts
@@ -31778,7 +31728,6 @@ function runCommand(command, options) {
 
 
 
-
 /** Environment variable that carries the database path to migration and loader commands. */
 const DATABASE_ENV = 'SQLITENING_DB';
 async function removeDatabaseFiles(file) {
@@ -31797,10 +31746,8 @@ async function buildDatabase(options) {
     const env = { ...options.env, [DATABASE_ENV]: temp };
     const { sqlite } = options;
     try {
-        let startCounter = null;
         if (options.from) {
             await (0,promises_.copyFile)(options.from, temp);
-            startCounter = await readChangeCounter(temp);
             step('start', { from: options.from });
         }
         else {
@@ -31847,7 +31794,6 @@ async function buildDatabase(options) {
         finally {
             finished.close();
         }
-        await stampChangeCounter(temp, startCounter, new Date());
         await fsyncPath(temp);
         await (0,promises_.rename)(temp, output);
         await fsyncPath(external_node_path_default().dirname(output));
@@ -35603,7 +35549,7 @@ const REASONS = [
         code: 'rollback-refused',
         kind: 'rejected',
         retryable: false,
-        meaning: 'the manifest is older than the newest this pod accepted for its commit, replays included (--allow-rollback)',
+        meaning: 'the manifest names other bytes than the pod serves and is older than the newest it accepted for its commit (--allow-rollback)',
     },
     {
         code: 'manifest-expired',
@@ -35618,6 +35564,19 @@ const REASONS = [
     { code: 'snapshot-too-large', kind: 'rejected', retryable: false, meaning: 'the manifest declares more than --max-size' },
     { code: 'not-a-database', kind: 'rejected', retryable: false, meaning: 'the file is not an installable SQLite database (header, WAL mode, size)' },
     { code: 'quick-check', kind: 'rejected', retryable: false, meaning: 'the downloaded database failed quick_check' },
+    { code: 'readers-busy', kind: 'failed', retryable: true, meaning: 'app connections held a read transaction open past the install’s wait for SQLite’s lock' },
+    {
+        code: 'live-file-wal',
+        kind: 'rejected',
+        retryable: false,
+        meaning: 'an app switched the live file to WAL mode; installs keep rollback-journal rules only',
+    },
+    {
+        code: 'rollback-failed',
+        kind: 'rejected',
+        retryable: false,
+        meaning: 'an interrupted install’s journal could not be rolled back; nothing replaces the live file until it is',
+    },
     { code: 'integrity-check', kind: 'rejected', retryable: false, meaning: 'the built database failed integrity_check' },
     { code: 'foreign-key-check', kind: 'rejected', retryable: false, meaning: 'the built database failed foreign_key_check' },
     { code: 'journal-mode', kind: 'rejected', retryable: false, meaning: 'the database is not in rollback-journal mode' },
@@ -35786,7 +35745,7 @@ function describeError(error) {
 /* harmony export */   ju: () => (/* binding */ WrongCommitError),
 /* harmony export */   m_: () => (/* binding */ NotFoundError)
 /* harmony export */ });
-/* unused harmony exports LockedError, RollbackError, ExpiredManifestError, StateError, TooLargeError, WaitTimeoutError, SomeStoresFailedError */
+/* unused harmony exports LockedError, RollbackError, ExpiredManifestError, StateError, TooLargeError, WaitTimeoutError, SomeStoresFailedError, ReadersBusyError */
 /* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6031);
 
 /*
@@ -36022,6 +35981,12 @@ class SomeStoresFailedError extends _sqlitening_contract__WEBPACK_IMPORTED_MODUL
         this.what = what;
         this.failures = failures;
         this.succeeded = succeeded;
+    }
+}
+/** Readers of the live file kept a transaction open longer than an install waits: retried, as any SQLite writer would. */
+class ReadersBusyError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
+    constructor(file, waitedMs) {
+        super(`readers kept a transaction open on ${file} for more than ${waitedMs / 1000} s, so the install could not take SQLite's lock; it is tried again (an app that holds a read transaction, an unfinished statement or iterator, this long delays every install)`, 'readers-busy', 'failed', true);
     }
 }
 

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -202,24 +202,41 @@ describe('connections an app keeps open, in every driver', () => {
     await expectWhole(atThird, [4]);
   }, 90_000);
 
-  it('two fresh builds by `sqlitening build`: the builder stamps the change counter, so the second goes into the live file', async () => {
+  it('a refresh by `sqlitening build --from` goes into the live file; a fresh build of the commit replaces it, and kept connections read the old file whole', async () => {
     const p = pod();
-    const work = path.join(dir, `work-${n}`);
-    await mkdir(work);
-    const build = async (r: number): Promise<void> => {
-      const loader = `node -e "const D=require('better-sqlite3');const db=new D(process.env.SQLITENING_DB);db.exec('CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL, pad TEXT NOT NULL); CREATE TABLE IF NOT EXISTS totals (rev INTEGER, total INTEGER)');const [f,t]=[${block(r)}];const i=db.prepare('INSERT INTO t VALUES (?,?,?)');db.transaction(()=>{for(let id=1;id<=${ROWS};id++)i.run(id,id>=f&&id<=t?${r * 1000}:1,'x'.repeat(200));db.prepare('INSERT INTO totals VALUES (?,?)').run(${r},${totalOf(r)})})();db.close()"`;
-      const result = await runCli(['build', '--output', p.build, '--loader', loader], { cwd: path.resolve('.') });
-      expect(result.code, result.stderr).toBe(0);
+    const script = (body: string): string =>
+      `node -e "const D=require('better-sqlite3');const db=new D(process.env.SQLITENING_DB);db.transaction(()=>{${body}})();db.close()"`;
+    const fresh = (r: number): string => {
+      const [from, to] = block(r);
+      return script(
+        `db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL, pad TEXT NOT NULL); CREATE TABLE totals (rev INTEGER, total INTEGER)');const i=db.prepare('INSERT INTO t VALUES (?,?,?)');for(let id=1;id<=${ROWS};id++)i.run(id,id>=${from}&&id<=${to}?${r * 1000}:1,'x'.repeat(200));db.prepare('INSERT INTO totals VALUES (?,?)').run(${r},${totalOf(r)})`,
+      );
     };
-    await build(1);
+    const refresh = (r: number): string => {
+      const [from, to] = block(r);
+      return script(
+        `db.exec('UPDATE t SET v = 1 WHERE v != 1');db.prepare('UPDATE t SET v = ? WHERE id BETWEEN ? AND ?').run(${r * 1000},${from},${to});db.prepare('UPDATE totals SET rev = ?, total = ?').run(${r},${totalOf(r)})`,
+      );
+    };
+    const build = async (...args: string[]): Promise<void> => {
+      const next = `${p.build}.next`;
+      const result = await runCli(['build', '--output', next, ...args], { cwd: path.resolve('.') });
+      expect(result.code, result.stderr).toBe(0);
+      renameSync(next, p.build);
+    };
+    await build('--loader', fresh(1));
     await p.publish();
     expect(installed(await p.sync())).toMatchObject({ method: 'full' });
     const readers = await openReaders(p.live);
-    await build(5);
+    await build('--from', p.build, '--loader', refresh(2));
     await p.publish();
-    const next = await p.sync();
-    expect(installed(next), next.stderr).toMatchObject({ replaced: null });
-    await expectWhole(readers, [5]);
+    expect(installed(await p.sync())).toMatchObject({ method: 'delta', replaced: null });
+    await expectWhole(readers, [2]);
+    await build('--loader', fresh(5));
+    await p.publish();
+    expect(installed(await p.sync())?.replaced).toMatch(/change counter/);
+    await expectWhole(readers, [2]);
+    await expectWhole(await openReaders(p.live), [5]);
   }, 90_000);
 
   it('a connection inside a read transaction keeps its snapshot; the install waits for it, then every connection reads the new one', async () => {

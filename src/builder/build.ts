@@ -3,7 +3,6 @@ import { copyFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncPath } from '../fs-atomic.js';
 import type { SqliteDriver } from '../sqlite/driver.js';
-import { readChangeCounter, stampChangeCounter } from './change-counter.js';
 import { checkDatabase, databaseStats, type DatabaseStats } from './inspect.js';
 import { applyMigrations, readMigrations } from './migrations.js';
 import { runCommand } from './run-command.js';
@@ -60,10 +59,8 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
   const env = { ...options.env, [DATABASE_ENV]: temp };
   const { sqlite } = options;
   try {
-    let startCounter: number | null = null;
     if (options.from) {
       await copyFile(options.from, temp);
-      startCounter = await readChangeCounter(temp);
       step('start', { from: options.from });
     } else {
       step('start', { from: null });
@@ -108,7 +105,6 @@ export async function buildDatabase(options: BuildOptions): Promise<BuildResult>
     } finally {
       finished.close();
     }
-    await stampChangeCounter(temp, startCounter, new Date());
     await fsyncPath(temp);
     await rename(temp, output);
     await fsyncPath(path.dirname(output));
