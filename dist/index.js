@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9391);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8999);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9391:
+/***/ 8999:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31807,6 +31807,41 @@ async function buildDatabase(options) {
 
 // EXTERNAL MODULE: ./packages/contract/lib/index.js + 33 modules
 var lib = __nccwpck_require__(6031);
+;// CONCATENATED MODULE: ./src/snapshot/accept-manifest.ts
+
+/**
+ * Refuses a (verified) manifest the pod must not install, for whatever
+ * bytes it names: another commit's, another database's, one past its signed
+ * expiry, or one older than the floor. Checked before the "already
+ * installed" shortcut, so that a replayed older manifest of the same bytes
+ * is refused too, rather than quietly lowering the floor.
+ */
+function acceptManifest(manifest, policy, where) {
+    if (policy.appGitSha !== null && manifest.gitSha !== policy.appGitSha)
+        throw new errors/* WrongCommitError */.ju(policy.appGitSha, manifest.gitSha, where);
+    if (policy.databaseName !== null && manifest.name !== policy.databaseName)
+        throw new errors/* WrongDatabaseError */.HS(policy.databaseName, manifest.name, where);
+    if (policy.allowRollback)
+        return;
+    if (manifest.expiresAt !== undefined && Date.parse(manifest.expiresAt) <= policy.now.getTime())
+        throw new errors/* ExpiredManifestError */.NV(where, manifest.expiresAt);
+    const floor = policy.floor;
+    if (floor && floor.gitSha === manifest.gitSha && Date.parse(manifest.createdAt) < Date.parse(floor.createdAt)) {
+        throw new errors/* RollbackError */.ZS(floor.createdAt, manifest.createdAt);
+    }
+}
+/**
+ * The floor after accepting `manifest`: raised to it, never lowered, except by
+ * a deliberate rollback, which sets it to what was accepted. A manifest of
+ * another commit (a pod whose app moved on) starts that commit's floor.
+ */
+function raiseFloor(floor, manifest, allowRollback) {
+    const next = { gitSha: manifest.gitSha, createdAt: manifest.createdAt };
+    if (!floor || floor.gitSha !== manifest.gitSha || allowRollback)
+        return next;
+    return Date.parse(manifest.createdAt) > Date.parse(floor.createdAt) ? next : floor;
+}
+
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 // EXTERNAL MODULE: ./src/reclaim-buffers.ts + 2 modules
@@ -32815,6 +32850,7 @@ async function writeManifest(store, key, manifest, signingKey) {
 
 
 
+
 /**
  * Fetches the newest published snapshot of `gitSha` into a temp file in
  * `folder`, verified, as the starting point of a data refresh (a long-running
@@ -32840,10 +32876,10 @@ async function startFromPublished(from, folder, onProgress) {
         return { kind: 'empty', reason: `no snapshot of ${gitSha.slice(0, 12)} in ${store.location} yet` };
     }
     const { manifest } = read;
-    if (manifest.gitSha !== gitSha)
-        throw new errors/* WrongCommitError */.ju(gitSha, manifest.gitSha, `${store.location}/${key}`);
-    if (from.name !== null && manifest.name !== from.name)
-        throw new errors/* WrongDatabaseError */.HS(from.name, manifest.name, `${store.location}/${key}`);
+    // The same policy as a pod's: the commit, the name, and the signed expiry, so that a store writer cannot
+    // put back an older, expired manifest for CI to build on and sign as new. (A pod's floor, the newest it
+    // accepted, has no counterpart in a stateless CI run: the expiry bounds how old a start can be.)
+    acceptManifest(manifest, { appGitSha: gitSha, databaseName: from.name, floor: null, allowRollback: false, now: new Date() }, `${store.location}/${key}`);
     const file = external_node_path_default().join(folder, `.sqlitening-start-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.db`);
     await downloadSnapshot({
         store,
@@ -32852,7 +32888,7 @@ async function startFromPublished(from, folder, onProgress) {
         limits: from.limits,
         onProgress: (bytes) => onProgress?.(bytes, manifest.object.size),
     });
-    return { kind: 'published', file, manifest };
+    return { kind: 'published', file, manifest, signedBy: read.signedBy };
 }
 
 ;// CONCATENATED MODULE: ./src/builder/build-from.ts
@@ -32875,7 +32911,13 @@ async function buildFrom(start, options, hooks = {}) {
         if (found.kind === 'published') {
             file = found.file;
             downloaded = true;
-            startedFrom = { description: found.manifest.object.key, key: found.manifest.object.key, sha256: found.manifest.database.sha256 };
+            startedFrom = {
+                description: found.manifest.object.key,
+                key: found.manifest.object.key,
+                sha256: found.manifest.database.sha256,
+                createdAt: found.manifest.createdAt,
+                provenBy: found.signedBy,
+            };
         }
         else {
             startedFrom = { description: `an empty database (${found.reason})` };
@@ -35560,6 +35602,7 @@ const REASONS = [
     { code: 'wrong-database', kind: 'rejected', retryable: false, meaning: 'the manifest names another database than --name' },
     { code: 'unsigned-manifest', kind: 'rejected', retryable: false, meaning: 'the manifest is not signed, and --trust-key requires it' },
     { code: 'untrusted-key', kind: 'rejected', retryable: false, meaning: 'the manifest is signed, but by no key given with --trust-key' },
+    { code: 'unproven-start', kind: 'rejected', retryable: false, meaning: 'publish would sign a database built on a published snapshot no trusted key proved' },
     { code: 'bad-signature', kind: 'rejected', retryable: false, meaning: 'the signature does not match the manifest (altered or forged)' },
     { code: 'snapshot-too-large', kind: 'rejected', retryable: false, meaning: 'the manifest declares more than --max-size' },
     { code: 'not-a-database', kind: 'rejected', retryable: false, meaning: 'the file is not an installable SQLite database (header, WAL mode, size)' },
@@ -35730,12 +35773,14 @@ function describeError(error) {
 /* harmony export */   I8: () => (/* binding */ StoreUnreachableError),
 /* harmony export */   Jq: () => (/* binding */ BucketMissingError),
 /* harmony export */   MG: () => (/* binding */ CorruptDeltaError),
+/* harmony export */   NV: () => (/* binding */ ExpiredManifestError),
 /* harmony export */   OV: () => (/* binding */ StalledError),
 /* harmony export */   Oq: () => (/* binding */ TooManyLiveCommitsError),
 /* harmony export */   T6: () => (/* binding */ CommitNotAllowedError),
 /* harmony export */   Uk: () => (/* binding */ AccessDeniedError),
 /* harmony export */   VA: () => (/* binding */ SignatureError),
 /* harmony export */   XS: () => (/* binding */ GitError),
+/* harmony export */   ZS: () => (/* binding */ RollbackError),
 /* harmony export */   a$: () => (/* binding */ DatabaseError),
 /* harmony export */   a0: () => (/* binding */ ChecksumMismatchError),
 /* harmony export */   al: () => (/* binding */ ReadOnlyStoreError),
@@ -35745,7 +35790,7 @@ function describeError(error) {
 /* harmony export */   ju: () => (/* binding */ WrongCommitError),
 /* harmony export */   m_: () => (/* binding */ NotFoundError)
 /* harmony export */ });
-/* unused harmony exports LockedError, RollbackError, ExpiredManifestError, StateError, TooLargeError, WaitTimeoutError, SomeStoresFailedError, ReadersBusyError */
+/* unused harmony exports LockedError, StateError, TooLargeError, WaitTimeoutError, SomeStoresFailedError, ReadersBusyError */
 /* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6031);
 
 /*

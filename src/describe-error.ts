@@ -120,6 +120,7 @@ export const REASONS: ReadonlyArray<{ code: string; kind: ErrorInfo['kind']; ret
   { code: 'wrong-database', kind: 'rejected', retryable: false, meaning: 'the manifest names another database than --name' },
   { code: 'unsigned-manifest', kind: 'rejected', retryable: false, meaning: 'the manifest is not signed, and --trust-key requires it' },
   { code: 'untrusted-key', kind: 'rejected', retryable: false, meaning: 'the manifest is signed, but by no key given with --trust-key' },
+  { code: 'unproven-start', kind: 'rejected', retryable: false, meaning: 'publish would sign a database built on a published snapshot no trusted key proved' },
   { code: 'bad-signature', kind: 'rejected', retryable: false, meaning: 'the signature does not match the manifest (altered or forged)' },
   { code: 'snapshot-too-large', kind: 'rejected', retryable: false, meaning: 'the manifest declares more than --max-size' },
   { code: 'not-a-database', kind: 'rejected', retryable: false, meaning: 'the file is not an installable SQLite database (header, WAL mode, size)' },

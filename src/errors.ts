@@ -176,7 +176,7 @@ export class StateError extends SqliteningError {
 
 /** The manifest's signature is missing, does not verify, or was made by a key the agent does not trust. */
 export class SignatureError extends SqliteningError {
-  constructor(message: string, code: 'unsigned-manifest' | 'bad-signature' | 'untrusted-key') {
+  constructor(message: string, code: 'unsigned-manifest' | 'bad-signature' | 'untrusted-key' | 'unproven-start') {
     super(message, code, 'rejected', false);
   }
 }

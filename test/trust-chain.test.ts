@@ -520,3 +520,80 @@ function sharedRowText(a: Buffer, b: Buffer): number {
   }
   throw new Error('no shared page with row text');
 }
+
+describe("the build's starting point", () => {
+  /** A folder store with one signed snapshot per `seed`, each published a second apart; returns their manifest texts. */
+  async function signedHistory(seeds: number[], extra: string[] = []): Promise<{ root: string; texts: string[] }> {
+    const root = path.join(dir, `start-${++n}`);
+    const texts: string[] = [];
+    for (const seed of seeds) {
+      const db = path.join(dir, `start-${n}-${seed}.db`);
+      makeContentDatabase(db, 50, seed);
+      const published = await runCli([
+        'publish',
+        db,
+        '--store',
+        root,
+        '--git-sha',
+        SHA_A,
+        '--signing-key',
+        path.join(dir, 'snapshots.key'),
+        '--grace',
+        '0s',
+        ...extra,
+      ]);
+      expect(published.code, published.stderr).toBe(0);
+      texts.push(await readFile(path.join(root, manifestKey(SHA_A)), 'utf8'));
+      await wait(1100);
+    }
+    return { root, texts };
+  }
+  const build = (root: string, output: string, ...extra: string[]) =>
+    runCli(['build', '--from', 'published', '--store', root, '--git-sha', SHA_A, '--output', output, '--loader', 'true', '--json', ...extra]);
+
+  it('refuses to build on an expired signed manifest a store writer put back (the signed expiry holds for CI as for pods)', async () => {
+    const { root, texts } = await signedHistory([1, 2], ['--expires-in', '2s']);
+    await wait(2100); // the first manifest's expiry has passed
+    await writeFile(path.join(root, manifestKey(SHA_A)), texts[0]!);
+    const result = await build(root, path.join(dir, `expired-${n}.db`), '--trust-key', pubFile);
+    expect(errorOf(result)).toMatchObject({ code: 'manifest-expired' });
+    expect(result.code).toBe(3);
+    expect(existsSync(path.join(dir, `expired-${n}.db`))).toBe(false);
+  }, 60_000);
+
+  it('the Action (dist/, Node 24) refuses to start from an expired signed manifest a store writer put back', async () => {
+    const { prefix } = fresh('expired-start');
+    const store = s3Store(prefix);
+    expect((await ci(prefix, 'old', { 'expires-in': '2s' })).code).toBe(0);
+    const old = await textOf(store, manifestKey(SHA_A));
+    expect((await ci(prefix, 'banned', { 'start-from': 'published', 'expires-in': '1h' })).code).toBe(0);
+    await wait(2100);
+    await store.put(manifestKey(SHA_A), Buffer.from(old));
+    const run = await ci(prefix, 'refresh', { 'start-from': 'published', 'expires-in': '1h' });
+    expect(run.code).not.toBe(0);
+    expect(run.stdout).toMatch(/manifest.json expired at /);
+    expect(await textOf(store, manifestKey(SHA_A))).toBe(old);
+  }, 120_000);
+
+  it('publish --signing-key refuses a database built on a snapshot no trusted key proved, unless told the store is trusted', async () => {
+    const { root } = await signedHistory([1]);
+    const output = path.join(dir, `unproven-${n}.db`);
+    const publish = (...extra: string[]) =>
+      runCli(['publish', output, '--store', root, '--git-sha', SHA_A, '--signing-key', path.join(dir, 'snapshots.key'), '--grace', '0s', '--json', ...extra]);
+    // Built without --trust-key: the store was trusted, so signing would vouch for whatever a writer put there.
+    expect((await build(root, output)).code).toBe(0);
+    const refused = await publish();
+    expect(errorOf(refused)).toMatchObject({ code: 'unproven-start' });
+    expect(refused.code).toBe(3);
+    expect(String(errorOf(refused)?.message)).toContain('--trust-key');
+    expect((await publish('--allow-unproven-start')).code).toBe(0);
+    // Built with the signing key's public half as --trust-key: proven, signed.
+    await wait(1100);
+    const proven = await build(root, output, '--trust-key', pubFile);
+    expect(proven.events.at(-1)).toMatchObject({ startedFrom: { provenBy: expect.stringMatching(/^[0-9a-f]{16}$/) } });
+    expect((await publish()).code).toBe(0);
+    // A fresh build leaves no record behind: nothing to refuse.
+    expect((await runCli(['build', '--output', output, '--loader', 'true'])).code).toBe(0);
+    expect(existsSync(`${output}.start.json`)).toBe(false);
+  }, 60_000);
+});

@@ -34,6 +34,9 @@ export interface StartedFrom {
   /** The snapshot started from, when it was a published one. */
   key?: string | undefined;
   sha256?: string | undefined;
+  createdAt?: string | undefined;
+  /** The trusted key that proved the published snapshot started from; null when none was given (the store was trusted). */
+  provenBy?: string | null | undefined;
   /** Where the snapshot started from was kept (`keepAs`), for publish to make deltas from. */
   keptAs?: string | undefined;
 }
@@ -57,7 +60,13 @@ export async function buildFrom(
     if (found.kind === 'published') {
       file = found.file;
       downloaded = true;
-      startedFrom = { description: found.manifest.object.key, key: found.manifest.object.key, sha256: found.manifest.database.sha256 };
+      startedFrom = {
+        description: found.manifest.object.key,
+        key: found.manifest.object.key,
+        sha256: found.manifest.database.sha256,
+        createdAt: found.manifest.createdAt,
+        provenBy: found.signedBy,
+      };
     } else {
       startedFrom = { description: `an empty database (${found.reason})` };
     }

@@ -1,14 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { type Manifest, manifestKey } from '@sqlitening/contract';
-import { SignatureError, WrongCommitError, WrongDatabaseError } from '../errors.js';
+import { SignatureError } from '../errors.js';
+import { acceptManifest } from '../snapshot/accept-manifest.js';
 import type { TrustedKey } from '../signing/keys.js';
 import { downloadSnapshot } from '../snapshot/download.js';
 import type { TransferLimits } from '../snapshot/transfer-limits.js';
 import { readManifest } from '../snapshot/manifest-store.js';
 import type { ObjectStore } from '../store/object-store.js';
 
-export type StartingPoint = { kind: 'published'; file: string; manifest: Manifest } | { kind: 'empty'; reason: string };
+export type StartingPoint =
+  | {
+      kind: 'published';
+      file: string;
+      manifest: Manifest;
+      /** The trusted key whose signature proved the manifest; null when no key was given (the store was trusted). */
+      signedBy: string | null;
+    }
+  | { kind: 'empty'; reason: string };
 
 /**
  * Fetches the newest published snapshot of `gitSha` into a temp file in
@@ -40,8 +49,10 @@ export async function startFromPublished(
     return { kind: 'empty', reason: `no snapshot of ${gitSha.slice(0, 12)} in ${store.location} yet` };
   }
   const { manifest } = read;
-  if (manifest.gitSha !== gitSha) throw new WrongCommitError(gitSha, manifest.gitSha, `${store.location}/${key}`);
-  if (from.name !== null && manifest.name !== from.name) throw new WrongDatabaseError(from.name, manifest.name, `${store.location}/${key}`);
+  // The same policy as a pod's: the commit, the name, and the signed expiry, so that a store writer cannot
+  // put back an older, expired manifest for CI to build on and sign as new. (A pod's floor, the newest it
+  // accepted, has no counterpart in a stateless CI run: the expiry bounds how old a start can be.)
+  acceptManifest(manifest, { appGitSha: gitSha, databaseName: from.name, floor: null, allowRollback: false, now: new Date() }, `${store.location}/${key}`);
   const file = path.join(folder, `.sqlitening-start-${randomBytes(4).toString('hex')}.db`);
   await downloadSnapshot({
     store,
@@ -50,5 +61,5 @@ export async function startFromPublished(
     limits: from.limits,
     onProgress: (bytes) => onProgress?.(bytes, manifest.object.size),
   });
-  return { kind: 'published', file, manifest };
+  return { kind: 'published', file, manifest, signedBy: read.signedBy };
 }

@@ -1,3 +1,4 @@
+import { writeStartRecord } from '../builder/start-record.js';
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { buildFrom, type BuildStart } from '../builder/build-from.js';
@@ -99,6 +100,7 @@ Examples:
         },
       },
     );
+    await writeStartRecord(result.path, startedFrom);
     const rows = result.stats.tables.reduce((sum, t) => sum + t.rows, 0);
     const size = result.stats.pageCount * result.stats.pageSize;
     out.result(
@@ -108,6 +110,7 @@ Examples:
         migrationsApplied: result.migrationsApplied,
         vacuumed: result.vacuumed,
         keptBase: startedFrom.keptAs ?? null,
+        startedFrom: startedFrom.key ? { key: startedFrom.key, sha256: startedFrom.sha256, provenBy: startedFrom.provenBy ?? null } : null,
         durationMs: result.durationMs,
         ...result.stats,
       },

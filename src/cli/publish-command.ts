@@ -1,3 +1,4 @@
+import { checkStartForSigning } from '../builder/start-record.js';
 import { Command, Option } from 'commander';
 import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import { builderFromEnv } from '../publish/builder-info.js';
 import { betterSqlite3Driver } from '../sqlite/better-sqlite3-driver.js';
 import { pruneCommits } from '../publish/prune-commits.js';
 import { DEFAULT_DELTA_MAX_SHARE, publishToStores, type StorePublishResult } from '../publish/publish.js';
-import { generateSigningKeyPair, readSigningKey, readTrustedKeys } from '../signing/keys.js';
+import { generateSigningKeyPair, publisherTrust, readSigningKey, readTrustedKeys } from '../signing/keys.js';
 import { withRetries } from '../retry.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { Reporter } from './reporter.js';
@@ -39,6 +40,7 @@ interface PublishFlags extends StoreFlags {
   base?: string[];
   signingKey?: string;
   trustKey?: string[];
+  allowUnprovenStart?: boolean;
   name?: string;
   expiresIn?: number;
   stallTimeout: number;
@@ -113,6 +115,10 @@ export function publishCommand(reporter: () => Reporter): Command {
         'pods refuse the manifest this long after it is signed (manifest-expired): bounds replays for pods with no floor yet; publish (even unchanged data) more often than this',
       ).argParser(durationArg),
     )
+    .option(
+      '--allow-unproven-start',
+      'sign even a database whose build started from a published snapshot no trusted key proved (build --from published without --trust-key): only for a store no one else can write',
+    )
     .option('--dry-run', 'do everything but write: report what would be uploaded and pruned')
     .addOption(storeAttemptsOption());
   addStoreOptions(addTransferOptions(command));
@@ -154,6 +160,10 @@ Examples:
       { database: file, store: stores[0]!.location, stores: stores.map((s) => s.location), gitSha: sha, gitShaSource: source },
       `Publishing ${file} for ${sha.slice(0, 12)} to ${where}`,
     );
+    const signingKey = await readSigningKey(flags.signingKey, process.env);
+    const trustedKeys = (await readTrustedKeys(flags.trustKey)) ?? [];
+    // Signing vouches for every row: not for rows a build took from a snapshot nobody proved.
+    if (signingKey) await checkStartForSigning(file, publisherTrust(signingKey, trustedKeys) ?? [], flags.allowUnprovenStart === true);
     const several = stores.length > 1;
     const result = await publishToStores({
       stores,
@@ -165,8 +175,8 @@ Examples:
       retention: { keep: flags.keep, graceMs: flags.grace },
       check: flags.check,
       builder: builderFromEnv(process.env),
-      signingKey: await readSigningKey(flags.signingKey, process.env),
-      trustedKeys: (await readTrustedKeys(flags.trustKey)) ?? [],
+      signingKey,
+      trustedKeys,
       name: flags.name ?? null,
       expiresInMs: flags.expiresIn ?? null,
       limits: transferLimits(flags),
