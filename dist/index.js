@@ -33839,12 +33839,11 @@ async function publishSnapshot(options) {
  * snapshot finds it there (unless that store failed); then each store gets its manifest, `latest.json`,
  * and its pruning.
  *
- * Each store's manifest is made from that store's own content: its own current manifest decides whether
- * the bytes are already there (`unchanged`) and which earlier snapshots it keeps (`history`), and its
- * deltas are made from those and written to it. Stores that differ (a new mirror, one that missed a
- * publish) so get manifests that differ in history and deltas, each true of its store; every one names
- * the same new object under the same key, so a pod may read a manifest from one store and the snapshot
- * from another. A store that fails is retried (`attempts`), then left, reported with the step and error;
+ * Every store ends with the same snapshot, creation time and expiry: the publish is `unchanged` only
+ * when every store's current manifest already names these bytes under one creation time, else every store
+ * gets the new manifest and object. Each store's history and deltas come from its own previous manifest
+ * (a new mirror, one that missed a publish), each true of its store; every manifest names the same new
+ * object under the same key, so a pod may read a manifest from one store and the snapshot from another. A store that fails is retried (`attempts`), then left, reported with the step and error;
  * the others go on. A failure of the database itself (a check) throws, as no store can take it.
  */
 async function publishToStores(options) {
@@ -33946,10 +33945,19 @@ async function publishToStores(options) {
             sent.set(t.index, bytes);
             options.onProgress?.('upload', [...sent.values()].reduce((a, b) => a + b, 0), uploading * encoded.encodedSize);
         };
+        // The same bytes as every store's current manifest names, under one creation time and object key: all
+        // unchanged. Otherwise every store gets the new manifest, also one that holds these bytes already (a
+        // mirror that missed a publish): a store left on its older manifest would be refused as a rollback by a
+        // pod whose floor came from another store, on the failover the mirror is there for.
+        const first = live()[0]?.previous;
+        const allUnchanged = live().every((t) => t.previous !== undefined &&
+            t.previous.database.sha256 === encoded.sha256 &&
+            t.previous.createdAt === first?.createdAt &&
+            t.previous.object.key === first?.object.key);
         // Every store's objects, before any store's manifest.
         await Promise.all(live().map((t) => attempt(t, 'upload', async () => {
             const previous = t.previous;
-            if (previous && previous.database.sha256 === encoded.sha256) {
+            if (allUnchanged && previous) {
                 // Same bytes: keep the existing object and manifest, but only if the object is really there.
                 const object = await retrying(t, 'head', () => t.store.head(previous.object.key, call));
                 if (object && object.size === previous.object.size) {

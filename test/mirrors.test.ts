@@ -6,6 +6,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { acceptManifest } from '../src/snapshot/accept-manifest.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Heartbeat, LATEST_KEY, type Manifest, manifestKey, parseHeartbeats } from '@sqlitening/contract';
 import { Agent } from '../src/agent/agent.js';
@@ -322,6 +323,31 @@ describe('publishing to two stores', () => {
     // The same bytes again: unchanged in both (each keeps its own manifest, signed afresh).
     const again = await publishToStores(publishOptions(file));
     expect(again.stores.map((s) => s.status)).toEqual(['unchanged', 'unchanged']);
+  });
+
+  it('a mirror that missed a publish ends the next one with the same snapshot and creation time as the others, so a pod can fail over to it', async () => {
+    const [fileA, fileB] = [path.join(dir, `lag-a-${n}.db`), path.join(dir, `lag-b-${n}.db`)];
+    makeContentDatabase(fileA, 200, 1);
+    makeContentDatabase(fileB, 200, 2);
+    await publishToStores(publishOptions(fileA));
+    const missed = await publishToStores(publishOptions(fileB, { stores: [folders[0]] }));
+    const floor = missed.stores[0]!.status === 'failed' ? null : missed.stores[0]!.manifest.createdAt;
+    // The first store's bytes changed back; the second one holds them already, under its older manifest.
+    const next = await publishToStores(publishOptions(fileA));
+    expect(next.stores.map((s) => s.status)).toEqual(['published', 'published']);
+    const [primary, mirror] = await Promise.all(folders.map((store) => readManifest(store, manifestKey(SHA_A), { trustedKeys })));
+    if (primary?.status !== 'ok' || mirror?.status !== 'ok') throw new Error('no manifest');
+    expect(mirror.manifest.createdAt).toBe(primary.manifest.createdAt);
+    expect(mirror.manifest.object).toEqual(primary.manifest.object);
+    expect(await folders[1]!.head(mirror.manifest.object.key)).toBeDefined();
+    // A pod whose floor came from the first store (the snapshot the mirror missed) takes the mirror's manifest.
+    expect(() =>
+      acceptManifest(
+        mirror.manifest,
+        { appGitSha: SHA_A, databaseName: null, floor: { gitSha: SHA_A, createdAt: floor! }, allowRollback: false, now: new Date(clock) },
+        'mirror',
+      ),
+    ).not.toThrow();
   });
 
   it('goes on with the other store when one fails, and says only some got the snapshot', async () => {
