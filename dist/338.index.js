@@ -17,8 +17,8 @@ __webpack_require__.d(__webpack_exports__, {
 var dist_cjs = __webpack_require__(3711);
 // EXTERNAL MODULE: ./src/errors.ts
 var errors = __webpack_require__(3916);
-// EXTERNAL MODULE: ./src/describe-error.ts + 1 modules
-var describe_error = __webpack_require__(8887);
+// EXTERNAL MODULE: ./src/describe-error.ts
+var describe_error = __webpack_require__(9869);
 // EXTERNAL MODULE: ./src/reclaim-buffers.ts + 2 modules
 var reclaim_buffers = __webpack_require__(6537);
 ;// CONCATENATED MODULE: ./src/store/s3-multipart.ts

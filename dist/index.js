@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8999);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1789);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8999:
+/***/ 1789:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31534,7 +31534,7 @@ async function writeFileAtomic(file, content) {
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: ./src/errors.ts
-var errors = __nccwpck_require__(3916);
+var src_errors = __nccwpck_require__(3916);
 ;// CONCATENATED MODULE: ./src/builder/inspect.ts
 
 
@@ -31557,19 +31557,19 @@ function checkDatabase(db) {
     const integrity = db.prepare('PRAGMA integrity_check(20)').all();
     const problems = integrity.map((r) => r.integrity_check).filter((line) => line !== 'ok');
     if (problems.length > 0) {
-        throw new errors/* DatabaseError */.a$(`integrity_check failed: ${problems.slice(0, 5).join('; ')}`, 'integrity-check');
+        throw new src_errors/* DatabaseError */.a$(`integrity_check failed: ${problems.slice(0, 5).join('; ')}`, 'integrity-check');
     }
     const orphans = db.prepare('PRAGMA foreign_key_check').all();
     if (orphans.length > 0) {
         const shown = orphans.slice(0, 5).map((o) => `${o.table} rowid ${o.rowid} → missing ${o.parent}`);
-        throw new errors/* DatabaseError */.a$(`foreign_key_check found ${orphans.length} orphan row(s): ${shown.join('; ')}`, 'foreign-key-check');
+        throw new src_errors/* DatabaseError */.a$(`foreign_key_check found ${orphans.length} orphan row(s): ${shown.join('; ')}`, 'foreign-key-check');
     }
 }
 /** A WAL database keeps recent writes in its -wal file, which would not travel with the snapshot. */
 function checkJournalMode(db) {
     const mode = String(pragmaValue(db, 'journal_mode')).toLowerCase();
     if (mode !== 'delete') {
-        throw new errors/* DatabaseError */.a$(`journal_mode is ${mode}; a snapshot must use rollback-journal mode: run PRAGMA journal_mode=DELETE first`, 'journal-mode');
+        throw new src_errors/* DatabaseError */.a$(`journal_mode is ${mode}; a snapshot must use rollback-journal mode: run PRAGMA journal_mode=DELETE first`, 'journal-mode');
     }
 }
 /**
@@ -31579,7 +31579,7 @@ function checkJournalMode(db) {
 function assertQuiescent(file) {
     for (const suffix of ['-journal', '-wal']) {
         if ((0,external_node_fs_.existsSync)(`${file}${suffix}`)) {
-            throw new errors/* DatabaseError */.a$(`${file}${suffix} exists: a write is in progress or a crash was not recovered; open the database once with sqlite3 (or let the writer finish), then publish`, 'not-quiescent');
+            throw new src_errors/* DatabaseError */.a$(`${file}${suffix} exists: a write is in progress or a crash was not recovered; open the database once with sqlite3 (or let the writer finish), then publish`, 'not-quiescent');
         }
     }
 }
@@ -31606,7 +31606,7 @@ function inspectDatabaseFile(file, options) {
         db = options.sqlite.open(file, { readOnly: true });
     }
     catch (error) {
-        throw new errors/* DatabaseError */.a$(`cannot open ${file} as a SQLite database: ${error.message}`, 'not-a-database');
+        throw new src_errors/* DatabaseError */.a$(`cannot open ${file} as a SQLite database: ${error.message}`, 'not-a-database');
     }
     try {
         // The journal mode is checked even with `check: false`: it costs nothing and a WAL file would be lost.
@@ -31617,9 +31617,9 @@ function inspectDatabaseFile(file, options) {
         return databaseStats(db);
     }
     catch (error) {
-        if (error instanceof errors/* DatabaseError */.a$)
+        if (error instanceof src_errors/* DatabaseError */.a$)
             throw error;
-        throw new errors/* DatabaseError */.a$(`${file} is not a readable SQLite database: ${error.message}`, 'not-a-database');
+        throw new src_errors/* DatabaseError */.a$(`${file} is not a readable SQLite database: ${error.message}`, 'not-a-database');
     }
     finally {
         db.close();
@@ -31640,7 +31640,7 @@ async function readMigrations(folder) {
         names = (await (0,promises_.readdir)(folder, { withFileTypes: true })).filter((e) => e.isFile() && e.name.endsWith('.sql')).map((e) => e.name);
     }
     catch (error) {
-        throw new errors/* UsageError */.eb(`cannot read the migrations folder ${folder}: ${error.message}`);
+        throw new src_errors/* UsageError */.eb(`cannot read the migrations folder ${folder}: ${error.message}`);
     }
     names.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
     return Promise.all(names.map(async (name) => {
@@ -31667,7 +31667,7 @@ function applyMigrations(db, migrations) {
         const known = recorded.get(migration.name);
         if (known !== undefined) {
             if (known !== migration.sha256) {
-                throw new errors/* DatabaseError */.a$(`migration ${migration.name} was changed after it was applied (recorded sha256 ${known.slice(0, 12)}…, file now ${migration.sha256.slice(0, 12)}…); add a new migration instead`, 'migration-changed');
+                throw new src_errors/* DatabaseError */.a$(`migration ${migration.name} was changed after it was applied (recorded sha256 ${known.slice(0, 12)}…, file now ${migration.sha256.slice(0, 12)}…); add a new migration instead`, 'migration-changed');
             }
             report.alreadyApplied++;
             continue;
@@ -31681,7 +31681,7 @@ function applyMigrations(db, migrations) {
         catch (error) {
             if (db.inTransaction)
                 db.exec('ROLLBACK');
-            throw new errors/* DatabaseError */.a$(`migration ${migration.name} failed: ${error.message}`, 'migration-failed');
+            throw new src_errors/* DatabaseError */.a$(`migration ${migration.name} failed: ${error.message}`, 'migration-failed');
         }
         report.applied.push(migration.name);
     }
@@ -31709,13 +31709,13 @@ function runCommand(command, options) {
             if (tail.length > TAIL_BYTES)
                 tail = tail.subarray(tail.length - TAIL_BYTES);
         });
-        child.on('error', (error) => reject(new errors/* DatabaseError */.a$(`${options.role} "${command}" could not start: ${error.message}`, `${options.role.replace(/ /g, '-')}-failed`)));
+        child.on('error', (error) => reject(new src_errors/* DatabaseError */.a$(`${options.role} "${command}" could not start: ${error.message}`, `${options.role.replace(/ /g, '-')}-failed`)));
         child.on('close', (code, signal) => {
             if (code === 0)
                 return resolve();
             const how = signal ? `was killed by ${signal}` : `failed with exit code ${code}`;
             const stderr = tail.toString('utf8').trim().split('\n').slice(-5).join(' | ');
-            reject(new errors/* DatabaseError */.a$(`${options.role} "${command}" ${how}${stderr ? `: ${stderr}` : ' (no stderr)'}`, `${options.role.replace(/ /g, '-')}-failed`));
+            reject(new src_errors/* DatabaseError */.a$(`${options.role} "${command}" ${how}${stderr ? `: ${stderr}` : ' (no stderr)'}`, `${options.role.replace(/ /g, '-')}-failed`));
         });
     });
 }
@@ -31818,16 +31818,16 @@ var lib = __nccwpck_require__(6031);
  */
 function acceptManifest(manifest, policy, where) {
     if (policy.appGitSha !== null && manifest.gitSha !== policy.appGitSha)
-        throw new errors/* WrongCommitError */.ju(policy.appGitSha, manifest.gitSha, where);
+        throw new src_errors/* WrongCommitError */.ju(policy.appGitSha, manifest.gitSha, where);
     if (policy.databaseName !== null && manifest.name !== policy.databaseName)
-        throw new errors/* WrongDatabaseError */.HS(policy.databaseName, manifest.name, where);
+        throw new src_errors/* WrongDatabaseError */.HS(policy.databaseName, manifest.name, where);
     if (policy.allowRollback)
         return;
     if (manifest.expiresAt !== undefined && Date.parse(manifest.expiresAt) <= policy.now.getTime())
-        throw new errors/* ExpiredManifestError */.NV(where, manifest.expiresAt);
+        throw new src_errors/* ExpiredManifestError */.NV(where, manifest.expiresAt);
     const floor = policy.floor;
     if (floor && floor.gitSha === manifest.gitSha && Date.parse(manifest.createdAt) < Date.parse(floor.createdAt)) {
-        throw new errors/* RollbackError */.ZS(floor.createdAt, manifest.createdAt);
+        throw new src_errors/* RollbackError */.ZS(floor.createdAt, manifest.createdAt);
     }
 }
 /**
@@ -32374,7 +32374,7 @@ function encodingSupported(encoding) {
 }
 function requireSupported(encoding) {
     if (!encodingSupported(encoding)) {
-        throw new errors/* UsageError */.eb(`encoding zstd needs Node.js 22.15 or newer; this is Node.js ${process.versions.node}. Use gzip, br or identity`);
+        throw new src_errors/* UsageError */.eb(`encoding zstd needs Node.js 22.15 or newer; this is Node.js ${process.versions.node}. Use gzip, br or identity`);
     }
 }
 /**
@@ -32440,7 +32440,7 @@ class LimitedCounter extends external_node_stream_.Transform {
     _transform(chunk, _encoding, callback) {
         this.bytes += chunk.length;
         if (this.bytes > this.limit) {
-            callback(new errors/* SizeMismatchError */.Au(this.what, this.limit, this.bytes, ' or more (the body is larger than the manifest says)'));
+            callback(new src_errors/* SizeMismatchError */.Au(this.what, this.limit, this.bytes, ' or more (the body is larger than the manifest says)'));
             return;
         }
         if (this.hashing)
@@ -32466,7 +32466,7 @@ async function withDeadline(what, deadlineMs, signal, work) {
     }
     catch (error) {
         if (deadline.aborted && !signal?.aborted)
-            throw new errors/* DeadlineError */.j3(what, deadlineMs);
+            throw new src_errors/* DeadlineError */.j3(what, deadlineMs);
         throw error;
     }
 }
@@ -32493,7 +32493,7 @@ function stallWatchdog(what, timeoutMs) {
     });
     const arm = () => {
         clearTimeout(timer);
-        timer = setTimeout(() => watchdog.destroy(new errors/* StalledError */.OV(what, timeoutMs)), timeoutMs);
+        timer = setTimeout(() => watchdog.destroy(new src_errors/* StalledError */.OV(what, timeoutMs)), timeoutMs);
     };
     arm();
     return watchdog;
@@ -32538,7 +32538,7 @@ async function downloadSnapshot(options) {
     const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
     const identity = manifest.object.encoding === 'identity';
     if (identity && manifest.object.size !== manifest.database.size) {
-        throw new errors/* SizeMismatchError */.Au(`${what} (an identity object is the database)`, manifest.database.size, manifest.object.size);
+        throw new src_errors/* SizeMismatchError */.Au(`${what} (an identity object is the database)`, manifest.database.size, manifest.object.size);
     }
     let bytesReceived = 0;
     let chunkHashes = null;
@@ -32547,7 +32547,7 @@ async function downloadSnapshot(options) {
     const download = (temp) => withDeadline(what, limits.deadlineMs, limits.signal, async (signal) => {
         const result = await store.get(manifest.object.key, { signal });
         if (result.status !== 'ok')
-            throw new errors/* StoreError */.AD(`${what}: unexpected not-modified answer`, true);
+            throw new src_errors/* StoreError */.AD(`${what}: unexpected not-modified answer`, true);
         // Read buffers are freed by the bytes received, not decoded: a compressed object decodes to about five
         // times its size, and a collection per decoded block came too late for the socket's buffers and too
         // often for the decoder's, which it moved to the old generation (measured, 1 GiB: gzip 108 → 95 MiB
@@ -32572,17 +32572,17 @@ async function downloadSnapshot(options) {
         try {
             await (0,external_node_stream_promises_namespaceObject.pipeline)([result.body, stallWatchdog(what, limits.stallTimeoutMs), received, ...decoding, writer], { signal });
             if (received.bytes !== manifest.object.size)
-                throw new errors/* SizeMismatchError */.Au(`${what} (stored bytes)`, manifest.object.size, received.bytes);
+                throw new src_errors/* SizeMismatchError */.Au(`${what} (stored bytes)`, manifest.object.size, received.bytes);
             const written = writer.result();
             if (written.bytes !== manifest.database.size)
-                throw new errors/* SizeMismatchError */.Au(what, manifest.database.size, written.bytes);
+                throw new src_errors/* SizeMismatchError */.Au(what, manifest.database.size, written.bytes);
             if (written.sha256 !== null && written.sha256 !== manifest.database.sha256)
-                throw new errors/* ChecksumMismatchError */.a0(what, manifest.database.sha256, written.sha256);
+                throw new src_errors/* ChecksumMismatchError */.a0(what, manifest.database.sha256, written.sha256);
             if (manifest.chunks && written.chunkHashes) {
                 chunkHashes = written.chunkHashes;
                 const root = chunkRoot(chunkHashes);
                 if (root !== manifest.chunks.root)
-                    throw new errors/* ChecksumMismatchError */.a0(`${what} (chunk root)`, manifest.chunks.root, root);
+                    throw new src_errors/* ChecksumMismatchError */.a0(`${what} (chunk root)`, manifest.chunks.root, root);
             }
         }
         finally {
@@ -32628,7 +32628,7 @@ function generateSigningKeyPair() {
 }
 function requireEd25519(key, source) {
     if (key.asymmetricKeyType !== 'ed25519') {
-        throw new errors/* UsageError */.eb(`invalid key in ${source}: expected an Ed25519 key (sqlitening keygen makes one), got ${key.asymmetricKeyType ?? 'a symmetric key'}`);
+        throw new src_errors/* UsageError */.eb(`invalid key in ${source}: expected an Ed25519 key (sqlitening keygen makes one), got ${key.asymmetricKeyType ?? 'a symmetric key'}`);
     }
     return key;
 }
@@ -32639,7 +32639,7 @@ function parsePrivateKey(pem, source) {
         key = (0,external_node_crypto_.createPrivateKey)(pem);
     }
     catch {
-        throw new errors/* UsageError */.eb(`invalid signing key in ${source}: expected an Ed25519 private key in PEM (BEGIN PRIVATE KEY)`);
+        throw new src_errors/* UsageError */.eb(`invalid signing key in ${source}: expected an Ed25519 private key in PEM (BEGIN PRIVATE KEY)`);
     }
     return requireEd25519(key, source);
 }
@@ -32731,7 +32731,7 @@ function openManifest(text, trusted, where) {
     const document = (0,lib/* parseJson */.qF)(text, 'manifest');
     if (!(0,lib/* isEnvelope */.XT)(document)) {
         if (trusted)
-            throw new errors/* SignatureError */.VA(`${where} is not signed, and this agent accepts only manifests signed by ${keyList(trusted)}`, 'unsigned-manifest');
+            throw new src_errors/* SignatureError */.VA(`${where} is not signed, and this agent accepts only manifests signed by ${keyList(trusted)}`, 'unsigned-manifest');
         return { manifest: (0,lib/* parseManifest */.Ng)(document), signedBy: null };
     }
     const envelope = (0,lib/* parseEnvelope */.mE)(document);
@@ -32741,7 +32741,7 @@ function openManifest(text, trusted, where) {
         const named = envelope.signatures.filter((s) => trusted.some((t) => t.keyId === s.keyid) || s.keyid === undefined);
         if (named.length === 0) {
             const by = envelope.signatures.map((s) => s.keyid ?? '(no key id)').join(', ') || 'no key';
-            throw new errors/* SignatureError */.VA(`${where} is signed by ${by}, not by a trusted key (${keyList(trusted)})`, 'untrusted-key');
+            throw new src_errors/* SignatureError */.VA(`${where} is signed by ${by}, not by a trusted key (${keyList(trusted)})`, 'untrusted-key');
         }
         const signedBy = named
             .flatMap((s) => trusted.filter((t) => s.keyid === undefined || t.keyId === s.keyid).map((t) => ({ t, s })))
@@ -32755,7 +32755,7 @@ function openManifest(text, trusted, where) {
             }
         })?.t.keyId;
         if (!signedBy)
-            throw new errors/* SignatureError */.VA(`${where}: the signature does not match its content (altered after signing, or a forged signature)`, 'bad-signature');
+            throw new src_errors/* SignatureError */.VA(`${where}: the signature does not match its content (altered after signing, or a forged signature)`, 'bad-signature');
         return { manifest: (0,lib/* parseManifest */.Ng)((0,lib/* parseJson */.qF)(new TextDecoder().decode(payload), 'manifest')), signedBy };
     }
     return { manifest: (0,lib/* parseManifest */.Ng)((0,lib/* parseJson */.qF)(new TextDecoder().decode(payload), 'manifest')), signedBy: null };
@@ -32777,7 +32777,7 @@ async function readBounded(body, options) {
         write(chunk, _encoding, callback) {
             total += chunk.length;
             if (total > options.maxBytes) {
-                callback(new errors/* SizeMismatchError */.Au(options.what, options.maxBytes, total, ' or more (larger than any valid one)'));
+                callback(new src_errors/* SizeMismatchError */.Au(options.what, options.maxBytes, total, ' or more (larger than any valid one)'));
                 return;
             }
             chunks.push(chunk);
@@ -32812,7 +32812,7 @@ async function readManifest(store, key, options = {}) {
             result = await store.get(key, { ifNoneMatch: options.ifNoneMatch, signal });
         }
         catch (error) {
-            if (error instanceof errors/* NotFoundError */.m_)
+            if (error instanceof src_errors/* NotFoundError */.m_)
                 return { status: 'missing' };
             throw error;
         }
@@ -32829,7 +32829,7 @@ async function readManifest(store, key, options = {}) {
             return { status: 'ok', manifest: opened.manifest, etag: result.etag, signedBy: opened.signedBy };
         }
         catch (error) {
-            if (error instanceof lib/* ContractError */.Vl && !(error instanceof errors/* SignatureError */.VA))
+            if (error instanceof lib/* ContractError */.Vl && !(error instanceof src_errors/* SignatureError */.VA))
                 throw new lib/* ContractError */.Vl(`${where}: ${error.message}`, error.problems);
             throw error;
         }
@@ -32868,9 +32868,9 @@ async function startFromPublished(from, folder, onProgress) {
         read = await readManifest(store, key, { trustedKeys: from.trustedKeys, limits: from.limits });
     }
     catch (error) {
-        if (!(error instanceof errors/* SignatureError */.VA))
+        if (!(error instanceof src_errors/* SignatureError */.VA))
             throw error;
-        throw new errors/* SignatureError */.VA(`refusing to build on ${store.location}/${key}: ${error.message}. If the store holds unsigned snapshots because signing was turned on just now, build once from an empty database (the Action's start-from: fresh, or build without --from published) and publish it signed`, error.code);
+        throw new src_errors/* SignatureError */.VA(`refusing to build on ${store.location}/${key}: ${error.message}. If the store holds unsigned snapshots because signing was turned on just now, build once from an empty database (the Action's start-from: fresh, or build without --from published) and publish it signed`, error.code);
     }
     if (read.status !== 'ok') {
         return { kind: 'empty', reason: `no snapshot of ${gitSha.slice(0, 12)} in ${store.location} yet` };
@@ -32962,8 +32962,8 @@ async function moveFile(from, to) {
     }
 }
 
-// EXTERNAL MODULE: ./src/describe-error.ts + 1 modules
-var describe_error = __nccwpck_require__(8887);
+// EXTERNAL MODULE: ./src/describe-error.ts
+var describe_error = __nccwpck_require__(9869);
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./src/retry.ts
@@ -33269,13 +33269,13 @@ class DeltaParser extends external_node_stream_.Transform {
             return undefined;
         const count = buffer.readUInt8(at + 4);
         if (count > MAX_DICTIONARY_PAGES)
-            throw new errors/* CorruptDeltaError */.MG(`${this.what}: a record names ${count} dictionary pages, at most ${MAX_DICTIONARY_PAGES}`);
+            throw new src_errors/* CorruptDeltaError */.MG(`${this.what}: a record names ${count} dictionary pages, at most ${MAX_DICTIONARY_PAGES}`);
         const fixed = 5 + 4 * count + 4;
         if (buffer.length - at < fixed)
             return undefined;
         const length = buffer.readUInt32BE(at + fixed - 4);
         if (length === 0 || length > maxPatchBytes(header.pageSize)) {
-            throw new errors/* CorruptDeltaError */.MG(`${this.what}: a patch of ${length} bytes, expected 1 to ${maxPatchBytes(header.pageSize)}`);
+            throw new src_errors/* CorruptDeltaError */.MG(`${this.what}: a patch of ${length} bytes, expected 1 to ${maxPatchBytes(header.pageSize)}`);
         }
         if (buffer.length - at < fixed + length)
             return undefined;
@@ -33285,7 +33285,7 @@ class DeltaParser extends external_node_stream_.Transform {
         for (let k = 0; k < count; k++) {
             const page = buffer.readUInt32BE(at + 5 + 4 * k);
             if (page >= header.basePageCount && !this.#written.has(page)) {
-                throw new errors/* CorruptDeltaError */.MG(`${this.what}: page ${index} names page ${page} as dictionary, which the file does not hold when it is applied`);
+                throw new src_errors/* CorruptDeltaError */.MG(`${this.what}: page ${index} names page ${page} as dictionary, which the file does not hold when it is applied`);
             }
             dictionary.push(page);
         }
@@ -33425,12 +33425,12 @@ function changedPages(target, base) {
 async function readChunkList(store, base, limits) {
     const read = await store.get(base.chunks.key, { signal: limits.signal });
     if (read.status !== 'ok')
-        throw new errors/* NotFoundError */.m_(base.chunks.key, store.location);
+        throw new src_errors/* NotFoundError */.m_(base.chunks.key, store.location);
     const what = `chunk list ${base.chunks.key}`;
     const list = await readBounded(read.body, { what, maxBytes: base.chunks.count * HASH_BYTES, stallTimeoutMs: limits.stallTimeoutMs, signal: limits.signal });
     const root = chunkRoot(list);
     if (root !== base.chunks.root)
-        throw new errors/* ChecksumMismatchError */.a0(`chunk list ${base.chunks.key}`, base.chunks.root, root);
+        throw new src_errors/* ChecksumMismatchError */.a0(`chunk list ${base.chunks.key}`, base.chunks.root, root);
     return list;
 }
 /** Writes the delta stream for `pages` of the new file, compressed, to a temp file. */
@@ -33474,7 +33474,7 @@ function readProvenPage(fd, base, file, index, pageSize) {
     const bytesRead = (0,external_node_fs_.readSync)(fd, page, 0, pageSize, index * pageSize);
     const expected = base.list.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
     if (bytesRead !== pageSize || !(0,external_node_crypto_.createHash)('sha256').update(page).digest().equals(expected)) {
-        throw new errors/* UsageError */.eb(`base file ${file} is not the snapshot ${base.entry.sha256}: its page ${index} ${bytesRead === pageSize ? "differs from that snapshot's" : 'is missing'}; a delta made from it would be wrong`);
+        throw new src_errors/* UsageError */.eb(`base file ${file} is not the snapshot ${base.entry.sha256}: its page ${index} ${bytesRead === pageSize ? "differs from that snapshot's" : 'is missing'}; a delta made from it would be wrong`);
     }
     return page;
 }
@@ -33486,7 +33486,7 @@ async function baseMismatch(file, base, pageSize) {
     }
     catch (error) {
         if (error.code === 'ENOENT')
-            throw new errors/* UsageError */.eb(`base file ${file} does not exist`);
+            throw new src_errors/* UsageError */.eb(`base file ${file} does not exist`);
         throw error;
     }
     if (size !== base.entry.size)
@@ -33503,7 +33503,7 @@ async function baseMismatch(file, base, pageSize) {
         return null;
     }
     catch (error) {
-        if (error instanceof errors/* UsageError */.eb)
+        if (error instanceof src_errors/* UsageError */.eb)
             return error.message;
         throw error;
     }
@@ -33531,7 +33531,7 @@ async function prepareDeltaBases(store, plan) {
             list = await readChunkList(store, entry, plan.limits);
         }
         catch (error) {
-            if (!(error instanceof errors/* NotFoundError */.m_ || error instanceof errors/* ChecksumMismatchError */.a0))
+            if (!(error instanceof src_errors/* NotFoundError */.m_ || error instanceof src_errors/* ChecksumMismatchError */.a0))
                 throw error;
             step('delta-skipped', { base: entry.sha256, reason: (0,describe_error/* errorMessage */.gJ)(error) });
             continue;
@@ -33554,7 +33554,7 @@ async function prepareDeltaBases(store, plan) {
                 reasons.push(`not ${base.entry.sha256.slice(0, 12)}: ${mismatch}`);
         }
         if (reasons.length === bases.length) {
-            throw new errors/* UsageError */.eb(`base file ${file} is none of the earlier snapshots deltas are made from (${reasons.join('; ')})`);
+            throw new src_errors/* UsageError */.eb(`base file ${file} is none of the earlier snapshots deltas are made from (${reasons.join('; ')})`);
         }
     }
     return bases.map((base) => ({ ...base, file: base.file }));
@@ -33605,7 +33605,7 @@ async function upload(store, key, file, size, limits) {
     await store.put(key, (0,external_node_fs_.createReadStream)(file), { contentType: 'application/octet-stream', signal: limits.signal });
     const stored = await store.head(key, { signal: limits.signal });
     if (stored?.size !== size)
-        throw new errors/* StoreError */.AD(`upload of ${key} not confirmed: the store holds ${stored ? `${stored.size} bytes` : 'nothing'}, expected ${size}`, true);
+        throw new src_errors/* StoreError */.AD(`upload of ${key} not confirmed: the store holds ${stored ? `${stored.size} bytes` : 'nothing'}, expected ${size}`, true);
 }
 /**
  * Makes and uploads the deltas from each base: format 1 (the changed pages whole, which every agent reads)
@@ -34059,7 +34059,7 @@ async function uploadObject(store, manifest, file, limits, onProgress) {
     }));
     const stored = await store.head(key, { signal: limits.signal });
     if (!stored || stored.size !== manifest.object.size) {
-        throw new errors/* StoreError */.AD(`upload of ${key} not confirmed: the store holds ${stored ? `${stored.size} bytes` : 'nothing'}, expected ${manifest.object.size}`, true);
+        throw new src_errors/* StoreError */.AD(`upload of ${key} not confirmed: the store holds ${stored ? `${stored.size} bytes` : 'nothing'}, expected ${manifest.object.size}`, true);
     }
 }
 /**
@@ -34094,7 +34094,7 @@ async function readCurrent(store, key, expected, step) {
         read = await readManifest(store, key, { trustedKeys: expected.trust, limits: expected.limits });
     }
     catch (error) {
-        if (!(error instanceof errors/* SignatureError */.VA))
+        if (!(error instanceof src_errors/* SignatureError */.VA))
             throw error;
         step('ignored-current', { key, reason: error.code, message: `${error.message}; publishing a new manifest that does not build on it` });
         return undefined;
@@ -34128,7 +34128,7 @@ async function updateLatest(store, manifest, signingKey, trust, limits) {
         // An invalid or unverifiable latest.json is replaced: it is only a bootstrap hint, derived from the commit
         // manifests, and one that a store writer dated 2099 must not stop every later update. A store that fails
         // to answer is another matter, and fails the publish.
-        if (!(error instanceof lib/* ContractError */.Vl || error instanceof errors/* SignatureError */.VA))
+        if (!(error instanceof lib/* ContractError */.Vl || error instanceof src_errors/* SignatureError */.VA))
             throw error;
     }
     const same = latest?.gitSha === manifest.gitSha && latest.database.sha256 === manifest.database.sha256;
@@ -34142,6 +34142,224 @@ async function pruneCommit(store, gitSha, rule, now, protectedKeys, dryRun) {
         for (const object of doomed)
             await store.delete(object.key);
     return doomed.map((object) => object.key);
+}
+
+// EXTERNAL MODULE: ./src/redact.ts
+var redact = __nccwpck_require__(6670);
+;// CONCATENATED MODULE: ./src/store/mirror-store.ts
+
+
+
+
+/**
+ * The reasons that say a store (or the way to it) is failing, not the caller, the local disk or the
+ * request: these move a call to the next store. `not-found` and `access-denied` are among them: a mirror
+ * that missed a publish has no manifest of the new commit, and a public bucket answers 403 for a missing
+ * key, while another store may hold it. A body cut short by its reader for a reason of its own (a wrong
+ * checksum, a full disk, a premature close) is not the store's fault as far as the body shows.
+ */
+const STORE_FAULTS = new Set([
+    'store-unreachable',
+    'store-error',
+    'bucket-missing',
+    'access-denied',
+    'connection-reset',
+    'connection-refused',
+    'timeout',
+    'dns',
+    'network-unreachable',
+    'stalled',
+    'deadline-exceeded',
+    'size-mismatch',
+    'corrupt-body',
+]);
+/** The store that answered `store`'s last call: one of a {@link MirrorStore}'s, else the store itself (index 0). */
+function storeSource(store) {
+    return store instanceof MirrorStore ? store.lastSource : { index: 0, location: redactLocation(store.location) };
+}
+/**
+ * Several stores that hold the same snapshots (mirrors in other regions or on other services), read as
+ * one: each call goes to the first healthy store in the order given, and moves on to the next when that
+ * one fails (an error, no answer within the answer timeout, or a body that breaks off or stalls). A store
+ * that failed is asked last until `retryAfterMs` has passed, then first again.
+ *
+ * Nothing read here needs to come from one store: a manifest names every object by its hash (and a signed
+ * one is checked by its signature), so a manifest from one store and a snapshot from another verify as
+ * well as from one. A body that fails midway is not resumed elsewhere; the caller's retry reads it again,
+ * from the next store.
+ *
+ * Read-only: publishing writes to each store in turn (`publishToStores`), never through this.
+ */
+class MirrorStore {
+    writable = false;
+    #stores;
+    #answerTimeoutMs;
+    #retryAfterMs;
+    #onFailover;
+    #now;
+    /** Per store: until when it is asked last. */
+    #failedUntil;
+    #last = 0;
+    constructor(stores, options = {}) {
+        if (stores.length === 0)
+            throw new src_errors/* UsageError */.eb('a mirror set needs at least one store');
+        this.#stores = stores;
+        this.#answerTimeoutMs = options.answerTimeoutMs ?? 30_000;
+        this.#retryAfterMs = options.retryAfterMs ?? 60_000;
+        this.#onFailover = options.onFailover;
+        this.#now = options.now ?? Date.now;
+        this.#failedUntil = stores.map(() => 0);
+    }
+    /** The stores, in the order given. */
+    get stores() {
+        return this.#stores;
+    }
+    /**
+     * The location of the store that answered the last call (the preferred one before any), so that a
+     * message about what was read names where it came from.
+     */
+    get location() {
+        return this.#stores[this.#last].location;
+    }
+    /** The store that answered the last call: its place in the order given, and its location with no credentials. */
+    get lastSource() {
+        return this.#source(this.#last);
+    }
+    #source(index) {
+        return { index, location: (0,redact/* redactLocation */.D)(this.#stores[index].location) };
+    }
+    /** Healthy stores in the order given, then those that failed recently, in the same order: a last resort is still a chance. */
+    #order() {
+        const now = this.#now();
+        const indexes = this.#stores.map((_, i) => i);
+        return [...indexes.filter((i) => this.#failedUntil[i] <= now), ...indexes.filter((i) => this.#failedUntil[i] > now)];
+    }
+    #answered(index) {
+        this.#last = index;
+        this.#failedUntil[index] = 0;
+    }
+    #failed(index, error) {
+        this.#failedUntil[index] = this.#now() + this.#retryAfterMs;
+        const { code } = (0,describe_error/* describeError */.Uc)(error);
+        this.#onFailover?.({ from: this.#source(index), reason: code, message: (0,describe_error/* errorMessage */.gJ)(error) });
+    }
+    /**
+     * Whether `error` says the store failed, rather than the caller: an abort is the caller's (a stopping
+     * agent), except one by a deadline, which a store that trickles bytes causes.
+     */
+    #storeFault(error, signal) {
+        if (signal?.aborted)
+            return signal.reason?.name === 'TimeoutError';
+        return STORE_FAULTS.has((0,describe_error/* describeError */.Uc)(error).code);
+    }
+    /** Runs one store's call, abandoning it when no answer comes within the answer timeout. */
+    async #ask(index, signal, call) {
+        const silence = new AbortController();
+        const timer = setTimeout(() => silence.abort(new src_errors/* StalledError */.OV(`${this.#stores[index].location}: no answer`, this.#answerTimeoutMs)), this.#answerTimeoutMs);
+        try {
+            return await call(signal ? AbortSignal.any([signal, silence.signal]) : silence.signal);
+        }
+        catch (error) {
+            if (silence.signal.aborted && !signal?.aborted)
+                throw silence.signal.reason;
+            throw error;
+        }
+        finally {
+            clearTimeout(timer);
+        }
+    }
+    /**
+     * Asks the stores in turn until one answers. A store's "not there" (`undefined` from `head`, `NotFoundError`)
+     * moves on too, and is the answer when no other store has the key.
+     */
+    async #first(signal, call, eligible = () => true) {
+        const errors = [];
+        let missingAt;
+        for (const index of this.#order().filter((i) => eligible(this.#stores[i]))) {
+            signal?.throwIfAborted();
+            try {
+                const answer = await this.#ask(index, signal, (s) => call(this.#stores[index], index, s));
+                if (answer !== undefined) {
+                    this.#answered(index);
+                    return answer;
+                }
+                missingAt ??= index;
+            }
+            catch (error) {
+                if (error instanceof src_errors/* NotFoundError */.m_ && !signal?.aborted) {
+                    missingAt ??= index;
+                    continue;
+                }
+                if (!this.#storeFault(error, signal))
+                    throw error;
+                this.#failed(index, error);
+                errors.push(error);
+            }
+        }
+        if (missingAt !== undefined) {
+            // "Not there" is an answer, from a store that works: it is the one reads are reported from.
+            this.#last = missingAt;
+            return undefined;
+        }
+        // Every store failed: the first failure that retrying may cure, else the preferred store's.
+        throw errors.find((e) => (0,describe_error/* describeError */.Uc)(e).retryable) ?? errors[0];
+    }
+    async get(key, options = {}) {
+        const result = await this.#first(options.signal, async (store, index, signal) => ({
+            index,
+            answer: await store.get(key, { ...options, ifNoneMatch: this.#ownTag(index, options.ifNoneMatch), signal }),
+        }));
+        if (result === undefined)
+            throw new src_errors/* NotFoundError */.m_(key, this.#stores.map((s) => s.location).join(', '));
+        const { index, answer } = result;
+        if (answer.status === 'not-modified')
+            return { status: 'not-modified', etag: this.#tag(index, answer.etag) };
+        return { ...answer, etag: this.#tag(index, answer.etag), body: this.#watch(index, answer.body, options.signal) };
+    }
+    async head(key, options = {}) {
+        return this.#first(options.signal, async (store, index, signal) => {
+            const info = await store.head(key, { signal });
+            return info && { ...info, etag: this.#tag(index, info.etag) };
+        });
+    }
+    /** The listing of the first store that answers among those that can list (public HTTP stores cannot). */
+    async list(prefix, options = {}) {
+        if (!this.#stores.some((store) => store.writable))
+            return this.#stores[0].list(prefix, options);
+        const listed = await this.#first(options.signal, async (store, index, signal) => (await store.list(prefix, { signal })).map((info) => ({ ...info, etag: this.#tag(index, info.etag) })), (store) => store.writable);
+        return listed ?? [];
+    }
+    async put() {
+        throw new src_errors/* UsageError */.eb('a mirror set is read as one store; publishing writes to each of its stores (publishToStores)');
+    }
+    async delete() {
+        throw new src_errors/* UsageError */.eb('a mirror set is read as one store; pruning deletes from each of its stores');
+    }
+    /**
+     * ETags are one store's: tagged with the store's place (in `get`, `head` and `list` alike), so a
+     * conditional read sends another store none (two stores can give different objects the same tag, as a
+     * folder's size-mtime-inode tags can).
+     */
+    #tag(index, etag) {
+        return `${index}:${etag}`;
+    }
+    #ownTag(index, tagged) {
+        const prefix = `${index}:`;
+        return tagged?.startsWith(prefix) ? tagged.slice(prefix.length) : undefined;
+    }
+    /**
+     * The body, passed through a stream that sees how it ends: the reader's stall watchdog, a reset or a
+     * corrupt stream destroys it with the reason, and a store whose body fails that way is asked last for a
+     * while, so the reader's retry goes to the next one.
+     */
+    #watch(index, body, signal) {
+        const watched = new external_node_stream_.PassThrough({ highWaterMark: 64 * 1024 });
+        (0,external_node_stream_.pipeline)(body, watched, (error) => {
+            if (error && this.#storeFault(error, signal))
+                this.#failed(index, error);
+        });
+        return watched;
+    }
 }
 
 // EXTERNAL MODULE: external "node:url"
@@ -34212,14 +34430,14 @@ class HttpStore {
                 next = new URL(location, current);
             }
             catch {
-                throw new errors/* StoreError */.AD(`${current} redirects to an invalid location (${JSON.stringify(location.slice(0, 200))})`, true);
+                throw new src_errors/* StoreError */.AD(`${current} redirects to an invalid location (${JSON.stringify(location.slice(0, 200))})`, true);
             }
             if (next.origin !== origin) {
-                throw new errors/* StoreError */.AD(`${current} redirects to another origin (${next.origin}); refusing to follow it`, false);
+                throw new src_errors/* StoreError */.AD(`${current} redirects to another origin (${next.origin}); refusing to follow it`, false);
             }
             current = next.href;
         }
-        throw new errors/* StoreError */.AD(`${url}: more than 5 redirects`, false);
+        throw new src_errors/* StoreError */.AD(`${url}: more than 5 redirects`, false);
     }
     /**
      * One request over node:http(s). Not fetch: fetch's web streams keep several times more memory per
@@ -34241,7 +34459,7 @@ class HttpStore {
                 if (signal?.aborted)
                     reject(signal.reason ?? error);
                 else
-                    reject(new errors/* StoreUnreachableError */.I8(url, error instanceof HeadersTimeout ? error.message : (error.code ?? (0,describe_error/* errorMessage */.gJ)(error)), error));
+                    reject(new src_errors/* StoreUnreachableError */.I8(url, error instanceof HeadersTimeout ? error.message : (error.code ?? (0,describe_error/* errorMessage */.gJ)(error)), error));
             });
             request.end();
         });
@@ -34250,13 +34468,13 @@ class HttpStore {
         response.resume();
         const status = response.statusCode ?? 0;
         if (status === 404)
-            throw new errors/* NotFoundError */.m_(key, this.location);
+            throw new src_errors/* NotFoundError */.m_(key, this.location);
         if (status === 401 || status === 403) {
             // A private S3 bucket answers 403 for a missing key too.
-            throw new errors/* AccessDeniedError */.Uk(`${this.#url(key)} answered ${status}: the object is missing or not public`);
+            throw new src_errors/* AccessDeniedError */.Uk(`${this.#url(key)} answered ${status}: the object is missing or not public`);
         }
         const retryable = status >= 500 || status === 429 || status === 408;
-        throw new errors/* StoreError */.AD(`${this.#url(key)} answered HTTP ${status} ${response.statusMessage ?? ''}`.trimEnd(), retryable);
+        throw new src_errors/* StoreError */.AD(`${this.#url(key)} answered HTTP ${status} ${response.statusMessage ?? ''}`.trimEnd(), retryable);
     }
     async get(key, options = {}) {
         const headers = { 'accept-encoding': 'identity' };
@@ -34285,13 +34503,13 @@ class HttpStore {
         return { key, ...http_store_info(response) };
     }
     async put() {
-        throw new errors/* ReadOnlyStoreError */.al(this.location, 'write objects');
+        throw new src_errors/* ReadOnlyStoreError */.al(this.location, 'write objects');
     }
     async list() {
-        throw new errors/* ReadOnlyStoreError */.al(this.location, 'list objects');
+        throw new src_errors/* ReadOnlyStoreError */.al(this.location, 'list objects');
     }
     async delete() {
-        throw new errors/* ReadOnlyStoreError */.al(this.location, 'delete objects');
+        throw new src_errors/* ReadOnlyStoreError */.al(this.location, 'delete objects');
     }
 }
 class HeadersTimeout extends Error {
@@ -34376,11 +34594,11 @@ class LocalStore {
         }
         catch (error) {
             if (isMissing(error))
-                throw new errors/* NotFoundError */.m_(key, this.location);
+                throw new src_errors/* NotFoundError */.m_(key, this.location);
             throw error;
         }
         if (!stats.isFile())
-            throw new errors/* NotFoundError */.m_(key, this.location);
+            throw new src_errors/* NotFoundError */.m_(key, this.location);
         const etag = etagOf(stats);
         if (options.ifNoneMatch === etag)
             return { status: 'not-modified', etag };
@@ -34448,6 +34666,45 @@ class LocalStore {
 
 
 
+
+
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+/**
+ * One store value (a `--store`, SQLITENING_STORE, a line of the Action's `store`) as store URLs: several
+ * when it is URLs separated by white space (an environment variable holds one string), else one store,
+ * which may be a folder path with spaces.
+ */
+function splitStores(value) {
+    const parts = value.trim().split(/\s+/);
+    return parts.length > 1 && parts.every((part) => URL_SCHEME.test(part)) ? parts : [value.trim()];
+}
+/**
+ * Every store named, in order (the first the preferred one), each with its settings: `defaults`
+ * (endpoint, region, path style: flags or the Action's inputs) apply to every s3:// store, whose URL's own
+ * parameters (`?endpoint=…`, read by `openStore`) override them. One store keeps the defaults as they are
+ * (an endpoint for a store that is not s3:// is refused by `openStore`). The CLI and the Action both read
+ * their stores here.
+ */
+function storeSettingsList(values, defaults) {
+    const urls = values.flatMap(splitStores).filter((url) => url !== '');
+    if (urls.length <= 1)
+        return [{ url: urls[0] ?? '', ...defaults }];
+    if (urls.length > lib/* HEARTBEAT_LIMITS */.qK.maxStores) {
+        // Heartbeats name the store by its place, and the board takes places up to this.
+        throw new src_errors/* UsageError */.eb(`too many stores: at most ${lib/* HEARTBEAT_LIMITS */.qK.maxStores}, got ${urls.length}`);
+    }
+    const isS3 = (url) => /^s3:\/\//i.test(url);
+    if (defaults.endpoint !== undefined && !urls.some(isS3)) {
+        throw new src_errors/* UsageError */.eb(`an S3 endpoint (${defaults.endpoint}) only applies to s3:// stores, and none of ${urls.map(redact/* redactLocation */.D).join(', ')} is one`);
+    }
+    const seen = new Set();
+    for (const url of urls) {
+        if (seen.has(url))
+            throw new src_errors/* UsageError */.eb(`store ${(0,redact/* redactLocation */.D)(url)} is given twice; each mirror once`);
+        seen.add(url);
+    }
+    return urls.map((url) => (isS3(url) ? { url, ...defaults } : { url }));
+}
 /**
  * What an s3:// URL may carry after `?`: the settings that differ between mirrors on different services
  * (an AWS bucket and an R2 one, say), so that each `--store` says all of its own. Flags and environment
@@ -34476,33 +34733,33 @@ function storeSettingsFromUrl(text, defaults, env) {
             case 'region':
             case 'profile':
                 if (value === '')
-                    throw new errors/* UsageError */.eb(`invalid ${where}: ?${name}= needs a value`);
+                    throw new src_errors/* UsageError */.eb(`invalid ${where}: ?${name}= needs a value`);
                 settings[name] = value;
                 break;
             case 'path-style':
                 if (!TRUE_WORDS.has(value) && !FALSE_WORDS.has(value)) {
-                    throw new errors/* UsageError */.eb(`invalid ${where}: expected ?path-style, ?path-style=true or ?path-style=false, got ${JSON.stringify(value)}`);
+                    throw new src_errors/* UsageError */.eb(`invalid ${where}: expected ?path-style, ?path-style=true or ?path-style=false, got ${JSON.stringify(value)}`);
                 }
                 settings.forcePathStyle = TRUE_WORDS.has(value);
                 break;
             case 'credentials-env': {
                 if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(value)) {
-                    throw new errors/* UsageError */.eb(`invalid ${where}: expected ?credentials-env=PREFIX (letters, digits, _), got ${JSON.stringify(value)}`);
+                    throw new src_errors/* UsageError */.eb(`invalid ${where}: expected ?credentials-env=PREFIX (letters, digits, _), got ${JSON.stringify(value)}`);
                 }
                 const accessKeyId = env[`${value}_ACCESS_KEY_ID`];
                 const secretAccessKey = env[`${value}_SECRET_ACCESS_KEY`];
                 if (!accessKeyId || !secretAccessKey) {
-                    throw new errors/* UsageError */.eb(`${where} takes its credentials from ${value}_ACCESS_KEY_ID and ${value}_SECRET_ACCESS_KEY (credentials-env=${value}), and one is not set`);
+                    throw new src_errors/* UsageError */.eb(`${where} takes its credentials from ${value}_ACCESS_KEY_ID and ${value}_SECRET_ACCESS_KEY (credentials-env=${value}), and one is not set`);
                 }
                 settings.credentials = { accessKeyId, secretAccessKey, sessionToken: env[`${value}_SESSION_TOKEN`] || undefined };
                 break;
             }
             default:
-                throw new errors/* UsageError */.eb(`invalid ${where}: unknown parameter ?${name}; expected ${S3_URL_PARAMETERS.join(', ')}`);
+                throw new src_errors/* UsageError */.eb(`invalid ${where}: unknown parameter ?${name}; expected ${S3_URL_PARAMETERS.join(', ')}`);
         }
     }
     if (settings.profile !== undefined && settings.credentials !== undefined) {
-        throw new errors/* UsageError */.eb(`invalid ${where}: give either ?profile or ?credentials-env, not both`);
+        throw new src_errors/* UsageError */.eb(`invalid ${where}: give either ?profile or ?credentials-env, not both`);
     }
     return settings;
 }
@@ -34522,25 +34779,25 @@ async function openStore(given, env = {}) {
     const settings = storeSettingsFromUrl(text, defaults, env);
     const url = settings.url;
     if (url === '')
-        throw new errors/* UsageError */.eb(`missing store: ${EXPECTED}`);
+        throw new src_errors/* UsageError */.eb(`missing store: ${EXPECTED}`);
     const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
     if (settings.endpoint !== undefined && scheme !== 's3') {
-        throw new errors/* UsageError */.eb(`an S3 endpoint (${settings.endpoint}) only applies to an s3:// store, got store ${url}`);
+        throw new src_errors/* UsageError */.eb(`an S3 endpoint (${settings.endpoint}) only applies to an s3:// store, got store ${url}`);
     }
     if (scheme === 's3') {
         const rest = url.slice('s3://'.length);
         const slash = rest.indexOf('/');
         const bucket = slash === -1 ? rest : rest.slice(0, slash);
         if (!BUCKET.test(bucket)) {
-            throw new errors/* UsageError */.eb(`invalid bucket name in store ${url}: expected 3-63 lowercase letters, digits, dots or dashes, got "${bucket}"`);
+            throw new src_errors/* UsageError */.eb(`invalid bucket name in store ${url}: expected 3-63 lowercase letters, digits, dots or dashes, got "${bucket}"`);
         }
         if (settings.endpoint !== undefined && !/^https?:\/\/[^/]+/.test(settings.endpoint)) {
-            throw new errors/* UsageError */.eb(`invalid S3 endpoint: expected http(s)://host[:port], got "${settings.endpoint}"`);
+            throw new src_errors/* UsageError */.eb(`invalid S3 endpoint: expected http(s)://host[:port], got "${settings.endpoint}"`);
         }
         const { S3Store } = await Promise.all(/* import() */[__nccwpck_require__.e(711), __nccwpck_require__.e(338)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6338)).catch((error) => {
             // The AWS SDK is an optional peer dependency: apps that only read snapshots over HTTPS never install it.
             if (error.code === 'ERR_MODULE_NOT_FOUND' && /@aws-sdk\//.test(String(error.message))) {
-                throw new errors/* UsageError */.eb(`store ${url} needs the AWS SDK, which is not installed: npm install @aws-sdk/client-s3`);
+                throw new src_errors/* UsageError */.eb(`store ${url} needs the AWS SDK, which is not installed: npm install @aws-sdk/client-s3`);
             }
             throw error;
         });
@@ -34559,7 +34816,7 @@ async function openStore(given, env = {}) {
     if (scheme === 'file')
         return new LocalStore((0,external_node_url_.fileURLToPath)(url));
     if (scheme !== undefined)
-        throw new errors/* UsageError */.eb(`unsupported store ${url}: ${EXPECTED}`);
+        throw new src_errors/* UsageError */.eb(`unsupported store ${url}: ${EXPECTED}`);
     return new LocalStore(external_node_path_default().resolve(url));
 }
 
@@ -34573,20 +34830,31 @@ async function openStore(given, env = {}) {
 
 
 
-/** Builds, checks and publishes the snapshot of `gitSha` to `store`, as the settings say. Sets no outputs. */
-async function buildAndPublish(settings, gitSha, store, builder, io) {
+
+
+
+/** Opens the settings' stores, the preferred one first (credentials of `?credentials-env=` from the step's environment). */
+function openStores(settings) {
+    return Promise.all(settings.stores.map((store) => openStore(store, process.env)));
+}
+/** Builds, checks and publishes the snapshot of `gitSha` to `stores` (mirrors after the first), as the settings say. Sets no outputs. */
+async function buildAndPublish(settings, gitSha, stores, builder, io) {
     const started = Date.now();
     // The snapshot the build starts from is kept until the publish: deltas from it then come as patches
     // against the pods' pages (delta format 2), several times smaller than its changed pages whole.
     const base = external_node_path_default().join(external_node_path_default().dirname(external_node_path_default().resolve(settings.database)), `.sqlitening-base-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.db`);
     try {
-        return await buildAndPublishFrom(settings, gitSha, store, builder, io, base, started);
+        return await buildAndPublishFrom(settings, gitSha, stores, builder, io, base, started);
     }
     finally {
         await (0,promises_.rm)(base, { force: true });
     }
 }
-async function buildAndPublishFrom(settings, gitSha, store, builder, io, base, started) {
+async function buildAndPublishFrom(settings, gitSha, stores, builder, io, base, started) {
+    // The start is read from the first store that answers, as a pod reads mirrors.
+    const store = stores.length === 1
+        ? stores[0]
+        : new MirrorStore(stores, { onFailover: (event) => io.info(`store ${event.from.location} failed (${event.reason}); reading from the next one`) });
     const { built, startedFrom } = await buildFrom(settings.startFrom === 'published'
         ? { kind: 'published', store, gitSha, trustedKeys: publisherTrust(settings.signingKey), name: settings.name, keepAs: base }
         : { kind: 'empty' }, {
@@ -34604,8 +34872,8 @@ async function buildAndPublishFrom(settings, gitSha, store, builder, io, base, s
         sqlite: io.sqlite,
         onStep: (step, detail) => io.info(`build ${step} ${JSON.stringify(detail)}`),
     }, { onStart: (from) => io.info(`Starting from ${from.description}`) });
-    const result = await publishSnapshot({
-        store,
+    const published = await publishToStores({
+        stores,
         database: built.path,
         gitSha,
         encoding: settings.encoding,
@@ -34622,21 +34890,28 @@ async function buildAndPublishFrom(settings, gitSha, store, builder, io, base, s
         dryRun: settings.dryRun,
         onStep: (step, detail) => io.info(`publish ${step} ${JSON.stringify(detail)}`),
     });
+    const done = published.stores.filter((r) => r.status !== 'failed');
+    const failed = published.stores.filter((r) => r.status === 'failed');
+    // Nothing anywhere: the preferred store's failure is the answer.
+    if (done.length === 0)
+        throw failed[0].error;
+    const first = done[0];
+    const result = { ...first, durationMs: published.durationMs };
     return {
         result,
+        stores: published.stores,
         migrationsApplied: built.migrationsApplied,
         startedFrom: startedFrom.description,
         vacuumed: built.vacuumed,
         durationMs: Date.now() - started,
         publicUrl: settings.publicBaseUrl ? `${settings.publicBaseUrl}/${result.objectKey}` : undefined,
         manifestUrl: settings.publicBaseUrl ? `${settings.publicBaseUrl}/${result.manifestKey}` : undefined,
-        storeLocation: store.location,
+        storeLocation: first.location,
     };
 }
-/** One commit: build, check and publish, as the settings say; sets every output. */
+/** One commit: build, check and publish, as the settings say; sets every output (the caller then fails the step if a mirror failed: {@link throwIfSomeFailed}). */
 async function runAction(settings, gitSha, builder, io) {
-    const store = await openStore(settings.store);
-    const report = await buildAndPublish(settings, gitSha, store, builder, io);
+    const report = await buildAndPublish(settings, gitSha, await openStores(settings), builder, io);
     const { result } = report;
     io.setOutput(Outputs.Published, String(result.status === 'published'));
     io.setOutput(Outputs.Status, result.status);
@@ -34649,6 +34924,13 @@ async function runAction(settings, gitSha, builder, io) {
     io.setOutput(Outputs.PublicUrl, report.publicUrl ?? '');
     io.setOutput(Outputs.ManifestUrl, report.manifestUrl ?? '');
     return report;
+}
+/** Fails the step (after its outputs) when a mirror did not get the snapshot: the others did, and say so. */
+function throwIfSomeFailed(report) {
+    const failed = report.stores.filter((r) => r.status === 'failed');
+    if (failed.length === 0)
+        return;
+    throw new src_errors/* SomeStoresFailedError */._Q(report.result.status === 'dry-run' ? 'checked' : 'published', failed.map((r) => ({ location: r.location, reason: (0,describe_error/* describeError */.Uc)(r.error).code, message: (0,describe_error/* errorMessage */.gJ)(r.error) })), report.stores.length - failed.length);
 }
 /** The job summary as Markdown: what was published, sizes, tables, and links. */
 function summaryMarkdown(report) {
@@ -34676,6 +34958,12 @@ function summaryMarkdown(report) {
     ];
     if (report.result.pruned.length)
         lines.push(`| Pruned | ${report.result.pruned.map((k) => `\`${k}\``).join(', ')} |`);
+    if (report.stores.length > 1) {
+        for (const store of report.stores) {
+            const what = store.status === 'failed' ? `**failed** at ${store.step}: ${(0,describe_error/* describeError */.Uc)(store.error).code}` : store.status;
+            lines.push(`| Store ${store.index} | \`${store.location}\`: ${what} |`);
+        }
+    }
     lines.push('', '| Table | Rows |', '|---|---:|', ...manifest.database.tables.map((t) => `| \`${t.name}\` | ${t.rows} |`), '');
     return lines.join('\n');
 }
@@ -34698,7 +34986,7 @@ async function boundedText(response, url, maxBytes) {
         return read.text;
     if (read.status === 'not-utf8')
         throw new lib/* ContractError */.Vl(`invalid board commits from ${url}: expected UTF-8 JSON, got bytes that are not UTF-8`);
-    throw new errors/* BoardError */.db(read.declared === null
+    throw new src_errors/* BoardError */.db(read.declared === null
         ? `${url} answered more than the ${maxBytes} bytes a commits list may have`
         : `${url} answered ${read.declared} bytes, more than the ${maxBytes} a commits list may have`, false);
 }
@@ -34722,28 +35010,28 @@ async function fetchLiveCommits(board, options = {}) {
         });
         if (response.status >= 300 && response.status <= 399) {
             await response.body?.cancel();
-            throw new errors/* BoardError */.db(`${url} redirects (HTTP ${response.status}) to ${response.headers.get('location') ?? 'nowhere'}; give board-url as the board's own URL`, false);
+            throw new src_errors/* BoardError */.db(`${url} redirects (HTTP ${response.status}) to ${response.headers.get('location') ?? 'nowhere'}; give board-url as the board's own URL`, false);
         }
         if (response.status === 401 || response.status === 403) {
             await response.body?.cancel();
-            throw new errors/* AccessDeniedError */.Uk(`${url} answered ${response.status}: ${board.token ? 'the board refused the read token' : 'the board needs a read token (its READ_TOKEN)'}`);
+            throw new src_errors/* AccessDeniedError */.Uk(`${url} answered ${response.status}: ${board.token ? 'the board refused the read token' : 'the board needs a read token (its READ_TOKEN)'}`);
         }
         if (!response.ok) {
             const detail = (await boundedText(response, url, 4096).catch(() => '')).trim().slice(0, 200);
             const retryable = response.status >= 500 || response.status === 429 || response.status === 408;
-            throw new errors/* BoardError */.db(`${url} answered HTTP ${response.status}${detail ? `: ${detail}` : ''}`, retryable);
+            throw new src_errors/* BoardError */.db(`${url} answered HTTP ${response.status}${detail ? `: ${detail}` : ''}`, retryable);
         }
         text = await boundedText(response, url, options.maxBytes ?? lib/* COMMITS_LIMITS */.U8.maxBodyBytes);
     }
     catch (error) {
-        if (error instanceof errors/* BoardError */.db || error instanceof errors/* AccessDeniedError */.Uk || error instanceof lib/* ContractError */.Vl)
+        if (error instanceof src_errors/* BoardError */.db || error instanceof src_errors/* AccessDeniedError */.Uk || error instanceof lib/* ContractError */.Vl)
             throw error;
         if (timeout.aborted)
-            throw new errors/* BoardError */.db(`${url} did not answer within ${timeoutMs} ms`, true, error);
+            throw new src_errors/* BoardError */.db(`${url} did not answer within ${timeoutMs} ms`, true, error);
         if (options.signal?.aborted)
             throw error;
         const cause = error.cause;
-        throw new errors/* BoardError */.db(`cannot reach the board at ${url}: ${cause?.code ?? cause?.message ?? (0,describe_error/* errorMessage */.gJ)(error)}`, true, error);
+        throw new src_errors/* BoardError */.db(`cannot reach the board at ${url}: ${cause?.code ?? cause?.message ?? (0,describe_error/* errorMessage */.gJ)(error)}`, true, error);
     }
     let commits;
     try {
@@ -34808,7 +35096,7 @@ async function gitOutput(cwd, args) {
 }
 /** The `GitError` of a git command that exited non-zero. */
 function gitFailed(cwd, args, result) {
-    return new errors/* GitError */.XS(`git ${args.join(' ')} failed in ${cwd} (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    return new src_errors/* GitError */.XS(`git ${args.join(' ')} failed in ${cwd} (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
 }
 
 ;// CONCATENATED MODULE: ./src/live/worktree.ts
@@ -34826,7 +35114,7 @@ async function repositoryRoot(dir) {
     // --show-cdup (the way up, e.g. `../../`) keeps the caller's spelling of the path; --show-toplevel would resolve symlinks.
     const result = await runGit(dir, ['rev-parse', '--show-cdup']).catch((error) => ({ code: -1, stdout: '', stderr: error.message }));
     if (result.code !== 0) {
-        throw new errors/* UsageError */.eb(`${dir} is not in a git checkout (${result.stderr.trim().split('\n')[0]}); git-sha: live builds each commit from the workflow's clone: use actions/checkout with fetch-depth: 0`);
+        throw new src_errors/* UsageError */.eb(`${dir} is not in a git checkout (${result.stderr.trim().split('\n')[0]}); git-sha: live builds each commit from the workflow's clone: use actions/checkout with fetch-depth: 0`);
     }
     return external_node_path_default().resolve(dir, result.stdout.trim());
 }
@@ -34845,7 +35133,7 @@ async function isShallow(root) {
  */
 async function withWorktree(root, gitSha, parent, fn) {
     if (!(await hasCommit(root, gitSha)))
-        throw new errors/* CommitNotInCloneError */.Hi(gitSha, root, await isShallow(root));
+        throw new src_errors/* CommitNotInCloneError */.Hi(gitSha, root, await isShallow(root));
     const folder = await (0,promises_.mkdtemp)(external_node_path_default().join(parent, `sqlitening-${gitSha.slice(0, 12)}-`));
     const checkout = external_node_path_default().join(folder, 'checkout');
     try {
@@ -34911,7 +35199,7 @@ async function resolveLiveBranch(root, named, hints) {
         const ref = await branchRef(root, named);
         if (ref)
             return { ref, description: shortRef(ref) };
-        throw new errors/* UsageError */.eb(`invalid input 'live-branch': branch ${named} is not in the clone at ${root} (${named.startsWith('refs/') ? named : `neither refs/remotes/origin/${named} nor refs/heads/${named}`}); check out with actions/checkout and fetch-depth: 0, which fetches every branch`);
+        throw new src_errors/* UsageError */.eb(`invalid input 'live-branch': branch ${named} is not in the clone at ${root} (${named.startsWith('refs/') ? named : `neither refs/remotes/origin/${named} nor refs/heads/${named}`}); check out with actions/checkout and fetch-depth: 0, which fetches every branch`);
     }
     const head = await runGit(root, ['symbolic-ref', '--quiet', 'refs/remotes/origin/HEAD']);
     const headRef = head.stdout.trim();
@@ -34926,7 +35214,7 @@ async function resolveLiveBranch(root, named, hints) {
     }
     if (hints.length === 0)
         tried.push('the workflow event names no default branch');
-    throw new errors/* UsageError */.eb(`cannot tell which branch's commits git-sha: live may build in ${root}: ${tried.join('; ')}. Set input 'live-branch' (e.g. main), or run "git remote set-head origin --auto" after actions/checkout with fetch-depth: 0`);
+    throw new src_errors/* UsageError */.eb(`cannot tell which branch's commits git-sha: live may build in ${root}: ${tried.join('; ')}. Set input 'live-branch' (e.g. main), or run "git remote set-head origin --auto" after actions/checkout with fetch-depth: 0`);
 }
 /** Whether `gitSha` is `ref` or one of its ancestors. */
 async function isAncestor(root, gitSha, ref) {
@@ -34953,14 +35241,14 @@ async function decideCommits(root, commits, policy, hints) {
         const { gitSha } = commit;
         let refused = null;
         if (chosen >= policy.maxCommits) {
-            refused = new errors/* TooManyLiveCommitsError */.Oq(gitSha, policy.maxCommits);
+            refused = new src_errors/* TooManyLiveCommitsError */.Oq(gitSha, policy.maxCommits);
         }
         else if (!(await hasCommit(root, gitSha))) {
             shallow ??= await isShallow(root);
-            refused = new errors/* CommitNotInCloneError */.Hi(gitSha, root, shallow);
+            refused = new src_errors/* CommitNotInCloneError */.Hi(gitSha, root, shallow);
         }
         else if (!allow.has(gitSha) && !(await isAncestor(root, gitSha, branch.ref))) {
-            refused = new errors/* CommitNotAllowedError */.T6(gitSha, shortRef(branch.ref));
+            refused = new src_errors/* CommitNotAllowedError */.T6(gitSha, shortRef(branch.ref));
         }
         else {
             chosen++;
@@ -35042,6 +35330,7 @@ function parseSize(text, what) {
 
 
 
+
 const settings_name = (input) => `input '${input}'`;
 function choice(get, input, choices, fallback) {
     return parseChoice(get(input) || fallback, settings_name(input), choices);
@@ -35062,10 +35351,10 @@ function readSettings(get, env) {
         const notLive = `it is used only with '${Inputs.GitSha}: ${LIVE}', but '${Inputs.GitSha}' is ${JSON.stringify(shaInput)}`;
         for (const input of [Inputs.BoardUrl, Inputs.BoardToken, Inputs.LiveBranch, Inputs.LiveAllow, Inputs.LiveMaxCommits]) {
             if (get(input) !== '')
-                throw new errors/* UsageError */.eb(`invalid ${settings_name(input)}: ${notLive}`);
+                throw new src_errors/* UsageError */.eb(`invalid ${settings_name(input)}: ${notLive}`);
         }
         if (liveMode !== 'refresh')
-            throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.LiveMode)}: ${notLive}`);
+            throw new src_errors/* UsageError */.eb(`invalid ${settings_name(Inputs.LiveMode)}: ${notLive}`);
         const build = readBuildSettings(get, env);
         return { mode: 'commit', gitSha: readGitSha(shaInput, env), build };
     }
@@ -35083,7 +35372,7 @@ function readSettings(get, env) {
 function readCommitPolicy(get) {
     const branch = get(Inputs.LiveBranch);
     if (branch !== '' && !isBranchName(branch)) {
-        throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.LiveBranch)}: expected a branch name (main, release/2026) or a full ref (refs/remotes/origin/main), or empty for the repository's default branch, got ${JSON.stringify(branch)}`);
+        throw new src_errors/* UsageError */.eb(`invalid ${settings_name(Inputs.LiveBranch)}: expected a branch name (main, release/2026) or a full ref (refs/remotes/origin/main), or empty for the repository's default branch, got ${JSON.stringify(branch)}`);
     }
     const allow = get(Inputs.LiveAllow)
         .split('\n')
@@ -35097,7 +35386,7 @@ function readCommitPolicy(get) {
                 : /^[0-9a-f]{1,39}$/.test(sha)
                     ? ' (a prefix is not enough: whoever pushes a commit can choose its first digits)'
                     : '';
-            throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.LiveAllow)}: expected full commit shas (40 or 64 lowercase hex digits), one per line${why}, got ${JSON.stringify(sha)}`);
+            throw new src_errors/* UsageError */.eb(`invalid ${settings_name(Inputs.LiveAllow)}: expected full commit shas (40 or 64 lowercase hex digits), one per line${why}, got ${JSON.stringify(sha)}`);
         }
     }
     return { branch: branch || null, allow: [...new Set(allow)], maxCommits: integer(get, Inputs.LiveMaxCommits, 1, 1000, LIVE_MAX_COMMITS) };
@@ -35109,14 +35398,14 @@ function readGitSha(shaInput, env) {
         return (0,lib/* parseGitSha */.ut)(rawSha, shaSource);
     }
     catch (error) {
-        throw new errors/* UsageError */.eb(shaInput !== '' ? `invalid ${settings_name(Inputs.GitSha)}: ${error.message}` : error.message);
+        throw new src_errors/* UsageError */.eb(shaInput !== '' ? `invalid ${settings_name(Inputs.GitSha)}: ${error.message}` : error.message);
     }
 }
 /** The board that says which commits are live; required with `git-sha: live`. */
 function readBoard(get) {
     const url = get(Inputs.BoardUrl);
     if (url === '') {
-        throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.BoardUrl)}: '${Inputs.GitSha}: ${LIVE}' asks the freshness board which commits are live; expected its URL (https://board.example.workers.dev), got ""`);
+        throw new src_errors/* UsageError */.eb(`invalid ${settings_name(Inputs.BoardUrl)}: '${Inputs.GitSha}: ${LIVE}' asks the freshness board which commits are live; expected its URL (https://board.example.workers.dev), got ""`);
     }
     parseHttpUrl(url, settings_name(Inputs.BoardUrl));
     const token = get(Inputs.BoardToken);
@@ -35130,7 +35419,7 @@ function readBuildSettings(get, env) {
     const workingDirectory = readWorkingDirectory(get, env);
     const store = get(Inputs.Store);
     if (store === '')
-        throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.Store)}: expected s3://bucket[/prefix] or a folder path, got ""`);
+        throw new src_errors/* UsageError */.eb(`invalid ${settings_name(Inputs.Store)}: expected s3://bucket[/prefix] or a folder path, got ""`);
     const endpoint = get(Inputs.Endpoint);
     if (endpoint !== '')
         parseHttpUrl(endpoint, settings_name(Inputs.Endpoint));
@@ -35142,7 +35431,7 @@ function readBuildSettings(get, env) {
         .filter((line) => line !== '' && !line.startsWith('#'));
     const startFrom = choice(get, Inputs.StartFrom, ['published', 'fresh'], 'published');
     if (migrations === '' && migrateCommand === '' && loaders.length === 0 && startFrom === 'fresh') {
-        throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.Migrations)}: expected at least one of '${Inputs.Migrations}', '${Inputs.MigrateCommand}' or '${Inputs.Loaders}', got ""`);
+        throw new src_errors/* UsageError */.eb(`invalid ${settings_name(Inputs.Migrations)}: expected at least one of '${Inputs.Migrations}', '${Inputs.MigrateCommand}' or '${Inputs.Loaders}', got ""`);
     }
     const graceMs = (0,lib/* parseDuration */.E9)(get(Inputs.Grace) || '1h', settings_name(Inputs.Grace));
     const vacuumThreshold = parseShare(get(Inputs.VacuumThreshold) || '0.25', settings_name(Inputs.VacuumThreshold));
@@ -35150,12 +35439,13 @@ function readBuildSettings(get, env) {
     if (publicBaseUrl !== '')
         parseHttpUrl(publicBaseUrl, settings_name(Inputs.PublicBaseUrl));
     return {
-        store: {
-            url: store,
+        // One store per line (mirrors after the first); `endpoint`, `region` and `path-style` are the defaults
+        // of every s3:// one, which may carry its own after `?`, as a `--store` of the CLI does.
+        stores: storeSettingsList(store.split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('#')), {
             endpoint: endpoint || undefined,
             region: get(Inputs.Region) || undefined,
             forcePathStyle: parseBoolean(get(Inputs.PathStyle), settings_name(Inputs.PathStyle)),
-        },
+        }),
         migrationsDir: migrations ? external_node_path_default().resolve(workingDirectory, migrations) : undefined,
         migrateCommand: migrateCommand || undefined,
         loaders,
@@ -35190,10 +35480,10 @@ function isInside(file, folder) {
 function forCheckout(build, root, checkout) {
     const moved = (file) => external_node_path_default().join(checkout, external_node_path_default().relative(root, file));
     if (!isInside(build.workingDirectory, root)) {
-        throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.WorkingDirectory)}: with '${Inputs.GitSha}: ${LIVE}' it must be inside the repository ${root}, got ${build.workingDirectory}`);
+        throw new src_errors/* UsageError */.eb(`invalid ${settings_name(Inputs.WorkingDirectory)}: with '${Inputs.GitSha}: ${LIVE}' it must be inside the repository ${root}, got ${build.workingDirectory}`);
     }
     if (build.migrationsDir && !isInside(build.migrationsDir, root)) {
-        throw new errors/* UsageError */.eb(`invalid ${settings_name(Inputs.Migrations)}: with '${Inputs.GitSha}: ${LIVE}' each commit's own migrations are used, so they must be inside the repository ${root}, got ${build.migrationsDir}`);
+        throw new src_errors/* UsageError */.eb(`invalid ${settings_name(Inputs.Migrations)}: with '${Inputs.GitSha}: ${LIVE}' each commit's own migrations are used, so they must be inside the repository ${root}, got ${build.migrationsDir}`);
     }
     return {
         ...build,
@@ -35204,7 +35494,6 @@ function forCheckout(build, root, checkout) {
 }
 
 ;// CONCATENATED MODULE: ./src/action/run-live.ts
-
 
 
 
@@ -35310,7 +35599,7 @@ async function refreshLiveCommits(settings, builder, io, options) {
     const root = await repositoryRoot(settings.build.workingDirectory);
     forCheckout(settings.build, root, root); // refuses migrations from outside the repository before anything runs
     const { branch, decisions } = await liveDecisions(root, settings.live, io, options);
-    const store = await openStore(settings.build.store);
+    const stores = await openStores(settings.build);
     await (0,promises_.mkdir)(settings.tempDirectory, { recursive: true });
     const done = [];
     for (const { commit, refused } of decisions) {
@@ -35324,8 +35613,10 @@ async function refreshLiveCommits(settings, builder, io, options) {
             const report = await io.group(`Refresh ${gitSha}: ${podsText(commit)}`, () => withWorktree(root, gitSha, settings.tempDirectory, async (checkout) => {
                 const build = forCheckout(settings.build, root, checkout);
                 await (0,promises_.mkdir)(external_node_path_default().dirname(build.database), { recursive: true });
-                return buildAndPublish(build, gitSha, store, builder, io);
+                return buildAndPublish(build, gitSha, stores, builder, io);
             }));
+            // A mirror that did not get it fails this commit (the others did, as the message says).
+            throwIfSomeFailed(report);
             const { result } = report;
             io.info(`${gitSha}: ${result.status} ${result.objectKey} (sha256 ${result.manifest.database.sha256})`);
             const sha256 = result.manifest.database.sha256;
@@ -35437,6 +35728,7 @@ async function run() {
             const report = await runAction(settings.build, settings.gitSha, builder, io);
             info(`${report.result.status}: ${report.result.objectKey} (sha256 ${report.result.manifest.database.sha256})`);
             await summary.addRaw(summaryMarkdown(report), true).write();
+            throwIfSomeFailed(report);
         }
     }
     catch (error) {
@@ -35447,54 +35739,16 @@ async function run() {
 
 /***/ }),
 
-/***/ 8887:
+/***/ 9869:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  Uc: () => (/* binding */ describeError),
-  gJ: () => (/* binding */ errorMessage)
-});
-
-// UNUSED EXPORTS: EXIT, EXIT_CODES, REASONS, exitCodeOf
-
-;// CONCATENATED MODULE: ./src/redact.ts
-/*
- * What may carry secrets in a store's address (a user and password, a query such as a presigned URL's
- * signature or an `?endpoint=` that holds credentials of its own, a fragment), removed before any text
- * leaves the process: error messages, logs, `/healthz`, metrics, heartbeats and the board all pass here.
- */
-/** A location without user, password, query or fragment. */
-function redactLocation(location) {
-    try {
-        const url = new URL(location);
-        if (!url.username && !url.password && !url.search && !url.hash)
-            return location;
-        url.username = '';
-        url.password = '';
-        url.search = '';
-        url.hash = '';
-        return url.href;
-    }
-    catch {
-        return location;
-    }
-}
-/** Every URL in `text` (anything shaped `scheme://…` up to a space or quote) redacted as {@link redactLocation} does. */
-function redactText(text) {
-    return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi, (url) => {
-        // A URL cut by the text around it (a trailing comma or parenthesis) keeps that text.
-        const tail = /[),.;:\]]+$/.exec(url)?.[0] ?? '';
-        const redacted = redactLocation(url.slice(0, url.length - tail.length));
-        // An address URL parsing could not read may still hold user:password@: drop what comes before the @.
-        return `${redacted.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1')}${tail}`;
-    });
-}
-
-// EXTERNAL MODULE: ./packages/contract/lib/index.js + 33 modules
-var lib = __nccwpck_require__(6031);
-;// CONCATENATED MODULE: ./src/describe-error.ts
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Uc: () => (/* binding */ describeError),
+/* harmony export */   gJ: () => (/* binding */ errorMessage)
+/* harmony export */ });
+/* unused harmony exports EXIT_CODES, EXIT, REASONS, exitCodeOf */
+/* harmony import */ var _redact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6670);
+/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6031);
 
 
 /**
@@ -35673,7 +35927,7 @@ function exitCodeOf(kind) {
     return kind === 'bug' ? EXIT.bug : kind === 'usage' ? EXIT.usage : kind === 'rejected' ? EXIT.rejected : EXIT.failed;
 }
 function errorMessage(error) {
-    return redactText(error instanceof Error ? error.message : String(error));
+    return (0,_redact_js__WEBPACK_IMPORTED_MODULE_1__/* .redactText */ .R)(error instanceof Error ? error.message : String(error));
 }
 /** System error codes from sockets and DNS: the network, worth another try. */
 const NETWORK = {
@@ -35737,7 +35991,7 @@ const listed = (code, message) => {
  */
 function describeError(error) {
     const message = errorMessage(error);
-    if (error instanceof lib/* SqliteningError */.bA)
+    if (error instanceof _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA)
         return info(error.code, error.kind, error.retryable, message);
     if (error?.name === 'AbortError')
         return listed('aborted', message);
@@ -35789,6 +36043,7 @@ function describeError(error) {
 /* harmony export */   VA: () => (/* binding */ SignatureError),
 /* harmony export */   XS: () => (/* binding */ GitError),
 /* harmony export */   ZS: () => (/* binding */ RollbackError),
+/* harmony export */   _Q: () => (/* binding */ SomeStoresFailedError),
 /* harmony export */   a$: () => (/* binding */ DatabaseError),
 /* harmony export */   a0: () => (/* binding */ ChecksumMismatchError),
 /* harmony export */   al: () => (/* binding */ ReadOnlyStoreError),
@@ -35798,7 +36053,7 @@ function describeError(error) {
 /* harmony export */   ju: () => (/* binding */ WrongCommitError),
 /* harmony export */   m_: () => (/* binding */ NotFoundError)
 /* harmony export */ });
-/* unused harmony exports LockedError, StateError, TooLargeError, WaitTimeoutError, SomeStoresFailedError, ReadersBusyError */
+/* unused harmony exports LockedError, StateError, TooLargeError, WaitTimeoutError, ReadersBusyError */
 /* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6031);
 
 /*
@@ -36094,6 +36349,48 @@ function youngCollector() {
 
 /***/ }),
 
+/***/ 6670:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   D: () => (/* binding */ redactLocation),
+/* harmony export */   R: () => (/* binding */ redactText)
+/* harmony export */ });
+/*
+ * What may carry secrets in a store's address (a user and password, a query such as a presigned URL's
+ * signature or an `?endpoint=` that holds credentials of its own, a fragment), removed before any text
+ * leaves the process: error messages, logs, `/healthz`, metrics, heartbeats and the board all pass here.
+ */
+/** A location without user, password, query or fragment. */
+function redactLocation(location) {
+    try {
+        const url = new URL(location);
+        if (!url.username && !url.password && !url.search && !url.hash)
+            return location;
+        url.username = '';
+        url.password = '';
+        url.search = '';
+        url.hash = '';
+        return url.href;
+    }
+    catch {
+        return location;
+    }
+}
+/** Every URL in `text` (anything shaped `scheme://…` up to a space or quote) redacted as {@link redactLocation} does. */
+function redactText(text) {
+    return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi, (url) => {
+        // A URL cut by the text around it (a trailing comma or parenthesis) keeps that text.
+        const tail = /[),.;:\]]+$/.exec(url)?.[0] ?? '';
+        const redacted = redactLocation(url.slice(0, url.length - tail.length));
+        // An address URL parsing could not read may still hold user:password@: drop what comes before the @.
+        return `${redacted.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1')}${tail}`;
+    });
+}
+
+
+/***/ }),
+
 /***/ 3266:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -36376,6 +36673,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   fd: () => (/* reexport */ COMMITS_PATH),
   Vl: () => (/* reexport */ ContractError),
   JC: () => (/* reexport */ ENCODINGS),
+  qK: () => (/* reexport */ HEARTBEAT_LIMITS),
   My: () => (/* reexport */ LATEST_KEY),
   Sn: () => (/* reexport */ MANIFEST_FORMAT),
   V4: () => (/* reexport */ MANIFEST_MAX_BYTES),
@@ -36409,7 +36707,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   nk: () => (/* reexport */ toBase64)
 });
 
-// UNUSED EXPORTS: HEARTBEAT_LIMITS, HEARTBEAT_VERSION, MANIFEST_NAME, MAX_POD_NAME_LENGTH, NAME_PATTERN, NAME_RULE, POD_NAME_PATTERN, POD_NAME_RULE, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS, TIMESTAMP_HEADER, assertPodName, builderSchema, chunksInfoSchema, commitsResponseSchema, compactUtc, databaseInfoSchema, deltaInfoSchema, durationSchema, envelopeSchema, formatAge, fromHex, gitShaSchema, heartbeatSchema, historyEntrySchema, liveCommitClusterSchema, liveCommitSchema, manifestSchema, nameSchema, objectInfoSchema, parseHeartbeats, parseManifestJson, patchInfoSchema, podNameSchema, sha256Schema, signBody, signatureHeaders, snapshotStem, tableStatsSchema, taskStatusSchema, toHex, utcTimeSchema, validate, verifySignature, z
+// UNUSED EXPORTS: HEARTBEAT_VERSION, MANIFEST_NAME, MAX_POD_NAME_LENGTH, NAME_PATTERN, NAME_RULE, POD_NAME_PATTERN, POD_NAME_RULE, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS, TIMESTAMP_HEADER, assertPodName, builderSchema, chunksInfoSchema, commitsResponseSchema, compactUtc, databaseInfoSchema, deltaInfoSchema, durationSchema, envelopeSchema, formatAge, fromHex, gitShaSchema, heartbeatSchema, historyEntrySchema, liveCommitClusterSchema, liveCommitSchema, manifestSchema, nameSchema, objectInfoSchema, parseHeartbeats, parseManifestJson, patchInfoSchema, podNameSchema, sha256Schema, signBody, signatureHeaders, snapshotStem, tableStatsSchema, taskStatusSchema, toHex, utcTimeSchema, validate, verifySignature, z
 
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 

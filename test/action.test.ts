@@ -11,6 +11,8 @@ import { manifestKey, parseManifestJson } from '@sqlitening/contract';
 import { Inputs, Outputs } from '../src/action/constants.js';
 import { readText } from '../src/store/object-store.js';
 import { S3Store } from '../src/store/s3-store.js';
+import { LocalStore } from '../src/store/local-store.js';
+import { readManifest } from '../src/snapshot/manifest-store.js';
 import { generateSigningKeyPair } from '../src/signing/keys.js';
 import { openManifest } from '../src/signing/manifest-signature.js';
 import { SHA_A, SHA_B, tempFolder } from './helpers/fixtures.js';
@@ -98,6 +100,31 @@ describe('the action, dist/index.js under Node 24', () => {
     expect(licenses).toMatch(/^zod\nMIT\n[\s\S]*?Permission is hereby granted/m);
     expect(licenses).toMatch(/^@actions\/core\nMIT\n/m);
   });
+
+  it('publishes to several stores, one per line (a mirror in a folder), and fails the step, outputs set, when one does not get it', async () => {
+    const mirror = path.join(dir, 'mirror-store');
+    const inputs = {
+      ...storeInputs('mirrored'),
+      store: `s3://action/mirrored\n${mirror}`,
+      migrations: 'db/migrations',
+      loaders: `sqlite3 "$SQLITENING_DB" "INSERT INTO notes (body) VALUES ('x')"`,
+    };
+    const run = await runAction(inputs);
+    expect(run.code, run.stdout).toBe(0);
+    const primary = await readManifest(store('mirrored'), manifestKey(SHA_A));
+    const copy = await readManifest(new LocalStore(mirror), manifestKey(SHA_A));
+    if (primary.status !== 'ok' || copy.status !== 'ok') throw new Error(`a store has no manifest: ${primary.status} ${copy.status}\n${run.stdout}`);
+    expect(copy.manifest.object).toEqual(primary.manifest.object);
+    expect(copy.manifest.createdAt).toBe(primary.manifest.createdAt);
+    expect(run.summary).toMatch(/\| Store 1 \| `file:.*mirror-store`: published \|/);
+    // A mirror that cannot be written (a folder under a file): the first store gets it, the step fails, naming it.
+    const blocked = path.join(dir, 'blocked-mirror');
+    await writeFile(blocked, 'not a folder');
+    const partial = await runAction({ ...inputs, store: `s3://action/mirrored-2\n${path.join(blocked, 'store')}` });
+    expect(partial.code).not.toBe(0);
+    expect(partial.outputs['object-key']).toMatch(/\.db\.gz$/);
+    expect(partial.stdout).toMatch(/published in 1 of 2 stores; failed in file:.*blocked-mirror/);
+  }, 60_000);
 
   it('builds, publishes, sets every output and writes the job summary; a rerun changes nothing', async () => {
     const inputs = {

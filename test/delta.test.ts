@@ -460,7 +460,7 @@ describe("delta format 2: pages as patches against the pod's pages", () => {
     // The first run loads 4,000 rows; each later one adds 100 and edits 2%: a scheduled refresh of the published snapshot.
     const loader = `node -e "const D=require('better-sqlite3');const d=new D(process.env.SQLITENING_DB);const n=d.prepare('SELECT count(*) c FROM notes').get().c;const i=d.prepare('INSERT INTO notes (body) VALUES (?)');for(let k=0;k<(n?100:4000);k++)i.run('note '+(n+k)+' '+require('crypto').randomBytes(80).toString('hex'));d.prepare('UPDATE notes SET body=body||? WHERE id%50=0').run(' edited '+n)"`;
     const settings: BuildSettings = {
-      store: { url: root },
+      stores: [{ url: root }],
       migrationsDir: path.join(workspace, 'db'),
       migrateCommand: undefined,
       loaders: [loader],
@@ -480,10 +480,10 @@ describe("delta format 2: pages as patches against the pod's pages", () => {
       expiresInMs: null,
     };
     const io = { info: () => {}, commandOutput: process.stderr, sqlite: betterSqlite3Driver };
-    const first = await buildAndPublish(settings, SHA_A, store, {}, io);
+    const first = await buildAndPublish(settings, SHA_A, [store], {}, io);
     expect(first.result.manifest.patches).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // keys have whole seconds
-    const second = await buildAndPublish(settings, SHA_A, store, {}, io);
+    const second = await buildAndPublish(settings, SHA_A, [store], {}, io);
     const { manifest } = second.result;
     expect(manifest.patches.map((p) => p.base.sha256)).toEqual([first.result.manifest.database.sha256]);
     expect(manifest.patches[0]!.size).toBeLessThan(manifest.deltas[0]!.size);

@@ -2,7 +2,7 @@ import * as core from '@actions/core';
 import { builderFromEnv } from '../publish/builder-info.js';
 import { nodeSqliteDriver } from '../sqlite/node-sqlite-driver.js';
 import { Inputs } from './constants.js';
-import { type ActionIo, runAction, summaryMarkdown } from './run-action.js';
+import { type ActionIo, runAction, summaryMarkdown, throwIfSomeFailed } from './run-action.js';
 import { listLiveCommits, liveFailure, liveSummaryMarkdown, refreshLiveCommits } from './run-live.js';
 import { readSettings } from './settings.js';
 
@@ -34,6 +34,7 @@ export async function run(): Promise<void> {
       const report = await runAction(settings.build, settings.gitSha, builder, io);
       core.info(`${report.result.status}: ${report.result.objectKey} (sha256 ${report.result.manifest.database.sha256})`);
       await core.summary.addRaw(summaryMarkdown(report), true).write();
+      throwIfSomeFailed(report);
     }
   } catch (error) {
     core.setFailed(error instanceof Error ? error.message : String(error));

@@ -3,7 +3,10 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { buildFrom } from '../builder/build-from.js';
 import { formatBytes, formatDuration } from '@sqlitening/contract';
-import { publishSnapshot, type BuilderInfo, type PublishResult } from '../publish/publish.js';
+import { type BuilderInfo, type PublishResult, publishToStores, type StorePublishResult } from '../publish/publish.js';
+import { describeError, errorMessage } from '../describe-error.js';
+import { SomeStoresFailedError } from '../errors.js';
+import { MirrorStore } from '../store/mirror-store.js';
 import type { SqliteDriver } from '../sqlite/driver.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { openStore } from '../store/open-store.js';
@@ -28,7 +31,10 @@ export interface ActionIo {
 }
 
 export interface ActionReport {
+  /** The preferred store's result (the first that got the snapshot). */
   result: PublishResult;
+  /** What every store got; one that failed after its retries fails the step once the outputs are set (`some-stores-failed`). */
+  stores: StorePublishResult[];
   migrationsApplied: string[];
   startedFrom: string;
   vacuumed: boolean;
@@ -38,11 +44,16 @@ export interface ActionReport {
   storeLocation: string;
 }
 
-/** Builds, checks and publishes the snapshot of `gitSha` to `store`, as the settings say. Sets no outputs. */
+/** Opens the settings' stores, the preferred one first (credentials of `?credentials-env=` from the step's environment). */
+export function openStores(settings: BuildSettings): Promise<ObjectStore[]> {
+  return Promise.all(settings.stores.map((store) => openStore(store, process.env)));
+}
+
+/** Builds, checks and publishes the snapshot of `gitSha` to `stores` (mirrors after the first), as the settings say. Sets no outputs. */
 export async function buildAndPublish(
   settings: BuildSettings,
   gitSha: string,
-  store: ObjectStore,
+  stores: readonly ObjectStore[],
   builder: BuilderInfo,
   io: Pick<ActionIo, 'info' | 'commandOutput' | 'sqlite'>,
 ): Promise<ActionReport> {
@@ -51,7 +62,7 @@ export async function buildAndPublish(
   // against the pods' pages (delta format 2), several times smaller than its changed pages whole.
   const base = path.join(path.dirname(path.resolve(settings.database)), `.sqlitening-base-${randomBytes(4).toString('hex')}.db`);
   try {
-    return await buildAndPublishFrom(settings, gitSha, store, builder, io, base, started);
+    return await buildAndPublishFrom(settings, gitSha, stores, builder, io, base, started);
   } finally {
     await rm(base, { force: true });
   }
@@ -60,12 +71,17 @@ export async function buildAndPublish(
 async function buildAndPublishFrom(
   settings: BuildSettings,
   gitSha: string,
-  store: ObjectStore,
+  stores: readonly ObjectStore[],
   builder: BuilderInfo,
   io: Pick<ActionIo, 'info' | 'commandOutput' | 'sqlite'>,
   base: string,
   started: number,
 ): Promise<ActionReport> {
+  // The start is read from the first store that answers, as a pod reads mirrors.
+  const store =
+    stores.length === 1
+      ? stores[0]!
+      : new MirrorStore(stores, { onFailover: (event) => io.info(`store ${event.from.location} failed (${event.reason}); reading from the next one`) });
   const { built, startedFrom } = await buildFrom(
     settings.startFrom === 'published'
       ? { kind: 'published', store, gitSha, trustedKeys: publisherTrust(settings.signingKey), name: settings.name, keepAs: base }
@@ -87,8 +103,8 @@ async function buildAndPublishFrom(
     },
     { onStart: (from) => io.info(`Starting from ${from.description}`) },
   );
-  const result = await publishSnapshot({
-    store,
+  const published = await publishToStores({
+    stores,
     database: built.path,
     gitSha,
     encoding: settings.encoding,
@@ -105,22 +121,28 @@ async function buildAndPublishFrom(
     dryRun: settings.dryRun,
     onStep: (step, detail) => io.info(`publish ${step} ${JSON.stringify(detail)}`),
   });
+  const done = published.stores.filter((r): r is Exclude<StorePublishResult, { status: 'failed' }> => r.status !== 'failed');
+  const failed = published.stores.filter((r) => r.status === 'failed');
+  // Nothing anywhere: the preferred store's failure is the answer.
+  if (done.length === 0) throw (failed[0] as Extract<StorePublishResult, { status: 'failed' }>).error;
+  const first = done[0]!;
+  const result: PublishResult = { ...first, durationMs: published.durationMs };
   return {
     result,
+    stores: published.stores,
     migrationsApplied: built.migrationsApplied,
     startedFrom: startedFrom.description,
     vacuumed: built.vacuumed,
     durationMs: Date.now() - started,
     publicUrl: settings.publicBaseUrl ? `${settings.publicBaseUrl}/${result.objectKey}` : undefined,
     manifestUrl: settings.publicBaseUrl ? `${settings.publicBaseUrl}/${result.manifestKey}` : undefined,
-    storeLocation: store.location,
+    storeLocation: first.location,
   };
 }
 
-/** One commit: build, check and publish, as the settings say; sets every output. */
+/** One commit: build, check and publish, as the settings say; sets every output (the caller then fails the step if a mirror failed: {@link throwIfSomeFailed}). */
 export async function runAction(settings: BuildSettings, gitSha: string, builder: BuilderInfo, io: ActionIo): Promise<ActionReport> {
-  const store = await openStore(settings.store);
-  const report = await buildAndPublish(settings, gitSha, store, builder, io);
+  const report = await buildAndPublish(settings, gitSha, await openStores(settings), builder, io);
   const { result } = report;
   io.setOutput(Outputs.Published, String(result.status === 'published'));
   io.setOutput(Outputs.Status, result.status);
@@ -133,6 +155,17 @@ export async function runAction(settings: BuildSettings, gitSha: string, builder
   io.setOutput(Outputs.PublicUrl, report.publicUrl ?? '');
   io.setOutput(Outputs.ManifestUrl, report.manifestUrl ?? '');
   return report;
+}
+
+/** Fails the step (after its outputs) when a mirror did not get the snapshot: the others did, and say so. */
+export function throwIfSomeFailed(report: ActionReport): void {
+  const failed = report.stores.filter((r): r is Extract<StorePublishResult, { status: 'failed' }> => r.status === 'failed');
+  if (failed.length === 0) return;
+  throw new SomeStoresFailedError(
+    report.result.status === 'dry-run' ? 'checked' : 'published',
+    failed.map((r) => ({ location: r.location, reason: describeError(r.error).code, message: errorMessage(r.error) })),
+    report.stores.length - failed.length,
+  );
 }
 
 /** The job summary as Markdown: what was published, sizes, tables, and links. */
@@ -160,6 +193,12 @@ export function summaryMarkdown(report: ActionReport): string {
     `| Duration | ${formatDuration(report.durationMs)} |`,
   ];
   if (report.result.pruned.length) lines.push(`| Pruned | ${report.result.pruned.map((k) => `\`${k}\``).join(', ')} |`);
+  if (report.stores.length > 1) {
+    for (const store of report.stores) {
+      const what = store.status === 'failed' ? `**failed** at ${store.step}: ${describeError(store.error).code}` : store.status;
+      lines.push(`| Store ${store.index} | \`${store.location}\`: ${what} |`);
+    }
+  }
   lines.push('', '| Table | Rows |', '|---|---:|', ...manifest.database.tables.map((t) => `| \`${t.name}\` | ${t.rows} |`), '');
   return lines.join('\n');
 }

@@ -7,9 +7,8 @@ import { type BranchHint, type CommitDecision, decideCommits, isBranchName } fro
 import { repositoryRoot, withWorktree } from '../live/worktree.js';
 import type { BuilderInfo, PublishResult } from '../publish/publish.js';
 import { withRetries } from '../retry.js';
-import { openStore } from '../store/open-store.js';
 import { Inputs, Outputs } from './constants.js';
-import { type ActionIo, type ActionReport, buildAndPublish } from './run-action.js';
+import { type ActionIo, type ActionReport, buildAndPublish, openStores, throwIfSomeFailed } from './run-action.js';
 import { type ActionSettings, forCheckout, type LiveSettings, type WorkflowEvent } from './settings.js';
 
 /*
@@ -152,7 +151,7 @@ export async function refreshLiveCommits(
   const root = await repositoryRoot(settings.build.workingDirectory);
   forCheckout(settings.build, root, root); // refuses migrations from outside the repository before anything runs
   const { branch, decisions } = await liveDecisions(root, settings.live, io, options);
-  const store = await openStore(settings.build.store);
+  const stores = await openStores(settings.build);
   await mkdir(settings.tempDirectory, { recursive: true });
   const done: LiveReport['commits'] = [];
   for (const { commit, refused } of decisions) {
@@ -167,9 +166,11 @@ export async function refreshLiveCommits(
         withWorktree(root, gitSha, settings.tempDirectory, async (checkout) => {
           const build = forCheckout(settings.build, root, checkout);
           await mkdir(path.dirname(build.database), { recursive: true });
-          return buildAndPublish(build, gitSha, store, builder, io);
+          return buildAndPublish(build, gitSha, stores, builder, io);
         }),
       );
+      // A mirror that did not get it fails this commit (the others did, as the message says).
+      throwIfSomeFailed(report);
       const { result } = report;
       io.info(`${gitSha}: ${result.status} ${result.objectKey} (sha256 ${result.manifest.database.sha256})`);
       const sha256 = result.manifest.database.sha256;

@@ -5,14 +5,15 @@ import { assertName, type Encoding, ENCODINGS, parseGitSha } from '@sqlitening/c
 import { UsageError } from '../errors.js';
 import { parsePrivateKey } from '../signing/keys.js';
 import { parseBearerToken, parseBoolean, parseChoice, parseDuration, parseHttpUrl, parseInteger, parseShare } from '../values.js';
-import type { StoreSettings } from '../store/open-store.js';
+import { type StoreSettings, storeSettingsList } from '../store/open-store.js';
 import type { BoardReadSettings } from '../live/board-client.js';
 import { type CommitPolicy, isBranchName } from '../live/commit-policy.js';
 import { Inputs, LIVE, LIVE_MAX_COMMITS } from './constants.js';
 
 /** How a snapshot is built and published: everything the step does but which commit it is for. */
 export interface BuildSettings {
-  store: StoreSettings;
+  /** The stores, the preferred one first (its keys and URLs are the outputs); the others are mirrors. */
+  stores: StoreSettings[];
   /** Folder of `.sql` migrations, resolved against the working directory. */
   migrationsDir: string | undefined;
   migrateCommand: string | undefined;
@@ -195,12 +196,16 @@ function readBuildSettings(get: GetInput, env: NodeJS.ProcessEnv): BuildSettings
   if (publicBaseUrl !== '') parseHttpUrl(publicBaseUrl, name(Inputs.PublicBaseUrl));
 
   return {
-    store: {
-      url: store,
-      endpoint: endpoint || undefined,
-      region: get(Inputs.Region) || undefined,
-      forcePathStyle: parseBoolean(get(Inputs.PathStyle), name(Inputs.PathStyle)),
-    },
+    // One store per line (mirrors after the first); `endpoint`, `region` and `path-style` are the defaults
+    // of every s3:// one, which may carry its own after `?`, as a `--store` of the CLI does.
+    stores: storeSettingsList(
+      store.split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('#')),
+      {
+        endpoint: endpoint || undefined,
+        region: get(Inputs.Region) || undefined,
+        forcePathStyle: parseBoolean(get(Inputs.PathStyle), name(Inputs.PathStyle)),
+      },
+    ),
     migrationsDir: migrations ? path.resolve(workingDirectory, migrations) : undefined,
     migrateCommand: migrateCommand || undefined,
     loaders,

@@ -1,12 +1,11 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transfer-limits.js';
-import { assertName, type Encoding, ENCODINGS, formatDuration, HEARTBEAT_LIMITS, UsageError } from '@sqlitening/contract';
+import { assertName, type Encoding, ENCODINGS, formatDuration, UsageError } from '@sqlitening/contract';
 import { errorMessage } from '../describe-error.js';
 import { parseDuration, parseInteger, parseShare, parseSize } from '../values.js';
-import { redactLocation } from '../redact.js';
 import { MirrorStore } from '../store/mirror-store.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { openStore, type StoreSettings } from '../store/open-store.js';
+import { openStore, type StoreSettings, storeSettingsList } from '../store/open-store.js';
 import type { Reporter } from './reporter.js';
 
 /** Turns a value parser's `UsageError` into commander's error, which names the flag. */
@@ -64,50 +63,21 @@ export interface StoreFlags {
   pathStyle?: boolean | string | undefined;
 }
 
-const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
-
 /**
- * One `--store` value (or SQLITENING_STORE) as store URLs: several when it is URLs separated by spaces
- * (an environment variable holds one string), else one store, which may be a folder path with spaces.
+ * Every store the flags name, in order, each with its settings (see {@link storeSettingsList}):
+ * `--endpoint`, `--region` and `--path-style` are the defaults of every s3:// store.
  */
-function splitStores(value: string): string[] {
-  const parts = value.trim().split(/\s+/);
-  return parts.length > 1 && parts.every((part) => URL_SCHEME.test(part)) ? parts : [value.trim()];
-}
-
-/**
- * Every store the flags name, in order, each with its settings: an s3:// URL's own parameters
- * (`?endpoint=…`, read by `openStore`) override `--endpoint`, `--region` and `--path-style`, which are
- * the defaults of every s3:// store. One store keeps the flags as they are (an endpoint for a store that
- * is not s3:// is refused there).
- */
-export function storeSettingsList(flags: StoreFlags): StoreSettings[] {
-  const defaults = {
+export function storeSettingsOfFlags(flags: StoreFlags): StoreSettings[] {
+  return storeSettingsList(flags.store ?? [], {
     endpoint: flags.endpoint,
     region: flags.region,
     forcePathStyle: flags.pathStyle === true || flags.pathStyle === 'true' || flags.pathStyle === '1',
-  };
-  const urls = (flags.store ?? []).flatMap(splitStores);
-  if (urls.length <= 1) return [{ url: urls[0] ?? '', ...defaults }];
-  if (urls.length > HEARTBEAT_LIMITS.maxStores) {
-    // Heartbeats name the store by its place, and the board takes places up to this.
-    throw new UsageError(`too many stores: at most ${HEARTBEAT_LIMITS.maxStores} --store, got ${urls.length}`);
-  }
-  const isS3 = (url: string) => /^s3:\/\//i.test(url);
-  if (defaults.endpoint !== undefined && !urls.some(isS3)) {
-    throw new UsageError(`an S3 endpoint (${defaults.endpoint}) only applies to s3:// stores, and none of ${urls.map(redactLocation).join(', ')} is one`);
-  }
-  const seen = new Set<string>();
-  for (const url of urls) {
-    if (seen.has(url)) throw new UsageError(`--store ${redactLocation(url)} is given twice; each mirror once`);
-    seen.add(url);
-  }
-  return urls.map((url) => (isS3(url) ? { url, ...defaults } : { url }));
+  });
 }
 
 /** Opens every store the flags name, in order (the AWS credentials of `?credentials-env=` from the process environment). */
 export function openStores(flags: StoreFlags): Promise<ObjectStore[]> {
-  return Promise.all(storeSettingsList(flags).map((settings) => openStore(settings, process.env)));
+  return Promise.all(storeSettingsOfFlags(flags).map((settings) => openStore(settings, process.env)));
 }
 
 /**

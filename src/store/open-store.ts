@@ -1,9 +1,49 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HEARTBEAT_LIMITS } from '@sqlitening/contract';
 import { UsageError } from '../errors.js';
+import { redactLocation } from '../redact.js';
 import { HttpStore } from './http-store.js';
 import { LocalStore } from './local-store.js';
 import type { ObjectStore } from './object-store.js';
+
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/**
+ * One store value (a `--store`, SQLITENING_STORE, a line of the Action's `store`) as store URLs: several
+ * when it is URLs separated by white space (an environment variable holds one string), else one store,
+ * which may be a folder path with spaces.
+ */
+function splitStores(value: string): string[] {
+  const parts = value.trim().split(/\s+/);
+  return parts.length > 1 && parts.every((part) => URL_SCHEME.test(part)) ? parts : [value.trim()];
+}
+
+/**
+ * Every store named, in order (the first the preferred one), each with its settings: `defaults`
+ * (endpoint, region, path style: flags or the Action's inputs) apply to every s3:// store, whose URL's own
+ * parameters (`?endpoint=…`, read by `openStore`) override them. One store keeps the defaults as they are
+ * (an endpoint for a store that is not s3:// is refused by `openStore`). The CLI and the Action both read
+ * their stores here.
+ */
+export function storeSettingsList(values: readonly string[], defaults: Omit<StoreSettings, 'url'>): StoreSettings[] {
+  const urls = values.flatMap(splitStores).filter((url) => url !== '');
+  if (urls.length <= 1) return [{ url: urls[0] ?? '', ...defaults }];
+  if (urls.length > HEARTBEAT_LIMITS.maxStores) {
+    // Heartbeats name the store by its place, and the board takes places up to this.
+    throw new UsageError(`too many stores: at most ${HEARTBEAT_LIMITS.maxStores}, got ${urls.length}`);
+  }
+  const isS3 = (url: string) => /^s3:\/\//i.test(url);
+  if (defaults.endpoint !== undefined && !urls.some(isS3)) {
+    throw new UsageError(`an S3 endpoint (${defaults.endpoint}) only applies to s3:// stores, and none of ${urls.map(redactLocation).join(', ')} is one`);
+  }
+  const seen = new Set<string>();
+  for (const url of urls) {
+    if (seen.has(url)) throw new UsageError(`store ${redactLocation(url)} is given twice; each mirror once`);
+    seen.add(url);
+  }
+  return urls.map((url) => (isS3(url) ? { url, ...defaults } : { url }));
+}
 
 /** Where the store is and how to reach it, as given by flags, environment or action inputs. */
 export interface StoreSettings {
