@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -23,6 +23,7 @@ import { checkSqliteHeader } from '../src/snapshot/sqlite-header.js';
 import { CLI, type CliResult, closedPort, runCli } from './helpers/cli.js';
 import { FaultServer } from './helpers/fault-server.js';
 import { makeContentDatabase, SHA_A, tempFolder } from './helpers/fixtures.js';
+import { NODE24 } from './helpers/node24.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -293,6 +294,23 @@ describe('smaller leaks', () => {
     ]);
     expect(errorOf(http)).toMatchObject({ code: 'not-found' });
     for (const result of [s3, http]) expect(`${result.stdout}${result.stderr}`).not.toContain('hunter2');
+  });
+
+  it('decodes zstd with a bounded window: a stream that asks for 128 MiB is refused, a normal one decoded (Node 24)', async () => {
+    const input = path.join(dir, `zstd-${n}.bin`);
+    await writeFile(input, Buffer.alloc(1 << 20, 'sqlitening '));
+    const decode = (zstdArgs: string[]): string => {
+      const frame = execFileSync('sh', ['-c', `cat "${input}" | zstd -q -c ${zstdArgs.join(' ')}`]);
+      const script = `import { decompressor } from ${JSON.stringify(path.resolve('lib/snapshot/codec.js'))};
+        import { Readable, Writable } from 'node:stream'; import { pipeline } from 'node:stream/promises';
+        let bytes = 0;
+        pipeline(Readable.from([Buffer.from(process.argv[1], 'base64')]), decompressor('zstd'), new Writable({ write(c, _e, cb) { bytes += c.length; cb(); } }))
+          .then(() => console.log('decoded ' + bytes), (e) => console.log('refused ' + e.code));`;
+      return execFileSync(NODE24, ['--input-type=module', '-e', script, frame.toString('base64')], { encoding: 'utf8' }).trim();
+    };
+    expect(decode(['-19'])).toBe(`decoded ${1 << 20}`);
+    // Streamed from a pipe, the frame declares the whole window --long asks for: 2^27.
+    expect(decode(['--long=27'])).toBe('refused ZSTD_error_frameParameter_windowTooLarge');
   });
 
   it('refuses a manifest that declares more than --max-size before writing anything', async () => {

@@ -5,7 +5,9 @@ import { UsageError } from '../errors.js';
 import { ParallelGzip } from './parallel-gzip.js';
 
 /** zstd arrived in Node's zlib in 22.15 / 23.8; older runtimes cannot read or write it. */
-type ZstdZlib = { createZstdCompress?: (options?: object) => Transform; createZstdDecompress?: () => Transform; constants: Record<string, number> };
+type ZstdZlib = { createZstdCompress?: (options?: object) => Transform; createZstdDecompress?: (options?: object) => Transform; constants: Record<string, number> };
+/** The largest zstd window a pod decodes: 2^24 = 16 MiB. */
+export const ZSTD_MAX_WINDOW_LOG = 24;
 const zstd = zlib as unknown as ZstdZlib;
 
 export function encodingSupported(encoding: Encoding): boolean {
@@ -54,6 +56,8 @@ export function decompressor(encoding: Encoding): Transform {
     case 'br':
       return zlib.createBrotliDecompress({ chunkSize });
     case 'zstd':
-      return zstd.createZstdDecompress!();
+      // zstd's default limit lets one stream ask for a 128 MiB window, more than the pod's whole peak; the
+      // publisher's levels (up to 19) use at most 8 MiB.
+      return zstd.createZstdDecompress!({ chunkSize, params: { [zstd.constants.ZSTD_d_windowLogMax ?? 100]: ZSTD_MAX_WINDOW_LOG } });
   }
 }
