@@ -32368,6 +32368,8 @@ class ParallelGzip extends external_node_stream_.Transform {
 
 
 
+/** The largest zstd window a pod decodes: 2^24 = 16 MiB. */
+const ZSTD_MAX_WINDOW_LOG = 24;
 const zstd = (external_node_zlib_default());
 function encodingSupported(encoding) {
     return encoding !== 'zstd' || (typeof zstd.createZstdCompress === 'function' && typeof zstd.createZstdDecompress === 'function');
@@ -32411,7 +32413,9 @@ function decompressor(encoding) {
         case 'br':
             return external_node_zlib_default().createBrotliDecompress({ chunkSize });
         case 'zstd':
-            return zstd.createZstdDecompress();
+            // zstd's default limit lets one stream ask for a 128 MiB window, more than the pod's whole peak; the
+            // publisher's levels (up to 19) use at most 8 MiB.
+            return zstd.createZstdDecompress({ chunkSize, params: { [zstd.constants.ZSTD_d_windowLogMax ?? 100]: ZSTD_MAX_WINDOW_LOG } });
     }
 }
 
@@ -36002,7 +36006,7 @@ function describeError(error) {
         if (code in DISK)
             return listed(DISK[code], message);
         // zlib and brotli: the compressed body is not what was published; a new download may be whole.
-        if (code.startsWith('Z_') || code.startsWith('ERR_BROTLI') || code === 'ERR_ZSTD_DECOMPRESSION_FAILED')
+        if (code.startsWith('Z_') || code.startsWith('ERR_BROTLI') || code.startsWith('ZSTD_error') || code === 'ERR_ZSTD_DECOMPRESSION_FAILED')
             return listed('corrupt-body', message);
         if (SQLITE_REJECTED.has(code))
             return listed('not-a-database', message);
