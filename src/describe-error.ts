@@ -272,7 +272,8 @@ export function describeError(error: unknown): ErrorInfo {
     if (code in NETWORK) return listed(NETWORK[code]!, message);
     if (code in DISK) return listed(DISK[code]!, message);
     // zlib and brotli: the compressed body is not what was published; a new download may be whole.
-    if (code.startsWith('Z_') || code.startsWith('ERR_BROTLI') || code.startsWith('ZSTD_error') || code === 'ERR_ZSTD_DECOMPRESSION_FAILED') return listed('corrupt-body', message);
+    if (code.startsWith('Z_') || code.startsWith('ERR_BROTLI') || code.startsWith('ZSTD_error') || code === 'ERR_ZSTD_DECOMPRESSION_FAILED')
+      return listed('corrupt-body', message);
     if (SQLITE_REJECTED.has(code)) return listed('not-a-database', message);
     if (code.startsWith('SQLITE_')) return listed('sqlite-error', message);
     if (/^E[A-Z]+$/.test(code)) return info(code.toLowerCase(), 'failed', false, message);

@@ -5,7 +5,11 @@ import { UsageError } from '../errors.js';
 import { ParallelGzip } from './parallel-gzip.js';
 
 /** zstd arrived in Node's zlib in 22.15 / 23.8; older runtimes cannot read or write it. */
-type ZstdZlib = { createZstdCompress?: (options?: object) => Transform; createZstdDecompress?: (options?: object) => Transform; constants: Record<string, number> };
+type ZstdZlib = {
+  createZstdCompress?: (options?: object) => Transform;
+  createZstdDecompress?: (options?: object) => Transform;
+  constants: Record<string, number>;
+};
 /** The largest zstd window a pod decodes: 2^24 = 16 MiB. */
 export const ZSTD_MAX_WINDOW_LOG = 24;
 const zstd = zlib as unknown as ZstdZlib;
