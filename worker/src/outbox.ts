@@ -62,9 +62,11 @@ export async function deliverDue(sql: SqlStorage, cluster: string, now: number, 
     if (d.kind === 'json' && webhookSecret) Object.assign(headers, await signatureHeaders(webhookSecret, body, now));
     let error: string | null = null;
     try {
-      const response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) });
+      // Never followed: the signed alert goes to the configured URL only, not wherever that server points.
+      const response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(10_000) });
       await response.body?.cancel();
-      if (!response.ok) error = `HTTP ${response.status}`;
+      if (response.status >= 300 && response.status < 400) error = `HTTP ${response.status}: a redirect, not followed (configure the URL it points to)`;
+      else if (!response.ok) error = `HTTP ${response.status}`;
     } catch (e) {
       error = describeFailure(e, url);
     }

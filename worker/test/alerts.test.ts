@@ -4,6 +4,8 @@ import { verifySignature } from '@sqlitening/contract';
 import type { BoardIndex } from '../src/board-index.js';
 import type { ClusterBoard } from '../src/cluster-board.js';
 import worker from '../src/index.js';
+import { readConfig } from '../src/config.js';
+import { deliverDue } from '../src/outbox.js';
 import type { BoardView, ClusterLine } from '../src/board-view.js';
 import {
   DB_1,
@@ -38,6 +40,26 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await reset();
+});
+
+describe('webhook redirects', () => {
+  it('are not followed: the signed alert reaches only the configured URL, and the delivery fails naming the redirect', async () => {
+    await post([heartbeat('eu-west', 'web-1')]);
+    const now = Date.now();
+    await runInDurableObject(clusterStub('eu-west'), async (_: ClusterBoard, state) => {
+      state.storage.sql.exec(
+        "INSERT INTO deliveries (alert_id, target, url, kind, body, status, attempts, next_attempt_at) VALUES (999, 0, ?, 'json', '{}', 'pending', 0, ?)",
+        `${env.RECEIVER_URL}/redirect/json`,
+        now,
+      );
+      await deliverDue(state.storage.sql, 'eu-west', now, readConfig(env), 'webhook-signing-secret');
+      const row = state.storage.sql.exec('SELECT last_error FROM deliveries WHERE alert_id = 999').one();
+      expect(String(row.last_error)).toMatch(/^HTTP 307: a redirect, not followed/);
+    });
+    const log = await received();
+    expect(log.filter((r) => r.path === '/redirect/json')).toHaveLength(1);
+    expect(log.filter((r) => r.path.startsWith('/landed/'))).toEqual([]);
+  });
 });
 
 describe('staleness transitions and webhooks', () => {

@@ -35,9 +35,10 @@ export async function setup(): Promise<void> {
       const count = (seen.get(key) ?? 0) + 1;
       seen.set(key, count);
       const failFirst = Number(/^\/fail-(\d+)\//.exec(path)?.[1] ?? 0);
-      const status = count <= failFirst ? 500 : 200;
+      const redirect = /^\/redirect\/(.*)$/.exec(path);
+      const status = redirect ? 307 : count <= failFirst ? 500 : 200;
       log.push({ method: req.method ?? '', path, headers: req.headers as Record<string, string>, body, status });
-      res.writeHead(status).end();
+      res.writeHead(status, redirect ? { location: `/landed/${redirect[1]}` } : {}).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(Number(process.env.RECEIVER_PORT), '127.0.0.1', resolve));
