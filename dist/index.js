@@ -32884,6 +32884,15 @@ async function startFromPublished(from, folder, onProgress) {
     // put back an older, expired manifest for CI to build on and sign as new. (A pod's floor, the newest it
     // accepted, has no counterpart in a stateless CI run: the expiry bounds how old a start can be.)
     acceptManifest(manifest, { appGitSha: gitSha, databaseName: from.name, floor: null, allowRollback: false, now: new Date() }, `${store.location}/${key}`);
+    for (const mirror of from.mirrors && from.mirrors.length > 1 ? from.mirrors : []) {
+        // A mirror that does not answer, or holds nothing these keys prove, says nothing about the floor.
+        const theirs = await readManifest(mirror, key, { trustedKeys: from.trustedKeys, limits: from.limits }).catch(() => null);
+        if (theirs?.status !== 'ok' || theirs.manifest.gitSha !== gitSha)
+            continue;
+        if (Date.parse(theirs.manifest.createdAt) > Date.parse(manifest.createdAt)) {
+            throw new src_errors/* RollbackError */.ZS(theirs.manifest.createdAt, manifest.createdAt, `the one ${mirror.location} holds`);
+        }
+    }
     const file = external_node_path_default().join(folder, `.sqlitening-start-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.db`);
     await downloadSnapshot({
         store,
@@ -34860,7 +34869,7 @@ async function buildAndPublishFrom(settings, gitSha, stores, builder, io, base, 
         ? stores[0]
         : new MirrorStore(stores, { onFailover: (event) => io.info(`store ${event.from.location} failed (${event.reason}); reading from the next one`) });
     const { built, startedFrom } = await buildFrom(settings.startFrom === 'published'
-        ? { kind: 'published', store, gitSha, trustedKeys: publisherTrust(settings.signingKey), name: settings.name, keepAs: base }
+        ? { kind: 'published', store, mirrors: stores, gitSha, trustedKeys: publisherTrust(settings.signingKey), name: settings.name, keepAs: base }
         : { kind: 'empty' }, {
         output: settings.database,
         migrationsDir: settings.migrationsDir,
@@ -36174,8 +36183,9 @@ class DeadlineError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* 
 }
 /** The manifest is older than the newest one this pod accepted for the same commit: a rollback or replay, refused unless allowed. */
 class RollbackError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
-    constructor(floor, offered) {
-        super(`refusing a manifest created ${offered}, older than the newest one this pod has accepted (${floor}); a store serving an older manifest is a rollback or a replay (pass --allow-rollback to accept it)`, 'rollback-refused', 'rejected', false);
+    /** `newest`: where the newer manifest was seen; by default the pod's own floor. */
+    constructor(floor, offered, newest = 'the newest one this pod has accepted') {
+        super(`refusing a manifest created ${offered}, older than ${newest} (${floor}); a store serving an older manifest is a rollback or a replay${newest.includes('pod') ? ' (pass --allow-rollback to accept it)' : ''}`, 'rollback-refused', 'rejected', false);
     }
 }
 /** The manifest's signed expiry has passed: the store serves an old manifest (a replay, or a publisher that stopped). */

@@ -575,6 +575,36 @@ describe("the build's starting point", () => {
     expect(await textOf(store, manifestKey(SHA_A))).toBe(old);
   }, 120_000);
 
+  it('with several stores, refuses to start from one whose manifest is older than another store holds (a writer of one store cannot roll CI back)', async () => {
+    const { root, texts } = await signedHistory([1, 2]);
+    const mirror = path.join(dir, `start-mirror-${n}`);
+    await cp(root, mirror, { recursive: true });
+    // The first store's manifest put back to the older one, still within any expiry.
+    await writeFile(path.join(root, manifestKey(SHA_A)), texts[0]!);
+    const output = path.join(dir, `rolled-${n}.db`);
+    const result = await runCli([
+      'build',
+      '--from',
+      'published',
+      '--store',
+      root,
+      '--store',
+      mirror,
+      '--git-sha',
+      SHA_A,
+      '--output',
+      output,
+      '--loader',
+      'true',
+      '--trust-key',
+      pubFile,
+      '--json',
+    ]);
+    expect(errorOf(result)).toMatchObject({ code: 'rollback-refused' });
+    expect(String(errorOf(result)?.message)).toContain(mirror);
+    expect(existsSync(output)).toBe(false);
+  }, 60_000);
+
   it('publish --signing-key refuses a database built on a snapshot no trusted key proved, unless told the store is trusted', async () => {
     const { root } = await signedHistory([1]);
     const output = path.join(dir, `unproven-${n}.db`);

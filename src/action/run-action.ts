@@ -84,7 +84,7 @@ async function buildAndPublishFrom(
       : new MirrorStore(stores, { onFailover: (event) => io.info(`store ${event.from.location} failed (${event.reason}); reading from the next one`) });
   const { built, startedFrom } = await buildFrom(
     settings.startFrom === 'published'
-      ? { kind: 'published', store, gitSha, trustedKeys: publisherTrust(settings.signingKey), name: settings.name, keepAs: base }
+      ? { kind: 'published', store, mirrors: stores, gitSha, trustedKeys: publisherTrust(settings.signingKey), name: settings.name, keepAs: base }
       : { kind: 'empty' },
     {
       output: settings.database,

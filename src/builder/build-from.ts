@@ -18,6 +18,8 @@ export type BuildStart =
       name: string | null;
       /** Limits of the download. @default DEFAULT_TRANSFER_LIMITS */
       limits?: TransferLimits | undefined;
+      /** Every store published to, when several: the start is no older than the newest manifest among them. */
+      mirrors?: readonly ObjectStore[] | undefined;
       /**
        * Keep the downloaded snapshot at this path after a successful build, the base of the next publish's
        * smallest deltas (`publish --base`); a build that started empty removes any file there, so an older

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { type Manifest, manifestKey } from '@sqlitening/contract';
-import { SignatureError } from '../errors.js';
+import { RollbackError, SignatureError } from '../errors.js';
 import { acceptManifest } from '../snapshot/accept-manifest.js';
 import type { TrustedKey } from '../signing/keys.js';
 import { downloadSnapshot } from '../snapshot/download.js';
@@ -29,7 +29,18 @@ export type StartingPoint =
  * would silently drop what earlier builds accumulated. The caller removes `file`.
  */
 export async function startFromPublished(
-  from: { store: ObjectStore; gitSha: string; trustedKeys: readonly TrustedKey[] | null; name: string | null; limits?: TransferLimits | undefined },
+  from: {
+    store: ObjectStore;
+    gitSha: string;
+    trustedKeys: readonly TrustedKey[] | null;
+    name: string | null;
+    limits?: TransferLimits | undefined;
+    /**
+     * Every store the snapshot is published to (mirrors), when several: the start must be no older than the
+     * newest manifest any of them holds that the same keys prove, so a writer of one store cannot roll CI back.
+     */
+    mirrors?: readonly ObjectStore[] | undefined;
+  },
   folder: string,
   onProgress?: (bytes: number, total: number) => void,
 ): Promise<StartingPoint> {
@@ -53,6 +64,14 @@ export async function startFromPublished(
   // put back an older, expired manifest for CI to build on and sign as new. (A pod's floor, the newest it
   // accepted, has no counterpart in a stateless CI run: the expiry bounds how old a start can be.)
   acceptManifest(manifest, { appGitSha: gitSha, databaseName: from.name, floor: null, allowRollback: false, now: new Date() }, `${store.location}/${key}`);
+  for (const mirror of from.mirrors && from.mirrors.length > 1 ? from.mirrors : []) {
+    // A mirror that does not answer, or holds nothing these keys prove, says nothing about the floor.
+    const theirs = await readManifest(mirror, key, { trustedKeys: from.trustedKeys, limits: from.limits }).catch(() => null);
+    if (theirs?.status !== 'ok' || theirs.manifest.gitSha !== gitSha) continue;
+    if (Date.parse(theirs.manifest.createdAt) > Date.parse(manifest.createdAt)) {
+      throw new RollbackError(theirs.manifest.createdAt, manifest.createdAt, `the one ${mirror.location} holds`);
+    }
+  }
   const file = path.join(folder, `.sqlitening-start-${randomBytes(4).toString('hex')}.db`);
   await downloadSnapshot({
     store,

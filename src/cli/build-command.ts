@@ -8,7 +8,7 @@ import { formatBytes, formatDuration } from '@sqlitening/contract';
 import { readTrustedKeys } from '../signing/keys.js';
 import { resolveGitSha } from '../git.js';
 import type { Reporter } from './reporter.js';
-import { addStoreOptions, addTransferOptions, collect, nameOption, openReadStore, shareArg, type StoreFlags, transferLimits } from './options.js';
+import { addStoreOptions, addTransferOptions, collect, nameOption, openReadStore, openStores, shareArg, type StoreFlags, transferLimits } from './options.js';
 
 interface BuildFlags extends StoreFlags {
   output: string;
@@ -68,6 +68,7 @@ Examples:
         ? {
             kind: 'published',
             store: await openReadStore(flags, out),
+            mirrors: await openStores(flags),
             gitSha: resolveGitSha(flags.gitSha, process.env, process.cwd()).sha,
             trustedKeys: await readTrustedKeys(flags.trustKey),
             name: flags.name ?? null,
