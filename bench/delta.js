@@ -78,7 +78,11 @@ const signingKey = path.join(work, 'bench-key');
 const publishCli = (...args) => cliJson('publish', ...args, '--signing-key', `${signingKey}.key`);
 const syncCli = (...args) => cliJson('sync', ...args, '--trust-key', `${signingKey}.pub`);
 /** A sync by `cli` (this checkout's or the baseline's) under GNU time: seconds and peak RSS in MiB. */
-const syncTimed = (cli, ...args) => timed(process.execPath, [cli, 'sync', ...args, '--trust-key', `${signingKey}.pub`, '--json']);
+const syncTimed = async (cli, ...args) => {
+  // Dirty pages of an earlier step (a 1 GiB copy, a full download) written back first: no sync waits behind them.
+  await run('sync', []);
+  return timed(process.execPath, [cli, 'sync', ...args, '--trust-key', `${signingKey}.pub`, '--json']);
+};
 const CLI = path.resolve('bin/sqlitening.js');
 const BASELINE_CLI = baseline ? path.resolve(baseline, 'bin/sqlitening.js') : null;
 /** Bytes the data folder holds (du: allocated blocks). */
@@ -162,7 +166,10 @@ try {
     const rsyncOld = path.join(work, `rsync-${i}.db`);
     if (hasRsync) await copyFile(path.join(pod, 'site.db'), rsyncOld);
     // Format 1 and format 2 take turns going first, so that neither always finds the other's work in the caches.
-    const syncPod = (folder, from) => syncCli('--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from);
+    const syncPod = async (folder, from) => {
+      await run('sync', []);
+      return syncCli('--database', path.join(folder, 'site.db'), '--git-sha', sha, '--store', from);
+    };
     const firstPatch = i % 2 === 1;
     const patchFirst = firstPatch ? await syncPod(pod2, store2) : undefined;
     const deltaSync = await syncPod(pod, store);
