@@ -151,9 +151,11 @@ export async function liveFileExists(file: string): Promise<boolean> {
 
 /**
  * One sync: conditional GET of the manifest; nothing to do when it is
- * unchanged or names the live database; otherwise download, verify (size,
- * SHA-256, `quick_check`) and rename over the live file. Throws on failure,
- * leaving the live database untouched.
+ * unchanged or names the live database; otherwise fetch a delta or the whole
+ * object, prove it (chunk root, SHA-256, header, `quick_check` when asked) and
+ * install it: into the live file in one journaled write (live-install.ts), or
+ * renamed over it where that cannot be done. Throws on failure, leaving the
+ * live database one whole snapshot (an interrupted write is rolled back).
  */
 export async function syncOnce(options: SyncOptions, state: AgentState): Promise<SyncOutcome> {
   const key = pollKey(options.appGitSha);
