@@ -11,27 +11,37 @@ import vm from 'node:vm';
  * (measured, 1 GiB over HTTP on 127.0.0.1: peak RSS 94 MiB without, 60 MiB
  * with one every 2 MiB; a whole sync of 1 GiB, 130 → 93 MiB raw, 121 → 95 MiB
  * gzip with one per 256 KiB received).
+ *
+ * Driving the collector is the host's call, not a library's: transfers call
+ * `reclaimReadBuffers`, which does nothing until an entry point installs a
+ * reclaimer for its own process (the CLI and the Action do, with
+ * `youngGenerationCollector`; an app that embeds the agent may).
  */
 
-type Collect = (options: { type: 'minor' }) => void;
-let collect: Collect | null | undefined;
+let reclaim: (() => void) | null = null;
 
-/** Frees the buffers of reads already consumed (call every MiB or so); a no-op where the runtime does not allow it. */
-export function reclaimReadBuffers(): void {
-  // undefined: not tried yet; null: the runtime does not allow it (tried once, not at every call).
-  if (collect === undefined) collect = youngCollector();
-  collect?.({ type: 'minor' });
+/** Installs what a transfer calls every MiB or so to free consumed read buffers; null: nothing (the default). */
+export function setReadBufferReclaimer(reclaimer: (() => void) | null): void {
+  reclaim = reclaimer;
 }
 
-function youngCollector(): Collect | null {
-  const exposed = (globalThis as { gc?: Collect }).gc;
-  if (typeof exposed === 'function') return exposed;
+/** Frees the buffers of reads already consumed, if the host installed a reclaimer. */
+export function reclaimReadBuffers(): void {
+  reclaim?.();
+}
+
+/**
+ * A young-generation collection, for an entry point to install in its own process; null where the runtime
+ * does not allow it. It briefly sets V8's --expose-gc to take the function from a new context, then puts
+ * the flag back, so the process's other contexts see no change.
+ */
+export function youngGenerationCollector(): (() => void) | null {
+  const exposed = (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc;
+  if (typeof exposed === 'function') return () => exposed({ type: 'minor' });
   try {
-    // The flag exposes `gc` to contexts made while it is set: one is made to take the function, and
-    // the flag is put back, so that the host application's own contexts see no change.
     v8.setFlagsFromString('--expose-gc');
     const found = vm.runInNewContext('gc') as unknown;
-    return typeof found === 'function' ? (found as Collect) : null;
+    return typeof found === 'function' ? () => (found as (options: { type: 'minor' }) => void)({ type: 'minor' }) : null;
   } catch {
     return null;
   } finally {
