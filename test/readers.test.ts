@@ -491,6 +491,23 @@ describe('a forged delta behind a signed manifest', () => {
 });
 
 describe('the data folder', () => {
+  it('pull into a file an agent left with a hot journal rolls it back first, so the journal is never played onto the new file', async () => {
+    const p = pod();
+    freshLedger(p.build, 1);
+    await p.publish();
+    expect((await p.sync()).code).toBe(0);
+    // As an agent killed mid-install leaves it: a valid journal of the live file's own pages.
+    plantJournal(p.live);
+    updateLedger(p.build, 2);
+    await p.publish();
+    const pulled = await runCli(['pull', p.live, '--git-sha', SHA_A, '--store', p.store, '--json']);
+    expect(pulled.code, pulled.stderr).toBe(0);
+    expect(existsSync(`${p.live}-journal`)).toBe(false);
+    const [reader] = await openReaders(p.live);
+    await expectWhole([reader!], [2]);
+    expect(sha256(p.live)).toBe(sha256(p.build));
+  }, 60_000);
+
   it("keeps the agent's own folder to its user, and never writes through a link where the live file should be", async () => {
     const p = pod();
     freshLedger(p.build, 1);

@@ -12,7 +12,7 @@ import { readState, writeState, type AgentState } from './state.js';
 import { raiseFloor } from '../snapshot/accept-manifest.js';
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transfer-limits.js';
 import { reverifyLiveFile } from './live-hashes.js';
-import { rollBackInterruptedInstall } from './install-in-place.js';
+import { rollBackInterruptedInstall } from '../sqlite/hot-journal.js';
 import { RetiredFiles, removeInstallLeftovers } from './live-install.js';
 import { liveFileExists, policyOf, removeStaleTemps, syncOnce, type SyncOutcome } from './sync.js';
 import { readTasks, touchTask } from './tasks.js';

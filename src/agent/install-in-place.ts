@@ -7,10 +7,10 @@ import { formatBytes } from '@sqlitening/contract';
 import { ChecksumMismatchError, DatabaseError, ReadersBusyError, TooLargeError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { fsyncPath } from '../fs-atomic.js';
+import { rollBackInterruptedInstall } from '../sqlite/hot-journal.js';
 import { HASH_BYTES, hashChunk } from '../snapshot/chunk-hashes.js';
 import {
   changeCounter,
-  JOURNAL_MAGIC,
   JOURNAL_SECTOR_SIZE,
   type JournalHeader,
   journalHeader,
@@ -276,51 +276,5 @@ async function lockExclusively(db: Database.Database, waitMs: number, signal: Ab
       if (Date.now() > until) throw new ReadersBusyError(db.name, waitMs);
     }
     await new Promise((resolve) => setTimeout(resolve, LOCK_ATTEMPT_MS));
-  }
-}
-
-/**
- * Finishes what an install killed mid-way left: a hot journal is rolled back by SQLite itself (a
- * connection that reads the file does it), which makes the live file the snapshot it was before; a
- * journal that never became valid is removed. Run at the agent's start and after a failed install.
- */
-export async function rollBackInterruptedInstall(live: string): Promise<'none' | 'rolled-back' | 'removed'> {
-  const journalFile = journalPath(live);
-  const first = await readJournalMagic(journalFile);
-  if (first === null) return 'none';
-  if (first.equals(JOURNAL_MAGIC) && (await lstat(live).catch(() => null)) !== null) {
-    const db = new Database(live, { fileMustExist: true, timeout: 5_000 });
-    try {
-      db.prepare('SELECT count(*) FROM sqlite_schema').get();
-    } finally {
-      db.close();
-    }
-    // An app connection that rolled it back first in journal_mode=PERSIST or TRUNCATE leaves it zeroed or empty.
-    if ((await readJournalMagic(journalFile))?.equals(JOURNAL_MAGIC)) {
-      throw new DatabaseError(
-        `${journalFile} is still hot after SQLite read the database: the interrupted install could not be rolled back`,
-        'rollback-failed',
-      );
-    }
-    return 'rolled-back';
-  }
-  await rm(journalFile, { force: true });
-  return 'removed';
-}
-
-async function readJournalMagic(file: string): Promise<Buffer | null> {
-  let handle: FileHandle;
-  try {
-    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-  try {
-    const magic = Buffer.alloc(JOURNAL_MAGIC.length);
-    await handle.read(magic, 0, magic.length, 0);
-    return magic;
-  } finally {
-    await handle.close();
   }
 }

@@ -11,7 +11,8 @@ import { DOWNLOAD_TEMP_MARK } from '../snapshot/download.js';
 import { checkSqliteHeaderBytes } from '../snapshot/sqlite-header.js';
 import type { TransferLimits } from '../snapshot/transfer-limits.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { InPlaceRefused, type PageChange, rollBackInterruptedInstall, writeInPlace } from './install-in-place.js';
+import { rollBackInterruptedInstall } from '../sqlite/hot-journal.js';
+import { InPlaceRefused, type PageChange, writeInPlace } from './install-in-place.js';
 import type { AgentPaths } from './paths.js';
 import { StagedPages } from './staged-pages.js';
 

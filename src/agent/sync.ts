@@ -12,7 +12,7 @@ import { chunkRoot } from '../snapshot/chunk-hashes.js';
 import { DOWNLOAD_TEMP_MARK } from '../snapshot/download.js';
 import { identifyFile } from '../snapshot/hashing-file-writer.js';
 import { installSnapshot } from '../snapshot/install.js';
-import { rollBackInterruptedInstall } from './install-in-place.js';
+import { rollBackInterruptedInstall } from '../sqlite/hot-journal.js';
 import type { TransferLimits } from '../snapshot/transfer-limits.js';
 import { readManifest } from '../snapshot/manifest-store.js';
 import type { ObjectStore } from '../store/object-store.js';

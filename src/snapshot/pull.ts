@@ -1,5 +1,6 @@
 import { access } from 'node:fs/promises';
 import type { Manifest } from '@sqlitening/contract';
+import { rollBackInterruptedInstall } from '../sqlite/hot-journal.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { identifyFile } from './hashing-file-writer.js';
 import { type InstallBase, installSnapshot } from './install.js';
@@ -35,6 +36,9 @@ export async function pullSnapshot(options: {
     () => true,
     () => false,
   );
+  // An agent killed mid-install left a hot journal beside it: rolled back first, as its next run would,
+  // or the rename below would put the new file under a journal that is played onto it.
+  if (exists) await rollBackInterruptedInstall(options.destination);
   let base: InstallBase | null = null;
   if (exists && manifest.chunks && !options.noDelta) {
     const { sha256, hashes } = await identifyFile(options.destination, manifest.chunks.size);
