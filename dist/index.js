@@ -28397,6 +28397,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ run)
 });
 
+// EXTERNAL MODULE: ./src/describe-error.ts
+var describe_error = __nccwpck_require__(9869);
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -32404,7 +32406,14 @@ function compressor(encoding, level = DEFAULT_LEVELS[encoding]) {
                 params: { [(external_node_zlib_default()).constants.BROTLI_PARAM_QUALITY]: level, [(external_node_zlib_default()).constants.BROTLI_PARAM_MODE]: (external_node_zlib_default()).constants.BROTLI_MODE_GENERIC },
             });
         case 'zstd':
-            return zstd.createZstdCompress({ chunkSize, params: { [zstd.constants.ZSTD_c_compressionLevel ?? 100]: level } });
+            return zstd.createZstdCompress({
+                chunkSize,
+                params: {
+                    [zstd.constants.ZSTD_c_compressionLevel ?? 100]: level,
+                    // Levels past 19 would ask for windows of 32 to 128 MiB, which pods refuse to decode.
+                    ...(level > 19 ? { [zstd.constants.ZSTD_c_windowLog ?? 101]: ZSTD_MAX_WINDOW_LOG } : {}),
+                },
+            });
     }
 }
 function decompressor(encoding) {
@@ -32881,32 +32890,43 @@ async function startFromPublished(from, folder, onProgress) {
             throw error;
         throw new src_errors/* SignatureError */.VA(`refusing to build on ${store.location}/${key}: ${error.message}. If the store holds unsigned snapshots because signing was turned on just now, build once from an empty database (the Action's start-from: fresh, or build without --from published) and publish it signed`, error.code);
     }
-    if (read.status !== 'ok') {
-        return { kind: 'empty', reason: `no snapshot of ${gitSha.slice(0, 12)} in ${store.location} yet` };
-    }
-    const { manifest } = read;
+    const policy = { appGitSha: gitSha, databaseName: from.name, floor: null, allowRollback: false, now: new Date() };
     // The same policy as a pod's: the commit, the name, and the signed expiry, so that a store writer cannot
     // put back an older, expired manifest for CI to build on and sign as new. (A pod's floor, the newest it
     // accepted, has no counterpart in a stateless CI run: the expiry bounds how old a start can be.)
-    acceptManifest(manifest, { appGitSha: gitSha, databaseName: from.name, floor: null, allowRollback: false, now: new Date() }, `${store.location}/${key}`);
+    let chosen = null;
+    if (read.status === 'ok') {
+        acceptManifest(read.manifest, policy, `${store.location}/${key}`);
+        chosen = { store, manifest: read.manifest, signedBy: read.signedBy };
+    }
+    // With several stores, the newest manifest any of them holds that the same keys prove and the same policy
+    // accepts: the writer of one store cannot roll CI back, and a store that missed a publish is caught up.
     for (const mirror of from.mirrors && from.mirrors.length > 1 ? from.mirrors : []) {
-        // A mirror that does not answer, or holds nothing these keys prove, says nothing about the floor.
         const theirs = await readManifest(mirror, key, { trustedKeys: from.trustedKeys, limits: from.limits }).catch(() => null);
-        if (theirs?.status !== 'ok' || theirs.manifest.gitSha !== gitSha)
+        if (theirs?.status !== 'ok')
+            continue; // a store that does not answer, or holds nothing these keys prove
+        try {
+            acceptManifest(theirs.manifest, policy, `${mirror.location}/${key}`);
+        }
+        catch {
             continue;
-        if (Date.parse(theirs.manifest.createdAt) > Date.parse(manifest.createdAt)) {
-            throw new src_errors/* RollbackError */.ZS(theirs.manifest.createdAt, manifest.createdAt, `the one ${mirror.location} holds`);
+        }
+        if (!chosen || Date.parse(theirs.manifest.createdAt) > Date.parse(chosen.manifest.createdAt)) {
+            chosen = { store: mirror, manifest: theirs.manifest, signedBy: theirs.signedBy };
         }
     }
+    if (!chosen)
+        return { kind: 'empty', reason: `no snapshot of ${gitSha.slice(0, 12)} in ${store.location} yet` };
+    const { manifest } = chosen;
     const file = external_node_path_default().join(folder, `.sqlitening-start-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.db`);
     await downloadSnapshot({
-        store,
+        store: chosen.store,
         manifest,
         destination: file,
         limits: from.limits,
         onProgress: (bytes) => onProgress?.(bytes, manifest.object.size),
     });
-    return { kind: 'published', file, manifest, signedBy: read.signedBy };
+    return { kind: 'published', file, manifest, signedBy: chosen.signedBy };
 }
 
 ;// CONCATENATED MODULE: ./src/builder/build-from.ts
@@ -32980,8 +33000,6 @@ async function moveFile(from, to) {
     }
 }
 
-// EXTERNAL MODULE: ./src/describe-error.ts
-var describe_error = __nccwpck_require__(9869);
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./src/retry.ts
@@ -33968,23 +33986,29 @@ async function publishToStores(options) {
         // mirror that missed a publish): a store left on its older manifest would be refused as a rollback by a
         // pod whose floor came from another store, on the failover the mirror is there for.
         const first = live()[0]?.previous;
-        const allUnchanged = live().every((t) => t.previous !== undefined &&
+        let allUnchanged = live().every((t) => t.previous !== undefined &&
             t.previous.database.sha256 === encoded.sha256 &&
             t.previous.createdAt === first?.createdAt &&
             t.previous.object.key === first?.object.key);
+        // Unchanged only if every store really holds the object (a store that lost it is repaired with the
+        // others, not alone: alone it would end with another creation time than they do).
+        if (allUnchanged) {
+            const held = await Promise.all(live().map(async (t) => {
+                const object = await retrying(t, 'head', () => t.store.head(t.previous.object.key, call)).catch(() => undefined);
+                return object !== undefined && object.size === t.previous.object.size;
+            }));
+            allUnchanged = held.every(Boolean);
+            if (!allUnchanged)
+                onStep('repair', { reason: `a store lacks ${first.object.key}, which its manifest points at: every store gets a new manifest` });
+        }
         // Every store's objects, before any store's manifest.
         await Promise.all(live().map((t) => attempt(t, 'upload', async () => {
             const previous = t.previous;
             if (allUnchanged && previous) {
-                // Same bytes: keep the existing object and manifest, but only if the object is really there.
-                const object = await retrying(t, 'head', () => t.store.head(previous.object.key, call));
-                if (object && object.size === previous.object.size) {
-                    // The same verified manifest with a new expiry: a scheduled publish keeps the snapshot valid for pods.
-                    t.manifest = expiresAt ? { ...previous, expiresAt } : previous;
-                    t.status = 'unchanged';
-                    return;
-                }
-                t.step('repair', { reason: `the manifest points at ${previous.object.key}, which is missing or incomplete` });
+                // The same verified manifest with a new expiry: a scheduled publish keeps the snapshot valid for pods.
+                t.manifest = expiresAt ? { ...previous, expiresAt } : previous;
+                t.status = 'unchanged';
+                return;
             }
             const manifest = {
                 ...common,
@@ -35714,6 +35738,7 @@ function liveSummaryMarkdown(report) {
 
 
 
+
 /** The action's whole life: read inputs once, run, report; any throw fails the step. */
 async function run() {
     try {
@@ -35750,7 +35775,7 @@ async function run() {
         }
     }
     catch (error) {
-        setFailed(error instanceof Error ? error.message : String(error));
+        setFailed((0,describe_error/* errorMessage */.gJ)(error));
     }
 }
 
@@ -36188,9 +36213,8 @@ class DeadlineError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* 
 }
 /** The manifest is older than the newest one this pod accepted for the same commit: a rollback or replay, refused unless allowed. */
 class RollbackError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
-    /** `newest`: where the newer manifest was seen; by default the pod's own floor. */
-    constructor(floor, offered, newest = 'the newest one this pod has accepted') {
-        super(`refusing a manifest created ${offered}, older than ${newest} (${floor}); a store serving an older manifest is a rollback or a replay${newest.includes('pod') ? ' (pass --allow-rollback to accept it)' : ''}`, 'rollback-refused', 'rejected', false);
+    constructor(floor, offered) {
+        super(`refusing a manifest created ${offered}, older than the newest one this pod has accepted (${floor}); a store serving an older manifest is a rollback or a replay (pass --allow-rollback to accept it)`, 'rollback-refused', 'rejected', false);
     }
 }
 /** The manifest's signed expiry has passed: the store serves an old manifest (a replay, or a publisher that stopped). */
@@ -36415,7 +36439,8 @@ function redactLocation(location) {
         return url.href;
     }
     catch {
-        return location;
+        // Not a URL `URL` reads (a bad port, a placeholder): still nothing past `?` or `#`, and no user part.
+        return location.replace(/[?#].*$/s, '').replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, '$1');
     }
 }
 /** Every URL in `text` (anything shaped `scheme://…` up to a space or quote) redacted as {@link redactLocation} does. */

@@ -126,10 +126,9 @@ export class DeadlineError extends SqliteningError {
 
 /** The manifest is older than the newest one this pod accepted for the same commit: a rollback or replay, refused unless allowed. */
 export class RollbackError extends SqliteningError {
-  /** `newest`: where the newer manifest was seen; by default the pod's own floor. */
-  constructor(floor: string, offered: string, newest = 'the newest one this pod has accepted') {
+  constructor(floor: string, offered: string) {
     super(
-      `refusing a manifest created ${offered}, older than ${newest} (${floor}); a store serving an older manifest is a rollback or a replay${newest.includes('pod') ? ' (pass --allow-rollback to accept it)' : ''}`,
+      `refusing a manifest created ${offered}, older than the newest one this pod has accepted (${floor}); a store serving an older manifest is a rollback or a replay (pass --allow-rollback to accept it)`,
       'rollback-refused',
       'rejected',
       false,

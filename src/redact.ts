@@ -15,7 +15,8 @@ export function redactLocation(location: string): string {
     url.hash = '';
     return url.href;
   } catch {
-    return location;
+    // Not a URL `URL` reads (a bad port, a placeholder): still nothing past `?` or `#`, and no user part.
+    return location.replace(/[?#].*$/s, '').replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, '$1');
   }
 }
 

@@ -20,6 +20,7 @@ import {
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signManifest } from '../src/signing/manifest-signature.js';
 import { checkSqliteHeader } from '../src/snapshot/sqlite-header.js';
+import { chunkRoot, hashFileChunks } from '../src/snapshot/chunk-hashes.js';
 import { CLI, type CliResult, closedPort, runCli } from './helpers/cli.js';
 import { FaultServer } from './helpers/fault-server.js';
 import { makeContentDatabase, SHA_A, tempFolder } from './helpers/fixtures.js';
@@ -452,6 +453,39 @@ describe('the policy a manifest was accepted under', () => {
     expect((await sync('--trust-key', path.join(keys, 'a.pub'))).events.at(-1)).toMatchObject({ status: 'unchanged' });
     expect((await sync('--trust-key', path.join(keys, 'a.pub'))).events.at(-1)).toMatchObject({ status: 'not-modified' });
     expect(sha256(live())).toBe(v1.database.sha256);
+  });
+
+  it('under a new policy, a manifest naming the same SHA-256 does not keep bytes that only the dropped key vouched for', async () => {
+    const keys = path.join(dir, `keys-${n}`);
+    await mkdir(keys);
+    for (const name of ['a', 'b']) expect((await runCli(['keygen', path.join(keys, name)])).code).toBe(0);
+    const real = await publish(1, path.join(keys, 'b.key'));
+    const realText = await readFile(pointer(), 'utf8');
+    // Key a, later found leaked, signed other bytes under the real snapshot's SHA-256 (a signed install proves the root).
+    const hostileFile = path.join(dir, `hostile-${n}.db`);
+    makeContentDatabase(hostileFile, 200, 99);
+    const bytes = readFileSync(hostileFile);
+    const hashes = await hashFileChunks(hostileFile, 4096);
+    const objectKey = `${SHA_A}/hostile.db`;
+    await writeFile(path.join(root, objectKey), bytes);
+    const forged: Manifest = {
+      ...real,
+      createdAt: new Date(Date.parse(real.createdAt) - 60_000).toISOString(),
+      database: { ...real.database, size: bytes.length, pageCount: bytes.length / 4096 },
+      object: { key: objectKey, encoding: 'identity', size: bytes.length },
+      chunks: { size: 4096, count: bytes.length / 4096, root: chunkRoot(hashes), key: `${SHA_A}/hostile.chunks` },
+      deltas: [],
+      patches: [],
+      history: [],
+    };
+    await writeFile(pointer(), signManifest(forged, createPrivateKey(readFileSync(path.join(keys, 'a.key')))));
+    expect((await sync('--trust-key', path.join(keys, 'a.pub'))).code).toBe(0);
+    expect(readFileSync(live()).equals(bytes)).toBe(true);
+    // Key a dropped: the real manifest names the same SHA-256, but the live file is judged by its bytes.
+    await writeFile(pointer(), realText);
+    const after = await sync('--trust-key', path.join(keys, 'b.pub'));
+    expect(after.code, after.stderr).toBe(0);
+    expect(sha256(live())).toBe(real.database.sha256);
   });
 
   it('refuses a private key given as --trust-key, which would ship the signing key to every pod', async () => {

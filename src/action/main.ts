@@ -1,3 +1,4 @@
+import { errorMessage } from '../describe-error.js';
 import * as core from '@actions/core';
 import { builderFromEnv } from '../publish/builder-info.js';
 import { nodeSqliteDriver } from '../sqlite/node-sqlite-driver.js';
@@ -37,6 +38,6 @@ export async function run(): Promise<void> {
       throwIfSomeFailed(report);
     }
   } catch (error) {
-    core.setFailed(error instanceof Error ? error.message : String(error));
+    core.setFailed(errorMessage(error));
   }
 }

@@ -246,7 +246,10 @@ export class Agent {
     if (!installed || (!atStart && now.getTime() - last < (this.#options.reverifyMs ?? 24 * 3_600_000))) return;
     if (!(await liveFileExists(this.paths.database))) return;
     // A live file that cannot be read is as good as a corrupt one: the full download below replaces it.
-    const ok = await reverifyLiveFile(this.paths, installed, { signed: this.#state.installedSignedBy !== null }).catch(() => false);
+    // The root alone proves the file only while the key that signed its manifest is still trusted.
+    const signedBy = this.#state.installedSignedBy;
+    const signed = signedBy !== null && (this.#options.trustedKeys ?? []).some((key) => key.keyId === signedBy);
+    const ok = await reverifyLiveFile(this.paths, installed, { signed }).catch(() => false);
     this.#verifiedHere = true;
     this.metrics?.reverifications.inc({ result: ok ? 'ok' : 'mismatch' });
     this.#options.log?.('reverified', { ok, sha256: installed.database.sha256 });

@@ -1,3 +1,4 @@
+import { errorMessage } from '../describe-error.js';
 import { escapeHtml, formatAge, formatBytes } from '@sqlitening/contract';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -113,7 +114,7 @@ export function createHealthServer(options: HealthServerOptions): Server {
     },
     (req: IncomingMessage, res: ServerResponse) => {
       void handle(options, req, res).catch((error: unknown) => {
-        if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `internal error: ${(error as Error).message}\n`);
+        if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `internal error: ${errorMessage(error)}\n`);
         else res.destroy();
       });
     },

@@ -162,25 +162,31 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
   const live = await liveFileExists(options.paths.database);
   // An install that failed and could not be rolled back then: nothing may replace the live file before it is.
   if (live) await rollBackInterruptedInstall(options.paths.database);
-  // Without the live file the ETag is worthless: a 304 would leave the pod with nothing. Nor is it under
-  // another policy than the installed manifest was accepted under (a key dropped after a leak, a name
-  // added): a 304 would keep what a fresh pod refuses, so the manifest is read and checked whole again.
-  const ifNoneMatch = live && state.installed && state.acceptedUnder === policyOf(options) ? (state.manifestEtag ?? undefined) : undefined;
+  // Under another policy than the installed manifest was accepted under (a key dropped after a leak, a name
+  // added), that acceptance counts for nothing: no 304 may keep it, and the live file is known again only by
+  // reading its bytes (below), as a fresh pod would. Without the live file the ETag is worthless too.
+  const installed = state.acceptedUnder === policyOf(options) ? state.installed : null;
+  const ifNoneMatch = live && installed ? (state.manifestEtag ?? undefined) : undefined;
   const read = await readManifest(options.store, key, { ifNoneMatch, trustedKeys: options.trustedKeys, limits: options.limits });
   if (read.status === 'missing') throw new NotFoundError(key, options.store.location);
   if (read.status === 'not-modified') {
     // A store that answers "not modified" for ever is a freeze: the installed manifest's expiry still counts.
-    const expiresAt = state.installed?.expiresAt;
+    const expiresAt = installed?.expiresAt;
     if (expiresAt !== undefined && Date.parse(expiresAt) <= Date.now() && !options.allowRollback) {
       throw new ExpiredManifestError(`${options.store.location}/${key}`, expiresAt);
     }
-    return { status: 'not-modified', manifest: state.installed, bytesReceived: 0 };
+    return { status: 'not-modified', manifest: installed, bytesReceived: 0 };
   }
   const { manifest, etag } = read;
   // The bytes the pod serves already are no rollback, whatever the manifest's age (another store or prefix,
-  // a mirror that lagged): unchanged, and the floor and the newer of the two manifests kept. Expiry still applies.
-  const installed = state.installed;
-  const sameBytes = live && installed?.database.sha256 === manifest.database.sha256;
+  // a mirror that lagged): unchanged, and the floor and the newer of the two manifests kept. Expiry still
+  // applies. The same bytes: the same SHA-256 and the same chunk root, the part a signed install proved.
+  const sameBytes =
+    live &&
+    installed !== null &&
+    installed.database.sha256 === manifest.database.sha256 &&
+    installed.chunks?.root === manifest.chunks?.root &&
+    installed.chunks?.size === manifest.chunks?.size;
   acceptManifest(
     manifest,
     {
@@ -193,8 +199,12 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
     `${options.store.location}/${key}`,
   );
   if (sameBytes && installed) {
-    const older = Date.parse(manifest.createdAt) < Date.parse(installed.createdAt);
-    return older
+    // The installed manifest stays only while it is the newer one of the same commit and still in force.
+    const keepInstalled =
+      Date.parse(manifest.createdAt) < Date.parse(installed.createdAt) &&
+      installed.gitSha === manifest.gitSha &&
+      !(installed.expiresAt !== undefined && Date.parse(installed.expiresAt) <= Date.now());
+    return keepInstalled
       ? { status: 'unchanged', manifest: installed, etag, signedBy: state.installedSignedBy, bytesReceived: 0 }
       : { status: 'unchanged', manifest, etag, signedBy: read.signedBy, bytesReceived: 0 };
   }

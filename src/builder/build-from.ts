@@ -18,7 +18,7 @@ export type BuildStart =
       name: string | null;
       /** Limits of the download. @default DEFAULT_TRANSFER_LIMITS */
       limits?: TransferLimits | undefined;
-      /** Every store published to, when several: the start is no older than the newest manifest among them. */
+      /** Every store published to, when several: the start is the newest proven manifest among them. */
       mirrors?: readonly ObjectStore[] | undefined;
       /**
        * Keep the downloaded snapshot at this path after a successful build, the base of the next publish's

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { type Manifest, manifestKey } from '@sqlitening/contract';
-import { RollbackError, SignatureError } from '../errors.js';
+import { SignatureError } from '../errors.js';
 import { acceptManifest } from '../snapshot/accept-manifest.js';
 import type { TrustedKey } from '../signing/keys.js';
 import { downloadSnapshot } from '../snapshot/download.js';
@@ -36,8 +36,8 @@ export async function startFromPublished(
     name: string | null;
     limits?: TransferLimits | undefined;
     /**
-     * Every store the snapshot is published to (mirrors), when several: the start must be no older than the
-     * newest manifest any of them holds that the same keys prove, so a writer of one store cannot roll CI back.
+     * Every store the snapshot is published to (mirrors), when several: the start is the newest manifest any
+     * of them holds that the same keys prove, so a writer of one store cannot roll CI back.
      */
     mirrors?: readonly ObjectStore[] | undefined;
   },
@@ -56,29 +56,38 @@ export async function startFromPublished(
       error.code as ConstructorParameters<typeof SignatureError>[1],
     );
   }
-  if (read.status !== 'ok') {
-    return { kind: 'empty', reason: `no snapshot of ${gitSha.slice(0, 12)} in ${store.location} yet` };
-  }
-  const { manifest } = read;
+  const policy = { appGitSha: gitSha, databaseName: from.name, floor: null, allowRollback: false, now: new Date() };
   // The same policy as a pod's: the commit, the name, and the signed expiry, so that a store writer cannot
   // put back an older, expired manifest for CI to build on and sign as new. (A pod's floor, the newest it
   // accepted, has no counterpart in a stateless CI run: the expiry bounds how old a start can be.)
-  acceptManifest(manifest, { appGitSha: gitSha, databaseName: from.name, floor: null, allowRollback: false, now: new Date() }, `${store.location}/${key}`);
+  let chosen: { store: ObjectStore; manifest: Manifest; signedBy: string | null } | null = null;
+  if (read.status === 'ok') {
+    acceptManifest(read.manifest, policy, `${store.location}/${key}`);
+    chosen = { store, manifest: read.manifest, signedBy: read.signedBy };
+  }
+  // With several stores, the newest manifest any of them holds that the same keys prove and the same policy
+  // accepts: the writer of one store cannot roll CI back, and a store that missed a publish is caught up.
   for (const mirror of from.mirrors && from.mirrors.length > 1 ? from.mirrors : []) {
-    // A mirror that does not answer, or holds nothing these keys prove, says nothing about the floor.
     const theirs = await readManifest(mirror, key, { trustedKeys: from.trustedKeys, limits: from.limits }).catch(() => null);
-    if (theirs?.status !== 'ok' || theirs.manifest.gitSha !== gitSha) continue;
-    if (Date.parse(theirs.manifest.createdAt) > Date.parse(manifest.createdAt)) {
-      throw new RollbackError(theirs.manifest.createdAt, manifest.createdAt, `the one ${mirror.location} holds`);
+    if (theirs?.status !== 'ok') continue; // a store that does not answer, or holds nothing these keys prove
+    try {
+      acceptManifest(theirs.manifest, policy, `${mirror.location}/${key}`);
+    } catch {
+      continue;
+    }
+    if (!chosen || Date.parse(theirs.manifest.createdAt) > Date.parse(chosen.manifest.createdAt)) {
+      chosen = { store: mirror, manifest: theirs.manifest, signedBy: theirs.signedBy };
     }
   }
+  if (!chosen) return { kind: 'empty', reason: `no snapshot of ${gitSha.slice(0, 12)} in ${store.location} yet` };
+  const { manifest } = chosen;
   const file = path.join(folder, `.sqlitening-start-${randomBytes(4).toString('hex')}.db`);
   await downloadSnapshot({
-    store,
+    store: chosen.store,
     manifest,
     destination: file,
     limits: from.limits,
     onProgress: (bytes) => onProgress?.(bytes, manifest.object.size),
   });
-  return { kind: 'published', file, manifest, signedBy: read.signedBy };
+  return { kind: 'published', file, manifest, signedBy: chosen.signedBy };
 }

@@ -1,4 +1,5 @@
-import { writeStartRecord } from '../builder/start-record.js';
+import { rm } from 'node:fs/promises';
+import { startRecordPath, writeStartRecord } from '../builder/start-record.js';
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { buildFrom, type BuildStart } from '../builder/build-from.js';
@@ -78,6 +79,8 @@ Examples:
         : flags.from
           ? { kind: 'file', file: flags.from }
           : { kind: 'empty' };
+    // An older record beside the output must not outlive the build (a crash before the new one is written).
+    await rm(startRecordPath(path.resolve(flags.output)), { force: true });
     const { built: result, startedFrom } = await buildFrom(
       start,
       {

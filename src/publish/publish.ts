@@ -295,28 +295,35 @@ export async function publishToStores(options: PublishToStoresOptions): Promise<
     // mirror that missed a publish): a store left on its older manifest would be refused as a rollback by a
     // pod whose floor came from another store, on the failover the mirror is there for.
     const first = live()[0]?.previous;
-    const allUnchanged = live().every(
+    let allUnchanged = live().every(
       (t) =>
         t.previous !== undefined &&
         t.previous.database.sha256 === encoded.sha256 &&
         t.previous.createdAt === first?.createdAt &&
         t.previous.object.key === first?.object.key,
     );
+    // Unchanged only if every store really holds the object (a store that lost it is repaired with the
+    // others, not alone: alone it would end with another creation time than they do).
+    if (allUnchanged) {
+      const held = await Promise.all(
+        live().map(async (t) => {
+          const object = await retrying(t, 'head', () => t.store.head(t.previous!.object.key, call)).catch(() => undefined);
+          return object !== undefined && object.size === t.previous!.object.size;
+        }),
+      );
+      allUnchanged = held.every(Boolean);
+      if (!allUnchanged) onStep('repair', { reason: `a store lacks ${first!.object.key}, which its manifest points at: every store gets a new manifest` });
+    }
     // Every store's objects, before any store's manifest.
     await Promise.all(
       live().map((t) =>
         attempt(t, 'upload', async () => {
           const previous = t.previous;
           if (allUnchanged && previous) {
-            // Same bytes: keep the existing object and manifest, but only if the object is really there.
-            const object = await retrying(t, 'head', () => t.store.head(previous.object.key, call));
-            if (object && object.size === previous.object.size) {
-              // The same verified manifest with a new expiry: a scheduled publish keeps the snapshot valid for pods.
-              t.manifest = expiresAt ? { ...previous, expiresAt } : previous;
-              t.status = 'unchanged';
-              return;
-            }
-            t.step('repair', { reason: `the manifest points at ${previous.object.key}, which is missing or incomplete` });
+            // The same verified manifest with a new expiry: a scheduled publish keeps the snapshot valid for pods.
+            t.manifest = expiresAt ? { ...previous, expiresAt } : previous;
+            t.status = 'unchanged';
+            return;
           }
           const manifest: Manifest = {
             ...common,

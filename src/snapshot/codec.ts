@@ -45,7 +45,14 @@ export function compressor(encoding: Encoding, level = DEFAULT_LEVELS[encoding])
         params: { [zlib.constants.BROTLI_PARAM_QUALITY]: level, [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_GENERIC },
       });
     case 'zstd':
-      return zstd.createZstdCompress!({ chunkSize, params: { [zstd.constants.ZSTD_c_compressionLevel ?? 100]: level } });
+      return zstd.createZstdCompress!({
+        chunkSize,
+        params: {
+          [zstd.constants.ZSTD_c_compressionLevel ?? 100]: level,
+          // Levels past 19 would ask for windows of 32 to 128 MiB, which pods refuse to decode.
+          ...(level > 19 ? { [zstd.constants.ZSTD_c_windowLog ?? 101]: ZSTD_MAX_WINDOW_LOG } : {}),
+        },
+      });
   }
 }
 
