@@ -6,6 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import { parseManifestJson, UsageError } from '@sqlitening/contract';
 import { describe, expect, it } from 'vitest';
 import { describeError, EXIT_CODES, REASONS } from '../src/describe-error.js';
+import { redactText } from '../src/redact.js';
 import {
   AccessDeniedError,
   BoardError,
@@ -201,5 +202,18 @@ describe('describeError, the one error model', () => {
   it('does not retry an abort', async () => {
     const error = await caught(() => fetch('http://127.0.0.1:9/', { signal: AbortSignal.abort() }));
     expect(describeError(error)).toMatchObject({ code: 'aborted', retryable: false });
+  });
+});
+
+describe('redactText, the one redaction of every message', () => {
+  it('removes user, password, query and fragment from every URL in a text, even one URL cannot parse', () => {
+    const text =
+      'cannot reach s3://bucket/site?endpoint=http://deploy:hunter2@127.0.0.1:9000&credentials-env=R2, nor https://u:hunter2@cdn.example.com/a?sig=hunter2#frag (redirect to http://h:99999/x?token=hunter2).';
+    const redacted = redactText(text);
+    expect(redacted).not.toContain('hunter2');
+    expect(redacted).toContain('s3://bucket/site,');
+    expect(redacted).toContain('https://cdn.example.com/a ');
+    expect(redacted).toContain('http://h:99999/x).');
+    expect(redactText('no address here: s3://bucket[/prefix] or a folder')).toBe('no address here: s3://bucket[/prefix] or a folder');
   });
 });
