@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import v8 from 'node:v8';
+import vm from 'node:vm';
 
 // The AWS SDK warns on every start under Node 20 about its future releases; the
 // CLI's stderr is for its own messages (scripts parse it), so that notice lives in the README.
@@ -17,9 +18,26 @@ v8.setFlagsFromString('--no-parallel-scavenge');
 v8.setFlagsFromString('--no-concurrent-array-buffer-sweeping');
 // The process's own settings, through the hooks the library offers (it changes none by itself):
 // a young collection every MiB of a transfer, and the failpoint a crash test names.
-const { setReadBufferReclaimer, youngGenerationCollector } = await import('../lib/reclaim-buffers.js');
-setReadBufferReclaimer(youngGenerationCollector());
+const { setReadBufferReclaimer } = await import('../lib/reclaim-buffers.js');
+setReadBufferReclaimer(youngCollector());
 if (process.env.SQLITENING_FAILPOINT) (await import('../lib/failpoint.js')).armFailpoint(process.env.SQLITENING_FAILPOINT);
 const { main } = await import('../lib/cli/main.js');
+
+/**
+ * A young-generation collection: V8's --expose-gc is set just long enough to take `gc` from a new context,
+ * then put back, so the process's own contexts see no change. Null where the runtime does not allow it.
+ */
+function youngCollector() {
+  if (typeof globalThis.gc === 'function') return () => globalThis.gc({ type: 'minor' });
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc');
+    return typeof gc === 'function' ? () => gc({ type: 'minor' }) : null;
+  } catch {
+    return null;
+  } finally {
+    v8.setFlagsFromString('--no-expose-gc');
+  }
+}
 
 process.exitCode = await main(process.argv.slice(2));

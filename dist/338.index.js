@@ -19,8 +19,8 @@ var dist_cjs = __webpack_require__(3711);
 var errors = __webpack_require__(3916);
 // EXTERNAL MODULE: ./src/describe-error.ts
 var describe_error = __webpack_require__(9869);
-// EXTERNAL MODULE: ./src/reclaim-buffers.ts + 2 modules
-var reclaim_buffers = __webpack_require__(6537);
+// EXTERNAL MODULE: ./src/reclaim-buffers.ts
+var reclaim_buffers = __webpack_require__(4510);
 ;// CONCATENATED MODULE: ./src/store/s3-multipart.ts
 
 
@@ -152,7 +152,7 @@ async function* partsOf(body, pool) {
             at += take;
             if (length === part.length) {
                 // The stream's chunks, copied into the part, are garbage now.
-                (0,reclaim_buffers/* reclaimReadBuffers */.ju)();
+                (0,reclaim_buffers/* reclaimReadBuffers */.j)();
                 yield { buffer: part, length };
                 part = undefined;
                 length = 0;

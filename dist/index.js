@@ -28374,14 +28374,9 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _reclaim_buffers_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6537);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1789);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1789);
 
-
-// The Action's own process: a young collection every MiB of an upload frees its read buffers (the library
-// leaves a host's collector alone unless told).
-(0,_reclaim_buffers_js__WEBPACK_IMPORTED_MODULE_0__/* .setReadBufferReclaimer */ .$o)((0,_reclaim_buffers_js__WEBPACK_IMPORTED_MODULE_0__/* .youngGenerationCollector */ .yc)());
-await (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)();
+await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
@@ -31851,8 +31846,8 @@ function raiseFloor(floor, manifest, allowRollback) {
 
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
-// EXTERNAL MODULE: ./src/reclaim-buffers.ts + 2 modules
-var reclaim_buffers = __nccwpck_require__(6537);
+// EXTERNAL MODULE: ./src/reclaim-buffers.ts
+var reclaim_buffers = __nccwpck_require__(4510);
 ;// CONCATENATED MODULE: ./src/snapshot/chunk-hashes.ts
 
 
@@ -32127,7 +32122,7 @@ class HashingFileWriter extends external_node_stream_.Writable {
         this.#position += block.length;
         const view = block.memory.subarray(0, block.length);
         if (this.#reclaim)
-            (0,reclaim_buffers/* reclaimReadBuffers */.ju)();
+            (0,reclaim_buffers/* reclaimReadBuffers */.j)();
         this.#inFlight.set(seq, block);
         block.pending = 0;
         if (this.#handle) {
@@ -32575,7 +32570,7 @@ async function downloadSnapshot(options) {
         const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, (bytes) => {
             if (bytes - reclaimedAt >= reclaimEvery) {
                 reclaimedAt = bytes;
-                (0,reclaim_buffers/* reclaimReadBuffers */.ju)();
+                (0,reclaim_buffers/* reclaimReadBuffers */.j)();
             }
             options.onProgress?.(bytes);
         });
@@ -36344,26 +36339,13 @@ class ReadersBusyError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__
 
 /***/ }),
 
-/***/ 6537:
+/***/ 4510:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  ju: () => (/* binding */ reclaimReadBuffers),
-  $o: () => (/* binding */ setReadBufferReclaimer),
-  yc: () => (/* binding */ youngGenerationCollector)
-});
-
-;// CONCATENATED MODULE: external "node:v8"
-const external_node_v8_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:v8");
-var external_node_v8_default = /*#__PURE__*/__nccwpck_require__.n(external_node_v8_namespaceObject);
-;// CONCATENATED MODULE: external "node:vm"
-const external_node_vm_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:vm");
-var external_node_vm_default = /*#__PURE__*/__nccwpck_require__.n(external_node_vm_namespaceObject);
-;// CONCATENATED MODULE: ./src/reclaim-buffers.ts
-
-
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   j: () => (/* binding */ reclaimReadBuffers)
+/* harmony export */ });
+/* unused harmony export setReadBufferReclaimer */
 /*
  * Every socket or file read hands over a fresh buffer (64 KiB to 1 MiB) that
  * lives outside the JavaScript heap. V8 frees such a buffer only when a
@@ -36376,9 +36358,9 @@ var external_node_vm_default = /*#__PURE__*/__nccwpck_require__.n(external_node_
  * gzip with one per 256 KiB received).
  *
  * Driving the collector is the host's call, not a library's: transfers call
- * `reclaimReadBuffers`, which does nothing until an entry point installs a
- * reclaimer for its own process (the CLI and the Action do, with
- * `youngGenerationCollector`; an app that embeds the agent may).
+ * `reclaimReadBuffers`, which does nothing until the host installs a reclaimer
+ * for its own process (the CLI does, in bin/; an app that embeds the agent
+ * may, say with `() => gc({ type: 'minor' })` under `node --expose-gc`).
  */
 let reclaim = null;
 /** Installs what a transfer calls every MiB or so to free consumed read buffers; null: nothing (the default). */
@@ -36388,27 +36370,6 @@ function setReadBufferReclaimer(reclaimer) {
 /** Frees the buffers of reads already consumed, if the host installed a reclaimer. */
 function reclaimReadBuffers() {
     reclaim?.();
-}
-/**
- * A young-generation collection, for an entry point to install in its own process; null where the runtime
- * does not allow it. It briefly sets V8's --expose-gc to take the function from a new context, then puts
- * the flag back, so the process's other contexts see no change.
- */
-function youngGenerationCollector() {
-    const exposed = globalThis.gc;
-    if (typeof exposed === 'function')
-        return () => exposed({ type: 'minor' });
-    try {
-        external_node_v8_default().setFlagsFromString('--expose-gc');
-        const found = external_node_vm_default().runInNewContext('gc');
-        return typeof found === 'function' ? () => found({ type: 'minor' }) : null;
-    }
-    catch {
-        return null;
-    }
-    finally {
-        external_node_v8_default().setFlagsFromString('--no-expose-gc');
-    }
 }
 
 

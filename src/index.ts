@@ -16,5 +16,5 @@ export type { ObjectStore, ObjectInfo, GetResult } from './store/object-store.js
 export * from './errors.js';
 export * as contract from '@sqlitening/contract';
 export { describeError, errorMessage, EXIT_CODES, type ErrorInfo } from './describe-error.js';
-// Hooks a host may install in its own process: transfers then free read buffers as they go (see reclaim-buffers.ts).
-export { setReadBufferReclaimer, youngGenerationCollector } from './reclaim-buffers.js';
+// A hook a host may install in its own process: transfers then free read buffers as they go (see reclaim-buffers.ts).
+export { setReadBufferReclaimer } from './reclaim-buffers.js';

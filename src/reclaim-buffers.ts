@@ -1,6 +1,3 @@
-import v8 from 'node:v8';
-import vm from 'node:vm';
-
 /*
  * Every socket or file read hands over a fresh buffer (64 KiB to 1 MiB) that
  * lives outside the JavaScript heap. V8 frees such a buffer only when a
@@ -13,9 +10,9 @@ import vm from 'node:vm';
  * gzip with one per 256 KiB received).
  *
  * Driving the collector is the host's call, not a library's: transfers call
- * `reclaimReadBuffers`, which does nothing until an entry point installs a
- * reclaimer for its own process (the CLI and the Action do, with
- * `youngGenerationCollector`; an app that embeds the agent may).
+ * `reclaimReadBuffers`, which does nothing until the host installs a reclaimer
+ * for its own process (the CLI does, in bin/; an app that embeds the agent
+ * may, say with `() => gc({ type: 'minor' })` under `node --expose-gc`).
  */
 
 let reclaim: (() => void) | null = null;
@@ -28,23 +25,4 @@ export function setReadBufferReclaimer(reclaimer: (() => void) | null): void {
 /** Frees the buffers of reads already consumed, if the host installed a reclaimer. */
 export function reclaimReadBuffers(): void {
   reclaim?.();
-}
-
-/**
- * A young-generation collection, for an entry point to install in its own process; null where the runtime
- * does not allow it. It briefly sets V8's --expose-gc to take the function from a new context, then puts
- * the flag back, so the process's other contexts see no change.
- */
-export function youngGenerationCollector(): (() => void) | null {
-  const exposed = (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc;
-  if (typeof exposed === 'function') return () => exposed({ type: 'minor' });
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    const found = vm.runInNewContext('gc') as unknown;
-    return typeof found === 'function' ? () => (found as (options: { type: 'minor' }) => void)({ type: 'minor' }) : null;
-  } catch {
-    return null;
-  } finally {
-    v8.setFlagsFromString('--no-expose-gc');
-  }
 }

@@ -264,35 +264,15 @@ describe('smaller leaks', () => {
 
   it('keeps credentials in an ?endpoint= URL or a store query out of every message, the JSON events included', async () => {
     const port = await closedPort();
-    const s3 = await runCli(
-      [
-        'sync',
-        '--database',
-        live(),
-        '--git-sha',
-        SHA_A,
-        '--store',
-        `s3://bucket/site?endpoint=http://deploy:hunter2-password@127.0.0.1:${port}&path-style`,
-        '--attempts',
-        '1',
-        '--json',
-      ],
-      { env: { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'not-a-secret' } },
-    );
+    const syncFrom = (store: string, env?: Record<string, string>) =>
+      runCli(['sync', '--database', live(), '--git-sha', SHA_A, '--store', store, '--attempts', '1', '--json'], { env });
+    const s3 = await syncFrom(`s3://bucket/site?endpoint=http://deploy:hunter2-password@127.0.0.1:${port}&path-style`, {
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'not-a-secret',
+    });
     expect(s3.code).toBe(1);
     expect(errorOf(s3)).toBeDefined();
-    const http = await runCli([
-      'sync',
-      '--database',
-      live(),
-      '--git-sha',
-      SHA_A,
-      '--store',
-      `${server.url}/?token=hunter2-password`,
-      '--attempts',
-      '1',
-      '--json',
-    ]);
+    const http = await syncFrom(`${server.url}/?token=hunter2-password`);
     expect(errorOf(http)).toMatchObject({ code: 'not-found' });
     for (const result of [s3, http]) expect(`${result.stdout}${result.stderr}`).not.toContain('hunter2');
   });

@@ -1,32 +1,19 @@
 import { copyFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { TrustedKey } from '../signing/keys.js';
-import type { TransferLimits } from '../snapshot/transfer-limits.js';
-import type { ObjectStore } from '../store/object-store.js';
 import { buildDatabase, type BuildOptions, type BuildResult } from './build.js';
-import { startFromPublished } from './start-from-published.js';
+import { type PublishedStart, startFromPublished } from './start-from-published.js';
 
 /** Where a build starts: the newest published snapshot of a commit (a data refresh), a database file, or nothing. */
 export type BuildStart =
-  | {
+  | ({
       kind: 'published';
-      store: ObjectStore;
-      gitSha: string;
-      /** Start only from a manifest signed by one of these keys; null: the store is trusted (nothing will be signed). */
-      trustedKeys: readonly TrustedKey[] | null;
-      /** Start only from a manifest of this database (publish `--name`); null: any. */
-      name: string | null;
-      /** Limits of the download. @default DEFAULT_TRANSFER_LIMITS */
-      limits?: TransferLimits | undefined;
-      /** Every store published to, when several: the start is the newest proven manifest among them. */
-      mirrors?: readonly ObjectStore[] | undefined;
       /**
        * Keep the downloaded snapshot at this path after a successful build, the base of the next publish's
        * smallest deltas (`publish --base`); a build that started empty removes any file there, so an older
        * one is never taken for the snapshot this build started from. Absent: the download is removed.
        */
       keepAs?: string | undefined;
-    }
+    } & PublishedStart)
   | { kind: 'file'; file: string }
   | { kind: 'empty' };
 

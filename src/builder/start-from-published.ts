@@ -19,6 +19,23 @@ export type StartingPoint =
     }
   | { kind: 'empty'; reason: string };
 
+/** Where a refresh starts: the newest published snapshot of a commit, proven as a pod would prove it. */
+export interface PublishedStart {
+  store: ObjectStore;
+  gitSha: string;
+  /** Start only from a manifest signed by one of these keys; null: the store is trusted (nothing will be signed). */
+  trustedKeys: readonly TrustedKey[] | null;
+  /** Start only from a manifest of this database (publish `--name`); null: any. */
+  name: string | null;
+  /** Limits of the download. @default DEFAULT_TRANSFER_LIMITS */
+  limits?: TransferLimits | undefined;
+  /**
+   * Every store the snapshot is published to (mirrors), when several: the start is the newest manifest any
+   * of them holds that the same keys prove, so a writer of one store cannot roll CI back.
+   */
+  mirrors?: readonly ObjectStore[] | undefined;
+}
+
 /**
  * Fetches the newest published snapshot of `gitSha` into a temp file in
  * `folder`, verified, as the starting point of a data refresh (a long-running
@@ -28,22 +45,7 @@ export type StartingPoint =
  * building on it would sign a store writer's rows, and starting empty instead
  * would silently drop what earlier builds accumulated. The caller removes `file`.
  */
-export async function startFromPublished(
-  from: {
-    store: ObjectStore;
-    gitSha: string;
-    trustedKeys: readonly TrustedKey[] | null;
-    name: string | null;
-    limits?: TransferLimits | undefined;
-    /**
-     * Every store the snapshot is published to (mirrors), when several: the start is the newest manifest any
-     * of them holds that the same keys prove, so a writer of one store cannot roll CI back.
-     */
-    mirrors?: readonly ObjectStore[] | undefined;
-  },
-  folder: string,
-  onProgress?: (bytes: number, total: number) => void,
-): Promise<StartingPoint> {
+export async function startFromPublished(from: PublishedStart, folder: string, onProgress?: (bytes: number, total: number) => void): Promise<StartingPoint> {
   const { store, gitSha } = from;
   const key = manifestKey(gitSha);
   let read: Awaited<ReturnType<typeof readManifest>>;
