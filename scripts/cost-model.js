@@ -160,7 +160,7 @@ export function s3EgressCost(gb, tiers = PRICES.s3.egressTiers) {
 
 const over = (used, included) => Math.max(0, used - included);
 
-/** The delta and full-object sizes `node bench/delta.js --size 1GiB --runs 1` measured (README.md, "Deltas"): a cross-check of the linear scaling. */
+/** The delta and full-object sizes `node bench/delta.js --size 1GiB --runs 1` measured (docs/deltas.md): a cross-check of the linear scaling. */
 export const CROSS_CHECK_1GIB = { databaseBytes: 1_079_705_600, deltaBytes: 3_999_941, fullBytes: 224_458_071 };
 
 /** One object-store scenario per day: requests by operation and class, egress bytes, and bytes stored. */
@@ -648,7 +648,7 @@ ${measuredTable(units)}
 
 Scaled linearly, this run gives per GiB of database a delta of ${bytes((units.store.objects.podDelta * GIB) / units.store.database.bytes)} and an object of
 ${bytes((units.store.objects.full * GIB) / units.store.database.bytes)}; \`node bench/delta.js --size 1GiB --runs 1\` measured ${bytes((CROSS_CHECK_1GIB.deltaBytes * GIB) / CROSS_CHECK_1GIB.databaseBytes)} and
-${bytes((CROSS_CHECK_1GIB.fullBytes * GIB) / CROSS_CHECK_1GIB.databaseBytes)} per GiB on a database of ${bytes(CROSS_CHECK_1GIB.databaseBytes)} (README.md, "Deltas").
+${bytes((CROSS_CHECK_1GIB.fullBytes * GIB) / CROSS_CHECK_1GIB.databaseBytes)} per GiB on a database of ${bytes(CROSS_CHECK_1GIB.databaseBytes)} (docs/deltas.md).
 
 ## Assumptions
 

@@ -1,4 +1,4 @@
-// Writes the README's generated tables from the code that defines them, so the
+// Writes docs/exit-codes.md's generated tables from the code that defines them, so the
 // two cannot drift (a test fails when they differ):  npm run docs
 //   exit codes and reasons  ← src/describe-error.ts (EXIT_CODES, REASONS)
 import { readFile, writeFile } from 'node:fs/promises';
@@ -24,12 +24,12 @@ export function replaceBlock(text, name, body) {
   const end = `<!-- ${name}:end -->`;
   const from = text.indexOf(start);
   const to = text.indexOf(end);
-  if (from === -1 || to < from) throw new Error(`README.md has no ${start} … ${end} block`);
+  if (from === -1 || to < from) throw new Error(`docs/exit-codes.md has no ${start} … ${end} block`);
   return `${text.slice(0, from + start.length)}\n${body}\n${text.slice(to)}`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const file = path.join(root, 'README.md');
+  const file = path.join(root, 'docs', 'exit-codes.md');
   const text = await readFile(file, 'utf8');
   await writeFile(file, replaceBlock(text, 'exit-codes', exitCodesTable()));
 }

@@ -3,7 +3,7 @@ import { SqliteningError, type ErrorKind } from '@sqlitening/contract';
 
 /**
  * Exit codes of every command, with what each means. The CLI's help text and
- * the README's table are generated from this list.
+ * docs/exit-codes.md's table are generated from this list.
  */
 export const EXIT_CODES = [
   { code: 0, name: 'ok', meaning: 'done, including nothing to do (an unchanged snapshot)' },
@@ -36,7 +36,7 @@ export const EXIT = Object.fromEntries(EXIT_CODES.map((e) => [e.name, e.code])) 
 /**
  * Every reason code the agent, the CLI and the Action report, with its kind and
  * whether a retry can help. Errors raised on purpose carry these facts
- * themselves; a test holds each error class to this list, and the README's
+ * themselves; a test holds each error class to this list, and docs/exit-codes.md's
  * table is generated from it.
  */
 export const REASONS: ReadonlyArray<{ code: string; kind: ErrorInfo['kind']; retryable: boolean; meaning: string }> = [
