@@ -35791,7 +35791,7 @@ async function run() {
 
 /**
  * Exit codes of every command, with what each means. The CLI's help text and
- * the README's table are generated from this list.
+ * docs/exit-codes.md's table are generated from this list.
  */
 const EXIT_CODES = [
     { code: 0, name: 'ok', meaning: 'done, including nothing to do (an unchanged snapshot)' },
@@ -35818,7 +35818,7 @@ const EXIT = Object.fromEntries(EXIT_CODES.map((e) => [e.name, e.code]));
 /**
  * Every reason code the agent, the CLI and the Action report, with its kind and
  * whether a retry can help. Errors raised on purpose carry these facts
- * themselves; a test holds each error class to this list, and the README's
+ * themselves; a test holds each error class to this list, and docs/exit-codes.md's
  * table is generated from it.
  */
 const REASONS = [
