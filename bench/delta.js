@@ -19,8 +19,8 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { filePages, writeDeltaPages } from '../lib/snapshot/apply-delta.js';
-import { hashFileChunks } from '../lib/snapshot/chunk-hashes.js';
+import { filePages, writeDeltaPages } from '../lib/install/apply-delta.js';
+import { pageHashesOf } from '../lib/transfer/identify-file.js';
 import { LocalStore } from '../lib/store/local-store.js';
 import { available, benchOptions, contentDatabase, cpuModel, median, measured as timed, mib, refreshRows, resultsDir, run, cliJson } from './lib.js';
 
@@ -46,7 +46,7 @@ const APPLY_ROUNDS = 15;
 async function applyCost(storeDir, baseFile) {
   const manifest = manifestOf(await readFile(path.join(storeDir, sha, 'manifest.json'), 'utf8'));
   const store = new LocalStore(storeDir);
-  const baseHashes = await hashFileChunks(baseFile, 4096);
+  const baseHashes = await pageHashesOf(baseFile, 4096);
   const copy = path.join(work, 'apply.db');
   const times = { 1: [], 2: [] };
   for (let k = 0; k < APPLY_ROUNDS; k++) {
@@ -231,7 +231,7 @@ try {
   // Hashing after a delta touches only the changed pages; a full check hashes them all.
   const file = path.join(work, 'pod-0', 'site.db');
   let started = performance.now();
-  const hashes = await hashFileChunks(file, 4096);
+  const hashes = await pageHashesOf(file, 4096);
   const wholeSeconds = (performance.now() - started) / 1000;
   const data = await readFile(file);
   started = performance.now();

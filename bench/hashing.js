@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import { HashingFileWriter } from '../lib/snapshot/hashing-file-writer.js';
+import { HashingFileWriter } from '../lib/transfer/hashing-file-writer.js';
 import { benchOptions, contentDatabase, median } from './lib.js';
 
 const { size, runs } = benchOptions();

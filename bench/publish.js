@@ -14,7 +14,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { encodeSnapshot } from '../lib/publish/encode.js';
-import { decompressor, encodingSupported } from '../lib/snapshot/codec.js';
+import { decompressor, encodingSupported } from '../lib/wire/codec.js';
 import { S3_ENV, benchOptions, contentDatabase, cpuModel, measured, median, mib, refreshRows, resultsDir, root, run, startS3Process, time } from './lib.js';
 
 const { size, runs } = benchOptions();

@@ -12,7 +12,7 @@ import { Inputs, Outputs } from '../src/action/constants.js';
 import { readText } from '../src/store/object-store.js';
 import { S3Store } from '../src/store/s3-store.js';
 import { LocalStore } from '../src/store/local-store.js';
-import { readManifest } from '../src/snapshot/manifest-store.js';
+import { readManifest } from '../src/wire/manifest-store.js';
 import { generateSigningKeyPair } from '../src/signing/keys.js';
 import { openManifest } from '../src/signing/manifest-signature.js';
 import { SHA_A, SHA_B, tempFolder } from './helpers/fixtures.js';

@@ -19,8 +19,9 @@ import {
 } from '@sqlitening/contract';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signManifest } from '../src/signing/manifest-signature.js';
-import { checkSqliteHeader } from '../src/snapshot/sqlite-header.js';
-import { chunkRoot, hashFileChunks } from '../src/snapshot/chunk-hashes.js';
+import { checkSqliteHeader } from '../src/sqlite/sqlite-header.js';
+import { chunkRoot } from '../src/wire/chunk-hashes.js';
+import { pageHashesOf } from '../src/transfer/identify-file.js';
 import { CLI, type CliResult, closedPort, runCli } from './helpers/cli.js';
 import { FaultServer } from './helpers/fault-server.js';
 import { makeContentDatabase, SHA_A, tempFolder } from './helpers/fixtures.js';
@@ -282,7 +283,7 @@ describe('smaller leaks', () => {
     await writeFile(input, Buffer.alloc(1 << 20, 'sqlitening '));
     const decode = (zstdArgs: string[]): string => {
       const frame = execFileSync('sh', ['-c', `cat "${input}" | zstd -q -c ${zstdArgs.join(' ')}`]);
-      const script = `import { decompressor } from ${JSON.stringify(path.resolve('lib/snapshot/codec.js'))};
+      const script = `import { decompressor } from ${JSON.stringify(path.resolve('lib/wire/codec.js'))};
         import { Readable, Writable } from 'node:stream'; import { pipeline } from 'node:stream/promises';
         let bytes = 0;
         pipeline(Readable.from([Buffer.from(process.argv[1], 'base64')]), decompressor('zstd'), new Writable({ write(c, _e, cb) { bytes += c.length; cb(); } }))
@@ -445,7 +446,7 @@ describe('the policy a manifest was accepted under', () => {
     const hostileFile = path.join(dir, `hostile-${n}.db`);
     makeContentDatabase(hostileFile, 200, 99);
     const bytes = readFileSync(hostileFile);
-    const hashes = await hashFileChunks(hostileFile, 4096);
+    const hashes = await pageHashesOf(hostileFile, 4096);
     const objectKey = `${SHA_A}/hostile.db`;
     await writeFile(path.join(root, objectKey), bytes);
     const forged: Manifest = {

@@ -15,7 +15,7 @@ import { makeHostCheck } from '../src/agent/host-check.js';
 import { type Encoding, type Manifest, manifestKey, parseHeartbeats, verifySignature } from '@sqlitening/contract';
 import { LockedError } from '../src/errors.js';
 import { publishSnapshot } from '../src/publish/publish.js';
-import { DOWNLOAD_TEMP_MARK } from '../src/snapshot/download.js';
+import { DOWNLOAD_TEMP_MARK } from '../src/transfer/download.js';
 import { HttpStore } from '../src/store/http-store.js';
 import { LocalStore } from '../src/store/local-store.js';
 import { CLI, runCli } from './helpers/cli.js';

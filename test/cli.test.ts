@@ -9,7 +9,7 @@ import { LocalStore } from '../src/store/local-store.js';
 import type { ObjectStore } from '../src/store/object-store.js';
 import { S3Store } from '../src/store/s3-store.js';
 import { CLI, closedPort, expectOneLineError, runCli } from './helpers/cli.js';
-import { readManifest } from '../src/snapshot/manifest-store.js';
+import { readManifest } from '../src/wire/manifest-store.js';
 import { SHA_A, makeContentDatabase, tempFolder } from './helpers/fixtures.js';
 import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
 

@@ -12,8 +12,8 @@ import { Agent, type AgentOptions } from '../src/agent/agent.js';
 import { buildAndPublish } from '../src/action/run-action.js';
 import type { BuildSettings } from '../src/action/settings.js';
 import { publishSnapshot } from '../src/publish/publish.js';
-import { type DeltaRecord, DeltaParser, encodeDeltaHeader, encodePatchRecord } from '../src/snapshot/delta-format.js';
-import { hashFileChunks } from '../src/snapshot/chunk-hashes.js';
+import { type DeltaRecord, DeltaParser, encodeDeltaHeader, encodePatchRecord } from '../src/wire/delta-format.js';
+import { pageHashesOf } from '../src/transfer/identify-file.js';
 import { betterSqlite3Driver } from '../src/sqlite/better-sqlite3-driver.js';
 import { HttpStore } from '../src/store/http-store.js';
 import { LocalStore } from '../src/store/local-store.js';
@@ -281,7 +281,7 @@ describe('the pod applies deltas', () => {
     expect((await a.runOnce()).ok).toBe(true);
     expect(sha256(live())).toBe(v1.database.sha256);
     const saved = await readFile(path.join(pod, '.sqlitening', 'chunks.bin'));
-    expect(saved.equals(await hashFileChunks(live(), 4096))).toBe(true);
+    expect(saved.equals(await pageHashesOf(live(), 4096))).toBe(true);
   });
 
   it('never trusts saved page hashes for a live file that changed since they were saved (a crash after a rename)', async () => {

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HashingFileWriter, identifyFile } from '../src/snapshot/hashing-file-writer.js';
+import { HashingFileWriter } from '../src/transfer/hashing-file-writer.js';
+import { identifyFile } from '../src/transfer/identify-file.js';
 
 const PAGE = 4096;
 const dir = mkdtempSync(path.join(tmpdir(), 'sqlitening-hashing-'));
@@ -76,7 +77,8 @@ describe('HashingFileWriter', () => {
     const script = `
       import { createHash, randomBytes } from 'node:crypto';
       import { writeFileSync } from 'node:fs';
-      import { identifyFile, sha256IsFast } from './lib/snapshot/hashing-file-writer.js';
+      import { identifyFile } from './lib/transfer/identify-file.js';
+      import { sha256IsFast } from './lib/transfer/sha256-speed.js';
       const data = randomBytes(33 * 1024 * 1024 + 1234);
       writeFileSync(process.argv[1], data);
       const pages = [];

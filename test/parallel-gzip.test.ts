@@ -5,7 +5,7 @@ import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { ParallelGzip } from '../src/snapshot/parallel-gzip.js';
+import { ParallelGzip } from '../src/wire/parallel-gzip.js';
 
 /** Compressible bytes: random words, like a content database's text. */
 function text(bytes: number): Buffer {

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { fromBase64, type Manifest, manifestKey, parseManifestJson, serializeManifest } from '@sqlitening/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKeyPair } from '../src/signing/keys.js';
-import { chunkRoot, hashFileChunks } from '../src/snapshot/chunk-hashes.js';
+import { chunkRoot } from '../src/wire/chunk-hashes.js';
+import { pageHashesOf } from '../src/transfer/identify-file.js';
 import { readText } from '../src/store/object-store.js';
 import { S3Store } from '../src/store/s3-store.js';
 import { type ActionRun, runActionEntry } from './helpers/action-run.js';
@@ -157,7 +158,7 @@ describe('the publisher trusts only what it can verify', () => {
     const evil = path.join(dir, `evil-${n}.db`);
     attackerDatabase(evil, 'attacker');
     const evilBytes = readFileSync(evil);
-    const evilHashes = await hashFileChunks(evil, 4096);
+    const evilHashes = await pageHashesOf(evil, 4096);
     await store.put(`${SHA_A}/evil.db`, evilBytes);
     await store.put(`${SHA_A}/evil.chunks`, evilHashes);
     const planted: Manifest = {

@@ -9,11 +9,11 @@ import { acquireLock } from './lock.js';
 import type { AgentMetrics } from './metrics.js';
 import { DATABASE_TASK, agentPaths, type AgentPaths } from './paths.js';
 import { readState, writeState, type AgentState } from './state.js';
-import { raiseFloor } from '../snapshot/accept-manifest.js';
-import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transfer-limits.js';
-import { reverifyLiveFile } from './live-hashes.js';
+import { raiseFloor } from '../install/accept-manifest.js';
+import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../transfer/transfer-limits.js';
+import { reverifyLiveFile } from '../install/live-hashes.js';
 import { rollBackInterruptedInstall } from '../sqlite/hot-journal.js';
-import { RetiredFiles, removeInstallLeftovers } from './live-install.js';
+import { RetiredFiles, removeInstallLeftovers } from '../install/live-install.js';
 import { liveFileExists, policyOf, removeStaleTemps, syncOnce, type SyncOutcome } from './sync.js';
 import { readTasks, touchTask } from './tasks.js';
 

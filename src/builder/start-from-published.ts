@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { type Manifest, manifestKey } from '@sqlitening/contract';
 import { SignatureError } from '../errors.js';
-import { acceptManifest } from '../snapshot/accept-manifest.js';
+import { acceptManifest } from '../install/accept-manifest.js';
 import type { TrustedKey } from '../signing/keys.js';
-import { downloadSnapshot } from '../snapshot/download.js';
-import type { TransferLimits } from '../snapshot/transfer-limits.js';
-import { readManifest } from '../snapshot/manifest-store.js';
+import { downloadSnapshot } from '../transfer/download.js';
+import type { TransferLimits } from '../transfer/transfer-limits.js';
+import { readManifest } from '../wire/manifest-store.js';
 import type { ObjectStore } from '../store/object-store.js';
 
 export type StartingPoint =

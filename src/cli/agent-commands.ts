@@ -12,8 +12,8 @@ import { assertTaskName, touchTask } from '../agent/tasks.js';
 import { assertName, assertPodName, formatBytes } from '@sqlitening/contract';
 import { NotFoundError, UsageError } from '../errors.js';
 import { parseGitShaArg } from '../git.js';
-import { findManifest } from '../snapshot/find-manifest.js';
-import { pullSnapshot } from '../snapshot/pull.js';
+import { findManifest } from '../install/find-manifest.js';
+import { pullSnapshot } from '../install/pull.js';
 import { storeSource } from '../store/mirror-store.js';
 import {
   addManifestOptions,

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../snapshot/transfer-limits.js';
+import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../transfer/transfer-limits.js';
 import { assertName, type Encoding, ENCODINGS, formatDuration, UsageError } from '@sqlitening/contract';
 import { errorMessage } from '../describe-error.js';
 import { parseDuration, parseInteger, parseShare, parseSize } from '../values.js';

@@ -4,8 +4,8 @@ import { describeError, errorMessage } from '../describe-error.js';
 import { UsageError } from '../errors.js';
 import { resolveGitSha } from '../git.js';
 import { readTrustedKeys } from '../signing/keys.js';
-import { type FindManifestOptions, type FoundManifest, waitForManifest } from '../snapshot/find-manifest.js';
-import type { TransferLimits } from '../snapshot/transfer-limits.js';
+import { type FindManifestOptions, type FoundManifest, waitForManifest } from '../install/find-manifest.js';
+import type { TransferLimits } from '../transfer/transfer-limits.js';
 import { addManifestOptions, addStoreOptions, addTransferOptions, durationArg, openReadStore, pollOption, type StoreFlags, transferLimits } from './options.js';
 import type { Reporter } from './reporter.js';
 

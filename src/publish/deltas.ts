@@ -7,11 +7,11 @@ import { pipeline } from 'node:stream/promises';
 import { type DeltaInfo, deltaKey, type Encoding, type HistoryEntry, type PatchInfo, patchKey } from '@sqlitening/contract';
 import { errorMessage } from '../describe-error.js';
 import { ChecksumMismatchError, NotFoundError, StoreError, UsageError } from '../errors.js';
-import { readBounded } from '../snapshot/bounded-read.js';
-import { chunkRoot, HASH_BYTES } from '../snapshot/chunk-hashes.js';
-import { compressor } from '../snapshot/codec.js';
-import { DELTA_HEADER_BYTES, deltaHeaderBytes, encodeDeltaHeader } from '../snapshot/delta-format.js';
-import type { TransferLimits } from '../snapshot/transfer-limits.js';
+import { readBounded } from '../transfer/bounded-read.js';
+import { chunkRoot, HASH_BYTES } from '../wire/chunk-hashes.js';
+import { compressor } from '../wire/codec.js';
+import { DELTA_HEADER_BYTES, deltaHeaderBytes, encodeDeltaHeader } from '../wire/delta-format.js';
+import type { TransferLimits } from '../transfer/transfer-limits.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { patchRecords } from './patch-encoder.js';
 

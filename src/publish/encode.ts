@@ -5,8 +5,8 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import type { Encoding } from '@sqlitening/contract';
-import { HashingFileWriter } from '../snapshot/hashing-file-writer.js';
-import { compressor } from '../snapshot/codec.js';
+import { HashingFileWriter } from '../transfer/hashing-file-writer.js';
+import { compressor } from '../wire/codec.js';
 
 export interface EncodedSnapshot {
   sha256: string;

@@ -1,7 +1,7 @@
-import { deflatePatch, encodePatchRecord, MAX_DICTIONARY_PAGES } from '../snapshot/delta-format.js';
+import { deflatePatch, encodePatchRecord, MAX_DICTIONARY_PAGES } from '../wire/delta-format.js';
 
 /*
- * The format-2 encoder's choices (the format itself is in snapshot/delta-format.ts): which pages each
+ * The format-2 encoder's choices (the format itself is in wire/delta-format.ts): which pages each
  * changed page is deflated against. Measured on consecutive releases of a real data set loaded row by row
  * (bench/real-data.js) and on the synthetic 1% update (bench/delta.js):
  *

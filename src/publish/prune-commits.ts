@@ -1,6 +1,6 @@
 import { gitShaSchema, LATEST_KEY, MANIFEST_NAME } from '@sqlitening/contract';
-import { DEFAULT_TRANSFER_LIMITS } from '../snapshot/transfer-limits.js';
-import { readManifest } from '../snapshot/manifest-store.js';
+import { DEFAULT_TRANSFER_LIMITS } from '../transfer/transfer-limits.js';
+import { readManifest } from '../wire/manifest-store.js';
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
 
 export interface CommitPruneRule {

@@ -8,14 +8,14 @@ import type { DeltaInfo, Manifest } from '@sqlitening/contract';
 import { ChecksumMismatchError, CorruptDeltaError, SizeMismatchError, StoreError } from '../errors.js';
 import { replaceAtomically } from '../fs-atomic.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { chunkRoot, HASH_BYTES, hashChunk } from './chunk-hashes.js';
-import { decompressor } from './codec.js';
-import { withDeadline } from './deadline.js';
-import { type DeltaHeader, DeltaParser, type DeltaRecord, inflatePatches, isDeltaFormat, type PatchRecord } from './delta-format.js';
-import { DOWNLOAD_TEMP_MARK } from './download.js';
-import { LimitedCounter } from './limited-counter.js';
-import { stallWatchdog } from './stall-watchdog.js';
-import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from './transfer-limits.js';
+import { chunkRoot, HASH_BYTES, hashChunk } from '../wire/chunk-hashes.js';
+import { decompressor } from '../wire/codec.js';
+import { withDeadline } from '../transfer/deadline.js';
+import { type DeltaHeader, DeltaParser, type DeltaRecord, inflatePatches, isDeltaFormat, type PatchRecord } from '../wire/delta-format.js';
+import { DOWNLOAD_TEMP_MARK } from '../transfer/download.js';
+import { LimitedCounter } from '../transfer/limited-counter.js';
+import { stallWatchdog } from '../transfer/stall-watchdog.js';
+import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../transfer/transfer-limits.js';
 
 export interface ApplyDeltaOptions {
   store: ObjectStore;

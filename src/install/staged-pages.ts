@@ -1,6 +1,6 @@
 import { constants, readSync, writeSync } from 'node:fs';
 import { type FileHandle, open, rm } from 'node:fs/promises';
-import type { PageTarget } from '../snapshot/apply-delta.js';
+import type { PageTarget } from './apply-delta.js';
 
 /**
  * A delta's pages, staged in a private file (`.sqlitening/`, which no app opens) over the live file's

@@ -2,9 +2,9 @@ import { access } from 'node:fs/promises';
 import type { Manifest } from '@sqlitening/contract';
 import { rollBackInterruptedInstall } from '../sqlite/hot-journal.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { identifyFile } from './hashing-file-writer.js';
+import { identifyFile } from '../transfer/identify-file.js';
 import { type InstallBase, installSnapshot } from './install.js';
-import type { TransferLimits } from './transfer-limits.js';
+import type { TransferLimits } from '../transfer/transfer-limits.js';
 
 export interface PullResult {
   /** `current`: the destination already held these bytes. */

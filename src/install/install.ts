@@ -3,9 +3,9 @@ import { describeError, errorMessage } from '../describe-error.js';
 import { DatabaseError } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { applyDelta, type WrittenDelta } from './apply-delta.js';
-import { isDeltaFormat } from './delta-format.js';
-import { downloadSnapshot } from './download.js';
-import type { TransferLimits } from './transfer-limits.js';
+import { isDeltaFormat } from '../wire/delta-format.js';
+import { downloadSnapshot } from '../transfer/download.js';
+import type { TransferLimits } from '../transfer/transfer-limits.js';
 
 /** What the destination holds now, as far as a delta is concerned. */
 export interface InstallBase {

@@ -4,16 +4,17 @@ import { constants, copyFile, type FileHandle, lstat, open, rm } from 'node:fs/p
 import path from 'node:path';
 import type { DeltaInfo, Manifest } from '@sqlitening/contract';
 import { renameInto } from '../fs-atomic.js';
-import { applyDelta, filePages, type WrittenDelta, writeDeltaPages } from '../snapshot/apply-delta.js';
-import { HASH_BYTES, hashFileChunks } from '../snapshot/chunk-hashes.js';
-import { withDeadline } from '../snapshot/deadline.js';
-import { DOWNLOAD_TEMP_MARK } from '../snapshot/download.js';
-import { checkSqliteHeaderBytes } from '../snapshot/sqlite-header.js';
-import type { TransferLimits } from '../snapshot/transfer-limits.js';
+import { applyDelta, filePages, type WrittenDelta, writeDeltaPages } from './apply-delta.js';
+import { HASH_BYTES } from '../wire/chunk-hashes.js';
+import { pageHashesOf } from '../transfer/identify-file.js';
+import { withDeadline } from '../transfer/deadline.js';
+import { DOWNLOAD_TEMP_MARK } from '../transfer/download.js';
+import { checkSqliteHeaderBytes } from '../sqlite/sqlite-header.js';
+import type { TransferLimits } from '../transfer/transfer-limits.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { rollBackInterruptedInstall } from '../sqlite/hot-journal.js';
 import { InPlaceRefused, type PageChange, writeInPlace } from './install-in-place.js';
-import type { AgentPaths } from './paths.js';
+import type { AgentPaths } from '../agent/paths.js';
 import { StagedPages } from './staged-pages.js';
 
 /*
@@ -149,7 +150,7 @@ export async function placeDownload(
   let refused: string | null = 'the manifest has no page hashes to compare the live file with';
   if (hashes && manifest.chunks) {
     const pageSize = manifest.chunks.size;
-    const current = (await liveHashes().catch(() => null)) ?? (await hashFileChunks(paths.database, pageSize));
+    const current = (await liveHashes().catch(() => null)) ?? (await pageHashesOf(paths.database, pageSize));
     const handle = await open(temp, 'r');
     try {
       const change: PageChange = { pageSize, size: manifest.database.size, pages: changedPages(hashes, current), read: fileReader(handle, pageSize), hashes };

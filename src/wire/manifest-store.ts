@@ -4,9 +4,9 @@ import { NotFoundError, SignatureError } from '../errors.js';
 import type { TrustedKey } from '../signing/keys.js';
 import { openManifest, signManifest } from '../signing/manifest-signature.js';
 import type { GetResult, ObjectStore } from '../store/object-store.js';
-import { readBounded } from './bounded-read.js';
-import { withDeadline } from './deadline.js';
-import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from './transfer-limits.js';
+import { readBounded } from '../transfer/bounded-read.js';
+import { withDeadline } from '../transfer/deadline.js';
+import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../transfer/transfer-limits.js';
 
 export type ManifestRead =
   | { status: 'ok'; manifest: Manifest; etag: string; signedBy: string | null }

@@ -7,9 +7,9 @@ import { ChecksumMismatchError, SizeMismatchError, StoreError } from '../errors.
 import { replaceAtomically } from '../fs-atomic.js';
 import { reclaimReadBuffers } from '../reclaim-buffers.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { chunkRoot } from './chunk-hashes.js';
+import { chunkRoot } from '../wire/chunk-hashes.js';
 import { HashingFileWriter } from './hashing-file-writer.js';
-import { decompressor } from './codec.js';
+import { decompressor } from '../wire/codec.js';
 import { LimitedCounter } from './limited-counter.js';
 import { withDeadline } from './deadline.js';
 import { stallWatchdog } from './stall-watchdog.js';

@@ -1,11 +1,11 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { type FileHandle, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
-import { HASH_BYTES } from './chunk-hashes.js';
+import { HASH_BYTES } from '../wire/chunk-hashes.js';
 import { reclaimReadBuffers } from '../reclaim-buffers.js';
+import { HASH_THREAD_SOURCE, type HashThreadReply, type HashThreadRequest } from './hash-thread.js';
+import { sha256IsFast } from './sha256-speed.js';
 
 /*
  * The end of a download: bytes go into a small pool of shared blocks, each
@@ -40,52 +40,6 @@ const FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
 /** Below this, starting threads costs more than hashing on the stream's own thread. */
 const THREADED_FROM = 32 * 1024 * 1024;
 
-// Inline, so that bundles (the Action's dist/) need no separate worker file. Modules by import(), which
-// works whether Node runs the source as CommonJS (its default) or as a module (a host started with
-// `--input-type=module` passes that on to its workers).
-const WORKER_SOURCE = `
-(async () => {
-const { parentPort } = await import('node:worker_threads');
-const crypto = await import('node:crypto');
-// One-shot hashing (Node 20.12+) makes no Hash object per page: about 15% less time, and less garbage.
-const hashPage = crypto.hash ? (bytes) => crypto.hash('sha256', bytes, 'buffer') : (bytes) => crypto.createHash('sha256').update(bytes).digest();
-let blocks = [];
-let whole = null;
-parentPort.on('message', (m) => {
-  if (m.type === 'blocks') { blocks = m.blocks; whole = m.whole ? crypto.createHash('sha256') : null; return; }
-  if (m.type === 'end') { parentPort.postMessage({ type: 'digest', digest: whole.digest('hex') }); return; }
-  const data = new Uint8Array(blocks[m.block], 0, m.length);
-  if (m.whole) whole.update(data);
-  if (!m.chunkSize) { parentPort.postMessage({ type: 'done', seq: m.seq }); return; }
-  const count = Math.ceil(m.length / m.chunkSize);
-  const out = new Uint8Array(count * ${HASH_BYTES});
-  for (let i = 0; i < count; i++) {
-    out.set(hashPage(data.subarray(i * m.chunkSize, Math.min((i + 1) * m.chunkSize, m.length))), i * ${HASH_BYTES});
-  }
-  parentPort.postMessage({ type: 'done', seq: m.seq, hashes: out.buffer }, [out.buffer]);
-});
-})();
-`;
-
-let fastSha256: boolean | undefined;
-/**
- * Whether SHA-256 runs at the speed of CPUs with SHA extensions (above 1 GB/s, measured once on 1 MiB):
- * then one thread does both hashes and keeps up with the store; without them (a few hundred MB/s)
- * both hashes get a thread each, for about 9 MiB more memory (measured, 1 GiB with SHA extensions masked:
- * 1.21x the time of `curl + sha256sum` on one thread).
- */
-export function sha256IsFast(): boolean {
-  if (fastSha256 === undefined) {
-    const sample = Buffer.alloc(1024 * 1024, 1);
-    createHash('sha256').update(sample).digest();
-    const started = process.hrtime.bigint();
-    createHash('sha256').update(sample).digest();
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    fastSha256 = sample.length / seconds > 1e9;
-  }
-  return fastSha256;
-}
-
 export interface WrittenFile {
   bytes: number;
   /** SHA-256 of the whole file, hex; null when not asked for (`wholeFile: false`). */
@@ -93,6 +47,8 @@ export interface WrittenFile {
   /** SHA-256 of each `chunkSize` chunk, concatenated in order; null when not asked for. */
   chunkHashes: Buffer | null;
 }
+
+const send = (worker: Worker, message: HashThreadRequest): void => worker.postMessage(message);
 
 interface Block {
   index: number;
@@ -183,9 +139,9 @@ export class HashingFileWriter extends Writable {
   #startWorker(wholeFile: boolean): Worker {
     // A hashing thread keeps nothing but a digest: a small heap is enough, and its garbage
     // (one 32-byte digest per page) is collected early instead of growing the process.
-    const worker = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
-    worker.postMessage({ type: 'blocks', blocks: this.#blocks.map((b) => b.memory.buffer), whole: wholeFile });
-    worker.on('message', (m: { type: 'done'; seq: number; hashes?: ArrayBuffer } | { type: 'digest'; digest: string }) => {
+    const worker = new Worker(HASH_THREAD_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
+    send(worker, { type: 'blocks', blocks: this.#blocks.map((b) => b.memory.buffer as SharedArrayBuffer), whole: wholeFile });
+    worker.on('message', (m: HashThreadReply) => {
       if (m.type === 'digest') this.#digest = m.digest;
       else {
         if (m.hashes) this.#storeHashes(m.seq, new Uint8Array(m.hashes));
@@ -278,10 +234,10 @@ export class HashingFileWriter extends Writable {
     block.pending++;
     if (this.#pageWorker) {
       block.pending++;
-      this.#worker.postMessage({ seq, block: block.index, length: block.length, whole: true, chunkSize: null });
-      this.#pageWorker.postMessage({ seq, block: block.index, length: block.length, whole: false, chunkSize: this.#chunkSize });
+      send(this.#worker, { seq, block: block.index, length: block.length, whole: true, chunkSize: null });
+      send(this.#pageWorker, { seq, block: block.index, length: block.length, whole: false, chunkSize: this.#chunkSize });
     } else {
-      this.#worker.postMessage({ seq, block: block.index, length: block.length, whole: this.#wholeFile, chunkSize: this.#chunkSize });
+      send(this.#worker, { seq, block: block.index, length: block.length, whole: this.#wholeFile, chunkSize: this.#chunkSize });
     }
   }
 
@@ -335,7 +291,7 @@ export class HashingFileWriter extends Writable {
       await this.#flushing;
       if (this.#failure) throw this.#failure;
       if (this.#worker && this.#wholeFile) {
-        this.#worker.postMessage({ type: 'end' });
+        send(this.#worker, { type: 'end' });
         await this.#waitUntil(() => this.#digest !== undefined);
       } else {
         this.#digest = this.#inlineWhole?.digest('hex') ?? null;
@@ -362,18 +318,4 @@ export class HashingFileWriter extends Writable {
     const chunkHashes = this.#chunkSize ? this.#chunkHashes.subarray(0, Math.ceil(this.#position / this.#chunkSize) * HASH_BYTES) : null;
     return { bytes: this.#position, sha256: this.#digest, chunkHashes };
   }
-}
-
-/**
- * A file's SHA-256 and chunk hashes, in one read: what a pod needs to check a file, or to know which delta
- * applies to one it was not told about. `wholeFile: false`: the chunk hashes only (`sha256` null).
- */
-export async function identifyFile(file: string, chunkSize: number): Promise<{ sha256: string; hashes: Buffer }>;
-export async function identifyFile(file: string, chunkSize: number, options: { wholeFile: boolean }): Promise<{ sha256: string | null; hashes: Buffer }>;
-export async function identifyFile(file: string, chunkSize: number, options: { wholeFile?: boolean } = {}): Promise<{ sha256: string | null; hashes: Buffer }> {
-  const { size } = await stat(file);
-  const hasher = new HashingFileWriter(null, { chunkSize, size, wholeFile: options.wholeFile ?? true });
-  await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), hasher);
-  const { sha256, chunkHashes } = hasher.result();
-  return { sha256, hashes: chunkHashes! };
 }

@@ -8,7 +8,7 @@ import { ChecksumMismatchError, DatabaseError, ReadersBusyError, TooLargeError }
 import { failpoint } from '../failpoint.js';
 import { fsyncPath } from '../fs-atomic.js';
 import { rollBackInterruptedInstall } from '../sqlite/hot-journal.js';
-import { HASH_BYTES, hashChunk } from '../snapshot/chunk-hashes.js';
+import { HASH_BYTES, hashChunk } from '../wire/chunk-hashes.js';
 import {
   changeCounter,
   JOURNAL_SECTOR_SIZE,

@@ -1,9 +1,9 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import type { Manifest } from '@sqlitening/contract';
 import { writeFileAtomic } from '../fs-atomic.js';
-import { chunkRoot, hashFileChunks } from '../snapshot/chunk-hashes.js';
-import { identifyFile } from '../snapshot/hashing-file-writer.js';
-import type { AgentPaths } from './paths.js';
+import { chunkRoot } from '../wire/chunk-hashes.js';
+import { identifyFile, pageHashesOf } from '../transfer/identify-file.js';
+import type { AgentPaths } from '../agent/paths.js';
 
 /**
  * The chunk hashes of the live database, as a delta needs them: from the file
@@ -21,7 +21,7 @@ export async function liveChunkHashes(paths: AgentPaths, installed: Manifest): P
   if (saved && chunkRoot(saved) === chunks.root && (await readFile(paths.chunksOf, 'utf8').catch(() => '')) === (await fileIdentity(paths.database))) {
     return saved;
   }
-  const hashes = await hashFileChunks(paths.database, chunks.size);
+  const hashes = await pageHashesOf(paths.database, chunks.size);
   if (chunkRoot(hashes) !== chunks.root) return null;
   await saveChunkHashes(paths, hashes);
   return hashes;

@@ -5,8 +5,8 @@ import { WaitTimeoutError } from '../errors.js';
 import type { TrustedKey } from '../signing/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { acceptManifest, type ManifestPolicy } from './accept-manifest.js';
-import { readManifest } from './manifest-store.js';
-import type { TransferLimits } from './transfer-limits.js';
+import { readManifest } from '../wire/manifest-store.js';
+import type { TransferLimits } from '../transfer/transfer-limits.js';
 
 /** A manifest that was read, verified (signature when keys are given) and accepted by the policy. */
 export interface FoundManifest {
