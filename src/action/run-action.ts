@@ -4,8 +4,8 @@ import path from 'node:path';
 import { buildFrom } from '../builder/build-from.js';
 import { formatBytes, formatDuration } from '@sqlitening/contract';
 import { type BuilderInfo, type PublishResult, publishToStores, type StorePublishResult } from '../publish/publish.js';
-import { describeError, errorMessage } from '../describe-error.js';
-import { SomeStoresFailedError } from '../errors.js';
+import { describeError } from '../describe-error.js';
+import { throwIfNoStoreSucceeded, throwIfSomeStoresFailed } from '../store/fan-out.js';
 import { MirrorStore } from '../store/mirror-store.js';
 import type { SqliteDriver } from '../sqlite/driver.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -121,11 +121,8 @@ async function buildAndPublishFrom(
     dryRun: settings.dryRun,
     onStep: (step, detail) => io.info(`publish ${step} ${JSON.stringify(detail)}`),
   });
-  const done = published.stores.filter((r): r is Exclude<StorePublishResult, { status: 'failed' }> => r.status !== 'failed');
-  const failed = published.stores.filter((r) => r.status === 'failed');
-  // Nothing anywhere: the preferred store's failure is the answer.
-  if (done.length === 0) throw (failed[0] as Extract<StorePublishResult, { status: 'failed' }>).error;
-  const first = done[0]!;
+  throwIfNoStoreSucceeded(published.stores);
+  const first = published.stores.find((r): r is Exclude<StorePublishResult, { status: 'failed' }> => r.status !== 'failed')!;
   const result: PublishResult = { ...first, durationMs: published.durationMs };
   return {
     result,
@@ -159,13 +156,7 @@ export async function runAction(settings: BuildSettings, gitSha: string, builder
 
 /** Fails the step (after its outputs) when a mirror did not get the snapshot: the others did, and say so. */
 export function throwIfSomeFailed(report: ActionReport): void {
-  const failed = report.stores.filter((r): r is Extract<StorePublishResult, { status: 'failed' }> => r.status === 'failed');
-  if (failed.length === 0) return;
-  throw new SomeStoresFailedError(
-    report.result.status === 'dry-run' ? 'checked' : 'published',
-    failed.map((r) => ({ location: r.location, reason: describeError(r.error).code, message: errorMessage(r.error) })),
-    report.stores.length - failed.length,
-  );
+  throwIfSomeStoresFailed(report.result.status === 'dry-run' ? 'checked' : 'published', report.stores);
 }
 
 /** The job summary as Markdown: what was published, sizes, tables, and links. */

@@ -80,6 +80,14 @@ export function openStores(flags: StoreFlags): Promise<ObjectStore[]> {
   return Promise.all(storeSettingsOfFlags(flags).map((settings) => openStore(settings, process.env)));
 }
 
+/** The stores the flags name, for a command that writes (`verb` says which): a read-only one is a usage error. */
+export async function openWritableStores(flags: StoreFlags, verb: string): Promise<ObjectStore[]> {
+  const stores = await openStores(flags);
+  const readOnly = stores.find((store) => !store.writable);
+  if (readOnly) throw new UsageError(`cannot ${verb} ${readOnly.location}: it is read-only; use s3:// or a folder`);
+  return stores;
+}
+
 /**
  * The stores the flags name, read as one: the store itself, or with several a {@link MirrorStore} that
  * reads from the first healthy one. A store that does not answer within the stall timeout is left for

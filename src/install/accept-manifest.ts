@@ -23,22 +23,45 @@ export interface ManifestPolicy {
   now: Date;
 }
 
+/** Why a manifest may not be used under a policy; the one statement of the rules. */
+export type ManifestProblem =
+  | { kind: 'wrong-commit'; expected: string; actual: string }
+  | { kind: 'wrong-database'; expected: string | undefined; actual: string | undefined }
+  | { kind: 'expired'; expiresAt: string }
+  | { kind: 'rollback'; floor: string; createdAt: string };
+
 /**
- * Refuses a (verified) manifest the pod must not install, for whatever
- * bytes it names: another commit's, another database's, one past its signed
- * expiry, or one older than the floor. Checked before the "already
- * installed" shortcut, so that a replayed older manifest of the same bytes
- * is refused too, rather than quietly lowering the floor.
+ * What keeps a (verified) manifest from being used, for whatever bytes it names: another commit's, another
+ * database's (`exactName`: an unnamed policy takes only unnamed manifests, as a publisher does), one past
+ * its signed expiry, or one older than the floor. `null`: none.
  */
-export function acceptManifest(manifest: Manifest, policy: ManifestPolicy, where: string): void {
-  if (policy.appGitSha !== null && manifest.gitSha !== policy.appGitSha) throw new WrongCommitError(policy.appGitSha, manifest.gitSha, where);
-  if (policy.databaseName !== null && manifest.name !== policy.databaseName) throw new WrongDatabaseError(policy.databaseName, manifest.name, where);
-  if (policy.allowRollback) return;
-  if (manifest.expiresAt !== undefined && Date.parse(manifest.expiresAt) <= policy.now.getTime()) throw new ExpiredManifestError(where, manifest.expiresAt);
+export function manifestProblem(manifest: Manifest, policy: ManifestPolicy & { exactName?: boolean }): ManifestProblem | null {
+  if (policy.appGitSha !== null && manifest.gitSha !== policy.appGitSha) return { kind: 'wrong-commit', expected: policy.appGitSha, actual: manifest.gitSha };
+  const expectedName = policy.databaseName ?? undefined;
+  if ((policy.databaseName !== null || policy.exactName) && manifest.name !== expectedName) {
+    return { kind: 'wrong-database', expected: expectedName, actual: manifest.name };
+  }
+  if (policy.allowRollback) return null;
+  if (manifest.expiresAt !== undefined && Date.parse(manifest.expiresAt) <= policy.now.getTime()) return { kind: 'expired', expiresAt: manifest.expiresAt };
   const floor = policy.floor;
   if (floor && floor.gitSha === manifest.gitSha && Date.parse(manifest.createdAt) < Date.parse(floor.createdAt)) {
-    throw new RollbackError(floor.createdAt, manifest.createdAt);
+    return { kind: 'rollback', floor: floor.createdAt, createdAt: manifest.createdAt };
   }
+  return null;
+}
+
+/**
+ * Refuses a (verified) manifest the pod must not install ({@link manifestProblem}). Checked before the
+ * "already installed" shortcut, so that a replayed older manifest of the same bytes is refused too, rather
+ * than quietly lowering the floor.
+ */
+export function acceptManifest(manifest: Manifest, policy: ManifestPolicy, where: string): void {
+  const problem = manifestProblem(manifest, policy);
+  if (!problem) return;
+  if (problem.kind === 'wrong-commit') throw new WrongCommitError(problem.expected, problem.actual, where);
+  if (problem.kind === 'wrong-database') throw new WrongDatabaseError(problem.expected!, problem.actual, where);
+  if (problem.kind === 'expired') throw new ExpiredManifestError(where, problem.expiresAt);
+  throw new RollbackError(problem.floor, problem.createdAt);
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { BuilderInfo } from './publish.js';
+import type { BuilderInfo } from './publish-types.js';
 
 /**
  * Builder fields from the variables GitHub Actions sets on every runner
