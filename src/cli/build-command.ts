@@ -58,69 +58,74 @@ Examples:
   sqlitening build --from published --keep-base base.db --store s3://my-bucket/site --loader "python load.py" &&
     sqlitening publish sqlitening.db --store s3://my-bucket/site --base base.db`,
   );
-  command.action(async (flags: BuildFlags) => {
-    const out = reporter();
-    if (!flags.migrations && !flags.migrateCommand && !flags.loader?.length && !flags.from) {
-      throw new UsageError('nothing to build: give --migrations, --migrate-command, --loader or --from');
-    }
-    if (flags.keepBase && flags.from !== 'published') throw new UsageError('--keep-base keeps the snapshot of --from published; give --from published');
-    const start: BuildStart =
-      flags.from === 'published'
-        ? {
-            kind: 'published',
-            store: await openReadStore(flags, out),
-            mirrors: await openStores(flags),
-            gitSha: resolveGitSha(flags.gitSha, process.env, process.cwd()).sha,
-            trustedKeys: await readTrustedKeys(flags.trustKey),
-            name: flags.name ?? null,
-            limits: transferLimits(flags),
-            keepAs: flags.keepBase,
-          }
-        : flags.from
-          ? { kind: 'file', file: flags.from }
-          : { kind: 'empty' };
-    // An older record beside the output must not outlive the build (a crash before the new one is written).
-    await rm(startRecordPath(path.resolve(flags.output)), { force: true });
-    const { built: result, startedFrom } = await buildFrom(
-      start,
-      {
-        output: path.resolve(flags.output),
-        migrationsDir: flags.migrations,
-        migrateCommand: flags.migrateCommand,
-        loaders: flags.loader ?? [],
-        vacuum: flags.vacuum,
-        vacuumThreshold: flags.vacuumThreshold,
-        cwd: process.cwd(),
-        env: process.env,
-        commandOutput: process.stderr,
-        sqlite: betterSqlite3Driver,
-        onStep: (step, detail) => out.event(`build.${step}`, detail),
-      },
-      {
-        onProgress: (bytes, total) => out.progress('download', bytes, total),
-        onStart: (from) => {
-          if (from.key) out.event('from-published', { key: from.key, sha256: from.sha256 }, `Started from ${from.key}`);
-          else if (start.kind === 'published') out.event('from-empty', { reason: from.description }, `Starting from ${from.description}`);
-        },
-      },
-    );
-    await writeStartRecord(result.path, startedFrom);
-    const rows = result.stats.tables.reduce((sum, t) => sum + t.rows, 0);
-    const size = result.stats.pageCount * result.stats.pageSize;
-    out.result(
-      {
-        command: 'build',
-        path: result.path,
-        migrationsApplied: result.migrationsApplied,
-        vacuumed: result.vacuumed,
-        keptBase: startedFrom.keptAs ?? null,
-        startedFrom: startedFrom.key ? { key: startedFrom.key, sha256: startedFrom.sha256, provenBy: startedFrom.provenBy ?? null } : null,
-        durationMs: result.durationMs,
-        ...result.stats,
-      },
-      `Built ${result.path}: ${result.stats.tables.length} tables, ${rows} rows, ${formatBytes(size)}; ` +
-        `${result.migrationsApplied.length} migration(s) applied${result.vacuumed ? ', vacuumed' : ''} in ${formatDuration(result.durationMs)}`,
-    );
-  });
+  command.action(async (flags: BuildFlags) => build(reporter(), flags));
   return command;
+}
+
+/** Where the build starts, as the flags say: a published snapshot, a file, or an empty database. */
+async function buildStart(flags: BuildFlags, out: Reporter): Promise<BuildStart> {
+  if (!flags.migrations && !flags.migrateCommand && !flags.loader?.length && !flags.from) {
+    throw new UsageError('nothing to build: give --migrations, --migrate-command, --loader or --from');
+  }
+  if (flags.keepBase && flags.from !== 'published') throw new UsageError('--keep-base keeps the snapshot of --from published; give --from published');
+  return flags.from === 'published'
+    ? {
+        kind: 'published',
+        store: await openReadStore(flags, out),
+        mirrors: await openStores(flags),
+        gitSha: resolveGitSha(flags.gitSha, process.env, process.cwd()).sha,
+        trustedKeys: await readTrustedKeys(flags.trustKey),
+        name: flags.name ?? null,
+        limits: transferLimits(flags),
+        keepAs: flags.keepBase,
+      }
+    : flags.from
+      ? { kind: 'file', file: flags.from }
+      : { kind: 'empty' };
+}
+
+async function build(out: Reporter, flags: BuildFlags): Promise<void> {
+  const start = await buildStart(flags, out);
+  // An older record beside the output must not outlive the build (a crash before the new one is written).
+  await rm(startRecordPath(path.resolve(flags.output)), { force: true });
+  const { built: result, startedFrom } = await buildFrom(
+    start,
+    {
+      output: path.resolve(flags.output),
+      migrationsDir: flags.migrations,
+      migrateCommand: flags.migrateCommand,
+      loaders: flags.loader ?? [],
+      vacuum: flags.vacuum,
+      vacuumThreshold: flags.vacuumThreshold,
+      cwd: process.cwd(),
+      env: process.env,
+      commandOutput: process.stderr,
+      sqlite: betterSqlite3Driver,
+      onStep: (step, detail) => out.event(`build.${step}`, detail),
+    },
+    {
+      onProgress: (bytes, total) => out.progress('download', bytes, total),
+      onStart: (from) => {
+        if (from.key) out.event('from-published', { key: from.key, sha256: from.sha256 }, `Started from ${from.key}`);
+        else if (start.kind === 'published') out.event('from-empty', { reason: from.description }, `Starting from ${from.description}`);
+      },
+    },
+  );
+  await writeStartRecord(result.path, startedFrom);
+  const rows = result.stats.tables.reduce((sum, t) => sum + t.rows, 0);
+  const size = result.stats.pageCount * result.stats.pageSize;
+  out.result(
+    {
+      command: 'build',
+      path: result.path,
+      migrationsApplied: result.migrationsApplied,
+      vacuumed: result.vacuumed,
+      keptBase: startedFrom.keptAs ?? null,
+      startedFrom: startedFrom.key ? { key: startedFrom.key, sha256: startedFrom.sha256, provenBy: startedFrom.provenBy ?? null } : null,
+      durationMs: result.durationMs,
+      ...result.stats,
+    },
+    `Built ${result.path}: ${result.stats.tables.length} tables, ${rows} rows, ${formatBytes(size)}; ` +
+      `${result.migrationsApplied.length} migration(s) applied${result.vacuumed ? ', vacuumed' : ''} in ${formatDuration(result.durationMs)}`,
+  );
 }

@@ -17,11 +17,11 @@ const COMMANDS: Record<string, () => Promise<MakeCommand>> = {
   publish: async () => (await import('./publish-command.js')).publishCommand,
   prune: async () => (await import('./prune-command.js')).pruneCommand,
   keygen: async () => (await import('./keygen-command.js')).keygenCommand,
-  sync: async () => (await import('./agent-commands.js')).syncCommand,
-  agent: async () => (await import('./agent-commands.js')).agentCommand,
-  pull: async () => (await import('./agent-commands.js')).pullCommand,
+  sync: async () => (await import('./sync-command.js')).syncCommand,
+  agent: async () => (await import('./agent-command.js')).agentCommand,
+  pull: async () => (await import('./pull-command.js')).pullCommand,
   wait: async () => (await import('./wait-command.js')).waitCommand,
-  touch: async () => (await import('./agent-commands.js')).touchCommand,
+  touch: async () => (await import('./touch-command.js')).touchCommand,
 };
 
 const EXIT_CODES_HELP = `\nExit codes:\n${EXIT_CODES.map((e) => `  ${e.code}  ${e.meaning}`).join('\n')}`;
