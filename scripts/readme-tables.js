@@ -1,12 +1,12 @@
 // Writes docs/exit-codes.md's generated tables from the code that defines them, so the
 // two cannot drift (a test fails when they differ):  npm run docs
-//   exit codes and reasons  ← src/describe-error.ts (EXIT_CODES, REASONS)
+//   exit codes and reasons  ← src/reasons.ts (EXIT_CODES, REASONS)
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { EXIT_CODES, REASONS, exitCodeOf } = await import(path.join(root, 'lib', 'describe-error.js'));
+const { EXIT_CODES, REASONS, exitCodeOf } = await import(path.join(root, 'lib', 'reasons.js'));
 
 export function exitCodesTable() {
   const codes = ['| exit | meaning |', '| ---: | --- |', ...EXIT_CODES.map((e) => `| \`${e.code}\` | ${e.meaning} |`)];

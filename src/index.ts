@@ -15,6 +15,7 @@ export type { SqliteDriver, SqliteDatabase } from './sqlite/driver.js';
 export type { ObjectStore, ObjectInfo, GetResult } from './store/object-store.js';
 export * from './errors.js';
 export * as contract from '@sqlitening/contract';
-export { describeError, errorMessage, EXIT_CODES, type ErrorInfo } from './describe-error.js';
+export { describeError, errorMessage, type ErrorInfo } from './describe-error.js';
+export { EXIT_CODES } from './reasons.js';
 // A hook a host may install in its own process: transfers then free read buffers as they go (see reclaim-buffers.ts).
 export { setReadBufferReclaimer } from './reclaim-buffers.js';

@@ -5,15 +5,14 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parseManifestJson, UsageError } from '@sqlitening/contract';
 import { describe, expect, it } from 'vitest';
-import { describeError, EXIT_CODES, REASONS } from '../src/describe-error.js';
+import { describeError } from '../src/describe-error.js';
+import { EXIT_CODES, REASONS } from '../src/reasons.js';
 import { redactText } from '../src/redact.js';
 import {
   AccessDeniedError,
   BoardError,
   BucketMissingError,
   ChecksumMismatchError,
-  CommitNotAllowedError,
-  CommitNotInCloneError,
   ContractError,
   CorruptDeltaError,
   DatabaseError,
@@ -34,10 +33,10 @@ import {
   StoreError,
   StoreUnreachableError,
   TooLargeError,
-  TooManyLiveCommitsError,
   WaitTimeoutError,
   WrongCommitError,
 } from '../src/errors.js';
+import { CommitNotAllowedError, CommitNotInCloneError, TooManyLiveCommitsError } from '../src/live/commit-errors.js';
 import { withRetries } from '../src/retry.js';
 import { assertValidKey } from '../src/store/object-store.js';
 import { tempFolder } from './helpers/fixtures.js';

@@ -1,6 +1,7 @@
 import { redactText } from '../redact.js';
 import { Command, CommanderError } from 'commander';
-import { EXIT, EXIT_CODES, describeError } from '../describe-error.js';
+import { describeError } from '../describe-error.js';
+import { EXIT, EXIT_CODES } from '../reasons.js';
 import { VERSION } from '../version.js';
 import { Reporter } from './reporter.js';
 

@@ -1,5 +1,5 @@
 import type { DeltaInfo, Manifest } from '@sqlitening/contract';
-import { describeError, errorMessage } from '../describe-error.js';
+import { describeError, errorMessage, isLiveFileFault } from '../describe-error.js';
 import { DatabaseError } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { applyDelta, type WrittenDelta } from './apply-delta.js';
@@ -55,13 +55,6 @@ export interface InstallResult {
 }
 
 /**
- * Faults of the live file, not of the delta: the full object would meet them too. Readers holding their
- * transaction past the wait, a live file an app switched to WAL mode, a journal that could not be rolled
- * back (nothing may go over the live file until it is).
- */
-const LIVE_FILE_FAULTS = new Set(['readers-busy', 'live-file-wal', 'rollback-failed']);
-
-/**
  * The delta a file holding the snapshot `baseSha256` should take: the smallest the manifest offers from it
  * in a format this agent reads, format 2 (`patches`) before format 1 (`deltas`) at the same size.
  */
@@ -100,7 +93,8 @@ export async function installSnapshot(options: InstallOptions): Promise<InstallR
           });
       return { method: 'delta', bytesReceived: applied.bytesReceived, chunkHashes: applied.chunkHashes, fallback: null };
     } catch (error) {
-      if (options.limits.signal?.aborted || LIVE_FILE_FAULTS.has(describeError(error).code)) throw error;
+      // A fault of the live file, not of the delta: the full object would meet it too.
+      if (options.limits.signal?.aborted || isLiveFileFault(error)) throw error;
       fallback = `${describeError(error).code}: ${errorMessage(error)}`;
       options.onDeltaFailed?.(delta, error);
     }

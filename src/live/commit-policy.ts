@@ -1,4 +1,5 @@
-import { CommitNotAllowedError, CommitNotInCloneError, type SqliteningError, TooManyLiveCommitsError, UsageError } from '../errors.js';
+import { type SqliteningError, UsageError } from '../errors.js';
+import { CommitNotAllowedError, CommitNotInCloneError, TooManyLiveCommitsError } from './commit-errors.js';
 import { gitFailed, runGit } from '../git.js';
 import { hasCommit, isShallow } from './worktree.js';
 

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { CommitNotInCloneError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
+import { CommitNotInCloneError } from './commit-errors.js';
 import { gitOutput, runGit } from '../git.js';
 
 /*

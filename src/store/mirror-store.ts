@@ -1,6 +1,6 @@
 import { redactLocation } from '../redact.js';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
-import { describeError, errorMessage } from '../describe-error.js';
+import { describeError, errorMessage, isStoreFault } from '../describe-error.js';
 import { NotFoundError, StalledError, UsageError } from '../errors.js';
 import type { CallOptions, GetOptions, GetResult, ObjectInfo, ObjectStore } from './object-store.js';
 
@@ -35,29 +35,6 @@ export interface MirrorStoreOptions {
   /** @default Date.now */
   now?: () => number;
 }
-
-/**
- * The reasons that say a store (or the way to it) is failing, not the caller, the local disk or the
- * request: these move a call to the next store. `not-found` and `access-denied` are among them: a mirror
- * that missed a publish has no manifest of the new commit, and a public bucket answers 403 for a missing
- * key, while another store may hold it. A body cut short by its reader for a reason of its own (a wrong
- * checksum, a full disk, a premature close) is not the store's fault as far as the body shows.
- */
-const STORE_FAULTS = new Set([
-  'store-unreachable',
-  'store-error',
-  'bucket-missing',
-  'access-denied',
-  'connection-reset',
-  'connection-refused',
-  'timeout',
-  'dns',
-  'network-unreachable',
-  'stalled',
-  'deadline-exceeded',
-  'size-mismatch',
-  'corrupt-body',
-]);
 
 /** The store that answered `store`'s last call: one of a {@link MirrorStore}'s, else the store itself (index 0). */
 export function storeSource(store: ObjectStore): StoreSource {
@@ -144,7 +121,7 @@ export class MirrorStore implements ObjectStore {
    */
   #storeFault(error: unknown, signal: AbortSignal | undefined): boolean {
     if (signal?.aborted) return (signal.reason as Error | undefined)?.name === 'TimeoutError';
-    return STORE_FAULTS.has(describeError(error).code);
+    return isStoreFault(error);
   }
 
   /** Runs one store's call, abandoning it when no answer comes within the answer timeout. */
