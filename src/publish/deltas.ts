@@ -10,7 +10,7 @@ import { ChecksumMismatchError, NotFoundError, StoreError, UsageError } from '..
 import { readBounded } from '../transfer/bounded-read.js';
 import { chunkRoot, HASH_BYTES } from '../wire/chunk-hashes.js';
 import { compressor } from '../wire/codec.js';
-import { DELTA_HEADER_BYTES, deltaHeaderBytes, encodeDeltaHeader } from '../wire/delta-format.js';
+import { DELTA_HEADER_BYTES, deltaHeaderBytes, encodeDeltaHeader, encodePageRecords } from '../wire/delta-format.js';
 import type { TransferLimits } from '../transfer/transfer-limits.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { patchRecords } from './patch-encoder.js';
@@ -88,12 +88,7 @@ async function writeDelta(plan: DeltaPlan, base: HistoryEntry, pages: readonly n
       while (i + run < pages.length && run < 256 && pages[i + run] === pages[i]! + run) run++;
       const block = Buffer.alloc(run * plan.pageSize);
       await handle.read(block, 0, block.length, pages[i]! * plan.pageSize);
-      const out = Buffer.alloc(run * (4 + plan.pageSize));
-      for (let k = 0; k < run; k++) {
-        out.writeUInt32BE(pages[i + k]!, k * (4 + plan.pageSize));
-        block.copy(out, k * (4 + plan.pageSize) + 4, k * plan.pageSize, (k + 1) * plan.pageSize);
-      }
-      yield out;
+      yield encodePageRecords(pages[i]!, block, plan.pageSize);
       i += run;
     }
   }

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { HASH_BYTES } from '../wire/chunk-hashes.js';
 import { reclaimReadBuffers } from '../reclaim-buffers.js';
 import { HASH_THREAD_SOURCE, type HashThreadReply, type HashThreadRequest } from './hash-thread.js';
+import { EarlyFlush, FLUSH_EVERY_BYTES } from './early-flush.js';
 import { sha256IsFast } from './sha256-speed.js';
 
 /*
@@ -31,12 +32,6 @@ import { sha256IsFast } from './sha256-speed.js';
 const BLOCK_BYTES = 1024 * 1024;
 /** Blocks in the pool: one filling while others are written and hashed. */
 const POOL_BLOCKS = 4;
-/**
- * Written bytes between early flushes. The caller's one fsync at the end would otherwise wait for the
- * whole file to reach the disk; flushed as it arrives (never waited for by the stream), that write-back
- * overlaps the transfer and the last fsync finds little left (measured, 1 GiB: that fsync took 0.46 s).
- */
-const FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
 /** Below this, starting threads costs more than hashing on the stream's own thread. */
 const THREADED_FROM = 32 * 1024 * 1024;
 
@@ -68,7 +63,7 @@ export class HashingFileWriter extends Writable {
   readonly #handle: FileHandle | null;
   readonly #chunkSize: number | null;
   readonly #reclaim: boolean;
-  readonly #flushEvery: number;
+  readonly #flush: EarlyFlush | null;
   readonly #blocks: Block[];
   readonly #free: Block[];
   /** The hashing thread: the whole-file hash when asked, and the page hashes unless `#pageWorker` has them. */
@@ -85,10 +80,6 @@ export class HashingFileWriter extends Writable {
   #failure: Error | undefined;
   #wake: (() => void) | undefined;
   #digest: string | null | undefined;
-  /** Bytes whose writes have completed, and the flush of them in progress, if any. */
-  #written = 0;
-  #flushedTo = 0;
-  #flushing: Promise<void> | null = null;
   #stopping = false;
   // Without threads: the same work, here.
   readonly #inlineWhole: Hash | null;
@@ -112,7 +103,7 @@ export class HashingFileWriter extends Writable {
     this.#handle = handle;
     this.#chunkSize = options.chunkSize;
     this.#reclaim = options.reclaim ?? true;
-    this.#flushEvery = options.flushEvery ?? FLUSH_EVERY_BYTES;
+    this.#flush = handle ? new EarlyFlush(handle, options.flushEvery ?? FLUSH_EVERY_BYTES, (error) => this.#fail(error)) : null;
     const blockBytes = options.chunkSize ? Math.max(options.chunkSize, Math.floor(BLOCK_BYTES / options.chunkSize) * options.chunkSize) : BLOCK_BYTES;
     const threaded = options.threaded ?? options.size >= THREADED_FROM;
     this.#inlineWhole = wholeFile && !threaded ? createHash('sha256') : null;
@@ -209,8 +200,7 @@ export class HashingFileWriter extends Writable {
       handle.write(view, 0, view.length, position).then(({ bytesWritten }) => {
         if (bytesWritten !== view.length) this.#fail(new Error(`short write at offset ${position}: ${bytesWritten} of ${view.length} bytes`));
         else {
-          this.#written += bytesWritten;
-          this.#flushEarly(handle);
+          this.#flush?.written(bytesWritten);
           this.#settle(seq);
         }
         this.#wake?.();
@@ -239,22 +229,6 @@ export class HashingFileWriter extends Writable {
     } else {
       send(this.#worker, { seq, block: block.index, length: block.length, whole: this.#wholeFile, chunkSize: this.#chunkSize });
     }
-  }
-
-  /** Starts a flush of what is written once enough has gathered, one at a time; the stream does not wait for it. */
-  #flushEarly(handle: FileHandle): void {
-    if (this.#flushing || this.#written - this.#flushedTo < this.#flushEvery) return;
-    const upTo = this.#written;
-    this.#flushing = handle.datasync().then(
-      () => {
-        this.#flushedTo = upTo;
-        this.#flushing = null;
-      },
-      (error: Error) => {
-        this.#flushing = null;
-        this.#fail(error);
-      },
-    );
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -288,7 +262,7 @@ export class HashingFileWriter extends Writable {
       await this.#waitUntil(() => this.#inFlight.size === 0);
       // The file is not closed under a flush in progress; the caller's fsync makes it durable. A flush that
       // failed fails the file: the kernel reports a write-back error once, maybe only to that call.
-      await this.#flushing;
+      await this.#flush?.settled();
       if (this.#failure) throw this.#failure;
       if (this.#worker && this.#wholeFile) {
         send(this.#worker, { type: 'end' });
