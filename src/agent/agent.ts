@@ -1,64 +1,23 @@
 import { describeError, errorMessage } from '../describe-error.js';
+import type { AgentOptions } from './agent-options.js';
 import { withRetries } from '../retry.js';
-import type { TrustedKey } from '../signing/keys.js';
 import { storeSource } from '../store/mirror-store.js';
-import type { ObjectStore } from '../store/object-store.js';
 import { evaluateHealth, type HealthReport, type TaskInput } from './health.js';
-import { heartbeatFrom, sendHeartbeat, type BoardSettings } from './heartbeat-client.js';
+import { heartbeatFrom, sendHeartbeat } from './heartbeat-client.js';
 import { acquireLock } from './lock.js';
 import type { AgentMetrics } from './metrics.js';
 import { DATABASE_TASK, agentPaths, type AgentPaths } from './paths.js';
 import { readState, writeState, type AgentState } from './state.js';
 import { raiseFloor } from '../install/accept-manifest.js';
-import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../transfer/transfer-limits.js';
+import { DEFAULT_TRANSFER_LIMITS } from '../transfer/transfer-limits.js';
 import { reverifyLiveFile } from '../install/live-hashes.js';
 import { rollBackInterruptedInstall } from '../sqlite/hot-journal.js';
 import { RetiredFiles, removeInstallLeftovers } from '../install/live-install.js';
-import { liveFileExists, policyOf, removeStaleTemps, syncOnce, type SyncOutcome } from './sync.js';
+import { fileExists } from '../install/destination.js';
+import { policyOf, removeStaleTemps, syncOnce, type SyncOptions, type SyncOutcome } from './sync.js';
 import { readTasks, touchTask } from './tasks.js';
 
-export interface AgentOptions {
-  /** Where snapshots are: one store, or several read as one (a `MirrorStore`, whose answering store the agent reports). */
-  store: ObjectStore;
-  /** Path of the live database the app reads. */
-  database: string;
-  /** The commit the app runs; `null` (`--any-commit`) installs the newest snapshot of any commit. */
-  appGitSha: string | null;
-  /** Time between runs. @default 5 minutes */
-  intervalMs?: number;
-  /** Random spread of each interval, as a share of it (0.1 = ±10%), so a fleet does not poll in step. @default 0.1 */
-  jitter?: number;
-  /** The database task fails health when its last success is older than this. @default 10 minutes */
-  databaseLimitMs?: number;
-  /** Limits of other tasks by name (marker files touched by other jobs); any other marker found gets `databaseLimitMs`. */
-  taskLimits?: Map<string, number>;
-  /** Stall timeout and deadline of every transfer; the agent adds its own abort signal. @default DEFAULT_TRANSFER_LIMITS */
-  limits?: Omit<TransferLimits, 'signal'>;
-  /** Refuse manifests that declare a larger database. @default 64 GiB */
-  maxDatabaseBytes?: number;
-  /** Accept only manifests signed by one of these keys; null or absent: signatures are not checked. */
-  trustedKeys?: readonly TrustedKey[] | null;
-  /** The database this pod installs (`--name`); null or absent: any. */
-  databaseName?: string | null;
-  /** Install a manifest older than the newest accepted for the commit, or past its expiry. @default false */
-  allowRollback?: boolean;
-  /** Always download whole objects, never deltas. @default false */
-  noDelta?: boolean;
-  /** Also run `quick_check` on each new file before it is swapped in. @default false */
-  quickCheck?: boolean;
-  /** How often the whole live file is read and checked against its manifest. @default 24 hours */
-  reverifyMs?: number;
-  /** Also check it at the first run of this process, however recent the last check (the long-running agent). @default false */
-  reverifyAtStart?: boolean;
-  /** Tries per run for transient failures. @default 3 */
-  attempts?: number;
-  /** @default 1000 */
-  retryBaseDelayMs?: number;
-  board?: BoardSettings;
-  /** Keep Prometheus metrics (`agent.metrics`); a one-shot sync has no one to scrape them and skips loading prom-client. @default true */
-  metrics?: boolean;
-  log?: (event: string, fields: Record<string, unknown>) => void;
-}
+export type { AgentOptions } from './agent-options.js';
 
 export type RunResult = { ok: true; outcome: SyncOutcome } | { ok: false; error: unknown; code: string };
 
@@ -131,7 +90,7 @@ export class Agent {
       lastSuccess: markers.get(name) ?? null,
       limitMs: name === DATABASE_TASK ? limit : (limits.get(name) ?? limit),
     }));
-    const liveExists = await liveFileExists(this.paths.database);
+    const liveExists = await fileExists(this.paths.database);
     return evaluateHealth({ now, appGitSha: this.#options.appGitSha, state: this.#state, liveExists, tasks });
   }
 
@@ -144,94 +103,100 @@ export class Agent {
   }
 
   async #run(): Promise<RunResult> {
-    const log = this.#options.log ?? (() => {});
     const startedAt = new Date();
     let result: RunResult;
     try {
       await this.#reverifyWhenDue(startedAt);
-      const outcome = await withRetries(
-        () =>
-          syncOnce(
-            {
-              store: this.#options.store,
-              paths: this.paths,
-              appGitSha: this.#options.appGitSha,
-              limits: { ...DEFAULT_TRANSFER_LIMITS, ...this.#options.limits, signal: this.#abort.signal },
-              maxDatabaseBytes: this.#options.maxDatabaseBytes,
-              trustedKeys: this.#options.trustedKeys,
-              databaseName: this.#options.databaseName,
-              allowRollback: this.#options.allowRollback,
-              noDelta: this.#options.noDelta,
-              quickCheck: this.#options.quickCheck,
-              retired: this.#retired,
-              onDeltaFailed: (delta, error) =>
-                log('delta-failed', { key: delta.key, reason: describeError(error).code, message: errorMessage(error), next: 'full download' }),
-            },
-            this.#state,
-          ),
-        {
-          attempts: this.#options.attempts ?? 3,
-          baseDelayMs: this.#options.retryBaseDelayMs ?? 1000,
-          signal: this.#abort.signal,
-          onRetry: (error, attempt, delayMs) => log('retry', { attempt, delayMs, reason: describeError(error).code, message: errorMessage(error) }),
-        },
-      );
-      const done = new Date();
-      // The store whose answer ended the run: the snapshot's bytes when it installed one, else the manifest.
-      const source = storeSource(this.#options.store);
-      this.#state = {
-        ...this.#state,
-        installed: outcome.manifest ?? this.#state.installed,
-        installedSignedBy: outcome.status === 'not-modified' ? this.#state.installedSignedBy : outcome.signedBy,
-        manifestEtag: outcome.status === 'not-modified' ? this.#state.manifestEtag : outcome.etag,
-        acceptedUnder: outcome.status === 'not-modified' ? this.#state.acceptedUnder : policyOf(this.#options),
-        lastRunAt: startedAt.toISOString(),
-        lastSuccessAt: done.toISOString(),
-        lastError: null,
-        // Only a full read of the live file resets the re-verification clock: a delta hashed just its pages.
-        verifiedAt: outcome.status === 'installed' && outcome.method === 'full' ? done.toISOString() : this.#state.verifiedAt,
-        floor: outcome.manifest ? raiseFloor(this.#state.floor, outcome.manifest, this.#options.allowRollback === true) : this.#state.floor,
-        lastInstall:
-          outcome.status === 'installed'
-            ? { method: outcome.method, bytes: outcome.bytesReceived, at: done.toISOString(), fallback: outcome.fallback, store: source }
-            : this.#state.lastInstall,
-        store: source,
-      };
-      await writeState(this.paths.state, this.#state);
-      await touchTask(this.paths.tasks, DATABASE_TASK, done);
-      this.metrics?.runs.inc({ result: outcome.status });
-      this.metrics?.bytes.inc(outcome.bytesReceived);
-      if (outcome.status === 'installed') {
-        const labels = { method: outcome.method, store: String(source.index), store_location: source.location };
-        this.metrics?.installs.inc(labels);
-        this.metrics?.installBytes.inc(labels, outcome.bytesReceived);
-      }
-      log(outcome.status, {
-        sha256: outcome.manifest?.database.sha256 ?? null,
-        bytes: outcome.bytesReceived,
-        store: source.index,
-        ...(outcome.status === 'installed'
-          ? { method: outcome.method, objectBytes: outcome.manifest.object.size, fallback: outcome.fallback, replaced: outcome.replaced }
-          : {}),
+      const outcome = await withRetries(() => syncOnce(this.#syncOptions(), this.#state), {
+        attempts: this.#options.attempts ?? 3,
+        baseDelayMs: this.#options.retryBaseDelayMs ?? 1000,
+        signal: this.#abort.signal,
+        onRetry: (error, attempt, delayMs) => this.#log('retry', { attempt, delayMs, reason: describeError(error).code, message: errorMessage(error) }),
       });
+      await this.#recordSuccess(outcome, startedAt);
       result = { ok: true, outcome };
     } catch (error) {
       const code = describeError(error).code;
       if (this.#stopped && this.#abort.signal.aborted) return { ok: false, error, code: 'stopped' };
-      // Counted before the state shows the error, so that /healthz never reports a failure the metrics lack.
-      this.metrics?.runs.inc({ result: 'failed' });
-      this.metrics?.failures.inc({ reason: code });
-      this.#state = {
-        ...this.#state,
-        lastRunAt: startedAt.toISOString(),
-        lastError: { code, message: errorMessage(error), at: new Date().toISOString() },
-      };
-      await writeState(this.paths.state, this.#state).catch(() => {});
-      log('failed', { reason: code, message: errorMessage(error) });
+      await this.#recordFailure(error, code, startedAt);
       result = { ok: false, error, code };
     }
     await this.#heartbeat();
     return result;
+  }
+
+  #log(event: string, fields: Record<string, unknown>): void {
+    this.#options.log?.(event, fields);
+  }
+
+  #syncOptions(): SyncOptions {
+    return {
+      store: this.#options.store,
+      paths: this.paths,
+      appGitSha: this.#options.appGitSha,
+      limits: { ...DEFAULT_TRANSFER_LIMITS, ...this.#options.limits, signal: this.#abort.signal },
+      maxDatabaseBytes: this.#options.maxDatabaseBytes,
+      trustedKeys: this.#options.trustedKeys,
+      databaseName: this.#options.databaseName,
+      allowRollback: this.#options.allowRollback,
+      noDelta: this.#options.noDelta,
+      quickCheck: this.#options.quickCheck,
+      retired: this.#retired,
+      onDeltaFailed: (delta, error) =>
+        this.#log('delta-failed', { key: delta.key, reason: describeError(error).code, message: errorMessage(error), next: 'full download' }),
+    };
+  }
+
+  /** The state, metrics and log after a run that succeeded. */
+  async #recordSuccess(outcome: SyncOutcome, startedAt: Date): Promise<void> {
+    const done = new Date();
+    // The store whose answer ended the run: the snapshot's bytes when it installed one, else the manifest.
+    const source = storeSource(this.#options.store);
+    const fresh = outcome.status !== 'not-modified';
+    this.#state = {
+      ...this.#state,
+      installed: outcome.manifest ?? this.#state.installed,
+      installedSignedBy: fresh ? outcome.signedBy : this.#state.installedSignedBy,
+      manifestEtag: fresh ? outcome.etag : this.#state.manifestEtag,
+      acceptedUnder: fresh ? policyOf(this.#options) : this.#state.acceptedUnder,
+      lastRunAt: startedAt.toISOString(),
+      lastSuccessAt: done.toISOString(),
+      lastError: null,
+      // Only a full read of the live file resets the re-verification clock: a delta hashed just its pages.
+      verifiedAt: outcome.status === 'installed' && outcome.method === 'full' ? done.toISOString() : this.#state.verifiedAt,
+      floor: outcome.manifest ? raiseFloor(this.#state.floor, outcome.manifest, this.#options.allowRollback === true) : this.#state.floor,
+      lastInstall:
+        outcome.status === 'installed'
+          ? { method: outcome.method, bytes: outcome.bytesReceived, at: done.toISOString(), fallback: outcome.fallback, store: source }
+          : this.#state.lastInstall,
+      store: source,
+    };
+    await writeState(this.paths.state, this.#state);
+    await touchTask(this.paths.tasks, DATABASE_TASK, done);
+    this.metrics?.runs.inc({ result: outcome.status });
+    this.metrics?.bytes.inc(outcome.bytesReceived);
+    if (outcome.status === 'installed') {
+      const labels = { method: outcome.method, store: String(source.index), store_location: source.location };
+      this.metrics?.installs.inc(labels);
+      this.metrics?.installBytes.inc(labels, outcome.bytesReceived);
+    }
+    this.#log(outcome.status, {
+      sha256: outcome.manifest?.database.sha256 ?? null,
+      bytes: outcome.bytesReceived,
+      store: source.index,
+      ...(outcome.status === 'installed'
+        ? { method: outcome.method, objectBytes: outcome.manifest.object.size, fallback: outcome.fallback, replaced: outcome.replaced }
+        : {}),
+    });
+  }
+
+  async #recordFailure(error: unknown, code: string, startedAt: Date): Promise<void> {
+    // Counted before the state shows the error, so that /healthz never reports a failure the metrics lack.
+    this.metrics?.runs.inc({ result: 'failed' });
+    this.metrics?.failures.inc({ reason: code });
+    this.#state = { ...this.#state, lastRunAt: startedAt.toISOString(), lastError: { code, message: errorMessage(error), at: new Date().toISOString() } };
+    await writeState(this.paths.state, this.#state).catch(() => {});
+    this.#log('failed', { reason: code, message: errorMessage(error) });
   }
 
   /**
@@ -244,7 +209,7 @@ export class Agent {
     const last = this.#state.verifiedAt ? Date.parse(this.#state.verifiedAt) : 0;
     const atStart = this.#options.reverifyAtStart === true && !this.#verifiedHere;
     if (!installed || (!atStart && now.getTime() - last < (this.#options.reverifyMs ?? 24 * 3_600_000))) return;
-    if (!(await liveFileExists(this.paths.database))) return;
+    if (!(await fileExists(this.paths.database))) return;
     // A live file that cannot be read is as good as a corrupt one: the full download below replaces it.
     // The root alone proves the file only while the key that signed its manifest is still trusted.
     const signedBy = this.#state.installedSignedBy;

@@ -1,17 +1,15 @@
-import Database from 'better-sqlite3';
-import { access, readdir, rm, stat, statfs } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { type DeltaInfo, formatBytes, LATEST_KEY, type Manifest, manifestKey } from '@sqlitening/contract';
+import { type DeltaInfo, LATEST_KEY, type Manifest, manifestKey } from '@sqlitening/contract';
+import { fileExists, identifyDestination, sameSnapshot } from '../install/destination.js';
+import { checkRoom, databaseVerifier, DEFAULT_MAX_DATABASE_BYTES } from './file-checks.js';
 import { liveChunkHashes, saveChunkHashes } from '../install/live-hashes.js';
 import { installDelta, type LiveInstallOptions, placeDownload, type RetiredFiles } from '../install/live-install.js';
-import { DatabaseError, ExpiredManifestError, NotFoundError, TooLargeError } from '../errors.js';
-import { acceptManifest } from '../install/accept-manifest.js';
+import { NotFoundError } from '../errors.js';
+import { acceptManifest, type ManifestPolicy, manifestProblem, type RollbackFloor } from '../install/accept-manifest.js';
 import type { TrustedKey } from '../signing/keys.js';
-import { checkSqliteHeader } from '../sqlite/sqlite-header.js';
-import { chunkRoot } from '../wire/chunk-hashes.js';
 import { DOWNLOAD_TEMP_MARK } from '../transfer/download.js';
-import { identifyFile } from '../transfer/identify-file.js';
-import { installSnapshot } from '../install/install.js';
+import { type InstallBase, installSnapshot } from '../install/install.js';
 import { rollBackInterruptedInstall } from '../sqlite/hot-journal.js';
 import type { TransferLimits } from '../transfer/transfer-limits.js';
 import { readManifest } from '../wire/manifest-store.js';
@@ -44,10 +42,6 @@ export interface SyncOptions {
   /** Called when a delta was tried and failed (the full object follows). */
   onDeltaFailed?: (delta: DeltaInfo, error: unknown) => void;
 }
-
-/** Free space kept beyond the new file, so that installing a snapshot never fills the disk for the app. */
-const FREE_SPACE_MARGIN = 64 * 1024 * 1024;
-export const DEFAULT_MAX_DATABASE_BYTES = 64 * 1024 ** 3;
 
 export type SyncOutcome =
   /** The manifest did not change since the last poll (HTTP 304). */
@@ -94,62 +88,6 @@ export async function removeStaleTemps(folder: string): Promise<string[]> {
 }
 
 /**
- * Checks a file before it may replace the live one: always its header
- * (SQLite, rollback-journal mode, size = pages × page size), so a file
- * SQLite would open in WAL mode, or misread, is refused before SQLite opens
- * it; then `quick_check` when asked. By default it is not: the bytes are
- * proven identical (SHA-256 and chunk root) to the ones the publisher ran
- * `integrity_check` and `foreign_key_check` on before it wrote the manifest
- * that names them, and `quick_check` is a subset of `integrity_check`, so on
- * proven bytes it can only repeat what the publisher found, at the cost of
- * reading the whole file again (0.6 s per GiB). `--quick-check` is for
- * stores whose publisher skipped its checks (`publish --no-check`).
- */
-export function databaseVerifier(options: { quickCheck: boolean }): (file: string) => Promise<void> {
-  return async (file) => {
-    await checkSqliteHeader(file, 'the downloaded file');
-    if (!options.quickCheck) return;
-    const db = new Database(file, { readonly: true, fileMustExist: true });
-    try {
-      const rows = db.pragma('quick_check(5)') as { quick_check: string }[];
-      const problems = rows.map((r) => r.quick_check).filter((line) => line !== 'ok');
-      if (problems.length > 0) throw new DatabaseError(`quick_check failed: ${problems.join('; ')}`, 'quick-check');
-    } finally {
-      db.close();
-    }
-  };
-}
-
-/** Refuses a manifest whose database this agent will not take, or the disk cannot hold, before a byte is written. */
-async function checkRoom(manifest: Manifest, folder: string, maxBytes: number): Promise<void> {
-  const size = manifest.database.size;
-  if (size > maxBytes) {
-    throw new TooLargeError(
-      `the manifest declares a database of ${formatBytes(size)}, more than this agent's maximum of ${formatBytes(maxBytes)} (--max-size)`,
-      'snapshot-too-large',
-    );
-  }
-  const fs = await statfs(folder);
-  const free = fs.bavail * fs.bsize;
-  if (free < size + FREE_SPACE_MARGIN) {
-    throw new TooLargeError(
-      `${folder} has ${formatBytes(free)} free; the new database needs ${formatBytes(size)} and ${formatBytes(FREE_SPACE_MARGIN)} to spare`,
-      'disk-full',
-    );
-  }
-}
-
-/** Whether the live database is there; a pod whose file vanished must download again. */
-export async function liveFileExists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
  * One sync: conditional GET of the manifest; nothing to do when it is
  * unchanged or names the live database; otherwise fetch a delta or the whole
  * object, prove it (chunk root, SHA-256, header, `quick_check` when asked) and
@@ -159,7 +97,8 @@ export async function liveFileExists(file: string): Promise<boolean> {
  */
 export async function syncOnce(options: SyncOptions, state: AgentState): Promise<SyncOutcome> {
   const key = pollKey(options.appGitSha);
-  const live = await liveFileExists(options.paths.database);
+  const where = `${options.store.location}/${key}`;
+  const live = await fileExists(options.paths.database);
   // An install that failed and could not be rolled back then: nothing may replace the live file before it is.
   if (live) await rollBackInterruptedInstall(options.paths.database);
   // Under another policy than the installed manifest was accepted under (a key dropped after a leak, a name
@@ -169,60 +108,54 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
   const ifNoneMatch = live && installed ? (state.manifestEtag ?? undefined) : undefined;
   const read = await readManifest(options.store, key, { ifNoneMatch, trustedKeys: options.trustedKeys, limits: options.limits });
   if (read.status === 'missing') throw new NotFoundError(key, options.store.location);
+  const policy = (floor: RollbackFloor | null): ManifestPolicy => ({
+    appGitSha: options.appGitSha,
+    databaseName: options.databaseName ?? null,
+    floor,
+    allowRollback: options.allowRollback === true,
+    now: new Date(),
+  });
   if (read.status === 'not-modified') {
-    // A store that answers "not modified" for ever is a freeze: the installed manifest's expiry still counts.
-    const expiresAt = installed?.expiresAt;
-    if (expiresAt !== undefined && Date.parse(expiresAt) <= Date.now() && !options.allowRollback) {
-      throw new ExpiredManifestError(`${options.store.location}/${key}`, expiresAt);
-    }
+    // A store that answers "not modified" for ever is a freeze: the installed manifest is held to the rules (its expiry) still.
+    if (installed) acceptManifest(installed, policy(null), where);
     return { status: 'not-modified', manifest: installed, bytesReceived: 0 };
   }
-  const { manifest, etag } = read;
+  const { manifest, etag, signedBy } = read;
   // The bytes the pod serves already are no rollback, whatever the manifest's age (another store or prefix,
-  // a mirror that lagged): unchanged, and the floor and the newer of the two manifests kept. Expiry still
-  // applies. The same bytes: the same SHA-256 and the same chunk root, the part a signed install proved.
-  const sameBytes =
-    live &&
-    installed !== null &&
-    installed.database.sha256 === manifest.database.sha256 &&
-    installed.chunks?.root === manifest.chunks?.root &&
-    installed.chunks?.size === manifest.chunks?.size;
-  acceptManifest(
-    manifest,
-    {
-      appGitSha: options.appGitSha,
-      databaseName: options.databaseName ?? null,
-      floor: sameBytes ? null : state.floor,
-      allowRollback: options.allowRollback === true,
-      now: new Date(),
-    },
-    `${options.store.location}/${key}`,
-  );
+  // a mirror that lagged): unchanged, and the floor and the newer of the two manifests kept. Expiry still applies.
+  const sameBytes = live && installed !== null && sameSnapshot(installed, manifest);
+  acceptManifest(manifest, policy(sameBytes ? null : state.floor), where);
   if (sameBytes && installed) {
     // The installed manifest stays only while it is the newer one of the same commit and still in force.
     const keepInstalled =
-      Date.parse(manifest.createdAt) < Date.parse(installed.createdAt) &&
-      installed.gitSha === manifest.gitSha &&
-      !(installed.expiresAt !== undefined && Date.parse(installed.expiresAt) <= Date.now());
+      Date.parse(manifest.createdAt) < Date.parse(installed.createdAt) && installed.gitSha === manifest.gitSha && !manifestProblem(installed, policy(null));
     return keepInstalled
       ? { status: 'unchanged', manifest: installed, etag, signedBy: state.installedSignedBy, bytesReceived: 0 }
-      : { status: 'unchanged', manifest, etag, signedBy: read.signedBy, bytesReceived: 0 };
+      : { status: 'unchanged', manifest, etag, signedBy, bytesReceived: 0 };
   }
   await checkRoom(manifest, options.paths.folder, options.maxDatabaseBytes ?? DEFAULT_MAX_DATABASE_BYTES);
-  // A live file the state does not know (one baked into the app's image, or a lost state): what it holds is
-  // found by reading it, and it is then a delta base like any other; the root proves the result either way.
-  // Read only when that can help: a delta is offered, or the file may be this very snapshot (same size).
-  const worthReading =
-    live &&
-    !installed &&
-    manifest.chunks !== undefined &&
-    options.noDelta !== true &&
-    (manifest.deltas.length > 0 || manifest.patches.length > 0 || (await stat(options.paths.database)).size === manifest.database.size);
-  const found = worthReading ? await identifyFile(options.paths.database, manifest.chunks!.size) : null;
-  if (found && found.sha256 === manifest.database.sha256 && chunkRoot(found.hashes) === manifest.chunks?.root) {
+  // A live file the state does not know (one baked into the app's image, or a lost state): what it holds is found by reading it.
+  const found = live && !installed ? await identifyDestination(options.paths.database, manifest, { noDelta: options.noDelta === true }) : null;
+  if (found?.current) {
     await saveChunkHashes(options.paths, found.hashes);
-    return { status: 'unchanged', manifest, etag, signedBy: read.signedBy, bytesReceived: 0 };
+    return { status: 'unchanged', manifest, etag, signedBy, bytesReceived: 0 };
   }
+  const base =
+    live && installed
+      ? { sha256: installed.database.sha256, chunkHashes: () => liveChunkHashes(options.paths, installed) }
+      : found && { sha256: found.sha256, chunkHashes: async () => found.hashes };
+  const installedNow = await installNew(options, manifest, signedBy !== null, live, base);
+  return { status: 'installed', manifest, etag, signedBy, ...installedNow };
+}
+
+/** Installs what `manifest` names: a delta onto `base` when one applies, else the whole object; into the live file when there is one. */
+async function installNew(
+  options: SyncOptions,
+  manifest: Manifest,
+  signed: boolean,
+  live: boolean,
+  base: InstallBase | null,
+): Promise<{ bytesReceived: number; method: 'delta' | 'full'; fallback: string | null; replaced: string | null }> {
   const verify = databaseVerifier({ quickCheck: options.quickCheck === true });
   let replaced: string | null = null;
   const inPlace: LiveInstallOptions = {
@@ -237,12 +170,6 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
       replaced = reason;
     },
   };
-  const base =
-    live && installed
-      ? { sha256: installed.database.sha256, chunkHashes: () => liveChunkHashes(options.paths, installed) }
-      : found
-        ? { sha256: found.sha256, chunkHashes: async () => found.hashes }
-        : null;
   const result = await installSnapshot({
     store: options.store,
     manifest,
@@ -254,21 +181,12 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
     },
     place: live ? (temp, hashes) => placeDownload(inPlace, temp, hashes, async () => (base ? base.chunkHashes() : null)) : undefined,
     noDelta: options.noDelta === true,
-    signed: read.signedBy !== null,
+    signed,
     limits: options.limits,
     verify,
     onProgress: options.onProgress,
     onDeltaFailed: options.onDeltaFailed,
   });
   await saveChunkHashes(options.paths, result.chunkHashes);
-  return {
-    status: 'installed',
-    manifest,
-    etag,
-    signedBy: read.signedBy,
-    bytesReceived: result.bytesReceived,
-    method: result.method,
-    fallback: result.fallback,
-    replaced,
-  };
+  return { bytesReceived: result.bytesReceived, method: result.method, fallback: result.fallback, replaced };
 }

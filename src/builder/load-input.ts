@@ -2,7 +2,7 @@ import path from 'node:path';
 import { CsvError, parse as parseCsv } from 'csv-parse/sync';
 import jsonc from 'jsonc-parser';
 import { DatabaseError } from '../errors.js';
-import { typeName } from './load-table.js';
+import { typeName } from './load-values.js';
 
 /** The file formats `load` reads. */
 export const INPUT_FORMATS = ['jsonl', 'json', 'csv'] as const;

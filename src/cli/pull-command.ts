@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
-import { databaseVerifier } from '../agent/sync.js';
+import { databaseVerifier } from '../agent/file-checks.js';
 import { formatBytes } from '@sqlitening/contract';
 import { NotFoundError, UsageError } from '../errors.js';
 import { findManifest } from '../install/find-manifest.js';

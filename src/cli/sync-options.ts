@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import path from 'node:path';
 import type { AgentOptions } from '../agent/agent.js';
-import { DEFAULT_MAX_DATABASE_BYTES } from '../agent/sync.js';
+import { DEFAULT_MAX_DATABASE_BYTES } from '../agent/file-checks.js';
 import { readTrustedKeys } from '../signing/keys.js';
 import { formatBytes } from '@sqlitening/contract';
 import { UsageError } from '../errors.js';

@@ -101,23 +101,13 @@ export async function writeDeltaPages(
   if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
   const received = new LimitedCounter(delta.size, `${what} (stored bytes)`, false, options.onProgress);
   const decoded = new LimitedCounter(delta.rawSize, what, false);
-  const checkHeader = (header: DeltaHeader): void => {
-    const expected = {
-      pageSize: chunks.size,
-      pageCount: chunks.count,
-      baseSha256: delta.base.sha256,
-      targetSha256: manifest.database.sha256,
-      basePageCount: format === 2 ? basePageCount : undefined,
-    };
-    const got = {
-      pageSize: header.pageSize,
-      pageCount: header.pageCount,
-      baseSha256: header.baseSha256,
-      targetSha256: header.targetSha256,
-      basePageCount: header.basePageCount,
-    };
-    if (JSON.stringify(expected) !== JSON.stringify(got)) throw new ChecksumMismatchError(`${what} header`, JSON.stringify(expected), JSON.stringify(got));
-  };
+  const checkHeader = headerCheck(what, {
+    pageSize: chunks.size,
+    pageCount: chunks.count,
+    baseSha256: delta.base.sha256,
+    targetSha256: manifest.database.sha256,
+    basePageCount: format === 2 ? basePageCount : undefined,
+  });
   // Pages are read and written synchronously: from and to the page cache that takes microseconds, where a
   // FileHandle call through the thread pool costs several times that (measured with bench/delta.js), and the
   // target then always holds what was written, which a format-2 record's dictionary pages are read from (the
@@ -129,31 +119,7 @@ export async function writeDeltaPages(
     target.writePage(index, page);
     hashChunk(page).copy(hashes, index * HASH_BYTES);
   };
-  /** A batch of records: format-2 ones inflated together as far as none names a page another of them writes. */
-  const writeRecords = (records: readonly DeltaRecord[]): void => {
-    let group: PatchRecord[] = [];
-    let groupBytes = 0;
-    const inGroup = new Set<number>();
-    const flush = (): void => {
-      const inflated = inflatePatches(what, group, chunks.size, readPage);
-      for (const [k, record] of group.entries()) writePage(record.index, inflated[k]!);
-      group = [];
-      groupBytes = 0;
-      inGroup.clear();
-    };
-    for (const record of records) {
-      if (record.kind === 'page') {
-        writePage(record.index, record.bytes);
-        continue;
-      }
-      const bytes = (record.dictionary.length + 1) * chunks.size;
-      if (group.length > 0 && (groupBytes + bytes > INFLATE_TOGETHER_BYTES || record.dictionary.some((page) => inGroup.has(page)))) flush();
-      group.push(record);
-      groupBytes += bytes;
-      inGroup.add(record.index);
-    }
-    if (group.length > 0) flush();
-  };
+  const writeRecords = recordsWriter(what, chunks.size, readPage, writePage);
   const writer = new Writable({
     objectMode: true,
     write(batch: DeltaRecord[], _encoding, callback) {
@@ -181,6 +147,49 @@ export async function writeDeltaPages(
   const root = chunkRoot(hashes);
   if (root !== chunks.root) throw new ChecksumMismatchError(`${what} applied (chunk root)`, chunks.root, root);
   return { bytesReceived: received.bytes, chunkHashes: hashes, pages: written };
+}
+
+/** Refuses a delta whose header is not the one this manifest's delta must have. */
+function headerCheck(what: string, expected: Omit<DeltaHeader, 'format' | 'pages'>): (header: DeltaHeader) => void {
+  return (header) => {
+    const { pageSize, pageCount, baseSha256, targetSha256, basePageCount } = header;
+    const want = JSON.stringify(expected);
+    const got = JSON.stringify({ pageSize, pageCount, baseSha256, targetSha256, basePageCount });
+    if (want !== got) throw new ChecksumMismatchError(`${what} header`, want, got);
+  };
+}
+
+/** Writes a batch of records: format-2 ones inflated together as far as none names a page another of them writes. */
+function recordsWriter(
+  what: string,
+  pageSize: number,
+  readPage: (page: number, into: Buffer, at: number) => void,
+  writePage: (index: number, page: Buffer) => void,
+): (records: readonly DeltaRecord[]) => void {
+  return (records) => {
+    let group: PatchRecord[] = [];
+    let groupBytes = 0;
+    const inGroup = new Set<number>();
+    const flush = (): void => {
+      const inflated = inflatePatches(what, group, pageSize, readPage);
+      for (const [k, record] of group.entries()) writePage(record.index, inflated[k]!);
+      group = [];
+      groupBytes = 0;
+      inGroup.clear();
+    };
+    for (const record of records) {
+      if (record.kind === 'page') {
+        writePage(record.index, record.bytes);
+        continue;
+      }
+      const bytes = (record.dictionary.length + 1) * pageSize;
+      if (group.length > 0 && (groupBytes + bytes > INFLATE_TOGETHER_BYTES || record.dictionary.some((page) => inGroup.has(page)))) flush();
+      group.push(record);
+      groupBytes += bytes;
+      inGroup.add(record.index);
+    }
+    if (group.length > 0) flush();
+  };
 }
 
 /**

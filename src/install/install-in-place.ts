@@ -94,39 +94,12 @@ export async function writeInPlace(
   try {
     const header = Buffer.alloc(100);
     readSync(handle.fd, header, 0, header.length, 0);
-    // In WAL mode (an app ran `PRAGMA journal_mode=WAL` on it) readers keep no rollback-journal rules: not
-    // the lock, not the change counter. Only a person can put that right.
-    if (header[18] !== 1 || header[19] !== 1 || (await lstat(`${live}-wal`).catch(() => null)) !== null) {
-      throw new DatabaseError(
-        `${live} is in WAL mode (a connection ran PRAGMA journal_mode=WAL on it); installs write it in rollback-journal mode only. Open it read-only, then remove it (and its -wal and -shm files) so that the agent installs it again`,
-        'live-file-wal',
-      );
-    }
-    const livePageSize = header.readUInt16BE(16) === 1 ? 65_536 : header.readUInt16BE(16);
-    if (livePageSize !== pageSize) throw new InPlaceRefused(`the live file has pages of ${livePageSize} bytes, the new snapshot ${pageSize}`);
-    if (stats.size % pageSize !== 0) throw new InPlaceRefused(`the live file's length (${stats.size}) is not a whole number of pages`);
-    // A connection reads these once, with the schema: a new text encoding or reserved space under it would be misread.
-    if (header[20] !== newPage1[20] || header.readUInt32BE(56) !== newPage1.readUInt32BE(56)) {
-      throw new InPlaceRefused('the new snapshot has another text encoding or reserved bytes per page than the live file');
-    }
-    // Every connection keeps its cached pages while the header's bytes 24–39 stay as it last read them: the
-    // counter must rise past every value this file has had. Installs only ever raise it, so past the current one.
-    if (!(changeCounter(newPage1) > changeCounter(header))) {
-      throw new InPlaceRefused(
-        `the new snapshot's change counter (${changeCounter(newPage1)}) does not exceed the live file's (${changeCounter(header)}), so open connections would keep pages they cached`,
-      );
-    }
+    checkLiveHeader(live, header, stats.size, newPage1, (await lstat(`${live}-wal`).catch(() => null)) !== null);
     const originalPages = stats.size / pageSize;
     const newPages = change.size / pageSize;
     const journaled = journalPages(change.pages, originalPages, newPages, pageSize);
     const journalBytes = JOURNAL_SECTOR_SIZE + journaled.length * journalRecordSize(pageSize);
-    const fs = await statfs(path.dirname(live));
-    if (fs.bavail * fs.bsize < journalBytes + Math.max(0, change.size - stats.size)) {
-      throw new TooLargeError(
-        `the install's journal needs ${formatBytes(journalBytes)}, and ${path.dirname(live)} has ${formatBytes(fs.bavail * fs.bsize)} free`,
-        'disk-full',
-      );
-    }
+    await checkJournalRoom(live, journalBytes + Math.max(0, change.size - stats.size));
 
     lock = new Database(live, { fileMustExist: true });
     await lockExclusively(lock, options.readerWaitMs ?? READER_WAIT_MS, options.signal);
@@ -177,6 +150,46 @@ export async function writeInPlace(
     throw error;
   }
   await release(lock, handle, journal);
+}
+
+/**
+ * Refuses a live file whose header says the new snapshot cannot go in place ({@link InPlaceRefused}), or
+ * that must not be written at all: in WAL mode (an app ran `PRAGMA journal_mode=WAL` on it) readers keep
+ * no rollback-journal rules, not the lock, not the change counter, and only a person can put that right.
+ */
+function checkLiveHeader(live: string, header: Buffer, size: number, newPage1: Buffer, walExists: boolean): void {
+  const pageSize = newPage1.length;
+  if (header[18] !== 1 || header[19] !== 1 || walExists) {
+    throw new DatabaseError(
+      `${live} is in WAL mode (a connection ran PRAGMA journal_mode=WAL on it); installs write it in rollback-journal mode only. Open it read-only, then remove it (and its -wal and -shm files) so that the agent installs it again`,
+      'live-file-wal',
+    );
+  }
+  const livePageSize = header.readUInt16BE(16) === 1 ? 65_536 : header.readUInt16BE(16);
+  if (livePageSize !== pageSize) throw new InPlaceRefused(`the live file has pages of ${livePageSize} bytes, the new snapshot ${pageSize}`);
+  if (size % pageSize !== 0) throw new InPlaceRefused(`the live file's length (${size}) is not a whole number of pages`);
+  // A connection reads these once, with the schema: a new text encoding or reserved space under it would be misread.
+  if (header[20] !== newPage1[20] || header.readUInt32BE(56) !== newPage1.readUInt32BE(56)) {
+    throw new InPlaceRefused('the new snapshot has another text encoding or reserved bytes per page than the live file');
+  }
+  // Every connection keeps its cached pages while the header's bytes 24–39 stay as it last read them: the
+  // counter must rise past every value this file has had. Installs only ever raise it, so past the current one.
+  if (!(changeCounter(newPage1) > changeCounter(header))) {
+    throw new InPlaceRefused(
+      `the new snapshot's change counter (${changeCounter(newPage1)}) does not exceed the live file's (${changeCounter(header)}), so open connections would keep pages they cached`,
+    );
+  }
+}
+
+/** Refuses an install whose journal (and growth) the live file's disk cannot hold: nothing is written yet. */
+async function checkJournalRoom(live: string, bytes: number): Promise<void> {
+  const fs = await statfs(path.dirname(live));
+  if (fs.bavail * fs.bsize < bytes) {
+    throw new TooLargeError(
+      `the install's journal needs ${formatBytes(bytes)}, and ${path.dirname(live)} has ${formatBytes(fs.bavail * fs.bsize)} free`,
+      'disk-full',
+    );
+  }
 }
 
 /**

@@ -1,10 +1,9 @@
-import { access } from 'node:fs/promises';
 import type { Manifest } from '@sqlitening/contract';
 import { rollBackInterruptedInstall } from '../sqlite/hot-journal.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { identifyFile } from '../transfer/identify-file.js';
-import { type InstallBase, installSnapshot } from './install.js';
 import type { TransferLimits } from '../transfer/transfer-limits.js';
+import { fileExists, identifyDestination } from './destination.js';
+import { installSnapshot } from './install.js';
 
 export interface PullResult {
   /** `current`: the destination already held these bytes. */
@@ -31,20 +30,13 @@ export async function pullSnapshot(options: {
   verify: (file: string) => Promise<void>;
   onProgress?: (bytes: number, total: number) => void;
 }): Promise<PullResult> {
-  const { manifest } = options;
-  const exists = await access(options.destination).then(
-    () => true,
-    () => false,
-  );
+  const exists = await fileExists(options.destination);
   // An agent killed mid-install left a hot journal beside it: rolled back first, as its next run would,
   // or the rename below would put the new file under a journal that is played onto it.
   if (exists) await rollBackInterruptedInstall(options.destination);
-  let base: InstallBase | null = null;
-  if (exists && manifest.chunks && !options.noDelta) {
-    const { sha256, hashes } = await identifyFile(options.destination, manifest.chunks.size);
-    if (sha256 === manifest.database.sha256) return { method: 'current', bytesReceived: 0, fallback: null };
-    base = { sha256, chunkHashes: async () => hashes };
-  }
+  const found = exists ? await identifyDestination(options.destination, options.manifest, { noDelta: options.noDelta }) : null;
+  if (found?.current) return { method: 'current', bytesReceived: 0, fallback: null };
+  const base = found && { sha256: found.sha256, chunkHashes: async () => found.hashes };
   const installed = await installSnapshot({ ...options, base });
   return { method: installed.method, bytesReceived: installed.bytesReceived, fallback: installed.fallback };
 }

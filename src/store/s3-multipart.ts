@@ -71,31 +71,10 @@ async function upload(client: S3Client, target: MultipartTarget, body: Readable,
   let sent = 0;
   let failure: unknown;
   const send = (part: Part, PartNumber: number): void => {
-    const request = client
-      .send(
-        new UploadPartCommand({
-          Bucket: target.Bucket,
-          Key: target.Key,
-          UploadId,
-          PartNumber,
-          Body: part.buffer.subarray(0, part.length),
-          ContentLength: part.length,
-        }),
-        call,
-      )
+    const request = uploadPart(client, target, UploadId!, part, PartNumber, call)
       .then(
-        (result) => {
-          // Each part's checksum goes back in the completion: S3 refuses an upload whose parts were sent with
-          // checksums (the SDK's default) and completed without them.
-          done.push({
-            ETag: result.ETag ?? '',
-            PartNumber,
-            ChecksumCRC32: result.ChecksumCRC32,
-            ChecksumCRC32C: result.ChecksumCRC32C,
-            ChecksumCRC64NVME: result.ChecksumCRC64NVME,
-            ChecksumSHA1: result.ChecksumSHA1,
-            ChecksumSHA256: result.ChecksumSHA256,
-          });
+        (completed) => {
+          done.push(completed);
           sent += part.length;
           options.onProgress?.(sent);
         },
@@ -134,6 +113,27 @@ async function upload(client: S3Client, target: MultipartTarget, body: Readable,
     await client.send(new AbortMultipartUploadCommand({ Bucket: target.Bucket, Key: target.Key, UploadId })).catch(() => {});
     throw error;
   }
+}
+
+/**
+ * One part of a multipart upload. Its checksums go back in the completion: S3 refuses an upload whose
+ * parts were sent with checksums (the SDK's default) and completed without them.
+ */
+async function uploadPart(
+  client: S3Client,
+  target: MultipartTarget,
+  UploadId: string,
+  part: Part,
+  PartNumber: number,
+  call: { abortSignal: AbortSignal | undefined },
+): Promise<CompletedPart> {
+  const body = part.buffer.subarray(0, part.length);
+  const result = await client.send(
+    new UploadPartCommand({ Bucket: target.Bucket, Key: target.Key, UploadId, PartNumber, Body: body, ContentLength: part.length }),
+    call,
+  );
+  const { ETag, ChecksumCRC32, ChecksumCRC32C, ChecksumCRC64NVME, ChecksumSHA1, ChecksumSHA256 } = result;
+  return { ETag: ETag ?? '', PartNumber, ChecksumCRC32, ChecksumCRC32C, ChecksumCRC64NVME, ChecksumSHA1, ChecksumSHA256 };
 }
 
 /** Part buffers, made when first needed (a small object takes one), at most `max`. */
