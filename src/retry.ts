@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULTS } from './defaults.js';
 import { describeError } from './describe-error.js';
 
 export interface RetryOptions {
@@ -12,8 +13,8 @@ export interface RetryOptions {
 
 /** Runs `fn`, retrying the failures `describeError` calls retryable, with exponential backoff. Permanent ones throw at once. */
 export async function withRetries<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const attempts = options.attempts ?? 3;
-  const base = options.baseDelayMs ?? 1000;
+  const attempts = options.attempts ?? DEFAULTS.attempts;
+  const base = options.baseDelayMs ?? DEFAULTS.retryBaseDelayMs;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn(attempt);

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults.js';
 import type { KeyObject } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -183,15 +184,15 @@ function readBuildSettings(get: GetInput, env: NodeJS.ProcessEnv): BuildSettings
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('#'));
-  const startFrom = choice(get, Inputs.StartFrom, ['published', 'fresh'] as const, 'published');
+  const startFrom = choice(get, Inputs.StartFrom, ['published', 'fresh'] as const, DEFAULTS.startFrom);
   if (migrations === '' && migrateCommand === '' && loaders.length === 0 && startFrom === 'fresh') {
     throw new UsageError(
       `invalid ${name(Inputs.Migrations)}: expected at least one of '${Inputs.Migrations}', '${Inputs.MigrateCommand}' or '${Inputs.Loaders}', got ""`,
     );
   }
 
-  const graceMs = parseDuration(get(Inputs.Grace) || '1h', name(Inputs.Grace));
-  const vacuumThreshold = parseShare(get(Inputs.VacuumThreshold) || '0.25', name(Inputs.VacuumThreshold));
+  const graceMs = get(Inputs.Grace) ? parseDuration(get(Inputs.Grace), name(Inputs.Grace)) : DEFAULTS.graceMs;
+  const vacuumThreshold = get(Inputs.VacuumThreshold) ? parseShare(get(Inputs.VacuumThreshold), name(Inputs.VacuumThreshold)) : DEFAULTS.vacuumThreshold;
   const publicBaseUrl = get(Inputs.PublicBaseUrl);
   if (publicBaseUrl !== '') parseHttpUrl(publicBaseUrl, name(Inputs.PublicBaseUrl));
 
@@ -211,11 +212,11 @@ function readBuildSettings(get: GetInput, env: NodeJS.ProcessEnv): BuildSettings
     loaders,
     startFrom,
     database: path.resolve(workingDirectory, get(Inputs.Database) || path.join(env.RUNNER_TEMP ?? workingDirectory, 'sqlitening.db')),
-    encoding: choice(get, Inputs.Encoding, ENCODINGS, 'gzip'),
+    encoding: choice(get, Inputs.Encoding, ENCODINGS, DEFAULTS.encoding),
     level: integer(get, Inputs.Level, 0, 22, undefined),
-    keep: integer(get, Inputs.Keep, 1, 1000, 5)!,
+    keep: integer(get, Inputs.Keep, 1, 1000, DEFAULTS.keep)!,
     graceMs,
-    vacuum: choice(get, Inputs.Vacuum, ['auto', 'always', 'never'] as const, 'auto'),
+    vacuum: choice(get, Inputs.Vacuum, ['auto', 'always', 'never'] as const, DEFAULTS.vacuum),
     vacuumThreshold,
     publicBaseUrl: publicBaseUrl ? publicBaseUrl.replace(/\/+$/, '') : undefined,
     workingDirectory,

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults.js';
 import { describeError, errorMessage } from '../describe-error.js';
 import type { AgentOptions } from './agent-options.js';
 import { withRetries } from '../retry.js';
@@ -82,7 +83,7 @@ export class Agent {
 
   async report(now = new Date()): Promise<HealthReport> {
     const markers = await readTasks(this.paths.tasks);
-    const limit = this.#options.databaseLimitMs ?? 10 * 60_000;
+    const limit = this.#options.databaseLimitMs ?? DEFAULTS.maxAgeMs;
     const limits = new Map(this.#options.taskLimits ?? []);
     const names = new Set([DATABASE_TASK, ...limits.keys(), ...markers.keys()]);
     const tasks: TaskInput[] = [...names].map((name) => ({
@@ -108,8 +109,8 @@ export class Agent {
     try {
       await this.#reverifyWhenDue(startedAt);
       const outcome = await withRetries(() => syncOnce(this.#syncOptions(), this.#state), {
-        attempts: this.#options.attempts ?? 3,
-        baseDelayMs: this.#options.retryBaseDelayMs ?? 1000,
+        attempts: this.#options.attempts,
+        baseDelayMs: this.#options.retryBaseDelayMs,
         signal: this.#abort.signal,
         onRetry: (error, attempt, delayMs) => this.#log('retry', { attempt, delayMs, reason: describeError(error).code, message: errorMessage(error) }),
       });
@@ -208,7 +209,7 @@ export class Agent {
     const installed = this.#state.installed;
     const last = this.#state.verifiedAt ? Date.parse(this.#state.verifiedAt) : 0;
     const atStart = this.#options.reverifyAtStart === true && !this.#verifiedHere;
-    if (!installed || (!atStart && now.getTime() - last < (this.#options.reverifyMs ?? 24 * 3_600_000))) return;
+    if (!installed || (!atStart && now.getTime() - last < (this.#options.reverifyMs ?? DEFAULTS.reverifyMs))) return;
     if (!(await fileExists(this.paths.database))) return;
     // A live file that cannot be read is as good as a corrupt one: the full download below replaces it.
     // The root alone proves the file only while the key that signed its manifest is still trusted.
@@ -237,8 +238,8 @@ export class Agent {
 
   /** Runs now, then every interval (with jitter) until `stop`. */
   start(): void {
-    const interval = this.#options.intervalMs ?? 5 * 60_000;
-    const jitter = this.#options.jitter ?? 0.1;
+    const interval = this.#options.intervalMs ?? DEFAULTS.intervalMs;
+    const jitter = this.#options.jitter ?? DEFAULTS.jitter;
     const loop = async (): Promise<void> => {
       if (this.#stopped) return;
       await this.runOnce();

@@ -6,8 +6,6 @@ import { checkSqliteHeader } from '../sqlite/sqlite-header.js';
 
 /** Free space kept beyond the new file, so that installing a snapshot never fills the disk for the app. */
 const FREE_SPACE_MARGIN = 64 * 1024 * 1024;
-/** The largest database an agent takes unless told otherwise (`--max-size`). */
-export const DEFAULT_MAX_DATABASE_BYTES = 64 * 1024 ** 3;
 
 /**
  * Checks a file before it may replace the live one: always its header

@@ -2,7 +2,8 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { type DeltaInfo, LATEST_KEY, type Manifest, manifestKey } from '@sqlitening/contract';
 import { fileExists, identifyDestination, sameSnapshot } from '../install/destination.js';
-import { checkRoom, databaseVerifier, DEFAULT_MAX_DATABASE_BYTES } from './file-checks.js';
+import { DEFAULTS } from '../defaults.js';
+import { checkRoom, databaseVerifier } from './file-checks.js';
 import { liveChunkHashes, saveChunkHashes } from '../install/live-hashes.js';
 import { installDelta, type LiveInstallOptions, placeDownload, type RetiredFiles } from '../install/live-install.js';
 import { NotFoundError } from '../errors.js';
@@ -133,7 +134,7 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
       ? { status: 'unchanged', manifest: installed, etag, signedBy: state.installedSignedBy, bytesReceived: 0 }
       : { status: 'unchanged', manifest, etag, signedBy, bytesReceived: 0 };
   }
-  await checkRoom(manifest, options.paths.folder, options.maxDatabaseBytes ?? DEFAULT_MAX_DATABASE_BYTES);
+  await checkRoom(manifest, options.paths.folder, options.maxDatabaseBytes ?? DEFAULTS.maxDatabaseBytes);
   // A live file the state does not know (one baked into the app's image, or a lost state): what it holds is found by reading it.
   const found = live && !installed ? await identifyDestination(options.paths.database, manifest, { noDelta: options.noDelta === true }) : null;
   if (found?.current) {

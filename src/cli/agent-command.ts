@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults.js';
 import { Command, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -5,7 +6,7 @@ import { Agent, type AgentOptions } from '../agent/agent.js';
 import { createHealthServer, DEFAULT_HEALTH_LIMITS, listen } from '../agent/health-server.js';
 import { DEFAULT_ALLOWED_CIDRS, DEFAULT_ALLOWED_HOSTS, makeHostCheck, makePeerCheck } from '../agent/host-check.js';
 import { assertTaskName } from '../agent/tasks.js';
-import { assertName, assertPodName } from '@sqlitening/contract';
+import { assertName, assertPodName, formatDuration } from '@sqlitening/contract';
 import { UsageError } from '../errors.js';
 import { collect, durationArg, integerArg, shareArg } from './options.js';
 import type { Reporter } from './reporter.js';
@@ -49,10 +50,16 @@ export function agentCommand(reporter: () => Reporter): Command {
   const command = addSyncOptions(
     new Command('agent').description('Run beside the app: sync on an interval, serve /healthz, /livez, /readyz and /metrics, send heartbeats.'),
   )
-    .addOption(new Option('--interval <duration>', 'time between syncs').argParser(durationArg).default(300_000, '5m'))
-    .option('--jitter <share>', 'random spread of each interval (0.1 = ±10%)', shareArg, 0.1)
+    .addOption(
+      new Option('--interval <duration>', 'time between syncs').argParser(durationArg).default(DEFAULTS.intervalMs, formatDuration(DEFAULTS.intervalMs)),
+    )
+    .option('--jitter <share>', 'random spread of each interval (0.1 = ±10%)', shareArg, DEFAULTS.jitter)
     .addOption(new Option('--listen <host:port>', 'address of the health server').env('SQLITENING_LISTEN').default('0.0.0.0:9090'))
-    .addOption(new Option('--max-age <duration>', 'health fails when the last successful sync is older').argParser(durationArg).default(600_000, '10m'))
+    .addOption(
+      new Option('--max-age <duration>', 'health fails when the last successful sync is older')
+        .argParser(durationArg)
+        .default(DEFAULTS.maxAgeMs, formatDuration(DEFAULTS.maxAgeMs)),
+    )
     .option('--task <name=limit>', 'another task whose marker must be younger than limit (repeatable), e.g. translations=2h', collect)
     .option(
       '--allow-host <name>',

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults.js';
 import { rm } from 'node:fs/promises';
 import { startRecordPath, writeStartRecord } from '../builder/start-record.js';
 import { Command, Option } from 'commander';
@@ -36,8 +37,10 @@ export function buildCommand(reporter: () => Reporter): Command {
     .option('--loader <command>', 'shell command that loads data into $SQLITENING_DB; repeat for several, run in order', collect)
     .option('--from <source>', '"published": start from the newest snapshot of this commit in --store (empty if none); or a database file')
     .option('--keep-base <file>', 'with --from published: keep the snapshot the build started from here (removed when it started empty), for publish --base')
-    .addOption(new Option('--vacuum <when>', 'VACUUM: auto = when free pages pass --vacuum-threshold').choices(['auto', 'always', 'never']).default('auto'))
-    .option('--vacuum-threshold <share>', 'share of free pages that triggers VACUUM in auto mode', shareArg, 0.25)
+    .addOption(
+      new Option('--vacuum <when>', 'VACUUM: auto = when free pages pass --vacuum-threshold').choices(['auto', 'always', 'never']).default(DEFAULTS.vacuum),
+    )
+    .option('--vacuum-threshold <share>', 'share of free pages that triggers VACUUM in auto mode', shareArg, DEFAULTS.vacuumThreshold)
     .option('--git-sha <sha>', 'commit whose snapshot --from published starts from (default: $GITHUB_SHA, then git rev-parse HEAD)')
     .option(
       '--trust-key <file>',

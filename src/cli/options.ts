@@ -1,6 +1,7 @@
+import { DEFAULTS } from '../defaults.js';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../transfer/transfer-limits.js';
-import { assertName, type Encoding, ENCODINGS, formatDuration, UsageError } from '@sqlitening/contract';
+import type { TransferLimits } from '../transfer/transfer-limits.js';
+import { assertName, ENCODINGS, formatDuration, UsageError } from '@sqlitening/contract';
 import { errorMessage } from '../describe-error.js';
 import { parseDuration, parseInteger, parseShare, parseSize } from '../values.js';
 import { MirrorStore } from '../store/mirror-store.js';
@@ -112,16 +113,18 @@ export async function openReadStore(flags: StoreFlags & { stallTimeout: number; 
 export function failbackOption(): Option {
   return new Option('--failback <duration>', 'with several --store: after a store fails, read from the next ones for this long, then try it first again')
     .argParser(durationArg)
-    .default(60_000, '1m');
+    .default(DEFAULTS.failbackMs, formatDuration(DEFAULTS.failbackMs));
 }
 
 /** --attempts of the commands that write to stores: tries of each store call. */
 export function storeAttemptsOption(): Option {
-  return new Option('--attempts <n>', 'tries of each store call for transient failures (network, 5xx), per store').argParser(integerArg(1, 10)).default(3);
+  return new Option('--attempts <n>', 'tries of each store call for transient failures (network, 5xx), per store')
+    .argParser(integerArg(1, 10))
+    .default(DEFAULTS.attempts);
 }
 
 export function encodingOption(): Option {
-  return new Option('--encoding <name>', 'compression of the stored object').choices(ENCODINGS as unknown as string[]).default('gzip' satisfies Encoding);
+  return new Option('--encoding <name>', 'compression of the stored object').choices(ENCODINGS as unknown as string[]).default(DEFAULTS.encoding);
 }
 
 /** --stall-timeout and --deadline: the limits of every transfer of the command. */
@@ -130,12 +133,12 @@ export function addTransferOptions(command: Command): Command {
     .addOption(
       new Option('--stall-timeout <duration>', 'fail a read when no bytes arrive for this long; a manifest must arrive within twice this')
         .argParser(durationArg)
-        .default(DEFAULT_TRANSFER_LIMITS.stallTimeoutMs, '30s'),
+        .default(DEFAULTS.stallTimeoutMs, formatDuration(DEFAULTS.stallTimeoutMs)),
     )
     .addOption(
       new Option('--deadline <duration>', 'fail a snapshot or delta transfer that has not ended after this long')
         .argParser(durationArg)
-        .default(DEFAULT_TRANSFER_LIMITS.deadlineMs, '1h'),
+        .default(DEFAULTS.deadlineMs, formatDuration(DEFAULTS.deadlineMs)),
     );
 }
 
@@ -167,5 +170,5 @@ export const MIN_POLL_MS = 100;
 export function pollOption(): Option {
   return new Option('--poll <duration>', 'time between polls while the manifest is missing (after store failures: backing off up to 1m)')
     .argParser(durationAtLeastArg(MIN_POLL_MS))
-    .default(5_000, '5s');
+    .default(DEFAULTS.pollMs, formatDuration(DEFAULTS.pollMs));
 }

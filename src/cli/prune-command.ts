@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults.js';
 import { formatBytes, formatDuration } from '@sqlitening/contract';
 import { Command, Option } from 'commander';
 import { describeError, errorMessage } from '../describe-error.js';
@@ -18,9 +19,11 @@ interface PruneFlags extends StoreFlags {
 export function pruneCommand(reporter: () => Reporter): Command {
   const command = new Command('prune')
     .description('Delete the snapshots of old commits: whole commit folders, manifest first. Publishing already prunes within a commit.')
-    .option('--keep-commits <n>', 'newest commits kept whatever their age', integerArg(1, 100_000), 20)
+    .option('--keep-commits <n>', 'newest commits kept whatever their age', integerArg(1, 100_000), DEFAULTS.keepCommits)
     .addOption(
-      new Option('--older-than <duration>', 'commits with any object younger than this are kept').argParser(durationArg).default(30 * 86_400_000, '30d'),
+      new Option('--older-than <duration>', 'commits with any object younger than this are kept')
+        .argParser(durationArg)
+        .default(DEFAULTS.olderThanMs, formatDuration(DEFAULTS.olderThanMs)),
     )
     .option('--protect <sha>', 'a commit never to delete, such as one deployed somewhere (repeatable)', collect)
     .option('--dry-run', 'list what would be deleted, delete nothing')

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults.js';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { type Encoding, formatBytes, formatDuration } from '@sqlitening/contract';
@@ -6,7 +7,7 @@ import { checkStartForSigning } from '../builder/start-record.js';
 import { UsageError } from '../errors.js';
 import { resolveGitSha } from '../git.js';
 import { builderFromEnv } from '../publish/builder-info.js';
-import { DEFAULT_DELTA_MAX_SHARE, type PublishToStoresResult, publishToStores, type StorePublishResult } from '../publish/publish.js';
+import { type PublishToStoresResult, publishToStores, type StorePublishResult } from '../publish/publish.js';
 import { publisherTrust, readSigningKey, readTrustedKeys } from '../signing/keys.js';
 import { betterSqlite3Driver } from '../sqlite/better-sqlite3-driver.js';
 import { throwIfNoStoreSucceeded, throwIfSomeStoresFailed } from '../store/fan-out.js';
@@ -55,18 +56,18 @@ export function publishCommand(reporter: () => Reporter): Command {
     .option('--git-sha <sha>', 'commit the snapshot belongs to (default: $GITHUB_SHA, then git rev-parse HEAD)')
     .addOption(encodingOption())
     .option('--level <n>', 'compression level (default per encoding: gzip 1, br 4, zstd 3)', integerArg(0, 22))
-    .option('--keep <n>', 'newest snapshots kept per commit', integerArg(1, 1000), 5)
+    .option('--keep <n>', 'newest snapshots kept per commit', integerArg(1, 1000), DEFAULTS.keep)
     .addOption(
       new Option('--grace <duration>', 'snapshots younger than this are never pruned (pods may be downloading them)')
         .argParser(durationArg)
-        .default(3_600_000, '1h'),
+        .default(DEFAULTS.graceMs, formatDuration(DEFAULTS.graceMs)),
     )
     .option('--no-check', 'skip integrity_check and foreign_key_check (only when the database was just checked by build)')
     .option(
       '--delta-max-share <share>',
       'write a delta from each kept earlier snapshot of the commit unless it is larger than this share of the full object (0: none)',
       shareArg,
-      DEFAULT_DELTA_MAX_SHARE,
+      DEFAULTS.deltaMaxShare,
     )
     .option(
       '--base <file>',

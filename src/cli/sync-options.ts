@@ -1,9 +1,9 @@
+import { DEFAULTS } from '../defaults.js';
 import { type Command, Option } from 'commander';
 import path from 'node:path';
 import type { AgentOptions } from '../agent/agent.js';
-import { DEFAULT_MAX_DATABASE_BYTES } from '../agent/file-checks.js';
 import { readTrustedKeys } from '../signing/keys.js';
-import { formatBytes } from '@sqlitening/contract';
+import { formatBytes, formatDuration } from '@sqlitening/contract';
 import { UsageError } from '../errors.js';
 import { parseGitShaArg } from '../git.js';
 import {
@@ -50,7 +50,7 @@ export function addSyncOptions(command: Command): Command {
     .addOption(
       new Option('--max-size <size>', 'refuse manifests that declare a larger database (e.g. 8GiB)')
         .argParser(sizeArg)
-        .default(DEFAULT_MAX_DATABASE_BYTES, formatBytes(DEFAULT_MAX_DATABASE_BYTES).replace(/\.00 /, '')),
+        .default(DEFAULTS.maxDatabaseBytes, formatBytes(DEFAULTS.maxDatabaseBytes).replace(/\.00 /, '')),
     )
     .option('--trust-key <file>', 'accept only manifests signed by this Ed25519 public key (repeatable: any of them, for rotation)', collect)
     .addOption(nameOption('the database this pod installs: refuse manifests published with another --name, or none'))
@@ -60,9 +60,14 @@ export function addSyncOptions(command: Command): Command {
     .addOption(
       new Option('--reverify <duration>', 'read the whole live file and check it against its manifest this often (the agent also at its start)')
         .argParser(durationArg)
-        .default(86_400_000, '24h'),
+        .default(DEFAULTS.reverifyMs, formatDuration(DEFAULTS.reverifyMs)),
     )
-    .option('--attempts <n>', 'tries per run for transient failures (network, 5xx); with several --store, a retry reads from the next', integerArg(1, 10), 3)
+    .option(
+      '--attempts <n>',
+      'tries per run for transient failures (network, 5xx); with several --store, a retry reads from the next',
+      integerArg(1, 10),
+      DEFAULTS.attempts,
+    )
     .addOption(failbackOption());
   return addStoreOptions(addTransferOptions(command));
 }

@@ -13,9 +13,6 @@ export interface BuilderInfo {
   runUrl?: string | undefined;
 }
 
-/** A delta larger than half the full object saves a pod little, and costs the store an object. */
-export const DEFAULT_DELTA_MAX_SHARE = 0.5;
-
 export interface PublishOptions {
   store: ObjectStore;
   database: string;

@@ -12,14 +12,13 @@ import { commonManifest, type PublishState, type PublishStep } from './publish-r
 import type { PublishOptions, PublishResult, PublishToStoresOptions, PublishToStoresResult, StorePublishResult } from './publish-types.js';
 import { everyStoreUnchanged, uploadEveryStore } from './upload-phase.js';
 
-export {
-  type BuilderInfo,
-  DEFAULT_DELTA_MAX_SHARE,
-  type PublishOptions,
-  type PublishResult,
-  type PublishToStoresOptions,
-  type PublishToStoresResult,
-  type StorePublishResult,
+export type {
+  BuilderInfo,
+  PublishOptions,
+  PublishResult,
+  PublishToStoresOptions,
+  PublishToStoresResult,
+  StorePublishResult,
 } from './publish-types.js';
 
 /**

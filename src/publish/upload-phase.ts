@@ -8,7 +8,7 @@ import type { TransferLimits } from '../transfer/transfer-limits.js';
 import { type DeltaBase, type DeltaPlan, prepareDeltaBases, publishDeltas } from './deltas.js';
 import { nextHistory } from './history.js';
 import type { PublishRun, PublishTarget } from './publish-run.js';
-import { DEFAULT_DELTA_MAX_SHARE } from './publish-types.js';
+import { DEFAULTS } from '../defaults.js';
 
 /**
  * Whether every store's current manifest already names these bytes, under one creation time and object key,
@@ -95,7 +95,7 @@ function deltaPlan(run: PublishRun, t: PublishTarget, manifest: Manifest): Delta
     bases: manifest.history,
     encoding: options.encoding === 'identity' ? 'gzip' : options.encoding,
     level: options.level,
-    maxShare: options.deltaMaxShare ?? DEFAULT_DELTA_MAX_SHARE,
+    maxShare: options.deltaMaxShare ?? DEFAULTS.deltaMaxShare,
     fullObjectSize: encoded.encodedSize,
     tempDir: options.tempDir ?? tmpdir(),
     limits: run.limits,

@@ -52,8 +52,8 @@ export class StoreFanOut<Step extends string, State extends object> {
   /** `work` with retries of its transient failures, each reported as a `retry` step of the store. */
   retrying<T>(target: StoreTarget<Step, State>, what: string, work: () => Promise<T>): Promise<T> {
     return withRetries(work, {
-      attempts: this.#options.attempts ?? 3,
-      baseDelayMs: this.#options.retryBaseDelayMs ?? 1000,
+      attempts: this.#options.attempts,
+      baseDelayMs: this.#options.retryBaseDelayMs,
       signal: this.#options.signal,
       onRetry: (error, attempt, delayMs) => target.step('retry', { what, attempt, delayMs, reason: describeError(error).code, message: errorMessage(error) }),
     });

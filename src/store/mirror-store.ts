@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults.js';
 import { redactLocation } from '../redact.js';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { describeError, errorMessage, isStoreFault } from '../describe-error.js';
@@ -69,7 +70,7 @@ export class MirrorStore implements ObjectStore {
     if (stores.length === 0) throw new UsageError('a mirror set needs at least one store');
     this.#stores = stores;
     this.#answerTimeoutMs = options.answerTimeoutMs ?? 30_000;
-    this.#retryAfterMs = options.retryAfterMs ?? 60_000;
+    this.#retryAfterMs = options.retryAfterMs ?? DEFAULTS.failbackMs;
     this.#onFailover = options.onFailover;
     this.#now = options.now ?? Date.now;
     this.#failedUntil = stores.map(() => 0);

@@ -1,3 +1,5 @@
+import { DEFAULTS } from '../defaults.js';
+
 /**
  * How long any transfer with a store may take, and what stops it: one value
  * that travels whole from the command line (or the agent) to every store
@@ -12,4 +14,4 @@ export interface TransferLimits {
   signal?: AbortSignal | undefined;
 }
 
-export const DEFAULT_TRANSFER_LIMITS: TransferLimits = { stallTimeoutMs: 30_000, deadlineMs: 3_600_000 };
+export const DEFAULT_TRANSFER_LIMITS: TransferLimits = { stallTimeoutMs: DEFAULTS.stallTimeoutMs, deadlineMs: DEFAULTS.deadlineMs };
