@@ -17,8 +17,8 @@ __webpack_require__.d(__webpack_exports__, {
 var dist_cjs = __webpack_require__(3711);
 // EXTERNAL MODULE: ./src/errors.ts
 var errors = __webpack_require__(3916);
-// EXTERNAL MODULE: ./src/describe-error.ts
-var describe_error = __webpack_require__(9869);
+// EXTERNAL MODULE: ./src/describe-error.ts + 1 modules
+var describe_error = __webpack_require__(9561);
 // EXTERNAL MODULE: ./src/reclaim-buffers.ts
 var reclaim_buffers = __webpack_require__(4510);
 ;// CONCATENATED MODULE: ./src/store/s3-multipart.ts
@@ -52,27 +52,9 @@ async function upload(client, target, body, options) {
     let sent = 0;
     let failure;
     const send = (part, PartNumber) => {
-        const request = client
-            .send(new dist_cjs/* UploadPartCommand */.iVK({
-            Bucket: target.Bucket,
-            Key: target.Key,
-            UploadId,
-            PartNumber,
-            Body: part.buffer.subarray(0, part.length),
-            ContentLength: part.length,
-        }), call)
-            .then((result) => {
-            // Each part's checksum goes back in the completion: S3 refuses an upload whose parts were sent with
-            // checksums (the SDK's default) and completed without them.
-            done.push({
-                ETag: result.ETag ?? '',
-                PartNumber,
-                ChecksumCRC32: result.ChecksumCRC32,
-                ChecksumCRC32C: result.ChecksumCRC32C,
-                ChecksumCRC64NVME: result.ChecksumCRC64NVME,
-                ChecksumSHA1: result.ChecksumSHA1,
-                ChecksumSHA256: result.ChecksumSHA256,
-            });
+        const request = uploadPart(client, target, UploadId, part, PartNumber, call)
+            .then((completed) => {
+            done.push(completed);
             sent += part.length;
             options.onProgress?.(sent);
         }, (error) => {
@@ -111,6 +93,16 @@ async function upload(client, target, body, options) {
         await client.send(new dist_cjs/* AbortMultipartUploadCommand */.tfP({ Bucket: target.Bucket, Key: target.Key, UploadId })).catch(() => { });
         throw error;
     }
+}
+/**
+ * One part of a multipart upload. Its checksums go back in the completion: S3 refuses an upload whose
+ * parts were sent with checksums (the SDK's default) and completed without them.
+ */
+async function uploadPart(client, target, UploadId, part, PartNumber, call) {
+    const body = part.buffer.subarray(0, part.length);
+    const result = await client.send(new dist_cjs/* UploadPartCommand */.iVK({ Bucket: target.Bucket, Key: target.Key, UploadId, PartNumber, Body: body, ContentLength: part.length }), call);
+    const { ETag, ChecksumCRC32, ChecksumCRC32C, ChecksumCRC64NVME, ChecksumSHA1, ChecksumSHA256 } = result;
+    return { ETag: ETag ?? '', PartNumber, ChecksumCRC32, ChecksumCRC32C, ChecksumCRC64NVME, ChecksumSHA1, ChecksumSHA256 };
 }
 /** Part buffers, made when first needed (a small object takes one), at most `max`. */
 class PartPool {

@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1789);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8074);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1789:
+/***/ 8074:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28392,8 +28392,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ run)
 });
 
-// EXTERNAL MODULE: ./src/describe-error.ts
-var describe_error = __nccwpck_require__(9869);
+// EXTERNAL MODULE: ./src/describe-error.ts + 1 modules
+var describe_error = __nccwpck_require__(9561);
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -29846,7 +29846,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -29877,7 +29877,7 @@ const READONLY = external_fs_namespaceObject.constants.O_RDONLY;
 function exists(fsPath) {
     return io_util_awaiter(this, void 0, void 0, function* () {
         try {
-            yield io_util_stat(fsPath);
+            yield stat(fsPath);
         }
         catch (err) {
             if (err.code === 'ENOENT') {
@@ -29890,7 +29890,7 @@ function exists(fsPath) {
 }
 function isDirectory(fsPath_1) {
     return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
-        const stats = useStat ? yield io_util_stat(fsPath) : yield lstat(fsPath);
+        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
         return stats.isDirectory();
     });
 }
@@ -29920,7 +29920,7 @@ function tryGetExecutablePath(filePath, extensions) {
         let stats = undefined;
         try {
             // test file exists
-            stats = yield io_util_stat(filePath);
+            stats = yield stat(filePath);
         }
         catch (err) {
             if (err.code !== 'ENOENT') {
@@ -29948,7 +29948,7 @@ function tryGetExecutablePath(filePath, extensions) {
             filePath = originalFilePath + extension;
             stats = undefined;
             try {
-                stats = yield io_util_stat(filePath);
+                stats = yield stat(filePath);
             }
             catch (err) {
                 if (err.code !== 'ENOENT') {
@@ -31809,28 +31809,46 @@ async function buildDatabase(options) {
 
 // EXTERNAL MODULE: ./packages/contract/lib/index.js + 33 modules
 var lib = __nccwpck_require__(6031);
-;// CONCATENATED MODULE: ./src/snapshot/accept-manifest.ts
+;// CONCATENATED MODULE: ./src/install/accept-manifest.ts
 
 /**
- * Refuses a (verified) manifest the pod must not install, for whatever
- * bytes it names: another commit's, another database's, one past its signed
- * expiry, or one older than the floor. Checked before the "already
- * installed" shortcut, so that a replayed older manifest of the same bytes
- * is refused too, rather than quietly lowering the floor.
+ * What keeps a (verified) manifest from being used, for whatever bytes it names: another commit's, another
+ * database's (`exactName`: an unnamed policy takes only unnamed manifests, as a publisher does), one past
+ * its signed expiry, or one older than the floor. `null`: none.
  */
-function acceptManifest(manifest, policy, where) {
+function manifestProblem(manifest, policy) {
     if (policy.appGitSha !== null && manifest.gitSha !== policy.appGitSha)
-        throw new src_errors/* WrongCommitError */.ju(policy.appGitSha, manifest.gitSha, where);
-    if (policy.databaseName !== null && manifest.name !== policy.databaseName)
-        throw new src_errors/* WrongDatabaseError */.HS(policy.databaseName, manifest.name, where);
+        return { kind: 'wrong-commit', expected: policy.appGitSha, actual: manifest.gitSha };
+    const expectedName = policy.databaseName ?? undefined;
+    if ((policy.databaseName !== null || policy.exactName) && manifest.name !== expectedName) {
+        return { kind: 'wrong-database', expected: expectedName, actual: manifest.name };
+    }
     if (policy.allowRollback)
-        return;
+        return null;
     if (manifest.expiresAt !== undefined && Date.parse(manifest.expiresAt) <= policy.now.getTime())
-        throw new src_errors/* ExpiredManifestError */.NV(where, manifest.expiresAt);
+        return { kind: 'expired', expiresAt: manifest.expiresAt };
     const floor = policy.floor;
     if (floor && floor.gitSha === manifest.gitSha && Date.parse(manifest.createdAt) < Date.parse(floor.createdAt)) {
-        throw new src_errors/* RollbackError */.ZS(floor.createdAt, manifest.createdAt);
+        return { kind: 'rollback', floor: floor.createdAt, createdAt: manifest.createdAt };
     }
+    return null;
+}
+/**
+ * Refuses a (verified) manifest the pod must not install ({@link manifestProblem}). Checked before the
+ * "already installed" shortcut, so that a replayed older manifest of the same bytes is refused too, rather
+ * than quietly lowering the floor.
+ */
+function acceptManifest(manifest, policy, where) {
+    const problem = manifestProblem(manifest, policy);
+    if (!problem)
+        return;
+    if (problem.kind === 'wrong-commit')
+        throw new src_errors/* WrongCommitError */.ju(problem.expected, problem.actual, where);
+    if (problem.kind === 'wrong-database')
+        throw new src_errors/* WrongDatabaseError */.HS(problem.expected, problem.actual, where);
+    if (problem.kind === 'expired')
+        throw new src_errors/* ExpiredManifestError */.NV(where, problem.expiresAt);
+    throw new src_errors/* RollbackError */.ZS(problem.floor, problem.createdAt);
 }
 /**
  * The floor after accepting `manifest`: raised to it, never lowered, except by
@@ -31848,8 +31866,7 @@ function raiseFloor(floor, manifest, allowRollback) {
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 // EXTERNAL MODULE: ./src/reclaim-buffers.ts
 var reclaim_buffers = __nccwpck_require__(4510);
-;// CONCATENATED MODULE: ./src/snapshot/chunk-hashes.ts
-
+;// CONCATENATED MODULE: ./src/wire/chunk-hashes.ts
 
 /*
  * The chunk hash tree: one SHA-256 per fixed-size chunk of the database (a
@@ -31866,39 +31883,124 @@ function chunkRoot(hashes) {
 function hashChunk(bytes) {
     return createHash('sha256').update(bytes).digest();
 }
-/** The chunk hashes of a whole file, read in large blocks. */
-async function hashFileChunks(file, chunkSize) {
-    const handle = await open(file, 'r');
-    try {
-        const block = Buffer.alloc(Math.max(chunkSize, Math.floor((4 * 1024 * 1024) / chunkSize) * chunkSize));
-        const parts = [];
-        for (let position = 0;;) {
-            // Fill the block whole (a read may return less before the end), so chunk boundaries stay where they are.
-            let bytesRead = 0;
-            while (bytesRead < block.length) {
-                const read = await handle.read(block, bytesRead, block.length - bytesRead, position + bytesRead);
-                if (read.bytesRead === 0)
-                    break;
-                bytesRead += read.bytesRead;
-            }
-            if (bytesRead === 0)
-                break;
-            for (let at = 0; at < bytesRead; at += chunkSize)
-                parts.push(hashChunk(block.subarray(at, Math.min(at + chunkSize, bytesRead))));
-            position += bytesRead;
-        }
-        return Buffer.concat(parts);
-    }
-    finally {
-        await handle.close();
-    }
-}
 
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
 // EXTERNAL MODULE: external "node:worker_threads"
 var external_node_worker_threads_ = __nccwpck_require__(5919);
-;// CONCATENATED MODULE: ./src/snapshot/hashing-file-writer.ts
+;// CONCATENATED MODULE: ./src/transfer/hash-thread.ts
+
+/**
+ * The body of a hashing thread: hashes blocks of the shared pool where they lie, the whole file in order
+ * (when asked) and each page. It runs from its own source text (see {@link HASH_THREAD_SOURCE}), so it
+ * uses nothing but its parameters.
+ */
+function runHashThread(port, crypto, hashBytes) {
+    // One-shot hashing (Node 20.12+) makes no Hash object per page: about 15% less time, and less garbage.
+    const hashPage = crypto.hash
+        ? (bytes) => crypto.hash('sha256', bytes, 'buffer')
+        : (bytes) => crypto.createHash('sha256').update(bytes).digest();
+    let blocks = [];
+    let whole = null;
+    port.on('message', (m) => {
+        if (m.type === 'blocks') {
+            blocks = m.blocks;
+            whole = m.whole ? crypto.createHash('sha256') : null;
+            return;
+        }
+        if (m.type === 'end') {
+            port.postMessage({ type: 'digest', digest: whole.digest('hex') });
+            return;
+        }
+        const data = new Uint8Array(blocks[m.block], 0, m.length);
+        if (m.whole)
+            whole.update(data);
+        if (!m.chunkSize) {
+            port.postMessage({ type: 'done', seq: m.seq });
+            return;
+        }
+        const count = Math.ceil(m.length / m.chunkSize);
+        const out = new Uint8Array(count * hashBytes);
+        for (let i = 0; i < count; i++)
+            out.set(hashPage(data.subarray(i * m.chunkSize, Math.min((i + 1) * m.chunkSize, m.length))), i * hashBytes);
+        port.postMessage({ type: 'done', seq: m.seq, hashes: out.buffer }, [out.buffer]);
+    });
+}
+/**
+ * The thread's program: {@link runHashThread}'s own text, so that bundles (the Action's dist/) need no
+ * separate worker file. Modules by import(), which works whether Node runs the source as CommonJS (its
+ * default) or as a module (a host started with `--input-type=module` passes that on to its workers).
+ */
+const HASH_THREAD_SOURCE = `(async () => {
+  const { parentPort } = await import('node:worker_threads');
+  const crypto = await import('node:crypto');
+  (${runHashThread.toString()})(parentPort, crypto, ${HASH_BYTES});
+})();`;
+
+;// CONCATENATED MODULE: ./src/transfer/early-flush.ts
+/**
+ * Written bytes between early flushes. The caller's one fsync at the end would otherwise wait for the
+ * whole file to reach the disk; flushed as it arrives (never waited for by the stream), that write-back
+ * overlaps the transfer and the last fsync finds little left (measured, 1 GiB: that fsync took 0.46 s).
+ */
+const FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
+/** Flushes a file being written to the disk as it grows, one flush at a time, without the writer waiting. */
+class EarlyFlush {
+    #handle;
+    #every;
+    #fail;
+    /** Bytes whose writes have completed, those flushed, and the flush in progress, if any. */
+    #written = 0;
+    #flushedTo = 0;
+    #flushing = null;
+    /** `fail` hears a failed flush: the kernel reports a write-back error once, maybe only to that call. */
+    constructor(handle, every, fail) {
+        this.#handle = handle;
+        this.#every = every;
+        this.#fail = fail;
+    }
+    /** Counts `bytes` more written, and starts a flush once enough has gathered since the last. */
+    written(bytes) {
+        this.#written += bytes;
+        if (this.#flushing || this.#written - this.#flushedTo < this.#every)
+            return;
+        const upTo = this.#written;
+        this.#flushing = this.#handle.datasync().then(() => {
+            this.#flushedTo = upTo;
+            this.#flushing = null;
+        }, (error) => {
+            this.#flushing = null;
+            this.#fail(error);
+        });
+    }
+    /** The flush in progress, if any: the file is not closed under it. */
+    async settled() {
+        await this.#flushing;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/transfer/sha256-speed.ts
+
+let fastSha256;
+/**
+ * Whether SHA-256 runs at the speed of CPUs with SHA extensions (above 1 GB/s, measured once on 1 MiB):
+ * then one thread does both hashes and keeps up with the store; without them (a few hundred MB/s)
+ * both hashes get a thread each, for about 9 MiB more memory (measured, 1 GiB with SHA extensions masked:
+ * 1.21x the time of `curl + sha256sum` on one thread).
+ */
+function sha256IsFast() {
+    if (fastSha256 === undefined) {
+        const sample = Buffer.alloc(1024 * 1024, 1);
+        (0,external_node_crypto_.createHash)('sha256').update(sample).digest();
+        const started = process.hrtime.bigint();
+        (0,external_node_crypto_.createHash)('sha256').update(sample).digest();
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        fastSha256 = sample.length / seconds > 1e9;
+    }
+    return fastSha256;
+}
+
+;// CONCATENATED MODULE: ./src/transfer/hashing-file-writer.ts
 
 
 
@@ -31930,58 +32032,9 @@ var external_node_worker_threads_ = __nccwpck_require__(5919);
 const BLOCK_BYTES = 1024 * 1024;
 /** Blocks in the pool: one filling while others are written and hashed. */
 const POOL_BLOCKS = 4;
-/**
- * Written bytes between early flushes. The caller's one fsync at the end would otherwise wait for the
- * whole file to reach the disk; flushed as it arrives (never waited for by the stream), that write-back
- * overlaps the transfer and the last fsync finds little left (measured, 1 GiB: that fsync took 0.46 s).
- */
-const FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
 /** Below this, starting threads costs more than hashing on the stream's own thread. */
 const THREADED_FROM = 32 * 1024 * 1024;
-// Inline, so that bundles (the Action's dist/) need no separate worker file. Modules by import(), which
-// works whether Node runs the source as CommonJS (its default) or as a module (a host started with
-// `--input-type=module` passes that on to its workers).
-const WORKER_SOURCE = `
-(async () => {
-const { parentPort } = await import('node:worker_threads');
-const crypto = await import('node:crypto');
-// One-shot hashing (Node 20.12+) makes no Hash object per page: about 15% less time, and less garbage.
-const hashPage = crypto.hash ? (bytes) => crypto.hash('sha256', bytes, 'buffer') : (bytes) => crypto.createHash('sha256').update(bytes).digest();
-let blocks = [];
-let whole = null;
-parentPort.on('message', (m) => {
-  if (m.type === 'blocks') { blocks = m.blocks; whole = m.whole ? crypto.createHash('sha256') : null; return; }
-  if (m.type === 'end') { parentPort.postMessage({ type: 'digest', digest: whole.digest('hex') }); return; }
-  const data = new Uint8Array(blocks[m.block], 0, m.length);
-  if (m.whole) whole.update(data);
-  if (!m.chunkSize) { parentPort.postMessage({ type: 'done', seq: m.seq }); return; }
-  const count = Math.ceil(m.length / m.chunkSize);
-  const out = new Uint8Array(count * ${HASH_BYTES});
-  for (let i = 0; i < count; i++) {
-    out.set(hashPage(data.subarray(i * m.chunkSize, Math.min((i + 1) * m.chunkSize, m.length))), i * ${HASH_BYTES});
-  }
-  parentPort.postMessage({ type: 'done', seq: m.seq, hashes: out.buffer }, [out.buffer]);
-});
-})();
-`;
-let fastSha256;
-/**
- * Whether SHA-256 runs at the speed of CPUs with SHA extensions (above 1 GB/s, measured once on 1 MiB):
- * then one thread does both hashes and keeps up with the store; without them (a few hundred MB/s)
- * both hashes get a thread each, for about 9 MiB more memory (measured, 1 GiB with SHA extensions masked:
- * 1.21x the time of `curl + sha256sum` on one thread).
- */
-function sha256IsFast() {
-    if (fastSha256 === undefined) {
-        const sample = Buffer.alloc(1024 * 1024, 1);
-        (0,external_node_crypto_.createHash)('sha256').update(sample).digest();
-        const started = process.hrtime.bigint();
-        (0,external_node_crypto_.createHash)('sha256').update(sample).digest();
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        fastSha256 = sample.length / seconds > 1e9;
-    }
-    return fastSha256;
-}
+const send = (worker, message) => worker.postMessage(message);
 /**
  * A writable stream that writes everything it receives to `handle` from
  * offset 0 and hashes it on the way (whole file, and per chunk when
@@ -31992,7 +32045,7 @@ class HashingFileWriter extends external_node_stream_.Writable {
     #handle;
     #chunkSize;
     #reclaim;
-    #flushEvery;
+    #flush;
     #blocks;
     #free;
     /** The hashing thread: the whole-file hash when asked, and the page hashes unless `#pageWorker` has them. */
@@ -32009,10 +32062,6 @@ class HashingFileWriter extends external_node_stream_.Writable {
     #failure;
     #wake;
     #digest;
-    /** Bytes whose writes have completed, and the flush of them in progress, if any. */
-    #written = 0;
-    #flushedTo = 0;
-    #flushing = null;
     #stopping = false;
     // Without threads: the same work, here.
     #inlineWhole;
@@ -32033,7 +32082,7 @@ class HashingFileWriter extends external_node_stream_.Writable {
         this.#handle = handle;
         this.#chunkSize = options.chunkSize;
         this.#reclaim = options.reclaim ?? true;
-        this.#flushEvery = options.flushEvery ?? FLUSH_EVERY_BYTES;
+        this.#flush = handle ? new EarlyFlush(handle, options.flushEvery ?? FLUSH_EVERY_BYTES, (error) => this.#fail(error)) : null;
         const blockBytes = options.chunkSize ? Math.max(options.chunkSize, Math.floor(BLOCK_BYTES / options.chunkSize) * options.chunkSize) : BLOCK_BYTES;
         const threaded = options.threaded ?? options.size >= THREADED_FROM;
         this.#inlineWhole = wholeFile && !threaded ? (0,external_node_crypto_.createHash)('sha256') : null;
@@ -32060,8 +32109,8 @@ class HashingFileWriter extends external_node_stream_.Writable {
     #startWorker(wholeFile) {
         // A hashing thread keeps nothing but a digest: a small heap is enough, and its garbage
         // (one 32-byte digest per page) is collected early instead of growing the process.
-        const worker = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
-        worker.postMessage({ type: 'blocks', blocks: this.#blocks.map((b) => b.memory.buffer), whole: wholeFile });
+        const worker = new external_node_worker_threads_.Worker(HASH_THREAD_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
+        send(worker, { type: 'blocks', blocks: this.#blocks.map((b) => b.memory.buffer), whole: wholeFile });
         worker.on('message', (m) => {
             if (m.type === 'digest')
                 this.#digest = m.digest;
@@ -32132,8 +32181,7 @@ class HashingFileWriter extends external_node_stream_.Writable {
                 if (bytesWritten !== view.length)
                     this.#fail(new Error(`short write at offset ${position}: ${bytesWritten} of ${view.length} bytes`));
                 else {
-                    this.#written += bytesWritten;
-                    this.#flushEarly(handle);
+                    this.#flush?.written(bytesWritten);
                     this.#settle(seq);
                 }
                 this.#wake?.();
@@ -32158,25 +32206,12 @@ class HashingFileWriter extends external_node_stream_.Writable {
         block.pending++;
         if (this.#pageWorker) {
             block.pending++;
-            this.#worker.postMessage({ seq, block: block.index, length: block.length, whole: true, chunkSize: null });
-            this.#pageWorker.postMessage({ seq, block: block.index, length: block.length, whole: false, chunkSize: this.#chunkSize });
+            send(this.#worker, { seq, block: block.index, length: block.length, whole: true, chunkSize: null });
+            send(this.#pageWorker, { seq, block: block.index, length: block.length, whole: false, chunkSize: this.#chunkSize });
         }
         else {
-            this.#worker.postMessage({ seq, block: block.index, length: block.length, whole: this.#wholeFile, chunkSize: this.#chunkSize });
+            send(this.#worker, { seq, block: block.index, length: block.length, whole: this.#wholeFile, chunkSize: this.#chunkSize });
         }
-    }
-    /** Starts a flush of what is written once enough has gathered, one at a time; the stream does not wait for it. */
-    #flushEarly(handle) {
-        if (this.#flushing || this.#written - this.#flushedTo < this.#flushEvery)
-            return;
-        const upTo = this.#written;
-        this.#flushing = handle.datasync().then(() => {
-            this.#flushedTo = upTo;
-            this.#flushing = null;
-        }, (error) => {
-            this.#flushing = null;
-            this.#fail(error);
-        });
     }
     _write(chunk, _encoding, callback) {
         this.#fill(chunk).then(() => callback(), callback);
@@ -32209,11 +32244,11 @@ class HashingFileWriter extends external_node_stream_.Writable {
             await this.#waitUntil(() => this.#inFlight.size === 0);
             // The file is not closed under a flush in progress; the caller's fsync makes it durable. A flush that
             // failed fails the file: the kernel reports a write-back error once, maybe only to that call.
-            await this.#flushing;
+            await this.#flush?.settled();
             if (this.#failure)
                 throw this.#failure;
             if (this.#worker && this.#wholeFile) {
-                this.#worker.postMessage({ type: 'end' });
+                send(this.#worker, { type: 'end' });
                 await this.#waitUntil(() => this.#digest !== undefined);
             }
             else {
@@ -32240,13 +32275,6 @@ class HashingFileWriter extends external_node_stream_.Writable {
         return { bytes: this.#position, sha256: this.#digest, chunkHashes };
     }
 }
-async function identifyFile(file, chunkSize, options = {}) {
-    const { size } = await stat(file);
-    const hasher = new HashingFileWriter(null, { chunkSize, size, wholeFile: options.wholeFile ?? true });
-    await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), hasher);
-    const { sha256, chunkHashes } = hasher.result();
-    return { sha256, hashes: chunkHashes };
-}
 
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
@@ -32255,7 +32283,7 @@ var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_nod
 var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(7975);
-;// CONCATENATED MODULE: ./src/snapshot/parallel-gzip.ts
+;// CONCATENATED MODULE: ./src/wire/parallel-gzip.ts
 
 
 
@@ -32365,7 +32393,7 @@ class ParallelGzip extends external_node_stream_.Transform {
     }
 }
 
-;// CONCATENATED MODULE: ./src/snapshot/codec.ts
+;// CONCATENATED MODULE: ./src/wire/codec.ts
 
 
 
@@ -32428,7 +32456,7 @@ function decompressor(encoding) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/snapshot/limited-counter.ts
+;// CONCATENATED MODULE: ./src/transfer/limited-counter.ts
 
 
 
@@ -32463,7 +32491,7 @@ class LimitedCounter extends external_node_stream_.Transform {
     }
 }
 
-;// CONCATENATED MODULE: ./src/snapshot/deadline.ts
+;// CONCATENATED MODULE: ./src/transfer/deadline.ts
 
 /**
  * Runs `work` with a signal that aborts when `signal` does or when
@@ -32484,7 +32512,7 @@ async function withDeadline(what, deadlineMs, signal, work) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/snapshot/stall-watchdog.ts
+;// CONCATENATED MODULE: ./src/transfer/stall-watchdog.ts
 
 
 /** Passes bytes through and fails the stream when none arrive for `timeoutMs`. */
@@ -32512,10 +32540,52 @@ function stallWatchdog(what, timeoutMs) {
     return watchdog;
 }
 
-;// CONCATENATED MODULE: ./src/snapshot/transfer-limits.ts
-const DEFAULT_TRANSFER_LIMITS = { stallTimeoutMs: 30_000, deadlineMs: 3_600_000 };
+;// CONCATENATED MODULE: ./src/defaults.ts
+/**
+ * Every default of the product, in one place: the CLI's flags, the Action's inputs (action.yml is checked
+ * against these by a test) and the library's options all read them from here, so a default changes once.
+ */
+const DEFAULTS = {
+    // Transfers: how long a read may go without bytes (also how long a store has to start answering), and
+    // how long one snapshot or delta transfer may take in all.
+    stallTimeoutMs: 30_000,
+    deadlineMs: 3_600_000,
+    /** Tries of a store call or a run for transient failures, and the delay before the second (doubled each time). */
+    attempts: 3,
+    retryBaseDelayMs: 1_000,
+    /** With several stores: how long one that failed is asked last. */
+    failbackMs: 60_000,
+    // Publishing.
+    encoding: 'gzip',
+    /** Newest snapshots kept per commit, and how young a snapshot must be never to be pruned (pods may be downloading it). */
+    keep: 5,
+    graceMs: 3_600_000,
+    /** A delta larger than this share of the full object saves a pod little, and costs the store an object. */
+    deltaMaxShare: 0.5,
+    /** `prune`: newest commits kept whatever their age, and commits with an object younger than this. */
+    keepCommits: 20,
+    olderThanMs: 30 * 86_400_000,
+    // Building.
+    startFrom: 'published',
+    vacuum: 'auto',
+    vacuumThreshold: 0.25,
+    // The pod agent.
+    intervalMs: 5 * 60_000,
+    jitter: 0.1,
+    /** Health fails when the last successful sync is older. */
+    maxAgeMs: 10 * 60_000,
+    reverifyMs: 86_400_000,
+    /** A manifest that declares a larger database is refused: a bad or hostile one cannot make the agent fill the disk. */
+    maxDatabaseBytes: 64 * 1024 ** 3,
+    // Waiting for a manifest (`wait`, `pull --wait`).
+    pollMs: 5_000,
+};
 
-;// CONCATENATED MODULE: ./src/snapshot/download.ts
+;// CONCATENATED MODULE: ./src/transfer/transfer-limits.ts
+
+const DEFAULT_TRANSFER_LIMITS = { stallTimeoutMs: DEFAULTS.stallTimeoutMs, deadlineMs: DEFAULTS.deadlineMs };
+
+;// CONCATENATED MODULE: ./src/transfer/download.ts
 
 
 
@@ -32777,7 +32847,7 @@ function keyList(trusted) {
     return trusted.map((t) => t.keyId).join(', ');
 }
 
-;// CONCATENATED MODULE: ./src/snapshot/bounded-read.ts
+;// CONCATENATED MODULE: ./src/transfer/bounded-read.ts
 
 
 
@@ -32801,7 +32871,7 @@ async function readBounded(body, options) {
     return Buffer.concat(chunks);
 }
 
-;// CONCATENATED MODULE: ./src/snapshot/manifest-store.ts
+;// CONCATENATED MODULE: ./src/wire/manifest-store.ts
 
 
 
@@ -33000,10 +33070,11 @@ const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createR
 ;// CONCATENATED MODULE: ./src/retry.ts
 
 
+
 /** Runs `fn`, retrying the failures `describeError` calls retryable, with exponential backoff. Permanent ones throw at once. */
 async function withRetries(fn, options = {}) {
-    const attempts = options.attempts ?? 3;
-    const base = options.baseDelayMs ?? 1000;
+    const attempts = options.attempts ?? DEFAULTS.attempts;
+    const base = options.baseDelayMs ?? DEFAULTS.retryBaseDelayMs;
     for (let attempt = 1;; attempt++) {
         try {
             return await fn(attempt);
@@ -33018,15 +33089,353 @@ async function withRetries(fn, options = {}) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/store/fan-out.ts
+
+
+
+/**
+ * The one way an operation goes to several stores (mirrors): each store's calls are retried on their own, a
+ * store that still fails is reported (`store-failed`) and left, the others go on. A stopped operation
+ * (the signal) throws instead: that is nobody's store failing.
+ */
+class StoreFanOut {
+    targets;
+    #options;
+    constructor(stores, options, initial) {
+        this.#options = options;
+        const onStep = options.onStep ?? (() => { });
+        const several = stores.length > 1;
+        this.targets = stores.map((store, index) => ({
+            ...initial(),
+            store,
+            index,
+            step: several ? (step, detail) => onStep(step, { store: store.location, ...detail }) : onStep,
+        }));
+    }
+    /** The stores that have not failed. */
+    live() {
+        return this.targets.filter((t) => !t.failure);
+    }
+    /** `work` with retries of its transient failures, each reported as a `retry` step of the store. */
+    retrying(target, what, work) {
+        return withRetries(work, {
+            attempts: this.#options.attempts,
+            baseDelayMs: this.#options.retryBaseDelayMs,
+            signal: this.#options.signal,
+            onRetry: (error, attempt, delayMs) => target.step('retry', { what, attempt, delayMs, reason: (0,describe_error/* describeError */.Uc)(error).code, message: (0,describe_error/* errorMessage */.gJ)(error) }),
+        });
+    }
+    /** Runs `work` for every live store at once; a store whose work throws is marked failed at `step`. */
+    async each(step, work) {
+        await Promise.all(this.live().map((target) => this.attempt(target, step, () => work(target))));
+    }
+    async attempt(target, step, work) {
+        try {
+            await work();
+        }
+        catch (error) {
+            if (this.#options.signal?.aborted)
+                throw error;
+            target.failure = { step, error };
+            target.step('store-failed', { failedStep: step, reason: (0,describe_error/* describeError */.Uc)(error).code, message: (0,describe_error/* errorMessage */.gJ)(error) });
+        }
+    }
+    /** Whether every store did its part, some of them, or none. */
+    outcome() {
+        const failed = this.targets.filter((t) => t.failure).length;
+        return failed === 0 ? 'all' : failed === this.targets.length ? 'none' : 'some';
+    }
+}
+/** Nothing anywhere: the preferred store's own failure is the answer (with its own exit code). */
+function throwIfNoStoreSucceeded(results) {
+    if (results.length > 0 && results.every((r) => r.status === 'failed'))
+        throw results[0].error;
+}
+/** After the report: some stores failed, the others did `what`, and the run fails saying which. */
+function throwIfSomeStoresFailed(what, results) {
+    const failed = results.filter((r) => r.status === 'failed');
+    if (failed.length === 0)
+        return;
+    throw new src_errors/* SomeStoresFailedError */._Q(what, failed.map((r) => ({ location: r.location, reason: (0,describe_error/* describeError */.Uc)(r.error).code, message: (0,describe_error/* errorMessage */.gJ)(r.error) })), results.length - failed.length);
+}
+
+;// CONCATENATED MODULE: ./src/publish/current-manifest.ts
+
+
+
+/**
+ * The commit's current manifest, when the publisher may build on it: signed by a trusted key (when it has
+ * keys), and one a pod of this commit and database would accept now (the pods' own rules, with an unnamed
+ * publish taking only unnamed manifests). Anything else is treated as absent, and the step says why: a
+ * store writer cannot get their manifest re-signed, nor their history carried into the next signed one.
+ * An expired manifest is never renewed as it is: it may be an old one put back.
+ */
+async function readBuildableManifest(store, key, expected, step) {
+    let read;
+    try {
+        read = await readManifest(store, key, { trustedKeys: expected.trust, limits: expected.limits });
+    }
+    catch (error) {
+        if (!(error instanceof src_errors/* SignatureError */.VA))
+            throw error;
+        step('ignored-current', { key, reason: error.code, message: `${error.message}; publishing a new manifest that does not build on it` });
+        return undefined;
+    }
+    if (read.status !== 'ok')
+        return undefined;
+    const policy = { appGitSha: expected.gitSha, databaseName: expected.name ?? null, exactName: true, floor: null, allowRollback: false, now: expected.now };
+    const problem = manifestProblem(read.manifest, policy);
+    if (problem) {
+        const message = `${store.location}/${key}: ${describeProblem(problem)}; publishing a new manifest that does not build on it`;
+        step('ignored-current', { key, reason: 'mismatch', message });
+        return undefined;
+    }
+    return read.manifest;
+}
+function describeProblem(problem) {
+    switch (problem.kind) {
+        case 'wrong-commit':
+            return `it is for commit ${problem.actual}`;
+        case 'wrong-database':
+            return `it names the database ${JSON.stringify(problem.actual ?? null)}, this publish ${JSON.stringify(problem.expected ?? null)}`;
+        case 'expired':
+            return `it expired at ${problem.expiresAt}`;
+        case 'rollback':
+            return `it is older than ${problem.floor}`;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/publish/encode.ts
+
+
+
+
+
+
+
+/** Bytes per read of the database: one buffer, reused. */
+const READ_BYTES = 1024 * 1024;
+/**
+ * Reads the database once, hashing it and compressing it into a temp file in
+ * `tempDir` in the same pass. The key of the object contains the hash, so the
+ * upload can only start once the whole file has been read; the temp file
+ * lets the upload send parts in parallel and be retried without re-reading.
+ *
+ * The file is read into one buffer, reused once the hashers and the
+ * compressor have taken their copies: a stream's fresh buffer per read lived
+ * through the reads in flight into the old generation, where only full
+ * collections free it (measured, 1 GiB: 80 MiB of dead read buffers at peak).
+ */
+async function encodeSnapshot(options) {
+    const { size: fileSize } = await (0,promises_.stat)(options.database);
+    const identity = options.encoding === 'identity';
+    // Settings first (an encoding this Node lacks throws here), before any thread, descriptor or temp file exists.
+    const compress = identity ? null : compressor(options.encoding, options.level);
+    const encodedPath = identity ? options.database : external_node_path_default().join(options.tempDir, `sqlitening-publish-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+    const handle = await (0,promises_.open)(options.database, 'r');
+    let hashes = null;
+    let written = null;
+    // The first failure of a stream, which ends the read loop whatever write it waits for: a destroyed
+    // stream may never call back a write it had taken.
+    let failure;
+    let failed = null;
+    try {
+        // Both hashes on other threads for large files (the pod's download does the same), so this thread only
+        // reads and feeds the compressor, which runs on libuv's pool.
+        const hasher = new HashingFileWriter(null, { chunkSize: options.chunkSize, size: fileSize });
+        hashes = hasher;
+        written = compress ? (0,external_node_stream_promises_namespaceObject.pipeline)(compress, (0,external_node_fs_.createWriteStream)(encodedPath, { flags: 'wx' })) : null;
+        failed = new Promise((_, reject) => {
+            const fail = (error) => {
+                failure ??= error;
+                reject(error);
+            };
+            written?.catch(fail);
+            hasher.once('error', fail);
+        });
+        failed.catch(() => { });
+        const step = (work) => Promise.race([work, failed]);
+        const buffer = Buffer.allocUnsafe(READ_BYTES);
+        let size = 0;
+        for (;;) {
+            const { bytesRead } = await handle.read(buffer, 0, buffer.length, size);
+            if (bytesRead === 0)
+                break;
+            const chunk = buffer.subarray(0, bytesRead);
+            await step(Promise.all([writeCopied(hasher, chunk), compress ? writeCopied(compress, chunk) : undefined]));
+            size += bytesRead;
+            options.onProgress?.(size);
+        }
+        hasher.end();
+        compress?.end();
+        await step(Promise.all([(0,external_node_stream_promises_namespaceObject.finished)(hasher), written]));
+        const { sha256, chunkHashes } = hasher.result();
+        const encodedSize = identity ? size : (await (0,promises_.stat)(encodedPath)).size;
+        const cleanup = identity ? async () => { } : () => (0,promises_.rm)(encodedPath, { force: true });
+        return { sha256: sha256, chunkHashes: chunkHashes, size, encodedPath, encodedSize, cleanup };
+    }
+    catch (error) {
+        compress?.destroy();
+        // Once the temp file's stream has closed (it may still be opening it), so that nothing is left behind.
+        await written?.catch(() => { });
+        if (!identity)
+            await (0,promises_.rm)(encodedPath, { force: true });
+        // The cause, not a later write's "stream destroyed".
+        throw failure ?? error;
+    }
+    finally {
+        hashes?.destroy();
+        await handle.close();
+    }
+}
+/** Writes `chunk` and resolves once the stream has processed it (copied it), so the caller may reuse it. */
+function writeCopied(stream, chunk) {
+    return new Promise((resolve, reject) => {
+        stream.write(chunk, (error) => (error ? reject(error) : resolve()));
+    });
+}
+
+;// CONCATENATED MODULE: ./src/publish/retention.ts
+
+/**
+ * Which snapshot objects of one listing may be deleted. Only objects named
+ * like snapshots are considered; the newest `keep` (by the time in their
+ * name), any younger than the grace period, and any in `protectedKeys`
+ * (what a manifest points to) are kept. A snapshot's chunk list and deltas
+ * go with it, but for those in `protectedKeys` (the chunk lists of the
+ * manifest's history). Pure: the caller lists and deletes.
+ */
+function planRetention(objects, rule, now, protectedKeys) {
+    const snapshots = objects
+        .map((object) => ({ object, parts: (0,lib/* parseSnapshotKey */.dd)(object.key) }))
+        .filter((entry) => entry.parts !== undefined)
+        .sort((a, b) => b.parts.createdAt.getTime() - a.parts.createdAt.getTime() || (a.object.key < b.object.key ? 1 : -1));
+    const byCommit = new Map();
+    const doomed = [];
+    for (const { object, parts } of snapshots) {
+        const rank = byCommit.get(parts.gitSha) ?? 0;
+        byCommit.set(parts.gitSha, rank + 1);
+        const young = now.getTime() - object.lastModified.getTime() < rule.graceMs;
+        if (rank < rule.keep || young || protectedKeys.has(object.key))
+            continue;
+        doomed.push(object);
+    }
+    const stems = new Set(doomed.map((object) => (0,lib/* stemOfKey */.Sg)(object.key)));
+    const companions = objects.filter((object) => !doomed.includes(object) && !protectedKeys.has(object.key) && (0,lib/* parseSnapshotKey */.dd)(object.key) === undefined && stems.has((0,lib/* stemOfKey */.Sg)(object.key)));
+    return [...doomed, ...companions];
+}
+
+;// CONCATENATED MODULE: ./src/publish/manifest-phase.ts
+
+
+
+
+
+/** Then, store by store, the manifest, `latest.json` and pruning within the commit. */
+async function writeEveryManifest(run) {
+    await Promise.all(run.fan.live().map((t) => writeManifestAndPrune(run, t)));
+}
+async function writeManifestAndPrune(run, t) {
+    const { options, fan } = run;
+    const manifest = t.manifest;
+    // The history's chunk lists stay while the manifest names them, also that of a snapshot whose object goes.
+    const protectedKeys = new Set([manifest.object.key, ...manifest.history.map((entry) => entry.chunks.key)]);
+    const prune = (dryRun) => fan.retrying(t, 'prune', () => pruneCommit(t.store, options.gitSha, options.retention, run.now(), protectedKeys, dryRun));
+    if (t.status === 'dry-run') {
+        await fan.attempt(t, 'manifest', async () => {
+            t.pruned = await prune(true);
+        });
+        return;
+    }
+    await fan.attempt(t, 'manifest', async () => {
+        if (options.dryRun)
+            return;
+        if (t.status === 'published' || options.signingKey || run.expiresAt) {
+            await fan.retrying(t, 'manifest', () => writeManifest(t.store, run.pointerKey, manifest, options.signingKey));
+        }
+        await fan.retrying(t, 'latest', () => updateLatest(t.store, manifest, options.signingKey, run.trust, run.limits));
+        if (t.status === 'published')
+            t.step('manifest', { key: run.pointerKey });
+    });
+    if (t.failure || t.status !== 'published')
+        return;
+    try {
+        t.pruned = await prune(false);
+    }
+    catch (error) {
+        if (run.limits.signal?.aborted)
+            throw error;
+        // The snapshot is published; what pruning left is pruned by the next publish.
+        t.step('prune-failed', { reason: (0,describe_error/* describeError */.Uc)(error).code, message: (0,describe_error/* errorMessage */.gJ)(error) });
+    }
+}
+/** Points `latest.json` at `manifest` unless it already points at one at least as new (that the publisher can verify). */
+async function updateLatest(store, manifest, signingKey, trust, limits) {
+    let latest;
+    try {
+        const read = await readManifest(store, lib/* LATEST_KEY */.My, { trustedKeys: trust, limits });
+        if (read.status === 'ok')
+            latest = read.manifest;
+    }
+    catch (error) {
+        // An invalid or unverifiable latest.json is replaced: it is only a bootstrap hint, derived from the commit
+        // manifests, and one that a store writer dated 2099 must not stop every later update. A store that fails
+        // to answer is another matter, and fails the publish.
+        if (!(error instanceof lib/* ContractError */.Vl || error instanceof src_errors/* SignatureError */.VA))
+            throw error;
+    }
+    const same = latest?.gitSha === manifest.gitSha && latest.database.sha256 === manifest.database.sha256;
+    if (latest && (Date.parse(latest.createdAt) > Date.parse(manifest.createdAt) || (same && !signingKey && latest.expiresAt === manifest.expiresAt)))
+        return;
+    await writeManifest(store, lib/* LATEST_KEY */.My, manifest, signingKey);
+}
+async function pruneCommit(store, gitSha, rule, now, protectedKeys, dryRun) {
+    const doomed = planRetention(await store.list((0,lib/* commitPrefix */.q8)(gitSha)), rule, now, protectedKeys);
+    if (!dryRun)
+        for (const object of doomed)
+            await store.delete(object.key);
+    return doomed.map((object) => object.key);
+}
+
 ;// CONCATENATED MODULE: ./src/version.ts
 /** The package version, recorded in manifests and heartbeats (kept equal to package.json by a test). */
 const VERSION = '0.1.0';
 const TOOL = `sqlitening/${VERSION}`;
 
-;// CONCATENATED MODULE: ./src/snapshot/delta-format.ts
+;// CONCATENATED MODULE: ./src/publish/publish-run.ts
 
 
 
+/** The fields of the new manifest every store gets alike (history and deltas come from each store's own). */
+function commonManifest(options, encoded, stats, createdAt, expiresAt) {
+    const { gitSha, name } = options;
+    return {
+        format: lib/* MANIFEST_FORMAT */.Sn,
+        version: lib/* MANIFEST_VERSION */.hh,
+        gitSha,
+        createdAt: createdAt.toISOString(),
+        ...(name ? { name } : {}),
+        ...(expiresAt ? { expiresAt } : {}),
+        database: { sha256: encoded.sha256, size: encoded.size, ...stats },
+        object: {
+            key: (0,lib/* snapshotKey */.o1)({ gitSha, createdAt, sha256: encoded.sha256, encoding: options.encoding }),
+            encoding: options.encoding,
+            size: encoded.encodedSize,
+        },
+        builder: { tool: TOOL, ...stripEmpty(options.builder ?? {}) },
+        chunks: {
+            size: stats.pageSize,
+            count: encoded.chunkHashes.length / HASH_BYTES,
+            root: chunkRoot(encoded.chunkHashes),
+            key: (0,lib/* chunkListKey */.VW)({ gitSha, createdAt, sha256: encoded.sha256 }),
+        },
+    };
+}
+function stripEmpty(value) {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== ''));
+}
+
+;// CONCATENATED MODULE: ./src/wire/delta-format.ts
 
 /*
  * A delta: the pages of a target snapshot that differ from a base snapshot,
@@ -33089,6 +33498,16 @@ function encodeDeltaHeader(header) {
     }
     return out;
 }
+/** Format-1 records of consecutive pages from `first` on: `pages` holds them back to back. */
+function encodePageRecords(first, pages, pageSize) {
+    const count = pages.length / pageSize;
+    const out = Buffer.alloc(count * (4 + pageSize));
+    for (let k = 0; k < count; k++) {
+        out.writeUInt32BE(first + k, k * (4 + pageSize));
+        pages.copy(out, k * (4 + pageSize) + 4, k * pageSize, (k + 1) * pageSize);
+    }
+    return out;
+}
 /** One format-2 record's bytes. */
 function encodePatchRecord(index, dictionary, patch) {
     const head = Buffer.alloc(4 + 1 + 4 * dictionary.length + 4);
@@ -33109,227 +33528,6 @@ function encodePatchRecord(index, dictionary, patch) {
 function deflatePatch(page, dictionary) {
     const options = { level: 9, finishFlush: (external_node_zlib_default()).constants.Z_SYNC_FLUSH };
     return external_node_zlib_default().deflateRawSync(page, dictionary ? { ...options, dictionary } : options);
-}
-/** Writes a stored deflate block's header at `at`: `length` bytes follow as they are. */
-function putStoredBlock(into, at, length, final = false) {
-    into.writeUInt8(final ? 1 : 0, at);
-    into.writeUInt16LE(length, at + 1);
-    into.writeUInt16LE(length ^ 0xffff, at + 3);
-}
-/** Stored blocks hold at most 65,535 bytes: a dictionary page is split into halves past 32 KiB. */
-const STORED_PIECE = 32_768;
-/**
- * The pages of format-2 records, inflated in one zlib call: each patch is preceded by stored blocks that
- * put its page number and its dictionary pages (`readPage` fills them in) into the output, so that deflate's
- * window holds the dictionary when the patch begins, as if it had been set as the dictionary; a final empty
- * block ends the stream. One call instead of one per page: Node's zlib costs as much to set up as to inflate
- * a page. Bounded: the output stops at the expected size; each record's page number must come out where
- * expected, so a patch that inflates to more or less than a page shows. On any problem the records are
- * inflated one at a time, which names the record at fault. None of the records may name as dictionary a
- * page another of them writes.
- */
-function inflatePatches(what, records, pageSize, readPage) {
-    if (records.length > 1) {
-        try {
-            return inflateTogether(records, pageSize, readPage);
-        }
-        catch {
-            // Found again, and named, one record at a time.
-        }
-    }
-    return records.map((record) => {
-        let pages;
-        try {
-            pages = inflateTogether([record], pageSize, readPage);
-        }
-        catch (error) {
-            if (error instanceof CorruptDeltaError)
-                throw new CorruptDeltaError(`${what}: page ${record.index}: ${error.message}`);
-            throw new CorruptDeltaError(`${what}: page ${record.index}: the patch does not inflate to a page (${error.message})`);
-        }
-        return pages[0];
-    });
-}
-/** The input of the last call, kept for the next: inflating leaves it free, and a batch needs no new one. */
-let scratch = Buffer.alloc(0);
-function inflateTogether(records, pageSize, readPage) {
-    const pieces = Math.ceil(pageSize / STORED_PIECE);
-    const piece = pageSize / pieces;
-    let inputSize = 5;
-    let expected = 0;
-    for (const record of records) {
-        inputSize += 5 + 4 + record.dictionary.length * pieces * 5 + record.dictionary.length * pageSize + record.patch.length;
-        expected += 4 + record.dictionary.length * pageSize + pageSize;
-    }
-    if (scratch.length < inputSize)
-        scratch = Buffer.allocUnsafe(inputSize);
-    const input = scratch;
-    const spare = pieces > 1 ? Buffer.allocUnsafe(pageSize) : undefined;
-    let at = 0;
-    for (const record of records) {
-        putStoredBlock(input, at, 4);
-        input.writeUInt32BE(record.index, at + 5);
-        at += 9;
-        for (const page of record.dictionary) {
-            if (!spare) {
-                putStoredBlock(input, at, pageSize);
-                readPage(page, input, at + 5);
-                at += 5 + pageSize;
-                continue;
-            }
-            readPage(page, spare, 0);
-            for (let k = 0; k < pieces; k++) {
-                putStoredBlock(input, at, piece);
-                spare.copy(input, at + 5, k * piece, (k + 1) * piece);
-                at += 5 + piece;
-            }
-        }
-        record.patch.copy(input, at);
-        at += record.patch.length;
-    }
-    putStoredBlock(input, at, 0, true);
-    const output = zlib.inflateRawSync(input.subarray(0, inputSize), { maxOutputLength: expected, chunkSize: Math.max(64, expected) });
-    if (output.length !== expected)
-        throw new CorruptDeltaError(`the patch inflates to ${output.length - (expected - pageSize)} bytes, expected ${pageSize}`);
-    const pages = [];
-    let from = 0;
-    for (const record of records) {
-        if (output.readUInt32BE(from) !== record.index)
-            throw new CorruptDeltaError('a patch inflates to more or less than a page');
-        from += 4 + record.dictionary.length * pageSize;
-        pages.push(output.subarray(from, from + pageSize));
-        from += pageSize;
-    }
-    return pages;
-}
-function decodeDeltaHeader(bytes, what, expected) {
-    if (!bytes.subarray(0, 8).equals(DELTA_MAGIC))
-        throw new lib/* ContractError */.Vl(`${what}: expected a delta (SQLTDLT), got other bytes`);
-    const format = bytes.readUInt32BE(8);
-    if (format !== expected)
-        throw new lib/* ContractError */.Vl(`${what}: expected delta format ${expected}, got ${format}`);
-    return {
-        format: expected,
-        pageSize: bytes.readUInt32BE(12),
-        pageCount: bytes.readUInt32BE(16),
-        pages: bytes.readUInt32BE(20),
-        baseSha256: bytes.subarray(24, 56).toString('hex'),
-        targetSha256: bytes.subarray(56, 88).toString('hex'),
-        basePageCount: expected === 2 ? bytes.readUInt32BE(DELTA_HEADER_BYTES) : undefined,
-    };
-}
-/** Records the parser hands on at once (as far as its input holds them): a reader handles them together. */
-const RECORDS_PER_BATCH = 256;
-/**
- * Parses a decoded delta stream of the `format` its manifest entry names into its header (`onHeader`, which
- * may throw to refuse it) and records, in object mode, in arrays of up to 256. Checks that page indexes run in the format's order
- * and stay below the page count, that the stream holds exactly the records the header announces, and (format
- * 2) that each record's sizes stay within their bounds and its dictionary names only pages the file holds
- * when it is applied. Buffers at most one record.
- */
-class DeltaParser extends external_node_stream_.Transform {
-    what;
-    format;
-    onHeader;
-    #buffer = Buffer.alloc(0);
-    #header;
-    #seen = 0;
-    #last = -1;
-    /** Format 2: the pages earlier records wrote, which later records may name as dictionary pages. */
-    #written = new Set();
-    constructor(what, format, onHeader) {
-        super({ readableObjectMode: true });
-        this.what = what;
-        this.format = format;
-        this.onHeader = onHeader;
-    }
-    _transform(chunk, _encoding, callback) {
-        try {
-            this.#buffer = this.#buffer.length ? Buffer.concat([this.#buffer, chunk]) : chunk;
-            if (!this.#header) {
-                if (this.#buffer.length < deltaHeaderBytes(this.format)) {
-                    callback();
-                    return;
-                }
-                this.#header = decodeDeltaHeader(this.#buffer, this.what, this.format);
-                this.onHeader(this.#header);
-                this.#buffer = this.#buffer.subarray(deltaHeaderBytes(this.format));
-            }
-            let at = 0;
-            let batch = [];
-            for (;;) {
-                const parsed = this.format === 1 ? this.#pageRecord(at) : this.#patchRecord(at);
-                if (!parsed)
-                    break;
-                batch.push(parsed.record);
-                at = parsed.next;
-                if (batch.length === RECORDS_PER_BATCH) {
-                    this.push(batch);
-                    batch = [];
-                }
-            }
-            if (batch.length > 0)
-                this.push(batch);
-            this.#buffer = this.#buffer.subarray(at);
-            callback();
-        }
-        catch (error) {
-            callback(error);
-        }
-    }
-    #checkIndex(index, inOrder) {
-        const header = this.#header;
-        if (!inOrder || index >= header.pageCount || this.#seen >= header.pages) {
-            throw new lib/* ContractError */.Vl(`${this.what}: page ${index} out of order or out of range (page count ${header.pageCount})`);
-        }
-        this.#last = index;
-        this.#seen++;
-    }
-    #pageRecord(at) {
-        const { pageSize } = this.#header;
-        if (this.#buffer.length - at < 4 + pageSize)
-            return undefined;
-        const index = this.#buffer.readUInt32BE(at);
-        this.#checkIndex(index, index > this.#last);
-        return { record: { kind: 'page', index, bytes: this.#buffer.subarray(at + 4, at + 4 + pageSize) }, next: at + 4 + pageSize };
-    }
-    #patchRecord(at) {
-        const header = this.#header;
-        const buffer = this.#buffer;
-        if (buffer.length - at < 5)
-            return undefined;
-        const count = buffer.readUInt8(at + 4);
-        if (count > MAX_DICTIONARY_PAGES)
-            throw new src_errors/* CorruptDeltaError */.MG(`${this.what}: a record names ${count} dictionary pages, at most ${MAX_DICTIONARY_PAGES}`);
-        const fixed = 5 + 4 * count + 4;
-        if (buffer.length - at < fixed)
-            return undefined;
-        const length = buffer.readUInt32BE(at + fixed - 4);
-        if (length === 0 || length > maxPatchBytes(header.pageSize)) {
-            throw new src_errors/* CorruptDeltaError */.MG(`${this.what}: a patch of ${length} bytes, expected 1 to ${maxPatchBytes(header.pageSize)}`);
-        }
-        if (buffer.length - at < fixed + length)
-            return undefined;
-        const index = buffer.readUInt32BE(at);
-        this.#checkIndex(index, this.#last === -1 || index < this.#last);
-        const dictionary = [];
-        for (let k = 0; k < count; k++) {
-            const page = buffer.readUInt32BE(at + 5 + 4 * k);
-            if (page >= header.basePageCount && !this.#written.has(page)) {
-                throw new src_errors/* CorruptDeltaError */.MG(`${this.what}: page ${index} names page ${page} as dictionary, which the file does not hold when it is applied`);
-            }
-            dictionary.push(page);
-        }
-        this.#written.add(index);
-        return { record: { kind: 'patch', index, dictionary, patch: buffer.subarray(at + fixed, at + fixed + length) }, next: at + fixed + length };
-    }
-    _flush(callback) {
-        if (!this.#header || this.#buffer.length > 0 || this.#seen !== this.#header.pages) {
-            callback(new lib/* ContractError */.Vl(`${this.what}: ended early (${this.#seen} of ${this.#header?.pages ?? '?'} pages)`));
-            return;
-        }
-        callback();
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/publish/patch-encoder.ts
@@ -33483,12 +33681,7 @@ async function writeDelta(plan, base, pages, file) {
                 run++;
             const block = Buffer.alloc(run * plan.pageSize);
             await handle.read(block, 0, block.length, pages[i] * plan.pageSize);
-            const out = Buffer.alloc(run * (4 + plan.pageSize));
-            for (let k = 0; k < run; k++) {
-                out.writeUInt32BE(pages[i + k], k * (4 + plan.pageSize));
-                block.copy(out, k * (4 + plan.pageSize) + 4, k * plan.pageSize, (k + 1) * plan.pageSize);
-            }
-            yield out;
+            yield encodePageRecords(pages[i], block, plan.pageSize);
             i += run;
         }
     }
@@ -33700,124 +33893,131 @@ async function publishDeltas(store, plan, bases) {
     return { deltas, patches };
 }
 
-;// CONCATENATED MODULE: ./src/publish/encode.ts
-
-
-
-
-
-
-
-/** Bytes per read of the database: one buffer, reused. */
-const READ_BYTES = 1024 * 1024;
+;// CONCATENATED MODULE: ./src/publish/history.ts
+/** A manifest holds at most this many history entries: 31 recent ones and the commit's first. */
+const MAX_HISTORY = 32;
 /**
- * Reads the database once, hashing it and compressing it into a temp file in
- * `tempDir` in the same pass. The key of the object contains the hash, so the
- * upload can only start once the whole file has been read; the temp file
- * lets the upload send parts in parallel and be retried without re-reading.
- *
- * The file is read into one buffer, reused once the hashers and the
- * compressor have taken their copies: a stream's fresh buffer per read lived
- * through the reads in flight into the old generation, where only full
- * collections free it (measured, 1 GiB: 80 MiB of dead read buffers at peak).
+ * The snapshots the next publish may make deltas from: the previous one and its own history, as many as are
+ * kept, and always the commit's first snapshot (the last entry), which images that bake a snapshot at build
+ * time hold: a pod started from such an image, however old, gets a delta rather than the whole object. Only
+ * its chunk list is kept for that; its object goes with the others.
  */
-async function encodeSnapshot(options) {
-    const { size: fileSize } = await (0,promises_.stat)(options.database);
-    const identity = options.encoding === 'identity';
-    // Settings first (an encoding this Node lacks throws here), before any thread, descriptor or temp file exists.
-    const compress = identity ? null : compressor(options.encoding, options.level);
-    const encodedPath = identity ? options.database : external_node_path_default().join(options.tempDir, `sqlitening-publish-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
-    const handle = await (0,promises_.open)(options.database, 'r');
-    let hashes = null;
-    let written = null;
-    // The first failure of a stream, which ends the read loop whatever write it waits for: a destroyed
-    // stream may never call back a write it had taken.
-    let failure;
-    let failed = null;
-    try {
-        // Both hashes on other threads for large files (the pod's download does the same), so this thread only
-        // reads and feeds the compressor, which runs on libuv's pool.
-        const hasher = new HashingFileWriter(null, { chunkSize: options.chunkSize, size: fileSize });
-        hashes = hasher;
-        written = compress ? (0,external_node_stream_promises_namespaceObject.pipeline)(compress, (0,external_node_fs_.createWriteStream)(encodedPath, { flags: 'wx' })) : null;
-        failed = new Promise((_, reject) => {
-            const fail = (error) => {
-                failure ??= error;
-                reject(error);
-            };
-            written?.catch(fail);
-            hasher.once('error', fail);
-        });
-        failed.catch(() => { });
-        const step = (work) => Promise.race([work, failed]);
-        const buffer = Buffer.allocUnsafe(READ_BYTES);
-        let size = 0;
-        for (;;) {
-            const { bytesRead } = await handle.read(buffer, 0, buffer.length, size);
-            if (bytesRead === 0)
-                break;
-            const chunk = buffer.subarray(0, bytesRead);
-            await step(Promise.all([writeCopied(hasher, chunk), compress ? writeCopied(compress, chunk) : undefined]));
-            size += bytesRead;
-            options.onProgress?.(size);
-        }
-        hasher.end();
-        compress?.end();
-        await step(Promise.all([(0,external_node_stream_promises_namespaceObject.finished)(hasher), written]));
-        const { sha256, chunkHashes } = hasher.result();
-        const encodedSize = identity ? size : (await (0,promises_.stat)(encodedPath)).size;
-        const cleanup = identity ? async () => { } : () => (0,promises_.rm)(encodedPath, { force: true });
-        return { sha256: sha256, chunkHashes: chunkHashes, size, encodedPath, encodedSize, cleanup };
-    }
-    catch (error) {
-        compress?.destroy();
-        // Once the temp file's stream has closed (it may still be opening it), so that nothing is left behind.
-        await written?.catch(() => { });
-        if (!identity)
-            await (0,promises_.rm)(encodedPath, { force: true });
-        // The cause, not a later write's "stream destroyed".
-        throw failure ?? error;
-    }
-    finally {
-        hashes?.destroy();
-        await handle.close();
-    }
+function nextHistory(previous, sha256, keep) {
+    if (!previous?.chunks)
+        return [];
+    const known = [
+        { sha256: previous.database.sha256, size: previous.database.size, createdAt: previous.createdAt, chunks: previous.chunks },
+        ...previous.history,
+    ].filter((entry) => entry.sha256 !== sha256);
+    const recent = known.slice(0, Math.min(Math.max(0, keep - 1), MAX_HISTORY - 1));
+    const first = known.at(-1);
+    return first && !recent.includes(first) ? [...recent, first] : recent;
 }
-/** Writes `chunk` and resolves once the stream has processed it (copied it), so the caller may reuse it. */
-function writeCopied(stream, chunk) {
-    return new Promise((resolve, reject) => {
-        stream.write(chunk, (error) => (error ? reject(error) : resolve()));
+
+;// CONCATENATED MODULE: ./src/publish/upload-phase.ts
+
+
+
+
+
+
+
+/**
+ * Whether every store's current manifest already names these bytes, under one creation time and object key,
+ * and every store really holds that object: then all are unchanged. Otherwise every store gets the new
+ * manifest, also one that holds these bytes already (a mirror that missed a publish): a store left on its
+ * older manifest would be refused as a rollback by a pod whose floor came from another store, on the
+ * failover the mirror is there for; and a store that lost the object is repaired with the others, not alone
+ * (alone it would end with another creation time than they do).
+ */
+async function everyStoreUnchanged(run) {
+    const live = run.fan.live();
+    const first = live[0]?.previous;
+    const same = live.every(({ previous }) => previous !== undefined &&
+        previous.database.sha256 === run.encoded.sha256 &&
+        previous.createdAt === first?.createdAt &&
+        previous.object.key === first?.object.key);
+    if (!same)
+        return false;
+    const held = await Promise.all(live.map(async (t) => {
+        const object = await run.fan.retrying(t, 'head', () => t.store.head(t.previous.object.key, { signal: run.limits.signal })).catch(() => undefined);
+        return object !== undefined && object.size === t.previous.object.size;
+    }));
+    if (held.every(Boolean))
+        return true;
+    run.options.onStep?.('repair', { reason: `a store lacks ${first.object.key}, which its manifest points at: every store gets a new manifest` });
+    return false;
+}
+/** Every store's objects (snapshot, chunk list, deltas), before any store's manifest. */
+async function uploadEveryStore(run, unchanged) {
+    // Upload progress is the sum over the stores being written to.
+    const sent = new Map();
+    let uploading = 0;
+    const progress = (t, bytes) => {
+        sent.set(t.index, bytes);
+        run.options.onProgress?.('upload', [...sent.values()].reduce((a, b) => a + b, 0), uploading * run.encoded.encodedSize);
+    };
+    await run.fan.each('upload', async (t) => {
+        if (unchanged && t.previous) {
+            // The same verified manifest with a new expiry: a scheduled publish keeps the snapshot valid for pods.
+            t.manifest = run.expiresAt ? { ...t.previous, expiresAt: run.expiresAt } : t.previous;
+            t.status = 'unchanged';
+            return;
+        }
+        // History from this store's own previous manifest: the bases its next publish may make deltas from.
+        const manifest = { ...run.common, deltas: [], patches: [], history: nextHistory(t.previous, run.encoded.sha256, run.options.retention.keep) };
+        t.manifest = manifest;
+        const plan = deltaPlan(run, t, manifest);
+        // The bases' chunk lists, and any base files proven against them, before the upload: a wrong file fails here.
+        const bases = plan.maxShare > 0 ? await run.fan.retrying(t, 'bases', () => prepareDeltaBases(t.store, plan)) : [];
+        if (run.options.dryRun) {
+            t.status = 'dry-run';
+            return;
+        }
+        uploading++;
+        await run.fan.retrying(t, 'upload', () => uploadObject(t.store, manifest, run.encoded.encodedPath, run.limits, (bytes) => progress(t, bytes)));
+        t.step('uploaded', { key: manifest.object.key, bytes: run.encoded.encodedSize });
+        const chunks = manifest.chunks;
+        const hashes = run.encoded.chunkHashes;
+        await run.fan.retrying(t, 'chunks', () => t.store.put(chunks.key, hashes, { contentType: 'application/octet-stream', signal: run.limits.signal }));
+        if (bases.length > 0) {
+            const { deltas, patches } = await run.fan.retrying(t, 'deltas', () => publishDeltas(t.store, plan, bases));
+            manifest.deltas = deltas;
+            manifest.patches = patches;
+        }
+        t.status = 'published';
     });
 }
-
-;// CONCATENATED MODULE: ./src/publish/retention.ts
-
-/**
- * Which snapshot objects of one listing may be deleted. Only objects named
- * like snapshots are considered; the newest `keep` (by the time in their
- * name), any younger than the grace period, and any in `protectedKeys`
- * (what a manifest points to) are kept. A snapshot's chunk list and deltas
- * go with it, but for those in `protectedKeys` (the chunk lists of the
- * manifest's history). Pure: the caller lists and deletes.
- */
-function planRetention(objects, rule, now, protectedKeys) {
-    const snapshots = objects
-        .map((object) => ({ object, parts: (0,lib/* parseSnapshotKey */.dd)(object.key) }))
-        .filter((entry) => entry.parts !== undefined)
-        .sort((a, b) => b.parts.createdAt.getTime() - a.parts.createdAt.getTime() || (a.object.key < b.object.key ? 1 : -1));
-    const byCommit = new Map();
-    const doomed = [];
-    for (const { object, parts } of snapshots) {
-        const rank = byCommit.get(parts.gitSha) ?? 0;
-        byCommit.set(parts.gitSha, rank + 1);
-        const young = now.getTime() - object.lastModified.getTime() < rule.graceMs;
-        if (rank < rule.keep || young || protectedKeys.has(object.key))
-            continue;
-        doomed.push(object);
+function deltaPlan(run, t, manifest) {
+    const { options, encoded } = run;
+    return {
+        database: options.database,
+        target: { gitSha: options.gitSha, createdAt: run.createdAt, sha256: encoded.sha256 },
+        pageSize: run.stats.pageSize,
+        hashes: encoded.chunkHashes,
+        bases: manifest.history,
+        encoding: options.encoding === 'identity' ? 'gzip' : options.encoding,
+        level: options.level,
+        maxShare: options.deltaMaxShare ?? DEFAULTS.deltaMaxShare,
+        fullObjectSize: encoded.encodedSize,
+        tempDir: options.tempDir ?? (0,external_node_os_.tmpdir)(),
+        limits: run.limits,
+        baseFiles: options.baseFiles,
+        onStep: t.step,
+    };
+}
+/** Uploads the snapshot object and confirms its size: the store has the whole object before any manifest names it. */
+async function uploadObject(store, manifest, file, limits, onProgress) {
+    const key = manifest.object.key;
+    await withDeadline(`upload of ${key}`, limits.deadlineMs, limits.signal, (signal) => store.put(key, (0,external_node_fs_.createReadStream)(file, { highWaterMark: 1024 * 1024 }), {
+        contentType: manifest.object.encoding === 'identity' ? 'application/vnd.sqlite3' : 'application/octet-stream',
+        onProgress,
+        signal,
+    }));
+    const stored = await store.head(key, { signal: limits.signal });
+    if (!stored || stored.size !== manifest.object.size) {
+        throw new src_errors/* StoreError */.AD(`upload of ${key} not confirmed: the store holds ${stored ? `${stored.size} bytes` : 'nothing'}, expected ${manifest.object.size}`, true);
     }
-    const stems = new Set(doomed.map((object) => (0,lib/* stemOfKey */.Sg)(object.key)));
-    const companions = objects.filter((object) => !doomed.includes(object) && !protectedKeys.has(object.key) && (0,lib/* parseSnapshotKey */.dd)(object.key) === undefined && stems.has((0,lib/* stemOfKey */.Sg)(object.key)));
-    return [...doomed, ...companions];
 }
 
 ;// CONCATENATED MODULE: ./src/publish/publish.ts
@@ -33833,13 +34033,6 @@ function planRetention(objects, rule, now, protectedKeys) {
 
 
 
-
-
-
-
-
-/** A delta larger than half the full object saves a pod little, and costs the store an object. */
-const DEFAULT_DELTA_MAX_SHARE = 0.5;
 /**
  * Publishes a database for a commit: check, hash and compress it in one read,
  * upload the object, confirm it, then write the commit's manifest and
@@ -33877,63 +34070,47 @@ async function publishSnapshot(options) {
  * object under the same key, so a pod may read a manifest from one store and the snapshot from another. A store that fails is retried (`attempts`), then left, reported with the step and error;
  * the others go on. A failure of the database itself (a check) throws, as no store can take it.
  */
+/**
+ * Publishes one snapshot to several stores (mirrors): the database is checked, hashed and compressed
+ * once; every store gets its objects (the snapshot, its chunk list, its deltas) before any store gets a
+ * manifest, so a pod that reads the new manifest from one store and fails over to another for the
+ * snapshot finds it there (unless that store failed); then each store gets its manifest, `latest.json`,
+ * and its pruning.
+ *
+ * Every store ends with the same snapshot, creation time and expiry: the publish is `unchanged` only
+ * when every store's current manifest already names these bytes under one creation time, else every store
+ * gets the new manifest and object. Each store's history and deltas come from its own previous manifest
+ * (a new mirror, one that missed a publish), each true of its store; every manifest names the same new
+ * object under the same key, so a pod may read a manifest from one store and the snapshot from another. A store that fails is retried (`attempts`), then left, reported with the step and error;
+ * the others go on. A failure of the database itself (a check) throws, as no store can take it.
+ */
 async function publishToStores(options) {
     const started = Date.now();
     const now = options.now ?? (() => new Date());
-    const onStep = options.onStep ?? (() => { });
-    const pointerKey = (0,lib/* manifestKey */.Rn)(options.gitSha);
-    const several = options.stores.length > 1;
-    const targets = options.stores.map((store, index) => ({
-        store,
-        index,
-        // With several stores, each step says which one it is about.
-        step: several ? (step, detail) => onStep(step, { store: store.location, ...detail }) : onStep,
-        pruned: [],
-    }));
-    const live = () => targets.filter((t) => !t.failure);
-    const trust = publisherTrust(options.signingKey, options.trustedKeys);
     const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
-    const call = { signal: limits.signal };
-    const name = options.name ?? undefined;
-    const retrying = (t, what, work) => withRetries(work, {
-        attempts: options.attempts ?? 3,
-        baseDelayMs: options.retryBaseDelayMs ?? 1000,
-        signal: limits.signal,
-        onRetry: (error, attempt, delayMs) => t.step('retry', { what, attempt, delayMs, reason: (0,describe_error/* describeError */.Uc)(error).code, message: (0,describe_error/* errorMessage */.gJ)(error) }),
+    const pointerKey = (0,lib/* manifestKey */.Rn)(options.gitSha);
+    const trust = publisherTrust(options.signingKey, options.trustedKeys);
+    const fanOptions = { attempts: options.attempts, retryBaseDelayMs: options.retryBaseDelayMs, signal: limits.signal, onStep: options.onStep };
+    const fan = new StoreFanOut(options.stores, fanOptions, () => ({ pruned: [] }));
+    const finish = () => ({
+        outcome: fan.outcome(),
+        stores: fan.targets.map((t) => {
+            const where = { index: t.index, location: t.store.location };
+            if (t.failure)
+                return { ...where, status: 'failed', ...t.failure };
+            return { ...where, status: t.status, manifest: t.manifest, manifestKey: pointerKey, objectKey: t.manifest.object.key, pruned: t.pruned };
+        }),
+        durationMs: Date.now() - started,
     });
-    const attempt = async (t, step, work) => {
-        try {
-            await work();
-        }
-        catch (error) {
-            // A stopped publish is not one store's failure.
-            if (limits.signal?.aborted)
-                throw error;
-            t.failure = { step, error };
-            t.step('store-failed', { failedStep: step, reason: (0,describe_error/* describeError */.Uc)(error).code, message: (0,describe_error/* errorMessage */.gJ)(error) });
-        }
-    };
-    const finish = () => {
-        const failed = targets.filter((t) => t.failure).length;
-        return {
-            outcome: failed === 0 ? 'all' : failed === targets.length ? 'none' : 'some',
-            stores: targets.map((t) => {
-                const where = { index: t.index, location: t.store.location };
-                if (t.failure)
-                    return { ...where, status: 'failed', ...t.failure };
-                return { ...where, status: t.status, manifest: t.manifest, manifestKey: pointerKey, objectKey: t.manifest.object.key, pruned: t.pruned };
-            }),
-            durationMs: Date.now() - started,
-        };
-    };
     // First the cheap calls that fail on bad settings: store reachable, bucket there, current manifest valid.
-    await Promise.all(targets.map((t) => attempt(t, 'read', async () => {
-        t.previous = await retrying(t, 'read', () => readCurrent(t.store, pointerKey, { gitSha: options.gitSha, name, trust, limits }, t.step));
-    })));
-    if (live().length === 0)
+    const expected = { gitSha: options.gitSha, name: options.name ?? undefined, trust, limits, now: now() };
+    await fan.each('read', async (t) => {
+        t.previous = await fan.retrying(t, 'read', () => readBuildableManifest(t.store, pointerKey, expected, t.step));
+    });
+    if (fan.live().length === 0)
         return finish();
     const stats = options.stats ?? inspectDatabaseFile(options.database, { check: options.check, sqlite: options.sqlite });
-    onStep('checked', { checked: options.check, tables: stats.tables.length });
+    options.onStep?.('checked', { checked: options.check, tables: stats.tables.length });
     const { size: databaseSize } = await (0,promises_.stat)(options.database);
     const encoded = await encodeSnapshot({
         database: options.database,
@@ -33946,239 +34123,16 @@ async function publishToStores(options) {
     try {
         const createdAt = now();
         const expiresAt = options.expiresInMs ? new Date(createdAt.getTime() + options.expiresInMs).toISOString() : undefined;
-        // What every store's manifest shares: one object key for all of them, so a pod may fetch it from any.
-        const common = {
-            format: lib/* MANIFEST_FORMAT */.Sn,
-            version: lib/* MANIFEST_VERSION */.hh,
-            gitSha: options.gitSha,
-            createdAt: createdAt.toISOString(),
-            ...(name ? { name } : {}),
-            ...(expiresAt ? { expiresAt } : {}),
-            database: { sha256: encoded.sha256, size: encoded.size, ...stats },
-            object: {
-                key: (0,lib/* snapshotKey */.o1)({ gitSha: options.gitSha, createdAt, sha256: encoded.sha256, encoding: options.encoding }),
-                encoding: options.encoding,
-                size: encoded.encodedSize,
-            },
-            builder: { tool: TOOL, ...stripUndefined(options.builder ?? {}) },
-            chunks: {
-                size: stats.pageSize,
-                count: encoded.chunkHashes.length / HASH_BYTES,
-                root: chunkRoot(encoded.chunkHashes),
-                key: (0,lib/* chunkListKey */.VW)({ gitSha: options.gitSha, createdAt, sha256: encoded.sha256 }),
-            },
-        };
-        onStep('encoded', { sha256: encoded.sha256, size: encoded.size, encodedSize: encoded.encodedSize });
-        // Upload progress is the sum over the stores being written to.
-        const sent = new Map();
-        let uploading = 0;
-        const progress = (t, bytes) => {
-            sent.set(t.index, bytes);
-            options.onProgress?.('upload', [...sent.values()].reduce((a, b) => a + b, 0), uploading * encoded.encodedSize);
-        };
-        // The same bytes as every store's current manifest names, under one creation time and object key: all
-        // unchanged. Otherwise every store gets the new manifest, also one that holds these bytes already (a
-        // mirror that missed a publish): a store left on its older manifest would be refused as a rollback by a
-        // pod whose floor came from another store, on the failover the mirror is there for.
-        const first = live()[0]?.previous;
-        let allUnchanged = live().every((t) => t.previous !== undefined &&
-            t.previous.database.sha256 === encoded.sha256 &&
-            t.previous.createdAt === first?.createdAt &&
-            t.previous.object.key === first?.object.key);
-        // Unchanged only if every store really holds the object (a store that lost it is repaired with the
-        // others, not alone: alone it would end with another creation time than they do).
-        if (allUnchanged) {
-            const held = await Promise.all(live().map(async (t) => {
-                const object = await retrying(t, 'head', () => t.store.head(t.previous.object.key, call)).catch(() => undefined);
-                return object !== undefined && object.size === t.previous.object.size;
-            }));
-            allUnchanged = held.every(Boolean);
-            if (!allUnchanged)
-                onStep('repair', { reason: `a store lacks ${first.object.key}, which its manifest points at: every store gets a new manifest` });
-        }
-        // Every store's objects, before any store's manifest.
-        await Promise.all(live().map((t) => attempt(t, 'upload', async () => {
-            const previous = t.previous;
-            if (allUnchanged && previous) {
-                // The same verified manifest with a new expiry: a scheduled publish keeps the snapshot valid for pods.
-                t.manifest = expiresAt ? { ...previous, expiresAt } : previous;
-                t.status = 'unchanged';
-                return;
-            }
-            const manifest = {
-                ...common,
-                deltas: [],
-                patches: [],
-                // From this store's own previous manifest: the bases its next publish may make deltas from.
-                history: nextHistory(previous, encoded.sha256, options.retention.keep),
-            };
-            t.manifest = manifest;
-            const maxShare = options.deltaMaxShare ?? DEFAULT_DELTA_MAX_SHARE;
-            const deltaPlan = {
-                database: options.database,
-                target: { gitSha: options.gitSha, createdAt, sha256: encoded.sha256 },
-                pageSize: stats.pageSize,
-                hashes: encoded.chunkHashes,
-                bases: manifest.history,
-                encoding: options.encoding === 'identity' ? 'gzip' : options.encoding,
-                level: options.level,
-                maxShare,
-                fullObjectSize: encoded.encodedSize,
-                tempDir: options.tempDir ?? (0,external_node_os_.tmpdir)(),
-                limits,
-                baseFiles: options.baseFiles,
-                onStep: t.step,
-            };
-            // The bases' chunk lists, and any base files proven against them, before the upload: a wrong file fails here.
-            const deltaBases = maxShare > 0 ? await retrying(t, 'bases', () => prepareDeltaBases(t.store, deltaPlan)) : [];
-            if (options.dryRun) {
-                t.status = 'dry-run';
-                return;
-            }
-            uploading++;
-            await retrying(t, 'upload', () => uploadObject(t.store, manifest, encoded.encodedPath, limits, (bytes) => progress(t, bytes)));
-            t.step('uploaded', { key: manifest.object.key, bytes: encoded.encodedSize });
-            const chunks = manifest.chunks;
-            await retrying(t, 'chunks', () => t.store.put(chunks.key, encoded.chunkHashes, { contentType: 'application/octet-stream', ...call }));
-            if (deltaBases.length > 0) {
-                const { deltas, patches } = await retrying(t, 'deltas', () => publishDeltas(t.store, deltaPlan, deltaBases));
-                manifest.deltas = deltas;
-                manifest.patches = patches;
-            }
-            t.status = 'published';
-        })));
-        // Then the manifests, latest.json and pruning, store by store.
-        await Promise.all(live().map(async (t) => {
-            const manifest = t.manifest;
-            // The history's chunk lists stay while the manifest names them, also that of a snapshot whose object goes.
-            const protectedKeys = new Set([manifest.object.key, ...manifest.history.map((entry) => entry.chunks.key)]);
-            if (t.status === 'dry-run') {
-                await attempt(t, 'manifest', async () => {
-                    t.pruned = await retrying(t, 'prune', () => pruneCommit(t.store, options.gitSha, options.retention, now(), protectedKeys, true));
-                });
-                return;
-            }
-            await attempt(t, 'manifest', async () => {
-                if (options.dryRun)
-                    return;
-                if (t.status === 'published' || options.signingKey || expiresAt) {
-                    await retrying(t, 'manifest', () => writeManifest(t.store, pointerKey, manifest, options.signingKey));
-                }
-                await retrying(t, 'latest', () => updateLatest(t.store, manifest, options.signingKey, trust, limits));
-                if (t.status === 'published')
-                    t.step('manifest', { key: pointerKey });
-            });
-            if (t.failure || t.status !== 'published')
-                return;
-            try {
-                t.pruned = await retrying(t, 'prune', () => pruneCommit(t.store, options.gitSha, options.retention, now(), protectedKeys, false));
-            }
-            catch (error) {
-                if (limits.signal?.aborted)
-                    throw error;
-                // The snapshot is published; what pruning left is pruned by the next publish.
-                t.step('prune-failed', { reason: (0,describe_error/* describeError */.Uc)(error).code, message: (0,describe_error/* errorMessage */.gJ)(error) });
-            }
-        }));
+        const common = commonManifest(options, encoded, stats, createdAt, expiresAt);
+        const run = { options, fan, encoded, stats, limits, trust, pointerKey, now, createdAt, expiresAt, common };
+        options.onStep?.('encoded', { sha256: encoded.sha256, size: encoded.size, encodedSize: encoded.encodedSize });
+        await uploadEveryStore(run, await everyStoreUnchanged(run));
+        await writeEveryManifest(run);
         return finish();
     }
     finally {
         await encoded.cleanup();
     }
-}
-/** Uploads the snapshot object and confirms its size: the store has the whole object before any manifest names it. */
-async function uploadObject(store, manifest, file, limits, onProgress) {
-    const key = manifest.object.key;
-    await withDeadline(`upload of ${key}`, limits.deadlineMs, limits.signal, (signal) => store.put(key, (0,external_node_fs_.createReadStream)(file, { highWaterMark: 1024 * 1024 }), {
-        contentType: manifest.object.encoding === 'identity' ? 'application/vnd.sqlite3' : 'application/octet-stream',
-        onProgress,
-        signal,
-    }));
-    const stored = await store.head(key, { signal: limits.signal });
-    if (!stored || stored.size !== manifest.object.size) {
-        throw new src_errors/* StoreError */.AD(`upload of ${key} not confirmed: the store holds ${stored ? `${stored.size} bytes` : 'nothing'}, expected ${manifest.object.size}`, true);
-    }
-}
-/**
- * The snapshots the next publish may make deltas from: the previous one and its own history, as many as are
- * kept, and always the commit's first snapshot (the last entry), which images that bake a snapshot at build
- * time hold: a pod started from such an image, however old, gets a delta rather than the whole object. Only
- * its chunk list is kept for that; its object goes with the others.
- */
-function nextHistory(previous, sha256, keep) {
-    if (!previous?.chunks)
-        return [];
-    const known = [
-        { sha256: previous.database.sha256, size: previous.database.size, createdAt: previous.createdAt, chunks: previous.chunks },
-        ...previous.history,
-    ].filter((entry) => entry.sha256 !== sha256);
-    // A manifest holds at most 32 entries: 31 recent ones and the first.
-    const recent = known.slice(0, Math.min(Math.max(0, keep - 1), 31));
-    const first = known.at(-1);
-    return first && !recent.includes(first) ? [...recent, first] : recent;
-}
-function stripUndefined(value) {
-    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== ''));
-}
-/**
- * The commit's current manifest, when the publisher may build on it: signed by a trusted key (when it has
- * keys), of this commit and this database. Anything else is treated as absent, and the step says why: a
- * store writer cannot get their manifest re-signed, nor their history carried into the next signed one.
- */
-async function readCurrent(store, key, expected, step) {
-    let read;
-    try {
-        read = await readManifest(store, key, { trustedKeys: expected.trust, limits: expected.limits });
-    }
-    catch (error) {
-        if (!(error instanceof src_errors/* SignatureError */.VA))
-            throw error;
-        step('ignored-current', { key, reason: error.code, message: `${error.message}; publishing a new manifest that does not build on it` });
-        return undefined;
-    }
-    if (read.status !== 'ok')
-        return undefined;
-    const { manifest } = read;
-    const problem = manifest.gitSha !== expected.gitSha
-        ? `it is for commit ${manifest.gitSha}`
-        : manifest.name !== expected.name
-            ? `it names the database ${JSON.stringify(manifest.name ?? null)}, this publish ${JSON.stringify(expected.name ?? null)}`
-            : manifest.expiresAt !== undefined && Date.parse(manifest.expiresAt) <= Date.now()
-                ? // An expired manifest is never renewed as it is: it may be an old one put back.
-                    `it expired at ${manifest.expiresAt}`
-                : null;
-    if (problem) {
-        step('ignored-current', { key, reason: 'mismatch', message: `${store.location}/${key}: ${problem}; publishing a new manifest that does not build on it` });
-        return undefined;
-    }
-    return manifest;
-}
-/** Points `latest.json` at `manifest` unless it already points at one at least as new (that the publisher can verify). */
-async function updateLatest(store, manifest, signingKey, trust, limits) {
-    let latest;
-    try {
-        const read = await readManifest(store, lib/* LATEST_KEY */.My, { trustedKeys: trust, limits });
-        if (read.status === 'ok')
-            latest = read.manifest;
-    }
-    catch (error) {
-        // An invalid or unverifiable latest.json is replaced: it is only a bootstrap hint, derived from the commit
-        // manifests, and one that a store writer dated 2099 must not stop every later update. A store that fails
-        // to answer is another matter, and fails the publish.
-        if (!(error instanceof lib/* ContractError */.Vl || error instanceof src_errors/* SignatureError */.VA))
-            throw error;
-    }
-    const same = latest?.gitSha === manifest.gitSha && latest.database.sha256 === manifest.database.sha256;
-    if (latest && (Date.parse(latest.createdAt) > Date.parse(manifest.createdAt) || (same && !signingKey && latest.expiresAt === manifest.expiresAt)))
-        return;
-    await writeManifest(store, lib/* LATEST_KEY */.My, manifest, signingKey);
-}
-async function pruneCommit(store, gitSha, rule, now, protectedKeys, dryRun) {
-    const doomed = planRetention(await store.list((0,lib/* commitPrefix */.q8)(gitSha)), rule, now, protectedKeys);
-    if (!dryRun)
-        for (const object of doomed)
-            await store.delete(object.key);
-    return doomed.map((object) => object.key);
 }
 
 // EXTERNAL MODULE: ./src/redact.ts
@@ -34188,28 +34142,7 @@ var redact = __nccwpck_require__(6670);
 
 
 
-/**
- * The reasons that say a store (or the way to it) is failing, not the caller, the local disk or the
- * request: these move a call to the next store. `not-found` and `access-denied` are among them: a mirror
- * that missed a publish has no manifest of the new commit, and a public bucket answers 403 for a missing
- * key, while another store may hold it. A body cut short by its reader for a reason of its own (a wrong
- * checksum, a full disk, a premature close) is not the store's fault as far as the body shows.
- */
-const STORE_FAULTS = new Set([
-    'store-unreachable',
-    'store-error',
-    'bucket-missing',
-    'access-denied',
-    'connection-reset',
-    'connection-refused',
-    'timeout',
-    'dns',
-    'network-unreachable',
-    'stalled',
-    'deadline-exceeded',
-    'size-mismatch',
-    'corrupt-body',
-]);
+
 /** The store that answered `store`'s last call: one of a {@link MirrorStore}'s, else the store itself (index 0). */
 function storeSource(store) {
     return store instanceof MirrorStore ? store.lastSource : { index: 0, location: redactLocation(store.location) };
@@ -34242,7 +34175,7 @@ class MirrorStore {
             throw new src_errors/* UsageError */.eb('a mirror set needs at least one store');
         this.#stores = stores;
         this.#answerTimeoutMs = options.answerTimeoutMs ?? 30_000;
-        this.#retryAfterMs = options.retryAfterMs ?? 60_000;
+        this.#retryAfterMs = options.retryAfterMs ?? DEFAULTS.failbackMs;
         this.#onFailover = options.onFailover;
         this.#now = options.now ?? Date.now;
         this.#failedUntil = stores.map(() => 0);
@@ -34287,7 +34220,7 @@ class MirrorStore {
     #storeFault(error, signal) {
         if (signal?.aborted)
             return signal.reason?.name === 'TimeoutError';
-        return STORE_FAULTS.has((0,describe_error/* describeError */.Uc)(error).code);
+        return (0,describe_error/* isStoreFault */.OL)(error);
     }
     /** Runs one store's call, abandoning it when no answer comes within the answer timeout. */
     async #ask(index, signal, call) {
@@ -34401,6 +34334,74 @@ class MirrorStore {
 
 // EXTERNAL MODULE: external "node:url"
 var external_node_url_ = __nccwpck_require__(3136);
+;// CONCATENATED MODULE: ./src/values.ts
+
+/*
+ * Parsers for setting values given as text, shared by the CLI's flags and the
+ * Action's inputs. Each names the setting (`what`) and says what was expected
+ * and what came.
+ */
+function invalid(what, expected, got) {
+    return new lib/* UsageError */.eb(`invalid ${what}: expected ${expected}, got ${JSON.stringify(got)}`);
+}
+function parseInteger(text, what, min, max = Number.MAX_SAFE_INTEGER) {
+    const value = Number(text);
+    if (!/^-?\d+$/.test(text.trim()) || value < min || value > max)
+        throw invalid(what, `a whole number from ${min} to ${max}`, text);
+    return value;
+}
+/** A share from 0 to 1, e.g. `0.25` = 25%. */
+function parseShare(text, what) {
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1)
+        throw invalid(what, 'a share from 0 to 1 (0.25 = 25%)', text);
+    return value;
+}
+const TRUE_WORDS = new Set(['true', 'yes', '1']);
+const FALSE_WORDS = new Set(['false', 'no', '0']);
+/**
+ * A yes-or-no setting, the one reading of every flag, input, variable and URL parameter that takes one:
+ * `true`, `yes` or `1`; `false`, `no` or `0` (any case); '' is false (not given).
+ */
+function parseBoolean(text, what) {
+    const value = text.trim().toLowerCase();
+    if (value === '' || FALSE_WORDS.has(value))
+        return false;
+    if (TRUE_WORDS.has(value))
+        return true;
+    throw invalid(what, 'true or false (yes or no, 1 or 0)', text);
+}
+function parseChoice(text, what, choices) {
+    if (!choices.includes(text))
+        throw invalid(what, `one of ${choices.join(', ')}`, text);
+    return text;
+}
+/** An http(s) URL with a host. */
+function parseHttpUrl(text, what) {
+    if (!/^https?:\/\/[^/\s]+/.test(text))
+        throw invalid(what, 'an http(s)://host[:port][/path] URL', text);
+    return text;
+}
+/**
+ * A token sent as `Authorization: Bearer <token>`: printable characters
+ * without spaces, since a line break would end the header early. The value is
+ * a secret, so the message never shows it.
+ */
+function parseBearerToken(text, what) {
+    if (!/^[\x21-\x7e]+$/.test(text))
+        throw new lib/* UsageError */.eb(`invalid ${what}: expected a token of printable characters without spaces (value not shown)`);
+    return text;
+}
+const SIZE_UNITS = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
+/** A size in bytes: `512MiB`, `64GiB`, `1048576`. */
+function parseSize(text, what) {
+    const match = /^(\d+(?:\.\d+)?)\s*(b|kib|mib|gib|tib)?$/i.exec(text.trim());
+    if (!match)
+        throw invalid(what, 'a size such as 512MiB, 64GiB or a number of bytes', text);
+    return Math.round(Number(match[1]) * SIZE_UNITS[(match[2] ?? '').toLowerCase()]);
+}
+
+
 // EXTERNAL MODULE: external "node:http"
 var external_node_http_ = __nccwpck_require__(7067);
 var external_node_http_default = /*#__PURE__*/__nccwpck_require__.n(external_node_http_);
@@ -34705,6 +34706,7 @@ class LocalStore {
 
 
 
+
 const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 /**
  * One store value (a `--store`, SQLITENING_STORE, a line of the Action's `store`) as store URLs: several
@@ -34748,8 +34750,6 @@ function storeSettingsList(values, defaults) {
  * variables (`--endpoint`, `--region`, `--path-style`) are the defaults these override.
  */
 const S3_URL_PARAMETERS = ['endpoint', 'region', 'path-style', 'profile', 'credentials-env'];
-const TRUE_WORDS = new Set(['', '1', 'true', 'yes']);
-const FALSE_WORDS = new Set(['0', 'false', 'no']);
 /**
  * The settings of one store from its URL: for an s3:// URL, the parameters after `?`
  * ({@link S3_URL_PARAMETERS}) override `defaults`, and `credentials-env=PREFIX` reads
@@ -34774,10 +34774,8 @@ function storeSettingsFromUrl(text, defaults, env) {
                 settings[name] = value;
                 break;
             case 'path-style':
-                if (!TRUE_WORDS.has(value) && !FALSE_WORDS.has(value)) {
-                    throw new src_errors/* UsageError */.eb(`invalid ${where}: expected ?path-style, ?path-style=true or ?path-style=false, got ${JSON.stringify(value)}`);
-                }
-                settings.forcePathStyle = TRUE_WORDS.has(value);
+                // A bare `?path-style` turns it on.
+                settings.forcePathStyle = value === '' || parseBoolean(value, `${where} ?path-style`);
                 break;
             case 'credentials-env': {
                 if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(value)) {
@@ -34927,12 +34925,8 @@ async function buildAndPublishFrom(settings, gitSha, stores, builder, io, base, 
         dryRun: settings.dryRun,
         onStep: (step, detail) => io.info(`publish ${step} ${JSON.stringify(detail)}`),
     });
-    const done = published.stores.filter((r) => r.status !== 'failed');
-    const failed = published.stores.filter((r) => r.status === 'failed');
-    // Nothing anywhere: the preferred store's failure is the answer.
-    if (done.length === 0)
-        throw failed[0].error;
-    const first = done[0];
+    throwIfNoStoreSucceeded(published.stores);
+    const first = published.stores.find((r) => r.status !== 'failed');
     const result = { ...first, durationMs: published.durationMs };
     return {
         result,
@@ -34964,10 +34958,7 @@ async function runAction(settings, gitSha, builder, io) {
 }
 /** Fails the step (after its outputs) when a mirror did not get the snapshot: the others did, and say so. */
 function throwIfSomeFailed(report) {
-    const failed = report.stores.filter((r) => r.status === 'failed');
-    if (failed.length === 0)
-        return;
-    throw new src_errors/* SomeStoresFailedError */._Q(report.result.status === 'dry-run' ? 'checked' : 'published', failed.map((r) => ({ location: r.location, reason: (0,describe_error/* describeError */.Uc)(r.error).code, message: (0,describe_error/* errorMessage */.gJ)(r.error) })), report.stores.length - failed.length);
+    throwIfSomeStoresFailed(report.result.status === 'dry-run' ? 'checked' : 'published', report.stores);
 }
 /** The job summary as Markdown: what was published, sizes, tables, and links. */
 function summaryMarkdown(report) {
@@ -35083,6 +35074,47 @@ async function fetchLiveCommits(board, options = {}) {
     return commits.filter((commit) => !seen.has(commit.gitSha) && seen.add(commit.gitSha));
 }
 
+;// CONCATENATED MODULE: ./src/live/commit-errors.ts
+
+/** A commit to build is not in the local clone: a shallow checkout (fetch-depth: 0 fetches every commit), a commit force-pushed away, or a made-up sha. */
+class CommitNotInCloneError extends lib/* SqliteningError */.bA {
+    gitSha;
+    repository;
+    constructor(gitSha, repository, shallow) {
+        super(`commit ${gitSha} is not in the clone at ${repository}${shallow ? ' (a shallow clone)' : ''}: check out with actions/checkout and fetch-depth: 0 so every live commit is there; a commit force-pushed away, or one that never existed, cannot be checked out`, 'commit-not-in-clone', 'usage', false);
+        this.gitSha = gitSha;
+        this.repository = repository;
+    }
+}
+/**
+ * A live commit that CI may not build: neither in the history of the live
+ * branch nor allowed by its full sha. Building runs the commit's own loaders
+ * with the job's secrets, and the board reports whatever sha a cluster's
+ * heartbeat secret names, so an unmerged commit is refused before any of its
+ * code runs.
+ */
+class CommitNotAllowedError extends lib/* SqliteningError */.bA {
+    gitSha;
+    branch;
+    constructor(gitSha, 
+    /** The branch whose history is allowed, as people read it: `origin/main`. */
+    branch) {
+        super(`commit ${gitSha} is not in the history of ${branch} and not listed in live-allow, so its code is not run: merge it into ${branch}, or list its full sha in live-allow`, 'commit-not-allowed', 'rejected', false);
+        this.gitSha = gitSha;
+        this.branch = branch;
+    }
+}
+/** A live commit past the most commits built in one run (`live-max-commits`): left for a later run, not checked. */
+class TooManyLiveCommitsError extends lib/* SqliteningError */.bA {
+    gitSha;
+    maxCommits;
+    constructor(gitSha, maxCommits) {
+        super(`commit ${gitSha} comes after the ${maxCommits} live commit${maxCommits === 1 ? '' : 's'} built per run (live-max-commits), so it was not checked or built`, 'too-many-live-commits', 'usage', false);
+        this.gitSha = gitSha;
+        this.maxCommits = maxCommits;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/git.ts
 
 
@@ -35141,6 +35173,7 @@ function gitFailed(cwd, args, result) {
 
 
 
+
 /*
  * A commit's own code, checked out beside the workflow's clone with
  * `git worktree`: the clone's objects are shared, so nothing is fetched, and
@@ -35170,7 +35203,7 @@ async function isShallow(root) {
  */
 async function withWorktree(root, gitSha, parent, fn) {
     if (!(await hasCommit(root, gitSha)))
-        throw new src_errors/* CommitNotInCloneError */.Hi(gitSha, root, await isShallow(root));
+        throw new CommitNotInCloneError(gitSha, root, await isShallow(root));
     const folder = await (0,promises_.mkdtemp)(external_node_path_default().join(parent, `sqlitening-${gitSha.slice(0, 12)}-`));
     const checkout = external_node_path_default().join(folder, 'checkout');
     try {
@@ -35187,6 +35220,7 @@ async function withWorktree(root, gitSha, parent, fn) {
 }
 
 ;// CONCATENATED MODULE: ./src/live/commit-policy.ts
+
 
 
 
@@ -35278,14 +35312,14 @@ async function decideCommits(root, commits, policy, hints) {
         const { gitSha } = commit;
         let refused = null;
         if (chosen >= policy.maxCommits) {
-            refused = new src_errors/* TooManyLiveCommitsError */.Oq(gitSha, policy.maxCommits);
+            refused = new TooManyLiveCommitsError(gitSha, policy.maxCommits);
         }
         else if (!(await hasCommit(root, gitSha))) {
             shallow ??= await isShallow(root);
-            refused = new src_errors/* CommitNotInCloneError */.Hi(gitSha, root, shallow);
+            refused = new CommitNotInCloneError(gitSha, root, shallow);
         }
         else if (!allow.has(gitSha) && !(await isAncestor(root, gitSha, branch.ref))) {
-            refused = new src_errors/* CommitNotAllowedError */.T6(gitSha, shortRef(branch.ref));
+            refused = new CommitNotAllowedError(gitSha, shortRef(branch.ref));
         }
         else {
             chosen++;
@@ -35295,70 +35329,8 @@ async function decideCommits(root, commits, policy, hints) {
     return { branch, decisions };
 }
 
-;// CONCATENATED MODULE: ./src/values.ts
-
-/*
- * Parsers for setting values given as text, shared by the CLI's flags and the
- * Action's inputs. Each names the setting (`what`) and says what was expected
- * and what came.
- */
-function invalid(what, expected, got) {
-    return new lib/* UsageError */.eb(`invalid ${what}: expected ${expected}, got ${JSON.stringify(got)}`);
-}
-function parseInteger(text, what, min, max = Number.MAX_SAFE_INTEGER) {
-    const value = Number(text);
-    if (!/^-?\d+$/.test(text.trim()) || value < min || value > max)
-        throw invalid(what, `a whole number from ${min} to ${max}`, text);
-    return value;
-}
-/** A share from 0 to 1, e.g. `0.25` = 25%. */
-function parseShare(text, what) {
-    const value = Number(text);
-    if (text.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1)
-        throw invalid(what, 'a share from 0 to 1 (0.25 = 25%)', text);
-    return value;
-}
-/** `true` or `false`, in any case; '' is false. */
-function parseBoolean(text, what) {
-    const value = text.trim().toLowerCase();
-    if (value === '' || value === 'false')
-        return false;
-    if (value === 'true')
-        return true;
-    throw invalid(what, 'true or false', text);
-}
-function parseChoice(text, what, choices) {
-    if (!choices.includes(text))
-        throw invalid(what, `one of ${choices.join(', ')}`, text);
-    return text;
-}
-/** An http(s) URL with a host. */
-function parseHttpUrl(text, what) {
-    if (!/^https?:\/\/[^/\s]+/.test(text))
-        throw invalid(what, 'an http(s)://host[:port][/path] URL', text);
-    return text;
-}
-/**
- * A token sent as `Authorization: Bearer <token>`: printable characters
- * without spaces, since a line break would end the header early. The value is
- * a secret, so the message never shows it.
- */
-function parseBearerToken(text, what) {
-    if (!/^[\x21-\x7e]+$/.test(text))
-        throw new lib/* UsageError */.eb(`invalid ${what}: expected a token of printable characters without spaces (value not shown)`);
-    return text;
-}
-const SIZE_UNITS = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
-/** A size in bytes: `512MiB`, `64GiB`, `1048576`. */
-function parseSize(text, what) {
-    const match = /^(\d+(?:\.\d+)?)\s*(b|kib|mib|gib|tib)?$/i.exec(text.trim());
-    if (!match)
-        throw invalid(what, 'a size such as 512MiB, 64GiB or a number of bytes', text);
-    return Math.round(Number(match[1]) * SIZE_UNITS[(match[2] ?? '').toLowerCase()]);
-}
-
-
 ;// CONCATENATED MODULE: ./src/action/settings.ts
+
 
 
 
@@ -35466,12 +35438,12 @@ function readBuildSettings(get, env) {
         .split('\n')
         .map((line) => line.trim())
         .filter((line) => line !== '' && !line.startsWith('#'));
-    const startFrom = choice(get, Inputs.StartFrom, ['published', 'fresh'], 'published');
+    const startFrom = choice(get, Inputs.StartFrom, ['published', 'fresh'], DEFAULTS.startFrom);
     if (migrations === '' && migrateCommand === '' && loaders.length === 0 && startFrom === 'fresh') {
         throw new src_errors/* UsageError */.eb(`invalid ${settings_name(Inputs.Migrations)}: expected at least one of '${Inputs.Migrations}', '${Inputs.MigrateCommand}' or '${Inputs.Loaders}', got ""`);
     }
-    const graceMs = (0,lib/* parseDuration */.E9)(get(Inputs.Grace) || '1h', settings_name(Inputs.Grace));
-    const vacuumThreshold = parseShare(get(Inputs.VacuumThreshold) || '0.25', settings_name(Inputs.VacuumThreshold));
+    const graceMs = get(Inputs.Grace) ? (0,lib/* parseDuration */.E9)(get(Inputs.Grace), settings_name(Inputs.Grace)) : DEFAULTS.graceMs;
+    const vacuumThreshold = get(Inputs.VacuumThreshold) ? parseShare(get(Inputs.VacuumThreshold), settings_name(Inputs.VacuumThreshold)) : DEFAULTS.vacuumThreshold;
     const publicBaseUrl = get(Inputs.PublicBaseUrl);
     if (publicBaseUrl !== '')
         parseHttpUrl(publicBaseUrl, settings_name(Inputs.PublicBaseUrl));
@@ -35488,11 +35460,11 @@ function readBuildSettings(get, env) {
         loaders,
         startFrom,
         database: external_node_path_default().resolve(workingDirectory, get(Inputs.Database) || external_node_path_default().join(env.RUNNER_TEMP ?? workingDirectory, 'sqlitening.db')),
-        encoding: choice(get, Inputs.Encoding, lib/* ENCODINGS */.JC, 'gzip'),
+        encoding: choice(get, Inputs.Encoding, lib/* ENCODINGS */.JC, DEFAULTS.encoding),
         level: integer(get, Inputs.Level, 0, 22, undefined),
-        keep: integer(get, Inputs.Keep, 1, 1000, 5),
+        keep: integer(get, Inputs.Keep, 1, 1000, DEFAULTS.keep),
         graceMs,
-        vacuum: choice(get, Inputs.Vacuum, ['auto', 'always', 'never'], 'auto'),
+        vacuum: choice(get, Inputs.Vacuum, ['auto', 'always', 'never'], DEFAULTS.vacuum),
         vacuumThreshold,
         publicBaseUrl: publicBaseUrl ? publicBaseUrl.replace(/\/+$/, '') : undefined,
         workingDirectory,
@@ -35777,18 +35749,24 @@ async function run() {
 
 /***/ }),
 
-/***/ 9869:
+/***/ 9561:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Uc: () => (/* binding */ describeError),
-/* harmony export */   gJ: () => (/* binding */ errorMessage)
-/* harmony export */ });
-/* unused harmony exports EXIT_CODES, EXIT, REASONS, exitCodeOf */
-/* harmony import */ var _redact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6670);
-/* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6031);
 
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Uc: () => (/* binding */ describeError),
+  gJ: () => (/* binding */ errorMessage),
+  OL: () => (/* binding */ isStoreFault)
+});
 
+// UNUSED EXPORTS: isLiveFileFault
+
+// EXTERNAL MODULE: ./src/redact.ts
+var redact = __nccwpck_require__(6670);
+// EXTERNAL MODULE: ./packages/contract/lib/index.js + 33 modules
+var lib = __nccwpck_require__(6031);
+;// CONCATENATED MODULE: ./src/reasons.ts
 /**
  * Exit codes of every command, with what each means. The CLI's help text and
  * docs/exit-codes.md's table are generated from this list.
@@ -35836,8 +35814,8 @@ const REASONS = [
         retryable: false,
         meaning: 'a live commit past `live-max-commits` in one run: skipped, not checked or built',
     },
-    { code: 'store-unreachable', kind: 'failed', retryable: true, meaning: 'the store did not answer (DNS, refused, timeout)' },
-    { code: 'store-error', kind: 'failed', retryable: true, meaning: 'the store answered with an error (retried for 5xx, 429, 408)' },
+    { code: 'store-unreachable', kind: 'failed', retryable: true, fault: 'store', meaning: 'the store did not answer (DNS, refused, timeout)' },
+    { code: 'store-error', kind: 'failed', retryable: true, fault: 'store', meaning: 'the store answered with an error (retried for 5xx, 429, 408)' },
     {
         code: 'board-error',
         kind: 'failed',
@@ -35846,18 +35824,24 @@ const REASONS = [
     },
     { code: 'git-failed', kind: 'failed', retryable: false, meaning: 'a git command failed (adding or removing a worktree)' },
     { code: 'not-found', kind: 'failed', retryable: false, meaning: 'no such object: no snapshot of this commit yet' },
-    { code: 'bucket-missing', kind: 'failed', retryable: false, meaning: 'the bucket does not exist' },
-    { code: 'access-denied', kind: 'failed', retryable: false, meaning: 'credentials missing or refused' },
-    { code: 'connection-reset', kind: 'failed', retryable: true, meaning: 'the connection broke mid-answer' },
-    { code: 'connection-refused', kind: 'failed', retryable: true, meaning: 'nothing listens at the address' },
-    { code: 'timeout', kind: 'failed', retryable: true, meaning: 'a connection or response timed out' },
-    { code: 'dns', kind: 'failed', retryable: true, meaning: 'the host name did not resolve' },
-    { code: 'network-unreachable', kind: 'failed', retryable: true, meaning: 'no route to the host' },
-    { code: 'stalled', kind: 'failed', retryable: true, meaning: 'no bytes for longer than the stall timeout' },
-    { code: 'deadline-exceeded', kind: 'failed', retryable: true, meaning: 'a read went on past its deadline (a trickling peer)' },
-    { code: 'size-mismatch', kind: 'failed', retryable: true, meaning: 'more or fewer bytes than the manifest says (or than any manifest may have)' },
+    { code: 'bucket-missing', kind: 'failed', retryable: false, fault: 'store', meaning: 'the bucket does not exist' },
+    { code: 'access-denied', kind: 'failed', retryable: false, fault: 'store', meaning: 'credentials missing or refused' },
+    { code: 'connection-reset', kind: 'failed', retryable: true, fault: 'store', meaning: 'the connection broke mid-answer' },
+    { code: 'connection-refused', kind: 'failed', retryable: true, fault: 'store', meaning: 'nothing listens at the address' },
+    { code: 'timeout', kind: 'failed', retryable: true, fault: 'store', meaning: 'a connection or response timed out' },
+    { code: 'dns', kind: 'failed', retryable: true, fault: 'store', meaning: 'the host name did not resolve' },
+    { code: 'network-unreachable', kind: 'failed', retryable: true, fault: 'store', meaning: 'no route to the host' },
+    { code: 'stalled', kind: 'failed', retryable: true, fault: 'store', meaning: 'no bytes for longer than the stall timeout' },
+    { code: 'deadline-exceeded', kind: 'failed', retryable: true, fault: 'store', meaning: 'a read went on past its deadline (a trickling peer)' },
+    {
+        code: 'size-mismatch',
+        kind: 'failed',
+        retryable: true,
+        fault: 'store',
+        meaning: 'more or fewer bytes than the manifest says (or than any manifest may have)',
+    },
     { code: 'checksum-mismatch', kind: 'failed', retryable: true, meaning: 'the bytes are not the ones the manifest names' },
-    { code: 'corrupt-body', kind: 'failed', retryable: true, meaning: 'the compressed stream is invalid' },
+    { code: 'corrupt-body', kind: 'failed', retryable: true, fault: 'store', meaning: 'the compressed stream is invalid' },
     { code: 'locked', kind: 'failed', retryable: false, meaning: 'another agent manages this data folder' },
     {
         code: 'state-corrupt',
@@ -35907,17 +35891,25 @@ const REASONS = [
     { code: 'snapshot-too-large', kind: 'rejected', retryable: false, meaning: 'the manifest declares more than --max-size' },
     { code: 'not-a-database', kind: 'rejected', retryable: false, meaning: 'the file is not an installable SQLite database (header, WAL mode, size)' },
     { code: 'quick-check', kind: 'rejected', retryable: false, meaning: 'the downloaded database failed quick_check' },
-    { code: 'readers-busy', kind: 'failed', retryable: true, meaning: 'app connections held a read transaction open past the install’s wait for SQLite’s lock' },
+    {
+        code: 'readers-busy',
+        kind: 'failed',
+        retryable: true,
+        fault: 'live-file',
+        meaning: 'app connections held a read transaction open past the install’s wait for SQLite’s lock',
+    },
     {
         code: 'live-file-wal',
         kind: 'rejected',
         retryable: false,
+        fault: 'live-file',
         meaning: 'an app switched the live file to WAL mode; installs keep rollback-journal rules only',
     },
     {
         code: 'rollback-failed',
         kind: 'rejected',
         retryable: false,
+        fault: 'live-file',
         meaning: 'an interrupted install’s journal could not be rolled back; nothing replaces the live file until it is',
     },
     { code: 'integrity-check', kind: 'rejected', retryable: false, meaning: 'the built database failed integrity_check' },
@@ -35950,12 +35942,6 @@ const REASONS = [
         meaning: '`wait`, `pull --wait`: the store still had no manifest of the commit when the time allowed ran out (its CI has not published yet, or failed to); a store still failing then exits 1 with its own reason',
     },
 ];
-const reason = (code) => {
-    const found = REASONS.find((r) => r.code === code);
-    if (!found)
-        throw new Error(`no reason ${code} in REASONS`);
-    return found;
-};
 /** The exit code of a kind of error. */
 function exitCodeOf(kind) {
     if (kind === 'timed-out')
@@ -35964,8 +35950,19 @@ function exitCodeOf(kind) {
         return EXIT.partial;
     return kind === 'bug' ? EXIT.bug : kind === 'usage' ? EXIT.usage : kind === 'rejected' ? EXIT.rejected : EXIT.failed;
 }
+
+;// CONCATENATED MODULE: ./src/describe-error.ts
+
+
+
+const reason = (code) => {
+    const found = REASONS.find((r) => r.code === code);
+    if (!found)
+        throw new Error(`no reason ${code} in REASONS`);
+    return found;
+};
 function errorMessage(error) {
-    return (0,_redact_js__WEBPACK_IMPORTED_MODULE_1__/* .redactText */ .R)(error instanceof Error ? error.message : String(error));
+    return (0,redact/* redactText */.R)(error instanceof Error ? error.message : String(error));
 }
 /** System error codes from sockets and DNS: the network, worth another try. */
 const NETWORK = {
@@ -36029,7 +36026,7 @@ const listed = (code, message) => {
  */
 function describeError(error) {
     const message = errorMessage(error);
-    if (error instanceof _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA)
+    if (error instanceof lib/* SqliteningError */.bA)
         return info(error.code, error.kind, error.retryable, message);
     if (error?.name === 'AbortError')
         return listed('aborted', message);
@@ -36058,6 +36055,18 @@ function describeError(error) {
     // Anything else comes from a library we call; it may well be transient.
     return listed('error', message);
 }
+/** Whether `error` says a store (or the way to it) is failing: the next store may answer (see {@link Fault}). */
+function isStoreFault(error) {
+    return faultOf(error) === 'store';
+}
+/** Whether `error` is about the app's live file, which no other download changes (see {@link Fault}). */
+function isLiveFileFault(error) {
+    return faultOf(error) === 'live-file';
+}
+function faultOf(error) {
+    const code = describeError(error).code;
+    return REASONS.find((r) => r.code === code)?.fault;
+}
 
 
 /***/ }),
@@ -36069,14 +36078,10 @@ function describeError(error) {
 /* harmony export */   AD: () => (/* binding */ StoreError),
 /* harmony export */   Au: () => (/* binding */ SizeMismatchError),
 /* harmony export */   HS: () => (/* binding */ WrongDatabaseError),
-/* harmony export */   Hi: () => (/* binding */ CommitNotInCloneError),
 /* harmony export */   I8: () => (/* binding */ StoreUnreachableError),
 /* harmony export */   Jq: () => (/* binding */ BucketMissingError),
-/* harmony export */   MG: () => (/* binding */ CorruptDeltaError),
 /* harmony export */   NV: () => (/* binding */ ExpiredManifestError),
 /* harmony export */   OV: () => (/* binding */ StalledError),
-/* harmony export */   Oq: () => (/* binding */ TooManyLiveCommitsError),
-/* harmony export */   T6: () => (/* binding */ CommitNotAllowedError),
 /* harmony export */   Uk: () => (/* binding */ AccessDeniedError),
 /* harmony export */   VA: () => (/* binding */ SignatureError),
 /* harmony export */   XS: () => (/* binding */ GitError),
@@ -36091,7 +36096,7 @@ function describeError(error) {
 /* harmony export */   ju: () => (/* binding */ WrongCommitError),
 /* harmony export */   m_: () => (/* binding */ NotFoundError)
 /* harmony export */ });
-/* unused harmony exports LockedError, StateError, TooLargeError, WaitTimeoutError, ReadersBusyError */
+/* unused harmony exports CorruptDeltaError, LockedError, StateError, TooLargeError, WaitTimeoutError, ReadersBusyError */
 /* harmony import */ var _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6031);
 
 /*
@@ -36248,44 +36253,6 @@ class TooLargeError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* 
 class BoardError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
     constructor(message, retryable, cause) {
         super(message, 'board-error', 'failed', retryable, { cause });
-    }
-}
-/** A commit to build is not in the local clone: a shallow checkout (fetch-depth: 0 fetches every commit), a commit force-pushed away, or a made-up sha. */
-class CommitNotInCloneError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
-    gitSha;
-    repository;
-    constructor(gitSha, repository, shallow) {
-        super(`commit ${gitSha} is not in the clone at ${repository}${shallow ? ' (a shallow clone)' : ''}: check out with actions/checkout and fetch-depth: 0 so every live commit is there; a commit force-pushed away, or one that never existed, cannot be checked out`, 'commit-not-in-clone', 'usage', false);
-        this.gitSha = gitSha;
-        this.repository = repository;
-    }
-}
-/**
- * A live commit that CI may not build: neither in the history of the live
- * branch nor allowed by its full sha. Building runs the commit's own loaders
- * with the job's secrets, and the board reports whatever sha a cluster's
- * heartbeat secret names, so an unmerged commit is refused before any of its
- * code runs.
- */
-class CommitNotAllowedError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
-    gitSha;
-    branch;
-    constructor(gitSha, 
-    /** The branch whose history is allowed, as people read it: `origin/main`. */
-    branch) {
-        super(`commit ${gitSha} is not in the history of ${branch} and not listed in live-allow, so its code is not run: merge it into ${branch}, or list its full sha in live-allow`, 'commit-not-allowed', 'rejected', false);
-        this.gitSha = gitSha;
-        this.branch = branch;
-    }
-}
-/** A live commit past the most commits built in one run (`live-max-commits`): left for a later run, not checked. */
-class TooManyLiveCommitsError extends _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .SqliteningError */ .bA {
-    gitSha;
-    maxCommits;
-    constructor(gitSha, maxCommits) {
-        super(`commit ${gitSha} comes after the ${maxCommits} live commit${maxCommits === 1 ? '' : 's'} built per run (live-max-commits), so it was not checked or built`, 'too-many-live-commits', 'usage', false);
-        this.gitSha = gitSha;
-        this.maxCommits = maxCommits;
     }
 }
 /** A git command failed (other than a missing commit); its stderr is in the message. */

@@ -23,12 +23,18 @@ export function parseShare(text: string, what: string): number {
   return value;
 }
 
-/** `true` or `false`, in any case; '' is false. */
+const TRUE_WORDS = new Set(['true', 'yes', '1']);
+const FALSE_WORDS = new Set(['false', 'no', '0']);
+
+/**
+ * A yes-or-no setting, the one reading of every flag, input, variable and URL parameter that takes one:
+ * `true`, `yes` or `1`; `false`, `no` or `0` (any case); '' is false (not given).
+ */
 export function parseBoolean(text: string, what: string): boolean {
   const value = text.trim().toLowerCase();
-  if (value === '' || value === 'false') return false;
-  if (value === 'true') return true;
-  throw invalid(what, 'true or false', text);
+  if (value === '' || FALSE_WORDS.has(value)) return false;
+  if (TRUE_WORDS.has(value)) return true;
+  throw invalid(what, 'true or false (yes or no, 1 or 0)', text);
 }
 
 export function parseChoice<T extends string>(text: string, what: string, choices: readonly T[]): T {

@@ -216,7 +216,7 @@ describe('the action, dist/index.js under Node 24', () => {
     ['encoding', { encoding: 'lz4' }, /invalid input 'encoding': expected one of identity, gzip, br, zstd, got "lz4"/],
     ['git-sha', { 'git-sha': 'HEAD~1' }, /invalid input 'git-sha': invalid git sha from input 'git-sha'/],
     ['grace', { grace: 'soon' }, /invalid input 'grace': expected a number with a unit \(500ms, 30s, 10m, 1h, 2d\), got "soon"/],
-    ['path-style', { 'path-style': 'yes' }, /invalid input 'path-style': expected true or false, got "yes"/],
+    ['path-style', { 'path-style': 'maybe' }, /invalid input 'path-style': expected true or false \(yes or no, 1 or 0\), got "maybe"/],
     ['endpoint', { endpoint: 'minio:9000' }, /invalid input 'endpoint': expected an http\(s\):\/\/host\[:port\]\[\/path\] URL, got "minio:9000"/],
     ['start-from', { 'start-from': 'yesterday' }, /invalid input 'start-from': expected one of published, fresh, got "yesterday"/],
     ['vacuum-threshold', { 'vacuum-threshold': '2' }, /invalid input 'vacuum-threshold': expected a share from 0 to 1 .*, got "2"/],

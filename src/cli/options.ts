@@ -3,7 +3,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { TransferLimits } from '../transfer/transfer-limits.js';
 import { assertName, ENCODINGS, formatDuration, UsageError } from '@sqlitening/contract';
 import { errorMessage } from '../describe-error.js';
-import { parseDuration, parseInteger, parseShare, parseSize } from '../values.js';
+import { parseBoolean, parseDuration, parseInteger, parseShare, parseSize } from '../values.js';
 import { MirrorStore } from '../store/mirror-store.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { openStore, type StoreSettings, storeSettingsList } from '../store/open-store.js';
@@ -53,7 +53,12 @@ export function addStoreOptions(command: Command): Command {
       ),
     )
     .addOption(new Option('--region <region>', 'S3 region (default: the AWS SDK chain; "auto" with --endpoint)').env('AWS_REGION'))
-    .addOption(new Option('--path-style', 'address buckets as endpoint/bucket (MinIO)').env('SQLITENING_S3_PATH_STYLE'));
+    .addOption(
+      new Option('--path-style [yes|no]', 'address buckets as endpoint/bucket (MinIO)')
+        .env('SQLITENING_S3_PATH_STYLE')
+        .preset('true')
+        .argParser(forCommander(parseBoolean)),
+    );
 }
 
 /** The flags of {@link addStoreOptions}. */
@@ -61,7 +66,7 @@ export interface StoreFlags {
   store?: string[] | undefined;
   endpoint?: string | undefined;
   region?: string | undefined;
-  pathStyle?: boolean | string | undefined;
+  pathStyle?: boolean | undefined;
 }
 
 /**
@@ -72,7 +77,7 @@ export function storeSettingsOfFlags(flags: StoreFlags): StoreSettings[] {
   return storeSettingsList(flags.store ?? [], {
     endpoint: flags.endpoint,
     region: flags.region,
-    forcePathStyle: flags.pathStyle === true || flags.pathStyle === 'true' || flags.pathStyle === '1',
+    forcePathStyle: flags.pathStyle === true,
   });
 }
 

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HEARTBEAT_LIMITS } from '@sqlitening/contract';
+import { parseBoolean } from '../values.js';
 import { UsageError } from '../errors.js';
 import { redactLocation } from '../redact.js';
 import { HttpStore } from './http-store.js';
@@ -77,9 +78,6 @@ export interface StoreCredentials {
  */
 export const S3_URL_PARAMETERS = ['endpoint', 'region', 'path-style', 'profile', 'credentials-env'] as const;
 
-const TRUE_WORDS = new Set(['', '1', 'true', 'yes']);
-const FALSE_WORDS = new Set(['0', 'false', 'no']);
-
 /**
  * The settings of one store from its URL: for an s3:// URL, the parameters after `?`
  * ({@link S3_URL_PARAMETERS}) override `defaults`, and `credentials-env=PREFIX` reads
@@ -102,10 +100,8 @@ export function storeSettingsFromUrl(text: string, defaults: Omit<StoreSettings,
         settings[name] = value;
         break;
       case 'path-style':
-        if (!TRUE_WORDS.has(value) && !FALSE_WORDS.has(value)) {
-          throw new UsageError(`invalid ${where}: expected ?path-style, ?path-style=true or ?path-style=false, got ${JSON.stringify(value)}`);
-        }
-        settings.forcePathStyle = TRUE_WORDS.has(value);
+        // A bare `?path-style` turns it on.
+        settings.forcePathStyle = value === '' || parseBoolean(value, `${where} ?path-style`);
         break;
       case 'credentials-env': {
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(value)) {
