@@ -155,9 +155,12 @@ async function* partsOf(body, pool) {
         yield { buffer: part, length };
 }
 
+// EXTERNAL MODULE: ./src/store/transport.ts + 1 modules
+var transport = __webpack_require__(6479);
 // EXTERNAL MODULE: ./src/store/object-store.ts
 var object_store = __webpack_require__(3266);
 ;// CONCATENATED MODULE: ./src/store/s3-store.ts
+
 
 
 
@@ -173,16 +176,16 @@ class S3Store {
     location;
     writable = true;
     client;
+    stallTimeoutMs;
     #options;
     constructor(options) {
         this.#options = options;
         this.location = `s3://${options.bucket}${options.prefix ? `/${options.prefix}` : ''}`;
+        this.stallTimeoutMs = options.stallTimeoutMs ?? transport/* DEFAULT_TRANSPORT */.W.stallTimeoutMs;
         const config = {
             forcePathStyle: options.forcePathStyle ?? false,
-            requestHandler: {
-                connectionTimeout: options.connectTimeoutMs ?? 5_000,
-                requestTimeout: options.requestTimeoutMs ?? 60_000,
-            },
+            // The SDK's request timeout is the socket's: no byte either way for that long.
+            requestHandler: { connectionTimeout: Math.min(5_000, this.stallTimeoutMs), requestTimeout: this.stallTimeoutMs },
         };
         if (options.region)
             config.region = options.region;
@@ -237,7 +240,7 @@ class S3Store {
             });
             return {
                 status: 'ok',
-                body: result.Body,
+                body: (0,transport/* watchedBody */.L)(result.Body, `${this.location}/${key}`, this),
                 size: result.ContentLength ?? 0,
                 etag: result.ETag ?? '',
                 lastModified: result.LastModified ?? new Date(0),

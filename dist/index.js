@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8074);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1598);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8074:
+/***/ 1598:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32512,81 +32512,13 @@ async function withDeadline(what, deadlineMs, signal, work) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/transfer/stall-watchdog.ts
-
-
-/** Passes bytes through and fails the stream when none arrive for `timeoutMs`. */
-function stallWatchdog(what, timeoutMs) {
-    let timer;
-    const watchdog = new external_node_stream_.Transform({
-        transform(chunk, _encoding, callback) {
-            arm();
-            callback(null, chunk);
-        },
-        flush(callback) {
-            clearTimeout(timer);
-            callback();
-        },
-        destroy(error, callback) {
-            clearTimeout(timer);
-            callback(error);
-        },
-    });
-    const arm = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => watchdog.destroy(new src_errors/* StalledError */.OV(what, timeoutMs)), timeoutMs);
-    };
-    arm();
-    return watchdog;
-}
-
-;// CONCATENATED MODULE: ./src/defaults.ts
-/**
- * Every default of the product, in one place: the CLI's flags, the Action's inputs (action.yml is checked
- * against these by a test) and the library's options all read them from here, so a default changes once.
- */
-const DEFAULTS = {
-    // Transfers: how long a read may go without bytes (also how long a store has to start answering), and
-    // how long one snapshot or delta transfer may take in all.
-    stallTimeoutMs: 30_000,
-    deadlineMs: 3_600_000,
-    /** Tries of a store call or a run for transient failures, and the delay before the second (doubled each time). */
-    attempts: 3,
-    retryBaseDelayMs: 1_000,
-    /** With several stores: how long one that failed is asked last. */
-    failbackMs: 60_000,
-    // Publishing.
-    encoding: 'gzip',
-    /** Newest snapshots kept per commit, and how young a snapshot must be never to be pruned (pods may be downloading it). */
-    keep: 5,
-    graceMs: 3_600_000,
-    /** A delta larger than this share of the full object saves a pod little, and costs the store an object. */
-    deltaMaxShare: 0.5,
-    /** `prune`: newest commits kept whatever their age, and commits with an object younger than this. */
-    keepCommits: 20,
-    olderThanMs: 30 * 86_400_000,
-    // Building.
-    startFrom: 'published',
-    vacuum: 'auto',
-    vacuumThreshold: 0.25,
-    // The pod agent.
-    intervalMs: 5 * 60_000,
-    jitter: 0.1,
-    /** Health fails when the last successful sync is older. */
-    maxAgeMs: 10 * 60_000,
-    reverifyMs: 86_400_000,
-    /** A manifest that declares a larger database is refused: a bad or hostile one cannot make the agent fill the disk. */
-    maxDatabaseBytes: 64 * 1024 ** 3,
-    // Waiting for a manifest (`wait`, `pull --wait`).
-    pollMs: 5_000,
-};
-
+// EXTERNAL MODULE: ./src/defaults.ts
+var defaults = __nccwpck_require__(5285);
 ;// CONCATENATED MODULE: ./src/transfer/transfer-limits.ts
 
-const DEFAULT_TRANSFER_LIMITS = { stallTimeoutMs: DEFAULTS.stallTimeoutMs, deadlineMs: DEFAULTS.deadlineMs };
+const DEFAULT_TRANSFER_LIMITS = { deadlineMs: defaults/* DEFAULTS */.z.deadlineMs };
 
 ;// CONCATENATED MODULE: ./src/transfer/download.ts
-
 
 
 
@@ -32653,7 +32585,7 @@ async function downloadSnapshot(options) {
         // Made last: it starts threads, which only the pipeline (or the finally below) ends.
         const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, size: manifest.database.size, wholeFile, reclaim: false });
         try {
-            await (0,external_node_stream_promises_namespaceObject.pipeline)([result.body, stallWatchdog(what, limits.stallTimeoutMs), received, ...decoding, writer], { signal });
+            await (0,external_node_stream_promises_namespaceObject.pipeline)([result.body, received, ...decoding, writer], { signal });
             if (received.bytes !== manifest.object.size)
                 throw new src_errors/* SizeMismatchError */.Au(`${what} (stored bytes)`, manifest.object.size, received.bytes);
             const written = writer.result();
@@ -32851,8 +32783,7 @@ function keyList(trusted) {
 
 
 
-
-/** Reads a small object (a manifest) whole, within a size cap and a stall timeout; the body is destroyed on failure. */
+/** Reads a small object (a manifest) whole, within a size cap; the body is destroyed on failure. */
 async function readBounded(body, options) {
     const chunks = [];
     let total = 0;
@@ -32867,7 +32798,7 @@ async function readBounded(body, options) {
             callback();
         },
     });
-    await (0,external_node_stream_promises_namespaceObject.pipeline)(body, stallWatchdog(options.what, options.stallTimeoutMs), sink, { signal: options.signal });
+    await (0,external_node_stream_promises_namespaceObject.pipeline)(body, sink, { signal: options.signal });
     return Buffer.concat(chunks);
 }
 
@@ -32888,8 +32819,8 @@ async function readBounded(body, options) {
 async function readManifest(store, key, options = {}) {
     const where = `${store.location}/${key}`;
     const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
-    // A manifest that takes longer than two stall timeouts is being trickled.
-    return withDeadline(`manifest ${where}`, Math.min(limits.deadlineMs, 2 * limits.stallTimeoutMs), limits.signal, async (signal) => {
+    // A manifest that takes longer than two of the store's stall timeouts is being trickled.
+    return withDeadline(`manifest ${where}`, Math.min(limits.deadlineMs, 2 * store.stallTimeoutMs), limits.signal, async (signal) => {
         let result;
         try {
             result = await store.get(key, { ifNoneMatch: options.ifNoneMatch, signal });
@@ -32904,7 +32835,6 @@ async function readManifest(store, key, options = {}) {
         const body = await readBounded(result.body, {
             what: `manifest ${where}`,
             maxBytes: lib/* MANIFEST_MAX_BYTES */.V4,
-            stallTimeoutMs: limits.stallTimeoutMs,
             signal,
         });
         try {
@@ -33073,8 +33003,8 @@ const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createR
 
 /** Runs `fn`, retrying the failures `describeError` calls retryable, with exponential backoff. Permanent ones throw at once. */
 async function withRetries(fn, options = {}) {
-    const attempts = options.attempts ?? DEFAULTS.attempts;
-    const base = options.baseDelayMs ?? DEFAULTS.retryBaseDelayMs;
+    const attempts = options.attempts ?? defaults/* DEFAULTS */.z.attempts;
+    const base = options.baseDelayMs ?? defaults/* DEFAULTS */.z.retryBaseDelayMs;
     for (let attempt = 1;; attempt++) {
         try {
             return await fn(attempt);
@@ -33656,7 +33586,7 @@ async function readChunkList(store, base, limits) {
     if (read.status !== 'ok')
         throw new src_errors/* NotFoundError */.m_(base.chunks.key, store.location);
     const what = `chunk list ${base.chunks.key}`;
-    const list = await readBounded(read.body, { what, maxBytes: base.chunks.count * HASH_BYTES, stallTimeoutMs: limits.stallTimeoutMs, signal: limits.signal });
+    const list = await readBounded(read.body, { what, maxBytes: base.chunks.count * HASH_BYTES, signal: limits.signal });
     const root = chunkRoot(list);
     if (root !== base.chunks.root)
         throw new src_errors/* ChecksumMismatchError */.a0(`chunk list ${base.chunks.key}`, base.chunks.root, root);
@@ -33998,7 +33928,7 @@ function deltaPlan(run, t, manifest) {
         bases: manifest.history,
         encoding: options.encoding === 'identity' ? 'gzip' : options.encoding,
         level: options.level,
-        maxShare: options.deltaMaxShare ?? DEFAULTS.deltaMaxShare,
+        maxShare: options.deltaMaxShare ?? defaults/* DEFAULTS */.z.deltaMaxShare,
         fullObjectSize: encoded.encodedSize,
         tempDir: options.tempDir ?? (0,external_node_os_.tmpdir)(),
         limits: run.limits,
@@ -34150,7 +34080,7 @@ function storeSource(store) {
 /**
  * Several stores that hold the same snapshots (mirrors in other regions or on other services), read as
  * one: each call goes to the first healthy store in the order given, and moves on to the next when that
- * one fails (an error, no answer within the answer timeout, or a body that breaks off or stalls). A store
+ * one fails (an error, no answer within its stall timeout, or a body that breaks off or stalls). A store
  * that failed is asked last until `retryAfterMs` has passed, then first again.
  *
  * Nothing read here needs to come from one store: a manifest names every object by its hash (and a signed
@@ -34162,8 +34092,9 @@ function storeSource(store) {
  */
 class MirrorStore {
     writable = false;
+    /** The longest of its stores': each store's call is left for the next when that store's own runs out. */
+    stallTimeoutMs;
     #stores;
-    #answerTimeoutMs;
     #retryAfterMs;
     #onFailover;
     #now;
@@ -34174,8 +34105,8 @@ class MirrorStore {
         if (stores.length === 0)
             throw new src_errors/* UsageError */.eb('a mirror set needs at least one store');
         this.#stores = stores;
-        this.#answerTimeoutMs = options.answerTimeoutMs ?? 30_000;
-        this.#retryAfterMs = options.retryAfterMs ?? DEFAULTS.failbackMs;
+        this.stallTimeoutMs = Math.max(...stores.map((store) => store.stallTimeoutMs));
+        this.#retryAfterMs = options.retryAfterMs ?? defaults/* DEFAULTS */.z.failbackMs;
         this.#onFailover = options.onFailover;
         this.#now = options.now ?? Date.now;
         this.#failedUntil = stores.map(() => 0);
@@ -34225,7 +34156,7 @@ class MirrorStore {
     /** Runs one store's call, abandoning it when no answer comes within the answer timeout. */
     async #ask(index, signal, call) {
         const silence = new AbortController();
-        const timer = setTimeout(() => silence.abort(new src_errors/* StalledError */.OV(`${this.#stores[index].location}: no answer`, this.#answerTimeoutMs)), this.#answerTimeoutMs);
+        const timer = setTimeout(() => silence.abort(new src_errors/* StalledError */.OV(`${this.#stores[index].location}: no answer`, this.#stores[index].stallTimeoutMs)), this.#stores[index].stallTimeoutMs);
         try {
             return await call(signal ? AbortSignal.any([signal, silence.signal]) : silence.signal);
         }
@@ -34408,9 +34339,12 @@ var external_node_http_default = /*#__PURE__*/__nccwpck_require__.n(external_nod
 // EXTERNAL MODULE: external "node:https"
 var external_node_https_ = __nccwpck_require__(4708);
 var external_node_https_default = /*#__PURE__*/__nccwpck_require__.n(external_node_https_);
+// EXTERNAL MODULE: ./src/store/transport.ts + 1 modules
+var transport = __nccwpck_require__(6479);
 // EXTERNAL MODULE: ./src/store/object-store.ts
 var object_store = __nccwpck_require__(3266);
 ;// CONCATENATED MODULE: ./src/store/http-store.ts
+
 
 
 
@@ -34424,8 +34358,8 @@ var object_store = __nccwpck_require__(3266);
 class HttpStore {
     location;
     writable = false;
+    stallTimeoutMs;
     #base;
-    #headersTimeoutMs;
     #authorization;
     constructor(options) {
         // Credentials in the URL (https://user:pass@host/…) become a Basic Authorization header and are never printed.
@@ -34437,7 +34371,7 @@ class HttpStore {
         }
         this.#base = url.href.replace(/\/+$/, '');
         this.location = this.#base;
-        this.#headersTimeoutMs = options.headersTimeoutMs ?? 15_000;
+        this.stallTimeoutMs = options.stallTimeoutMs ?? transport/* DEFAULT_TRANSPORT */.W.stallTimeoutMs;
     }
     #url(key) {
         (0,object_store/* assertValidKey */.M)(key);
@@ -34491,7 +34425,7 @@ class HttpStore {
                 resolve(response);
             });
             // The timeout covers the wait for headers only; a large body may take as long as it needs.
-            const timer = setTimeout(() => request.destroy(new HeadersTimeout(this.#headersTimeoutMs)), this.#headersTimeoutMs);
+            const timer = setTimeout(() => request.destroy(new HeadersTimeout(this.stallTimeoutMs)), this.stallTimeoutMs);
             request.on('error', (error) => {
                 clearTimeout(timer);
                 if (signal?.aborted)
@@ -34529,7 +34463,7 @@ class HttpStore {
         // (the peer closing a socket the pipeline already gave up on); with no listener left, that
         // late error would end the process.
         response.on('error', () => { });
-        return { status: 'ok', body: response, ...http_store_info(response) };
+        return { status: 'ok', body: (0,transport/* watchedBody */.L)(response, this.#url(key), this), ...http_store_info(response) };
     }
     async head(key, options = {}) {
         const response = await this.#request(key, 'HEAD', {}, options.signal);
@@ -34577,6 +34511,7 @@ function http_store_info(response) {
 
 
 
+
 const TEMP_MARK = '.tmp-';
 /** Runs `pipe` into a new file and returns only once the file is closed, whatever happened. */
 async function writeThrough(file, pipe) {
@@ -34615,6 +34550,8 @@ class LocalStore {
     root;
     location;
     writable = true;
+    /** A local disk does not stall as a network does; kept for callers that bound a whole read by it. */
+    stallTimeoutMs = transport/* DEFAULT_TRANSPORT */.W.stallTimeoutMs;
     constructor(root) {
         this.root = root;
         this.root = external_node_path_default().resolve(root);
@@ -34844,10 +34781,11 @@ async function openStore(given, env = {}) {
             forcePathStyle: settings.forcePathStyle,
             profile: settings.profile,
             credentials: settings.credentials,
+            stallTimeoutMs: settings.stallTimeoutMs,
         });
     }
     if (scheme === 'http' || scheme === 'https')
-        return new HttpStore({ baseUrl: url });
+        return new HttpStore({ baseUrl: url, stallTimeoutMs: settings.stallTimeoutMs });
     if (scheme === 'file')
         return new LocalStore((0,external_node_url_.fileURLToPath)(url));
     if (scheme !== undefined)
@@ -35438,12 +35376,12 @@ function readBuildSettings(get, env) {
         .split('\n')
         .map((line) => line.trim())
         .filter((line) => line !== '' && !line.startsWith('#'));
-    const startFrom = choice(get, Inputs.StartFrom, ['published', 'fresh'], DEFAULTS.startFrom);
+    const startFrom = choice(get, Inputs.StartFrom, ['published', 'fresh'], defaults/* DEFAULTS */.z.startFrom);
     if (migrations === '' && migrateCommand === '' && loaders.length === 0 && startFrom === 'fresh') {
         throw new src_errors/* UsageError */.eb(`invalid ${settings_name(Inputs.Migrations)}: expected at least one of '${Inputs.Migrations}', '${Inputs.MigrateCommand}' or '${Inputs.Loaders}', got ""`);
     }
-    const graceMs = get(Inputs.Grace) ? (0,lib/* parseDuration */.E9)(get(Inputs.Grace), settings_name(Inputs.Grace)) : DEFAULTS.graceMs;
-    const vacuumThreshold = get(Inputs.VacuumThreshold) ? parseShare(get(Inputs.VacuumThreshold), settings_name(Inputs.VacuumThreshold)) : DEFAULTS.vacuumThreshold;
+    const graceMs = get(Inputs.Grace) ? (0,lib/* parseDuration */.E9)(get(Inputs.Grace), settings_name(Inputs.Grace)) : defaults/* DEFAULTS */.z.graceMs;
+    const vacuumThreshold = get(Inputs.VacuumThreshold) ? parseShare(get(Inputs.VacuumThreshold), settings_name(Inputs.VacuumThreshold)) : defaults/* DEFAULTS */.z.vacuumThreshold;
     const publicBaseUrl = get(Inputs.PublicBaseUrl);
     if (publicBaseUrl !== '')
         parseHttpUrl(publicBaseUrl, settings_name(Inputs.PublicBaseUrl));
@@ -35460,11 +35398,11 @@ function readBuildSettings(get, env) {
         loaders,
         startFrom,
         database: external_node_path_default().resolve(workingDirectory, get(Inputs.Database) || external_node_path_default().join(env.RUNNER_TEMP ?? workingDirectory, 'sqlitening.db')),
-        encoding: choice(get, Inputs.Encoding, lib/* ENCODINGS */.JC, DEFAULTS.encoding),
+        encoding: choice(get, Inputs.Encoding, lib/* ENCODINGS */.JC, defaults/* DEFAULTS */.z.encoding),
         level: integer(get, Inputs.Level, 0, 22, undefined),
-        keep: integer(get, Inputs.Keep, 1, 1000, DEFAULTS.keep),
+        keep: integer(get, Inputs.Keep, 1, 1000, defaults/* DEFAULTS */.z.keep),
         graceMs,
-        vacuum: choice(get, Inputs.Vacuum, ['auto', 'always', 'never'], DEFAULTS.vacuum),
+        vacuum: choice(get, Inputs.Vacuum, ['auto', 'always', 'never'], defaults/* DEFAULTS */.z.vacuum),
         vacuumThreshold,
         publicBaseUrl: publicBaseUrl ? publicBaseUrl.replace(/\/+$/, '') : undefined,
         workingDirectory,
@@ -35745,6 +35683,55 @@ async function run() {
         setFailed((0,describe_error/* errorMessage */.gJ)(error));
     }
 }
+
+
+/***/ }),
+
+/***/ 5285:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   z: () => (/* binding */ DEFAULTS)
+/* harmony export */ });
+/**
+ * Every default of the product, in one place: the CLI's flags, the Action's inputs (action.yml is checked
+ * against these by a test) and the library's options all read them from here, so a default changes once.
+ */
+const DEFAULTS = {
+    // Transfers: how long a read may go without bytes (also how long a store has to start answering), and
+    // how long one snapshot or delta transfer may take in all.
+    stallTimeoutMs: 30_000,
+    deadlineMs: 3_600_000,
+    /** Tries of a store call or a run for transient failures, and the delay before the second (doubled each time). */
+    attempts: 3,
+    retryBaseDelayMs: 1_000,
+    /** With several stores: how long one that failed is asked last. */
+    failbackMs: 60_000,
+    // Publishing.
+    encoding: 'gzip',
+    /** Newest snapshots kept per commit, and how young a snapshot must be never to be pruned (pods may be downloading it). */
+    keep: 5,
+    graceMs: 3_600_000,
+    /** A delta larger than this share of the full object saves a pod little, and costs the store an object. */
+    deltaMaxShare: 0.5,
+    /** `prune`: newest commits kept whatever their age, and commits with an object younger than this. */
+    keepCommits: 20,
+    olderThanMs: 30 * 86_400_000,
+    // Building.
+    startFrom: 'published',
+    vacuum: 'auto',
+    vacuumThreshold: 0.25,
+    // The pod agent.
+    intervalMs: 5 * 60_000,
+    jitter: 0.1,
+    /** Health fails when the last successful sync is older. */
+    maxAgeMs: 10 * 60_000,
+    reverifyMs: 86_400_000,
+    /** A manifest that declares a larger database is refused: a bad or hostile one cannot make the agent fill the disk. */
+    maxDatabaseBytes: 64 * 1024 ** 3,
+    // Waiting for a manifest (`wait`, `pull --wait`).
+    pollMs: 5_000,
+};
 
 
 /***/ }),
@@ -36407,6 +36394,67 @@ function assertValidKey(key) {
     if (key.length === 0 || key.length > 1024 || segments.some((s) => s === '' || s === '.' || s === '..')) {
         throw new _sqlitening_contract__WEBPACK_IMPORTED_MODULE_0__/* .ContractError */ .Vl(`invalid object key: expected non-empty '/'-separated segments without '.' or '..', got ${JSON.stringify(key)}`);
     }
+}
+
+
+/***/ }),
+
+/***/ 6479:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  W: () => (/* binding */ DEFAULT_TRANSPORT),
+  L: () => (/* binding */ watchedBody)
+});
+
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+// EXTERNAL MODULE: ./src/defaults.ts
+var defaults = __nccwpck_require__(5285);
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(3916);
+;// CONCATENATED MODULE: ./src/transfer/stall-watchdog.ts
+
+
+/** Passes bytes through and fails the stream when none arrive for `timeoutMs`. */
+function stallWatchdog(what, timeoutMs) {
+    let timer;
+    const watchdog = new external_node_stream_.Transform({
+        transform(chunk, _encoding, callback) {
+            arm();
+            callback(null, chunk);
+        },
+        flush(callback) {
+            clearTimeout(timer);
+            callback();
+        },
+        destroy(error, callback) {
+            clearTimeout(timer);
+            callback(error);
+        },
+    });
+    const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => watchdog.destroy(new errors/* StalledError */.OV(what, timeoutMs)), timeoutMs);
+    };
+    arm();
+    return watchdog;
+}
+
+;// CONCATENATED MODULE: ./src/store/transport.ts
+
+
+
+const DEFAULT_TRANSPORT = { stallTimeoutMs: defaults/* DEFAULTS */.z.stallTimeoutMs };
+/**
+ * `body` failing with `stalled` when no byte comes for the stall timeout; destroying the result destroys
+ * the body, and the body's error reaches whoever reads the result.
+ */
+function watchedBody(body, what, transport) {
+    // The callback only completes the pipeline's bookkeeping: errors reach the reader through the watchdog.
+    return (0,external_node_stream_.pipeline)(body, stallWatchdog(what, transport.stallTimeoutMs), () => { });
 }
 
 

@@ -76,11 +76,10 @@ async function publish(seed: number, options: { encoding?: Encoding; gitSha?: st
 
 async function openAgent(overrides: Partial<AgentOptions> = {}): Promise<Agent> {
   agent = await Agent.open({
-    store: new HttpStore({ baseUrl: server.url, headersTimeoutMs: 2000 }),
+    store: new HttpStore({ baseUrl: server.url, stallTimeoutMs: 500 }),
     database: live(),
     appGitSha: SHA_A,
     attempts: 1,
-    limits: { stallTimeoutMs: 500, deadlineMs: 3_600_000 },
     ...overrides,
   });
   return agent;

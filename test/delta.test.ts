@@ -93,8 +93,9 @@ async function history(): Promise<{ file: string; v1: Manifest; v2: Manifest; v3
   return { file, v1, v2, v3 };
 }
 
-async function openAgent(options: Pick<AgentOptions, 'noDelta' | 'reverifyAtStart' | 'limits'> = {}): Promise<Agent> {
-  agent = await Agent.open({ store: new HttpStore({ baseUrl: server.url }), database: live(), appGitSha: SHA_A, attempts: 1, ...options });
+async function openAgent(options: Pick<AgentOptions, 'noDelta' | 'reverifyAtStart'> & { stallTimeoutMs?: number } = {}): Promise<Agent> {
+  const { stallTimeoutMs, ...rest } = options;
+  agent = await Agent.open({ store: new HttpStore({ baseUrl: server.url, stallTimeoutMs }), database: live(), appGitSha: SHA_A, attempts: 1, ...rest });
   return agent;
 }
 
@@ -234,7 +235,7 @@ describe('the pod applies deltas', () => {
       const file = path.join(dir, `build-${n}.db`);
       makeContentDatabase(file, 2000, 1);
       await publish(file);
-      agent = await openAgent({ limits: { stallTimeoutMs: 1000, deadlineMs: 3_600_000 } });
+      agent = await openAgent({ stallTimeoutMs: 1000 });
       expect((await agent.runOnce()).ok).toBe(true);
       refresh(file, 2);
       const v2 = await publish(file);
@@ -499,7 +500,7 @@ describe('hostile and corrupt format-2 deltas fall back to the full object', () 
     const file = path.join(dir, `build-${n}.db`);
     makeContentDatabase(file, 2000, 1);
     const v1 = await publish(file);
-    agent = await openAgent({ limits: { stallTimeoutMs: 1000, deadlineMs: 3_600_000 } });
+    agent = await openAgent({ stallTimeoutMs: 1000 });
     expect((await agent.runOnce()).ok).toBe(true);
     const base = keep(file, 'base');
     refreshWithInserts(file, 2);

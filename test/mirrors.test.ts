@@ -105,15 +105,14 @@ async function publishBoth(seed: number): Promise<Manifest> {
 async function openMirrorAgent(failovers: FailoverEvent[], overrides: { attempts?: number; board?: string } = {}): Promise<Agent> {
   agent = await Agent.open({
     store: new MirrorStore(
-      servers.map((s) => new HttpStore({ baseUrl: s.url, headersTimeoutMs: 5_000 })),
-      { answerTimeoutMs: STALL_MS, retryAfterMs: RETRY_AFTER_MS, onFailover: (event) => failovers.push(event) },
+      servers.map((s) => new HttpStore({ baseUrl: s.url, stallTimeoutMs: STALL_MS })),
+      { retryAfterMs: RETRY_AFTER_MS, onFailover: (event) => failovers.push(event) },
     ),
     database: live(),
     appGitSha: SHA_A,
     trustedKeys,
     attempts: overrides.attempts ?? 1,
     retryBaseDelayMs: 10,
-    limits: { stallTimeoutMs: STALL_MS, deadlineMs: 3_600_000 },
     ...(overrides.board ? { board: { url: overrides.board, cluster: 'eu-west', pod: 'web-1', secret: 'cluster-secret' } } : {}),
   });
   health = createHealthServer({ report: () => agent!.report(), metrics: agent.metrics!, hostAllowed: makeHostCheck(['localhost'], ['127.0.0.0/8']) });

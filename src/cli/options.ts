@@ -67,6 +67,8 @@ export interface StoreFlags {
   endpoint?: string | undefined;
   region?: string | undefined;
   pathStyle?: boolean | undefined;
+  /** `--stall-timeout`, of the commands that take it ({@link addTransferOptions}): every store's transport limit. */
+  stallTimeout?: number | undefined;
 }
 
 /**
@@ -78,6 +80,7 @@ export function storeSettingsOfFlags(flags: StoreFlags): StoreSettings[] {
     endpoint: flags.endpoint,
     region: flags.region,
     forcePathStyle: flags.pathStyle === true,
+    stallTimeoutMs: flags.stallTimeout,
   });
 }
 
@@ -99,11 +102,10 @@ export async function openWritableStores(flags: StoreFlags, verb: string): Promi
  * reads from the first healthy one. A store that does not answer within the stall timeout is left for
  * the next, and each store left is reported.
  */
-export async function openReadStore(flags: StoreFlags & { stallTimeout: number; failback?: number | undefined }, out: Reporter): Promise<ObjectStore> {
+export async function openReadStore(flags: StoreFlags & { failback?: number | undefined }, out: Reporter): Promise<ObjectStore> {
   const stores = await openStores(flags);
   if (stores.length === 1) return stores[0]!;
   return new MirrorStore(stores, {
-    answerTimeoutMs: flags.stallTimeout,
     retryAfterMs: flags.failback,
     onFailover: (event) =>
       out.event(
@@ -132,14 +134,20 @@ export function encodingOption(): Option {
   return new Option('--encoding <name>', 'compression of the stored object').choices(ENCODINGS as unknown as string[]).default(DEFAULTS.encoding);
 }
 
+/** --stall-timeout: every store's transport limit. */
+export function stallTimeoutOption(): Option {
+  return new Option(
+    '--stall-timeout <duration>',
+    'fail a store call that has no answer, or a read that gets no bytes, for this long; a manifest must arrive within twice this',
+  )
+    .argParser(durationArg)
+    .default(DEFAULTS.stallTimeoutMs, formatDuration(DEFAULTS.stallTimeoutMs));
+}
+
 /** --stall-timeout and --deadline: the limits of every transfer of the command. */
 export function addTransferOptions(command: Command): Command {
   return command
-    .addOption(
-      new Option('--stall-timeout <duration>', 'fail a read when no bytes arrive for this long; a manifest must arrive within twice this')
-        .argParser(durationArg)
-        .default(DEFAULTS.stallTimeoutMs, formatDuration(DEFAULTS.stallTimeoutMs)),
-    )
+    .addOption(stallTimeoutOption())
     .addOption(
       new Option('--deadline <duration>', 'fail a snapshot or delta transfer that has not ended after this long')
         .argParser(durationArg)
@@ -148,8 +156,8 @@ export function addTransferOptions(command: Command): Command {
 }
 
 /** The limits given by {@link addTransferOptions}' flags. */
-export function transferLimits(flags: { stallTimeout: number; deadline: number }): TransferLimits {
-  return { stallTimeoutMs: flags.stallTimeout, deadlineMs: flags.deadline };
+export function transferLimits(flags: { deadline: number }): TransferLimits {
+  return { deadlineMs: flags.deadline };
 }
 
 /** --name (or SQLITENING_NAME): which database, checked against the contract's name rule as it is parsed. */

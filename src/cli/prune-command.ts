@@ -5,7 +5,7 @@ import { describeError, errorMessage } from '../describe-error.js';
 import { parseGitShaArg } from '../git.js';
 import { type CommitFolder, type CommitPruneRule, pruneCommits } from '../publish/prune-commits.js';
 import { StoreFanOut, throwIfNoStoreSucceeded, throwIfSomeStoresFailed } from '../store/fan-out.js';
-import { addStoreOptions, collect, durationArg, integerArg, openWritableStores, storeAttemptsOption, type StoreFlags } from './options.js';
+import { addStoreOptions, collect, durationArg, integerArg, openWritableStores, stallTimeoutOption, storeAttemptsOption, type StoreFlags } from './options.js';
 import type { Reporter } from './reporter.js';
 
 interface PruneFlags extends StoreFlags {
@@ -27,7 +27,8 @@ export function pruneCommand(reporter: () => Reporter): Command {
     )
     .option('--protect <sha>', 'a commit never to delete, such as one deployed somewhere (repeatable)', collect)
     .option('--dry-run', 'list what would be deleted, delete nothing')
-    .addOption(storeAttemptsOption());
+    .addOption(storeAttemptsOption())
+    .addOption(stallTimeoutOption());
   addStoreOptions(command);
   command.addHelpText(
     'after',

@@ -15,7 +15,6 @@ import { type DeltaHeader, type DeltaRecord, isDeltaFormat, type PatchRecord } f
 import { DeltaParser, inflatePatches } from '../wire/delta-parser.js';
 import { DOWNLOAD_TEMP_MARK } from '../transfer/download.js';
 import { LimitedCounter } from '../transfer/limited-counter.js';
-import { stallWatchdog } from '../transfer/stall-watchdog.js';
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../transfer/transfer-limits.js';
 
 export interface ApplyDeltaOptions {
@@ -85,7 +84,6 @@ export async function writeDeltaPages(
   target: PageTarget,
   options: Pick<ApplyDeltaOptions, 'store' | 'manifest' | 'delta' | 'baseHashes' | 'onProgress'> & {
     signal: AbortSignal;
-    stallTimeoutMs: number;
   },
 ): Promise<WrittenDelta> {
   const { manifest, delta, store } = options;
@@ -133,16 +131,7 @@ export async function writeDeltaPages(
       setImmediate(callback);
     },
   });
-  await pipeline(
-    result.body,
-    stallWatchdog(what, options.stallTimeoutMs),
-    received,
-    decompressor(delta.encoding),
-    decoded,
-    new DeltaParser(what, format, checkHeader),
-    writer,
-    { signal: options.signal },
-  );
+  await pipeline(result.body, received, decompressor(delta.encoding), decoded, new DeltaParser(what, format, checkHeader), writer, { signal: options.signal });
   if (received.bytes !== delta.size) throw new SizeMismatchError(`${what} (stored bytes)`, delta.size, received.bytes);
   const root = chunkRoot(hashes);
   if (root !== chunks.root) throw new ChecksumMismatchError(`${what} applied (chunk root)`, chunks.root, root);
@@ -216,7 +205,6 @@ export async function applyDelta(options: ApplyDeltaOptions): Promise<WrittenDel
           written = await writeDeltaPages(filePages(handle.fd, options.manifest.chunks?.size ?? 0), {
             ...options,
             signal,
-            stallTimeoutMs: limits.stallTimeoutMs,
           });
           await handle.truncate(options.manifest.database.size);
         } finally {

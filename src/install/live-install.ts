@@ -65,7 +65,7 @@ export async function installDelta(options: LiveInstallOptions, delta: DeltaInfo
     staged = await StagedPages.create(paths.staging, live.fd, pageSize);
     const pages = staged;
     const written = await withDeadline(`delta ${delta.key}`, limits.deadlineMs, limits.signal, (signal) =>
-      writeDeltaPages(pages, { ...options, delta, baseHashes, signal, stallTimeoutMs: limits.stallTimeoutMs }),
+      writeDeltaPages(pages, { ...options, delta, baseHashes, signal }),
     );
     const page1 = Buffer.alloc(pageSize);
     staged.read(0, page1);

@@ -64,7 +64,7 @@ async function readChunkList(store: ObjectStore, base: HistoryEntry, limits: Tra
   const read = await store.get(base.chunks.key, { signal: limits.signal });
   if (read.status !== 'ok') throw new NotFoundError(base.chunks.key, store.location);
   const what = `chunk list ${base.chunks.key}`;
-  const list = await readBounded(read.body, { what, maxBytes: base.chunks.count * HASH_BYTES, stallTimeoutMs: limits.stallTimeoutMs, signal: limits.signal });
+  const list = await readBounded(read.body, { what, maxBytes: base.chunks.count * HASH_BYTES, signal: limits.signal });
   const root = chunkRoot(list);
   if (root !== base.chunks.root) throw new ChecksumMismatchError(`chunk list ${base.chunks.key}`, base.chunks.root, root);
   return list;

@@ -2,13 +2,14 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { AccessDeniedError, NotFoundError, ReadOnlyStoreError, StoreError, StoreUnreachableError } from '../errors.js';
 import { errorMessage } from '../describe-error.js';
+import { DEFAULT_TRANSPORT, watchedBody } from './transport.js';
 import { assertValidKey, type CallOptions, type GetOptions, type GetResult, type ObjectInfo, type ObjectStore } from './object-store.js';
 
 export interface HttpStoreOptions {
   /** Base URL that keys are appended to, e.g. `https://snapshots.example.com/site`. */
   baseUrl: string;
-  /** Milliseconds to wait for the response headers. @default 15000 */
-  headersTimeoutMs?: number;
+  /** How long to wait for the response headers, or the next byte of a body. @default DEFAULTS.stallTimeoutMs */
+  stallTimeoutMs?: number | undefined;
 }
 
 /**
@@ -19,8 +20,8 @@ export interface HttpStoreOptions {
 export class HttpStore implements ObjectStore {
   readonly location: string;
   readonly writable = false;
+  readonly stallTimeoutMs: number;
   readonly #base: string;
-  readonly #headersTimeoutMs: number;
 
   readonly #authorization: string | undefined;
 
@@ -34,7 +35,7 @@ export class HttpStore implements ObjectStore {
     }
     this.#base = url.href.replace(/\/+$/, '');
     this.location = this.#base;
-    this.#headersTimeoutMs = options.headersTimeoutMs ?? 15_000;
+    this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_TRANSPORT.stallTimeoutMs;
   }
 
   #url(key: string): string {
@@ -90,7 +91,7 @@ export class HttpStore implements ObjectStore {
         resolve(response);
       });
       // The timeout covers the wait for headers only; a large body may take as long as it needs.
-      const timer = setTimeout(() => request.destroy(new HeadersTimeout(this.#headersTimeoutMs)), this.#headersTimeoutMs);
+      const timer = setTimeout(() => request.destroy(new HeadersTimeout(this.stallTimeoutMs)), this.stallTimeoutMs);
       request.on('error', (error) => {
         clearTimeout(timer);
         if (signal?.aborted) reject(signal.reason ?? error);
@@ -132,7 +133,7 @@ export class HttpStore implements ObjectStore {
     // (the peer closing a socket the pipeline already gave up on); with no listener left, that
     // late error would end the process.
     response.on('error', () => {});
-    return { status: 'ok', body: response, ...info(response) };
+    return { status: 'ok', body: watchedBody(response, this.#url(key), this), ...info(response) };
   }
 
   async head(key: string, options: CallOptions = {}): Promise<ObjectInfo | undefined> {

@@ -1,3 +1,4 @@
+import { DEFAULT_TRANSPORT } from './transport.js';
 import { open, readdir, rm, stat } from 'node:fs/promises';
 import { createWriteStream, type Dirent, type Stats, type WriteStream } from 'node:fs';
 import path from 'node:path';
@@ -49,6 +50,8 @@ export function progressCounter(onProgress?: (bytes: number) => void): Transform
 export class LocalStore implements ObjectStore {
   readonly location: string;
   readonly writable = true;
+  /** A local disk does not stall as a network does; kept for callers that bound a whole read by it. */
+  readonly stallTimeoutMs = DEFAULT_TRANSPORT.stallTimeoutMs;
 
   constructor(readonly root: string) {
     this.root = path.resolve(root);

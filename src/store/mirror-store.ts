@@ -21,12 +21,6 @@ export interface FailoverEvent {
 
 export interface MirrorStoreOptions {
   /**
-   * A store that has not answered a call (the response headers) within this long is left for the next
-   * one, in the same call. Give it the stall timeout, so that a silent store costs a read no more than a
-   * stall does. @default 30000
-   */
-  answerTimeoutMs?: number;
-  /**
    * After a store fails, the others are asked first for this long; then the preferred order again, so a
    * store that recovered is read from at the first call after it. @default 60000
    */
@@ -45,7 +39,7 @@ export function storeSource(store: ObjectStore): StoreSource {
 /**
  * Several stores that hold the same snapshots (mirrors in other regions or on other services), read as
  * one: each call goes to the first healthy store in the order given, and moves on to the next when that
- * one fails (an error, no answer within the answer timeout, or a body that breaks off or stalls). A store
+ * one fails (an error, no answer within its stall timeout, or a body that breaks off or stalls). A store
  * that failed is asked last until `retryAfterMs` has passed, then first again.
  *
  * Nothing read here needs to come from one store: a manifest names every object by its hash (and a signed
@@ -57,8 +51,9 @@ export function storeSource(store: ObjectStore): StoreSource {
  */
 export class MirrorStore implements ObjectStore {
   readonly writable = false;
+  /** The longest of its stores': each store's call is left for the next when that store's own runs out. */
+  readonly stallTimeoutMs: number;
   readonly #stores: readonly ObjectStore[];
-  readonly #answerTimeoutMs: number;
   readonly #retryAfterMs: number;
   readonly #onFailover: ((event: FailoverEvent) => void) | undefined;
   readonly #now: () => number;
@@ -69,7 +64,7 @@ export class MirrorStore implements ObjectStore {
   constructor(stores: readonly ObjectStore[], options: MirrorStoreOptions = {}) {
     if (stores.length === 0) throw new UsageError('a mirror set needs at least one store');
     this.#stores = stores;
-    this.#answerTimeoutMs = options.answerTimeoutMs ?? 30_000;
+    this.stallTimeoutMs = Math.max(...stores.map((store) => store.stallTimeoutMs));
     this.#retryAfterMs = options.retryAfterMs ?? DEFAULTS.failbackMs;
     this.#onFailover = options.onFailover;
     this.#now = options.now ?? Date.now;
@@ -129,8 +124,8 @@ export class MirrorStore implements ObjectStore {
   async #ask<T>(index: number, signal: AbortSignal | undefined, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const silence = new AbortController();
     const timer = setTimeout(
-      () => silence.abort(new StalledError(`${this.#stores[index]!.location}: no answer`, this.#answerTimeoutMs)),
-      this.#answerTimeoutMs,
+      () => silence.abort(new StalledError(`${this.#stores[index]!.location}: no answer`, this.#stores[index]!.stallTimeoutMs)),
+      this.#stores[index]!.stallTimeoutMs,
     );
     try {
       return await call(signal ? AbortSignal.any([signal, silence.signal]) : silence.signal);

@@ -41,11 +41,14 @@ export interface ObjectStore {
   readonly location: string;
   /** False for read-only stores; then `put`, `list` and `delete` throw `ReadOnlyStoreError`. */
   readonly writable: boolean;
+  /** How long a call may wait for the store's answer, or a body for its next byte (see `StoreTransport`). */
+  readonly stallTimeoutMs: number;
 
   /**
    * Streams an object. With `ifNoneMatch` equal to its current ETag, returns
    * `not-modified` without a body. Throws `NotFoundError` if the key does not
-   * exist. The caller must consume or destroy `body`.
+   * exist. The caller must consume or destroy `body`, which fails with `stalled`
+   * when no byte comes for the store's stall timeout.
    */
   get(key: string, options?: GetOptions): Promise<GetResult>;
 

@@ -58,6 +58,8 @@ export interface StoreSettings {
   region?: string | undefined;
   /** Path-style bucket addressing (MinIO and most self-hosted stores). */
   forcePathStyle?: boolean | undefined;
+  /** The store's transport limit (see `StoreTransport`). @default DEFAULTS.stallTimeoutMs */
+  stallTimeoutMs?: number | undefined;
   /** A profile of the AWS SDK's shared config and credentials files, for this store's credentials. */
   profile?: string | undefined;
   /** This store's credentials, instead of the AWS SDK's default chain (another service's keys, for a mirror). */
@@ -174,9 +176,10 @@ export async function openStore(given: StoreSettings, env: Readonly<Record<strin
       forcePathStyle: settings.forcePathStyle,
       profile: settings.profile,
       credentials: settings.credentials,
+      stallTimeoutMs: settings.stallTimeoutMs,
     });
   }
-  if (scheme === 'http' || scheme === 'https') return new HttpStore({ baseUrl: url });
+  if (scheme === 'http' || scheme === 'https') return new HttpStore({ baseUrl: url, stallTimeoutMs: settings.stallTimeoutMs });
   if (scheme === 'file') return new LocalStore(fileURLToPath(url));
   if (scheme !== undefined) throw new UsageError(`unsupported store ${url}: ${EXPECTED}`);
   return new LocalStore(path.resolve(url));

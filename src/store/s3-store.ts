@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { AccessDeniedError, BucketMissingError, NotFoundError, StoreError, StoreUnreachableError } from '../errors.js';
 import { errorMessage } from '../describe-error.js';
 import { uploadStream } from './s3-multipart.js';
+import { DEFAULT_TRANSPORT, watchedBody } from './transport.js';
 import { assertValidKey, type CallOptions, type GetOptions, type GetResult, type ObjectInfo, type ObjectStore, type PutOptions } from './object-store.js';
 
 export interface S3StoreOptions {
@@ -27,9 +28,8 @@ export interface S3StoreOptions {
   profile?: string | undefined;
   /** Credentials of this store alone (a mirror on another service); the SDK's default chain when absent. */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined } | undefined;
-  /** Milliseconds to wait for a connection, and for each response after the request is sent. */
-  connectTimeoutMs?: number;
-  requestTimeoutMs?: number;
+  /** How long to wait for a connection, an answer, or the next byte of a body. @default DEFAULTS.stallTimeoutMs */
+  stallTimeoutMs?: number | undefined;
   /**
    * Bytes per part of a multipart upload. A buffer of this size per part in flight (and one filling) is
    * most of a publish's memory; 6 MiB parts allow objects up to 58 GiB (10,000 parts). @default 6 MiB
@@ -57,17 +57,17 @@ export class S3Store implements ObjectStore {
   readonly location: string;
   readonly writable = true;
   readonly client: S3Client;
+  readonly stallTimeoutMs: number;
   readonly #options: S3StoreOptions;
 
   constructor(options: S3StoreOptions) {
     this.#options = options;
     this.location = `s3://${options.bucket}${options.prefix ? `/${options.prefix}` : ''}`;
+    this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_TRANSPORT.stallTimeoutMs;
     const config: S3ClientConfig = {
       forcePathStyle: options.forcePathStyle ?? false,
-      requestHandler: {
-        connectionTimeout: options.connectTimeoutMs ?? 5_000,
-        requestTimeout: options.requestTimeoutMs ?? 60_000,
-      },
+      // The SDK's request timeout is the socket's: no byte either way for that long.
+      requestHandler: { connectionTimeout: Math.min(5_000, this.stallTimeoutMs), requestTimeout: this.stallTimeoutMs },
     };
     if (options.region) config.region = options.region;
     if (options.profile) config.profile = options.profile;
@@ -122,7 +122,7 @@ export class S3Store implements ObjectStore {
       });
       return {
         status: 'ok',
-        body: result.Body as Readable,
+        body: watchedBody(result.Body as Readable, `${this.location}/${key}`, this),
         size: result.ContentLength ?? 0,
         etag: result.ETag ?? '',
         lastModified: result.LastModified ?? new Date(0),

@@ -2,19 +2,16 @@ import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SizeMismatchError } from '../errors.js';
-import { stallWatchdog } from './stall-watchdog.js';
 
 export interface BoundedReadOptions {
   /** For messages: `manifest s3://…/manifest.json`. */
   what: string;
   /** Fail as soon as more than this many bytes arrive: an endless body never fills memory. */
   maxBytes: number;
-  /** Fail when no bytes arrive for this long. */
-  stallTimeoutMs: number;
   signal?: AbortSignal | undefined;
 }
 
-/** Reads a small object (a manifest) whole, within a size cap and a stall timeout; the body is destroyed on failure. */
+/** Reads a small object (a manifest) whole, within a size cap; the body is destroyed on failure. */
 export async function readBounded(body: Readable, options: BoundedReadOptions): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
@@ -29,6 +26,6 @@ export async function readBounded(body: Readable, options: BoundedReadOptions): 
       callback();
     },
   });
-  await pipeline(body, stallWatchdog(options.what, options.stallTimeoutMs), sink, { signal: options.signal });
+  await pipeline(body, sink, { signal: options.signal });
   return Buffer.concat(chunks);
 }

@@ -12,7 +12,6 @@ import { HashingFileWriter } from './hashing-file-writer.js';
 import { decompressor } from '../wire/codec.js';
 import { LimitedCounter } from './limited-counter.js';
 import { withDeadline } from './deadline.js';
-import { stallWatchdog } from './stall-watchdog.js';
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from './transfer-limits.js';
 
 /**
@@ -95,7 +94,7 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
       // Made last: it starts threads, which only the pipeline (or the finally below) ends.
       const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, size: manifest.database.size, wholeFile, reclaim: false });
       try {
-        await pipeline([result.body, stallWatchdog(what, limits.stallTimeoutMs), received, ...decoding, writer], { signal });
+        await pipeline([result.body, received, ...decoding, writer], { signal });
         if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
         const written = writer.result();
         if (written.bytes !== manifest.database.size) throw new SizeMismatchError(what, manifest.database.size, written.bytes);

@@ -1,17 +1,15 @@
 import { DEFAULTS } from '../defaults.js';
 
 /**
- * How long any transfer with a store may take, and what stops it: one value
- * that travels whole from the command line (or the agent) to every store
- * call, rather than three knobs re-typed at each layer.
+ * How long a transfer with a store may take in all, and what stops it: one value that travels whole from
+ * the command line (or the agent) to every transfer. How long a store may stay silent is the store's own
+ * limit (`StoreTransport`), applied where its bytes arrive.
  */
 export interface TransferLimits {
-  /** Fail a read when no bytes arrive for this long; a manifest must arrive within twice this. */
-  stallTimeoutMs: number;
   /** A whole snapshot or delta transfer must end within this. */
   deadlineMs: number;
   /** Aborts everything in flight (a stopping agent, SIGTERM). */
   signal?: AbortSignal | undefined;
 }
 
-export const DEFAULT_TRANSFER_LIMITS: TransferLimits = { stallTimeoutMs: DEFAULTS.stallTimeoutMs, deadlineMs: DEFAULTS.deadlineMs };
+export const DEFAULT_TRANSFER_LIMITS: TransferLimits = { deadlineMs: DEFAULTS.deadlineMs };

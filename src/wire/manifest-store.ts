@@ -34,8 +34,8 @@ export interface ReadManifestOptions {
 export async function readManifest(store: ObjectStore, key: string, options: ReadManifestOptions = {}): Promise<ManifestRead> {
   const where = `${store.location}/${key}`;
   const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
-  // A manifest that takes longer than two stall timeouts is being trickled.
-  return withDeadline(`manifest ${where}`, Math.min(limits.deadlineMs, 2 * limits.stallTimeoutMs), limits.signal, async (signal) => {
+  // A manifest that takes longer than two of the store's stall timeouts is being trickled.
+  return withDeadline(`manifest ${where}`, Math.min(limits.deadlineMs, 2 * store.stallTimeoutMs), limits.signal, async (signal) => {
     let result: GetResult;
     try {
       result = await store.get(key, { ifNoneMatch: options.ifNoneMatch, signal });
@@ -47,7 +47,6 @@ export async function readManifest(store: ObjectStore, key: string, options: Rea
     const body = await readBounded(result.body, {
       what: `manifest ${where}`,
       maxBytes: MANIFEST_MAX_BYTES,
-      stallTimeoutMs: limits.stallTimeoutMs,
       signal,
     });
     try {
