@@ -6,23 +6,30 @@
 //   with --baseline <checkout>: the steady-state delta also by that checkout's CLI (built), time and peak RSS,
 //     and the data folder's size after it
 //   the same syncs by format-2 delta  vs  by format-1 delta (two stores, one published with --base): bytes and sync time
-//   applying the format-2 delta       vs  applying the format-1 delta of the same update, in this process, taking
-//                                         turns (read from the store, decode, write, hash onto a copy of the base;
-//                                         the fsync after it flushes the same pages for both, so it is left out)
-//                                     vs  rsync -z --no-whole-file -B 4096 from the new file onto a copy of the
+//   the format-2 delta                vs  rsync -z --no-whole-file -B 4096 from the new file onto a copy of the
 //                                         pod's old live file: bytes sent (rsync --stats) and time; skipped without rsync
 //   hashing after a delta             vs  hashing the whole file (chunk hashes of every page)
 // The update changes 1% of the rows in place (no VACUUM), as a scheduled refresh does. Manifests are signed,
 // and pods trust the key.
 //   node bench/delta.js [--size 256MiB|1GiB] [--runs 3] [--baseline <checkout>]
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { filePages, writeDeltaPages } from '../lib/install/apply-delta.js';
-import { pageHashesOf } from '../lib/transfer/identify-file.js';
-import { LocalStore } from '../lib/store/local-store.js';
-import { available, benchOptions, contentDatabase, cpuModel, median, measured as timed, mib, refreshRows, resultsDir, run, cliJson } from './lib.js';
+import {
+  available,
+  benchOptions,
+  pageHashes,
+  contentDatabase,
+  cpuModel,
+  median,
+  measured as timed,
+  mib,
+  refreshRows,
+  resultsDir,
+  run,
+  cliJson,
+} from './lib.js';
 
 const { size, runs, baseline } = benchOptions(process.argv.slice(2), { baseline: { type: 'string' } });
 const sha = '0123456789abcdef0123456789abcdef01234567';
@@ -34,33 +41,6 @@ function rsyncStat(stdout, name) {
   const match = new RegExp(`^${name}: ([\\d,]+)`, 'm').exec(stdout);
   if (!match) throw new Error(`no "${name}" in rsync --stats:\n${stdout}`);
   return Number(match[1].replaceAll(',', ''));
-}
-
-const APPLY_ROUNDS = 15;
-
-/**
- * What applying a delta costs, without the process start, manifest and copy around it: the format-1 and the
- * format-2 delta of one update (both in the manifest of the store published with --base), each applied
- * APPLY_ROUNDS times onto a fresh copy of the base, taking turns; medians in ms.
- */
-async function applyCost(storeDir, baseFile) {
-  const manifest = manifestOf(await readFile(path.join(storeDir, sha, 'manifest.json'), 'utf8'));
-  const store = new LocalStore(storeDir);
-  const baseHashes = await pageHashesOf(baseFile, 4096);
-  const copy = path.join(work, 'apply.db');
-  const times = { 1: [], 2: [] };
-  for (let k = 0; k < APPLY_ROUNDS; k++) {
-    for (const delta of k % 2 ? [manifest.patches[0], manifest.deltas[0]] : [manifest.deltas[0], manifest.patches[0]]) {
-      await copyFile(baseFile, copy);
-      const handle = await open(copy, 'r+');
-      const started = performance.now();
-      await writeDeltaPages(filePages(handle.fd, 4096), { store, manifest, delta, baseHashes, signal: new AbortController().signal, stallTimeoutMs: 60_000 });
-      times[delta.format ?? 1].push(performance.now() - started);
-      await handle.close();
-    }
-  }
-  await rm(copy);
-  return { format1Ms: median(times[1]), format2Ms: median(times[2]), rounds: APPLY_ROUNDS };
 }
 
 /** The pod installed the format-2 delta (its size is what it moved) and holds the published file byte for byte. */
@@ -87,8 +67,6 @@ const CLI = path.resolve('bin/sqlitening.js');
 const BASELINE_CLI = baseline ? path.resolve(baseline, 'bin/sqlitening.js') : null;
 /** Bytes the data folder holds (du: allocated blocks). */
 const folderBytes = async (folder) => Number((await run('du', ['-sk', folder])).stdout.split('\t')[0]) * 1024;
-/** The manifest inside a signed envelope. */
-const manifestOf = (text) => JSON.parse(Buffer.from(JSON.parse(text).payload, 'base64').toString('utf8'));
 
 const hasRsync = await available('rsync');
 const RSYNC = ['-z', '--no-whole-file', '-B', '4096'];
@@ -194,7 +172,6 @@ try {
     const state = JSON.parse(await readFile(path.join(pod, '.sqlitening', 'state.json'), 'utf8'));
     if (state.lastInstall?.method !== 'delta') throw new Error(`expected a delta install, got ${JSON.stringify(state.lastInstall)}`);
     await expectInstalled(pod2, measured.patchBytes, build);
-    if (i === 0) measured.apply = await applyCost(store2, base);
 
     // The next update of the same size: the steady state, a pod that installed a delta before.
     await copyFile(build, base);
@@ -231,7 +208,7 @@ try {
   // Hashing after a delta touches only the changed pages; a full check hashes them all.
   const file = path.join(work, 'pod-0', 'site.db');
   let started = performance.now();
-  const hashes = await pageHashesOf(file, 4096);
+  const hashes = await pageHashes(file, 4096);
   const wholeSeconds = (performance.now() - started) / 1000;
   const data = await readFile(file);
   started = performance.now();
@@ -286,7 +263,6 @@ try {
           bytesReceived: median(measured.rsyncReceived),
         }
       : null,
-    apply: measured.apply,
     hashing: { afterDeltaMs: touchedSeconds * 1000, wholeFileMs: wholeSeconds * 1000 },
   };
   await mkdir(resultsDir, { recursive: true });
@@ -333,9 +309,7 @@ try {
   console.log(
     `| pod sync by format 2, steady state | ${f(figures.sync.patchInPlaceSeconds)} s | by format 1 | ${f(figures.sync.deltaInPlaceSeconds)} s | ${f(figures.sync.patchInPlaceSeconds / figures.sync.deltaInPlaceSeconds)}x |`,
   );
-  console.log(
-    `| applying the delta (read from the store, decode, write, hash; in process, median of ${figures.apply.rounds}), format 2 | ${f(figures.apply.format2Ms, 1)} ms | format 1 | ${f(figures.apply.format1Ms, 1)} ms | ${f(figures.apply.format2Ms / figures.apply.format1Ms)}x |`,
-  );
+
   if (figures.rsync) {
     const r = figures.rsync;
     console.log(

@@ -2,7 +2,8 @@
 // processes, a content-like database of a given size, and an S3 server process.
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -224,4 +225,18 @@ export async function cliJson(...args) {
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line));
   return { seconds: result.seconds, events, result: events.at(-1) };
+}
+
+/** The SHA-256 of each `pageSize` page of a file, concatenated (what a pod proves a file by), read in 4 MiB blocks. */
+export async function pageHashes(file, pageSize) {
+  const parts = [];
+  for await (const block of createReadStream(file, { highWaterMark: 1024 * pageSize })) {
+    for (let at = 0; at < block.length; at += pageSize)
+      parts.push(
+        createHash('sha256')
+          .update(block.subarray(at, at + pageSize))
+          .digest(),
+      );
+  }
+  return Buffer.concat(parts);
 }

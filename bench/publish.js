@@ -13,8 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { encodeSnapshot } from '../lib/publish/encode.js';
-import { decompressor, encodingSupported } from '../lib/wire/codec.js';
+import { decompressor, encodeSnapshot, encodingSupported } from '../lib/index.js';
 import { S3_ENV, benchOptions, contentDatabase, cpuModel, measured, median, mib, refreshRows, resultsDir, root, run, startS3Process, time } from './lib.js';
 
 const { size, runs } = benchOptions();

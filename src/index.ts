@@ -5,6 +5,9 @@ export { buildDatabase, type BuildOptions } from './builder/build.js';
 export { loadTable, type LoadTableOptions, type LoadResult, type LoadValue } from './builder/load-table.js';
 export { readRows, formatOfFile, INPUT_FORMATS, type InputFormat, type InputRows } from './builder/load-input.js';
 export { publishSnapshot, type PublishOptions, type PublishResult } from './publish/publish.js';
+// The read-once hash and compression of a database, and the stored encodings' decoders: publishing's building blocks.
+export { encodeSnapshot, type EncodedSnapshot } from './publish/encode.js';
+export { compressor, decompressor, encodingSupported } from './wire/codec.js';
 export { downloadSnapshot } from './transfer/download.js';
 export { readManifest } from './wire/manifest-store.js';
 export { findManifest, waitForManifest, type FoundManifest, type WaitForManifestOptions, type WaitPoll } from './install/find-manifest.js';
