@@ -28,6 +28,8 @@ export const TEST_SECRETS = {
   rotating: ['rotating-old-secret-0123', 'rotating-new-secret-0123'],
   // Small limits (clusterLimits below), to show one cluster held back while the others go on.
   noisy: 'noisy-secret-0123456789ab',
+  // Moving to derived keys: its secret is still accepted, and its revocation refuses it too.
+  'legacy-revoked': 'legacy-revoked-secret-0123',
 };
 
 export default defineConfig({

@@ -82,19 +82,27 @@ export function readClusterNames(sql: SqlStorage, health: Health, after: string 
   return [...stale, ...overdue].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, limit);
 }
 
+/** Durable Object SQLite binds at most 100 values per statement. */
+const MAX_BOUND = 100;
+
+/** Rows of `query` (which ends in `IN (…)`) for every name, asked 100 at a time. */
+function rowsFor(sql: SqlStorage, query: string, clusters: readonly string[]): Array<Record<string, SqlStorageValue>> {
+  const rows = [];
+  for (let i = 0; i < clusters.length; i += MAX_BOUND) {
+    const part = clusters.slice(i, i + MAX_BOUND);
+    rows.push(...sql.exec(`${query} (${part.map(() => '?').join(', ')})`, ...part).toArray());
+  }
+  return rows;
+}
+
 /** The summaries of these clusters (those that have one). */
 export function readSummariesOf(sql: SqlStorage, clusters: readonly string[]): StoredSummary[] {
-  if (clusters.length === 0) return [];
-  return sql
-    .exec(`SELECT body FROM summaries WHERE cluster IN (${clusters.map(() => '?').join(', ')})`, ...clusters)
-    .toArray()
-    .map((r) => JSON.parse(String(r.body)) as StoredSummary);
+  return rowsFor(sql, 'SELECT body FROM summaries WHERE cluster IN', clusters).map((r) => JSON.parse(String(r.body)) as StoredSummary);
 }
 
 /** Of these names, the ones that have a summary. */
 export function withSummary(sql: SqlStorage, clusters: readonly string[]): Set<string> {
-  if (clusters.length === 0) return new Set();
-  return new Set(names(sql.exec(`SELECT cluster FROM summaries WHERE cluster IN (${clusters.map(() => '?').join(', ')})`, ...clusters)));
+  return new Set(names(rowsFor(sql, 'SELECT cluster FROM summaries WHERE cluster IN', clusters)));
 }
 
 /** Summaries by health, overdue ones counted as stale: two passes over indexes, not over the summaries. */
