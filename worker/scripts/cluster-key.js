@@ -23,7 +23,12 @@ const USAGE = `Usage:
  * @returns {Promise<string>}
  */
 export async function clusterKeyCommand(args, env) {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { version: { type: 'string', default: '1' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { version: { type: 'string', default: '1' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) return USAGE;
   const [command, cluster, ...extra] = positionals;
   if (command === 'root' && cluster === undefined) return randomBytes(32).toString('hex');
   if (command !== 'key' || cluster === undefined || extra.length > 0) {
