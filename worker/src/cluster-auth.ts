@@ -3,6 +3,7 @@ import { deriveClusterKey } from './cluster-key.js';
 import { clusterRootKey, clusterSecrets } from './config.js';
 import { acceptedVersions, initialRecord, type KeyRecord } from './key-record.js';
 import type { KeyRegistry } from './key-rows.js';
+import { logError } from './log.js';
 import { indexStub } from './objects.js';
 
 /*
@@ -19,6 +20,9 @@ import { indexStub } from './objects.js';
 /** How long an isolate's copy of the key records is trusted: a rotation or revocation reaches every isolate within this. */
 export const KEY_RECORDS_MAX_AGE_MS = 10_000;
 
+/** What this module reads of the worker's environment. */
+type KeyEnv = Pick<Env, 'BOARD' | 'CLUSTER_ROOT_KEY' | 'CLUSTER_SECRETS'> & Parameters<typeof logError>[0];
+
 interface Copy {
   generation: number;
   records: Map<string, KeyRecord>;
@@ -28,8 +32,17 @@ interface Copy {
 let copy: Copy | null = null;
 let refreshing: Promise<Copy> | null = null;
 
-async function refresh(env: Pick<Env, 'BOARD'>, now: number): Promise<Copy> {
-  const fresh: KeyRegistry | null = await indexStub(env).keyRegistry(copy?.generation ?? null);
+async function refresh(env: KeyEnv, now: number): Promise<Copy> {
+  let fresh: KeyRegistry | null;
+  try {
+    fresh = await indexStub(env).keyRegistry(copy?.generation ?? null);
+  } catch (error) {
+    // Heartbeats go on with the records this isolate has (a dropped heartbeat means false alerts); asked again in a while.
+    if (copy === null) throw error;
+    logError(env, 'reading the key records from the board index failed; using the copy this isolate has', { generation: copy.generation }, error);
+    copy = { ...copy, checkedAt: now };
+    return copy;
+  }
   copy =
     fresh === null && copy !== null
       ? { ...copy, checkedAt: now }
@@ -38,7 +51,7 @@ async function refresh(env: Pick<Env, 'BOARD'>, now: number): Promise<Copy> {
 }
 
 /** The key records, from this isolate's copy while it is fresh enough; one refresh at a time however many requests wait for it. */
-async function keyRecords(env: Pick<Env, 'BOARD'>, now: number): Promise<Map<string, KeyRecord>> {
+async function keyRecords(env: KeyEnv, now: number): Promise<Map<string, KeyRecord>> {
   if (copy !== null && now - copy.checkedAt < KEY_RECORDS_MAX_AGE_MS) return copy.records;
   refreshing ??= refresh(env, now).finally(() => {
     refreshing = null;
@@ -71,7 +84,7 @@ async function derivedKey(root: string, cluster: string, version: number): Promi
 }
 
 /** Every secret `cluster`'s agents may sign with at `now`: derived keys (current version first), then its `CLUSTER_SECRETS`. */
-export async function signingSecrets(env: Pick<Env, 'BOARD' | 'CLUSTER_ROOT_KEY' | 'CLUSTER_SECRETS'>, cluster: string, now: number): Promise<string[]> {
+export async function signingSecrets(env: KeyEnv, cluster: string, now: number): Promise<string[]> {
   const root = clusterRootKey(env);
   const legacy = clusterSecrets(env).get(cluster) ?? [];
   const record = (await keyRecords(env, now)).get(cluster) ?? initialRecord(cluster);
@@ -87,7 +100,7 @@ export async function signingSecrets(env: Pick<Env, 'BOARD' | 'CLUSTER_ROOT_KEY'
  * is Web Crypto's constant-time HMAC verify.
  */
 export async function checkClusterSignature(
-  env: Pick<Env, 'BOARD' | 'CLUSTER_ROOT_KEY' | 'CLUSTER_SECRETS'>,
+  env: KeyEnv,
   cluster: string,
   request: { body: string; timestamp: string | null; signature: string | null },
   now = Date.now(),

@@ -17,13 +17,15 @@ export function storeSummary(sql: SqlStorage, summary: ClusterSummary): void {
   const { alerts, ...rest } = summary;
   sql.exec(
     `INSERT INTO summaries (cluster, state, health, reported_at, body) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (cluster) DO UPDATE SET state = excluded.state, health = excluded.health, reported_at = excluded.reported_at, body = excluded.body`,
+       ON CONFLICT (cluster) DO UPDATE SET state = excluded.state, reported_at = excluded.reported_at, body = excluded.body`,
     summary.cluster,
     summary.state,
     summaryHealth(summary),
     summary.reportedAt,
     JSON.stringify(rest),
   );
+  // Apart, so the health index is written only when the health changes (SQLite updates an index whose columns a SET names).
+  sql.exec('UPDATE summaries SET health = ? WHERE cluster = ? AND health != ?', summaryHealth(summary), summary.cluster, summaryHealth(summary));
   sql.exec('DELETE FROM recent_alerts WHERE cluster = ?', summary.cluster);
   for (const alert of alerts) {
     sql.exec('INSERT INTO recent_alerts (cluster, id, at, body) VALUES (?, ?, ?, ?)', summary.cluster, alert.id, Date.parse(alert.at), JSON.stringify(alert));
