@@ -393,6 +393,10 @@ try {
       ? `\nEvery alarm round stays within the ${r.cpuLimitMs / 1000} s CPU limit of a Durable Object invocation: the largest (a cluster at the pod cap) takes ${ms(r.clusterAtCap.cpuMs)} of CPU, ${((r.clusterAtCap.cpuMs / r.cpuLimitMs) * 100).toFixed(2)}% of the limit.`
       : `\nWARNING: a round took ${ms(worst)}, over the ${r.cpuLimitMs / 1000} s CPU limit of a Durable Object invocation.`,
   );
+} catch (error) {
+  // What wrangler and workerd printed says why a run stopped (a restarted worker answers 503 and says no more).
+  console.error(`wrangler dev printed (last 4000 characters):\n${board.output().slice(-4000)}`);
+  throw error;
 } finally {
   await board.stop();
 }

@@ -30,7 +30,6 @@ interface Copy {
 }
 
 let copy: Copy | null = null;
-let refreshing: Promise<Copy> | null = null;
 
 async function refresh(env: KeyEnv, now: number): Promise<Copy> {
   let fresh: KeyRegistry | null;
@@ -43,20 +42,24 @@ async function refresh(env: KeyEnv, now: number): Promise<Copy> {
     copy = { ...copy, checkedAt: now };
     return copy;
   }
-  copy =
-    fresh === null && copy !== null
-      ? { ...copy, checkedAt: now }
-      : { generation: fresh?.generation ?? 0, records: new Map((fresh?.records ?? []).map((r) => [r.cluster, r])), checkedAt: now };
+  // Requests refresh side by side: an answer older than the copy another one stored meanwhile is dropped.
+  if (fresh === null || (copy !== null && fresh.generation < copy.generation)) {
+    copy = copy === null ? { generation: 0, records: new Map(), checkedAt: now } : { ...copy, checkedAt: now };
+  } else {
+    copy = { generation: fresh.generation, records: new Map(fresh.records.map((r) => [r.cluster, r])), checkedAt: now };
+  }
   return copy;
 }
 
-/** The key records, from this isolate's copy while it is fresh enough; one refresh at a time however many requests wait for it. */
+/**
+ * The key records, from this isolate's copy while it is fresh enough. Each
+ * request that finds it stale asks the index itself (a small call): a
+ * request must not wait on another request's call, which the runtime
+ * cancels with that request, leaving the waiting one hung.
+ */
 async function keyRecords(env: KeyEnv, now: number): Promise<Map<string, KeyRecord>> {
   if (copy !== null && now - copy.checkedAt < KEY_RECORDS_MAX_AGE_MS) return copy.records;
-  refreshing ??= refresh(env, now).finally(() => {
-    refreshing = null;
-  });
-  return (await refreshing).records;
+  return (await refresh(env, now)).records;
 }
 
 /** Drops this isolate's copy (after an admin change made here, so it applies at once in this isolate). */
