@@ -38,7 +38,9 @@ export const WAKE_PER_ROUND = 200;
  * board, commits, badges) without reading any pod. Its alarm, every
  * `evaluateEvery`, wakes clusters that should be evaluated and are not
  * (expected clusters that never reported, clusters whose summary is overdue)
- * and pings the dead man's switch when every cluster is healthy.
+ * and pings the dead man's switch when every cluster is healthy. It also
+ * keeps the versions and revocations of the clusters' derived keys
+ * (key-record.ts), which workers read to check signatures (cluster-auth.ts).
  *
  * The class was called `Board` while it held the whole board; the deployed
  * object became this index (see index-schema.ts for what its upgrade does
