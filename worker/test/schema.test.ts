@@ -125,6 +125,29 @@ describe('schema version ladders', () => {
     });
   });
 
+  it("works out each stored summary's health when it brings the index to version 3", async () => {
+    await runInDurableObject(indexObject('health'), (_: BoardIndex, state) => {
+      const { sql } = state.storage;
+      for (const name of Object.keys(tables(sql))) sql.exec(`DROP TABLE ${name}`);
+      expect(migrate(state.storage, upTo(INDEX_LADDER, 2))).toBe(2);
+      const body = (stale: number, lagging: number) => JSON.stringify({ pods: { total: 3, fresh: 3 - stale - lagging, stale, lagging } });
+      sql.exec(
+        "INSERT INTO summaries (cluster, state, reported_at, body) VALUES ('a', 'stale', 1, ?), ('b', 'ok', 1, ?), ('c', 'ok', 1, ?), ('d', 'ok', 1, ?)",
+        body(2, 0),
+        body(1, 0),
+        body(0, 1),
+        body(0, 0),
+      );
+      expect(migrate(state.storage, INDEX_LADDER)).toBe(3);
+      expect(sql.exec('SELECT cluster, health FROM summaries ORDER BY cluster').toArray()).toEqual([
+        { cluster: 'a', health: 'stale' },
+        { cluster: 'b', health: 'degraded' },
+        { cluster: 'c', health: 'degraded' },
+        { cluster: 'd', health: 'ok' },
+      ]);
+    });
+  });
+
   it('upgrades the index through later steps without losing rows', async () => {
     const ladder = withSteps(
       INDEX_LADDER,
