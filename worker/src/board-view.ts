@@ -65,9 +65,8 @@ export const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 
 /**
  * The lines of the clusters whose summaries are given (and of the expected
  * clusters with none): stale ones first, then degraded, then healthy, by
- * name within each. An expected
- * cluster with no summary is stale ("no pod has reported"); so is one whose
- * summary is overdue.
+ * name within each. An expected cluster with no summary is stale ("no pod
+ * has reported"); so is one whose summary is overdue.
  */
 export function clusterLines(summaries: StoredSummary[], config: BoardConfig, now: number): ClusterLine[] {
   const lines = new Map<string, ClusterLine>();

@@ -1,4 +1,5 @@
 import type { AlertView } from './alert-view.js';
+import { byName } from './board-view.js';
 import { summaryHealth, type ClusterSummary, type Health, type StoredSummary } from './summary.js';
 
 /*
@@ -81,7 +82,7 @@ export function readClusterNames(sql: SqlStorage, health: Health, after: string 
   }
   const stale = names(sql.exec("SELECT cluster FROM summaries WHERE health = 'stale' AND cluster > ? ORDER BY cluster LIMIT ?", from, limit));
   const overdue = names(sql.exec("SELECT cluster FROM summaries WHERE reported_at < ? AND health != 'stale' AND cluster > ?", overdueBefore, from));
-  return [...stale, ...overdue].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, limit);
+  return [...stale, ...overdue].sort(byName).slice(0, limit);
 }
 
 /** Durable Object SQLite binds at most 100 values per statement. */

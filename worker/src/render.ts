@@ -97,7 +97,7 @@ function alertItem(a: AlertView, withCluster: boolean): string {
 
 const HEALTH_WORDS = { stale: 'stale', degraded: 'degraded', ok: 'fresh' } as const;
 
-/** The count line: every health a link to its own lines (`?health=…`), the one shown in bold. */
+/** The count line of the whole board: each health a link to its own lines (`?health=…`), the page's own outlined. */
 function countsLine(view: BoardView): string {
   const { counts, page } = view;
   const group = (health: Health) => {
