@@ -150,7 +150,7 @@ rows.push([
   '',
 ]);
 rows.push([
-  `board render for ${board.pods} pods in ${board.clusters} clusters: whole board JSON / HTML, one cluster JSON`,
+  `board render for ${board.pods} pods in ${board.clusters} clusters: first page JSON / HTML, one cluster JSON`,
   `${board.render.boardJson.medianMs.toFixed(0)} / ${board.render.boardHtml.medianMs.toFixed(0)} / ${board.render.clusterJson.medianMs.toFixed(0)} ms`,
   '',
   '',

@@ -160,8 +160,12 @@ export function s3EgressCost(gb, tiers = PRICES.s3.egressTiers) {
 
 const over = (used, included) => Math.max(0, used - included);
 
-/** The delta and full-object sizes `node bench/delta.js --size 1GiB --runs 1` measured (docs/deltas.md): a cross-check of the linear scaling. */
-export const CROSS_CHECK_1GIB = { databaseBytes: 1_079_705_600, deltaBytes: 3_999_941, fullBytes: 224_458_071 };
+/**
+ * A cross-check of the linear scaling, from docs/deltas.md (`node bench/delta.js --size 1GiB --runs 3`): the
+ * full object (gzip, 214.16 MiB) and what a pod moves by a format-2 delta (`publish --base`, pages as patches):
+ * 0.234 MiB, where format 1 (changed pages whole) moved 3.835 MiB. The document gives MiB to three decimals.
+ */
+export const CROSS_CHECK_1GIB = { databaseBytes: 1_079_705_600, deltaBytes: Math.round(0.234 * 1024 * 1024), fullBytes: 224_458_071 };
 
 /** One object-store scenario per day: requests by operation and class, egress bytes, and bytes stored. */
 function storeDay(store, a, databaseBytes, deltas) {
@@ -179,7 +183,9 @@ function storeDay(store, a, databaseBytes, deltas) {
   // A publish: as measured, with the uploads of the object and the deltas recounted for their scaled sizes.
   const publish = deltas ? store.publish.deltas : store.publish.noDeltas;
   const publishOps = addOps({}, publish.requests);
-  const measuredUploads = [objects.full, ...(deltas ? objects.deltas : [])];
+  // Both formats are uploaded: format 1 for agents that read only it, format 2 (patches) for the others.
+  const deltaObjects = deltas ? [...objects.deltas, ...(objects.patches ?? [])] : [];
+  const measuredUploads = [objects.full, ...deltaObjects];
   for (const bytes of measuredUploads) addOps(publishOps, uploadOperations(bytes, partSize), -1);
   for (const bytes of measuredUploads) addOps(publishOps, uploadOperations(bytes * scale, partSize));
   if (Object.values(publishOps).some((n) => n < 0)) throw new Error('the measured publish has fewer uploads than its objects need');
@@ -187,7 +193,7 @@ function storeDay(store, a, databaseBytes, deltas) {
   const publishDown = publish.down - bases * objects.chunkList + bases * objects.chunkList * scale;
 
   const ops = addOps(addOps({}, podOps, a.pods), publishOps, a.updatesPerDay);
-  const perSnapshot = objects.full + objects.chunkList + (deltas ? objects.deltas.reduce((s, d) => s + d, 0) : 0);
+  const perSnapshot = objects.full + objects.chunkList + deltaObjects.reduce((s, d) => s + d, 0);
   return {
     scale,
     ops,
@@ -472,13 +478,13 @@ function measuredTable(units) {
         row(
           'delta sync (after the update)',
           s.deltaSync,
-          `the delta is ${num(s.objects.podDelta)} bytes (${num(s.database.changedPages)} of ${num(s.database.pages)} pages)`,
+          `the delta is ${num(s.objects.podDelta)} bytes (format ${s.objects.podDeltaFormat ?? 1}${s.objects.podDeltaFormat === 2 ? ', pages as patches' : ''}; ${num(s.database.changedPages)} of ${num(s.database.pages)} pages)`,
         ),
         row('full sync (a new pod)', s.fullSync, `the object is ${num(s.objects.full)} bytes`),
         row(
           'publish with deltas (steady state)',
           s.publish.deltas,
-          `the object, ${s.objects.deltas.length} deltas (${s.objects.deltas.map((d) => num(d)).join(', ')} bytes), the chunk list (${num(s.objects.chunkList)} bytes), the manifest and latest.json; ${num(s.objects.deltas.length)} chunk lists read back; retention deleted the oldest snapshot (the first, so it had no deltas)`,
+          `the object, ${s.objects.deltas.length} format-1 deltas (${s.objects.deltas.map((d) => num(d)).join(', ')} bytes)${s.objects.patches ? ` and ${s.objects.patches.length} format-2 (${s.objects.patches.map((d) => num(d)).join(', ')} bytes; \`--base\` the previous snapshot's file)` : ''}, the chunk list (${num(s.objects.chunkList)} bytes), the manifest and latest.json; ${num(s.objects.deltas.length)} chunk lists read back; retention deleted the oldest snapshot's object (the commit's first, whose chunk list the history keeps, so a delta from it is written too)`,
         ),
         row('publish without deltas (--delta-max-share 0)', s.publish.noDeltas, 'the object, its chunk list, the manifest and latest.json'),
       ],
@@ -648,7 +654,8 @@ ${measuredTable(units)}
 
 Scaled linearly, this run gives per GiB of database a delta of ${bytes((units.store.objects.podDelta * GIB) / units.store.database.bytes)} and an object of
 ${bytes((units.store.objects.full * GIB) / units.store.database.bytes)}; \`node bench/delta.js --size 1GiB --runs 1\` measured ${bytes((CROSS_CHECK_1GIB.deltaBytes * GIB) / CROSS_CHECK_1GIB.databaseBytes)} and
-${bytes((CROSS_CHECK_1GIB.fullBytes * GIB) / CROSS_CHECK_1GIB.databaseBytes)} per GiB on a database of ${bytes(CROSS_CHECK_1GIB.databaseBytes)} (docs/deltas.md).
+${bytes((CROSS_CHECK_1GIB.fullBytes * GIB) / CROSS_CHECK_1GIB.databaseBytes)} per GiB on a database of ${bytes(CROSS_CHECK_1GIB.databaseBytes)} (docs/deltas.md, format 2 from
+\`publish --base\`: 0.234 MiB where format 1 moved 3.835 MiB).${units.store.objects.podDeltaFormat === 2 ? '' : ' The delta measured above is format 1 (changed pages whole); agents that read format 2 move several times less.'}
 
 ## Assumptions
 
@@ -903,16 +910,20 @@ export async function measureStore(say) {
     await mkdir(path.join(work, 'pod'), { recursive: true });
     await mkdir(path.join(work, 'new-pod'), { recursive: true });
 
+    const baseFile = path.join(work, 'base.db');
     let measured;
     let previous;
     for (let revision = 0; revision <= KEEP; revision++) {
       if (revision > 0) {
+        // The publisher keeps the file it published last (as `build --keep-base` does), so deltas from it also come
+        // as format 2 (pages as patches), which agents that read it take.
+        await copyFile(build, baseFile);
         await refresh(build, revision);
         await new Promise((resolve) => setTimeout(resolve, 1100)); // a new second for the new snapshot's key
       }
       say(`publish ${revision + 1} of ${KEEP + 1}, with and without deltas${revision === KEEP ? ' (measured)' : ''}...`);
       proxy.take();
-      const withDeltas = await publish('deltas');
+      const withDeltas = await publish('deltas', ...(revision > 0 ? ['--base', baseFile] : []));
       const withCounts = proxy.take();
       await publish('full', '--delta-max-share', '0');
       const withoutCounts = proxy.take();
@@ -924,7 +935,8 @@ export async function measureStore(say) {
       previous = withDeltas;
     }
     const { withDeltas, withCounts, withoutCounts, base } = measured;
-    if (withDeltas.deltas.length !== KEEP - 1) throw new Error(`expected ${KEEP - 1} deltas, the publish wrote ${withDeltas.deltas.length}`);
+    // From the KEEP - 1 recent snapshots, and from the commit's first, whose chunk list the history always keeps.
+    if (withDeltas.deltas.length !== KEEP) throw new Error(`expected ${KEEP} deltas, the publish wrote ${withDeltas.deltas.length}`);
     if (withDeltas.pruned.length === 0) throw new Error('expected the measured publish to prune the oldest snapshot');
 
     say('pod: delta sync, full sync into an empty folder, idle poll...');
@@ -939,7 +951,7 @@ export async function measureStore(say) {
     if (delta.status !== 'installed' || full.status !== 'installed' || idle.status !== 'not-modified') {
       throw new Error(`unexpected sync results: ${delta.status}, ${full.status}, ${idle.status}`);
     }
-    const podDelta = withDeltas.deltas.find((d) => d.base.sha256 === base);
+    const podDelta = [...withDeltas.patches, ...withDeltas.deltas].find((d) => d.base.sha256 === base);
     if (!podDelta || delta.bytesReceived !== podDelta.size)
       throw new Error(`expected the pod to receive the delta from ${base}, got ${delta.bytesReceived} bytes`);
     // The manifest, straight from the store (not through the proxy): page size and count.
@@ -950,7 +962,7 @@ export async function measureStore(say) {
         bytes: withDeltas.size,
         pageSize: manifest.chunks.size,
         pages: manifest.chunks.count,
-        changedPages: podDelta.pages,
+        changedPages: withDeltas.deltas.find((d) => d.base.sha256 === base)?.pages ?? podDelta.pages,
         rowsUpdatedShare: 0.01,
       },
       keep: KEEP,
@@ -960,7 +972,10 @@ export async function measureStore(say) {
         chunkList: manifest.chunks.count * 32,
         /** Deltas from the previous snapshot, then older ones. */
         deltas: withDeltas.deltas.map((d) => d.size),
+        /** Format-2 deltas (`--base`): pages as patches, from the bases whose files the publisher had. */
+        patches: withDeltas.patches.map((d) => d.size),
         podDelta: podDelta.size,
+        podDeltaFormat: podDelta.format ?? 1,
       },
       idlePoll: { ...strip(idleCounts), status: idle.status },
       deltaSync: strip(deltaCounts),

@@ -15,6 +15,11 @@ const port = await freePort();
 process.env.RECEIVER_PORT = String(port);
 const receiver = `http://127.0.0.1:${port}`;
 
+/** The root every cluster's key is derived from (cluster-key.js); the tests derive keys from it as the operator's script does. */
+export const TEST_ROOT_KEY = 'test-root-key-0123456789abcdef0123456789abcdef';
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+/** Per-cluster secrets as deployments had them before derived keys: still accepted beside them while a deployment moves. */
 export const TEST_SECRETS = {
   'eu-west': 'eu-west-secret-0123456789',
   'us-east': 'us-east-secret-0123456789',
@@ -23,6 +28,8 @@ export const TEST_SECRETS = {
   rotating: ['rotating-old-secret-0123', 'rotating-new-secret-0123'],
   // Small limits (clusterLimits below), to show one cluster held back while the others go on.
   noisy: 'noisy-secret-0123456789ab',
+  // Moving to derived keys: its secret is still accepted, and its revocation refuses it too.
+  'legacy-revoked': 'legacy-revoked-secret-0123',
 };
 
 export default defineConfig({
@@ -43,6 +50,8 @@ export default defineConfig({
             summaryEvery: '0s',
           }),
           CLUSTER_SECRETS: JSON.stringify(TEST_SECRETS),
+          CLUSTER_ROOT_KEY: TEST_ROOT_KEY,
+          ADMIN_TOKEN: TEST_ADMIN_TOKEN,
           WEBHOOKS: JSON.stringify([
             { url: `${receiver}/fail-2/json`, kind: 'json' },
             { url: `${receiver}/slack`, kind: 'slack' },

@@ -1,10 +1,11 @@
 // Board figures at scale, in local workerd (wrangler dev) on this machine:
 //   heartbeats per second ingested (a batch per cluster, and one heartbeat per request);
 //   one alarm round of a cluster's object, of a cluster at its pod cap, and of the index: time and CPU;
-//   time to render the whole board (JSON, HTML, commits) and one cluster (JSON, HTML).
+//   time and size of the board's pages (JSON, HTML, commits) and one cluster (JSON, HTML).
 // CPU is workerd's own (user + system, from /proc), so it counts what the Durable Objects do and not the client.
-//   node worker/bench/board.js [--pods 100000] [--clusters 1000] [--rounds 100]   (--help)
+//   node worker/bench/board.js [--pods 100000] [--clusters 1000] [--live 2000] [--rounds 100]   (--help)
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -12,22 +13,28 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody } from '../../packages/contract/lib/index.js';
-import { startWranglerDev } from '../scripts/wrangler-dev.js';
+import { benchConfig, startWranglerDev } from '../scripts/wrangler-dev.js';
+import { deriveClusterKey } from '../src/cluster-key.js';
 
 const workerDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const root = path.resolve(workerDir, '..');
 
-const USAGE = `Usage: node worker/bench/board.js [--pods 100000] [--clusters 1000] [--rounds 100]
+const USAGE = `Usage: node worker/bench/board.js [--pods 100000] [--clusters 1000] [--live 2000] [--rounds 100]
 
 Runs the board under wrangler dev (local workerd) with the bench routes of
 worker/bench/harness.ts, fills it with pods, and prints figures (also
 bench/results/board.json): ingest rate, one alarm round of a cluster's object,
 of a cluster at its pod cap and of the index (time, and workerd's CPU), and the
-time to render the whole board and one cluster. About 3 minutes on 2 cores at
-the defaults.
+time and size of the board's pages and one cluster. Clusters are configured as
+an operator does: one root secret, each cluster's key derived from it. About
+3 minutes on 2 cores at the defaults, 10 at --clusters 10000.
   --pods N       pods in all, spread evenly over the clusters (default 100000)
   --clusters N   clusters (default 1000)
-  --rounds N     cluster rounds measured, spread over the clusters (default 100)
+  --live N       clusters that get their own object and pods (default 2000); the index
+                 gets the others' summaries as their objects would send them. Here
+                 (2 cores, 24 GiB) 5,000 live objects ran; at 10,000 workerd restarted
+                 mid-run ("Your worker restarted mid-request", nothing printed)
+  --rounds N     cluster rounds measured, spread over the live clusters (default 100)
   --help         this text`;
 
 /** The flags, parsed strictly: an unknown flag or a bad value prints the usage and exits 2. */
@@ -38,6 +45,7 @@ function options() {
       options: {
         pods: { type: 'string', default: '100000' },
         clusters: { type: 'string', default: '1000' },
+        live: { type: 'string', default: '2000' },
         rounds: { type: 'string', default: '100' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -50,7 +58,7 @@ function options() {
     console.log(USAGE);
     process.exit(0);
   }
-  const whole = (/** @type {'pods' | 'clusters' | 'rounds'} */ name) => {
+  const whole = (/** @type {'pods' | 'clusters' | 'live' | 'rounds'} */ name) => {
     const n = Number(values[name]);
     if (!Number.isInteger(n) || n < 1) {
       console.error(`Expected --${name} as a whole number from 1, got "${values[name]}"\n\n${USAGE}`);
@@ -64,7 +72,8 @@ function options() {
     console.error(`Expected at least one pod per cluster, got --pods ${pods} for --clusters ${clusters}\n\n${USAGE}`);
     process.exit(2);
   }
-  return { pods, clusters, rounds: Math.min(whole('rounds'), clusters) };
+  const live = Math.min(whole('live'), clusters);
+  return { pods, clusters, live, rounds: Math.min(whole('rounds'), live) };
 }
 
 const settings = options();
@@ -72,15 +81,21 @@ const settings = options();
 const POD_CAP = 1000;
 const FULL = 'bench-at-cap';
 const clusters = Array.from({ length: settings.clusters }, (_, i) => `cluster-${i}`);
-const secrets = Object.fromEntries([...clusters, FULL].map((c) => [c, `${c}-secret-0123456789`]));
+// Configured as the README tells an operator: one root secret, each cluster's agents given the key derived from it.
+const rootKey = randomBytes(32).toString('hex');
+const live = clusters.slice(0, settings.live);
+/** @type {Record<string, string>} */
+const secrets = Object.fromEntries(await Promise.all([...live, FULL].map(async (c) => [c, await deriveClusterKey(rootKey, c, 1)])));
 const SHA_A = 'a'.repeat(40);
 const SHA_B = 'b'.repeat(40);
 
 /** @param {string} cluster @param {number} i */
 function heartbeat(cluster, i) {
   const now = new Date().toISOString();
-  // One pod in 17 past its limit (some clusters degraded, none stale); one in 5 on a second app commit.
-  const fresh = i % 17 !== 0;
+  // A board to read: one cluster in 100 stale (every other pod past its limit), one in 10 degraded (one pod in 17
+  // past its limit), the rest fresh; one pod in 5 on a second app commit.
+  const n = Number(/\d+$/.exec(cluster)?.[0] ?? 1);
+  const fresh = n % 100 === 0 ? i % 2 !== 0 : n % 10 === 0 ? i % 17 !== 0 : true;
   return {
     version: 1,
     cluster,
@@ -93,6 +108,37 @@ function heartbeat(cluster, i) {
     lastError: null,
     tasks: [{ name: 'database', ageSeconds: fresh ? 3 : 3600, limitSeconds: 600, ok: fresh }],
   };
+}
+
+/**
+ * Stores in the index the summaries `names`' objects would send (bench/harness.ts), in the shape heartbeat() gives
+ * their pods: a board of 10,000 clusters without 10,000 live objects.
+ * @param {string} url @param {string[]} names @param {number} pods
+ */
+async function seedIndex(url, names, pods) {
+  const now = Date.now();
+  for (let from = 0; from < names.length; from += 1000) {
+    const summaries = names.slice(from, from + 1000).map((cluster) => {
+      const n = Number(/\d+$/.exec(cluster)?.[0] ?? 1);
+      const stale = n % 100 === 0 ? Math.floor(pods / 2) : n % 10 === 0 ? Math.ceil(pods / 17) : 0;
+      const isStale = n % 100 === 0 && stale >= pods / 2;
+      return {
+        cluster,
+        state: isStale ? 'stale' : 'ok',
+        since: now,
+        reasons: isStale ? [`${stale} of ${pods} pods stale`] : [],
+        pods: { total: pods, fresh: pods - stale, stale, lagging: 0 },
+        commits: [{ gitSha: SHA_A, pods, lastSeenAt: now }],
+        lastHeartbeatAt: now,
+        oldestSyncAt: now,
+        neverSynced: 0,
+        alerts: [],
+        reportedAt: now,
+      };
+    });
+    const response = await fetch(`${url}/__bench/seed`, { method: 'POST', body: JSON.stringify(summaries) });
+    if (!response.ok) throw new Error(`seeding the index answered ${response.status}: ${await response.text()}`);
+  }
 }
 
 /** @param {string} url @param {unknown[]} beats */
@@ -177,34 +223,16 @@ const lscpu = (() => {
   }
 })();
 
-// The bench config: the board's own bindings and migrations, with harness.ts as its entry. Full-line comments only in wrangler.jsonc.
-const wranglerConfig = JSON.parse(
-  readFileSync(path.join(workerDir, 'wrangler.jsonc'), 'utf8')
-    .split('\n')
-    .filter((line) => !/^\s*\/\//.test(line))
-    .join('\n'),
-);
-const benchConfigDir = path.join(workerDir, '.wrangler', 'bench');
-await mkdir(benchConfigDir, { recursive: true });
-const benchConfig = path.join(benchConfigDir, 'wrangler.json');
-await writeFile(
-  benchConfig,
-  JSON.stringify(
-    { ...wranglerConfig, $schema: undefined, main: path.relative(benchConfigDir, path.join(workerDir, 'bench', 'harness.ts')), triggers: undefined },
-    null,
-    2,
-  ),
-);
-
 const perCluster = Math.floor(settings.pods / settings.clusters);
 const totalPods = perCluster * settings.clusters;
+const livePods = perCluster * live.length;
 const board = await startWranglerDev(
   {
-    CLUSTER_SECRETS: JSON.stringify(secrets),
+    CLUSTER_ROOT_KEY: rootKey,
     // Rounds run when the bench asks (harness.ts), not on their own during a measurement; everything else as deployed.
     BOARD_CONFIG: JSON.stringify({ evaluateEvery: '1h' }),
   },
-  { config: benchConfig },
+  { config: await benchConfig() },
 );
 try {
   const pids = workerdPids(board.pid);
@@ -213,7 +241,7 @@ try {
   // cluster reports for the first time (its object is created), then again as pods report every interval.
   const ingestPass = async () => {
     const batches = [];
-    for (const cluster of clusters) {
+    for (const cluster of live) {
       for (let i = 0; i < perCluster; i += 200) {
         const beats = Array.from({ length: Math.min(200, perCluster - i) }, (_, j) => heartbeat(cluster, i + j));
         batches.push(() => send(board.url, beats));
@@ -221,13 +249,13 @@ try {
     }
     const before = cpuSeconds(pids);
     const seconds = await timed(batches, 8);
-    return { perSecond: totalPods / seconds, cpuMsPerHeartbeat: ((cpuSeconds(pids) - before) / totalPods) * 1000 };
+    return { perSecond: livePods / seconds, cpuMsPerHeartbeat: ((cpuSeconds(pids) - before) / livePods) * 1000 };
   };
   const firstPass = await ingestPass();
   await settle(pids);
   const steadyPass = await ingestPass();
   await settle(pids);
-  const singles = Array.from({ length: 2000 }, (_, i) => () => send(board.url, [heartbeat(clusters[i % clusters.length], i % perCluster)]));
+  const singles = Array.from({ length: 2000 }, (_, i) => () => send(board.url, [heartbeat(live[i % live.length], i % perCluster)]));
   let cpu = cpuSeconds(pids);
   const singleSeconds = await timed(singles, 8);
   const singleCpu = cpuSeconds(pids) - cpu;
@@ -240,7 +268,8 @@ try {
   await settle(pids);
 
   // Rounds: one cluster's object at a time, as its alarm would run them.
-  const sample = Array.from({ length: settings.rounds }, (_, i) => clusters[Math.floor((i * clusters.length) / settings.rounds)]);
+  await seedIndex(board.url, clusters.slice(settings.live), perCluster);
+  const sample = Array.from({ length: settings.rounds }, (_, i) => live[Math.floor((i * live.length) / settings.rounds)]);
   const roundMs = [];
   cpu = cpuSeconds(pids);
   for (const cluster of sample) {
@@ -276,6 +305,7 @@ try {
   const renders = {
     boardJson: await render('/v1/board'),
     boardHtml: await render('/'),
+    freshPage: await render('/?health=ok'),
     commits: await render('/v1/commits'),
     clusterJson: await render(`/v1/clusters/${one}`),
     clusterHtml: await render(`/clusters/${one}`),
@@ -287,6 +317,8 @@ try {
     cores: cpus().length,
     pods: totalPods,
     clusters: settings.clusters,
+    liveClusters: live.length,
+    livePods,
     podsPerCluster: perCluster,
     ingest: {
       batchSize: Math.min(200, perCluster),
@@ -322,7 +354,7 @@ try {
   const size = (/** @type {number} */ b) => (b >= 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(1)} MiB` : `${(b / 1024).toFixed(0)} KiB`);
   const r = figures.rounds;
   console.log(
-    `\nFreshness board in local workerd (wrangler dev 4.86.0), ${totalPods} pods in ${settings.clusters} clusters (${perCluster} each), ${lscpu}, ${figures.cores} cores`,
+    `\nFreshness board in local workerd (wrangler dev 4.86.0), ${totalPods} pods in ${settings.clusters} clusters (${perCluster} each; ${live.length} clusters live with ${livePods} pods, the others' summaries in the index), ${lscpu}, ${figures.cores} cores`,
   );
   console.log('| what | figure | workerd CPU |\n|---|---:|---:|');
   console.log(
@@ -344,8 +376,9 @@ try {
     `| alarm round of the index (${r.index.clusters} clusters), median / max of 10 | ${ms(r.index.medianMs)} / ${ms(r.index.maxMs)} | ${ms(r.index.cpuMs)} (mean) |`,
   );
   const rows = [
-    ['GET /v1/board (JSON, whole board', renders.boardJson],
-    ['GET / (HTML, whole board', renders.boardHtml],
+    ['GET /v1/board (JSON, first page', renders.boardJson],
+    ['GET / (HTML, first page: stale and degraded clusters, fresh ones counted', renders.boardHtml],
+    ['GET /?health=ok (HTML, a page of 200 fresh clusters', renders.freshPage],
     ['GET /v1/commits (JSON', renders.commits],
     [`GET /v1/clusters/${one} (JSON, ${perCluster} pods`, renders.clusterJson],
     [`GET /clusters/${one} (HTML, ${perCluster} pods`, renders.clusterHtml],
@@ -360,6 +393,10 @@ try {
       ? `\nEvery alarm round stays within the ${r.cpuLimitMs / 1000} s CPU limit of a Durable Object invocation: the largest (a cluster at the pod cap) takes ${ms(r.clusterAtCap.cpuMs)} of CPU, ${((r.clusterAtCap.cpuMs / r.cpuLimitMs) * 100).toFixed(2)}% of the limit.`
       : `\nWARNING: a round took ${ms(worst)}, over the ${r.cpuLimitMs / 1000} s CPU limit of a Durable Object invocation.`,
   );
+} catch (error) {
+  // What wrangler and workerd printed says why a run stopped (a restarted worker answers 503 and says no more).
+  console.error(`wrangler dev printed (last 4000 characters):\n${board.output().slice(-4000)}`);
+  throw error;
 } finally {
   await board.stop();
 }

@@ -124,6 +124,11 @@ export class BoardIndex extends BaseBoardIndex {
     return this.#meter.count('alarm', () => super.alarm());
   }
 
+  /** Each worker isolate asks at most every 10 s whether the cluster keys' records changed (src/cluster-auth.ts). */
+  override keyRegistry(...args: Parameters<BaseBoardIndex['keyRegistry']>): ReturnType<BaseBoardIndex['keyRegistry']> {
+    return this.#meter.count('keyRegistry', () => super.keyRegistry(...args));
+  }
+
   costCounts(): Counts {
     return this.#meter.take();
   }

@@ -2,13 +2,35 @@
 // browser test, the benchmark and the demo. Wrangler spawns workerd, so the
 // whole process group is stopped together.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const workerDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * A wrangler config for the bench entry (bench/harness.ts, never deployed):
+ * the board's own bindings and migrations, no cron (rounds run when asked).
+ * Full-line comments only in wrangler.jsonc.
+ * @returns {Promise<string>} its path
+ */
+export async function benchConfig() {
+  const board = JSON.parse(
+    readFileSync(path.join(workerDir, 'wrangler.jsonc'), 'utf8')
+      .split('\n')
+      .filter((line) => !/^\s*\/\//.test(line))
+      .join('\n'),
+  );
+  const dir = path.join(workerDir, '.wrangler', 'bench');
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, 'wrangler.json');
+  const config = { ...board, $schema: undefined, main: path.relative(dir, path.join(workerDir, 'bench', 'harness.ts')), triggers: undefined };
+  await writeFile(file, JSON.stringify(config, null, 2));
+  return file;
+}
 
 /** @returns {Promise<number>} a free port on 127.0.0.1 */
 export async function freePort() {

@@ -1,10 +1,25 @@
 import { DurableObject } from 'cloudflare:workers';
+import { readBoardPage } from './board-page.js';
+import { FIRST_PAGE, type BoardQuery } from './board-query.js';
 import { clusterLines, type BoardView, type ClusterLine } from './board-view.js';
 import { commitViews, type CommitView } from './commit-view.js';
 import { deadManUrl, readConfig, type BoardConfig } from './config.js';
 import { pingDeadMan, readDeadMan } from './dead-man.js';
 import { INDEX_LADDER } from './index-schema.js';
-import { forgetSummary, readRecentAlerts, readSummaries, readSummary, storeSummary } from './index-rows.js';
+import {
+  anyStaleSummary,
+  anySummary,
+  forgetSummary,
+  readOverdueClusters,
+  readRecentAlerts,
+  readSummaries,
+  readSummariesOf,
+  readSummary,
+  storeSummary,
+  withSummary,
+} from './index-rows.js';
+import { keyStatus, revoked, rotated, type KeyStatus } from './key-record.js';
+import { readKeyRecord, readKeyRegistry, storeKeyRecord, type KeyRegistry } from './key-rows.js';
 import { logError } from './log.js';
 import { clusterStub } from './objects.js';
 import { migrate } from './schema.js';
@@ -13,6 +28,9 @@ import { overdueAfter, type ClusterSummary } from './summary.js';
 /** Retry delay for a round that failed before it could read the settings. */
 const FAILED_ROUND_RETRY_MS = 60_000;
 
+/** Most clusters one round of the index wakes (the longest overdue first); the rest wait for the next round, so a round's work has a bound. */
+export const WAKE_PER_ROUND = 200;
+
 /**
  * The board's index, one Durable Object with SQLite storage (named
  * "global"): the summary each cluster's object sends after its rounds, the
@@ -20,7 +38,9 @@ const FAILED_ROUND_RETRY_MS = 60_000;
  * board, commits, badges) without reading any pod. Its alarm, every
  * `evaluateEvery`, wakes clusters that should be evaluated and are not
  * (expected clusters that never reported, clusters whose summary is overdue)
- * and pings the dead man's switch when every cluster is healthy.
+ * and pings the dead man's switch when every cluster is healthy. It also
+ * keeps the versions and revocations of the clusters' derived keys
+ * (key-record.ts), which workers read to check signatures (cluster-auth.ts).
  *
  * The class was called `Board` while it held the whole board; the deployed
  * object became this index (see index-schema.ts for what its upgrade does
@@ -52,13 +72,9 @@ export class BoardIndex extends DurableObject<Env> {
     forgetSummary(this.#sql, cluster);
   }
 
-  /** The global board: one line per cluster (stale first), the latest alerts, the dead man's switch. */
-  view(now = Date.now()): BoardView {
-    return {
-      clusters: clusterLines(readSummaries(this.#sql), this.#config, now),
-      alerts: readRecentAlerts(this.#sql, 50),
-      deadMan: readDeadMan(this.#sql),
-    };
+  /** One page of the global board (stale first; see board-page.ts), the latest alerts, the dead man's switch. */
+  view(query: BoardQuery = FIRST_PAGE, now = Date.now()): BoardView {
+    return { ...readBoardPage(this.#sql, this.#config, query, now), alerts: readRecentAlerts(this.#sql, 50), deadMan: readDeadMan(this.#sql) };
   }
 
   /** One cluster's line, or null for a cluster the board does not know (neither reporting nor expected). */
@@ -93,21 +109,51 @@ export class BoardIndex extends DurableObject<Env> {
 
   /**
    * One round of the index: wake the clusters that should have been
-   * evaluated and were not, ping the dead man's switch when every cluster is
-   * healthy and recently evaluated, and schedule the next round. Returns the
-   * board's lines as this round saw them.
+   * evaluated and were not (expected clusters that never reported, and up to
+   * WAKE_PER_ROUND overdue ones), ping the dead man's switch when every
+   * cluster is healthy and recently evaluated, and schedule the next round.
+   * Reads through indexes only, so its work does not grow with the number of
+   * healthy clusters. Returns the lines of the clusters it woke.
    */
   async evaluate(now = Date.now()): Promise<ClusterLine[]> {
     const config = this.#config;
-    const lines = clusterLines(readSummaries(this.#sql), config, now);
-    const asleep = lines.filter((line) => line.reportedAt === null || now - Date.parse(line.reportedAt) > overdueAfter(config));
+    const overdueBefore = now - overdueAfter(config);
+    const reported = withSummary(this.#sql, config.expectedClusters);
+    const neverReported = config.expectedClusters.filter((id) => !reported.has(id));
+    const overdue = readOverdueClusters(this.#sql, overdueBefore, WAKE_PER_ROUND);
+    const asleep = clusterLines(readSummariesOf(this.#sql, overdue), { ...config, expectedClusters: neverReported }, now);
     const woken = await Promise.allSettled(asleep.map((line) => clusterStub(this.env, line.id).ensureAlarm(line.id)));
     woken.forEach((result, i) => {
       if (result.status === 'rejected') logError(this.env, 'waking a cluster failed', { cluster: asleep[i]!.id }, result.reason);
     });
     const url = deadManUrl(this.env);
-    if (lines.length > 0 && lines.every((line) => line.state === 'ok') && url) await pingDeadMan(this.#sql, url, now);
+    const healthy = asleep.length === 0 && anySummary(this.#sql) && !anyStaleSummary(this.#sql);
+    if (healthy && url) await pingDeadMan(this.#sql, url, now);
     await this.ctx.storage.setAlarm(now + config.evaluateEvery);
-    return lines;
+    return asleep;
+  }
+
+  /** A cluster's key versions (cluster-key.js derives the keys): what is accepted, since when, whether revoked. */
+  keyStatus(cluster: string, now = Date.now()): KeyStatus {
+    return keyStatus(readKeyRecord(this.#sql, cluster), now);
+  }
+
+  /** Every key record, unless the caller has generation `known`'s already (null then): what workers cache to check signatures. */
+  keyRegistry(known: number | null): KeyRegistry | null {
+    return readKeyRegistry(this.#sql, known);
+  }
+
+  /** Moves a cluster to its next key version; the one in use stays accepted for `overlapMs`. */
+  rotateKey(cluster: string, overlapMs: number, now = Date.now()): KeyStatus {
+    const record = rotated(readKeyRecord(this.#sql, cluster), now, overlapMs);
+    storeKeyRecord(this.#sql, record);
+    return keyStatus(record, now);
+  }
+
+  /** Refuses every key of a cluster from now on (until it is rotated); other clusters are untouched. */
+  revokeKey(cluster: string, now = Date.now()): KeyStatus {
+    const record = revoked(readKeyRecord(this.#sql, cluster), now);
+    storeKeyRecord(this.#sql, record);
+    return keyStatus(record, now);
   }
 }

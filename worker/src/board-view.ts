@@ -1,9 +1,10 @@
 import { formatAge } from '@sqlitening/contract';
 import type { AlertView } from './alert-view.js';
+import type { BoardQuery } from './board-query.js';
 import type { BoardConfig } from './config.js';
 import { isoTime } from './iso-time.js';
 import type { ClusterState } from './rules.js';
-import { overdueAfter, type StoredSummary } from './summary.js';
+import { overdueAfter, summaryHealth, type Health, type StoredSummary } from './summary.js';
 
 /*
  * The global board, built in the board's index from the summaries the
@@ -18,7 +19,7 @@ import { overdueAfter, type StoredSummary } from './summary.js';
 export interface ClusterLine {
   id: string;
   state: ClusterState;
-  health: 'stale' | 'degraded' | 'ok';
+  health: Health;
   since: string | null;
   reasons: string[];
   expected: boolean;
@@ -33,7 +34,24 @@ export interface ClusterLine {
   reportedAt: string | null;
 }
 
+/** Clusters by health on the whole board, whatever the page shows. */
+export interface BoardCounts {
+  clusters: number;
+  stale: number;
+  degraded: number;
+  ok: number;
+}
+
+/**
+ * One page of the global board (`GET /`, `GET /v1/board`): the counts of the
+ * whole board, and the lines of the page asked for (see board-query.ts).
+ */
 export interface BoardView {
+  counts: BoardCounts;
+  /** The page these lines are: the first (health null: stale, then degraded, then fresh while the board fits), or one health's lines by name after `after`. */
+  page: BoardQuery;
+  /** The page after this one, or null when this is the last. */
+  next: BoardQuery | null;
   clusters: ClusterLine[];
   alerts: AlertView[];
   deadMan: { lastPingAt: string | null; lastResult: string | null };
@@ -41,11 +59,14 @@ export interface BoardView {
 
 const HEALTH_ORDER = { stale: 0, degraded: 1, ok: 2 } as const;
 
+/** Names in SQLite's order (by code unit, as `ORDER BY cluster` and `cluster > ?` compare), so pages follow on from each other. */
+export const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /**
- * Every cluster's line, from the summaries the clusters sent: stale ones
- * first, then degraded, then healthy, by name within each. An expected
- * cluster with no summary is stale ("no pod has reported"); so is one whose
- * summary is overdue.
+ * The lines of the clusters whose summaries are given (and of the expected
+ * clusters with none): stale ones first, then degraded, then healthy, by
+ * name within each. An expected cluster with no summary is stale ("no pod
+ * has reported"); so is one whose summary is overdue.
  */
 export function clusterLines(summaries: StoredSummary[], config: BoardConfig, now: number): ClusterLine[] {
   const lines = new Map<string, ClusterLine>();
@@ -60,7 +81,7 @@ export function clusterLines(summaries: StoredSummary[], config: BoardConfig, no
     lines.set(s.cluster, {
       id: s.cluster,
       state,
-      health: state === 'stale' ? 'stale' : s.pods.stale + s.pods.lagging > 0 ? 'degraded' : 'ok',
+      health: summaryHealth({ state, pods: s.pods }),
       since: isoTime(s.since),
       reasons,
       expected: expected.has(s.cluster),
@@ -89,5 +110,5 @@ export function clusterLines(summaries: StoredSummary[], config: BoardConfig, no
       reportedAt: null,
     });
   }
-  return [...lines.values()].sort((a, b) => HEALTH_ORDER[a.health] - HEALTH_ORDER[b.health] || a.id.localeCompare(b.id));
+  return [...lines.values()].sort((a, b) => HEALTH_ORDER[a.health] - HEALTH_ORDER[b.health] || byName(a.id, b.id));
 }

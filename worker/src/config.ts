@@ -1,4 +1,5 @@
 import { durationSchema, nameSchema, validate, z } from '@sqlitening/contract';
+import { MIN_ROOT_LENGTH } from './cluster-key.js';
 
 /** When a cluster counts as stale. Every field has a default; a cluster may override any of them. */
 const ruleSchema = z.object({
@@ -70,6 +71,8 @@ export type Webhook = z.output<typeof webhookSchema>;
 export interface SettingsEnv {
   BOARD_CONFIG?: string;
   CLUSTER_SECRETS?: string;
+  CLUSTER_ROOT_KEY?: string;
+  ADMIN_TOKEN?: string;
   WEBHOOKS?: string;
   WEBHOOK_SECRET?: string;
   DEAD_MAN_URL?: string;
@@ -158,6 +161,28 @@ export function clusterSecrets(env: Pick<SettingsEnv, 'CLUSTER_SECRETS'>): Reado
   return parseClusterSecrets(env.CLUSTER_SECRETS);
 }
 
+/**
+ * The root secret every cluster's heartbeat key is derived from
+ * (`CLUSTER_ROOT_KEY`, cluster-key.js); null when unset (then only
+ * `CLUSTER_SECRETS` are accepted). One secret for any number of clusters.
+ */
+export function clusterRootKey(env: Pick<SettingsEnv, 'CLUSTER_ROOT_KEY'>): string | null {
+  const root = env.CLUSTER_ROOT_KEY;
+  if (!root) return null;
+  if (root.length < MIN_ROOT_LENGTH) {
+    throw new SettingsError(`invalid CLUSTER_ROOT_KEY: expected at least ${MIN_ROOT_LENGTH} characters, got ${root.length} (value not shown)`);
+  }
+  return root;
+}
+
+/** When set, the admin routes (keys: rotate, revoke) take `Authorization: Bearer <token>` (`ADMIN_TOKEN`); unset, they are off. */
+export function adminToken(env: Pick<SettingsEnv, 'ADMIN_TOKEN'>): string | null {
+  const token = env.ADMIN_TOKEN;
+  if (!token) return null;
+  if (token.length < 16) throw new SettingsError(`invalid ADMIN_TOKEN: expected at least 16 characters, got ${token.length} (value not shown)`);
+  return token;
+}
+
 const parseWebhooks = memo((text) => validateSecret(z.array(webhookSchema), json(text, 'WEBHOOKS') ?? [], 'WEBHOOKS'));
 
 /** Where alerts go (`WEBHOOKS`). Their URLs often carry a token (Slack's do), so errors never quote them. */
@@ -191,7 +216,8 @@ export function readToken(env: Pick<SettingsEnv, 'READ_TOKEN'>): string | null {
  */
 export function secretValues(env: SettingsEnv): string[] {
   const values = new Set<string>();
-  for (const whole of [env.WEBHOOK_SECRET, env.DEAD_MAN_URL, env.READ_TOKEN]) if (whole && whole.length >= 8) values.add(whole);
+  for (const whole of [env.WEBHOOK_SECRET, env.DEAD_MAN_URL, env.READ_TOKEN, env.CLUSTER_ROOT_KEY, env.ADMIN_TOKEN])
+    if (whole && whole.length >= 8) values.add(whole);
   // String values (not keys) of the JSON text, whether or not it parses: the cluster secrets, and the webhook URLs.
   const literals = (text: string | undefined) => [...(text ?? '').matchAll(/"((?:[^"\\]|\\.){8,})"(?!\s*:)/g)].map((m) => m[1]!);
   for (const value of literals(env.CLUSTER_SECRETS)) values.add(value);

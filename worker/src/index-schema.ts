@@ -72,5 +72,30 @@ export const INDEX_LADDER: Ladder = {
     `);
       },
     },
+    {
+      version: 3,
+      /*
+       * For 10,000 clusters: each summary's health (stale, degraded, ok) in a
+       * column with an index, so a page of the board, its counts and the
+       * index's round read what they show and no more; an index on
+       * reported_at finds overdue clusters. And the key records of clusters
+       * rotated or revoked (key-rows.ts).
+       */
+      description: 'summaries: health column and indexes for paging; cluster_keys',
+      up(sql) {
+        sql.exec(`
+      ALTER TABLE summaries ADD COLUMN health TEXT NOT NULL DEFAULT 'ok';
+      UPDATE summaries SET health = CASE
+        WHEN state = 'stale' THEN 'stale'
+        WHEN coalesce(json_extract(body, '$.pods.stale'), 0) + coalesce(json_extract(body, '$.pods.lagging'), 0) > 0 THEN 'degraded'
+        ELSE 'ok' END;
+      CREATE INDEX summaries_health ON summaries (health, cluster);
+      CREATE INDEX summaries_reported_at ON summaries (reported_at);
+      CREATE TABLE cluster_keys (
+        cluster TEXT PRIMARY KEY, version INTEGER NOT NULL,
+        previous_version INTEGER, previous_until INTEGER, revoked_at INTEGER);
+    `);
+      },
+    },
   ],
 };

@@ -10,13 +10,17 @@ import {
   TIMESTAMP_HEADER,
   parseHeartbeats,
   toHex,
-  verifySignature,
 } from '@sqlitening/contract';
+import { keyStatusRoute, revokeRoute, rotateRoute } from './admin.js';
 import { readRequestText } from './body.js';
-import { clusterSecrets, readToken } from './config.js';
+import { BoardQueryError, boardQueryString, parseBoardQuery, type BoardQuery } from './board-query.js';
+import type { BoardView } from './board-view.js';
+import { checkClusterSignature } from './cluster-auth.js';
+import { readToken } from './config.js';
 import { logError } from './log.js';
 import { clusterStub, indexStub } from './objects.js';
 import { badgeSvg, boardHtml, clusterHtml } from './render.js';
+import { sameSecret } from './same-secret.js';
 
 export { BoardIndex } from './board-index.js';
 export { ClusterBoard } from './cluster-board.js';
@@ -44,15 +48,9 @@ async function ingest(request: IRequest, env: Env): Promise<Response> {
   const clusters = new Set(heartbeats.map((h) => h.cluster));
   if (clusters.size !== 1) throw new StatusError(400, `a batch must come from one cluster, got ${[...clusters].join(', ')}`);
   const [cluster] = clusters as unknown as [string];
-  const secrets = clusterSecrets(env).get(cluster) ?? [];
   const timestamp = request.headers.get(TIMESTAMP_HEADER);
   const signature = request.headers.get(SIGNATURE_HEADER);
-  // An unknown cluster gets the same answer as a bad signature: nothing to learn by probing names.
-  let check: Awaited<ReturnType<typeof verifySignature>> = 'mismatch';
-  for (const secret of secrets) {
-    check = await verifySignature({ secret, body, timestamp, signature });
-    if (check !== 'mismatch') break;
-  }
+  const check = await checkClusterSignature(env, cluster, { body, timestamp, signature });
   if (check !== 'ok') throw new StatusError(401, `signature ${check}`);
   // Only a signed request reaches the cluster's object: nobody without a secret can create or load one.
   const result = await clusterStub(env, cluster).ingest(cluster, heartbeats, signature!, Number(timestamp));
@@ -65,12 +63,6 @@ async function ingest(request: IRequest, env: Env): Promise<Response> {
 }
 
 const encoder = new TextEncoder();
-
-/** Compares two secrets in constant time: both are hashed first, so neither their contents nor their lengths show in the timing. */
-export async function sameSecret(given: string, expected: string): Promise<boolean> {
-  const [a, b] = await Promise.all([crypto.subtle.digest('SHA-256', encoder.encode(given)), crypto.subtle.digest('SHA-256', encoder.encode(expected))]);
-  return crypto.subtle.timingSafeEqual(a, b);
-}
 
 /** Optional bearer token for every read (`READ_TOKEN`); without it, reads are public. */
 async function authorizeRead(request: IRequest, env: Env): Promise<void> {
@@ -97,6 +89,21 @@ async function knownCluster(env: Env, raw: string | undefined) {
   return line;
 }
 
+/** The page of the board a request asks for (`?health=…&after=…`); 400 naming the parameter otherwise. */
+function boardQuery(request: IRequest): BoardQuery {
+  try {
+    return parseBoardQuery(new URL(request.url).searchParams);
+  } catch (error) {
+    if (error instanceof BoardQueryError) throw new StatusError(400, error.message);
+    throw error;
+  }
+}
+
+/** The board's page as JSON: `next` as the URL of the following page, null on the last. */
+function boardJson(view: BoardView): string {
+  return JSON.stringify({ ...view, next: view.next ? `/v1/board${boardQueryString(view.next)}` : null });
+}
+
 /** An id for the request in logs and in a 500's body: Cloudflare's ray id where there is one. */
 function requestId(request: IRequest): string {
   return request.headers.get('cf-ray') ?? crypto.randomUUID();
@@ -116,7 +123,7 @@ router
   .post('/v1/heartbeats', ingest)
   .get('/v1/board', async (request, env) => {
     await authorizeRead(request, env);
-    return cached(request, JSON.stringify(await indexStub(env).view()), 'application/json', 'no-cache');
+    return cached(request, boardJson(await indexStub(env).view(boardQuery(request))), 'application/json', 'no-cache');
   })
   .get('/v1/clusters/:id', async (request, env) => {
     await authorizeRead(request, env);
@@ -143,8 +150,11 @@ router
   })
   .get('/', async (request, env) => {
     await authorizeRead(request, env);
-    return cached(request, boardHtml(await indexStub(env).view()), 'text/html; charset=utf-8', 'no-cache');
-  });
+    return cached(request, boardHtml(await indexStub(env).view(boardQuery(request))), 'text/html; charset=utf-8', 'no-cache');
+  })
+  .get('/v1/admin/clusters/:id/key', keyStatusRoute)
+  .post('/v1/admin/clusters/:id/rotate', rotateRoute)
+  .post('/v1/admin/clusters/:id/revoke', revokeRoute);
 
 export default {
   fetch: router.fetch,

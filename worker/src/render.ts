@@ -1,7 +1,9 @@
 import { escapeHtml } from '@sqlitening/contract';
 import type { AlertView } from './alert-view.js';
+import { boardQueryString } from './board-query.js';
 import type { BoardView, ClusterLine } from './board-view.js';
 import type { ClusterView, PodView } from './cluster-view.js';
+import type { Health } from './summary.js';
 
 /*
  * The board for people: plain HTML and CSS, no horizontal scrolling on a
@@ -23,7 +25,7 @@ const STYLE = `
 h1{font-size:1.3rem;margin:.2rem 0}h2{font-size:1.05rem;margin:1.2rem 0 .3rem}small,.muted{color:var(--muted)}code{font-size:.9em}
 a{color:inherit}.dot{display:inline-block;width:.7em;height:.7em;border-radius:50%;margin-right:.4em;background:var(--ok);flex:none}
 .stale .dot,tr.stale .dot{background:var(--stale)}small.mirror{color:var(--lag);font-weight:600}.degraded .dot,tr.lagging .dot{background:var(--lag)}tr.ok .dot{background:var(--ok)}
-.counts b.stale{color:var(--stale)}.counts b.degraded{color:var(--lag)}
+.counts b.stale{color:var(--stale)}.counts b.degraded{color:var(--lag)}.counts a.current{outline:2px solid var(--line);border-radius:3px}p.rest{margin:.6rem 0}
 ul.clusters{list-style:none;margin:0;padding:0}
 .line{display:flex;flex-wrap:wrap;align-items:baseline;gap:.15rem 1rem;padding:.45rem .6rem;border-bottom:1px solid var(--line);border-left:4px solid var(--ok)}
 .line.stale{border-left-color:var(--stale);background:#ffebe9}.line.degraded{border-left-color:var(--lag);background:#fff8c5}
@@ -93,22 +95,48 @@ function alertItem(a: AlertView, withCluster: boolean): string {
   return `<li class="${a.kind}">${time(a.at)} ${withCluster ? `<b><a href="${escapeHtml(clusterHref(a.cluster))}">${escapeHtml(a.cluster)}</a></b> ` : ''}<b>${a.kind}</b>${a.reasons.length ? `: ${escapeHtml(a.reasons.join('; '))}` : ''} <small>${deliveries}</small></li>`;
 }
 
-/** The global board: a count line, then one line per cluster (stale, degraded, then fresh), recent alerts, the dead man's switch. */
+const HEALTH_WORDS = { stale: 'stale', degraded: 'degraded', ok: 'fresh' } as const;
+
+/** The count line of the whole board: each health a link to its own lines (`?health=…`), the page's own outlined. */
+function countsLine(view: BoardView): string {
+  const { counts, page } = view;
+  const group = (health: Health) => {
+    const text = `${counts[health].toLocaleString('en')} ${HEALTH_WORDS[health]}`;
+    return `<a class="${health}${page.health === health ? ' current' : ''}" href="/${escapeHtml(boardQueryString({ health, after: null }))}">${health === 'ok' ? text : `<b class="${health}">${text}</b>`}</a>`;
+  };
+  const all = page.health === null ? '' : ' · <a href="/">first page</a>';
+  return `<p class="counts">${counts.clusters.toLocaleString('en')} cluster${counts.clusters === 1 ? '' : 's'}: ${group('stale')} · ${group('degraded')} · ${group('ok')}${all}</p>`;
+}
+
+/** What the page leaves out: fresh clusters only counted on the first page, and the link to the next page. */
+function restLine(view: BoardView): string {
+  const parts = [];
+  const listed = view.clusters.filter((c) => c.health === 'ok').length;
+  if (view.page.health === null && view.counts.ok > listed) {
+    parts.push(`${view.counts.ok.toLocaleString('en')} fresh clusters not listed: <a href="/?health=ok">list them</a>`);
+  }
+  if (view.next)
+    parts.push(
+      `<a class="next" rel="next" href="/${escapeHtml(boardQueryString(view.next))}">next page: more ${HEALTH_WORDS[view.next.health!]} clusters →</a>`,
+    );
+  return parts.length ? `<p class="rest">${parts.join(' · ')}</p>` : '';
+}
+
+/** The global board: a count line, one line per cluster of the page (stale, degraded, then fresh), what the page left out, recent alerts, the dead man's switch. */
 export function boardHtml(view: BoardView): string {
-  const count = (health: ClusterLine['health']) => view.clusters.filter((c) => c.health === health).length;
-  const stale = count('stale');
-  const degraded = count('degraded');
-  const counts = `<p class="counts">${view.clusters.length} cluster${view.clusters.length === 1 ? '' : 's'}: <b class="stale">${stale} stale</b> · <b class="degraded">${degraded} degraded</b> · ${count('ok')} fresh</p>`;
+  const stale = view.counts.stale;
   const alerts = view.alerts
     .slice(0, 20)
     .map((a) => alertItem(a, true))
     .join('');
+  const empty = view.counts.clusters === 0 ? '<li>No cluster has reported yet.</li>' : '<li>None on this page.</li>';
   return page(
     `${stale ? `${stale} stale` : 'all fresh'} · Sqlitening freshness`,
-    `<h1>Sqlitening freshness</h1>${counts}
-<ul class="clusters">${view.clusters.map(clusterLine).join('\n') || '<li>No cluster has reported yet.</li>'}</ul>
+    `<h1>Sqlitening freshness</h1>${countsLine(view)}
+<ul class="clusters">${view.clusters.map(clusterLine).join('\n') || empty}</ul>
+${restLine(view)}
 <h2>Recent alerts</h2><ul class="alerts">${alerts || '<li>none</li>'}</ul>
-<p><small>Dead man's switch: ${view.deadMan.lastPingAt ? `${time(view.deadMan.lastPingAt)} (${escapeHtml(view.deadMan.lastResult)})` : 'not pinged yet'} · <a href="/v1/board">JSON</a> · <a href="/v1/commits">commits</a></small></p>`,
+<p><small>Dead man's switch: ${view.deadMan.lastPingAt ? `${time(view.deadMan.lastPingAt)} (${escapeHtml(view.deadMan.lastResult)})` : 'not pinged yet'} · <a href="/v1/board${escapeHtml(boardQueryString(view.page))}">JSON</a> · <a href="/v1/commits">commits</a></small></p>`,
   );
 }
 

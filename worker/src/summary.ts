@@ -31,6 +31,15 @@ export interface ClusterSummary {
 /** A summary as the index stores it: everything but its alerts, which the index keeps in a table of their own (index-rows.ts). */
 export type StoredSummary = Omit<ClusterSummary, 'alerts'>;
 
+/** How a cluster's line is ordered and coloured: `stale` (alerting), `degraded` (some pods stale or lagging, not enough to alert), `ok`. */
+export type Health = 'stale' | 'degraded' | 'ok';
+
+/** A summary's health as sent (the board's index also counts a summary that is overdue as stale, see `overdueAfter`). */
+export function summaryHealth(summary: Pick<StoredSummary, 'state' | 'pods'>): Health {
+  if (summary.state === 'stale') return 'stale';
+  return summary.pods.stale + summary.pods.lagging > 0 ? 'degraded' : 'ok';
+}
+
 /** A summary older than this means the cluster's rounds are not running (its alarm failing or lost). */
 export function overdueAfter(config: BoardConfig): number {
   return Math.max(3 * config.evaluateEvery, 30_000);

@@ -1,3 +1,4 @@
+import { FIRST_PAGE } from '../src/board-query.js';
 import { SELF, createScheduledController, env, reset, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifySignature } from '@sqlitening/contract';
@@ -153,7 +154,7 @@ describe('staleness transitions and webhooks', () => {
     await evaluate('eu-west', now + 11 * MINUTE);
     expect(bodies(await received(true), '/slack').map((b) => b.text)).toEqual([':red_circle: Cluster *eu-west* is STALE: no heartbeat for 11m']);
     await evaluate('eu-west', now + 61 * MINUTE);
-    const view = await runInDurableObject(indexStub(), (index: BoardIndex) => index.view(now + 61 * MINUTE));
+    const view = await runInDurableObject(indexStub(), (index: BoardIndex) => index.view(FIRST_PAGE, now + 61 * MINUTE));
     expect(view.clusters.map((c) => c.id)).toEqual(['ap-south']);
     expect(bodies(await received(), '/slack')).toEqual([]);
     // Nothing left to evaluate once the stale alert is delivered (the JSON receiver, cleared above, fails twice more): the alarm stops until a pod reports again.

@@ -1,6 +1,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import worker, { sameSecret } from '../src/index.js';
+import worker from '../src/index.js';
+import { sameSecret } from '../src/same-secret.js';
 
 /** The worker's fetch handler called directly, with an environment that sets a read token. */
 async function get(path: string, headers: Record<string, string> = {}): Promise<Response> {

@@ -1,3 +1,4 @@
+import { FIRST_PAGE } from '../src/board-query.js';
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { BoardIndex } from '../src/board-index.js';
@@ -7,7 +8,8 @@ import { INDEX_LADDER } from '../src/index-schema.js';
 import { readPods } from '../src/pod-rows.js';
 import { SchemaTooNewError, migrate, storedSchemaVersion, type Ladder, type Migration } from '../src/schema.js';
 
-const INDEX_TABLES = ['meta', 'recent_alerts', 'summaries'];
+const INDEX_TABLES = ['cluster_keys', 'meta', 'recent_alerts', 'summaries'];
+const INDEX_VERSION_2_TABLES = ['meta', 'recent_alerts', 'summaries'];
 const CLUSTER_TABLES = ['alerts', 'cluster', 'deliveries', 'meta', 'pods', 'sightings', 'signatures'];
 const VERSION_1_TABLES = ['alerts', 'clusters', 'deliveries', 'meta', 'pods', 'sightings', 'signatures'];
 
@@ -111,12 +113,38 @@ describe('schema version ladders', () => {
       expect(tables(sql)).toEqual(version1);
 
       // Version 2: the per-cluster tables are dropped (clusters now have objects of their own); the dead man's switch stays.
-      expect(migrate(state.storage, INDEX_LADDER)).toBe(2);
+      expect(migrate(state.storage, upTo(INDEX_LADDER, 2))).toBe(2);
+      expect(Object.keys(tables(sql))).toEqual(INDEX_VERSION_2_TABLES);
+      // Version 3: the summaries' health in a column for paging, and the key records.
+      expect(migrate(state.storage, INDEX_LADDER)).toBe(3);
       expect(Object.keys(tables(sql))).toEqual(INDEX_TABLES);
-      const view = index.view(2000);
+      const view = index.view(FIRST_PAGE, 2000);
       expect(view.clusters.map((c) => c.id)).toEqual(['ap-south']);
       expect(view.alerts).toEqual([]);
       expect(view.deadMan).toEqual({ lastPingAt: '2026-11-26T12:00:00.000Z', lastResult: 'ok' });
+    });
+  });
+
+  it("works out each stored summary's health when it brings the index to version 3", async () => {
+    await runInDurableObject(indexObject('health'), (_: BoardIndex, state) => {
+      const { sql } = state.storage;
+      for (const name of Object.keys(tables(sql))) sql.exec(`DROP TABLE ${name}`);
+      expect(migrate(state.storage, upTo(INDEX_LADDER, 2))).toBe(2);
+      const body = (stale: number, lagging: number) => JSON.stringify({ pods: { total: 3, fresh: 3 - stale - lagging, stale, lagging } });
+      sql.exec(
+        "INSERT INTO summaries (cluster, state, reported_at, body) VALUES ('a', 'stale', 1, ?), ('b', 'ok', 1, ?), ('c', 'ok', 1, ?), ('d', 'ok', 1, ?)",
+        body(2, 0),
+        body(1, 0),
+        body(0, 1),
+        body(0, 0),
+      );
+      expect(migrate(state.storage, INDEX_LADDER)).toBe(3);
+      expect(sql.exec('SELECT cluster, health FROM summaries ORDER BY cluster').toArray()).toEqual([
+        { cluster: 'a', health: 'stale' },
+        { cluster: 'b', health: 'degraded' },
+        { cluster: 'c', health: 'degraded' },
+        { cluster: 'd', health: 'ok' },
+      ]);
     });
   });
 
@@ -287,7 +315,7 @@ describe('the index class renamed from Board to BoardIndex', () => {
    * is the other half: `BoardIndex` opens the storage `Board` left and
    * reads it as it is.
    */
-  it('starts on the storage the last Board release left, changing nothing, and serves its summaries, alerts and dead man record', async () => {
+  it('starts on the storage the last Board release left, adds version 3 keeping every row, and serves its summaries, alerts and dead man record', async () => {
     await runInDurableObject(indexObject('renamed'), (_: BoardIndex, state) => {
       const { sql } = state.storage;
       boardVersion2Object(sql);
@@ -298,14 +326,19 @@ describe('the index class renamed from Board to BoardIndex', () => {
       };
 
       const index = new BoardIndex(state, env);
-      expect({
-        tables: tables(sql),
-        summaries: sql.exec('SELECT * FROM summaries').toArray(),
-        meta: sql.exec('SELECT * FROM meta ORDER BY key').toArray(),
-      }).toEqual(before);
+      // Version 3 adds the health column (worked out from each stored summary) and the key records; nothing else changes.
+      const { cluster_keys, ...earlier } = tables(sql);
+      expect(cluster_keys).toMatch(/^CREATE TABLE cluster_keys/);
+      expect(earlier.summaries).toBe(`${(before.tables as Record<string, string>).summaries!.slice(0, -1)}, health TEXT NOT NULL DEFAULT 'ok')`);
+      expect({ ...earlier, summaries: undefined }).toEqual({ ...before.tables, summaries: undefined });
+      expect(sql.exec('SELECT * FROM summaries').toArray()).toEqual(before.summaries.map((row) => ({ ...row, health: 'stale' })));
+      expect(sql.exec("SELECT * FROM meta WHERE key != 'schema_version' ORDER BY key").toArray()).toEqual(
+        before.meta.filter((row) => row.key !== 'schema_version'),
+      );
+      expect(recordedVersion(sql)).toBe('3');
 
       const now = 3_000;
-      const view = index.view(now);
+      const view = index.view(FIRST_PAGE, now);
       expect(view.clusters.map((c) => [c.id, c.state])).toEqual([
         ['ap-south', 'stale'],
         ['eu-west', 'stale'],
