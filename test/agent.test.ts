@@ -21,6 +21,7 @@ import { LocalStore } from '../src/store/local-store.js';
 import { CLI, runCli } from './helpers/cli.js';
 import { FaultServer } from './helpers/fault-server.js';
 import { SHA_A, SHA_B, makeContentDatabase, tempFolder } from './helpers/fixtures.js';
+import { waitFor } from './helpers/poll.js';
 import { betterSqlite3Driver } from '../src/sqlite/better-sqlite3-driver.js';
 
 let dir: string;
@@ -201,8 +202,7 @@ describe('crashes and concurrency', () => {
     const child = spawn(process.execPath, [CLI, ...args, '--database', live(), '--store', server.url, '--git-sha', SHA_A, '--stall-timeout', '1h'], {
       stdio: 'ignore',
     });
-    const deadline = Date.now() + 10_000;
-    while (!(await readdir(pod)).some((n) => n.startsWith(DOWNLOAD_TEMP_MARK)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('the stalled download in the pod folder', async () => (await readdir(pod)).some((n) => n.startsWith(DOWNLOAD_TEMP_MARK)), 10_000);
     return { v1, v2, child };
   }
 

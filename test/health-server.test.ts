@@ -13,6 +13,7 @@ import { type AgentProcess, get, startAgent } from './helpers/agent-process.js';
 import { runCli } from './helpers/cli.js';
 import { FaultServer } from './helpers/fault-server.js';
 import { SHA_A, makeContentDatabase, tempFolder } from './helpers/fixtures.js';
+import { waitFor } from './helpers/poll.js';
 
 /*
  * The agent's health server as probes and strangers reach it: a real agent
@@ -93,11 +94,7 @@ function raw(port: number, text: string, host = '127.0.0.1'): Promise<{ status: 
 
 /** Resolves when `check` holds, polling; rejects after `ms`. */
 async function until(what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor(what, check, ms);
 }
 
 describe('slow clients', () => {
