@@ -15,6 +15,7 @@ command -v sqlite3 >/dev/null || missing+=(sqlite3)
 command -v zstd >/dev/null || missing+=(zstd)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v promtool >/dev/null || missing+=(prometheus)   # promtool: the metrics and the example alerting rules
+[ -f /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || missing+=(libfaketime)   # the clock tests set for the processes they start
 if [ ${#missing[@]} -gt 0 ]; then
   echo "The tests need these Debian packages: ${missing[*]}" >&2
   echo "Install them with: sudo apt-get install -y --no-install-recommends ${missing[*]}   (or run: bash .ci/run)" >&2

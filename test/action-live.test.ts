@@ -14,6 +14,7 @@ import { S3Store } from '../src/store/s3-store.js';
 import { startWranglerDev } from '../worker/scripts/wrangler-dev.js';
 import { type ActionRun, runActionEntry } from './helpers/action-run.js';
 import { tempFolder } from './helpers/fixtures.js';
+import { waitFor } from './helpers/poll.js';
 import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
 
 /*
@@ -151,15 +152,16 @@ beforeAll(async () => {
     ['eu-west', 'ghost-1', MADE_UP],
   ];
   await sendHeartbeats([heartbeat('eu-west', 'web-1', shaA), heartbeat('eu-west', 'web-2', shaA)]);
+  await waitFor('the board to list eu-west', async () => (await boardCommits()).includes(shaA));
   for (const [cluster, pod, sha] of reports) {
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the board orders by when it heard each commit
-    await sendHeartbeats([heartbeat(cluster, pod, sha)]);
+    // The board orders commits by when it last heard each: this one is heard after the ones before it once
+    // the board lists it first (a heartbeat heard in the same millisecond as the last is sent again).
+    await waitFor(`the board to list ${pod}'s commit first`, async () => {
+      await sendHeartbeats([heartbeat(cluster, pod, sha)]);
+      return (await boardCommits())[0] === sha;
+    });
   }
-  const deadline = Date.now() + 20_000;
-  while ((await boardCommits()).length < 5) {
-    if (Date.now() > deadline) throw new Error(`the board did not list every commit: ${JSON.stringify(await boardCommits())}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  await waitFor('the board to list every commit', async () => (await boardCommits()).length >= 5);
   expect(await boardCommits()).toEqual([MADE_UP, shaD, shaC, shaB, shaA]);
 }, 120_000);
 

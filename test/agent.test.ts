@@ -2,16 +2,12 @@ import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, utimes } from 'node:fs/promises';
-import { createServer, request, type Server } from 'node:http';
+import { mkdir, readdir } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-// @ts-expect-error no declaration file
-import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { Agent, type AgentOptions } from '../src/agent/agent.js';
-import { createHealthServer, listen } from '../src/agent/health-server.js';
-import { makeHostCheck } from '../src/agent/host-check.js';
 import { type Encoding, type Manifest, manifestKey, parseHeartbeats, verifySignature } from '@sqlitening/contract';
 import { LockedError } from '../src/errors.js';
 import { publishSnapshot } from '../src/publish/publish.js';
@@ -21,6 +17,7 @@ import { LocalStore } from '../src/store/local-store.js';
 import { CLI, runCli } from './helpers/cli.js';
 import { FaultServer } from './helpers/fault-server.js';
 import { SHA_A, SHA_B, makeContentDatabase, tempFolder } from './helpers/fixtures.js';
+import { waitFor } from './helpers/poll.js';
 import { betterSqlite3Driver } from '../src/sqlite/better-sqlite3-driver.js';
 
 let dir: string;
@@ -200,8 +197,7 @@ describe('crashes and concurrency', () => {
     const child = spawn(process.execPath, [CLI, ...args, '--database', live(), '--store', server.url, '--git-sha', SHA_A, '--stall-timeout', '1h'], {
       stdio: 'ignore',
     });
-    const deadline = Date.now() + 10_000;
-    while (!(await readdir(pod)).some((n) => n.startsWith(DOWNLOAD_TEMP_MARK)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('the stalled download in the pod folder', async () => (await readdir(pod)).some((n) => n.startsWith(DOWNLOAD_TEMP_MARK)), 10_000);
     return { v1, v2, child };
   }
 
@@ -238,91 +234,6 @@ describe('crashes and concurrency', () => {
     // The lock is free again (its file stays: see acquireLock), and no holder is recorded.
     expect(existsSync(path.join(pod, '.sqlitening', 'agent.lock.holder'))).toBe(false);
     await openAgent();
-  });
-});
-
-describe('health server', () => {
-  let health: Server;
-  let port: number;
-  const get = (pathname: string, headers: Record<string, string> = {}) =>
-    new Promise<{ status: number; body: string; type: string }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: pathname, headers: { host: `127.0.0.1:${port}`, ...headers } }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['content-type']) }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
-
-  beforeEach(async () => {
-    const a = await openAgent({ databaseLimitMs: 600_000, taskLimits: new Map([['translations', 3_600_000]]) });
-    health = createHealthServer({
-      report: () => a.report(),
-      metrics: a.metrics!,
-      hostAllowed: makeHostCheck(['localhost', '.svc.cluster.local'], ['127.0.0.0/8', '10.0.0.0/8', 'fd00::/8']),
-    });
-    port = (await listen(health, '127.0.0.1', 0)).port;
-  });
-  afterEach(() => new Promise((resolve) => health.close(resolve)));
-
-  it('is not ready and not healthy before the first install; live all along', async () => {
-    expect((await get('/livez')).status).toBe(200);
-    expect((await get('/readyz')).status).toBe(503);
-    expect((await get('/healthz')).status).toBe(500);
-  });
-
-  it('answers 200 when fresh and 500 when a task is stale, with the details', async () => {
-    const v1 = await publish(1);
-    await agent!.runOnce();
-    const { touchTask } = await import('../src/agent/tasks.js');
-    await touchTask(path.join(pod, '.sqlitening', 'tasks'), 'translations');
-    const fresh = await get('/healthz');
-    expect(fresh.status).toBe(200);
-    const report = JSON.parse(fresh.body);
-    expect(report).toMatchObject({ ok: true, ready: true, appGitSha: SHA_A, database: { gitSha: SHA_A, sha256: v1.database.sha256 } });
-    expect(report.tasks.map((t: { name: string; ok: boolean }) => [t.name, t.ok])).toEqual([
-      ['database', true],
-      ['translations', true],
-    ]);
-
-    const old = new Date(Date.now() - 2 * 3_600_000);
-    await utimes(path.join(pod, '.sqlitening', 'tasks', 'translations'), old, old);
-    const stale = await get('/healthz');
-    expect(stale.status).toBe(500);
-    expect(JSON.parse(stale.body).tasks[1]).toMatchObject({ name: 'translations', ok: false, limitSeconds: 3600 });
-    expect((await get('/readyz')).status).toBe(200);
-
-    const page = await get('/healthz', { accept: 'text/html' });
-    expect(page.status).toBe(500);
-    expect(page.type).toContain('text/html');
-    expect(page.body).toContain('<td>translations</td>');
-    expect(page.body).toContain('STALE');
-  });
-
-  it('checks the Host header against names and CIDR ranges', async () => {
-    expect((await get('/livez', { host: 'evil.example.com' })).status).toBe(400);
-    expect((await get('/livez', { host: '203.0.113.9:9090' })).status).toBe(400);
-    expect((await get('/livez', { host: '10.42.7.13:9090' })).status).toBe(200);
-    expect((await get('/livez', { host: '10.42.7.13' })).status).toBe(200);
-    expect((await get('/livez', { host: '[fd00::1]:9090' })).status).toBe(200);
-    expect((await get('/livez', { host: '[2001:db8::1]' })).status).toBe(400);
-    expect((await get('/livez', { host: 'web.default.svc.cluster.local:9090' })).status).toBe(200);
-    expect((await get('/livez', { host: 'LOCALHOST' })).status).toBe(200);
-  });
-
-  it('serves /metrics as Prometheus text', async () => {
-    await publish(1);
-    await agent!.runOnce();
-    const metrics = await get('/metrics');
-    expect(metrics.status).toBe(200);
-    const families = parsePrometheusTextFormat(metrics.body) as Array<{ name: string; metrics: Array<{ value: string; labels?: Record<string, string> }> }>;
-    const byName = new Map(families.map((f) => [f.name, f]));
-    expect(byName.get('sqlitening_sync_runs_total')?.metrics).toContainEqual({ value: '1', labels: { result: 'installed' } });
-    expect(Number(byName.get('sqlitening_downloaded_bytes_total')?.metrics[0]?.value)).toBeGreaterThan(0);
-    expect(Number(byName.get('sqlitening_database_age_seconds')?.metrics[0]?.value)).toBeGreaterThanOrEqual(0);
-    expect(Number(byName.get('sqlitening_last_success_timestamp_seconds')?.metrics[0]?.value)).toBeGreaterThan(1.7e9);
-    expect(byName.has('sqlitening_agent_process_resident_memory_bytes')).toBe(true);
   });
 });
 

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants as zlibConstants, deflateRawSync, gunzipSync, gzipSync } from 'node:zlib';
 import { type Manifest, manifestKey, parseManifestJson, serializeManifest } from '@sqlitening/contract';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Agent, type AgentOptions } from '../src/agent/agent.js';
 import { buildAndPublish } from '../src/action/run-action.js';
 import type { BuildSettings } from '../src/action/settings.js';
@@ -484,8 +484,9 @@ describe("delta format 2: pages as patches against the pod's pages", () => {
     const io = { info: () => {}, commandOutput: process.stderr, sqlite: betterSqlite3Driver };
     const first = await buildAndPublish(settings, SHA_A, [store], {}, io);
     expect(first.result.manifest.patches).toEqual([]);
-    await new Promise((resolve) => setTimeout(resolve, 1100)); // keys have whole seconds
-    const second = await buildAndPublish(settings, SHA_A, [store], {}, io);
+    // Keys have whole seconds: the second run (in this process, with no clock of its own to pass) sees a clock 1.1 s ahead.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 1100, shouldAdvanceTime: true });
+    const second = await buildAndPublish(settings, SHA_A, [store], {}, io).finally(() => vi.useRealTimers());
     const { manifest } = second.result;
     expect(manifest.patches.map((p) => p.base.sha256)).toEqual([first.result.manifest.database.sha256]);
     expect(manifest.patches[0]!.size).toBeLessThan(manifest.deltas[0]!.size);

@@ -1,22 +1,29 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, utimes } from 'node:fs/promises';
+import { request, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 // @ts-expect-error no declaration file
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import type { Manifest } from '@sqlitening/contract';
+import { Agent } from '../src/agent/agent.js';
+import { createHealthServer, listen } from '../src/agent/health-server.js';
+import { makeHostCheck } from '../src/agent/host-check.js';
 import { publishSnapshot } from '../src/publish/publish.js';
+import { HttpStore } from '../src/store/http-store.js';
 import { betterSqlite3Driver } from '../src/sqlite/better-sqlite3-driver.js';
 import { LocalStore } from '../src/store/local-store.js';
 import { type AgentProcess, get, startAgent } from './helpers/agent-process.js';
 import { runCli } from './helpers/cli.js';
 import { FaultServer } from './helpers/fault-server.js';
 import { SHA_A, makeContentDatabase, tempFolder } from './helpers/fixtures.js';
+import { waitFor } from './helpers/poll.js';
 
 /*
  * The agent's health server as probes and strangers reach it: a real agent
- * process, raw sockets for what an HTTP client would not send.
+ * process, raw sockets for what an HTTP client would not send; and what it
+ * answers, from an agent in this process.
  */
 
 let dir: string;
@@ -93,11 +100,7 @@ function raw(port: number, text: string, host = '127.0.0.1'): Promise<{ status: 
 
 /** Resolves when `check` holds, polling; rejects after `ms`. */
 async function until(what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor(what, check, ms);
 }
 
 describe('slow clients', () => {
@@ -247,5 +250,102 @@ describe('metrics', () => {
 
     const promtool = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
     if (!promtool.error) expect({ status: promtool.status, output: `${promtool.stdout}${promtool.stderr}` }).toEqual({ status: 0, output: '' });
+  });
+});
+
+describe('health server', () => {
+  let agent: Agent;
+  let health: Server;
+  let port: number;
+  const get = (pathname: string, headers: Record<string, string> = {}) =>
+    new Promise<{ status: number; body: string; type: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: pathname, headers: { host: `127.0.0.1:${port}`, ...headers } }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['content-type']) }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  // An agent in this process, on this test's store, serving its health server.
+  beforeEach(async () => {
+    agent = await Agent.open({
+      store: new HttpStore({ baseUrl: server.url, stallTimeoutMs: 500 }),
+      database: path.join(pod, 'site.db'),
+      appGitSha: SHA_A,
+      attempts: 1,
+      databaseLimitMs: 600_000,
+      taskLimits: new Map([['translations', 3_600_000]]),
+    });
+    health = createHealthServer({
+      report: () => agent.report(),
+      metrics: agent.metrics!,
+      hostAllowed: makeHostCheck(['localhost', '.svc.cluster.local'], ['127.0.0.0/8', '10.0.0.0/8', 'fd00::/8']),
+    });
+    port = (await listen(health, '127.0.0.1', 0)).port;
+  });
+  afterEach(async () => {
+    await new Promise((resolve) => health.close(resolve));
+    await agent.stop();
+  });
+
+  it('is not ready and not healthy before the first install; live all along', async () => {
+    expect((await get('/livez')).status).toBe(200);
+    expect((await get('/readyz')).status).toBe(503);
+    expect((await get('/healthz')).status).toBe(500);
+  });
+
+  it('answers 200 when fresh and 500 when a task is stale, with the details', async () => {
+    const v1 = await publish(1);
+    await agent.runOnce();
+    const { touchTask } = await import('../src/agent/tasks.js');
+    await touchTask(path.join(pod, '.sqlitening', 'tasks'), 'translations');
+    const fresh = await get('/healthz');
+    expect(fresh.status).toBe(200);
+    const report = JSON.parse(fresh.body);
+    expect(report).toMatchObject({ ok: true, ready: true, appGitSha: SHA_A, database: { gitSha: SHA_A, sha256: v1.database.sha256 } });
+    expect(report.tasks.map((t: { name: string; ok: boolean }) => [t.name, t.ok])).toEqual([
+      ['database', true],
+      ['translations', true],
+    ]);
+
+    const old = new Date(Date.now() - 2 * 3_600_000);
+    await utimes(path.join(pod, '.sqlitening', 'tasks', 'translations'), old, old);
+    const stale = await get('/healthz');
+    expect(stale.status).toBe(500);
+    expect(JSON.parse(stale.body).tasks[1]).toMatchObject({ name: 'translations', ok: false, limitSeconds: 3600 });
+    expect((await get('/readyz')).status).toBe(200);
+
+    const page = await get('/healthz', { accept: 'text/html' });
+    expect(page.status).toBe(500);
+    expect(page.type).toContain('text/html');
+    expect(page.body).toContain('<td>translations</td>');
+    expect(page.body).toContain('STALE');
+  });
+
+  it('checks the Host header against names and CIDR ranges', async () => {
+    expect((await get('/livez', { host: 'evil.example.com' })).status).toBe(400);
+    expect((await get('/livez', { host: '203.0.113.9:9090' })).status).toBe(400);
+    expect((await get('/livez', { host: '10.42.7.13:9090' })).status).toBe(200);
+    expect((await get('/livez', { host: '10.42.7.13' })).status).toBe(200);
+    expect((await get('/livez', { host: '[fd00::1]:9090' })).status).toBe(200);
+    expect((await get('/livez', { host: '[2001:db8::1]' })).status).toBe(400);
+    expect((await get('/livez', { host: 'web.default.svc.cluster.local:9090' })).status).toBe(200);
+    expect((await get('/livez', { host: 'LOCALHOST' })).status).toBe(200);
+  });
+
+  it('serves /metrics as Prometheus text', async () => {
+    await publish(1);
+    await agent.runOnce();
+    const metrics = await get('/metrics');
+    expect(metrics.status).toBe(200);
+    const families = parsePrometheusTextFormat(metrics.body) as Array<{ name: string; metrics: Array<{ value: string; labels?: Record<string, string> }> }>;
+    const byName = new Map(families.map((f) => [f.name, f]));
+    expect(byName.get('sqlitening_sync_runs_total')?.metrics).toContainEqual({ value: '1', labels: { result: 'installed' } });
+    expect(Number(byName.get('sqlitening_downloaded_bytes_total')?.metrics[0]?.value)).toBeGreaterThan(0);
+    expect(Number(byName.get('sqlitening_database_age_seconds')?.metrics[0]?.value)).toBeGreaterThanOrEqual(0);
+    expect(Number(byName.get('sqlitening_last_success_timestamp_seconds')?.metrics[0]?.value)).toBeGreaterThan(1.7e9);
+    expect(byName.has('sqlitening_agent_process_resident_memory_bytes')).toBe(true);
   });
 });

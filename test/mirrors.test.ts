@@ -5,7 +5,6 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { acceptManifest } from '../src/install/accept-manifest.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Heartbeat, LATEST_KEY, type Manifest, manifestKey, parseHeartbeats } from '@sqlitening/contract';
@@ -38,6 +37,8 @@ let dir: string;
 let cleanup: () => Promise<void>;
 let n = 0;
 let clock = Date.now();
+/** How far ahead of the real clock the mirror set's clock (when a failed store is asked first again) runs. */
+let failbackAheadMs = 0;
 let folders: [LocalStore, LocalStore];
 let servers: [FaultServer, FaultServer];
 let pod: string;
@@ -51,6 +52,7 @@ beforeAll(async () => {
 });
 afterAll(() => cleanup());
 beforeEach(async () => {
+  failbackAheadMs = 0;
   n++;
   folders = [new LocalStore(path.join(dir, `store-${n}-a`)), new LocalStore(path.join(dir, `store-${n}-b`))];
   servers = [new FaultServer(folders[0].root), new FaultServer(folders[1].root)];
@@ -106,7 +108,7 @@ async function openMirrorAgent(failovers: FailoverEvent[], overrides: { attempts
   agent = await Agent.open({
     store: new MirrorStore(
       servers.map((s) => new HttpStore({ baseUrl: s.url, stallTimeoutMs: STALL_MS })),
-      { retryAfterMs: RETRY_AFTER_MS, onFailover: (event) => failovers.push(event) },
+      { retryAfterMs: RETRY_AFTER_MS, onFailover: (event) => failovers.push(event), now: () => Date.now() + failbackAheadMs },
     ),
     database: live(),
     appGitSha: SHA_A,
@@ -235,7 +237,7 @@ describe('a pod reading two stores', () => {
         expect(board.heartbeats.at(-1)?.store).toEqual(second);
 
         await outage.recover();
-        await sleep(RETRY_AFTER_MS + 50);
+        failbackAheadMs += RETRY_AFTER_MS + 50; // the failed store's time out is over
         const v3 = await publishBoth(3);
         expect(await a.runOnce()).toMatchObject({ ok: true, outcome: { status: 'installed' } });
         expect(sha256(live())).toBe(v3.database.sha256);

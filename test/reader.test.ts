@@ -10,6 +10,7 @@ import { HttpStore } from '../src/store/http-store.js';
 import { LocalStore } from '../src/store/local-store.js';
 import { FaultServer } from './helpers/fault-server.js';
 import { SHA_A, tempFolder } from './helpers/fixtures.js';
+import { waitFor } from './helpers/poll.js';
 import { betterSqlite3Driver } from '../src/sqlite/better-sqlite3-driver.js';
 
 let dir: string;
@@ -70,11 +71,18 @@ describe('SnapshotReader', () => {
         await publishVersion(version);
         const result = await agent.runOnce();
         expect(result.ok && result.outcome.status).toBe('installed');
-        await new Promise((resolve) => setTimeout(resolve, 25)); // let the reader run on each snapshot
+        await waitFor(`the reader on snapshot ${version}`, () => output.includes(`seen ${version}\n`), 10_000); // the reader runs on each snapshot
       }
       child.stdin.end();
       await new Promise((resolve) => child.once('exit', resolve));
-      const seen = JSON.parse(output) as { reads: number; failures: number; mixed: number; versions: number[]; reopens: number; errors: string[] };
+      const seen = JSON.parse(output.slice(output.lastIndexOf('\n') + 1)) as {
+        reads: number;
+        failures: number;
+        mixed: number;
+        versions: number[];
+        reopens: number;
+        errors: string[];
+      };
       expect(seen.errors).toEqual([]);
       expect(seen.failures).toBe(0);
       expect(seen.mixed).toBe(0);

@@ -9,7 +9,9 @@ import { crc32, deflateRawSync } from 'node:zlib';
 import { manifestKey } from '@sqlitening/contract';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, type CliResult, runCli } from './helpers/cli.js';
+import { type TestClock, testClock } from './helpers/clock.js';
 import { SHA_A, tempFolder } from './helpers/fixtures.js';
+import { waitFor } from './helpers/poll.js';
 import { NODE24 } from './helpers/node24.js';
 import { FaultServer } from './helpers/fault-server.js';
 import { encodeDeltaHeader } from '../src/wire/delta-format.js';
@@ -145,8 +147,27 @@ async function expectWhole(readers: Reader[], revisions: number[]): Promise<Reco
   return seen;
 }
 
-function pod(): { build: string; store: string; live: string; publish: () => Promise<void>; sync: (env?: Record<string, string>) => Promise<CliResult> } {
+/**
+ * Whether a process holds a write lock on `file` (/proc/locks): SQLite's RESERVED or PENDING lock, which an
+ * install holds while it waits for readers to end their transactions.
+ */
+function writeLocked(file: string): boolean {
+  const inode = statSync(file).ino;
+  return readFileSync('/proc/locks', 'utf8')
+    .split('\n')
+    .some((line) => new RegExp(`\\bWRITE\\s+\\d+\\s+[0-9a-f]+:[0-9a-f]+:${inode}\\s`).test(line));
+}
+
+function pod(): {
+  build: string;
+  store: string;
+  live: string;
+  clock: TestClock;
+  publish: () => Promise<void>;
+  sync: (env?: Record<string, string>) => Promise<CliResult>;
+} {
   n++;
+  const clock = testClock();
   const store = path.join(dir, `store-${n}`);
   const build = path.join(dir, `build-${n}.db`);
   const live = path.join(dir, `pod-${n}`, 'site.db');
@@ -154,12 +175,13 @@ function pod(): { build: string; store: string; live: string; publish: () => Pro
     build,
     store,
     live,
+    clock,
     publish: async () => {
-      const result = await runCli(['publish', build, '--store', store, '--git-sha', SHA_A, '--grace', '0s', '--keep', '5']);
+      const result = await runCli(['publish', build, '--store', store, '--git-sha', SHA_A, '--grace', '0s', '--keep', '5'], { clock });
       expect(result.code, result.stderr).toBe(0);
-      await new Promise((resolve) => setTimeout(resolve, 1100)); // snapshot keys have whole seconds
+      clock.advance(1.1); // snapshot keys have whole seconds
     },
-    sync: (env) => runCli(['sync', '--database', live, '--git-sha', SHA_A, '--store', store, '--attempts', '1', '--json'], { env }),
+    sync: (env) => runCli(['sync', '--database', live, '--git-sha', SHA_A, '--store', store, '--attempts', '1', '--json'], { env, clock }),
   };
 }
 const installed = (result: CliResult) => result.events.find((e) => e.event === 'agent.installed');
@@ -251,7 +273,7 @@ describe('connections an app keeps open, in every driver', () => {
     updateLedger(p.build, 3);
     await p.publish();
     const syncing = p.sync();
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await waitFor('the install waiting for the transaction', () => writeLocked(p.live));
     // The agent waits: the transaction still reads its snapshot, whole.
     expect(await inTransaction!.ask('check')).toMatchObject({ ok: true, rev: 2, whole: true });
     expect(existsSync(`${p.live}-journal`)).toBe(false);
@@ -319,7 +341,7 @@ function plantJournal(file: string): Buffer {
 }
 
 describe('kill -9 at every step of an install, with connections of every driver open', () => {
-  // Each named place in the install's journaled write (src/agent/install-in-place.ts), in order.
+  // Each named place in the install's journaled write (src/install/install-in-place.ts), in order.
   const points = ['install-journal-written', 'install-journaled', 'install-half-written', 'install-written', 'install-committed'];
   for (const point of points) {
     it(`at ${point}: no connection reads a torn snapshot, before or after the next start`, async () => {
@@ -333,7 +355,7 @@ describe('kill -9 at every step of an install, with connections of every driver 
       expect(installed(await p.sync())).toMatchObject({ method: 'delta', replaced: null });
       const inode = statSync(p.live).ino;
       const before = sha256(p.live);
-      // One connection of each driver inside a transaction when the install starts: it ends it a second later.
+      // One connection of each driver inside a transaction when the install starts: it ends it once the install waits for it.
       const inTransaction = await openReaders(p.live);
       for (const reader of inTransaction) expect(await reader.ask('begin'), reader.name).toMatchObject({ ok: true, rev: 2, whole: true });
       updateLedger(p.build, 3);
@@ -341,7 +363,7 @@ describe('kill -9 at every step of an install, with connections of every driver 
       const after = sha256(p.build);
 
       const crashing = p.sync({ SQLITENING_FAILPOINT: point });
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await waitFor('the install waiting for the transactions', () => writeLocked(p.live));
       for (const reader of inTransaction) {
         expect(await reader.ask('check'), reader.name).toMatchObject({ ok: true, rev: 2, whole: true });
         expect(await reader.ask('commit'), reader.name).toMatchObject({ ok: true });
@@ -398,22 +420,12 @@ describe('a forged delta behind a signed manifest', () => {
     await mkdir(keys);
     expect((await runCli(['keygen', path.join(keys, 'k')])).code).toBe(0);
     const publish = async (): Promise<void> => {
-      const result = await runCli([
-        'publish',
-        p.build,
-        '--store',
-        p.store,
-        '--git-sha',
-        SHA_A,
-        '--grace',
-        '0s',
-        '--keep',
-        '5',
-        '--signing-key',
-        path.join(keys, 'k.key'),
-      ]);
+      const result = await runCli(
+        ['publish', p.build, '--store', p.store, '--git-sha', SHA_A, '--grace', '0s', '--keep', '5', '--signing-key', path.join(keys, 'k.key')],
+        { clock: p.clock },
+      );
       expect(result.code, result.stderr).toBe(0);
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      p.clock.advance(1.1);
     };
     const server = new FaultServer(p.store);
     const url = await server.start();
@@ -421,11 +433,11 @@ describe('a forged delta behind a signed manifest', () => {
     try {
       freshLedger(p.build, 1);
       await publish();
-      expect((await runCli(syncArgs)).code).toBe(0);
+      expect((await runCli(syncArgs, { clock: p.clock })).code).toBe(0);
       const readers = await openReaders(p.live);
       updateLedger(p.build, 2);
       await publish();
-      expect(installed(await runCli(syncArgs))).toMatchObject({ method: 'delta', replaced: null });
+      expect(installed(await runCli(syncArgs, { clock: p.clock }))).toMatchObject({ method: 'delta', replaced: null });
       const before = sha256(p.live);
       const base = readFileSync(p.live);
 
@@ -468,7 +480,7 @@ describe('a forged delta behind a signed manifest', () => {
       server.faults.set(delta.key, { kind: 'stall' });
       const child = spawn(process.execPath, [CLI, ...syncArgs, '--stall-timeout', '60s'], { stdio: 'ignore' });
       const staging = path.join(path.dirname(p.live), '.sqlitening', 'incoming.pages');
-      for (let i = 0; i < 100 && !(existsSync(staging) && statSync(staging).size > 0); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      await waitFor('the stalled delta staged', () => existsSync(staging) && statSync(staging).size > 0, 10_000);
       expect(statSync(staging).size).toBeGreaterThan(0);
       await expectWhole(readers, [2]);
       child.kill('SIGKILL');
@@ -478,7 +490,7 @@ describe('a forged delta behind a signed manifest', () => {
 
       // Served whole: the root refuses it before any page reaches the live file; the real snapshot follows.
       server.faults.delete(delta.key);
-      const next = await runCli(syncArgs);
+      const next = await runCli(syncArgs, { clock: p.clock });
       expect(next.code, next.stderr).toBe(0);
       expect(installed(next)).toMatchObject({ method: 'full', replaced: null, fallback: expect.stringMatching(/chunk root/) });
       expect(sha256(p.live)).toBe(manifest.database.sha256);
@@ -500,7 +512,7 @@ describe('the data folder', () => {
     plantJournal(p.live);
     updateLedger(p.build, 2);
     await p.publish();
-    const pulled = await runCli(['pull', p.live, '--git-sha', SHA_A, '--store', p.store, '--json']);
+    const pulled = await runCli(['pull', p.live, '--git-sha', SHA_A, '--store', p.store, '--json'], { clock: p.clock });
     expect(pulled.code, pulled.stderr).toBe(0);
     expect(existsSync(`${p.live}-journal`)).toBe(false);
     const [reader] = await openReaders(p.live);

@@ -197,27 +197,3 @@ describe('sqlitening pull --wait', () => {
     expect(sha256(target)).toBe(sha256(db));
   });
 });
-
-describe('bad input: a one-line usage error and exit 2', () => {
-  const base = ['--store', 'https://snapshots.example.com/www', '--git-sha', SHA_A];
-  const cases: Array<[string, string[], string]> = [
-    [
-      'a timeout without a unit',
-      ['wait', ...base, '--timeout', '10'],
-      `option '--timeout <duration>' argument '10' is invalid. invalid value: expected a number with a unit (500ms, 30s, 10m, 1h, 2d), got "10"`,
-    ],
-    ['a poll interval of nothing', ['wait', ...base, '--poll', '0s'], 'invalid value: expected a duration of at least 100ms, got "0s"'],
-    [
-      'a malformed --wait on pull',
-      ['pull', '/tmp/sqlitening-never/site.db', ...base, '--wait', 'soon'],
-      `option '--wait <duration>' argument 'soon' is invalid`,
-    ],
-    ['--poll on pull without --wait', ['pull', '/tmp/sqlitening-never/site.db', ...base, '--poll', '1s'], '--poll is the interval of --wait: give --wait too'],
-    ['a short commit', ['wait', '--store', 'https://snapshots.example.com/www', '--git-sha', 'abc1234'], 'invalid git sha from --git-sha'],
-  ];
-  for (const [name, args, message] of cases) {
-    it(name, async () => {
-      expectOneLineError(await runCli(args), 2, message);
-    });
-  }
-});

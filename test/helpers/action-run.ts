@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import type { TestClock } from './clock.js';
 import { NODE24 } from './node24.js';
 
 /** GitHub runs `node24` actions on Node 24; so do the tests, with the committed dist/. */
@@ -26,15 +27,22 @@ let runs = 0;
 /**
  * Runs dist/index.js the way the runner does: every input as an INPUT_*
  * variable (action.yml's defaults, then `inputs`), files for outputs and the
- * job summary (written in `files`), and `env` as the rest of the environment.
+ * job summary (written in `files`), and `env` as the rest of the environment;
+ * with `clock`, its wall clock (and its loaders') is the test clock's.
  */
-export async function runActionEntry(options: { inputs: Record<string, string>; env: Record<string, string>; cwd: string; files: string }): Promise<ActionRun> {
+export async function runActionEntry(options: {
+  inputs: Record<string, string>;
+  env: Record<string, string>;
+  cwd: string;
+  files: string;
+  clock?: TestClock;
+}): Promise<ActionRun> {
   const id = `${process.pid}-${++runs}`;
   const outputFile = path.join(options.files, `output-${id}`);
   const summaryFile = path.join(options.files, `summary-${id}`);
   await writeFile(outputFile, '');
   await writeFile(summaryFile, '');
-  const env: Record<string, string> = { ...options.env, GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile };
+  const env: Record<string, string> = { ...options.env, ...options.clock?.env(), GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile };
   for (const [name, spec] of Object.entries(actionYml.inputs)) env[`INPUT_${name.toUpperCase()}`] = spec.default ?? '';
   for (const [name, value] of Object.entries(options.inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
   const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {

@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { CLI } from './cli.js';
+import type { TestClock } from './clock.js';
+import { waitFor } from './poll.js';
 
 export interface AgentExit {
   code: number | null;
@@ -22,12 +24,12 @@ export interface AgentProcess {
 
 /**
  * Starts the agent as a user would, with `--json` and a clean environment.
- * `wrapper` runs it through another command first (`unshare -pf --mount-proc`).
+ * `wrapper` runs it through another command first (`unshare -pf --mount-proc`); `clock` sets its wall clock.
  */
-export function startAgent(args: string[], options: { wrapper?: string[]; timeoutMs?: number } = {}): AgentProcess {
+export function startAgent(args: string[], options: { wrapper?: string[]; timeoutMs?: number; clock?: TestClock } = {}): AgentProcess {
   const command = [...(options.wrapper ?? []), process.execPath, CLI, '--json', 'agent', ...args];
   const child = spawn(command[0]!, command.slice(1), {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.clock?.env() },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const events: Array<Record<string, unknown>> = [];
@@ -59,12 +61,12 @@ export function startAgent(args: string[], options: { wrapper?: string[]; timeou
 
 /** The pid, as this process sees it, of the one child of `pid` (the process `unshare -f` forks into the new namespace). */
 export async function childPid(pid: number): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim();
-    if (children) return Number(children.split(' ')[0]);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`process ${pid} has no child`);
+  const children = await waitFor(
+    `a child of process ${pid}`,
+    async () => (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim() || undefined,
+    5_000,
+  );
+  return Number(children.split(' ')[0]);
 }
 
 export interface HttpAnswer {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import type { TestClock } from './clock.js';
 
 export const CLI = fileURLToPath(new URL('../../bin/sqlitening.js', import.meta.url));
 
@@ -15,12 +16,18 @@ export interface CliResult {
   events: Array<Record<string, unknown>>;
 }
 
-/** Runs the CLI (`cli`: another build of it) as a user would, with a clean environment plus `env`. */
-export function runCli(args: string[], options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; cli?: string } = {}): Promise<CliResult> {
+/**
+ * Runs the CLI (`cli`: another build of it) as a user would, with a clean environment plus `env`;
+ * with `clock`, its wall clock is the test clock's (test/helpers/clock.ts).
+ */
+export function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; cli?: string; clock?: TestClock } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [options.cli ?? CLI, ...args], {
       cwd: options.cwd,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env, ...options.clock?.env() },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -1,6 +1,7 @@
 // Reads the live database through SnapshotReader in a tight loop until stdin
-// closes, then prints what it saw as JSON. Each read runs two statements and
-// checks that both saw the same snapshot (every row carries its version).
+// closes, then prints what it saw as JSON on a last line. Each read runs two statements and
+// checks that both saw the same snapshot (every row carries its version); each version is
+// reported on a line of its own (`seen <version>`) when first read.
 import { SnapshotReader } from '../../lib/reader/snapshot-reader.js';
 
 const [file, interval = '0'] = process.argv.slice(2);
@@ -21,6 +22,7 @@ function slice() {
         const { version } = db.prepare('SELECT version FROM meta').get();
         const rows = db.prepare('SELECT count(*) AS n, min(version) AS lo, max(version) AS hi FROM items').get();
         if (rows.lo !== version || rows.hi !== version || rows.n !== 200) mixed++;
+        if (!seen.has(version)) process.stdout.write(`seen ${version}\n`);
         seen.add(version);
       });
       reads++;
