@@ -19,7 +19,7 @@ import {
   withSummary,
 } from './index-rows.js';
 import { keyStatus, revoked, rotated, type KeyStatus } from './key-record.js';
-import { readKeyRecord, readKeyRegistry, storeKeyRecord, type KeyRegistry } from './key-rows.js';
+import { readKeyRecord, readKeyRegistry, storeKeyRecord, type KeyChange, type KeyRegistry } from './key-rows.js';
 import { logError } from './log.js';
 import { clusterStub } from './objects.js';
 import { migrate } from './schema.js';
@@ -144,16 +144,14 @@ export class BoardIndex extends DurableObject<Env> {
   }
 
   /** Moves a cluster to its next key version; the one in use stays accepted for `overlapMs`. */
-  rotateKey(cluster: string, overlapMs: number, now = Date.now()): KeyStatus {
+  rotateKey(cluster: string, overlapMs: number, now = Date.now()): KeyChange {
     const record = rotated(readKeyRecord(this.#sql, cluster), now, overlapMs);
-    storeKeyRecord(this.#sql, record);
-    return keyStatus(record, now);
+    return { status: keyStatus(record, now), generation: storeKeyRecord(this.#sql, record) };
   }
 
   /** Refuses every key of a cluster from now on (until it is rotated); other clusters are untouched. */
-  revokeKey(cluster: string, now = Date.now()): KeyStatus {
+  revokeKey(cluster: string, now = Date.now()): KeyChange {
     const record = revoked(readKeyRecord(this.#sql, cluster), now);
-    storeKeyRecord(this.#sql, record);
-    return keyStatus(record, now);
+    return { status: keyStatus(record, now), generation: storeKeyRecord(this.#sql, record) };
   }
 }
