@@ -1,7 +1,7 @@
 import { StatusError } from 'itty-router';
 import { verifySignature, type SignatureCheck } from '@sqlitening/contract';
 import { deriveClusterKey } from './cluster-key.js';
-import { clusterRootKey, clusterSecrets } from './config.js';
+import { clusterRootKeys, clusterSecrets } from './config.js';
 import { afterRead, isFresh, KEY_RECORDS_MAX_STALE_MS, servesWhileUnread, type KeyCopy } from './key-copy.js';
 import { acceptedVersions, initialRecord, type KeyRecord } from './key-record.js';
 import { logError } from './log.js';
@@ -9,8 +9,9 @@ import { indexStub } from './objects.js';
 
 /*
  * Which secrets may sign a cluster's heartbeats, checked in the worker before
- * any cluster object is loaded: the keys derived from `CLUSTER_ROOT_KEY` at
- * the versions the cluster's key record accepts, and the cluster's
+ * any cluster object is loaded: the keys derived from `CLUSTER_ROOT_KEY` (and
+ * `CLUSTER_ROOT_KEY_PREVIOUS` while the root is rotated) at the versions the
+ * cluster's key record accepts, and the cluster's
  * `CLUSTER_SECRETS` while a deployment moves from them. The key records live
  * in the board's index; each worker isolate keeps a copy and asks the index
  * whether it changed when the copy is no longer fresh (key-copy.ts), so
@@ -18,7 +19,7 @@ import { indexStub } from './objects.js';
  */
 
 /** What this module reads of the worker's environment. */
-type KeyEnv = Pick<Env, 'BOARD' | 'CLUSTER_ROOT_KEY' | 'CLUSTER_SECRETS'> & Parameters<typeof logError>[0];
+type KeyEnv = Pick<Env, 'BOARD' | 'CLUSTER_ROOT_KEY' | 'CLUSTER_ROOT_KEY_PREVIOUS' | 'CLUSTER_SECRETS'> & Parameters<typeof logError>[0];
 
 let copy: KeyCopy | null = null;
 /** The generation of the last key change made in this isolate: no copy older than it is used (key-copy.ts). */
@@ -67,20 +68,20 @@ export function forgetKeyRecords(generation: number): void {
   floor = Math.max(floor, generation);
 }
 
-/** Derived keys, kept per root: deriving costs two HMAC operations, a cache hit none. Cleared past a bound. */
+/** Derived keys, kept per root: deriving costs two HMAC operations, a cache hit none. Cleared past a bound, or when the roots change. */
 const derived = new Map<string, string>();
-let derivedRoot: string | null = null;
+let derivedRoots: readonly string[] = [];
 const DERIVED_MAX = 20_000;
 
-async function derivedKey(root: string, cluster: string, version: number): Promise<string> {
-  if (root !== derivedRoot || derived.size >= DERIVED_MAX) {
+async function derivedKey(roots: readonly string[], root: number, cluster: string, version: number): Promise<string> {
+  if (roots.length !== derivedRoots.length || roots.some((r, i) => r !== derivedRoots[i]) || derived.size >= DERIVED_MAX) {
     derived.clear();
-    derivedRoot = root;
+    derivedRoots = roots;
   }
-  const name = `${version}:${cluster}`;
+  const name = `${root}:${version}:${cluster}`;
   let key = derived.get(name);
   if (key === undefined) {
-    key = await deriveClusterKey(root, cluster, version);
+    key = await deriveClusterKey(roots[root]!, cluster, version);
     derived.set(name, key);
   }
   return key;
@@ -95,16 +96,21 @@ async function derivedKey(root: string, cluster: string, version: number): Promi
  * this drops no agent still on it: admin.ts).
  */
 export async function signingSecrets(env: KeyEnv, cluster: string, now: number): Promise<string[]> {
-  const root = clusterRootKey(env);
+  const roots = clusterRootKeys(env);
   const record = (await keyRecords(env, now)).get(cluster);
   const legacy = record === undefined ? (clusterSecrets(env).get(cluster) ?? []) : [];
   const versions = acceptedVersions(record ?? initialRecord(cluster), now);
-  const keys = root ? await Promise.all(versions.map((version) => derivedKey(root, cluster, version))) : [];
+  const keys = await Promise.all(roots.flatMap((_, root) => versions.map((version) => derivedKey(roots, root, cluster, version))));
   return [...keys, ...legacy];
 }
 
-/** Secrets checked per heartbeat, whatever the cluster: two derived versions (current and previous) and up to three `CLUSTER_SECRETS`. */
-export const CANDIDATES = 5;
+/**
+ * Secrets checked per heartbeat, whatever the cluster: two derived versions
+ * (current and previous) from each of two roots (`CLUSTER_ROOT_KEY`, and
+ * `CLUSTER_ROOT_KEY_PREVIOUS` during a root rotation), and up to three
+ * `CLUSTER_SECRETS`.
+ */
+export const CANDIDATES = 7;
 
 /** Random per isolate, so nothing can sign with them: they fill a cluster's empty candidate slots. */
 const dummies = Array.from({ length: CANDIDATES + 1 }, () => crypto.randomUUID());

@@ -1,8 +1,9 @@
 import { SELF, env } from 'cloudflare:test';
 import { signBody, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '@sqlitening/contract';
 import { describe, expect, it } from 'vitest';
-import { checkClusterSignature, KEYS_UNAVAILABLE } from '../src/cluster-auth.js';
+import { CANDIDATES, checkClusterSignature, KEYS_UNAVAILABLE } from '../src/cluster-auth.js';
 import { deriveClusterKey } from '../src/cluster-key.js';
+import { clusterRootKeys } from '../src/config.js';
 import { afterRead, isFresh, KEY_RECORDS_MAX_AGE_MS, KEY_RECORDS_MAX_STALE_MS, servesWhileUnread, type KeyCopy } from '../src/key-copy.js';
 import { initialRecord, revoked } from '../src/key-record.js';
 import { heartbeat, post } from './helpers.js';
@@ -77,7 +78,7 @@ describe('a refused heartbeat says nothing about its cluster', () => {
       crypto.subtle.verify = verify;
     }
     expect(calls).toEqual([calls[0], calls[0], calls[0]]);
-    expect(calls[0]).toBe(6);
+    expect(calls[0]).toBe(CANDIDATES + 1);
   });
 });
 
@@ -88,6 +89,30 @@ async function signedInitFor(body: string, options: { secret?: string; timestamp
   if (signature !== null) headers[SIGNATURE_HEADER] = signature;
   return { method: 'POST', headers, body };
 }
+
+describe('rotating the root', () => {
+  const previous = 'previous-root-key-0123456789abcdef0123456789';
+
+  it('accepts keys derived from CLUSTER_ROOT_KEY_PREVIOUS beside the new root’s while it is set, and not after', async () => {
+    const old = await deriveClusterKey(previous, 'root-move', 1);
+    const during = { CLUSTER_ROOT_KEY_PREVIOUS: previous };
+    expect((await call('/v1/heartbeats', await signedInit('root-move', old), during)).status).toBe(202);
+    expect((await call('/v1/heartbeats', await signedInit('root-move', await key('root-move'), 'web-2'), during)).status).toBe(202);
+    expect((await call('/v1/heartbeats', await signedInit('root-move', old, 'web-3'))).status).toBe(401);
+  });
+
+  it('refuses a previous root without a current one, or one too short', async () => {
+    for (const [overrides, error] of [
+      [{ CLUSTER_ROOT_KEY: '', CLUSTER_ROOT_KEY_PREVIOUS: previous }, 'invalid CLUSTER_ROOT_KEY_PREVIOUS: set only beside CLUSTER_ROOT_KEY (the new root)'],
+      [{ CLUSTER_ROOT_KEY_PREVIOUS: 'short' }, 'invalid CLUSTER_ROOT_KEY_PREVIOUS: expected at least 32 characters, got 5 (value not shown)'],
+    ] as const) {
+      const response = await call('/v1/heartbeats', await signedInit('root-move', await key('root-move')), overrides);
+      expect(response.status).toBe(500);
+      expect(String(JSON.stringify(await response.json()))).not.toContain(previous);
+      expect(() => clusterRootKeys({ ...env, ...overrides })).toThrow(error);
+    }
+  });
+});
 
 describe('a key record ends the cluster’s CLUSTER_SECRETS entry', () => {
   const listed = { CLUSTER_SECRETS: JSON.stringify({ 'legacy-back': 'legacy-back-secret-0123' }) };
