@@ -16,7 +16,7 @@ import {
   readSummariesOf,
   readSummary,
   storeSummary,
-  withSummary,
+  neverReported,
 } from './index-rows.js';
 import { keyStatus, revoked, rotated, type KeyStatus } from './key-record.js';
 import { readKeyRecord, readKeyRegistry, storeKeyRecord, type KeyChange, type KeyRegistry } from './key-rows.js';
@@ -82,7 +82,7 @@ export class BoardIndex extends DurableObject<Env> {
     const config = this.#config;
     const summary = readSummary(this.#sql, id);
     if (!summary && !config.expectedClusters.includes(id)) return null;
-    return clusterLines(summary ? [summary] : [], { ...config, expectedClusters: config.expectedClusters.filter((c) => c === id) }, now)[0] ?? null;
+    return clusterLines(summary ? [summary] : [], config.expectedClusters.includes(id) ? [id] : [], config, now)[0] ?? null;
   }
 
   /** Which commits of the app are live in which clusters. */
@@ -118,10 +118,9 @@ export class BoardIndex extends DurableObject<Env> {
   async evaluate(now = Date.now()): Promise<ClusterLine[]> {
     const config = this.#config;
     const overdueBefore = now - overdueAfter(config);
-    const reported = withSummary(this.#sql, config.expectedClusters);
-    const neverReported = config.expectedClusters.filter((id) => !reported.has(id));
+    const silent = neverReported(this.#sql, config.expectedClusters);
     const overdue = readOverdueClusters(this.#sql, overdueBefore, WAKE_PER_ROUND);
-    const asleep = clusterLines(readSummariesOf(this.#sql, overdue), { ...config, expectedClusters: neverReported }, now);
+    const asleep = clusterLines(readSummariesOf(this.#sql, overdue), silent, config, now);
     const woken = await Promise.allSettled(asleep.map((line) => clusterStub(this.env, line.id).ensureAlarm(line.id)));
     woken.forEach((result, i) => {
       if (result.status === 'rejected') logError(this.env, 'waking a cluster failed', { cluster: asleep[i]!.id }, result.reason);
