@@ -112,8 +112,9 @@ export async function signingSecrets(env: KeyEnv, cluster: string, now: number):
  */
 export const CANDIDATES = 7;
 
-/** Random per isolate, so nothing can sign with them: they fill a cluster's empty candidate slots. */
-const dummies = Array.from({ length: CANDIDATES + 1 }, () => crypto.randomUUID());
+/** Random per isolate, so nothing can sign with them: they fill a cluster's empty candidate slots. Made on first use (the runtime gives no randomness at load). */
+let dummyKeys: string[] | null = null;
+const dummies = (): string[] => (dummyKeys ??= Array.from({ length: CANDIDATES + 1 }, () => crypto.randomUUID()));
 
 /**
  * Checks a heartbeat request's signature. The headers and the clock are
@@ -130,10 +131,10 @@ export async function checkClusterSignature(
   now = Date.now(),
 ): Promise<SignatureCheck> {
   // A random secret cannot match, so this answers `mismatch` exactly when the headers and the clock are right.
-  const shape = await verifySignature({ secret: dummies[CANDIDATES]!, ...request, now });
+  const shape = await verifySignature({ secret: dummies()[CANDIDATES]!, ...request, now });
   if (shape !== 'mismatch') return shape === 'ok' ? 'mismatch' : shape;
   const own = (await signingSecrets(env, cluster, now)).slice(0, CANDIDATES);
-  const candidates = [...own, ...dummies.slice(own.length, CANDIDATES)];
+  const candidates = [...own, ...dummies().slice(own.length, CANDIDATES)];
   const checks = await Promise.all(candidates.map((secret) => verifySignature({ secret, ...request, now })));
   return checks.includes('ok') ? 'ok' : 'mismatch';
 }
