@@ -1,10 +1,12 @@
 import { StatusError, type IRequest } from 'itty-router';
 import { NAME_PATTERN, NAME_RULE, UsageError, parseDuration } from '@sqlitening/contract';
+import { hasBearer } from './bearer.js';
 import { forgetKeyRecords } from './cluster-auth.js';
-import { adminToken } from './config.js';
+import { adminToken, clusterSecrets, SettingsError } from './config.js';
 import type { KeyStatus } from './key-record.js';
+import type { KeyChange } from './key-rows.js';
+import { logError } from './log.js';
 import { indexStub } from './objects.js';
-import { sameSecret } from './same-secret.js';
 
 /*
  * The admin routes: an operator's commands for cluster keys (README,
@@ -21,10 +23,21 @@ export const DEFAULT_OVERLAP = '24h';
 /** The longest overlap a rotation may ask for: an old key must not stay valid forever by mistake. */
 const MAX_OVERLAP_MS = 30 * 86_400_000;
 
+/** The admin token; a token too short to use answers 503 with what is wrong with it (never its value), as the log says. */
+function configuredToken(env: Env): string | null {
+  try {
+    return adminToken(env);
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    logError(env, 'the admin routes are off: ADMIN_TOKEN cannot be used', {}, error);
+    throw new StatusError(503, error.message);
+  }
+}
+
 async function authorizeAdmin(request: IRequest, env: Env): Promise<void> {
-  const token = adminToken(env);
+  const token = configuredToken(env);
   if (!token) throw new StatusError(404, 'the admin routes are off: set the ADMIN_TOKEN secret to use them');
-  if (!(await sameSecret(request.headers.get('authorization') ?? '', `Bearer ${token}`))) {
+  if (!(await hasBearer(request, token))) {
     throw new StatusError(401, 'admin routes need Authorization: Bearer <ADMIN_TOKEN>');
   }
 }
@@ -59,16 +72,39 @@ export async function keyStatusRoute(request: IRequest, env: Env): Promise<Respo
   return answer(await indexStub(env).keyStatus(clusterParam(request)));
 }
 
+/** Applies a change at once in this isolate (cluster-auth.ts), and answers it. */
+function applied(change: KeyChange): Response {
+  forgetKeyRecords(change.generation);
+  return answer(change.status);
+}
+
+/**
+ * A cluster still in `CLUSTER_SECRETS` is not rotated: once a cluster has a
+ * key record its `CLUSTER_SECRETS` entry is no longer accepted
+ * (cluster-auth.ts, so a rotation never brings a revoked cluster's old
+ * secret back), and rotating it mid-migration would cut off the agents still
+ * signing with that entry. Refusing here keeps the migration free of dropped
+ * heartbeats: finish it (remove the entry), then rotate. Revoking is not
+ * refused: it is meant to cut agents off.
+ */
+function refuseListed(env: Env, cluster: string): void {
+  if (clusterSecrets(env).has(cluster)) {
+    throw new StatusError(
+      409,
+      `${cluster} is still in CLUSTER_SECRETS: move its agents to its derived key and remove it from CLUSTER_SECRETS first (README, "Moving from CLUSTER_SECRETS"); once rotated, its CLUSTER_SECRETS entry is no longer accepted`,
+    );
+  }
+}
+
 export async function rotateRoute(request: IRequest, env: Env): Promise<Response> {
   await authorizeAdmin(request, env);
-  const status = await indexStub(env).rotateKey(clusterParam(request), overlapParam(request));
-  forgetKeyRecords();
-  return answer(status);
+  const cluster = clusterParam(request);
+  const overlap = overlapParam(request);
+  refuseListed(env, cluster);
+  return applied(await indexStub(env).rotateKey(cluster, overlap));
 }
 
 export async function revokeRoute(request: IRequest, env: Env): Promise<Response> {
   await authorizeAdmin(request, env);
-  const status = await indexStub(env).revokeKey(clusterParam(request));
-  forgetKeyRecords();
-  return answer(status);
+  return applied(await indexStub(env).revokeKey(clusterParam(request)));
 }

@@ -16,10 +16,10 @@ import {
   readSummariesOf,
   readSummary,
   storeSummary,
-  withSummary,
+  neverReported,
 } from './index-rows.js';
 import { keyStatus, revoked, rotated, type KeyStatus } from './key-record.js';
-import { readKeyRecord, readKeyRegistry, storeKeyRecord, type KeyRegistry } from './key-rows.js';
+import { readKeyRecord, readKeyRegistry, storeKeyRecord, type KeyChange, type KeyRegistry } from './key-rows.js';
 import { logError } from './log.js';
 import { clusterStub } from './objects.js';
 import { migrate } from './schema.js';
@@ -82,7 +82,7 @@ export class BoardIndex extends DurableObject<Env> {
     const config = this.#config;
     const summary = readSummary(this.#sql, id);
     if (!summary && !config.expectedClusters.includes(id)) return null;
-    return clusterLines(summary ? [summary] : [], { ...config, expectedClusters: config.expectedClusters.filter((c) => c === id) }, now)[0] ?? null;
+    return clusterLines(summary ? [summary] : [], config.expectedClusters.includes(id) ? [id] : [], config, now)[0] ?? null;
   }
 
   /** Which commits of the app are live in which clusters. */
@@ -118,10 +118,9 @@ export class BoardIndex extends DurableObject<Env> {
   async evaluate(now = Date.now()): Promise<ClusterLine[]> {
     const config = this.#config;
     const overdueBefore = now - overdueAfter(config);
-    const reported = withSummary(this.#sql, config.expectedClusters);
-    const neverReported = config.expectedClusters.filter((id) => !reported.has(id));
+    const silent = neverReported(this.#sql, config.expectedClusters);
     const overdue = readOverdueClusters(this.#sql, overdueBefore, WAKE_PER_ROUND);
-    const asleep = clusterLines(readSummariesOf(this.#sql, overdue), { ...config, expectedClusters: neverReported }, now);
+    const asleep = clusterLines(readSummariesOf(this.#sql, overdue), silent, config, now);
     const woken = await Promise.allSettled(asleep.map((line) => clusterStub(this.env, line.id).ensureAlarm(line.id)));
     woken.forEach((result, i) => {
       if (result.status === 'rejected') logError(this.env, 'waking a cluster failed', { cluster: asleep[i]!.id }, result.reason);
@@ -144,16 +143,14 @@ export class BoardIndex extends DurableObject<Env> {
   }
 
   /** Moves a cluster to its next key version; the one in use stays accepted for `overlapMs`. */
-  rotateKey(cluster: string, overlapMs: number, now = Date.now()): KeyStatus {
+  rotateKey(cluster: string, overlapMs: number, now = Date.now()): KeyChange {
     const record = rotated(readKeyRecord(this.#sql, cluster), now, overlapMs);
-    storeKeyRecord(this.#sql, record);
-    return keyStatus(record, now);
+    return { status: keyStatus(record, now), generation: storeKeyRecord(this.#sql, record) };
   }
 
   /** Refuses every key of a cluster from now on (until it is rotated); other clusters are untouched. */
-  revokeKey(cluster: string, now = Date.now()): KeyStatus {
+  revokeKey(cluster: string, now = Date.now()): KeyChange {
     const record = revoked(readKeyRecord(this.#sql, cluster), now);
-    storeKeyRecord(this.#sql, record);
-    return keyStatus(record, now);
+    return { status: keyStatus(record, now), generation: storeKeyRecord(this.#sql, record) };
   }
 }

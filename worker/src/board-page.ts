@@ -1,7 +1,7 @@
 import { byName, clusterLines, type BoardCounts, type ClusterLine } from './board-view.js';
 import { PAGE_LINES, type BoardQuery } from './board-query.js';
 import type { BoardConfig } from './config.js';
-import { countSummaries, readClusterNames, readSummariesOf, withSummary } from './index-rows.js';
+import { countSummaries, neverReported, readClusterNames, readSummariesOf } from './index-rows.js';
 import { overdueAfter, type Health } from './summary.js';
 
 /*
@@ -26,24 +26,25 @@ function linesOf(sql: SqlStorage, config: BoardConfig, health: Health, after: st
   let ids = readClusterNames(sql, health, after, overdueBefore, limit + 1);
   if (health === 'stale') {
     // Expected clusters that never reported are stale too; merged into the stale lines by name.
-    const expected = config.expectedClusters.filter((id) => after === null || id > after);
-    const reported = withSummary(sql, expected);
-    ids = [...ids, ...expected.filter((id) => !reported.has(id))].sort(byName).slice(0, limit + 1);
+    const silent = neverReported(
+      sql,
+      config.expectedClusters.filter((id) => after === null || id > after),
+    );
+    ids = [...ids, ...silent].sort(byName).slice(0, limit + 1);
   }
   const more = ids.length > limit;
   const shown = ids.slice(0, limit);
   const summaries = readSummariesOf(sql, shown);
   const expectedShown = shown.filter((id) => config.expectedClusters.includes(id));
   // clusterLines sorts by health then name; within one health, that is the order read.
-  const lines = clusterLines(summaries, { ...config, expectedClusters: expectedShown }, now);
+  const lines = clusterLines(summaries, expectedShown, config, now);
   return { lines, more, last: shown.at(-1) ?? null };
 }
 
 /** The counts of the whole board: summaries by health (overdue ones stale), and expected clusters that never reported as stale. */
 function boardCounts(sql: SqlStorage, config: BoardConfig, now: number): BoardCounts {
   const counts = countSummaries(sql, now - overdueAfter(config));
-  const reported = withSummary(sql, config.expectedClusters);
-  counts.stale += config.expectedClusters.filter((id) => !reported.has(id)).length;
+  counts.stale += neverReported(sql, config.expectedClusters).length;
   return { clusters: counts.stale + counts.degraded + counts.ok, ...counts };
 }
 

@@ -63,14 +63,15 @@ const HEALTH_ORDER = { stale: 0, degraded: 1, ok: 2 } as const;
 export const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * The lines of the clusters whose summaries are given (and of the expected
- * clusters with none): stale ones first, then degraded, then healthy, by
- * name within each. An expected cluster with no summary is stale ("no pod
- * has reported"); so is one whose summary is overdue.
+ * The lines of the clusters whose summaries are given and of the `expected`
+ * clusters among them or with none (the caller picks which expected
+ * clusters belong to the lines it wants): stale ones first, then degraded,
+ * then healthy, by name within each. An expected cluster with no summary is
+ * stale ("no pod has reported"); so is one whose summary is overdue.
  */
-export function clusterLines(summaries: StoredSummary[], config: BoardConfig, now: number): ClusterLine[] {
+export function clusterLines(summaries: StoredSummary[], expectedClusters: readonly string[], config: BoardConfig, now: number): ClusterLine[] {
   const lines = new Map<string, ClusterLine>();
-  const expected = new Set(config.expectedClusters);
+  const expected = new Set(expectedClusters);
   for (const s of summaries) {
     const reasons = [...s.reasons];
     let state = s.state;

@@ -72,6 +72,7 @@ export interface SettingsEnv {
   BOARD_CONFIG?: string;
   CLUSTER_SECRETS?: string;
   CLUSTER_ROOT_KEY?: string;
+  CLUSTER_ROOT_KEY_PREVIOUS?: string;
   ADMIN_TOKEN?: string;
   WEBHOOKS?: string;
   WEBHOOK_SECRET?: string;
@@ -161,18 +162,27 @@ export function clusterSecrets(env: Pick<SettingsEnv, 'CLUSTER_SECRETS'>): Reado
   return parseClusterSecrets(env.CLUSTER_SECRETS);
 }
 
-/**
- * The root secret every cluster's heartbeat key is derived from
- * (`CLUSTER_ROOT_KEY`, cluster-key.js); null when unset (then only
- * `CLUSTER_SECRETS` are accepted). One secret for any number of clusters.
- */
-export function clusterRootKey(env: Pick<SettingsEnv, 'CLUSTER_ROOT_KEY'>): string | null {
-  const root = env.CLUSTER_ROOT_KEY;
+/** A root secret setting, checked; null when unset. */
+function rootSetting(root: string | undefined, name: string): string | null {
   if (!root) return null;
   if (root.length < MIN_ROOT_LENGTH) {
-    throw new SettingsError(`invalid CLUSTER_ROOT_KEY: expected at least ${MIN_ROOT_LENGTH} characters, got ${root.length} (value not shown)`);
+    throw new SettingsError(`invalid ${name}: expected at least ${MIN_ROOT_LENGTH} characters, got ${root.length} (value not shown)`);
   }
   return root;
+}
+
+/**
+ * The root secrets cluster heartbeat keys are derived from (cluster-key.js):
+ * `CLUSTER_ROOT_KEY`, then `CLUSTER_ROOT_KEY_PREVIOUS` while the root is
+ * being rotated (keys derived from either are accepted, so agents move to
+ * the new root's keys without a gap). None when unset: then only
+ * `CLUSTER_SECRETS` are accepted. One secret for any number of clusters.
+ */
+export function clusterRootKeys(env: Pick<SettingsEnv, 'CLUSTER_ROOT_KEY' | 'CLUSTER_ROOT_KEY_PREVIOUS'>): string[] {
+  const current = rootSetting(env.CLUSTER_ROOT_KEY, 'CLUSTER_ROOT_KEY');
+  const previous = rootSetting(env.CLUSTER_ROOT_KEY_PREVIOUS, 'CLUSTER_ROOT_KEY_PREVIOUS');
+  if (previous !== null && current === null) throw new SettingsError('invalid CLUSTER_ROOT_KEY_PREVIOUS: set only beside CLUSTER_ROOT_KEY (the new root)');
+  return [current, previous].filter((root): root is string => root !== null && !(root === previous && root === current));
 }
 
 /** When set, the admin routes (keys: rotate, revoke) take `Authorization: Bearer <token>` (`ADMIN_TOKEN`); unset, they are off. */
@@ -216,7 +226,7 @@ export function readToken(env: Pick<SettingsEnv, 'READ_TOKEN'>): string | null {
  */
 export function secretValues(env: SettingsEnv): string[] {
   const values = new Set<string>();
-  for (const whole of [env.WEBHOOK_SECRET, env.DEAD_MAN_URL, env.READ_TOKEN, env.CLUSTER_ROOT_KEY, env.ADMIN_TOKEN])
+  for (const whole of [env.WEBHOOK_SECRET, env.DEAD_MAN_URL, env.READ_TOKEN, env.CLUSTER_ROOT_KEY, env.CLUSTER_ROOT_KEY_PREVIOUS, env.ADMIN_TOKEN])
     if (whole && whole.length >= 8) values.add(whole);
   // String values (not keys) of the JSON text, whether or not it parses: the cluster secrets, and the webhook URLs.
   const literals = (text: string | undefined) => [...(text ?? '').matchAll(/"((?:[^"\\]|\\.){8,})"(?!\s*:)/g)].map((m) => m[1]!);

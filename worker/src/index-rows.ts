@@ -108,6 +108,12 @@ export function withSummary(sql: SqlStorage, clusters: readonly string[]): Set<s
   return new Set(names(rowsFor(sql, 'SELECT cluster FROM summaries WHERE cluster IN', clusters)));
 }
 
+/** The clusters of `expected` that never reported (no summary): stale lines found from the configuration. */
+export function neverReported(sql: SqlStorage, expected: readonly string[]): string[] {
+  const reported = withSummary(sql, expected);
+  return expected.filter((id) => !reported.has(id));
+}
+
 /** Summaries by health, overdue ones counted as stale: two passes over indexes, not over the summaries. */
 export function countSummaries(sql: SqlStorage, overdueBefore: number): Record<Health, number> {
   const counts: Record<Health, number> = { stale: 0, degraded: 0, ok: 0 };

@@ -12,6 +12,7 @@ import {
   toHex,
 } from '@sqlitening/contract';
 import { keyStatusRoute, revokeRoute, rotateRoute } from './admin.js';
+import { hasBearer } from './bearer.js';
 import { readRequestText } from './body.js';
 import { BoardQueryError, boardQueryString, parseBoardQuery, type BoardQuery } from './board-query.js';
 import type { BoardView } from './board-view.js';
@@ -20,7 +21,6 @@ import { readToken } from './config.js';
 import { logError } from './log.js';
 import { clusterStub, indexStub } from './objects.js';
 import { badgeSvg, boardHtml, clusterHtml } from './render.js';
-import { sameSecret } from './same-secret.js';
 
 export { BoardIndex } from './board-index.js';
 export { ClusterBoard } from './cluster-board.js';
@@ -67,7 +67,7 @@ const encoder = new TextEncoder();
 /** Optional bearer token for every read (`READ_TOKEN`); without it, reads are public. */
 async function authorizeRead(request: IRequest, env: Env): Promise<void> {
   const token = readToken(env);
-  if (token && !(await sameSecret(request.headers.get('authorization') ?? '', `Bearer ${token}`))) {
+  if (token && !(await hasBearer(request, token))) {
     throw new StatusError(401, 'reads need Authorization: Bearer <token>');
   }
 }

@@ -1,4 +1,4 @@
-import { initialRecord, type KeyRecord } from './key-record.js';
+import { initialRecord, type KeyRecord, type KeyStatus } from './key-record.js';
 
 /*
  * The board index's key records (table `cluster_keys`, one row per cluster
@@ -44,8 +44,14 @@ export function readKeyRegistry(sql: SqlStorage, known: number | null): KeyRegis
   return { generation, records: sql.exec('SELECT * FROM cluster_keys').toArray().map(toRecord) };
 }
 
-/** Stores a cluster's record and bumps the generation, in one transaction (an RPC method's synchronous writes are one). */
-export function storeKeyRecord(sql: SqlStorage, record: KeyRecord): void {
+/** An admin change: the record's status, and the generation it made (workers use no older copy after it: key-copy.ts). */
+export interface KeyChange {
+  status: KeyStatus;
+  generation: number;
+}
+
+/** Stores a cluster's record and bumps the generation, in one transaction (an RPC method's synchronous writes are one); returns the new generation. */
+export function storeKeyRecord(sql: SqlStorage, record: KeyRecord): number {
   sql.exec(
     `INSERT INTO cluster_keys (cluster, version, previous_version, previous_until, revoked_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (cluster) DO UPDATE SET version = excluded.version, previous_version = excluded.previous_version,
@@ -56,9 +62,7 @@ export function storeKeyRecord(sql: SqlStorage, record: KeyRecord): void {
     record.previousUntil,
     record.revokedAt,
   );
-  sql.exec(
-    'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-    GENERATION_KEY,
-    String(readKeyGeneration(sql) + 1),
-  );
+  const generation = readKeyGeneration(sql) + 1;
+  sql.exec('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', GENERATION_KEY, String(generation));
+  return generation;
 }

@@ -137,4 +137,15 @@ describe('the admin routes', () => {
     expect(response.status).toBe(404);
     expect(await response.json()).toEqual({ status: 404, error: 'the admin routes are off: set the ADMIN_TOKEN secret to use them' });
   });
+
+  it('say what is wrong with an ADMIN_TOKEN too short to use, never its value', async () => {
+    const worker = (await import('../src/index.js')).default;
+    const response = await worker.fetch(
+      new Request('https://board.test/v1/admin/clusters/adm-4/key', { headers: { authorization: 'Bearer short-token' } }) as never,
+      { ...env, ADMIN_TOKEN: 'short-token' },
+      {} as ExecutionContext,
+    );
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({ status: 503, error: 'invalid ADMIN_TOKEN: expected at least 16 characters, got 11 (value not shown)' });
+  });
 });
