@@ -12,6 +12,8 @@ import { parseArgs } from 'node:util';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const resultsDir = path.join(root, 'bench', 'results');
+/** The CLI's entry, as a user runs it. */
+export const cli = path.join(root, 'bin', 'sqlitening.js');
 
 export function parseSize(text) {
   const match = /^(\d+(?:\.\d+)?)\s*(KiB|MiB|GiB)?$/i.exec(text);
@@ -219,7 +221,7 @@ export async function measured(command, args, options) {
 
 /** Runs the CLI with --json: seconds, every JSON event, and the last one (the result). */
 export async function cliJson(...args) {
-  const result = await run(process.execPath, [path.join(root, 'bin', 'sqlitening.js'), ...args, '--json']);
+  const result = await run(process.execPath, [cli, ...args, '--json']);
   const events = result.stdout
     .split('\n')
     .filter((line) => line.startsWith('{'))

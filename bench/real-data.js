@@ -17,7 +17,7 @@ import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { available, cpuModel, mib, parseFlags, resultsDir, run, cliJson } from './lib.js';
+import { available, cli, cpuModel, mib, parseFlags, resultsDir, run, cliJson } from './lib.js';
 
 const USAGE = `Usage: npm run build && node bench/real-data.js
 
