@@ -181,11 +181,12 @@ class S3Store {
     constructor(options) {
         this.#options = options;
         this.location = `s3://${options.bucket}${options.prefix ? `/${options.prefix}` : ''}`;
-        this.stallTimeoutMs = options.stallTimeoutMs ?? transport/* DEFAULT_TRANSPORT */.W.stallTimeoutMs;
+        this.stallTimeoutMs = options.stallTimeoutMs ?? transport/* DEFAULT_TRANSPORT */.We.stallTimeoutMs;
         const config = {
             forcePathStyle: options.forcePathStyle ?? false,
-            // The SDK's request timeout is the socket's: no byte either way for that long.
-            requestHandler: { connectionTimeout: Math.min(5_000, this.stallTimeoutMs), requestTimeout: this.stallTimeoutMs },
+            // No byte either way on the socket for the stall timeout fails the call (the SDK's requestTimeout bounds a
+            // whole request, and only warns unless told to throw: a large part may rightly take longer).
+            requestHandler: { connectionTimeout: Math.min(5_000, this.stallTimeoutMs), socketTimeout: this.stallTimeoutMs },
         };
         if (options.region)
             config.region = options.region;
@@ -240,7 +241,7 @@ class S3Store {
             });
             return {
                 status: 'ok',
-                body: (0,transport/* watchedBody */.L)(result.Body, `${this.location}/${key}`, this),
+                body: (0,transport/* watchedBody */.L5)(result.Body, `${this.location}/${key}`, this),
                 size: result.ContentLength ?? 0,
                 etag: result.ETag ?? '',
                 lastModified: result.LastModified ?? new Date(0),

@@ -31893,7 +31893,7 @@ var external_node_worker_threads_ = __nccwpck_require__(5919);
 /**
  * The body of a hashing thread: hashes blocks of the shared pool where they lie, the whole file in order
  * (when asked) and each page. It runs from its own source text (see {@link HASH_THREAD_SOURCE}), so it
- * uses nothing but its parameters.
+ * uses nothing but its parameters (and code coverage tools that rewrite functions cannot instrument it).
  */
 function runHashThread(port, crypto, hashBytes) {
     // One-shot hashing (Node 20.12+) makes no Hash object per page: about 15% less time, and less garbage.
@@ -32623,6 +32623,8 @@ async function downloadSnapshot(options) {
     return { bytesReceived, chunkHashes };
 }
 
+// EXTERNAL MODULE: ./src/store/transport.ts + 1 modules
+var transport = __nccwpck_require__(6479);
 ;// CONCATENATED MODULE: ./src/signing/keys.ts
 
 
@@ -32809,6 +32811,7 @@ async function readBounded(body, options) {
 
 
 
+
 /**
  * Reads and validates the manifest at `key`: at most MANIFEST_MAX_BYTES,
  * within a stall timeout and an overall deadline, so a store that streams
@@ -32820,7 +32823,7 @@ async function readManifest(store, key, options = {}) {
     const where = `${store.location}/${key}`;
     const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
     // A manifest that takes longer than two of the store's stall timeouts is being trickled.
-    return withDeadline(`manifest ${where}`, Math.min(limits.deadlineMs, 2 * store.stallTimeoutMs), limits.signal, async (signal) => {
+    return withDeadline(`manifest ${where}`, Math.min(limits.deadlineMs, 2 * (0,transport/* stallTimeoutOf */.xe)(store)), limits.signal, async (signal) => {
         let result;
         try {
             result = await store.get(key, { ifNoneMatch: options.ifNoneMatch, signal });
@@ -33034,7 +33037,7 @@ class StoreFanOut {
     constructor(stores, options, initial) {
         this.#options = options;
         const onStep = options.onStep ?? (() => { });
-        const several = stores.length > 1;
+        const several = stores.length > 1 || options.alwaysNameStore === true;
         this.targets = stores.map((store, index) => ({
             ...initial(),
             store,
@@ -34000,20 +34003,6 @@ async function publishSnapshot(options) {
  * object under the same key, so a pod may read a manifest from one store and the snapshot from another. A store that fails is retried (`attempts`), then left, reported with the step and error;
  * the others go on. A failure of the database itself (a check) throws, as no store can take it.
  */
-/**
- * Publishes one snapshot to several stores (mirrors): the database is checked, hashed and compressed
- * once; every store gets its objects (the snapshot, its chunk list, its deltas) before any store gets a
- * manifest, so a pod that reads the new manifest from one store and fails over to another for the
- * snapshot finds it there (unless that store failed); then each store gets its manifest, `latest.json`,
- * and its pruning.
- *
- * Every store ends with the same snapshot, creation time and expiry: the publish is `unchanged` only
- * when every store's current manifest already names these bytes under one creation time, else every store
- * gets the new manifest and object. Each store's history and deltas come from its own previous manifest
- * (a new mirror, one that missed a publish), each true of its store; every manifest names the same new
- * object under the same key, so a pod may read a manifest from one store and the snapshot from another. A store that fails is retried (`attempts`), then left, reported with the step and error;
- * the others go on. A failure of the database itself (a check) throws, as no store can take it.
- */
 async function publishToStores(options) {
     const started = Date.now();
     const now = options.now ?? (() => new Date());
@@ -34073,6 +34062,7 @@ var redact = __nccwpck_require__(6670);
 
 
 
+
 /** The store that answered `store`'s last call: one of a {@link MirrorStore}'s, else the store itself (index 0). */
 function storeSource(store) {
     return store instanceof MirrorStore ? store.lastSource : { index: 0, location: redactLocation(store.location) };
@@ -34105,7 +34095,7 @@ class MirrorStore {
         if (stores.length === 0)
             throw new src_errors/* UsageError */.eb('a mirror set needs at least one store');
         this.#stores = stores;
-        this.stallTimeoutMs = Math.max(...stores.map((store) => store.stallTimeoutMs));
+        this.stallTimeoutMs = Math.max(...stores.map(transport/* stallTimeoutOf */.xe));
         this.#retryAfterMs = options.retryAfterMs ?? defaults/* DEFAULTS */.z.failbackMs;
         this.#onFailover = options.onFailover;
         this.#now = options.now ?? Date.now;
@@ -34156,7 +34146,7 @@ class MirrorStore {
     /** Runs one store's call, abandoning it when no answer comes within the answer timeout. */
     async #ask(index, signal, call) {
         const silence = new AbortController();
-        const timer = setTimeout(() => silence.abort(new src_errors/* StalledError */.OV(`${this.#stores[index].location}: no answer`, this.#stores[index].stallTimeoutMs)), this.#stores[index].stallTimeoutMs);
+        const timer = setTimeout(() => silence.abort(new src_errors/* StalledError */.OV(`${this.#stores[index].location}: no answer`, (0,transport/* stallTimeoutOf */.xe)(this.#stores[index]))), (0,transport/* stallTimeoutOf */.xe)(this.#stores[index]));
         try {
             return await call(signal ? AbortSignal.any([signal, silence.signal]) : silence.signal);
         }
@@ -34249,7 +34239,7 @@ class MirrorStore {
         return tagged?.startsWith(prefix) ? tagged.slice(prefix.length) : undefined;
     }
     /**
-     * The body, passed through a stream that sees how it ends: the reader's stall watchdog, a reset or a
+     * The body, passed through a stream that sees how it ends: the store's stall watchdog, a reset or a
      * corrupt stream destroys it with the reason, and a store whose body fails that way is asked last for a
      * while, so the reader's retry goes to the next one.
      */
@@ -34339,8 +34329,6 @@ var external_node_http_default = /*#__PURE__*/__nccwpck_require__.n(external_nod
 // EXTERNAL MODULE: external "node:https"
 var external_node_https_ = __nccwpck_require__(4708);
 var external_node_https_default = /*#__PURE__*/__nccwpck_require__.n(external_node_https_);
-// EXTERNAL MODULE: ./src/store/transport.ts + 1 modules
-var transport = __nccwpck_require__(6479);
 // EXTERNAL MODULE: ./src/store/object-store.ts
 var object_store = __nccwpck_require__(3266);
 ;// CONCATENATED MODULE: ./src/store/http-store.ts
@@ -34371,7 +34359,7 @@ class HttpStore {
         }
         this.#base = url.href.replace(/\/+$/, '');
         this.location = this.#base;
-        this.stallTimeoutMs = options.stallTimeoutMs ?? transport/* DEFAULT_TRANSPORT */.W.stallTimeoutMs;
+        this.stallTimeoutMs = options.stallTimeoutMs ?? transport/* DEFAULT_TRANSPORT */.We.stallTimeoutMs;
     }
     #url(key) {
         (0,object_store/* assertValidKey */.M)(key);
@@ -34463,7 +34451,7 @@ class HttpStore {
         // (the peer closing a socket the pipeline already gave up on); with no listener left, that
         // late error would end the process.
         response.on('error', () => { });
-        return { status: 'ok', body: (0,transport/* watchedBody */.L)(response, this.#url(key), this), ...http_store_info(response) };
+        return { status: 'ok', body: (0,transport/* watchedBody */.L5)(response, this.#url(key), this), ...http_store_info(response) };
     }
     async head(key, options = {}) {
         const response = await this.#request(key, 'HEAD', {}, options.signal);
@@ -34550,12 +34538,13 @@ class LocalStore {
     root;
     location;
     writable = true;
-    /** A local disk does not stall as a network does; kept for callers that bound a whole read by it. */
-    stallTimeoutMs = transport/* DEFAULT_TRANSPORT */.W.stallTimeoutMs;
-    constructor(root) {
+    /** A folder may be a network mount (NFS, a bucket mounted as files) that hangs: its reads are watched too. */
+    stallTimeoutMs;
+    constructor(root, options = {}) {
         this.root = root;
         this.root = external_node_path_default().resolve(root);
         this.location = (0,external_node_url_.pathToFileURL)(this.root).href;
+        this.stallTimeoutMs = options.stallTimeoutMs ?? transport/* DEFAULT_TRANSPORT */.We.stallTimeoutMs;
     }
     #path(key) {
         (0,object_store/* assertValidKey */.M)(key);
@@ -34580,7 +34569,7 @@ class LocalStore {
         // Open before returning so a concurrent rename cannot swap the content under a known size.
         const handle = await (0,promises_.open)(file, 'r');
         const body = handle.createReadStream({ autoClose: true, signal: options.signal });
-        return { status: 'ok', body, size: stats.size, etag, lastModified: stats.mtime };
+        return { status: 'ok', body: (0,transport/* watchedBody */.L5)(body, file, this), size: stats.size, etag, lastModified: stats.mtime };
     }
     async head(key, options = {}) {
         options.signal?.throwIfAborted();
@@ -34786,11 +34775,12 @@ async function openStore(given, env = {}) {
     }
     if (scheme === 'http' || scheme === 'https')
         return new HttpStore({ baseUrl: url, stallTimeoutMs: settings.stallTimeoutMs });
+    const folder = { stallTimeoutMs: settings.stallTimeoutMs };
     if (scheme === 'file')
-        return new LocalStore((0,external_node_url_.fileURLToPath)(url));
+        return new LocalStore((0,external_node_url_.fileURLToPath)(url), folder);
     if (scheme !== undefined)
         throw new src_errors/* UsageError */.eb(`unsupported store ${url}: ${EXPECTED}`);
-    return new LocalStore(external_node_path_default().resolve(url));
+    return new LocalStore(external_node_path_default().resolve(url), folder);
 }
 
 ;// CONCATENATED MODULE: ./src/action/run-action.ts
@@ -36405,8 +36395,9 @@ function assertValidKey(key) {
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  W: () => (/* binding */ DEFAULT_TRANSPORT),
-  L: () => (/* binding */ watchedBody)
+  We: () => (/* binding */ DEFAULT_TRANSPORT),
+  xe: () => (/* binding */ stallTimeoutOf),
+  L5: () => (/* binding */ watchedBody)
 });
 
 // EXTERNAL MODULE: external "node:stream"
@@ -36438,6 +36429,8 @@ function stallWatchdog(what, timeoutMs) {
     const arm = () => {
         clearTimeout(timer);
         timer = setTimeout(() => watchdog.destroy(new errors/* StalledError */.OV(what, timeoutMs)), timeoutMs);
+        // A body nobody reads must not keep the process alive; a read in flight does that by itself.
+        timer.unref();
     };
     arm();
     return watchdog;
@@ -36448,6 +36441,10 @@ function stallWatchdog(what, timeoutMs) {
 
 
 const DEFAULT_TRANSPORT = { stallTimeoutMs: defaults/* DEFAULTS */.z.stallTimeoutMs };
+/** A store's stall timeout: its own, or the default for a store that names none. */
+function stallTimeoutOf(store) {
+    return store.stallTimeoutMs ?? DEFAULT_TRANSPORT.stallTimeoutMs;
+}
 /**
  * `body` failing with `stalled` when no byte comes for the stall timeout; destroying the result destroys
  * the body, and the body's error reaches whoever reads the result.

@@ -17,6 +17,7 @@ export { nodeSqliteDriver } from './sqlite/node-sqlite-driver.js';
 export type { SqliteDriver, SqliteDatabase } from './sqlite/driver.js';
 export type { ObjectStore, ObjectInfo, GetResult } from './store/object-store.js';
 export * from './errors.js';
+export * from './live/commit-errors.js';
 export * as contract from '@sqlitening/contract';
 export { describeError, errorMessage, type ErrorInfo } from './describe-error.js';
 export { EXIT_CODES } from './reasons.js';

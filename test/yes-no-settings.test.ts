@@ -29,10 +29,20 @@ describe('yes-or-no settings', () => {
   it('--path-style and SQLITENING_S3_PATH_STYLE: a value of false or no turns it off, an unknown one is refused', () => {
     expect(pathStyle([], undefined)).toBe(false);
     expect(pathStyle(['--path-style'], undefined)).toBe(true);
-    expect(pathStyle(['--path-style', 'no'], undefined)).toBe(false);
     expect(pathStyle([], 'yes')).toBe(true);
     expect(pathStyle([], 'false')).toBe(false);
-    expect(() => pathStyle([], 'maybe')).toThrow(/SQLITENING_S3_PATH_STYLE.*expected true or false/);
+    expect(pathStyle(['--path-style'], 'false')).toBe(true);
+    expect(pathStyle(['--no-path-style'], 'true')).toBe(false);
+    expect(() => pathStyle([], 'maybe')).toThrow('invalid SQLITENING_S3_PATH_STYLE: expected true or false (yes or no, 1 or 0), got "maybe"');
+  });
+
+  it('--path-style takes no value: the next word stays an argument', () => {
+    const command = addStoreOptions(new Command().exitOverride().configureOutput({ writeErr: () => {} }))
+      .argument('<file>')
+      .action(() => {});
+    command.parse(['--store', 's3://bucket', '--path-style', 'site.db'], { from: 'user' });
+    expect(command.args).toEqual(['site.db']);
+    expect(command.opts<StoreFlags>().pathStyle).toBe(true);
   });
 
   it('?path-style in a store URL: bare is on, and its value is read the same way', () => {

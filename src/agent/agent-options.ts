@@ -18,7 +18,7 @@ export interface AgentOptions {
   databaseLimitMs?: number;
   /** Limits of other tasks by name (marker files touched by other jobs); any other marker found gets `databaseLimitMs`. */
   taskLimits?: Map<string, number>;
-  /** Stall timeout and deadline of every transfer; the agent adds its own abort signal. @default DEFAULT_TRANSFER_LIMITS */
+  /** Deadline of every transfer (the store stalls by its own limit); the agent adds its own abort signal. @default DEFAULT_TRANSFER_LIMITS */
   limits?: Omit<TransferLimits, 'signal'>;
   /** Refuse manifests that declare a larger database. @default 64 GiB */
   maxDatabaseBytes?: number;

@@ -23,7 +23,7 @@ export interface SyncOptions {
   paths: AgentPaths;
   /** The commit the app runs; `null` installs the newest snapshot of any commit (development only). */
   appGitSha: string | null;
-  /** Stall timeout, deadline and abort signal of every transfer of the run. */
+  /** Deadline and abort signal of every transfer of the run (the store stalls by its own limit). */
   limits: TransferLimits;
   /** Refuse manifests that declare a larger database: a bad or hostile manifest cannot make the agent fill the disk. @default 64 GiB */
   maxDatabaseBytes?: number | undefined;
@@ -129,7 +129,9 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
   if (sameBytes && installed) {
     // The installed manifest stays only while it is the newer one of the same commit and still in force.
     const keepInstalled =
-      Date.parse(manifest.createdAt) < Date.parse(installed.createdAt) && installed.gitSha === manifest.gitSha && !manifestProblem(installed, policy(null));
+      Date.parse(manifest.createdAt) < Date.parse(installed.createdAt) &&
+      installed.gitSha === manifest.gitSha &&
+      !manifestProblem(installed, { ...policy(null), allowRollback: false });
     return keepInstalled
       ? { status: 'unchanged', manifest: installed, etag, signedBy: state.installedSignedBy, bytesReceived: 0 }
       : { status: 'unchanged', manifest, etag, signedBy, bytesReceived: 0 };

@@ -53,12 +53,8 @@ export function addStoreOptions(command: Command): Command {
       ),
     )
     .addOption(new Option('--region <region>', 'S3 region (default: the AWS SDK chain; "auto" with --endpoint)').env('AWS_REGION'))
-    .addOption(
-      new Option('--path-style [yes|no]', 'address buckets as endpoint/bucket (MinIO)')
-        .env('SQLITENING_S3_PATH_STYLE')
-        .preset('true')
-        .argParser(forCommander(parseBoolean)),
-    );
+    .option('--path-style', 'address buckets as endpoint/bucket (MinIO); default: SQLITENING_S3_PATH_STYLE (true/false, yes/no, 1/0)')
+    .option('--no-path-style', 'address buckets as bucket.endpoint, whatever SQLITENING_S3_PATH_STYLE says');
 }
 
 /** The flags of {@link addStoreOptions}. */
@@ -79,7 +75,8 @@ export function storeSettingsOfFlags(flags: StoreFlags): StoreSettings[] {
   return storeSettingsList(flags.store ?? [], {
     endpoint: flags.endpoint,
     region: flags.region,
-    forcePathStyle: flags.pathStyle === true,
+    // Read here rather than by commander, which takes any value of a flag's variable (even "false") as set.
+    forcePathStyle: flags.pathStyle ?? parseBoolean(process.env.SQLITENING_S3_PATH_STYLE ?? '', 'SQLITENING_S3_PATH_STYLE'),
     stallTimeoutMs: flags.stallTimeout,
   });
 }

@@ -45,19 +45,26 @@ async function prune(out: Reporter, flags: PruneFlags): Promise<void> {
   const dryRun = flags.dryRun === true;
   const fan = new StoreFanOut<'prune', { pruned?: CommitFolder[] }>(
     stores,
-    { attempts: flags.attempts, onStep: (step, detail) => out.event(`prune.${step}`, detail, pruneStepLine(step, detail)) },
+    { attempts: flags.attempts, alwaysNameStore: true, onStep: (step, detail) => out.event(`prune.${step}`, detail, pruneStepLine(step, detail)) },
     () => ({}),
   );
   // Each store by its own latest.json and listing: mirrors that differ keep what each one's pods need.
   await fan.each('prune', async (t) => {
     t.pruned = await fan.retrying(t, 'prune', () => pruneCommits(t.store, rule, { dryRun }));
   });
-  const results = fan.targets.map((t) =>
+  type Pruned = { location: string; status: 'pruned'; commits: string[]; objects: number; bytes: number };
+  const results = fan.targets.map((t): Pruned | { location: string; status: 'failed'; error: unknown } =>
     t.failure
-      ? { location: t.store.location, status: 'failed' as const, error: t.failure.error }
+      ? { location: t.store.location, status: 'failed', error: t.failure.error }
       : { location: t.store.location, status: 'pruned', ...totals(t.pruned!) },
   );
   throwIfNoStoreSucceeded(results);
+  const line = (r: (typeof results)[number]): string => {
+    const prefix = stores.length > 1 ? `${r.location}: ` : '';
+    if (r.status === 'failed') return `${prefix}FAILED (${describeError(r.error).code}: ${errorMessage(r.error)})`;
+    const shas = r.commits.length ? `: ${r.commits.map((sha) => sha.slice(0, 12)).join(', ')}` : '';
+    return `${prefix}${dryRun ? 'Would delete' : 'Deleted'} ${r.commits.length} commit(s), ${r.objects} object(s), ${formatBytes(r.bytes)}${shas}`;
+  };
   out.result(
     {
       command: 'prune',
@@ -67,14 +74,7 @@ async function prune(out: Reporter, flags: PruneFlags): Promise<void> {
         r.status === 'failed' ? { location: r.location, status: r.status, reason: describeError(r.error).code, message: errorMessage(r.error) } : r,
       ),
     },
-    results
-      .map((r) => {
-        const prefix = stores.length > 1 ? `${r.location}: ` : '';
-        if (r.status === 'failed') return `${prefix}FAILED (${describeError(r.error).code}: ${errorMessage(r.error)})`;
-        const { commits, objects, bytes } = r as ReturnType<typeof totals>;
-        return `${prefix}${dryRun ? 'Would delete' : 'Deleted'} ${commits.length} commit(s), ${objects} object(s), ${formatBytes(bytes)}${commits.length ? `: ${commits.map((sha) => sha.slice(0, 12)).join(', ')}` : ''}`;
-      })
-      .join('\n'),
+    results.map(line).join('\n'),
   );
   throwIfSomeStoresFailed(dryRun ? 'checked' : 'pruned', results);
 }
@@ -88,5 +88,5 @@ function totals(pruned: CommitFolder[]): { commits: string[]; objects: number; b
 /** The prune steps people see a line for; the rest are for --json. */
 function pruneStepLine(step: string, detail: Record<string, unknown>): string | undefined {
   if (step !== 'retry') return undefined;
-  return `${String(detail.store ?? '')}${detail.store ? ': ' : ''}prune failed (${String(detail.reason)}: ${String(detail.message)}); retry ${String(detail.attempt)} in ${formatDuration(Number(detail.delayMs))}`;
+  return `${String(detail.store)}: prune failed (${String(detail.reason)}: ${String(detail.message)}); retry ${String(detail.attempt)} in ${formatDuration(Number(detail.delayMs))}`;
 }

@@ -28,7 +28,7 @@ export interface ApplyDeltaOptions {
   baseHashes: Buffer;
   /** Where the new file goes (usually `base` itself, replaced by rename). */
   destination: string;
-  /** Stall timeout, deadline and abort signal of the transfer. @default DEFAULT_TRANSFER_LIMITS */
+  /** Deadline and abort signal of the transfer (the store stalls by its own limit). @default DEFAULT_TRANSFER_LIMITS */
   limits?: TransferLimits | undefined;
   /** Runs on the finished temp file before the rename (header and `quick_check`). */
   verify?: (file: string) => void | Promise<void>;

@@ -51,7 +51,7 @@ export interface PublishOptions {
   name?: string | null | undefined;
   /** Pods refuse the manifest this long after it is signed (`manifest-expired`); every publish signs a fresh one. Absent: never. */
   expiresInMs?: number | null | undefined;
-  /** Stall timeout, deadline and abort signal of the store calls. @default DEFAULT_TRANSFER_LIMITS */
+  /** Deadline and abort signal of the store calls (each store stalls by its own limit). @default DEFAULT_TRANSFER_LIMITS */
   limits?: TransferLimits | undefined;
   /** Decide and report everything, write nothing. */
   dryRun: boolean;

@@ -58,20 +58,6 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
  * object under the same key, so a pod may read a manifest from one store and the snapshot from another. A store that fails is retried (`attempts`), then left, reported with the step and error;
  * the others go on. A failure of the database itself (a check) throws, as no store can take it.
  */
-/**
- * Publishes one snapshot to several stores (mirrors): the database is checked, hashed and compressed
- * once; every store gets its objects (the snapshot, its chunk list, its deltas) before any store gets a
- * manifest, so a pod that reads the new manifest from one store and fails over to another for the
- * snapshot finds it there (unless that store failed); then each store gets its manifest, `latest.json`,
- * and its pruning.
- *
- * Every store ends with the same snapshot, creation time and expiry: the publish is `unchanged` only
- * when every store's current manifest already names these bytes under one creation time, else every store
- * gets the new manifest and object. Each store's history and deltas come from its own previous manifest
- * (a new mirror, one that missed a publish), each true of its store; every manifest names the same new
- * object under the same key, so a pod may read a manifest from one store and the snapshot from another. A store that fails is retried (`attempts`), then left, reported with the step and error;
- * the others go on. A failure of the database itself (a check) throws, as no store can take it.
- */
 export async function publishToStores(options: PublishToStoresOptions): Promise<PublishToStoresResult> {
   const started = Date.now();
   const now = options.now ?? (() => new Date());

@@ -21,6 +21,8 @@ export interface FanOutOptions {
   /** Stops the whole operation: not one store's failure. */
   signal?: AbortSignal | undefined;
   onStep?: ((step: string, detail: Record<string, unknown>) => void) | undefined;
+  /** Name the store in every step, also when there is one (a command whose reports always say where). @default false */
+  alwaysNameStore?: boolean | undefined;
 }
 
 /**
@@ -35,7 +37,7 @@ export class StoreFanOut<Step extends string, State extends object> {
   constructor(stores: readonly ObjectStore[], options: FanOutOptions, initial: () => State) {
     this.#options = options;
     const onStep = options.onStep ?? (() => {});
-    const several = stores.length > 1;
+    const several = stores.length > 1 || options.alwaysNameStore === true;
     this.targets = stores.map((store, index) => ({
       ...initial(),
       store,

@@ -1,4 +1,4 @@
-import { DEFAULT_TRANSPORT } from './transport.js';
+import { DEFAULT_TRANSPORT, watchedBody } from './transport.js';
 import { open, readdir, rm, stat } from 'node:fs/promises';
 import { createWriteStream, type Dirent, type Stats, type WriteStream } from 'node:fs';
 import path from 'node:path';
@@ -50,12 +50,16 @@ export function progressCounter(onProgress?: (bytes: number) => void): Transform
 export class LocalStore implements ObjectStore {
   readonly location: string;
   readonly writable = true;
-  /** A local disk does not stall as a network does; kept for callers that bound a whole read by it. */
-  readonly stallTimeoutMs = DEFAULT_TRANSPORT.stallTimeoutMs;
+  /** A folder may be a network mount (NFS, a bucket mounted as files) that hangs: its reads are watched too. */
+  readonly stallTimeoutMs: number;
 
-  constructor(readonly root: string) {
+  constructor(
+    readonly root: string,
+    options: { stallTimeoutMs?: number | undefined } = {},
+  ) {
     this.root = path.resolve(root);
     this.location = pathToFileURL(this.root).href;
+    this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_TRANSPORT.stallTimeoutMs;
   }
 
   #path(key: string): string {
@@ -78,7 +82,7 @@ export class LocalStore implements ObjectStore {
     // Open before returning so a concurrent rename cannot swap the content under a known size.
     const handle = await open(file, 'r');
     const body = handle.createReadStream({ autoClose: true, signal: options.signal });
-    return { status: 'ok', body, size: stats.size, etag, lastModified: stats.mtime };
+    return { status: 'ok', body: watchedBody(body, file, this), size: stats.size, etag, lastModified: stats.mtime };
   }
 
   async head(key: string, options: CallOptions = {}): Promise<ObjectInfo | undefined> {

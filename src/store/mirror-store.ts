@@ -1,3 +1,4 @@
+import { stallTimeoutOf } from './transport.js';
 import { DEFAULTS } from '../defaults.js';
 import { redactLocation } from '../redact.js';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
@@ -64,7 +65,7 @@ export class MirrorStore implements ObjectStore {
   constructor(stores: readonly ObjectStore[], options: MirrorStoreOptions = {}) {
     if (stores.length === 0) throw new UsageError('a mirror set needs at least one store');
     this.#stores = stores;
-    this.stallTimeoutMs = Math.max(...stores.map((store) => store.stallTimeoutMs));
+    this.stallTimeoutMs = Math.max(...stores.map(stallTimeoutOf));
     this.#retryAfterMs = options.retryAfterMs ?? DEFAULTS.failbackMs;
     this.#onFailover = options.onFailover;
     this.#now = options.now ?? Date.now;
@@ -124,8 +125,8 @@ export class MirrorStore implements ObjectStore {
   async #ask<T>(index: number, signal: AbortSignal | undefined, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const silence = new AbortController();
     const timer = setTimeout(
-      () => silence.abort(new StalledError(`${this.#stores[index]!.location}: no answer`, this.#stores[index]!.stallTimeoutMs)),
-      this.#stores[index]!.stallTimeoutMs,
+      () => silence.abort(new StalledError(`${this.#stores[index]!.location}: no answer`, stallTimeoutOf(this.#stores[index]!))),
+      stallTimeoutOf(this.#stores[index]!),
     );
     try {
       return await call(signal ? AbortSignal.any([signal, silence.signal]) : silence.signal);
@@ -228,7 +229,7 @@ export class MirrorStore implements ObjectStore {
   }
 
   /**
-   * The body, passed through a stream that sees how it ends: the reader's stall watchdog, a reset or a
+   * The body, passed through a stream that sees how it ends: the store's stall watchdog, a reset or a
    * corrupt stream destroys it with the reason, and a store whose body fails that way is asked last for a
    * while, so the reader's retry goes to the next one.
    */

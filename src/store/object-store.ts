@@ -41,8 +41,11 @@ export interface ObjectStore {
   readonly location: string;
   /** False for read-only stores; then `put`, `list` and `delete` throw `ReadOnlyStoreError`. */
   readonly writable: boolean;
-  /** How long a call may wait for the store's answer, or a body for its next byte (see `StoreTransport`). */
-  readonly stallTimeoutMs: number;
+  /**
+   * How long a call may wait for the store's answer, or a body for its next byte (see `StoreTransport`);
+   * absent in a store written before it: the default.
+   */
+  readonly stallTimeoutMs?: number;
 
   /**
    * Streams an object. With `ifNoneMatch` equal to its current ETag, returns

@@ -180,7 +180,8 @@ export async function openStore(given: StoreSettings, env: Readonly<Record<strin
     });
   }
   if (scheme === 'http' || scheme === 'https') return new HttpStore({ baseUrl: url, stallTimeoutMs: settings.stallTimeoutMs });
-  if (scheme === 'file') return new LocalStore(fileURLToPath(url));
+  const folder = { stallTimeoutMs: settings.stallTimeoutMs };
+  if (scheme === 'file') return new LocalStore(fileURLToPath(url), folder);
   if (scheme !== undefined) throw new UsageError(`unsupported store ${url}: ${EXPECTED}`);
-  return new LocalStore(path.resolve(url));
+  return new LocalStore(path.resolve(url), folder);
 }

@@ -66,8 +66,9 @@ export class S3Store implements ObjectStore {
     this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_TRANSPORT.stallTimeoutMs;
     const config: S3ClientConfig = {
       forcePathStyle: options.forcePathStyle ?? false,
-      // The SDK's request timeout is the socket's: no byte either way for that long.
-      requestHandler: { connectionTimeout: Math.min(5_000, this.stallTimeoutMs), requestTimeout: this.stallTimeoutMs },
+      // No byte either way on the socket for the stall timeout fails the call (the SDK's requestTimeout bounds a
+      // whole request, and only warns unless told to throw: a large part may rightly take longer).
+      requestHandler: { connectionTimeout: Math.min(5_000, this.stallTimeoutMs), socketTimeout: this.stallTimeoutMs },
     };
     if (options.region) config.region = options.region;
     if (options.profile) config.profile = options.profile;

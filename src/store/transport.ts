@@ -13,6 +13,11 @@ export interface StoreTransport {
 
 export const DEFAULT_TRANSPORT: StoreTransport = { stallTimeoutMs: DEFAULTS.stallTimeoutMs };
 
+/** A store's stall timeout: its own, or the default for a store that names none. */
+export function stallTimeoutOf(store: { stallTimeoutMs?: number | undefined }): number {
+  return store.stallTimeoutMs ?? DEFAULT_TRANSPORT.stallTimeoutMs;
+}
+
 /**
  * `body` failing with `stalled` when no byte comes for the stall timeout; destroying the result destroys
  * the body, and the body's error reaches whoever reads the result.

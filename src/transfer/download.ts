@@ -31,7 +31,7 @@ export interface DownloadOptions {
   destination: string;
   /** Called with the stored (encoded) bytes received so far. */
   onProgress?: ((bytes: number) => void) | undefined;
-  /** Stall timeout, deadline and abort signal of the transfer. @default DEFAULT_TRANSFER_LIMITS */
+  /** Deadline and abort signal of the transfer (the store stalls by its own limit). @default DEFAULT_TRANSFER_LIMITS */
   limits?: TransferLimits | undefined;
   /**
    * The manifest is signed by a key the reader trusts. Its chunk root then proves the bytes, and with them

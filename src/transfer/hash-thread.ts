@@ -14,7 +14,7 @@ export type HashThreadReply = { type: 'done'; seq: number; hashes?: ArrayBuffer 
 /**
  * The body of a hashing thread: hashes blocks of the shared pool where they lie, the whole file in order
  * (when asked) and each page. It runs from its own source text (see {@link HASH_THREAD_SOURCE}), so it
- * uses nothing but its parameters.
+ * uses nothing but its parameters (and code coverage tools that rewrite functions cannot instrument it).
  */
 export function runHashThread(port: MessagePort, crypto: typeof Crypto, hashBytes: number): void {
   // One-shot hashing (Node 20.12+) makes no Hash object per page: about 15% less time, and less garbage.

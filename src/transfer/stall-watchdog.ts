@@ -21,6 +21,8 @@ export function stallWatchdog(what: string, timeoutMs: number): Transform {
   const arm = (): void => {
     clearTimeout(timer);
     timer = setTimeout(() => watchdog.destroy(new StalledError(what, timeoutMs)), timeoutMs);
+    // A body nobody reads must not keep the process alive; a read in flight does that by itself.
+    timer.unref();
   };
   arm();
   return watchdog;

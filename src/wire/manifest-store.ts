@@ -1,3 +1,4 @@
+import { stallTimeoutOf } from '../store/transport.js';
 import type { KeyObject } from 'node:crypto';
 import { ContractError, type Manifest, MANIFEST_MAX_BYTES, serializeManifest } from '@sqlitening/contract';
 import { NotFoundError, SignatureError } from '../errors.js';
@@ -18,8 +19,8 @@ export interface ReadManifestOptions {
   /** Accept only manifests signed by one of these keys; `null` or absent: signatures are not required. */
   trustedKeys?: readonly TrustedKey[] | null | undefined;
   /**
-   * The transfer's stall timeout and abort signal; a manifest is small, so the whole read (headers and body)
-   * must end within twice the stall timeout, however long the limits' deadline. @default DEFAULT_TRANSFER_LIMITS
+   * The transfer's deadline and abort signal; a manifest is small, so the whole read (headers and body)
+   * must end within twice the store's stall timeout, however long the limits' deadline. @default DEFAULT_TRANSFER_LIMITS
    */
   limits?: TransferLimits | undefined;
 }
@@ -35,7 +36,7 @@ export async function readManifest(store: ObjectStore, key: string, options: Rea
   const where = `${store.location}/${key}`;
   const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
   // A manifest that takes longer than two of the store's stall timeouts is being trickled.
-  return withDeadline(`manifest ${where}`, Math.min(limits.deadlineMs, 2 * store.stallTimeoutMs), limits.signal, async (signal) => {
+  return withDeadline(`manifest ${where}`, Math.min(limits.deadlineMs, 2 * stallTimeoutOf(store)), limits.signal, async (signal) => {
     let result: GetResult;
     try {
       result = await store.get(key, { ifNoneMatch: options.ifNoneMatch, signal });
