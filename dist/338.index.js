@@ -181,7 +181,7 @@ class S3Store {
     constructor(options) {
         this.#options = options;
         this.location = `s3://${options.bucket}${options.prefix ? `/${options.prefix}` : ''}`;
-        this.stallTimeoutMs = options.stallTimeoutMs ?? transport/* DEFAULT_TRANSPORT */.We.stallTimeoutMs;
+        this.stallTimeoutMs = (0,transport/* stallTimeoutOf */.x)(options);
         const config = {
             forcePathStyle: options.forcePathStyle ?? false,
             // No byte either way on the socket for the stall timeout fails the call (the SDK's requestTimeout bounds a
@@ -241,7 +241,7 @@ class S3Store {
             });
             return {
                 status: 'ok',
-                body: (0,transport/* watchedBody */.L5)(result.Body, `${this.location}/${key}`, this),
+                body: (0,transport/* watchedBody */.L)(result.Body, `${this.location}/${key}`, this),
                 size: result.ContentLength ?? 0,
                 etag: result.ETag ?? '',
                 lastModified: result.LastModified ?? new Date(0),

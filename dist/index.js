@@ -32823,7 +32823,7 @@ async function readManifest(store, key, options = {}) {
     const where = `${store.location}/${key}`;
     const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
     // A manifest that takes longer than two of the store's stall timeouts is being trickled.
-    return withDeadline(`manifest ${where}`, Math.min(limits.deadlineMs, 2 * (0,transport/* stallTimeoutOf */.xe)(store)), limits.signal, async (signal) => {
+    return withDeadline(`manifest ${where}`, Math.min(limits.deadlineMs, 2 * (0,transport/* stallTimeoutOf */.x)(store)), limits.signal, async (signal) => {
         let result;
         try {
             result = await store.get(key, { ifNoneMatch: options.ifNoneMatch, signal });
@@ -34095,7 +34095,7 @@ class MirrorStore {
         if (stores.length === 0)
             throw new src_errors/* UsageError */.eb('a mirror set needs at least one store');
         this.#stores = stores;
-        this.stallTimeoutMs = Math.max(...stores.map(transport/* stallTimeoutOf */.xe));
+        this.stallTimeoutMs = Math.max(...stores.map(transport/* stallTimeoutOf */.x));
         this.#retryAfterMs = options.retryAfterMs ?? defaults/* DEFAULTS */.z.failbackMs;
         this.#onFailover = options.onFailover;
         this.#now = options.now ?? Date.now;
@@ -34146,7 +34146,7 @@ class MirrorStore {
     /** Runs one store's call, abandoning it when no answer comes within the answer timeout. */
     async #ask(index, signal, call) {
         const silence = new AbortController();
-        const timer = setTimeout(() => silence.abort(new src_errors/* StalledError */.OV(`${this.#stores[index].location}: no answer`, (0,transport/* stallTimeoutOf */.xe)(this.#stores[index]))), (0,transport/* stallTimeoutOf */.xe)(this.#stores[index]));
+        const timer = setTimeout(() => silence.abort(new src_errors/* StalledError */.OV(`${this.#stores[index].location}: no answer`, (0,transport/* stallTimeoutOf */.x)(this.#stores[index]))), (0,transport/* stallTimeoutOf */.x)(this.#stores[index]));
         try {
             return await call(signal ? AbortSignal.any([signal, silence.signal]) : silence.signal);
         }
@@ -34359,7 +34359,7 @@ class HttpStore {
         }
         this.#base = url.href.replace(/\/+$/, '');
         this.location = this.#base;
-        this.stallTimeoutMs = options.stallTimeoutMs ?? transport/* DEFAULT_TRANSPORT */.We.stallTimeoutMs;
+        this.stallTimeoutMs = (0,transport/* stallTimeoutOf */.x)(options);
     }
     #url(key) {
         (0,object_store/* assertValidKey */.M)(key);
@@ -34451,7 +34451,7 @@ class HttpStore {
         // (the peer closing a socket the pipeline already gave up on); with no listener left, that
         // late error would end the process.
         response.on('error', () => { });
-        return { status: 'ok', body: (0,transport/* watchedBody */.L5)(response, this.#url(key), this), ...http_store_info(response) };
+        return { status: 'ok', body: (0,transport/* watchedBody */.L)(response, this.#url(key), this), ...http_store_info(response) };
     }
     async head(key, options = {}) {
         const response = await this.#request(key, 'HEAD', {}, options.signal);
@@ -34544,7 +34544,7 @@ class LocalStore {
         this.root = root;
         this.root = external_node_path_default().resolve(root);
         this.location = (0,external_node_url_.pathToFileURL)(this.root).href;
-        this.stallTimeoutMs = options.stallTimeoutMs ?? transport/* DEFAULT_TRANSPORT */.We.stallTimeoutMs;
+        this.stallTimeoutMs = (0,transport/* stallTimeoutOf */.x)(options);
     }
     #path(key) {
         (0,object_store/* assertValidKey */.M)(key);
@@ -34569,7 +34569,7 @@ class LocalStore {
         // Open before returning so a concurrent rename cannot swap the content under a known size.
         const handle = await (0,promises_.open)(file, 'r');
         const body = handle.createReadStream({ autoClose: true, signal: options.signal });
-        return { status: 'ok', body: (0,transport/* watchedBody */.L5)(body, file, this), size: stats.size, etag, lastModified: stats.mtime };
+        return { status: 'ok', body: (0,transport/* watchedBody */.L)(body, file, this), size: stats.size, etag, lastModified: stats.mtime };
     }
     async head(key, options = {}) {
         options.signal?.throwIfAborted();
@@ -36395,9 +36395,8 @@ function assertValidKey(key) {
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  We: () => (/* binding */ DEFAULT_TRANSPORT),
-  xe: () => (/* binding */ stallTimeoutOf),
-  L5: () => (/* binding */ watchedBody)
+  x: () => (/* binding */ stallTimeoutOf),
+  L: () => (/* binding */ watchedBody)
 });
 
 // EXTERNAL MODULE: external "node:stream"
@@ -36440,10 +36439,9 @@ function stallWatchdog(what, timeoutMs) {
 
 
 
-const DEFAULT_TRANSPORT = { stallTimeoutMs: defaults/* DEFAULTS */.z.stallTimeoutMs };
-/** A store's stall timeout: its own, or the default for a store that names none. */
+/** A store's stall timeout (or a store's options'): its own, or the default where none is named. */
 function stallTimeoutOf(store) {
-    return store.stallTimeoutMs ?? DEFAULT_TRANSPORT.stallTimeoutMs;
+    return store.stallTimeoutMs ?? defaults/* DEFAULTS */.z.stallTimeoutMs;
 }
 /**
  * `body` failing with `stalled` when no byte comes for the stall timeout; destroying the result destroys

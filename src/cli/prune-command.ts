@@ -59,6 +59,7 @@ async function prune(out: Reporter, flags: PruneFlags): Promise<void> {
       : { location: t.store.location, status: 'pruned', ...totals(t.pruned!) },
   );
   throwIfNoStoreSucceeded(results);
+  const first = results.find((r): r is Pruned => r.status === 'pruned')!;
   const line = (r: (typeof results)[number]): string => {
     const prefix = stores.length > 1 ? `${r.location}: ` : '';
     if (r.status === 'failed') return `${prefix}FAILED (${describeError(r.error).code}: ${errorMessage(r.error)})`;
@@ -69,7 +70,9 @@ async function prune(out: Reporter, flags: PruneFlags): Promise<void> {
     {
       command: 'prune',
       dryRun,
-      ...totals(fan.live()[0]!.pruned!),
+      commits: first.commits,
+      objects: first.objects,
+      bytes: first.bytes,
       stores: results.map((r) =>
         r.status === 'failed' ? { location: r.location, status: r.status, reason: describeError(r.error).code, message: errorMessage(r.error) } : r,
       ),

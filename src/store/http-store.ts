@@ -2,7 +2,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { AccessDeniedError, NotFoundError, ReadOnlyStoreError, StoreError, StoreUnreachableError } from '../errors.js';
 import { errorMessage } from '../describe-error.js';
-import { DEFAULT_TRANSPORT, watchedBody } from './transport.js';
+import { stallTimeoutOf, watchedBody } from './transport.js';
 import { assertValidKey, type CallOptions, type GetOptions, type GetResult, type ObjectInfo, type ObjectStore } from './object-store.js';
 
 export interface HttpStoreOptions {
@@ -35,7 +35,7 @@ export class HttpStore implements ObjectStore {
     }
     this.#base = url.href.replace(/\/+$/, '');
     this.location = this.#base;
-    this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_TRANSPORT.stallTimeoutMs;
+    this.stallTimeoutMs = stallTimeoutOf(options);
   }
 
   #url(key: string): string {

@@ -1,4 +1,4 @@
-import { DEFAULT_TRANSPORT, watchedBody } from './transport.js';
+import { stallTimeoutOf, watchedBody } from './transport.js';
 import { open, readdir, rm, stat } from 'node:fs/promises';
 import { createWriteStream, type Dirent, type Stats, type WriteStream } from 'node:fs';
 import path from 'node:path';
@@ -59,7 +59,7 @@ export class LocalStore implements ObjectStore {
   ) {
     this.root = path.resolve(root);
     this.location = pathToFileURL(this.root).href;
-    this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_TRANSPORT.stallTimeoutMs;
+    this.stallTimeoutMs = stallTimeoutOf(options);
   }
 
   #path(key: string): string {

@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { AccessDeniedError, BucketMissingError, NotFoundError, StoreError, StoreUnreachableError } from '../errors.js';
 import { errorMessage } from '../describe-error.js';
 import { uploadStream } from './s3-multipart.js';
-import { DEFAULT_TRANSPORT, watchedBody } from './transport.js';
+import { stallTimeoutOf, watchedBody } from './transport.js';
 import { assertValidKey, type CallOptions, type GetOptions, type GetResult, type ObjectInfo, type ObjectStore, type PutOptions } from './object-store.js';
 
 export interface S3StoreOptions {
@@ -63,7 +63,7 @@ export class S3Store implements ObjectStore {
   constructor(options: S3StoreOptions) {
     this.#options = options;
     this.location = `s3://${options.bucket}${options.prefix ? `/${options.prefix}` : ''}`;
-    this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_TRANSPORT.stallTimeoutMs;
+    this.stallTimeoutMs = stallTimeoutOf(options);
     const config: S3ClientConfig = {
       forcePathStyle: options.forcePathStyle ?? false,
       // No byte either way on the socket for the stall timeout fails the call (the SDK's requestTimeout bounds a

@@ -11,11 +11,9 @@ export interface StoreTransport {
   stallTimeoutMs: number;
 }
 
-export const DEFAULT_TRANSPORT: StoreTransport = { stallTimeoutMs: DEFAULTS.stallTimeoutMs };
-
-/** A store's stall timeout: its own, or the default for a store that names none. */
+/** A store's stall timeout (or a store's options'): its own, or the default where none is named. */
 export function stallTimeoutOf(store: { stallTimeoutMs?: number | undefined }): number {
-  return store.stallTimeoutMs ?? DEFAULT_TRANSPORT.stallTimeoutMs;
+  return store.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs;
 }
 
 /**
