@@ -22,4 +22,4 @@ export * as contract from '@sqlitening/contract';
 export { describeError, errorMessage, type ErrorInfo } from './describe-error.js';
 export { EXIT_CODES } from './reasons.js';
 // A hook a host may install in its own process: transfers then free read buffers as they go (see reclaim-buffers.ts).
-export { setReadBufferReclaimer } from './reclaim-buffers.js';
+export { setReadBufferReclaimer, setRestReclaimer } from './reclaim-buffers.js';

@@ -13,9 +13,16 @@
  * `reclaimReadBuffers`, which does nothing until the host installs a reclaimer
  * for its own process (the CLI does, in bin/; an app that embeds the agent
  * may, say with `() => gc({ type: 'minor' })` under `node --expose-gc`).
+ *
+ * The same holds once a run is over: a snapshot moved or read whole leaves
+ * its buffers and a grown heap behind, and an agent at rest allocates too
+ * little for V8 to collect them for minutes. `reclaimAtRest` is called when
+ * such a run ends; the CLI answers with a full collection, which lets the
+ * heap shrink back before the agent waits for its next poll.
  */
 
 let reclaim: (() => void) | null = null;
+let reclaimRest: (() => void) | null = null;
 
 /** Installs what a transfer calls every MiB or so to free consumed read buffers; null: nothing (the default). */
 export function setReadBufferReclaimer(reclaimer: (() => void) | null): void {
@@ -25,4 +32,14 @@ export function setReadBufferReclaimer(reclaimer: (() => void) | null): void {
 /** Frees the buffers of reads already consumed, if the host installed a reclaimer. */
 export function reclaimReadBuffers(): void {
   reclaim?.();
+}
+
+/** Installs what a run calls when it ends after moving or reading a whole snapshot; null: nothing (the default). */
+export function setRestReclaimer(reclaimer: (() => void) | null): void {
+  reclaimRest = reclaimer;
+}
+
+/** Frees what a finished transfer left behind, if the host installed a reclaimer. */
+export function reclaimAtRest(): void {
+  reclaimRest?.();
 }

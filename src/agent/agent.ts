@@ -10,6 +10,7 @@ import type { AgentMetrics } from './metrics.js';
 import { DATABASE_TASK, agentPaths, type AgentPaths } from './paths.js';
 import { readState, writeState, type AgentState } from './state.js';
 import { raiseFloor } from '../install/accept-manifest.js';
+import { reclaimAtRest } from '../reclaim-buffers.js';
 import { DEFAULT_TRANSFER_LIMITS } from '../transfer/transfer-limits.js';
 import { reverifyLiveFile } from '../install/live-hashes.js';
 import { rollBackInterruptedInstall } from '../sqlite/hot-journal.js';
@@ -106,8 +107,9 @@ export class Agent {
   async #run(): Promise<RunResult> {
     const startedAt = new Date();
     let result: RunResult;
+    let readWhole = false;
     try {
-      await this.#reverifyWhenDue(startedAt);
+      readWhole = await this.#reverifyWhenDue(startedAt);
       const outcome = await withRetries(() => syncOnce(this.#syncOptions(), this.#state), {
         attempts: this.#options.attempts,
         baseDelayMs: this.#options.retryBaseDelayMs,
@@ -115,6 +117,7 @@ export class Agent {
         onRetry: (error, attempt, delayMs) => this.#log('retry', { attempt, delayMs, reason: describeError(error).code, message: errorMessage(error) }),
       });
       await this.#recordSuccess(outcome, startedAt);
+      readWhole ||= outcome.status === 'installed';
       result = { ok: true, outcome };
     } catch (error) {
       const code = describeError(error).code;
@@ -123,6 +126,8 @@ export class Agent {
       result = { ok: false, error, code };
     }
     await this.#heartbeat();
+    // The agent rests until the next poll: what a whole snapshot's transfer or read left behind goes now.
+    if (readWhole) reclaimAtRest();
     return result;
   }
 
@@ -204,13 +209,14 @@ export class Agent {
    * At the first run and every `reverifyMs`, reads the whole live file and
    * checks it against the installed manifest. A file that no longer matches
    * (disk corruption, a hand edit) is forgotten, so this run downloads it whole.
+   * True when it read the file.
    */
-  async #reverifyWhenDue(now: Date): Promise<void> {
+  async #reverifyWhenDue(now: Date): Promise<boolean> {
     const installed = this.#state.installed;
     const last = this.#state.verifiedAt ? Date.parse(this.#state.verifiedAt) : 0;
     const atStart = this.#options.reverifyAtStart === true && !this.#verifiedHere;
-    if (!installed || (!atStart && now.getTime() - last < (this.#options.reverifyMs ?? DEFAULTS.reverifyMs))) return;
-    if (!(await fileExists(this.paths.database))) return;
+    if (!installed || (!atStart && now.getTime() - last < (this.#options.reverifyMs ?? DEFAULTS.reverifyMs))) return false;
+    if (!(await fileExists(this.paths.database))) return false;
     // A live file that cannot be read is as good as a corrupt one: the full download below replaces it.
     // The root alone proves the file only while the key that signed its manifest is still trusted.
     const signedBy = this.#state.installedSignedBy;
@@ -223,6 +229,7 @@ export class Agent {
     this.#state = ok
       ? { ...this.#state, verifiedAt: now.toISOString() }
       : { ...this.#state, installed: null, installedSignedBy: null, manifestEtag: null, verifiedAt: null };
+    return true;
   }
 
   async #heartbeat(): Promise<void> {
