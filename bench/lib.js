@@ -198,11 +198,26 @@ export const S3_ENV = {
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
 };
 
-/** Updates 1% of the content database's articles in place (no VACUUM), as a scheduled refresh does. */
-export function refreshRows(file, revision) {
+/**
+ * Updates 1% of the content database's articles in place (no VACUUM), as a scheduled refresh does; with
+ * `upToId`, only those among the first `upToId` articles (the same rows in a larger database). The number of
+ * rows updated.
+ */
+export function refreshRows(file, revision, upToId = Number.MAX_SAFE_INTEGER) {
   const db = new Database(file);
-  db.prepare("UPDATE articles SET title = title || ' (rev ' || ? || ')' WHERE id % 100 = ?").run(revision, revision % 100);
+  const { changes } = db
+    .prepare("UPDATE articles SET title = title || ' (rev ' || ? || ')' WHERE id % 100 = ? AND id <= ?")
+    .run(revision, revision % 100, upToId);
   db.close();
+  return changes;
+}
+
+/** The number of articles in a content database. */
+export function articleCount(file) {
+  const db = new Database(file, { readonly: true });
+  const { count } = db.prepare('SELECT count(*) AS count FROM articles').get();
+  db.close();
+  return count;
 }
 
 function maxRss(stderr) {

@@ -144,7 +144,7 @@ async function* partsOf(body, pool) {
             at += take;
             if (length === part.length) {
                 // The stream's chunks, copied into the part, are garbage now.
-                (0,reclaim_buffers/* reclaimReadBuffers */.j)();
+                (0,reclaim_buffers/* reclaimReadBuffers */.ju)();
                 yield { buffer: part, length };
                 part = undefined;
                 length = 0;

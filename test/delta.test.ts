@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { copyFileSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -14,9 +14,10 @@ import type { BuildSettings } from '../src/action/settings.js';
 import { publishSnapshot } from '../src/publish/publish.js';
 import { type DeltaRecord, encodeDeltaHeader, encodePatchRecord } from '../src/wire/delta-format.js';
 import { DeltaParser } from '../src/wire/delta-parser.js';
-import { pageHashesOf } from '../src/transfer/identify-file.js';
+import { pageHashes } from './helpers/page-hashes.js';
 import { betterSqlite3Driver } from '../src/sqlite/better-sqlite3-driver.js';
 import { HttpStore } from '../src/store/http-store.js';
+import { DOWNLOAD_TEMP_MARK } from '../src/transfer/download.js';
 import { LocalStore } from '../src/store/local-store.js';
 import { runCli } from './helpers/cli.js';
 import { FaultServer } from './helpers/fault-server.js';
@@ -99,6 +100,9 @@ async function openAgent(options: Pick<AgentOptions, 'noDelta' | 'reverifyAtStar
   return agent;
 }
 
+/** Temp files (downloads, page-hash lists) in a folder. */
+const tempsIn = (folder: string): string[] => readdirSync(folder).filter((name) => name.startsWith(DOWNLOAD_TEMP_MARK));
+
 describe('publishing deltas', () => {
   it('writes one delta per kept earlier snapshot, from chunk lists alone, and records the chunk root', async () => {
     const { v1, v2, v3 } = await history();
@@ -177,6 +181,9 @@ describe('the pod applies deltas', () => {
     const result = await a.runOnce();
     expect(result.ok && result.outcome.status === 'installed' && result.outcome.method).toBe('delta');
     expect(sha256(live())).toBe(v2.database.sha256);
+    // The new page hashes are the live file's saved list now; no list of either install is left behind.
+    expect(readFileSync(path.join(pod, '.sqlitening', 'chunks.bin')).equals(pageHashes(live()))).toBe(true);
+    expect(tempsIn(pod)).toEqual([]);
     expect(a.state.lastInstall).toMatchObject({ method: 'delta', bytes: v2.deltas[0]!.size, fallback: null });
     expect(v2.deltas[0]!.size).toBeLessThan(v2.object.size / 4);
     const report = await a.report();
@@ -266,6 +273,9 @@ describe('the pod applies deltas', () => {
     expect(result.ok).toBe(true);
     expect(agent.state.lastInstall).toMatchObject({ method: 'full', fallback: expect.stringMatching(/^(checksum-mismatch|size-mismatch)/) });
     expect(sha256(live())).toBe(v2.database.sha256);
+    // Neither the refused delta's list nor the base's is left behind.
+    expect(tempsIn(pod)).toEqual([]);
+    expect(readFileSync(path.join(pod, '.sqlitening', 'chunks.bin')).equals(pageHashes(live()))).toBe(true);
   });
 
   it('hashes a large full download on worker threads, and proves it by the root', async () => {
@@ -283,7 +293,7 @@ describe('the pod applies deltas', () => {
     expect((await a.runOnce()).ok).toBe(true);
     expect(sha256(live())).toBe(v1.database.sha256);
     const saved = await readFile(path.join(pod, '.sqlitening', 'chunks.bin'));
-    expect(saved.equals(await pageHashesOf(live(), 4096))).toBe(true);
+    expect(saved.equals(pageHashes(live()))).toBe(true);
   });
 
   it('never trusts saved page hashes for a live file that changed since they were saved (a crash after a rename)', async () => {
@@ -351,6 +361,8 @@ describe('the pod applies deltas', () => {
     expect((await pull()).events.at(-1)).toMatchObject({ method: 'delta', bytesReceived: v2.deltas[0]!.size });
     expect(sha256(target)).toBe(v2.database.sha256);
     expect((await pull()).events.at(-1)).toMatchObject({ method: 'current', bytesReceived: 0 });
+    // `pull` keeps no state: no page-hash list of the destination, its base or the new file stays.
+    expect(tempsIn(pod)).toEqual([]);
     copyFileSync(target, `${target}.copy`);
     expect(manifestKey(SHA_A)).toContain(SHA_A);
   });

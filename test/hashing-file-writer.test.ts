@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HashingFileWriter } from '../src/transfer/hashing-file-writer.js';
 import { identifyFile } from '../src/transfer/identify-file.js';
+import { PageHashWriter } from '../src/transfer/page-hash-file.js';
 
 const PAGE = 4096;
 const dir = mkdtempSync(path.join(tmpdir(), 'sqlitening-hashing-'));
@@ -42,7 +43,8 @@ describe('HashingFileWriter', () => {
         const file = path.join(dir, `out-${++n}`);
         const handle = await open(file, 'wx');
         // A flush every 256 KiB: many early flushes while blocks are still being written.
-        const writer = new HashingFileWriter(handle, { chunkSize: PAGE, size: data.length, wholeFile, threaded, flushEvery: 256 * 1024 });
+        const pageHashes = PageHashWriter.create(`${file}.hashes`);
+        const writer = new HashingFileWriter(handle, { chunkSize: PAGE, size: data.length, pageHashes, wholeFile, threaded, flushEvery: 256 * 1024 });
         try {
           await pipeline(Readable.from(pieces(data)), writer);
         } finally {
@@ -51,14 +53,17 @@ describe('HashingFileWriter', () => {
         const written = writer.result();
         expect(written.bytes).toBe(data.length);
         expect(written.sha256).toBe(wholeFile ? expectedSha256 : null);
-        expect(written.chunkHashes?.equals(expectedPages)).toBe(true);
+        expect(written.chunkHashes?.path).toBe(`${file}.hashes`);
+        expect(written.chunkHashes?.count).toBe(expectedPages.length / 32);
+        expect(readFileSync(`${file}.hashes`).equals(expectedPages)).toBe(true);
         expect(readFileSync(file).equals(data)).toBe(true);
       });
     }
   }
 
-  it('needs a chunk size when it does not hash the whole file', () => {
+  it('needs a chunk size when it does not hash the whole file, and a list file for page hashes', () => {
     expect(() => new HashingFileWriter(null, { chunkSize: null, size: 10, wholeFile: false })).toThrow(/chunk size is required/);
+    expect(() => new HashingFileWriter(null, { chunkSize: PAGE, size: 10 })).toThrow(/need both a chunk size and a list/);
   });
 
   it('identifies a file by its page hashes alone when asked', async () => {
@@ -66,8 +71,13 @@ describe('HashingFileWriter', () => {
     const handle = await open(file, 'wx');
     await handle.writeFile(data);
     await handle.close();
-    expect(await identifyFile(file, PAGE)).toEqual({ sha256: expectedSha256, hashes: expectedPages });
-    expect(await identifyFile(file, PAGE, { wholeFile: false })).toEqual({ sha256: null, hashes: expectedPages });
+    const both = await identifyFile(file, PAGE, `${file}.both`);
+    expect(both.sha256).toBe(expectedSha256);
+    expect(readFileSync(both.hashes.path).equals(expectedPages)).toBe(true);
+    const pagesOnly = await identifyFile(file, PAGE, `${file}.pages`, { wholeFile: false });
+    expect(pagesOnly.sha256).toBeNull();
+    expect(readFileSync(pagesOnly.hashes.path).equals(expectedPages)).toBe(true);
+    expect(await pagesOnly.hashes.root()).toBe(createHash('sha256').update(expectedPages).digest('hex'));
   });
 
   it('hashes the same where SHA-256 is slow (the work shared by two threads)', () => {
@@ -76,7 +86,7 @@ describe('HashingFileWriter', () => {
     const file = path.join(dir, 'slow');
     const script = `
       import { createHash, randomBytes } from 'node:crypto';
-      import { writeFileSync } from 'node:fs';
+      import { readFileSync, writeFileSync } from 'node:fs';
       import { identifyFile } from './lib/transfer/identify-file.js';
       import { sha256IsFast } from './lib/transfer/sha256-speed.js';
       const data = randomBytes(33 * 1024 * 1024 + 1234);
@@ -84,12 +94,13 @@ describe('HashingFileWriter', () => {
       const pages = [];
       for (let at = 0; at < data.length; at += ${PAGE}) pages.push(createHash('sha256').update(data.subarray(at, at + ${PAGE})).digest());
       const expected = { sha256: createHash('sha256').update(data).digest('hex'), hashes: Buffer.concat(pages).toString('hex') };
-      const both = await identifyFile(process.argv[1], ${PAGE});
-      const pagesOnly = await identifyFile(process.argv[1], ${PAGE}, { wholeFile: false });
+      const both = await identifyFile(process.argv[1], ${PAGE}, process.argv[1] + '.both');
+      const pagesOnly = await identifyFile(process.argv[1], ${PAGE}, process.argv[1] + '.pages', { wholeFile: false });
+      const list = (hashes) => readFileSync(hashes.path).toString('hex');
       console.log(JSON.stringify({
         fast: sha256IsFast(),
-        both: both.sha256 === expected.sha256 && both.hashes.toString('hex') === expected.hashes,
-        pagesOnly: pagesOnly.sha256 === null && pagesOnly.hashes.toString('hex') === expected.hashes,
+        both: both.sha256 === expected.sha256 && list(both.hashes) === expected.hashes,
+        pagesOnly: pagesOnly.sha256 === null && list(pagesOnly.hashes) === expected.hashes,
       }));
     `;
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script, file], {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Encoding, LATEST_KEY, manifestKey, parseManifestJson } from '@sqlitening/contract';
@@ -152,8 +152,12 @@ describe('publishSnapshot', () => {
       expect(result.manifest.object.encoding).toBe(encoding);
       if (encoding !== 'identity') expect(result.manifest.object.size).toBeLessThan(result.manifest.database.size / 2);
       const copy = path.join(dir, `back-${encoding}.db`);
-      await downloadSnapshot({ store, manifest: result.manifest, destination: copy });
+      const { chunkHashes } = await downloadSnapshot({ store, manifest: result.manifest, destination: copy, keepPageHashes: true });
       expect(sha256(copy)).toBe(sha256(db));
+      // The page hashes come back in a list file beside the copy, proven by the manifest's root.
+      expect(path.dirname(chunkHashes!.path)).toBe(dir);
+      expect(await chunkHashes!.root()).toBe(result.manifest.chunks!.root);
+      await chunkHashes!.remove();
     });
   }
 
@@ -165,13 +169,15 @@ describe('publishSnapshot', () => {
     await expect(downloadSnapshot({ store, manifest: wrongSha256, destination: path.join(dir, 'proof-1.db') })).rejects.toMatchObject({
       code: 'checksum-mismatch',
     });
-    await downloadSnapshot({ store, manifest: wrongSha256, destination: path.join(dir, 'proof-2.db'), signed: true });
+    expect((await downloadSnapshot({ store, manifest: wrongSha256, destination: path.join(dir, 'proof-2.db'), signed: true })).chunkHashes).toBeNull();
     expect(sha256(path.join(dir, 'proof-2.db'))).toBe(sha256(db));
     // The root is checked either way: a signed manifest with the wrong root installs nothing.
     const wrongRoot = { ...manifest, chunks: { ...manifest.chunks!, root: '0'.repeat(64) } };
     const refused = path.join(dir, 'proof-3.db');
     await expect(downloadSnapshot({ store, manifest: wrongRoot, destination: refused, signed: true })).rejects.toMatchObject({ code: 'checksum-mismatch' });
     expect(existsSync(refused)).toBe(false);
+    // Nor does a refused download leave its page-hash list behind.
+    expect(readdirSync(dir).filter((name) => name.endsWith('.hashes'))).toEqual([]);
   });
 });
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fromBase64, type Heartbeat, type Manifest, manifestKey, parseHeartbeats, serializeManifest, toBase64 } from '@sqlitening/contract';
 import { describe, expect, it } from 'vitest';
 import { signManifest } from '../src/signing/manifest-signature.js';
-import { pageHashesOf } from '../src/transfer/identify-file.js';
+import { pageHashes } from './helpers/page-hashes.js';
 import { chunkRoot } from '../src/wire/chunk-hashes.js';
 import { CLI, runCli } from './helpers/cli.js';
 import { makeContentDatabase, SHA_A } from './helpers/fixtures.js';
@@ -40,7 +40,7 @@ describe('the publisher trusts only what it can verify', () => {
     const evil = path.join(t.dir, `evil-${n}.db`);
     attackerDatabase(evil, 'attacker');
     const evilBytes = readFileSync(evil);
-    const evilHashes = await pageHashesOf(evil, 4096);
+    const evilHashes = pageHashes(evil);
     await store.put(`${SHA_A}/evil.db`, evilBytes);
     await store.put(`${SHA_A}/evil.chunks`, evilHashes);
     const planted: Manifest = {
@@ -274,7 +274,7 @@ describe('the policy a manifest was accepted under', () => {
     const hostileFile = path.join(s.dir, `hostile-${s.n}.db`);
     makeContentDatabase(hostileFile, 200, 99);
     const bytes = readFileSync(hostileFile);
-    const hashes = await pageHashesOf(hostileFile, 4096);
+    const hashes = pageHashes(hostileFile);
     const objectKey = `${SHA_A}/hostile.db`;
     await writeFile(path.join(s.root, objectKey), bytes);
     const forged: Manifest = {

@@ -147,8 +147,13 @@ export async function syncOnce(options: SyncOptions, state: AgentState): Promise
     live && installed
       ? { sha256: installed.database.sha256, chunkHashes: () => liveChunkHashes(options.paths, installed) }
       : found && { sha256: found.sha256, chunkHashes: async () => found.hashes };
-  const installedNow = await installNew(options, manifest, signedBy !== null, live, base);
-  return { status: 'installed', manifest, etag, signedBy, ...installedNow };
+  try {
+    const installedNow = await installNew(options, manifest, signedBy !== null, live, base);
+    return { status: 'installed', manifest, etag, signedBy, ...installedNow };
+  } finally {
+    // The hashes of a file that is no longer live (or that failed to become the base of anything).
+    await found?.hashes.remove();
+  }
 }
 
 /** Installs what `manifest` names: a delta onto `base` when one applies, else the whole object; into the live file when there is one. */

@@ -8,7 +8,9 @@ import type { DeltaInfo, Manifest } from '@sqlitening/contract';
 import { ChecksumMismatchError, CorruptDeltaError, SizeMismatchError, StoreError } from '../errors.js';
 import { replaceAtomically } from '../fs-atomic.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { chunkRoot, HASH_BYTES, hashChunk } from '../wire/chunk-hashes.js';
+import { hashChunk } from '../wire/chunk-hashes.js';
+import { ChangedHashes, hashListBeside, type PageHashFile } from '../transfer/page-hash-file.js';
+import { reclaimReadBuffers } from '../reclaim-buffers.js';
 import { decompressor } from '../wire/codec.js';
 import { withDeadline } from '../transfer/deadline.js';
 import { type DeltaHeader, type DeltaRecord, isDeltaFormat, type PatchRecord } from '../wire/delta-format.js';
@@ -25,7 +27,7 @@ export interface ApplyDeltaOptions {
   /** The base file (the live database), never written. */
   base: string;
   /** The base's chunk hashes, as verified when it was installed. */
-  baseHashes: Buffer;
+  baseHashes: PageHashFile;
   /** Where the new file goes (usually `base` itself, replaced by rename). */
   destination: string;
   /** Deadline and abort signal of the transfer (the store stalls by its own limit). @default DEFAULT_TRANSFER_LIMITS */
@@ -38,8 +40,8 @@ export interface ApplyDeltaOptions {
 /** What a delta stream wrote into a file. */
 export interface WrittenDelta {
   bytesReceived: number;
-  /** The new file's chunk hashes: the base's, with the delta's pages hashed again. */
-  chunkHashes: Buffer;
+  /** The new file's chunk hashes: the base's, with the delta's pages hashed again (a list file beside the destination, the caller's). */
+  chunkHashes: PageHashFile;
   /** The page numbers the delta wrote, in order. */
   pages: number[];
 }
@@ -49,6 +51,8 @@ export interface WrittenDelta {
  * Larger batches did not apply faster (bench/delta.js), only held more memory.
  */
 const INFLATE_TOGETHER_BYTES = 256 * 1024;
+/** Page bytes written between two calls to free consumed buffers (see reclaim-buffers.ts). */
+const RECLAIM_EVERY_BYTES = 1024 * 1024;
 
 /** Where a delta's pages go: a file holding the base's bytes, or pages staged beside the live file. */
 export interface PageTarget {
@@ -84,6 +88,8 @@ export async function writeDeltaPages(
   target: PageTarget,
   options: Pick<ApplyDeltaOptions, 'store' | 'manifest' | 'delta' | 'baseHashes' | 'onProgress'> & {
     signal: AbortSignal;
+    /** Where the new file's list of page hashes goes. */
+    hashesAt: string;
   },
 ): Promise<WrittenDelta> {
   const { manifest, delta, store } = options;
@@ -92,9 +98,7 @@ export async function writeDeltaPages(
   const what = `delta ${delta.key}`;
   const format = delta.format ?? 1;
   if (!isDeltaFormat(format)) throw new CorruptDeltaError(`${what}: delta format ${format} is not one this agent reads`);
-  const basePageCount = options.baseHashes.length / HASH_BYTES;
-  const hashes = Buffer.alloc(chunks.count * HASH_BYTES);
-  options.baseHashes.copy(hashes, 0, 0, Math.min(options.baseHashes.length, hashes.length));
+  const basePageCount = options.baseHashes.count;
   const result = await store.get(delta.key, { signal: options.signal });
   if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
   const received = new LimitedCounter(delta.size, `${what} (stored bytes)`, false, options.onProgress);
@@ -112,10 +116,20 @@ export async function writeDeltaPages(
   // parser has checked that each is a base page or one this delta wrote).
   const readPage = (page: number, into: Buffer, at: number): void => target.readPage(page, into, at);
   const written: number[] = [];
+  // The new hash of each page written: memory that follows the delta, not the file.
+  const changed = new ChangedHashes();
+  let sinceReclaim = 0;
   const writePage = (index: number, page: Buffer): void => {
     written.push(index);
     target.writePage(index, page);
-    hashChunk(page).copy(hashes, index * HASH_BYTES);
+    changed.set(index, hashChunk(page));
+    // Each page inflated and each hash is a buffer outside the heap, freed only when a collection finds its
+    // handle dead: without one every MiB, a delta of 18,000 pages held 19 MiB more at its peak (4 GiB).
+    sinceReclaim += page.length;
+    if (sinceReclaim >= RECLAIM_EVERY_BYTES) {
+      sinceReclaim = 0;
+      reclaimReadBuffers();
+    }
   };
   const writeRecords = recordsWriter(what, chunks.size, readPage, writePage);
   const writer = new Writable({
@@ -133,9 +147,12 @@ export async function writeDeltaPages(
   });
   await pipeline(result.body, received, decompressor(delta.encoding), decoded, new DeltaParser(what, format, checkHeader), writer, { signal: options.signal });
   if (received.bytes !== delta.size) throw new SizeMismatchError(`${what} (stored bytes)`, delta.size, received.bytes);
-  const root = chunkRoot(hashes);
-  if (root !== chunks.root) throw new ChecksumMismatchError(`${what} applied (chunk root)`, chunks.root, root);
-  return { bytesReceived: received.bytes, chunkHashes: hashes, pages: written };
+  const { list, root } = options.baseHashes.patched(changed, chunks.count, options.hashesAt);
+  if (root !== chunks.root) {
+    await list.remove();
+    throw new ChecksumMismatchError(`${what} applied (chunk root)`, chunks.root, root);
+  }
+  return { bytesReceived: received.bytes, chunkHashes: list, pages: written };
 }
 
 /** Refuses a delta whose header is not the one this manifest's delta must have. */
@@ -195,7 +212,7 @@ export async function applyDelta(options: ApplyDeltaOptions): Promise<WrittenDel
   const what = `delta ${delta.key}`;
   const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
   let written: WrittenDelta | undefined;
-  await replaceAtomically(
+  const replaced = replaceAtomically(
     path.resolve(options.destination),
     (temp) =>
       withDeadline(what, limits.deadlineMs, limits.signal, async (signal) => {
@@ -205,6 +222,7 @@ export async function applyDelta(options: ApplyDeltaOptions): Promise<WrittenDel
           written = await writeDeltaPages(filePages(handle.fd, options.manifest.chunks?.size ?? 0), {
             ...options,
             signal,
+            hashesAt: hashListBeside(options.destination, DOWNLOAD_TEMP_MARK),
           });
           await handle.truncate(options.manifest.database.size);
         } finally {
@@ -214,5 +232,12 @@ export async function applyDelta(options: ApplyDeltaOptions): Promise<WrittenDel
       }),
     { tempName: `${DOWNLOAD_TEMP_MARK}${randomBytes(6).toString('hex')}` },
   );
+  try {
+    await replaced;
+  } catch (error) {
+    // The new list belongs to a file that did not take its place.
+    await (written as WrittenDelta | undefined)?.chunkHashes.remove();
+    throw error;
+  }
   return written!;
 }

@@ -1,7 +1,8 @@
 import { access, stat } from 'node:fs/promises';
 import type { Manifest } from '@sqlitening/contract';
+import { DOWNLOAD_TEMP_MARK } from '../transfer/download.js';
 import { identifyFile } from '../transfer/identify-file.js';
-import { chunkRoot } from '../wire/chunk-hashes.js';
+import { hashListBeside, type PageHashFile } from '../transfer/page-hash-file.js';
 
 /** Whether a file is there; a pod whose live file vanished must download again. */
 export async function fileExists(file: string): Promise<boolean> {
@@ -19,8 +20,8 @@ export function sameSnapshot(a: Manifest, b: Manifest): boolean {
 /** What a file nobody recorded holds, as far as a manifest needs to know. */
 export interface DestinationContents {
   sha256: string;
-  /** Its page hashes, in the manifest's chunk size: a delta base like any other (the root proves the result). */
-  hashes: Buffer;
+  /** Its page hashes, in the manifest's chunk size, in a list file beside it (the caller's, to keep or remove): a delta base like any other (the root proves the result). */
+  hashes: PageHashFile;
   /** It is the very snapshot the manifest names: the same SHA-256 and chunk root. */
   current: boolean;
 }
@@ -34,6 +35,6 @@ export async function identifyDestination(file: string, manifest: Manifest, opti
   if (!manifest.chunks || options.noDelta) return null;
   const deltaOffered = manifest.deltas.length > 0 || manifest.patches.length > 0;
   if (!deltaOffered && (await stat(file)).size !== manifest.database.size) return null;
-  const { sha256, hashes } = await identifyFile(file, manifest.chunks.size);
-  return { sha256, hashes, current: sha256 === manifest.database.sha256 && chunkRoot(hashes) === manifest.chunks.root };
+  const { sha256, hashes } = await identifyFile(file, manifest.chunks.size, hashListBeside(file, DOWNLOAD_TEMP_MARK));
+  return { sha256, hashes, current: sha256 === manifest.database.sha256 && (await hashes.root()) === manifest.chunks.root };
 }

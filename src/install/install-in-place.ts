@@ -8,7 +8,8 @@ import { ChecksumMismatchError, DatabaseError, ReadersBusyError, TooLargeError }
 import { failpoint } from '../failpoint.js';
 import { fsyncPath } from '../fs-atomic.js';
 import { rollBackInterruptedInstall } from '../sqlite/hot-journal.js';
-import { HASH_BYTES, hashChunk } from '../wire/chunk-hashes.js';
+import { hashChunk } from '../wire/chunk-hashes.js';
+import type { PageHashFile } from '../transfer/page-hash-file.js';
 import {
   changeCounter,
   JOURNAL_SECTOR_SIZE,
@@ -54,7 +55,7 @@ export interface PageChange {
   /** Reads the new bytes of page `index` into `into` (one page long). */
   read: (index: number, into: Buffer) => void;
   /** The new file's page hashes, proven by the manifest's root: each page is checked against its own before it is written. */
-  hashes: Buffer;
+  hashes: PageHashFile;
 }
 
 /**
@@ -248,19 +249,25 @@ async function writePages(liveFd: number, change: PageChange, newPages: number):
   const { pageSize } = change;
   const page = Buffer.allocUnsafe(pageSize);
   const inFile = change.pages.filter((index) => index < newPages);
-  let sinceTurn = 0;
-  for (const [n, index] of inFile.entries()) {
-    change.read(index, page);
-    const expected = change.hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
-    const actual = hashChunk(page);
-    if (!actual.equals(expected)) throw new ChecksumMismatchError(`page ${index} of the new snapshot`, expected.toString('hex'), actual.toString('hex'));
-    writeFully(liveFd, page, index * pageSize, `page ${index} of the live file`);
-    if (n === inFile.length >> 1) failpoint('install-half-written');
-    sinceTurn += pageSize;
-    if (sinceTurn >= TURN_EVERY_BYTES) {
-      sinceTurn = 0;
-      await new Promise((resolve) => setImmediate(resolve));
+  const proven = change.hashes.reader();
+  try {
+    let sinceTurn = 0;
+    for (const [n, index] of inFile.entries()) {
+      change.read(index, page);
+      const expected = proven.hashAt(index);
+      const actual = hashChunk(page);
+      if (!expected || !actual.equals(expected))
+        throw new ChecksumMismatchError(`page ${index} of the new snapshot`, expected?.toString('hex') ?? 'a page of the list', actual.toString('hex'));
+      writeFully(liveFd, page, index * pageSize, `page ${index} of the live file`);
+      if (n === inFile.length >> 1) failpoint('install-half-written');
+      sinceTurn += pageSize;
+      if (sinceTurn >= TURN_EVERY_BYTES) {
+        sinceTurn = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     }
+  } finally {
+    proven.close();
   }
 }
 

@@ -6,19 +6,20 @@ import { applyDelta, type WrittenDelta } from './apply-delta.js';
 import { isDeltaFormat } from '../wire/delta-format.js';
 import { downloadSnapshot } from '../transfer/download.js';
 import type { TransferLimits } from '../transfer/transfer-limits.js';
+import type { PageHashFile } from '../transfer/page-hash-file.js';
 
 /** What the destination holds now, as far as a delta is concerned. */
 export interface InstallBase {
   /** SHA-256 of the file at the destination. */
   sha256: string;
   /** Its chunk hashes, proven against a root; null when they cannot be had (then no delta). Called only if a delta applies. */
-  chunkHashes: () => Promise<Buffer | null>;
+  chunkHashes: () => Promise<PageHashFile | null>;
   /**
    * Applies a delta to the destination some other way than on a fresh copy of it (the agent: into the
    * live file, journaled); absent: {@link applyDelta}. Either way the destination becomes the new
    * snapshot whole or not at all.
    */
-  applyDelta?: (delta: DeltaInfo, baseHashes: Buffer) => Promise<WrittenDelta>;
+  applyDelta?: (delta: DeltaInfo, baseHashes: PageHashFile) => Promise<WrittenDelta>;
 }
 
 export interface InstallOptions {
@@ -37,7 +38,7 @@ export interface InstallOptions {
   /** Runs on the finished temp file before the rename (the header, `quick_check` if asked). */
   verify: (file: string) => Promise<void>;
   /** Puts a verified full download in place other than by rename (see `DownloadOptions.place`). */
-  place?: ((temp: string, chunkHashes: Buffer | null) => Promise<void>) | undefined;
+  place?: ((temp: string, chunkHashes: PageHashFile | null) => Promise<void>) | undefined;
   /** Encoded bytes received so far, of `total` (the delta's or the full object's size). */
   onProgress?: ((bytes: number, total: number) => void) | undefined;
   /** A delta was tried and failed; the full object follows. */
@@ -48,8 +49,8 @@ export interface InstallResult {
   /** `delta`: the base and the changed pages; `full`: the whole object. */
   method: 'delta' | 'full';
   bytesReceived: number;
-  /** The new file's chunk hashes, proven by the manifest's root; null when the manifest has none. */
-  chunkHashes: Buffer | null;
+  /** The new file's chunk hashes, proven by the manifest's root, in a list file beside it (the caller's); null when the manifest has none. */
+  chunkHashes: PageHashFile | null;
   /** Why an offered delta was not used. */
   fallback: string | null;
 }
@@ -107,6 +108,7 @@ export async function installSnapshot(options: InstallOptions): Promise<InstallR
     limits: options.limits,
     verify: options.verify,
     place: options.place,
+    keepPageHashes: true,
     onProgress: (bytes) => options.onProgress?.(bytes, manifest.object.size),
   });
   return { method: 'full', bytesReceived, chunkHashes, fallback };

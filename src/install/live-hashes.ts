@@ -1,8 +1,9 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import type { Manifest } from '@sqlitening/contract';
 import { writeFileAtomic } from '../fs-atomic.js';
-import { chunkRoot } from '../wire/chunk-hashes.js';
+import { DOWNLOAD_TEMP_MARK } from '../transfer/download.js';
 import { identifyFile, pageHashesOf } from '../transfer/identify-file.js';
+import { hashListBeside, PageHashFile } from '../transfer/page-hash-file.js';
 import type { AgentPaths } from '../agent/paths.js';
 
 /**
@@ -12,19 +13,21 @@ import type { AgentPaths } from '../agent/paths.js';
  * root. `null` when the installed manifest has no chunk root, or the live
  * file no longer matches it.
  */
-export async function liveChunkHashes(paths: AgentPaths, installed: Manifest): Promise<Buffer | null> {
+export async function liveChunkHashes(paths: AgentPaths, installed: Manifest): Promise<PageHashFile | null> {
   const chunks = installed.chunks;
   if (!chunks) return null;
-  const saved = await readFile(paths.chunks).catch(() => null);
+  const saved = await PageHashFile.at(paths.chunks);
   // The saved hashes stand for the live file only while it is the very file they were saved for (same inode,
   // size and mtime): a crash between an install's rename and this save, or any write to the file, shows here.
-  if (saved && chunkRoot(saved) === chunks.root && (await readFile(paths.chunksOf, 'utf8').catch(() => '')) === (await fileIdentity(paths.database))) {
+  if (saved && (await saved.root()) === chunks.root && (await readFile(paths.chunksOf, 'utf8').catch(() => '')) === (await fileIdentity(paths.database))) {
     return saved;
   }
-  const hashes = await pageHashesOf(paths.database, chunks.size);
-  if (chunkRoot(hashes) !== chunks.root) return null;
-  await saveChunkHashes(paths, hashes);
-  return hashes;
+  const hashes = await pageHashesOf(paths.database, chunks.size, hashListBeside(paths.database, DOWNLOAD_TEMP_MARK));
+  if ((await hashes.root()) !== chunks.root) {
+    await hashes.remove();
+    return null;
+  }
+  return saveChunkHashes(paths, hashes);
 }
 
 /** Which file the saved hashes belong to: inode, size and mtime of the live file. */
@@ -33,14 +36,19 @@ async function fileIdentity(file: string): Promise<string> {
   return stats ? `${stats.ino}:${stats.size}:${stats.mtimeNs}` : 'missing';
 }
 
-/** Saves the hashes of the live file as it is now (after the install's rename). */
-export async function saveChunkHashes(paths: AgentPaths, hashes: Buffer | null): Promise<void> {
-  if (hashes) {
-    await writeFileAtomic(paths.chunks, hashes);
-    await writeFileAtomic(paths.chunksOf, await fileIdentity(paths.database));
-  } else {
+/**
+ * Keeps a list of the live file's hashes as it is now (after the install) where the next delta finds it,
+ * moving the list there; none: the saved list is removed. The saved list is proven by its root before any
+ * use, so it needs no fsync of its own.
+ */
+export async function saveChunkHashes(paths: AgentPaths, hashes: PageHashFile | null): Promise<PageHashFile | null> {
+  if (!hashes) {
     await rm(paths.chunks, { force: true });
+    return null;
   }
+  const saved = await hashes.moveTo(paths.chunks);
+  await writeFileAtomic(paths.chunksOf, await fileIdentity(paths.database));
+  return saved;
 }
 
 /**
@@ -53,11 +61,10 @@ export async function saveChunkHashes(paths: AgentPaths, hashes: Buffer | null):
  */
 export async function reverifyLiveFile(paths: AgentPaths, installed: Manifest, options: { signed: boolean }): Promise<boolean> {
   const wholeFile = !(options.signed && installed.chunks);
-  const { sha256, hashes } = await identifyFile(paths.database, installed.chunks?.size ?? 4096, { wholeFile });
-  if (sha256 !== null && sha256 !== installed.database.sha256) return false;
-  if (installed.chunks) {
-    if (chunkRoot(hashes) !== installed.chunks.root) return false;
-    await saveChunkHashes(paths, hashes);
-  }
-  return true;
+  const listAt = hashListBeside(paths.database, DOWNLOAD_TEMP_MARK);
+  const { sha256, hashes } = await identifyFile(paths.database, installed.chunks?.size ?? 4096, listAt, { wholeFile });
+  const proven = (sha256 === null || sha256 === installed.database.sha256) && (!installed.chunks || (await hashes.root()) === installed.chunks.root);
+  if (proven && installed.chunks) await saveChunkHashes(paths, hashes);
+  else await hashes.remove();
+  return proven;
 }

@@ -5,8 +5,8 @@ import path from 'node:path';
 import type { DeltaInfo, Manifest } from '@sqlitening/contract';
 import { renameInto } from '../fs-atomic.js';
 import { applyDelta, filePages, type WrittenDelta, writeDeltaPages } from './apply-delta.js';
-import { HASH_BYTES } from '../wire/chunk-hashes.js';
 import { pageHashesOf } from '../transfer/identify-file.js';
+import { hashListBeside, type PageHashFile } from '../transfer/page-hash-file.js';
 import { withDeadline } from '../transfer/deadline.js';
 import { DOWNLOAD_TEMP_MARK } from '../transfer/download.js';
 import { checkSqliteHeaderBytes } from '../sqlite/sqlite-header.js';
@@ -50,7 +50,7 @@ const tempBeside = (paths: AgentPaths): string => path.join(paths.folder, `${DOW
  * written where a reader can see it, then written into the live file (or, where it cannot take them in
  * place, into a copy renamed over it).
  */
-export async function installDelta(options: LiveInstallOptions, delta: DeltaInfo, baseHashes: Buffer): Promise<WrittenDelta> {
+export async function installDelta(options: LiveInstallOptions, delta: DeltaInfo, baseHashes: PageHashFile): Promise<WrittenDelta> {
   const { paths, manifest, limits } = options;
   const pageSize = manifest.chunks?.size ?? 0;
   if (!(await lstat(paths.database)).isFile()) {
@@ -61,11 +61,12 @@ export async function installDelta(options: LiveInstallOptions, delta: DeltaInfo
   const live = await open(paths.database, constants.O_RDONLY | constants.O_NOFOLLOW);
   let staged: StagedPages | undefined;
   let copy: string | undefined;
+  let written: WrittenDelta | undefined;
   try {
     staged = await StagedPages.create(paths.staging, live.fd, pageSize);
     const pages = staged;
-    const written = await withDeadline(`delta ${delta.key}`, limits.deadlineMs, limits.signal, (signal) =>
-      writeDeltaPages(pages, { ...options, delta, baseHashes, signal }),
+    written = await withDeadline(`delta ${delta.key}`, limits.deadlineMs, limits.signal, (signal) =>
+      writeDeltaPages(pages, { ...options, delta, baseHashes, signal, hashesAt: hashListBeside(paths.database, DOWNLOAD_TEMP_MARK) }),
     );
     const page1 = Buffer.alloc(pageSize);
     staged.read(0, page1);
@@ -89,6 +90,10 @@ export async function installDelta(options: LiveInstallOptions, delta: DeltaInfo
       copy = undefined;
     }
     return written;
+  } catch (error) {
+    // The new list belongs to pages that did not reach the live file.
+    await written?.chunkHashes.remove();
+    throw error;
   } finally {
     if (copy) await rm(copy, { force: true });
     await staged?.discard().catch(() => {});
@@ -143,20 +148,22 @@ export class RetiredFiles {
 export async function placeDownload(
   options: Pick<LiveInstallOptions, 'paths' | 'manifest' | 'limits' | 'onReplaced' | 'retired'>,
   temp: string,
-  hashes: Buffer | null,
-  liveHashes: () => Promise<Buffer | null>,
+  hashes: PageHashFile | null,
+  liveHashes: () => Promise<PageHashFile | null>,
 ): Promise<void> {
   const { paths, manifest } = options;
   let refused: string | null = 'the manifest has no page hashes to compare the live file with';
   if (hashes && manifest.chunks) {
     const pageSize = manifest.chunks.size;
-    const current = (await liveHashes().catch(() => null)) ?? (await pageHashesOf(paths.database, pageSize));
+    const known = await liveHashes().catch(() => null);
+    const current = known ?? (await pageHashesOf(paths.database, pageSize, hashListBeside(paths.database, DOWNLOAD_TEMP_MARK)));
     const handle = await open(temp, 'r');
     try {
       const change: PageChange = { pageSize, size: manifest.database.size, pages: changedPages(hashes, current), read: fileReader(handle, pageSize), hashes };
       refused = await tryInPlace(paths.database, change, options.limits);
     } finally {
       await handle.close();
+      if (!known) await current.remove();
     }
   }
   if (refused === null) return;
@@ -175,13 +182,19 @@ async function tryInPlace(live: string, change: PageChange, limits: TransferLimi
   }
 }
 
-/** Pages (indexes) of the new file whose hash differs from the current file's, or that it lacks. */
-function changedPages(next: Buffer, current: Buffer): number[] {
+/** Pages (indexes) of the new file whose hash differs from the current file's, or that it lacks; both lists read in step. */
+function changedPages(next: PageHashFile, current: PageHashFile): number[] {
   const pages: number[] = [];
-  const count = next.length / HASH_BYTES;
-  for (let i = 0; i < count; i++) {
-    const at = i * HASH_BYTES;
-    if (at + HASH_BYTES > current.length || next.compare(current, at, at + HASH_BYTES, at, at + HASH_BYTES) !== 0) pages.push(i);
+  const nextHashes = next.reader();
+  const currentHashes = current.reader();
+  try {
+    for (let i = 0; i < next.count; i++) {
+      // A page the current file lacks (null) differs too.
+      if (!currentHashes.hashAt(i)?.equals(nextHashes.hashAt(i)!)) pages.push(i);
+    }
+  } finally {
+    nextHashes.close();
+    currentHashes.close();
   }
   return pages;
 }

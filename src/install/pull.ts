@@ -35,8 +35,14 @@ export async function pullSnapshot(options: {
   // or the rename below would put the new file under a journal that is played onto it.
   if (exists) await rollBackInterruptedInstall(options.destination);
   const found = exists ? await identifyDestination(options.destination, options.manifest, { noDelta: options.noDelta }) : null;
-  if (found?.current) return { method: 'current', bytesReceived: 0, fallback: null };
-  const base = found && { sha256: found.sha256, chunkHashes: async () => found.hashes };
-  const installed = await installSnapshot({ ...options, base });
-  return { method: installed.method, bytesReceived: installed.bytesReceived, fallback: installed.fallback };
+  try {
+    if (found?.current) return { method: 'current', bytesReceived: 0, fallback: null };
+    const base = found && { sha256: found.sha256, chunkHashes: async () => found.hashes };
+    const installed = await installSnapshot({ ...options, base });
+    // `pull` keeps no state: the new file's page hashes are not kept either.
+    await installed.chunkHashes?.remove();
+    return { method: installed.method, bytesReceived: installed.bytesReceived, fallback: installed.fallback };
+  } finally {
+    await found?.hashes.remove();
+  }
 }

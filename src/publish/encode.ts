@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { open, rm, stat } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import type { Encoding } from '@sqlitening/contract';
 import { HashingFileWriter } from '../transfer/hashing-file-writer.js';
+import { PageHashWriter } from '../transfer/page-hash-file.js';
+import { writeCopied } from '../transfer/write-copied.js';
 import { compressor } from '../wire/codec.js';
 
 export interface EncodedSnapshot {
@@ -51,6 +52,9 @@ export async function encodeSnapshot(options: {
   const encodedPath = identity ? options.database : path.join(options.tempDir, `sqlitening-publish-${randomBytes(6).toString('hex')}`);
   const handle = await open(options.database, 'r');
   let hashes: HashingFileWriter | null = null;
+  // The publisher compares and uploads the whole list, so it reads it back whole: 8 MiB per GiB, on the build
+  // machine once per publish (a pod never holds its list in memory).
+  let pageHashes: PageHashWriter | null = null;
   let written: Promise<void> | null = null;
   // The first failure of a stream, which ends the read loop whatever write it waits for: a destroyed
   // stream may never call back a write it had taken.
@@ -59,7 +63,8 @@ export async function encodeSnapshot(options: {
   try {
     // Both hashes on other threads for large files (the pod's download does the same), so this thread only
     // reads and feeds the compressor, which runs on libuv's pool.
-    const hasher = new HashingFileWriter(null, { chunkSize: options.chunkSize, size: fileSize });
+    pageHashes = PageHashWriter.create(path.join(options.tempDir, `sqlitening-publish-${randomBytes(6).toString('hex')}.hashes`));
+    const hasher = new HashingFileWriter(null, { chunkSize: options.chunkSize, size: fileSize, pageHashes });
     hashes = hasher;
     written = compress ? pipeline(compress, createWriteStream(encodedPath, { flags: 'wx' })) : null;
     failed = new Promise<never>((_, reject) => {
@@ -85,10 +90,11 @@ export async function encodeSnapshot(options: {
     hasher.end();
     compress?.end();
     await step(Promise.all([finished(hasher), written]));
-    const { sha256, chunkHashes } = hasher.result();
+    const { sha256 } = hasher.result();
+    const chunkHashes = await readFile(pageHashes.path);
     const encodedSize = identity ? size : (await stat(encodedPath)).size;
     const cleanup = identity ? async () => {} : () => rm(encodedPath, { force: true });
-    return { sha256: sha256!, chunkHashes: chunkHashes!, size, encodedPath, encodedSize, cleanup };
+    return { sha256: sha256!, chunkHashes, size, encodedPath, encodedSize, cleanup };
   } catch (error) {
     compress?.destroy();
     // Once the temp file's stream has closed (it may still be opening it), so that nothing is left behind.
@@ -98,13 +104,7 @@ export async function encodeSnapshot(options: {
     throw failure ?? error;
   } finally {
     hashes?.destroy();
+    await pageHashes?.discard();
     await handle.close();
   }
-}
-
-/** Writes `chunk` and resolves once the stream has processed it (copied it), so the caller may reuse it. */
-function writeCopied(stream: Writable, chunk: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    stream.write(chunk, (error) => (error ? reject(error) : resolve()));
-  });
 }

@@ -7,7 +7,7 @@ import { ChecksumMismatchError, SizeMismatchError, StoreError } from '../errors.
 import { replaceAtomically } from '../fs-atomic.js';
 import { reclaimReadBuffers } from '../reclaim-buffers.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { chunkRoot } from '../wire/chunk-hashes.js';
+import { hashListBeside, type PageHashFile, PageHashWriter } from './page-hash-file.js';
 import { HashingFileWriter } from './hashing-file-writer.js';
 import { decompressor } from '../wire/codec.js';
 import { LimitedCounter } from './limited-counter.js';
@@ -46,7 +46,27 @@ export interface DownloadOptions {
    * Puts the verified temp file in place some other way than renaming it over `destination` (the agent
    * writes its changed pages into the live file); the temp file is removed after. Absent: the rename.
    */
-  place?: ((temp: string, chunkHashes: Buffer | null) => Promise<void>) | undefined;
+  place?: ((temp: string, chunkHashes: PageHashFile | null) => Promise<void>) | undefined;
+  /** Return the page hashes in their list file beside `destination`, the caller's to keep or remove (an installer keeps them for the next delta). @default false: removed */
+  keepPageHashes?: boolean | undefined;
+}
+
+/**
+ * Counts the stored bytes received, at most the object's size, and frees consumed read buffers by them, not
+ * by bytes decoded: a compressed object decodes to about five times its size, and a collection per decoded
+ * block came too late for the socket's buffers and too often for the decoder's, which it moved to the old
+ * generation (measured, 1 GiB: gzip 108 → 95 MiB peak, raw unchanged at 93).
+ */
+function receivedCounter(manifest: Manifest, what: string, onProgress: ((bytes: number) => void) | undefined): LimitedCounter {
+  let reclaimedAt = 0;
+  const reclaimEvery = reclaimEveryBytes(manifest.object.encoding);
+  return new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, (bytes) => {
+    if (bytes - reclaimedAt >= reclaimEvery) {
+      reclaimedAt = bytes;
+      reclaimReadBuffers();
+    }
+    onProgress?.(bytes);
+  });
 }
 
 /**
@@ -54,9 +74,11 @@ export interface DownloadOptions {
  * decoding and hashing on the way (never the whole file in memory), checks
  * sizes and SHA-256 against the manifest, runs `verify`, then fsyncs and
  * renames it into place (or hands it to `place`). On any failure the temp
- * file is removed and `destination` is untouched.
+ * file is removed and `destination` is untouched. The page hashes are proven
+ * by the manifest's root on the way; with `keepPageHashes`, they come back in
+ * a list file beside `destination`.
  */
-export async function downloadSnapshot(options: DownloadOptions): Promise<{ bytesReceived: number; chunkHashes: Buffer | null }> {
+export async function downloadSnapshot(options: DownloadOptions): Promise<{ bytesReceived: number; chunkHashes: PageHashFile | null }> {
   const { manifest, store } = options;
   const what = `snapshot ${manifest.object.key}`;
   const limits = options.limits ?? DEFAULT_TRANSFER_LIMITS;
@@ -65,34 +87,29 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
     throw new SizeMismatchError(`${what} (an identity object is the database)`, manifest.database.size, manifest.object.size);
   }
   let bytesReceived = 0;
-  let chunkHashes: Buffer | null = null;
+  let chunkHashes: PageHashFile | null = null;
   const destination = path.resolve(options.destination);
   const tempName = `${DOWNLOAD_TEMP_MARK}${randomBytes(6).toString('hex')}`;
   const download = (temp: string): Promise<void> =>
     withDeadline(what, limits.deadlineMs, limits.signal, async (signal) => {
       const result = await store.get(manifest.object.key, { signal });
       if (result.status !== 'ok') throw new StoreError(`${what}: unexpected not-modified answer`, true);
-      // Read buffers are freed by the bytes received, not decoded: a compressed object decodes to about five
-      // times its size, and a collection per decoded block came too late for the socket's buffers and too
-      // often for the decoder's, which it moved to the old generation (measured, 1 GiB: gzip 108 → 95 MiB
-      // peak, raw unchanged at 93).
-      let reclaimedAt = 0;
-      const reclaimEvery = reclaimEveryBytes(manifest.object.encoding);
-      const received = new LimitedCounter(manifest.object.size, `${what} (stored bytes)`, false, (bytes) => {
-        if (bytes - reclaimedAt >= reclaimEvery) {
-          reclaimedAt = bytes;
-          reclaimReadBuffers();
-        }
-        options.onProgress?.(bytes);
-      });
+      const received = receivedCounter(manifest, what, options.onProgress);
       // A stored copy is the database itself (checked above): no decoder, and the stored-bytes limit is the database's.
       const decoding = identity ? [] : [decompressor(manifest.object.encoding), new LimitedCounter(manifest.database.size, what, false)];
       // The chunk root is always checked (later deltas start from the page hashes); the whole-file SHA-256,
       // which the pod reports as its database's, too unless a trusted signature binds it to the root.
       const wholeFile = !(options.signed === true && manifest.chunks);
       const handle = await open(temp, 'wx');
+      const pageHashes = manifest.chunks ? PageHashWriter.create(hashListBeside(destination, DOWNLOAD_TEMP_MARK)) : null;
       // Made last: it starts threads, which only the pipeline (or the finally below) ends.
-      const writer = new HashingFileWriter(handle, { chunkSize: manifest.chunks?.size ?? null, size: manifest.database.size, wholeFile, reclaim: false });
+      const writer = new HashingFileWriter(handle, {
+        chunkSize: manifest.chunks?.size ?? null,
+        size: manifest.database.size,
+        pageHashes,
+        wholeFile,
+        reclaim: false,
+      });
       try {
         await pipeline([result.body, received, ...decoding, writer], { signal });
         if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
@@ -101,28 +118,34 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
         if (written.sha256 !== null && written.sha256 !== manifest.database.sha256)
           throw new ChecksumMismatchError(what, manifest.database.sha256, written.sha256);
         if (manifest.chunks && written.chunkHashes) {
-          chunkHashes = written.chunkHashes;
-          const root = chunkRoot(chunkHashes);
+          const root = await written.chunkHashes.root();
           if (root !== manifest.chunks.root) throw new ChecksumMismatchError(`${what} (chunk root)`, manifest.chunks.root, root);
+          chunkHashes = written.chunkHashes;
         }
       } finally {
         writer.destroy();
         await handle.close();
+        if (!chunkHashes) await pageHashes?.discard();
       }
       await options.verify?.(temp);
       bytesReceived = received.bytes;
     });
   const { place } = options;
-  if (!place) {
-    await replaceAtomically(destination, download, { tempName });
-    return { bytesReceived, chunkHashes };
-  }
   const temp = path.join(path.dirname(destination), tempName);
   try {
-    await download(temp);
-    await place(temp, chunkHashes);
+    if (!place) await replaceAtomically(destination, download, { tempName });
+    else {
+      await download(temp);
+      await place(temp, chunkHashes);
+    }
+  } catch (error) {
+    // The list belongs to the file; without the file in place, to nothing.
+    await (chunkHashes as PageHashFile | null)?.remove();
+    throw error;
   } finally {
-    await rm(temp, { force: true });
+    if (place) await rm(temp, { force: true });
   }
-  return { bytesReceived, chunkHashes };
+  if (options.keepPageHashes) return { bytesReceived, chunkHashes };
+  await (chunkHashes as PageHashFile | null)?.remove();
+  return { bytesReceived, chunkHashes: null };
 }

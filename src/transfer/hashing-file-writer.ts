@@ -6,6 +6,7 @@ import { HASH_BYTES } from '../wire/chunk-hashes.js';
 import { reclaimReadBuffers } from '../reclaim-buffers.js';
 import { HASH_THREAD_SOURCE, type HashThreadReply, type HashThreadRequest } from './hash-thread.js';
 import { EarlyFlush, FLUSH_EVERY_BYTES } from './early-flush.js';
+import type { PageHashFile, PageHashWriter } from './page-hash-file.js';
 import { sha256IsFast } from './sha256-speed.js';
 
 /*
@@ -39,9 +40,14 @@ export interface WrittenFile {
   bytes: number;
   /** SHA-256 of the whole file, hex; null when not asked for (`wholeFile: false`). */
   sha256: string | null;
-  /** SHA-256 of each `chunkSize` chunk, concatenated in order; null when not asked for. */
-  chunkHashes: Buffer | null;
+  /** SHA-256 of each `chunkSize` chunk, in order, in the list file given; null when not asked for. */
+  chunkHashes: PageHashFile | null;
 }
+
+type HashingOptions = { chunkSize: number | null; size: number; pageHashes?: PageHashWriter | null; wholeFile?: boolean; threaded?: boolean } & {
+  reclaim?: boolean;
+  flushEvery?: number;
+};
 
 const send = (worker: Worker, message: HashThreadRequest): void => worker.postMessage(message);
 
@@ -71,8 +77,9 @@ export class HashingFileWriter extends Writable {
   /** A second thread for the page hashes, where SHA-256 is slow and the whole-file hash is asked for too. */
   readonly #pageWorker: Worker | null = null;
   readonly #wholeFile: boolean;
-  /** Page hashes in file order, written as they come (threads finish blocks in any order). */
-  #chunkHashes: Buffer;
+  /** Page hashes in file order, written to their file as they come (threads finish blocks in any order). */
+  readonly #pageHashes: PageHashWriter | null;
+  #pageHashFile: PageHashFile | null = null;
   #blockPages = 0;
   #current: Block | null = null;
   #position = 0;
@@ -88,18 +95,17 @@ export class HashingFileWriter extends Writable {
    * `handle` null: hash only (the publisher, which uploads a compressed copy).
    * `size`: the bytes expected (more may come); large files are hashed on other threads (`threaded` overrides).
    * `wholeFile`: also the SHA-256 of the whole file (default); without it, only the page hashes (`chunkSize` required).
+   * `pageHashes`: where the page hashes go, with `chunkSize` (required then); finished with the stream, else the caller discards it.
    * `reclaim`: free consumed read buffers every block (default); a download does it by bytes received instead.
    * `flushEvery`: written bytes between early flushes to the disk (default 64 MiB).
    */
-  constructor(
-    handle: FileHandle | null,
-    options: { chunkSize: number | null; size: number; wholeFile?: boolean; threaded?: boolean; reclaim?: boolean; flushEvery?: number },
-  ) {
+  constructor(handle: FileHandle | null, options: HashingOptions) {
     // The default (small) buffer: the pool is the buffer. A large one let a fetch body be read to its end
     // ahead of the writes, and a body that then failed did so with no one left to hear it.
     super();
     const wholeFile = options.wholeFile ?? true;
     if (!wholeFile && !options.chunkSize) throw new Error('HashingFileWriter: without the whole-file hash, a chunk size is required');
+    if (!options.chunkSize !== !options.pageHashes) throw new Error('HashingFileWriter: page hashes need both a chunk size and a list to write them to');
     this.#handle = handle;
     this.#chunkSize = options.chunkSize;
     this.#reclaim = options.reclaim ?? true;
@@ -115,9 +121,8 @@ export class HashingFileWriter extends Writable {
       pending: 0,
     }));
     this.#free = [...this.#blocks];
-    // One allocation for the whole list (32 bytes per page, 8 MiB per GiB of 4 KiB pages), not a piece per block and a copy.
     this.#blockPages = options.chunkSize ? blockBytes / options.chunkSize : 0;
-    this.#chunkHashes = Buffer.allocUnsafe(options.chunkSize ? Math.ceil(options.size / options.chunkSize) * HASH_BYTES : 0);
+    this.#pageHashes = options.pageHashes ?? null;
     this.#wholeFile = wholeFile;
     if (threaded) {
       this.#worker = this.#startWorker(wholeFile);
@@ -163,15 +168,13 @@ export class HashingFileWriter extends Writable {
     this.#free.push(block);
   }
 
-  /** Puts the page hashes of block `seq` in their place in the list, growing it if the file is longer than expected. */
+  /** Puts the page hashes of block `seq` in their place in the list. */
   #storeHashes(seq: number, hashes: Uint8Array): void {
-    const at = seq * this.#blockPages * HASH_BYTES;
-    if (at + hashes.length > this.#chunkHashes.length) {
-      const grown = Buffer.allocUnsafe(Math.max(at + hashes.length, this.#chunkHashes.length * 2));
-      this.#chunkHashes.copy(grown);
-      this.#chunkHashes = grown;
+    try {
+      this.#pageHashes?.put(seq * this.#blockPages, hashes);
+    } catch (error) {
+      this.#fail(error as Error);
     }
-    this.#chunkHashes.set(hashes, at);
   }
 
   #fail(error: Error): void {
@@ -270,6 +273,7 @@ export class HashingFileWriter extends Writable {
       } else {
         this.#digest = this.#inlineWhole?.digest('hex') ?? null;
       }
+      if (this.#pageHashes && this.#chunkSize) this.#pageHashFile = this.#pageHashes.finish(Math.ceil(this.#position / this.#chunkSize));
       this.#stop();
     };
     finish().then(() => callback(), callback);
@@ -289,7 +293,6 @@ export class HashingFileWriter extends Writable {
   /** What was written, once the stream has finished. */
   result(): WrittenFile {
     if (this.#digest === undefined) throw new Error('HashingFileWriter.result() before the stream finished');
-    const chunkHashes = this.#chunkSize ? this.#chunkHashes.subarray(0, Math.ceil(this.#position / this.#chunkSize) * HASH_BYTES) : null;
-    return { bytes: this.#position, sha256: this.#digest, chunkHashes };
+    return { bytes: this.#position, sha256: this.#digest, chunkHashes: this.#pageHashFile };
   }
 }

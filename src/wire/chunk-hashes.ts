@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 
 /*
  * The chunk hash tree: one SHA-256 per fixed-size chunk of the database (a
@@ -12,7 +12,12 @@ export const HASH_BYTES = 32;
 
 /** The root over a list of chunk hashes (`count` × 32 bytes). */
 export function chunkRoot(hashes: Buffer): string {
-  return createHash('sha256').update(hashes).digest('hex');
+  return chunkRootHash().update(hashes).digest('hex');
+}
+
+/** The root's hash, to be fed the list in order a part at a time (a list on disk: see page-hash-file.ts). */
+export function chunkRootHash(): Hash {
+  return createHash('sha256');
 }
 
 export function hashChunk(bytes: Uint8Array): Buffer {
