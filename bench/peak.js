@@ -9,6 +9,7 @@
 //   node bench/peak.js [--sizes 1GiB,4GiB]   (after npm run build; needs GNU time)
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { articleCount, available, cli, cliJson, contentDatabase, cpuModel, measured, parseFlags, parseSize, refreshRows, run, usageError } from './lib.js';
 
@@ -49,8 +50,11 @@ try {
     const v2 = path.join(here, 'v2.db');
     await mkdir(here);
     await copyFile(await contentDatabase(size), v1);
-    const publish = (file, ...more) =>
-      cliJson('publish', file, '--store', store, '--git-sha', sha, '--grace', '0s', '--signing-key', path.join(work, 'key.key'), ...more);
+    // A snapshot's key and time are whole seconds: each publish waits for the next one.
+    const publish = async (file, ...more) => {
+      await sleep(1100);
+      return cliJson('publish', file, '--store', store, '--git-sha', sha, '--grace', '0s', '--signing-key', path.join(work, 'key.key'), ...more);
+    };
     await publish(v1);
     const pod = ['--database', path.join(here, 'pod', 'site.db'), '--store', store, '--git-sha', sha, '--trust-key', path.join(work, 'key.pub')];
     const full = await sync(pod, 'full');

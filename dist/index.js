@@ -31946,10 +31946,11 @@ class PageHashFile {
      */
     patched(changed, count, file) {
         const out = PageHashWriter.create(file);
-        const reader = this.reader();
+        let reader;
         const root = chunkRootHash();
         const part = Buffer.allocUnsafe(WINDOW_HASHES * chunk_hashes_HASH_BYTES);
         try {
+            reader = this.reader();
             for (let first = 0; first < count; first += WINDOW_HASHES) {
                 const length = Math.min(WINDOW_HASHES, count - first);
                 const hashes = part.subarray(0, length * chunk_hashes_HASH_BYTES);
@@ -31970,7 +31971,7 @@ class PageHashFile {
             throw error;
         }
         finally {
-            reader.close();
+            reader?.close();
         }
     }
     /** A reader of hashes by page; cheapest in ascending order. Close it when done. */
@@ -32061,6 +32062,8 @@ class PageHashWriter {
     }
     /** Writes `hashes` (a whole number of them) as the hashes of pages `first`, `first + 1`, … */
     put(first, hashes) {
+        if (this.#closed)
+            throw new Error(`page-hash list ${this.path} is closed`);
         const bytesWritten = (0,external_node_fs_.writeSync)(this.#fd, hashes, 0, hashes.length, first * chunk_hashes_HASH_BYTES);
         if (bytesWritten !== hashes.length)
             throw new Error(`short write of page hashes at ${first}: ${bytesWritten} of ${hashes.length} bytes`);
@@ -32349,6 +32352,9 @@ class HashingFileWriter extends external_node_stream_.Writable {
     }
     /** Puts the page hashes of block `seq` in their place in the list. */
     #storeHashes(seq, hashes) {
+        // A thread's last replies may come after the stream was destroyed, when the list may be closed already.
+        if (this.#stopping)
+            return;
         try {
             this.#pageHashes?.put(seq * this.#blockPages, hashes);
         }
@@ -32793,16 +32799,13 @@ async function downloadSnapshot(options) {
         // which the pod reports as its database's, too unless a trusted signature binds it to the root.
         const wholeFile = !(options.signed === true && manifest.chunks);
         const handle = await (0,promises_.open)(temp, 'wx');
-        const pageHashes = manifest.chunks ? PageHashWriter.create(hashListBeside(destination, DOWNLOAD_TEMP_MARK)) : null;
-        // Made last: it starts threads, which only the pipeline (or the finally below) ends.
-        const writer = new HashingFileWriter(handle, {
-            chunkSize: manifest.chunks?.size ?? null,
-            size: manifest.database.size,
-            pageHashes,
-            wholeFile,
-            reclaim: false,
-        });
+        let pageHashes = null;
+        let writer;
         try {
+            pageHashes = manifest.chunks ? PageHashWriter.create(hashListBeside(destination, DOWNLOAD_TEMP_MARK)) : null;
+            // Made last: it starts threads, which only the pipeline (or the finally below) ends.
+            const chunkSize = manifest.chunks?.size ?? null;
+            writer = new HashingFileWriter(handle, { chunkSize, size: manifest.database.size, pageHashes, wholeFile, reclaim: false });
             await (0,external_node_stream_promises_namespaceObject.pipeline)([result.body, received, ...decoding, writer], { signal });
             if (received.bytes !== manifest.object.size)
                 throw new src_errors/* SizeMismatchError */.Au(`${what} (stored bytes)`, manifest.object.size, received.bytes);
@@ -32819,7 +32822,8 @@ async function downloadSnapshot(options) {
             }
         }
         finally {
-            writer.destroy();
+            // Its threads stopped before the list is closed: no late hash lands in a closed descriptor.
+            writer?.destroy();
             await handle.close();
             if (!chunkHashes)
                 await pageHashes?.discard();

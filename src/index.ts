@@ -9,6 +9,7 @@ export { publishSnapshot, type PublishOptions, type PublishResult } from './publ
 export { encodeSnapshot, type EncodedSnapshot } from './publish/encode.js';
 export { compressor, decompressor, encodingSupported } from './wire/codec.js';
 export { downloadSnapshot } from './transfer/download.js';
+export type { PageHashFile } from './transfer/page-hash-file.js';
 export { readManifest } from './wire/manifest-store.js';
 export { findManifest, waitForManifest, type FoundManifest, type WaitForManifestOptions, type WaitPoll } from './install/find-manifest.js';
 export { openStore, type StoreSettings } from './store/open-store.js';

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -78,6 +78,13 @@ describe('HashingFileWriter', () => {
     expect(pagesOnly.sha256).toBeNull();
     expect(readFileSync(pagesOnly.hashes.path).equals(expectedPages)).toBe(true);
     expect(await pagesOnly.hashes.root()).toBe(createHash('sha256').update(expectedPages).digest('hex'));
+  });
+
+  it('fails with the cause when the list of page hashes cannot be written, and leaves nothing open', async () => {
+    const file = path.join(dir, 'identify');
+    await expect(identifyFile(file, PAGE, path.join(dir, 'no-such-folder', 'list'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(identifyFile(path.join(dir, 'no-such-file'), PAGE, `${file}.never`)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(existsSync(`${file}.never`)).toBe(false);
   });
 
   it('hashes the same where SHA-256 is slow (the work shared by two threads)', () => {

@@ -114,7 +114,8 @@ export class AgentMetrics {
       },
     });
     // The event-loop delay histogram samples on a timer of this period: prom-client's 10 ms default wakes an idle
-    // agent 100 times a second, which was nine tenths of its CPU at rest. A second still shows any stall that matters.
+    // agent 100 times a second, which was nine tenths of its CPU at rest. Stalls of a second or more still show
+    // for certain, shorter ones as often as they overlap a tick (the lag gauge, measured at each scrape, stays).
     collectDefaultMetrics({ register: registry, prefix: DEFAULT_PREFIX, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     // Gauges named like counters break Prometheus' naming rule (promtool check metrics); each is the sum of a
     // gauge that stays, by type (sum(sqlitening_agent_nodejs_active_handles) gives the same number).

@@ -36,5 +36,10 @@ export async function identifyDestination(file: string, manifest: Manifest, opti
   const deltaOffered = manifest.deltas.length > 0 || manifest.patches.length > 0;
   if (!deltaOffered && (await stat(file)).size !== manifest.database.size) return null;
   const { sha256, hashes } = await identifyFile(file, manifest.chunks.size, hashListBeside(file, DOWNLOAD_TEMP_MARK));
-  return { sha256, hashes, current: sha256 === manifest.database.sha256 && (await hashes.root()) === manifest.chunks.root };
+  try {
+    return { sha256, hashes, current: sha256 === manifest.database.sha256 && (await hashes.root()) === manifest.chunks.root };
+  } catch (error) {
+    await hashes.remove();
+    throw error;
+  }
 }

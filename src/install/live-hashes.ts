@@ -19,15 +19,22 @@ export async function liveChunkHashes(paths: AgentPaths, installed: Manifest): P
   const saved = await PageHashFile.at(paths.chunks);
   // The saved hashes stand for the live file only while it is the very file they were saved for (same inode,
   // size and mtime): a crash between an install's rename and this save, or any write to the file, shows here.
-  if (saved && (await saved.root()) === chunks.root && (await readFile(paths.chunksOf, 'utf8').catch(() => '')) === (await fileIdentity(paths.database))) {
+  // A saved list that cannot be read is as good as none: the live file is hashed again.
+  const savedRoot = await saved?.root().catch(() => null);
+  if (saved && savedRoot === chunks.root && (await readFile(paths.chunksOf, 'utf8').catch(() => '')) === (await fileIdentity(paths.database))) {
     return saved;
   }
   const hashes = await pageHashesOf(paths.database, chunks.size, hashListBeside(paths.database, DOWNLOAD_TEMP_MARK));
-  if ((await hashes.root()) !== chunks.root) {
+  try {
+    if ((await hashes.root()) !== chunks.root) {
+      await hashes.remove();
+      return null;
+    }
+    return await saveChunkHashes(paths, hashes);
+  } catch (error) {
     await hashes.remove();
-    return null;
+    throw error;
   }
-  return saveChunkHashes(paths, hashes);
 }
 
 /** Which file the saved hashes belong to: inode, size and mtime of the live file. */
@@ -63,8 +70,13 @@ export async function reverifyLiveFile(paths: AgentPaths, installed: Manifest, o
   const wholeFile = !(options.signed && installed.chunks);
   const listAt = hashListBeside(paths.database, DOWNLOAD_TEMP_MARK);
   const { sha256, hashes } = await identifyFile(paths.database, installed.chunks?.size ?? 4096, listAt, { wholeFile });
-  const proven = (sha256 === null || sha256 === installed.database.sha256) && (!installed.chunks || (await hashes.root()) === installed.chunks.root);
-  if (proven && installed.chunks) await saveChunkHashes(paths, hashes);
-  else await hashes.remove();
-  return proven;
+  try {
+    const proven = (sha256 === null || sha256 === installed.database.sha256) && (!installed.chunks || (await hashes.root()) === installed.chunks.root);
+    if (proven && installed.chunks) await saveChunkHashes(paths, hashes);
+    else await hashes.remove();
+    return proven;
+  } catch (error) {
+    await hashes.remove();
+    throw error;
+  }
 }

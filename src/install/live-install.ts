@@ -6,7 +6,7 @@ import type { DeltaInfo, Manifest } from '@sqlitening/contract';
 import { renameInto } from '../fs-atomic.js';
 import { applyDelta, filePages, type WrittenDelta, writeDeltaPages } from './apply-delta.js';
 import { pageHashesOf } from '../transfer/identify-file.js';
-import { hashListBeside, type PageHashFile } from '../transfer/page-hash-file.js';
+import { hashListBeside, type PageHashFile, type PageHashReader } from '../transfer/page-hash-file.js';
 import { withDeadline } from '../transfer/deadline.js';
 import { DOWNLOAD_TEMP_MARK } from '../transfer/download.js';
 import { checkSqliteHeaderBytes } from '../sqlite/sqlite-header.js';
@@ -157,12 +157,13 @@ export async function placeDownload(
     const pageSize = manifest.chunks.size;
     const known = await liveHashes().catch(() => null);
     const current = known ?? (await pageHashesOf(paths.database, pageSize, hashListBeside(paths.database, DOWNLOAD_TEMP_MARK)));
-    const handle = await open(temp, 'r');
+    let handle: FileHandle | undefined;
     try {
+      handle = await open(temp, 'r');
       const change: PageChange = { pageSize, size: manifest.database.size, pages: changedPages(hashes, current), read: fileReader(handle, pageSize), hashes };
       refused = await tryInPlace(paths.database, change, options.limits);
     } finally {
-      await handle.close();
+      await handle?.close();
       if (!known) await current.remove();
     }
   }
@@ -186,15 +187,16 @@ async function tryInPlace(live: string, change: PageChange, limits: TransferLimi
 function changedPages(next: PageHashFile, current: PageHashFile): number[] {
   const pages: number[] = [];
   const nextHashes = next.reader();
-  const currentHashes = current.reader();
+  let currentHashes: PageHashReader | undefined;
   try {
+    currentHashes = current.reader();
     for (let i = 0; i < next.count; i++) {
       // A page the current file lacks (null) differs too.
       if (!currentHashes.hashAt(i)?.equals(nextHashes.hashAt(i)!)) pages.push(i);
     }
   } finally {
     nextHashes.close();
-    currentHashes.close();
+    currentHashes?.close();
   }
   return pages;
 }

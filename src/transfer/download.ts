@@ -101,16 +101,13 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
       // which the pod reports as its database's, too unless a trusted signature binds it to the root.
       const wholeFile = !(options.signed === true && manifest.chunks);
       const handle = await open(temp, 'wx');
-      const pageHashes = manifest.chunks ? PageHashWriter.create(hashListBeside(destination, DOWNLOAD_TEMP_MARK)) : null;
-      // Made last: it starts threads, which only the pipeline (or the finally below) ends.
-      const writer = new HashingFileWriter(handle, {
-        chunkSize: manifest.chunks?.size ?? null,
-        size: manifest.database.size,
-        pageHashes,
-        wholeFile,
-        reclaim: false,
-      });
+      let pageHashes: PageHashWriter | null = null;
+      let writer: HashingFileWriter | undefined;
       try {
+        pageHashes = manifest.chunks ? PageHashWriter.create(hashListBeside(destination, DOWNLOAD_TEMP_MARK)) : null;
+        // Made last: it starts threads, which only the pipeline (or the finally below) ends.
+        const chunkSize = manifest.chunks?.size ?? null;
+        writer = new HashingFileWriter(handle, { chunkSize, size: manifest.database.size, pageHashes, wholeFile, reclaim: false });
         await pipeline([result.body, received, ...decoding, writer], { signal });
         if (received.bytes !== manifest.object.size) throw new SizeMismatchError(`${what} (stored bytes)`, manifest.object.size, received.bytes);
         const written = writer.result();
@@ -123,7 +120,8 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
           chunkHashes = written.chunkHashes;
         }
       } finally {
-        writer.destroy();
+        // Its threads stopped before the list is closed: no late hash lands in a closed descriptor.
+        writer?.destroy();
         await handle.close();
         if (!chunkHashes) await pageHashes?.discard();
       }

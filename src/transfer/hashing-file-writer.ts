@@ -170,6 +170,8 @@ export class HashingFileWriter extends Writable {
 
   /** Puts the page hashes of block `seq` in their place in the list. */
   #storeHashes(seq: number, hashes: Uint8Array): void {
+    // A thread's last replies may come after the stream was destroyed, when the list may be closed already.
+    if (this.#stopping) return;
     try {
       this.#pageHashes?.put(seq * this.#blockPages, hashes);
     } catch (error) {

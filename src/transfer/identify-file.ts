@@ -27,25 +27,33 @@ export async function identifyFile(
   options: { wholeFile?: boolean } = {},
 ): Promise<{ sha256: string | null; hashes: PageHashFile }> {
   const handle = await open(file, 'r');
-  const pageHashes = PageHashWriter.create(listAt);
+  let pageHashes: PageHashWriter | undefined;
   let hasher: HashingFileWriter | undefined;
   try {
+    pageHashes = PageHashWriter.create(listAt);
     const { size } = await handle.stat();
     // Read buffers are reused, not freed: the hasher's own collections would only slow it (reclaim: false).
-    hasher = new HashingFileWriter(null, { chunkSize, size, pageHashes, wholeFile: options.wholeFile ?? true, reclaim: false });
+    const writer = new HashingFileWriter(null, { chunkSize, size, pageHashes, wholeFile: options.wholeFile ?? true, reclaim: false });
+    hasher = writer;
+    // The hasher's failure (a thread's, the list's write) ends the read loop whatever write it waits for.
+    const failed = new Promise<never>((_, reject) => writer.once('error', reject));
+    failed.catch(() => {});
+    const step = <T>(work: Promise<T>): Promise<T> => Promise.race([work, failed]);
     const buffer = Buffer.allocUnsafe(READ_BYTES);
     for (let position = 0; ; ) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      const { bytesRead } = await step(handle.read(buffer, 0, buffer.length, position));
       if (bytesRead === 0) break;
-      await writeCopied(hasher, buffer.subarray(0, bytesRead));
+      await step(writeCopied(writer, buffer.subarray(0, bytesRead)));
       position += bytesRead;
     }
-    hasher.end();
-    await finished(hasher);
-    const { sha256, chunkHashes } = hasher.result();
+    writer.end();
+    await step(finished(writer));
+    const { sha256, chunkHashes } = writer.result();
     return { sha256, hashes: chunkHashes! };
   } catch (error) {
-    await pageHashes.discard();
+    // Its threads stopped before the list is removed: no late hash lands in a closed descriptor.
+    hasher?.destroy();
+    await pageHashes?.discard();
     throw error;
   } finally {
     hasher?.destroy();

@@ -58,10 +58,11 @@ export class PageHashFile {
    */
   patched(changed: ChangedHashes, count: number, file: string): { list: PageHashFile; root: string } {
     const out = PageHashWriter.create(file);
-    const reader = this.reader();
+    let reader: PageHashReader | undefined;
     const root = chunkRootHash();
     const part = Buffer.allocUnsafe(WINDOW_HASHES * HASH_BYTES);
     try {
+      reader = this.reader();
       for (let first = 0; first < count; first += WINDOW_HASHES) {
         const length = Math.min(WINDOW_HASHES, count - first);
         const hashes = part.subarray(0, length * HASH_BYTES);
@@ -79,7 +80,7 @@ export class PageHashFile {
       void out.discard();
       throw error;
     } finally {
-      reader.close();
+      reader?.close();
     }
   }
 
@@ -181,6 +182,7 @@ export class PageHashWriter {
 
   /** Writes `hashes` (a whole number of them) as the hashes of pages `first`, `first + 1`, … */
   put(first: number, hashes: Uint8Array): void {
+    if (this.#closed) throw new Error(`page-hash list ${this.path} is closed`);
     const bytesWritten = writeSync(this.#fd, hashes, 0, hashes.length, first * HASH_BYTES);
     if (bytesWritten !== hashes.length) throw new Error(`short write of page hashes at ${first}: ${bytesWritten} of ${hashes.length} bytes`);
     this.#count = Math.max(this.#count, first + hashes.length / HASH_BYTES);
