@@ -60,7 +60,8 @@ try {
     const full = await sync(pod, 'full');
     await copyFile(v1, v2);
     upToId ??= articleCount(v1);
-    sameRows ??= refreshRows(v2, 2, upToId);
+    const changed = refreshRows(v2, 2, upToId);
+    sameRows ??= changed;
     await publish(v2, '--base', v1);
     const delta = await sync(pod, 'delta');
     const v3 = path.join(here, 'v3.db');

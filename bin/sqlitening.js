@@ -16,11 +16,13 @@ v8.setFlagsFromString('--semi-space-growth-factor=1');
 // the store: done on this thread, a 1 GiB sync spends 0.29 s in them instead of 0.84 s.
 v8.setFlagsFromString('--no-parallel-scavenge');
 v8.setFlagsFromString('--no-concurrent-array-buffer-sweeping');
-// The bytes are hashed, compressed and written by native code; V8's optimizing compiler speeds up little of
-// what is left, and its machine code and the compiler's own pages stay resident for the life of an agent.
+// On a pod the bytes are hashed, decoded and written by native code; V8's optimizing compiler speeds up little
+// of what is left, and its machine code and the compiler's own pages stay resident for the life of an agent.
 // Without it (measured, 1 GiB, `sqlitening sync`: 4.32 s vs 4.40 s full, 2.84 s vs 2.85 s by delta) a sync
-// peaks about 8 MiB lower and an agent at rest holds about 6 MiB less.
-v8.setFlagsFromString('--no-opt');
+// peaks about 8 MiB lower and an agent at rest holds about 6 MiB less. A publish keeps it: encoding format-2
+// deltas is JavaScript's own work (256 MiB with --base: 2.71 s without the compiler, 2.11 s with it).
+const POD_COMMANDS = new Set(['agent', 'sync', 'pull', 'wait', 'touch']);
+if (POD_COMMANDS.has(process.argv.slice(2).find((arg) => !arg.startsWith('-')) ?? '')) v8.setFlagsFromString('--no-opt');
 // The process's own settings, through the hooks the library offers (it changes none by itself):
 // a young collection every MiB of a transfer, a full one when a run that moved a snapshot ends (the agent
 // then rests with its heap shrunk back), and the failpoint a crash test names.

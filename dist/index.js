@@ -33426,7 +33426,9 @@ async function encodeSnapshot(options) {
     try {
         // Both hashes on other threads for large files (the pod's download does the same), so this thread only
         // reads and feeds the compressor, which runs on libuv's pool.
-        pageHashes = PageHashWriter.create(external_node_path_default().join(options.tempDir, `sqlitening-publish-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.hashes`));
+        // Without a chunk size (a caller that wants the SHA-256 alone), no list.
+        if (options.chunkSize)
+            pageHashes = PageHashWriter.create(external_node_path_default().join(options.tempDir, `sqlitening-publish-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.hashes`));
         const hasher = new HashingFileWriter(null, { chunkSize: options.chunkSize, size: fileSize, pageHashes });
         hashes = hasher;
         written = compress ? (0,external_node_stream_promises_namespaceObject.pipeline)(compress, (0,external_node_fs_.createWriteStream)(encodedPath, { flags: 'wx' })) : null;
@@ -33455,7 +33457,7 @@ async function encodeSnapshot(options) {
         compress?.end();
         await step(Promise.all([(0,external_node_stream_promises_namespaceObject.finished)(hasher), written]));
         const { sha256 } = hasher.result();
-        const chunkHashes = await (0,promises_.readFile)(pageHashes.path);
+        const chunkHashes = pageHashes ? await (0,promises_.readFile)(pageHashes.path) : Buffer.alloc(0);
         const encodedSize = identity ? size : (await (0,promises_.stat)(encodedPath)).size;
         const cleanup = identity ? async () => { } : () => (0,promises_.rm)(encodedPath, { force: true });
         return { sha256: sha256, chunkHashes, size, encodedPath, encodedSize, cleanup };

@@ -41,7 +41,7 @@ export async function encodeSnapshot(options: {
   encoding: Encoding;
   level?: number | undefined;
   tempDir: string;
-  /** Bytes per chunk of the chunk hash list: the database's page size. */
+  /** Bytes per chunk of the chunk hash list: the database's page size (0: no list, the SHA-256 alone). */
   chunkSize: number;
   onProgress?: (bytesRead: number) => void;
 }): Promise<EncodedSnapshot> {
@@ -63,7 +63,8 @@ export async function encodeSnapshot(options: {
   try {
     // Both hashes on other threads for large files (the pod's download does the same), so this thread only
     // reads and feeds the compressor, which runs on libuv's pool.
-    pageHashes = PageHashWriter.create(path.join(options.tempDir, `sqlitening-publish-${randomBytes(6).toString('hex')}.hashes`));
+    // Without a chunk size (a caller that wants the SHA-256 alone), no list.
+    if (options.chunkSize) pageHashes = PageHashWriter.create(path.join(options.tempDir, `sqlitening-publish-${randomBytes(6).toString('hex')}.hashes`));
     const hasher = new HashingFileWriter(null, { chunkSize: options.chunkSize, size: fileSize, pageHashes });
     hashes = hasher;
     written = compress ? pipeline(compress, createWriteStream(encodedPath, { flags: 'wx' })) : null;
@@ -91,7 +92,7 @@ export async function encodeSnapshot(options: {
     compress?.end();
     await step(Promise.all([finished(hasher), written]));
     const { sha256 } = hasher.result();
-    const chunkHashes = await readFile(pageHashes.path);
+    const chunkHashes = pageHashes ? await readFile(pageHashes.path) : Buffer.alloc(0);
     const encodedSize = identity ? size : (await stat(encodedPath)).size;
     const cleanup = identity ? async () => {} : () => rm(encodedPath, { force: true });
     return { sha256: sha256!, chunkHashes, size, encodedPath, encodedSize, cleanup };
