@@ -32071,6 +32071,8 @@ class PageHashWriter {
     }
     /** The list, closed, of its first `count` hashes (pages never put read as zeros, which no page hashes to). */
     finish(count = this.#count) {
+        if (this.#closed)
+            throw new Error(`page-hash list ${this.path} is closed`);
         (0,external_node_fs_.ftruncateSync)(this.#fd, count * chunk_hashes_HASH_BYTES);
         this.#close();
         return PageHashFile.finished(this.path, count);
@@ -32352,9 +32354,8 @@ class HashingFileWriter extends external_node_stream_.Writable {
     }
     /** Puts the page hashes of block `seq` in their place in the list. */
     #storeHashes(seq, hashes) {
-        // A thread's last replies may come after the stream was destroyed, when the list may be closed already.
         if (this.#stopping)
-            return;
+            return; // a thread's late reply: the list may be closed already
         try {
             this.#pageHashes?.put(seq * this.#blockPages, hashes);
         }
@@ -32463,6 +32464,8 @@ class HashingFileWriter extends external_node_stream_.Writable {
             else {
                 this.#digest = this.#inlineWhole?.digest('hex') ?? null;
             }
+            if (this.#stopping)
+                throw new Error('HashingFileWriter: destroyed before the file was written'); // its list may be gone
             if (this.#pageHashes && this.#chunkSize)
                 this.#pageHashFile = this.#pageHashes.finish(Math.ceil(this.#position / this.#chunkSize));
             this.#stop();
@@ -32824,9 +32827,9 @@ async function downloadSnapshot(options) {
         finally {
             // Its threads stopped before the list is closed: no late hash lands in a closed descriptor.
             writer?.destroy();
-            await handle.close();
             if (!chunkHashes)
                 await pageHashes?.discard();
+            await handle.close();
         }
         await options.verify?.(temp);
         bytesReceived = received.bytes;

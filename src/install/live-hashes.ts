@@ -53,7 +53,10 @@ export async function saveChunkHashes(paths: AgentPaths, hashes: PageHashFile | 
     await rm(paths.chunks, { force: true });
     return null;
   }
-  const saved = await hashes.moveTo(paths.chunks);
+  const saved = await hashes.moveTo(paths.chunks).catch(async (error: unknown) => {
+    await hashes.remove();
+    throw error;
+  });
   await writeFileAtomic(paths.chunksOf, await fileIdentity(paths.database));
   return saved;
 }

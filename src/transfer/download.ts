@@ -122,8 +122,8 @@ export async function downloadSnapshot(options: DownloadOptions): Promise<{ byte
       } finally {
         // Its threads stopped before the list is closed: no late hash lands in a closed descriptor.
         writer?.destroy();
-        await handle.close();
         if (!chunkHashes) await pageHashes?.discard();
+        await handle.close();
       }
       await options.verify?.(temp);
       bytesReceived = received.bytes;

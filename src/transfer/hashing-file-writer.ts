@@ -170,8 +170,7 @@ export class HashingFileWriter extends Writable {
 
   /** Puts the page hashes of block `seq` in their place in the list. */
   #storeHashes(seq: number, hashes: Uint8Array): void {
-    // A thread's last replies may come after the stream was destroyed, when the list may be closed already.
-    if (this.#stopping) return;
+    if (this.#stopping) return; // a thread's late reply: the list may be closed already
     try {
       this.#pageHashes?.put(seq * this.#blockPages, hashes);
     } catch (error) {
@@ -275,6 +274,7 @@ export class HashingFileWriter extends Writable {
       } else {
         this.#digest = this.#inlineWhole?.digest('hex') ?? null;
       }
+      if (this.#stopping) throw new Error('HashingFileWriter: destroyed before the file was written'); // its list may be gone
       if (this.#pageHashes && this.#chunkSize) this.#pageHashFile = this.#pageHashes.finish(Math.ceil(this.#position / this.#chunkSize));
       this.#stop();
     };

@@ -190,6 +190,7 @@ export class PageHashWriter {
 
   /** The list, closed, of its first `count` hashes (pages never put read as zeros, which no page hashes to). */
   finish(count = this.#count): PageHashFile {
+    if (this.#closed) throw new Error(`page-hash list ${this.path} is closed`);
     ftruncateSync(this.#fd, count * HASH_BYTES);
     this.#close();
     return PageHashFile.finished(this.path, count);
