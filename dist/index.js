@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7994);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6389);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7994:
+/***/ 6389:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32628,9 +32628,10 @@ function requireSupported(encoding) {
  * fast, so publishing stays bound by the upload, not the compressor.
  */
 const DEFAULT_LEVELS = { identity: 0, gzip: 1, br: 4, zstd: 3 };
+/** Output bytes per chunk of a zlib or zstd stream. */
+const CHUNK_BYTES = 256 * 1024;
 function compressor(encoding, level = DEFAULT_LEVELS[encoding]) {
     requireSupported(encoding);
-    const chunkSize = 256 * 1024;
     switch (encoding) {
         case 'identity':
             return new external_node_stream_.PassThrough();
@@ -32638,12 +32639,12 @@ function compressor(encoding, level = DEFAULT_LEVELS[encoding]) {
             return new ParallelGzip(level);
         case 'br':
             return external_node_zlib_default().createBrotliCompress({
-                chunkSize,
+                chunkSize: CHUNK_BYTES,
                 params: { [(external_node_zlib_default()).constants.BROTLI_PARAM_QUALITY]: level, [(external_node_zlib_default()).constants.BROTLI_PARAM_MODE]: (external_node_zlib_default()).constants.BROTLI_MODE_GENERIC },
             });
         case 'zstd':
             return zstd.createZstdCompress({
-                chunkSize,
+                chunkSize: CHUNK_BYTES,
                 params: {
                     [zstd.constants.ZSTD_c_compressionLevel ?? 100]: level,
                     // Levels past 19 would ask for windows of 32 to 128 MiB, which pods refuse to decode.
@@ -32654,18 +32655,17 @@ function compressor(encoding, level = DEFAULT_LEVELS[encoding]) {
 }
 function decompressor(encoding) {
     requireSupported(encoding);
-    const chunkSize = 256 * 1024;
     switch (encoding) {
         case 'identity':
             return new external_node_stream_.PassThrough();
         case 'gzip':
-            return external_node_zlib_default().createGunzip({ chunkSize });
+            return external_node_zlib_default().createGunzip({ chunkSize: CHUNK_BYTES });
         case 'br':
-            return external_node_zlib_default().createBrotliDecompress({ chunkSize });
+            return external_node_zlib_default().createBrotliDecompress({ chunkSize: CHUNK_BYTES });
         case 'zstd':
             // zstd's default limit lets one stream ask for a 128 MiB window, more than the pod's whole peak; the
             // publisher's levels (up to 19) use at most 8 MiB.
-            return zstd.createZstdDecompress({ chunkSize, params: { [zstd.constants.ZSTD_d_windowLogMax ?? 100]: ZSTD_MAX_WINDOW_LOG } });
+            return zstd.createZstdDecompress({ chunkSize: CHUNK_BYTES, params: { [zstd.constants.ZSTD_d_windowLogMax ?? 100]: ZSTD_MAX_WINDOW_LOG } });
     }
 }
 
@@ -33374,13 +33374,55 @@ function describeProblem(problem) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/transfer/write-copied.ts
+;// CONCATENATED MODULE: ./src/transfer/feed-file.ts
+
+/** Bytes per read: one buffer, reused. */
+const READ_BYTES = 1024 * 1024;
 /**
- * Writes `chunk` and resolves once the stream has processed it (copied it), so the caller may reuse it. A
- * file read into one reused buffer this way holds one buffer, where a read stream's fresh buffer per read
- * lives through the reads in flight into the old generation, which only full collections free (measured,
- * hashing 1 GiB: 80 MiB of dead read buffers at peak).
+ * Reads a whole file into `streams` through one buffer, reused once every stream has copied each read, then
+ * ends them and waits for them (and for `done`: what the caller's pipelines settle) to finish. The bytes read.
+ * A read stream's fresh buffer per read lived through the reads in flight into the old generation, which only
+ * full collections free (measured, hashing 1 GiB: 80 MiB of dead read buffers at peak). The first failure of
+ * a stream or of `done` ends the loop whatever write it waits for (a destroyed stream may never call back a
+ * write it had taken), and is what this throws rather than a later write's "stream destroyed".
  */
+async function feedFile(handle, streams, options = {}) {
+    const done = options.done ?? [];
+    let failure;
+    const failed = new Promise((_, reject) => {
+        const fail = (error) => {
+            failure ??= error;
+            reject(error);
+        };
+        for (const stream of streams)
+            stream.once('error', fail);
+        for (const settled of done)
+            settled.catch(fail);
+    });
+    failed.catch(() => { });
+    const step = (work) => Promise.race([work, failed]);
+    try {
+        const buffer = Buffer.allocUnsafe(READ_BYTES);
+        let size = 0;
+        for (;;) {
+            const { bytesRead } = await step(handle.read(buffer, 0, buffer.length, size));
+            if (bytesRead === 0)
+                break;
+            const chunk = buffer.subarray(0, bytesRead);
+            await step(Promise.all(streams.map((stream) => writeCopied(stream, chunk))));
+            size += bytesRead;
+            options.onProgress?.(size);
+        }
+        for (const stream of streams)
+            stream.end();
+        await step(Promise.all([...streams.map((stream) => (0,external_node_stream_promises_namespaceObject.finished)(stream)), ...done]));
+        return size;
+    }
+    catch (error) {
+        throw failure ?? error;
+    }
+}
+/** Writes `chunk` and resolves once the stream has processed it (copied it), so the caller may reuse it. */
 function writeCopied(stream, chunk) {
     return new Promise((resolve, reject) => {
         stream.write(chunk, (error) => (error ? reject(error) : resolve()));
@@ -33397,18 +33439,12 @@ function writeCopied(stream, chunk) {
 
 
 
-/** Bytes per read of the database: one buffer, reused. */
-const READ_BYTES = 1024 * 1024;
 /**
  * Reads the database once, hashing it and compressing it into a temp file in
  * `tempDir` in the same pass. The key of the object contains the hash, so the
  * upload can only start once the whole file has been read; the temp file
- * lets the upload send parts in parallel and be retried without re-reading.
- *
- * The file is read into one buffer, reused once the hashers and the
- * compressor have taken their copies: a stream's fresh buffer per read lived
- * through the reads in flight into the old generation, where only full
- * collections free it (measured, 1 GiB: 80 MiB of dead read buffers at peak).
+ * lets the upload send parts in parallel and be retried without re-reading
+ * (the file is read through one reused buffer: see feed-file.ts).
  */
 async function encodeSnapshot(options) {
     const { size: fileSize } = await (0,promises_.stat)(options.database);
@@ -33422,10 +33458,6 @@ async function encodeSnapshot(options) {
     // machine once per publish (a pod never holds its list in memory).
     let pageHashes = null;
     let written = null;
-    // The first failure of a stream, which ends the read loop whatever write it waits for: a destroyed
-    // stream may never call back a write it had taken.
-    let failure;
-    let failed = null;
     try {
         // Both hashes on other threads for large files (the pod's download does the same), so this thread only
         // reads and feeds the compressor, which runs on libuv's pool.
@@ -33435,30 +33467,7 @@ async function encodeSnapshot(options) {
         const hasher = new HashingFileWriter(null, { chunkSize: options.chunkSize, size: fileSize, pageHashes });
         hashes = hasher;
         written = compress ? (0,external_node_stream_promises_namespaceObject.pipeline)(compress, (0,external_node_fs_.createWriteStream)(encodedPath, { flags: 'wx' })) : null;
-        failed = new Promise((_, reject) => {
-            const fail = (error) => {
-                failure ??= error;
-                reject(error);
-            };
-            written?.catch(fail);
-            hasher.once('error', fail);
-        });
-        failed.catch(() => { });
-        const step = (work) => Promise.race([work, failed]);
-        const buffer = Buffer.allocUnsafe(READ_BYTES);
-        let size = 0;
-        for (;;) {
-            const { bytesRead } = await handle.read(buffer, 0, buffer.length, size);
-            if (bytesRead === 0)
-                break;
-            const chunk = buffer.subarray(0, bytesRead);
-            await step(Promise.all([writeCopied(hasher, chunk), compress ? writeCopied(compress, chunk) : undefined]));
-            size += bytesRead;
-            options.onProgress?.(size);
-        }
-        hasher.end();
-        compress?.end();
-        await step(Promise.all([(0,external_node_stream_promises_namespaceObject.finished)(hasher), written]));
+        const size = await feedFile(handle, compress ? [hasher, compress] : [hasher], { done: written ? [written] : [], onProgress: options.onProgress });
         const { sha256 } = hasher.result();
         const chunkHashes = pageHashes ? await (0,promises_.readFile)(pageHashes.path) : Buffer.alloc(0);
         const encodedSize = identity ? size : (await (0,promises_.stat)(encodedPath)).size;
@@ -33471,8 +33480,7 @@ async function encodeSnapshot(options) {
         await written?.catch(() => { });
         if (!identity)
             await (0,promises_.rm)(encodedPath, { force: true });
-        // The cause, not a later write's "stream destroyed".
-        throw failure ?? error;
+        throw error;
     }
     finally {
         hashes?.destroy();

@@ -42,8 +42,6 @@ export interface WrittenDelta {
   bytesReceived: number;
   /** The new file's chunk hashes: the base's, with the delta's pages hashed again (a list file beside the destination, the caller's). */
   chunkHashes: PageHashFile;
-  /** The page numbers the delta wrote, in order. */
-  pages: number[];
 }
 
 /**
@@ -115,12 +113,10 @@ export async function writeDeltaPages(
   // target then always holds what was written, which a format-2 record's dictionary pages are read from (the
   // parser has checked that each is a base page or one this delta wrote).
   const readPage = (page: number, into: Buffer, at: number): void => target.readPage(page, into, at);
-  const written: number[] = [];
   // The new hash of each page written: memory that follows the delta, not the file.
   const changed = new ChangedHashes();
   let sinceReclaim = 0;
   const writePage = (index: number, page: Buffer): void => {
-    written.push(index);
     target.writePage(index, page);
     changed.set(index, hashChunk(page));
     // Each page inflated and each hash is a buffer outside the heap, freed only when a collection finds its
@@ -152,7 +148,7 @@ export async function writeDeltaPages(
     await list.remove();
     throw new ChecksumMismatchError(`${what} applied (chunk root)`, chunks.root, root);
   }
-  return { bytesReceived: received.bytes, chunkHashes: list, pages: written };
+  return { bytesReceived: received.bytes, chunkHashes: list };
 }
 
 /** Refuses a delta whose header is not the one this manifest's delta must have. */

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { finished, pipeline } from 'node:stream/promises';
+import { pipeline } from 'node:stream/promises';
 import type { Encoding } from '@sqlitening/contract';
 import { HashingFileWriter } from '../transfer/hashing-file-writer.js';
 import { PageHashWriter } from '../transfer/page-hash-file.js';
-import { writeCopied } from '../transfer/write-copied.js';
+import { feedFile } from '../transfer/feed-file.js';
 import { compressor } from '../wire/codec.js';
 
 export interface EncodedSnapshot {
@@ -22,19 +22,12 @@ export interface EncodedSnapshot {
   cleanup(): Promise<void>;
 }
 
-/** Bytes per read of the database: one buffer, reused. */
-const READ_BYTES = 1024 * 1024;
-
 /**
  * Reads the database once, hashing it and compressing it into a temp file in
  * `tempDir` in the same pass. The key of the object contains the hash, so the
  * upload can only start once the whole file has been read; the temp file
- * lets the upload send parts in parallel and be retried without re-reading.
- *
- * The file is read into one buffer, reused once the hashers and the
- * compressor have taken their copies: a stream's fresh buffer per read lived
- * through the reads in flight into the old generation, where only full
- * collections free it (measured, 1 GiB: 80 MiB of dead read buffers at peak).
+ * lets the upload send parts in parallel and be retried without re-reading
+ * (the file is read through one reused buffer: see feed-file.ts).
  */
 export async function encodeSnapshot(options: {
   database: string;
@@ -56,10 +49,6 @@ export async function encodeSnapshot(options: {
   // machine once per publish (a pod never holds its list in memory).
   let pageHashes: PageHashWriter | null = null;
   let written: Promise<void> | null = null;
-  // The first failure of a stream, which ends the read loop whatever write it waits for: a destroyed
-  // stream may never call back a write it had taken.
-  let failure: unknown;
-  let failed: Promise<never> | null = null;
   try {
     // Both hashes on other threads for large files (the pod's download does the same), so this thread only
     // reads and feeds the compressor, which runs on libuv's pool.
@@ -68,29 +57,7 @@ export async function encodeSnapshot(options: {
     const hasher = new HashingFileWriter(null, { chunkSize: options.chunkSize, size: fileSize, pageHashes });
     hashes = hasher;
     written = compress ? pipeline(compress, createWriteStream(encodedPath, { flags: 'wx' })) : null;
-    failed = new Promise<never>((_, reject) => {
-      const fail = (error: unknown) => {
-        failure ??= error;
-        reject(error);
-      };
-      written?.catch(fail);
-      hasher.once('error', fail);
-    });
-    failed.catch(() => {});
-    const step = <T>(work: Promise<T>): Promise<T> => Promise.race([work, failed!]);
-    const buffer = Buffer.allocUnsafe(READ_BYTES);
-    let size = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, size);
-      if (bytesRead === 0) break;
-      const chunk = buffer.subarray(0, bytesRead);
-      await step(Promise.all([writeCopied(hasher, chunk), compress ? writeCopied(compress, chunk) : undefined]));
-      size += bytesRead;
-      options.onProgress?.(size);
-    }
-    hasher.end();
-    compress?.end();
-    await step(Promise.all([finished(hasher), written]));
+    const size = await feedFile(handle, compress ? [hasher, compress] : [hasher], { done: written ? [written] : [], onProgress: options.onProgress });
     const { sha256 } = hasher.result();
     const chunkHashes = pageHashes ? await readFile(pageHashes.path) : Buffer.alloc(0);
     const encodedSize = identity ? size : (await stat(encodedPath)).size;
@@ -101,8 +68,7 @@ export async function encodeSnapshot(options: {
     // Once the temp file's stream has closed (it may still be opening it), so that nothing is left behind.
     await written?.catch(() => {});
     if (!identity) await rm(encodedPath, { force: true });
-    // The cause, not a later write's "stream destroyed".
-    throw failure ?? error;
+    throw error;
   } finally {
     hashes?.destroy();
     await pageHashes?.discard();

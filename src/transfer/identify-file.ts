@@ -1,11 +1,7 @@
 import { open } from 'node:fs/promises';
-import { finished } from 'node:stream/promises';
 import { HashingFileWriter } from './hashing-file-writer.js';
 import { type PageHashFile, PageHashWriter } from './page-hash-file.js';
-import { writeCopied } from './write-copied.js';
-
-/** Bytes per read: one buffer, reused once the hasher has copied each read (see write-copied.ts). */
-const READ_BYTES = 1024 * 1024;
+import { feedFile } from './feed-file.js';
 
 /**
  * A file's SHA-256 and page (chunk) hashes, in one read: what a pod needs to check a file, or to know which
@@ -29,34 +25,20 @@ export async function identifyFile(
   const handle = await open(file, 'r');
   let pageHashes: PageHashWriter | undefined;
   let hasher: HashingFileWriter | undefined;
+  let finished: PageHashFile | null = null;
   try {
     pageHashes = PageHashWriter.create(listAt);
     const { size } = await handle.stat();
     // Read buffers are reused, not freed: the hasher's own collections would only slow it (reclaim: false).
-    const writer = new HashingFileWriter(null, { chunkSize, size, pageHashes, wholeFile: options.wholeFile ?? true, reclaim: false });
-    hasher = writer;
-    // The hasher's failure (a thread's, the list's write) ends the read loop whatever write it waits for.
-    const failed = new Promise<never>((_, reject) => writer.once('error', reject));
-    failed.catch(() => {});
-    const step = <T>(work: Promise<T>): Promise<T> => Promise.race([work, failed]);
-    const buffer = Buffer.allocUnsafe(READ_BYTES);
-    for (let position = 0; ; ) {
-      const { bytesRead } = await step(handle.read(buffer, 0, buffer.length, position));
-      if (bytesRead === 0) break;
-      await step(writeCopied(writer, buffer.subarray(0, bytesRead)));
-      position += bytesRead;
-    }
-    writer.end();
-    await step(finished(writer));
-    const { sha256, chunkHashes } = writer.result();
+    hasher = new HashingFileWriter(null, { chunkSize, size, pageHashes, wholeFile: options.wholeFile ?? true, reclaim: false });
+    await feedFile(handle, [hasher]);
+    const { sha256, chunkHashes } = hasher.result();
+    finished = chunkHashes;
     return { sha256, hashes: chunkHashes! };
-  } catch (error) {
-    // Its threads stopped before the list is removed: no late hash lands in a closed descriptor.
-    hasher?.destroy();
-    await pageHashes?.discard();
-    throw error;
   } finally {
+    // Its threads stopped before an unfinished list is removed: no late hash lands in a closed descriptor.
     hasher?.destroy();
+    if (!finished) await pageHashes?.discard();
     await handle.close();
   }
 }

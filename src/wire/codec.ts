@@ -31,9 +31,11 @@ function requireSupported(encoding: Encoding): void {
  */
 export const DEFAULT_LEVELS: Record<Encoding, number> = { identity: 0, gzip: 1, br: 4, zstd: 3 };
 
+/** Output bytes per chunk of a zlib or zstd stream. */
+const CHUNK_BYTES = 256 * 1024;
+
 export function compressor(encoding: Encoding, level = DEFAULT_LEVELS[encoding]): Transform {
   requireSupported(encoding);
-  const chunkSize = 256 * 1024;
   switch (encoding) {
     case 'identity':
       return new PassThrough();
@@ -41,12 +43,12 @@ export function compressor(encoding: Encoding, level = DEFAULT_LEVELS[encoding])
       return new ParallelGzip(level);
     case 'br':
       return zlib.createBrotliCompress({
-        chunkSize,
+        chunkSize: CHUNK_BYTES,
         params: { [zlib.constants.BROTLI_PARAM_QUALITY]: level, [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_GENERIC },
       });
     case 'zstd':
       return zstd.createZstdCompress!({
-        chunkSize,
+        chunkSize: CHUNK_BYTES,
         params: {
           [zstd.constants.ZSTD_c_compressionLevel ?? 100]: level,
           // Levels past 19 would ask for windows of 32 to 128 MiB, which pods refuse to decode.
@@ -58,17 +60,16 @@ export function compressor(encoding: Encoding, level = DEFAULT_LEVELS[encoding])
 
 export function decompressor(encoding: Encoding): Transform {
   requireSupported(encoding);
-  const chunkSize = 256 * 1024;
   switch (encoding) {
     case 'identity':
       return new PassThrough();
     case 'gzip':
-      return zlib.createGunzip({ chunkSize });
+      return zlib.createGunzip({ chunkSize: CHUNK_BYTES });
     case 'br':
-      return zlib.createBrotliDecompress({ chunkSize });
+      return zlib.createBrotliDecompress({ chunkSize: CHUNK_BYTES });
     case 'zstd':
       // zstd's default limit lets one stream ask for a 128 MiB window, more than the pod's whole peak; the
       // publisher's levels (up to 19) use at most 8 MiB.
-      return zstd.createZstdDecompress!({ chunkSize, params: { [zstd.constants.ZSTD_d_windowLogMax ?? 100]: ZSTD_MAX_WINDOW_LOG } });
+      return zstd.createZstdDecompress!({ chunkSize: CHUNK_BYTES, params: { [zstd.constants.ZSTD_d_windowLogMax ?? 100]: ZSTD_MAX_WINDOW_LOG } });
   }
 }
