@@ -26,12 +26,12 @@ if (POD_COMMANDS.has(process.argv.slice(2).find((arg) => !arg.startsWith('-')) ?
 // The process's own settings, through the hooks the library offers (it changes none by itself):
 // a young collection every MiB of a transfer, a full one when a run that moved a snapshot ends (the agent
 // then rests with its heap shrunk back), and the failpoint a crash test names.
-const { setReadBufferReclaimer, setRestReclaimer } = await import('../lib/reclaim-buffers.js');
+// The CLI runs from its bundle (scripts/bundle-cli.js: what an agent keeps loaded for the life of its pod).
+const { main, setReadBufferReclaimer, setRestReclaimer, armFailpoint } = await import('../lib/cli-bundle/sqlitening.js');
 const collect = collector();
 setReadBufferReclaimer(collect && (() => collect({ type: 'minor' })));
 setRestReclaimer(collect && (() => collect({ type: 'major' })));
-if (process.env.SQLITENING_FAILPOINT) (await import('../lib/failpoint.js')).armFailpoint(process.env.SQLITENING_FAILPOINT);
-const { main } = await import('../lib/cli/main.js');
+if (process.env.SQLITENING_FAILPOINT) armFailpoint(process.env.SQLITENING_FAILPOINT);
 
 /**
  * V8's collector, `gc`: --expose-gc is set just long enough to take it from a new context, then put back, so
