@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -107,6 +107,34 @@ describe('sync', () => {
     expect(server.requests - before).toBe(1);
     expect(a.state.installed?.database.sha256).toBe(second.database.sha256);
     expect(existsSync(path.join(pod, '.sqlitening', 'tasks', 'database'))).toBe(true);
+  });
+
+  it('an unchanged poll touches the database marker and leaves state.json as it was; a change writes it', async () => {
+    await publish(1);
+    const a = await openAgent();
+    await a.runOnce();
+    const stateFile = path.join(pod, '.sqlitening', 'state.json');
+    const marker = path.join(pod, '.sqlitening', 'tasks', 'database');
+    const written = readFileSync(stateFile, 'utf8');
+    const markedAt = statSync(marker).mtimeMs;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+
+    expect(await a.runOnce()).toMatchObject({ ok: true, outcome: { status: 'not-modified' } });
+    expect(readFileSync(stateFile, 'utf8')).toBe(written);
+    expect(statSync(marker).mtimeMs).toBeGreaterThan(markedAt);
+    // The times of the run are the agent's own, in its reports.
+    const report = await a.report();
+    expect(Date.parse(report.lastSuccessAt!)).toBeGreaterThan(Date.parse(JSON.parse(written).lastSuccessAt));
+    expect(report.ok).toBe(true);
+
+    server.faults.set(manifestKey(SHA_A), { kind: 'status', status: 503 });
+    expect(await a.runOnce()).toMatchObject({ ok: false, code: 'store-error' });
+    expect(JSON.parse(readFileSync(stateFile, 'utf8')).lastError).toMatchObject({ code: 'store-error' });
+    server.faults.clear();
+    expect(await a.runOnce()).toMatchObject({ ok: true, outcome: { status: 'not-modified' } });
+    const recovered = JSON.parse(readFileSync(stateFile, 'utf8'));
+    expect(recovered.lastError).toBeNull();
+    expect(Date.parse(recovered.lastSuccessAt)).toBeGreaterThan(Date.parse(report.lastSuccessAt!));
   });
 
   it('downloads again when the live file is gone, even if the manifest is unchanged', async () => {

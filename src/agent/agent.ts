@@ -8,7 +8,7 @@ import { heartbeatFrom, sendHeartbeat } from './heartbeat-client.js';
 import { acquireLock } from './lock.js';
 import type { AgentMetrics } from './metrics.js';
 import { DATABASE_TASK, agentPaths, type AgentPaths } from './paths.js';
-import { readState, writeState, type AgentState } from './state.js';
+import { readState, stateChanged, writeState, type AgentState } from './state.js';
 import { raiseFloor } from '../install/accept-manifest.js';
 import { reclaimAtRest } from '../reclaim-buffers.js';
 import { DEFAULT_TRANSFER_LIMITS } from '../transfer/transfer-limits.js';
@@ -159,6 +159,7 @@ export class Agent {
     // The store whose answer ended the run: the snapshot's bytes when it installed one, else the manifest.
     const source = storeSource(this.#options.store);
     const fresh = outcome.status !== 'not-modified';
+    const previous = this.#state;
     this.#state = {
       ...this.#state,
       installed: outcome.manifest ?? this.#state.installed,
@@ -177,7 +178,7 @@ export class Agent {
           : this.#state.lastInstall,
       store: source,
     };
-    await writeState(this.paths.state, this.#state);
+    if (stateChanged(previous, this.#state)) await writeState(this.paths.state, this.#state);
     await touchTask(this.paths.tasks, DATABASE_TASK, done);
     this.metrics?.runs.inc({ result: outcome.status });
     this.metrics?.bytes.inc(outcome.bytesReceived);

@@ -6,7 +6,7 @@ export interface AgentPaths {
   database: string;
   /** Its folder; temp downloads go here. */
   folder: string;
-  /** `state.json`: what is installed and how the last runs went. */
+  /** `state.json`: what is installed and how the last run that changed anything went (see `stateChanged`). */
   state: string;
   /** Locked by the running agent (a kernel lock, dropped when its process ends). */
   lock: string;

@@ -97,6 +97,17 @@ export async function readState(file: string): Promise<AgentState> {
   return state;
 }
 
+/**
+ * Whether `next` differs from `previous` in more than the times of its runs. A poll that finds the snapshot
+ * unchanged moves only those; it leaves state.json as it is (no rewrite, no fsync on every poll), since the
+ * success it records lasts in the `database` task marker, which health reads. The times in the file are then
+ * those of the last run that changed anything; a restarted agent's first run sets them again.
+ */
+export function stateChanged(previous: AgentState, next: AgentState): boolean {
+  const kept = ({ lastRunAt: _run, lastSuccessAt: _success, ...rest }: AgentState) => JSON.stringify(rest);
+  return kept(previous) !== kept(next);
+}
+
 export async function writeState(file: string, state: AgentState): Promise<void> {
   await writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`);
 }

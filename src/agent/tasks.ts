@@ -13,11 +13,12 @@ export function assertTaskName(name: string): void {
  */
 export async function touchTask(tasksFolder: string, name: string, at = new Date()): Promise<void> {
   assertTaskName(name);
-  await mkdir(tasksFolder, { recursive: true });
   const file = path.join(tasksFolder, name);
   try {
+    // The marker exists after its first success: one call, as the agent makes on every poll.
     await utimes(file, at, at);
   } catch {
+    await mkdir(tasksFolder, { recursive: true });
     await writeFile(file, '');
     await utimes(file, at, at);
   }
