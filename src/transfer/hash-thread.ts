@@ -2,30 +2,31 @@ import type * as Crypto from 'node:crypto';
 import type { MessagePort } from 'node:worker_threads';
 import { HASH_BYTES } from '../wire/chunk-hashes.js';
 
-/** What the writer sends a hashing thread: the pool's blocks once, then one message per block, then `end`. */
+/**
+ * What the writer sends a hashing thread: the pool's blocks and each block's page-hash area once, then one
+ * message per block, then `end`.
+ */
 export type HashThreadRequest =
-  | { type: 'blocks'; blocks: SharedArrayBuffer[]; whole: boolean }
+  | { type: 'blocks'; blocks: SharedArrayBuffer[]; hashAreas: SharedArrayBuffer[]; whole: boolean }
   | { type: 'end' }
   | { type?: undefined; seq: number; block: number; length: number; whole: boolean; chunkSize: number | null };
 
-/** What a hashing thread answers: a block done (with its page hashes when asked), or the whole-file digest. */
-export type HashThreadReply = { type: 'done'; seq: number; hashes?: ArrayBuffer } | { type: 'digest'; digest: string };
+/** What a hashing thread answers: a block done (`pages`: how many page hashes it left in the block's area), or the whole-file digest. */
+export type HashThreadReply = { type: 'done'; seq: number; pages: number } | { type: 'digest'; digest: string };
 
 /**
  * The body of a hashing thread: hashes blocks of the shared pool where they lie, the whole file in order
  * (when asked) and each page. It runs from its own source text (see {@link HASH_THREAD_SOURCE}), so it
  * uses nothing but its parameters (and code coverage tools that rewrite functions cannot instrument it).
  */
-export function runHashThread(port: MessagePort, crypto: typeof Crypto, hashBytes: number): void {
-  // One-shot hashing (Node 20.12+) makes no Hash object per page: about 15% less time, and less garbage.
-  const hashPage = crypto.hash
-    ? (bytes: Uint8Array) => crypto.hash('sha256', bytes, 'buffer')
-    : (bytes: Uint8Array) => crypto.createHash('sha256').update(bytes).digest();
+export function runHashThread(port: MessagePort, crypto: typeof Crypto, hashBytes: number, hashPages: typeof hashPagesInto): void {
   let blocks: SharedArrayBuffer[] = [];
+  let hashAreas: Buffer[] = [];
   let whole: Crypto.Hash | null = null;
   port.on('message', (m: HashThreadRequest) => {
     if (m.type === 'blocks') {
       blocks = m.blocks;
+      hashAreas = m.hashAreas.map((area) => Buffer.from(area));
       whole = m.whole ? crypto.createHash('sha256') : null;
       return;
     }
@@ -35,15 +36,32 @@ export function runHashThread(port: MessagePort, crypto: typeof Crypto, hashByte
     }
     const data = new Uint8Array(blocks[m.block]!, 0, m.length);
     if (m.whole) whole!.update(data);
-    if (!m.chunkSize) {
-      port.postMessage({ type: 'done', seq: m.seq } satisfies HashThreadReply);
-      return;
-    }
-    const count = Math.ceil(m.length / m.chunkSize);
-    const out = new Uint8Array(count * hashBytes);
-    for (let i = 0; i < count; i++) out.set(hashPage(data.subarray(i * m.chunkSize, Math.min((i + 1) * m.chunkSize, m.length))), i * hashBytes);
-    port.postMessage({ type: 'done', seq: m.seq, hashes: out.buffer } satisfies HashThreadReply, [out.buffer]);
+    const pages = m.chunkSize ? hashPages(crypto, data, m.chunkSize, hashAreas[m.block]!, hashBytes) : 0;
+    port.postMessage({ type: 'done', seq: m.seq, pages } satisfies HashThreadReply);
   });
+}
+
+/**
+ * Puts the SHA-256 of each `chunkSize` page of `data` in `area`, one after another, and returns how many pages.
+ * Each digest comes as a 32-character (binary) string copied in place: nothing else is allocated per page or per
+ * block. Buffers a hashing thread made per block and handed over were freed by the other thread in any order,
+ * which left the thread's allocator arena fragmented and resident after it ended, about 1 MiB per 200 MiB hashed
+ * (glibc's malloc_stats after a 1 GiB sync: 5.9 MiB held, 0.7 MiB of it in use; 1.9 MiB so). One-shot hashing
+ * (Node 20.12+) makes no Hash object per page either: about 15% less time. A hashing thread runs it from its text.
+ */
+export function hashPagesInto(crypto: typeof Crypto, data: Uint8Array, chunkSize: number, area: Buffer, hashBytes: number): number {
+  const pages = Math.ceil(data.length / chunkSize);
+  for (let page = 0; page < pages; page++) {
+    const bytes = data.subarray(page * chunkSize, (page + 1) * chunkSize);
+    if (crypto.hash) area.write(crypto.hash('sha256', bytes, 'binary'), page * hashBytes, hashBytes, 'binary');
+    else
+      crypto
+        .createHash('sha256')
+        .update(bytes)
+        .digest()
+        .copy(area, page * hashBytes);
+  }
+  return pages;
 }
 
 /**
@@ -54,5 +72,5 @@ export function runHashThread(port: MessagePort, crypto: typeof Crypto, hashByte
 export const HASH_THREAD_SOURCE = `(async () => {
   const { parentPort } = await import('node:worker_threads');
   const crypto = await import('node:crypto');
-  (${runHashThread.toString()})(parentPort, crypto, ${HASH_BYTES});
+  (${runHashThread.toString()})(parentPort, crypto, ${HASH_BYTES}, ${hashPagesInto.toString()});
 })();`;

@@ -1,10 +1,10 @@
-import { createHash, type Hash } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { HASH_BYTES } from '../wire/chunk-hashes.js';
 import { reclaimReadBuffers } from '../reclaim-buffers.js';
-import { HASH_THREAD_SOURCE, type HashThreadReply, type HashThreadRequest } from './hash-thread.js';
+import { HASH_THREAD_SOURCE, type HashThreadReply, type HashThreadRequest, hashPagesInto } from './hash-thread.js';
 import { EarlyFlush, FLUSH_EVERY_BYTES } from './early-flush.js';
 import type { PageHashFile, PageHashWriter } from './page-hash-file.js';
 import { sha256IsFast } from './sha256-speed.js';
@@ -54,6 +54,8 @@ const send = (worker: Worker, message: HashThreadRequest): void => worker.postMe
 interface Block {
   index: number;
   memory: Uint8Array;
+  /** Where the hashes of the block's pages are put, one after another (empty without a chunk size). */
+  hashes: Buffer;
   length: number;
   /** Write and hashes still to finish before the block can be reused. */
   pending: number;
@@ -89,7 +91,7 @@ export class HashingFileWriter extends Writable {
   #digest: string | null | undefined;
   #stopping = false;
   // Without threads: the same work, here.
-  readonly #inlineWhole: Hash | null;
+  readonly #inlineWhole: nodeCrypto.Hash | null;
 
   /**
    * `handle` null: hash only (the publisher, which uploads a compressed copy).
@@ -112,11 +114,14 @@ export class HashingFileWriter extends Writable {
     this.#flush = handle ? new EarlyFlush(handle, options.flushEvery ?? FLUSH_EVERY_BYTES, (error) => this.#fail(error)) : null;
     const blockBytes = options.chunkSize ? Math.max(options.chunkSize, Math.floor(BLOCK_BYTES / options.chunkSize) * options.chunkSize) : BLOCK_BYTES;
     const threaded = options.threaded ?? options.size >= THREADED_FROM;
-    this.#inlineWhole = wholeFile && !threaded ? createHash('sha256') : null;
+    this.#inlineWhole = wholeFile && !threaded ? nodeCrypto.createHash('sha256') : null;
     const poolBlocks = threaded ? POOL_BLOCKS : 2;
+    const hashBytes = options.chunkSize ? (blockBytes / options.chunkSize) * HASH_BYTES : 0;
+    const memory = (bytes: number) => new Uint8Array(threaded ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
     this.#blocks = Array.from({ length: poolBlocks }, (_, index) => ({
       index,
-      memory: new Uint8Array(threaded ? new SharedArrayBuffer(blockBytes) : new ArrayBuffer(blockBytes)),
+      memory: memory(blockBytes),
+      hashes: Buffer.from(memory(hashBytes).buffer),
       length: 0,
       pending: 0,
     }));
@@ -134,13 +139,15 @@ export class HashingFileWriter extends Writable {
 
   #startWorker(wholeFile: boolean): Worker {
     // A hashing thread keeps nothing but a digest: a small heap is enough, and its garbage
-    // (one 32-byte digest per page) is collected early instead of growing the process.
+    // (a 32-character string per page) is collected early instead of growing the process.
     const worker = new Worker(HASH_THREAD_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
-    send(worker, { type: 'blocks', blocks: this.#blocks.map((b) => b.memory.buffer as SharedArrayBuffer), whole: wholeFile });
+    const shared = (pick: (block: Block) => Uint8Array) => this.#blocks.map((block) => pick(block).buffer as SharedArrayBuffer);
+    send(worker, { type: 'blocks', blocks: shared((b) => b.memory), hashAreas: shared((b) => b.hashes), whole: wholeFile });
     worker.on('message', (m: HashThreadReply) => {
       if (m.type === 'digest') this.#digest = m.digest;
       else {
-        if (m.hashes) this.#storeHashes(m.seq, new Uint8Array(m.hashes));
+        const block = this.#inFlight.get(m.seq);
+        if (block && m.pages > 0) this.#storeHashes(m.seq, block, m.pages);
         this.#settle(m.seq);
       }
       this.#wake?.();
@@ -168,11 +175,11 @@ export class HashingFileWriter extends Writable {
     this.#free.push(block);
   }
 
-  /** Puts the page hashes of block `seq` in their place in the list. */
-  #storeHashes(seq: number, hashes: Uint8Array): void {
+  /** Puts the hashes of the first `pages` pages of block `seq` (in its hash area) in their place in the list. */
+  #storeHashes(seq: number, block: Block, pages: number): void {
     if (this.#stopping) return; // a thread's late reply: the list may be closed already
     try {
-      this.#pageHashes?.put(seq * this.#blockPages, hashes);
+      this.#pageHashes?.put(seq * this.#blockPages, block.hashes.subarray(0, pages * HASH_BYTES));
     } catch (error) {
       this.#fail(error as Error);
     }
@@ -213,14 +220,7 @@ export class HashingFileWriter extends Writable {
     if (!this.#worker) {
       this.#inlineWhole?.update(view);
       if (this.#chunkSize) {
-        const hashes = Buffer.allocUnsafe(Math.ceil(view.length / this.#chunkSize) * HASH_BYTES);
-        for (let at = 0, page = 0; at < view.length; at += this.#chunkSize, page++) {
-          createHash('sha256')
-            .update(view.subarray(at, Math.min(at + this.#chunkSize, view.length)))
-            .digest()
-            .copy(hashes, page * HASH_BYTES);
-        }
-        this.#storeHashes(seq, hashes);
+        this.#storeHashes(seq, block, hashPagesInto(nodeCrypto, view, this.#chunkSize, block.hashes, HASH_BYTES));
       }
       if (block.pending === 0) this.#release(seq, block);
       return;
