@@ -32099,7 +32099,7 @@ var external_node_worker_threads_ = __nccwpck_require__(5919);
 /**
  * The body of a hashing thread: hashes blocks of the shared pool where they lie, the whole file in order
  * (when asked) and each page. It runs from its own source text (see {@link HASH_THREAD_SOURCE}), so it
- * uses nothing but its parameters (and code coverage tools that rewrite functions cannot instrument it).
+ * uses nothing but its parameters and Node's globals (and code coverage tools cannot instrument it).
  */
 function runHashThread(port, crypto, hashBytes, hashPages) {
     let blocks = [];
@@ -32125,11 +32125,12 @@ function runHashThread(port, crypto, hashBytes, hashPages) {
 }
 /**
  * Puts the SHA-256 of each `chunkSize` page of `data` in `area`, one after another, and returns how many pages.
- * Each digest comes as a 32-character (binary) string copied in place: nothing else is allocated per page or per
- * block. Buffers a hashing thread made per block and handed over were freed by the other thread in any order,
- * which left the thread's allocator arena fragmented and resident after it ended, about 1 MiB per 200 MiB hashed
- * (glibc's malloc_stats after a 1 GiB sync: 5.9 MiB held, 0.7 MiB of it in use; 1.9 MiB so). One-shot hashing
- * (Node 20.12+) makes no Hash object per page either: about 15% less time. A hashing thread runs it from its text.
+ * Each digest comes as a 32-character (binary) string, on the JavaScript heap, copied in place: no native
+ * buffer per page or per block. Buffers a hashing thread made per block and handed over were freed by the other
+ * thread in any order, which left the thread's allocator arena fragmented and resident after it ended, about
+ * 1 MiB per 200 MiB hashed (glibc's malloc_stats after a 1 GiB sync: 5.9 MiB held, 0.7 MiB of it in use; 1.9 MiB
+ * so). One-shot hashing (Node 20.12+) makes no Hash object per page either: about 15% less time. A hashing
+ * thread runs it from its source text: it uses nothing but its parameters (no imports, no module constants).
  */
 function hashPagesInto(crypto, data, chunkSize, area, hashBytes) {
     const pages = Math.ceil(data.length / chunkSize);
@@ -32147,7 +32148,7 @@ function hashPagesInto(crypto, data, chunkSize, area, hashBytes) {
     return pages;
 }
 /**
- * The thread's program: {@link runHashThread}'s own text, so that bundles (the Action's dist/) need no
+ * The thread's program: the text of {@link runHashThread} and {@link hashPagesInto}, so that bundles (the Action's dist/) need no
  * separate worker file. Modules by import(), which works whether Node runs the source as CommonJS (its
  * default) or as a module (a host started with `--input-type=module` passes that on to its workers).
  */
@@ -32334,7 +32335,7 @@ class HashingFileWriter extends external_node_stream_.Writable {
     }
     #startWorker(wholeFile) {
         // A hashing thread keeps nothing but a digest: a small heap is enough, and its garbage
-        // (a 32-character string per page) is collected early instead of growing the process.
+        // (a short string per page, see hashPagesInto) is collected early instead of growing the process.
         const worker = new external_node_worker_threads_.Worker(HASH_THREAD_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
         const shared = (pick) => this.#blocks.map((block) => pick(block).buffer);
         send(worker, { type: 'blocks', blocks: shared((b) => b.memory), hashAreas: shared((b) => b.hashes), whole: wholeFile });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, describe, expect, it } from 'vitest';
+import { hashPagesInto } from '../src/transfer/hash-thread.js';
 import { HashingFileWriter } from '../src/transfer/hashing-file-writer.js';
 import { identifyFile } from '../src/transfer/identify-file.js';
 import { PageHashWriter } from '../src/transfer/page-hash-file.js';
@@ -60,6 +61,25 @@ describe('HashingFileWriter', () => {
       });
     }
   }
+
+  it('puts each page hash in place, a short last page too, with one-shot hashing and without it (Node before 20.12)', async () => {
+    const crypto = await import('node:crypto');
+    const bytes = randomBytes(3 * PAGE + 100);
+    const expected = Buffer.concat(
+      [0, 1, 2, 3].map((page) =>
+        createHash('sha256')
+          .update(bytes.subarray(page * PAGE, (page + 1) * PAGE))
+          .digest(),
+      ),
+    );
+    const withoutOneShot = { createHash: crypto.createHash } as unknown as typeof crypto;
+    for (const api of [crypto, withoutOneShot]) {
+      const area = Buffer.alloc(5 * 32, 0xee);
+      expect(hashPagesInto(api, bytes, PAGE, area, 32)).toBe(4);
+      expect(area.subarray(0, 4 * 32).equals(expected)).toBe(true);
+      expect(area.subarray(4 * 32).equals(Buffer.alloc(32, 0xee))).toBe(true); // nothing past the last page
+    }
+  });
 
   it('needs a chunk size when it does not hash the whole file, and a list file for page hashes', () => {
     expect(() => new HashingFileWriter(null, { chunkSize: null, size: 10, wholeFile: false })).toThrow(/chunk size is required/);

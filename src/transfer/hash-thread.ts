@@ -17,7 +17,7 @@ export type HashThreadReply = { type: 'done'; seq: number; pages: number } | { t
 /**
  * The body of a hashing thread: hashes blocks of the shared pool where they lie, the whole file in order
  * (when asked) and each page. It runs from its own source text (see {@link HASH_THREAD_SOURCE}), so it
- * uses nothing but its parameters (and code coverage tools that rewrite functions cannot instrument it).
+ * uses nothing but its parameters and Node's globals (and code coverage tools cannot instrument it).
  */
 export function runHashThread(port: MessagePort, crypto: typeof Crypto, hashBytes: number, hashPages: typeof hashPagesInto): void {
   let blocks: SharedArrayBuffer[] = [];
@@ -43,11 +43,12 @@ export function runHashThread(port: MessagePort, crypto: typeof Crypto, hashByte
 
 /**
  * Puts the SHA-256 of each `chunkSize` page of `data` in `area`, one after another, and returns how many pages.
- * Each digest comes as a 32-character (binary) string copied in place: nothing else is allocated per page or per
- * block. Buffers a hashing thread made per block and handed over were freed by the other thread in any order,
- * which left the thread's allocator arena fragmented and resident after it ended, about 1 MiB per 200 MiB hashed
- * (glibc's malloc_stats after a 1 GiB sync: 5.9 MiB held, 0.7 MiB of it in use; 1.9 MiB so). One-shot hashing
- * (Node 20.12+) makes no Hash object per page either: about 15% less time. A hashing thread runs it from its text.
+ * Each digest comes as a 32-character (binary) string, on the JavaScript heap, copied in place: no native
+ * buffer per page or per block. Buffers a hashing thread made per block and handed over were freed by the other
+ * thread in any order, which left the thread's allocator arena fragmented and resident after it ended, about
+ * 1 MiB per 200 MiB hashed (glibc's malloc_stats after a 1 GiB sync: 5.9 MiB held, 0.7 MiB of it in use; 1.9 MiB
+ * so). One-shot hashing (Node 20.12+) makes no Hash object per page either: about 15% less time. A hashing
+ * thread runs it from its source text: it uses nothing but its parameters (no imports, no module constants).
  */
 export function hashPagesInto(crypto: typeof Crypto, data: Uint8Array, chunkSize: number, area: Buffer, hashBytes: number): number {
   const pages = Math.ceil(data.length / chunkSize);
@@ -65,7 +66,7 @@ export function hashPagesInto(crypto: typeof Crypto, data: Uint8Array, chunkSize
 }
 
 /**
- * The thread's program: {@link runHashThread}'s own text, so that bundles (the Action's dist/) need no
+ * The thread's program: the text of {@link runHashThread} and {@link hashPagesInto}, so that bundles (the Action's dist/) need no
  * separate worker file. Modules by import(), which works whether Node runs the source as CommonJS (its
  * default) or as a module (a host started with `--input-type=module` passes that on to its workers).
  */

@@ -139,7 +139,7 @@ export class HashingFileWriter extends Writable {
 
   #startWorker(wholeFile: boolean): Worker {
     // A hashing thread keeps nothing but a digest: a small heap is enough, and its garbage
-    // (a 32-character string per page) is collected early instead of growing the process.
+    // (a short string per page, see hashPagesInto) is collected early instead of growing the process.
     const worker = new Worker(HASH_THREAD_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
     const shared = (pick: (block: Block) => Uint8Array) => this.#blocks.map((block) => pick(block).buffer as SharedArrayBuffer);
     send(worker, { type: 'blocks', blocks: shared((b) => b.memory), hashAreas: shared((b) => b.hashes), whole: wholeFile });
