@@ -16,17 +16,17 @@ v8.setFlagsFromString('--semi-space-growth-factor=1');
 // the store: done on this thread, a 1 GiB sync spends 0.29 s in them instead of 0.84 s.
 v8.setFlagsFromString('--no-parallel-scavenge');
 v8.setFlagsFromString('--no-concurrent-array-buffer-sweeping');
-// On a pod the bytes are hashed, decoded and written by native code; V8's compilers speed up little of what is
-// left, and their machine code and the compilers' own pages stay resident for the life of an agent. Without the
-// optimizing compiler (measured, 1 GiB, `sqlitening sync`: 4.32 s vs 4.40 s full, 2.84 s vs 2.85 s by delta) a
-// sync peaks about 8 MiB lower and an agent at rest holds about 6 MiB less; without the baseline compiler as well
-// (256 MiB, hyperfine: 0.96 s vs 0.93 s full, 0.65 s vs 0.66 s by delta, within noise) an agent at rest holds
-// about 2 MiB less, and with bytecode dropped after one full collection unused (the code of a sync, between
-// syncs) about 0.5 MiB less (node bench/idle.js, AMD EPYC). A publish keeps them: encoding format-2 deltas is
-// JavaScript's own work (256 MiB with --base: 2.71 s without the optimizing compiler, 2.11 s with it).
+// On a pod the bytes are hashed, decoded and written by native code; V8's optimizing compiler speeds up little
+// of what is left, and its machine code and the compiler's own pages stay resident for the life of an agent.
+// Without it (measured, 1 GiB, `sqlitening sync`: 4.32 s vs 4.40 s full, 2.84 s vs 2.85 s by delta) a sync
+// peaks about 8 MiB lower and an agent at rest holds about 6 MiB less. The baseline compiler stays (without it a
+// full sync of 256 MiB took 6-8% longer, for 1 MiB less at rest), but its code and the bytecode of functions
+// that a full collection finds unused since the last one (the code of a sync, between syncs) are dropped: about
+// 0.5 MiB less at rest (node bench/idle.js, AMD EPYC). A publish keeps the optimizing compiler: encoding
+// format-2 deltas is JavaScript's own work (256 MiB with --base: 2.71 s without it, 2.11 s with it).
 const POD_COMMANDS = new Set(['agent', 'sync', 'pull', 'wait', 'touch']);
 if (POD_COMMANDS.has(process.argv.slice(2).find((arg) => !arg.startsWith('-')) ?? '')) {
-  for (const flag of ['--no-opt', '--no-sparkplug', '--bytecode-old-age=1']) v8.setFlagsFromString(flag);
+  for (const flag of ['--no-opt', '--flush-baseline-code', '--bytecode-old-age=1']) v8.setFlagsFromString(flag);
 }
 // The process's own settings, through the hooks the library offers (it changes none by itself):
 // a young collection every MiB of a transfer, a full one when a run that moved a snapshot ends (the agent
