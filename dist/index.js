@@ -32127,9 +32127,9 @@ function runHashThread(port, crypto, hashBytes, hashPages) {
  * Puts the SHA-256 of each `chunkSize` page of `data` in `area`, one after another, and returns how many pages.
  * Each digest comes as a 32-character (binary) string, on the JavaScript heap, copied in place: no native
  * buffer per page or per block. Buffers a hashing thread made per block and handed over were freed by the other
- * thread in any order, which left the thread's allocator arena fragmented and resident after it ended, about
- * 1 MiB per 200 MiB hashed (glibc's malloc_stats after a 1 GiB sync: 5.9 MiB held, 0.7 MiB of it in use; 1.9 MiB
- * so). One-shot hashing (Node 20.12+) makes no Hash object per page either: about 15% less time. A hashing
+ * thread in any order, which left the thread's allocator arena fragmented and resident after it ended, more
+ * the larger the file (glibc's malloc_stats at rest: 2.5 MiB after a 64 MiB sync; 5.9 MiB, 0.7 of it in use,
+ * after a 1 GiB sync; 1.9 MiB so). One-shot hashing (Node 20.12+) makes no Hash object per page either: about 15% less time. A hashing
  * thread runs it from its source text: it uses nothing but its parameters (no imports, no module constants).
  */
 function hashPagesInto(crypto, data, chunkSize, area, hashBytes) {
@@ -32148,9 +32148,10 @@ function hashPagesInto(crypto, data, chunkSize, area, hashBytes) {
     return pages;
 }
 /**
- * The thread's program: the text of {@link runHashThread} and {@link hashPagesInto}, so that bundles (the Action's dist/) need no
- * separate worker file. Modules by import(), which works whether Node runs the source as CommonJS (its
- * default) or as a module (a host started with `--input-type=module` passes that on to its workers).
+ * The thread's program: the text of {@link runHashThread} and {@link hashPagesInto}, so that bundles (the
+ * Action's dist/) need no separate worker file. Modules by import(), which works whether Node runs the source
+ * as CommonJS (its default) or as a module (a host started with `--input-type=module` passes that on to its
+ * workers).
  */
 const HASH_THREAD_SOURCE = `(async () => {
   const { parentPort } = await import('node:worker_threads');
