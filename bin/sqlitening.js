@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { createRequire } from 'node:module';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
@@ -31,8 +32,9 @@ if (POD_COMMANDS.has(process.argv.slice(2).find((arg) => !arg.startsWith('-')) ?
 // The process's own settings, through the hooks the library offers (it changes none by itself):
 // a young collection every MiB of a transfer, a full one when a run that moved a snapshot ends (the agent
 // then rests with its heap shrunk back), and the failpoint a crash test names.
-// The CLI runs from its bundle (scripts/bundle-cli.js: what an agent keeps loaded for the life of its pod).
-const { main, setReadBufferReclaimer, setRestReclaimer, armFailpoint } = await import('../lib/cli-bundle/sqlitening.js');
+// The CLI runs from its bundle (scripts/bundle-cli.js: what an agent keeps loaded for the life of its pod, as
+// CommonJS so that V8 holds its text in one byte a character).
+const { main, setReadBufferReclaimer, setRestReclaimer, armFailpoint } = createRequire(import.meta.url)('../lib/cli-bundle/sqlitening.cjs');
 const collect = collector();
 setReadBufferReclaimer(collect && (() => collect({ type: 'minor' })));
 setRestReclaimer(collect && (() => collect({ type: 'major' })));

@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6389);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8021);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6389:
+/***/ 8021:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34598,172 +34598,8 @@ function parseSize(text, what) {
 }
 
 
-// EXTERNAL MODULE: external "node:http"
-var external_node_http_ = __nccwpck_require__(7067);
-var external_node_http_default = /*#__PURE__*/__nccwpck_require__.n(external_node_http_);
-// EXTERNAL MODULE: external "node:https"
-var external_node_https_ = __nccwpck_require__(4708);
-var external_node_https_default = /*#__PURE__*/__nccwpck_require__.n(external_node_https_);
 // EXTERNAL MODULE: ./src/store/object-store.ts
 var object_store = __nccwpck_require__(3266);
-;// CONCATENATED MODULE: ./src/store/http-store.ts
-
-
-
-
-
-
-/**
- * A read-only store over plain HTTP(S) with no credentials: a public bucket,
- * a CDN in front of one, or any static file server. Pods and developer
- * machines use it to fetch snapshots without cloud credentials.
- */
-class HttpStore {
-    location;
-    writable = false;
-    stallTimeoutMs;
-    #base;
-    #authorization;
-    constructor(options) {
-        // Credentials in the URL (https://user:pass@host/…) become a Basic Authorization header and are never printed.
-        const url = new URL(options.baseUrl);
-        if (url.username || url.password) {
-            this.#authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
-            url.username = '';
-            url.password = '';
-        }
-        this.#base = url.href.replace(/\/+$/, '');
-        this.location = this.#base;
-        this.stallTimeoutMs = (0,transport/* stallTimeoutOf */.x)(options);
-    }
-    #url(key) {
-        (0,object_store/* assertValidKey */.M)(key);
-        return `${this.#base}/${key.split('/').map(encodeURIComponent).join('/')}`;
-    }
-    // Kept-alive connections: an agent polls every few seconds, and a new connection (and TLS handshake) per poll
-    // costs more than the request. Idle sockets do not keep the process alive.
-    // A socket idle for 4 s is closed here rather than reused: load balancers and CDNs close theirs without a
-    // Keep-Alive header, and a request sent on one they just closed fails with a reset.
-    #agents = { 'http:': new (external_node_http_default()).Agent({ keepAlive: true, timeout: 4_000 }), 'https:': new (external_node_https_default()).Agent({ keepAlive: true, timeout: 4_000 }) };
-    async #request(key, method, headers, signal) {
-        const url = this.#url(key);
-        const allHeaders = this.#authorization ? { ...headers, authorization: this.#authorization } : headers;
-        const origin = new URL(this.#base).origin;
-        // Redirects are followed only within the store's origin (a CDN's trailing-slash or canonical-path
-        // redirects), at most 5: a redirect elsewhere could hand the agent another server's answer, and with
-        // it our credentials.
-        let current = url;
-        for (let hop = 0; hop <= 5; hop++) {
-            const response = await this.#send(current, method, allHeaders, signal);
-            const location = response.headers.location;
-            const status = response.statusCode ?? 0;
-            if (status < 300 || status > 399 || status === 304 || !location)
-                return response;
-            response.resume();
-            let next;
-            try {
-                next = new URL(location, current);
-            }
-            catch {
-                throw new src_errors/* StoreError */.AD(`${current} redirects to an invalid location (${JSON.stringify(location.slice(0, 200))})`, true);
-            }
-            if (next.origin !== origin) {
-                throw new src_errors/* StoreError */.AD(`${current} redirects to another origin (${next.origin}); refusing to follow it`, false);
-            }
-            current = next.href;
-        }
-        throw new src_errors/* StoreError */.AD(`${url}: more than 5 redirects`, false);
-    }
-    /**
-     * One request over node:http(s). Not fetch: fetch's web streams keep several times more memory per
-     * byte received (measured: 98 MiB against 60 MiB peak for a 1 GiB body), and a pod's memory limit is small.
-     */
-    #send(url, method, headers, signal) {
-        const target = new URL(url);
-        const client = target.protocol === 'https:' ? (external_node_https_default()) : (external_node_http_default());
-        const agent = this.#agents[target.protocol];
-        return new Promise((resolve, reject) => {
-            const request = client.request(target, { method, headers, agent, signal }, (response) => {
-                clearTimeout(timer);
-                resolve(response);
-            });
-            // The timeout covers the wait for headers only; a large body may take as long as it needs.
-            const timer = setTimeout(() => request.destroy(new HeadersTimeout(this.stallTimeoutMs)), this.stallTimeoutMs);
-            request.on('error', (error) => {
-                clearTimeout(timer);
-                if (signal?.aborted)
-                    reject(signal.reason ?? error);
-                else
-                    reject(new src_errors/* StoreUnreachableError */.I8(url, error instanceof HeadersTimeout ? error.message : (error.code ?? (0,describe_error/* errorMessage */.gJ)(error)), error));
-            });
-            request.end();
-        });
-    }
-    #fail(response, key) {
-        response.resume();
-        const status = response.statusCode ?? 0;
-        if (status === 404)
-            throw new src_errors/* NotFoundError */.m_(key, this.location);
-        if (status === 401 || status === 403) {
-            // A private S3 bucket answers 403 for a missing key too.
-            throw new src_errors/* AccessDeniedError */.Uk(`${this.#url(key)} answered ${status}: the object is missing or not public`);
-        }
-        const retryable = status >= 500 || status === 429 || status === 408;
-        throw new src_errors/* StoreError */.AD(`${this.#url(key)} answered HTTP ${status} ${response.statusMessage ?? ''}`.trimEnd(), retryable);
-    }
-    async get(key, options = {}) {
-        const headers = { 'accept-encoding': 'identity' };
-        if (options.ifNoneMatch)
-            headers['if-none-match'] = options.ifNoneMatch;
-        const response = await this.#request(key, 'GET', headers, options.signal);
-        if (response.statusCode === 304) {
-            response.resume();
-            return { status: 'not-modified', etag: response.headers.etag ?? options.ifNoneMatch ?? '' };
-        }
-        if (!isOk(response))
-            this.#fail(response, key);
-        // The reader's pipeline hears every error while it runs. The body can fail once more after that
-        // (the peer closing a socket the pipeline already gave up on); with no listener left, that
-        // late error would end the process.
-        response.on('error', () => { });
-        return { status: 'ok', body: (0,transport/* watchedBody */.L)(response, this.#url(key), this), ...http_store_info(response) };
-    }
-    async head(key, options = {}) {
-        const response = await this.#request(key, 'HEAD', {}, options.signal);
-        response.resume();
-        if (response.statusCode === 404)
-            return undefined;
-        if (!isOk(response))
-            this.#fail(response, key);
-        return { key, ...http_store_info(response) };
-    }
-    async put() {
-        throw new src_errors/* ReadOnlyStoreError */.al(this.location, 'write objects');
-    }
-    async list() {
-        throw new src_errors/* ReadOnlyStoreError */.al(this.location, 'list objects');
-    }
-    async delete() {
-        throw new src_errors/* ReadOnlyStoreError */.al(this.location, 'delete objects');
-    }
-}
-class HeadersTimeout extends Error {
-    constructor(ms) {
-        super(`no response within ${ms} ms`);
-    }
-}
-function isOk(response) {
-    const status = response.statusCode ?? 0;
-    return status >= 200 && status <= 299;
-}
-function http_store_info(response) {
-    return {
-        size: Number(response.headers['content-length'] ?? -1),
-        etag: response.headers.etag ?? '',
-        lastModified: new Date(response.headers['last-modified'] ?? 0),
-    };
-}
-
 ;// CONCATENATED MODULE: ./src/store/local-store.ts
 
 
@@ -34907,7 +34743,6 @@ class LocalStore {
 
 
 
-
 const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 /**
  * One store value (a `--store`, SQLITENING_STORE, a line of the Action's `store`) as store URLs: several
@@ -35007,8 +34842,9 @@ function trimSlashes(value) {
 /**
  * Opens the store a settings object names, with the parameters of an s3://
  * URL ({@link storeSettingsFromUrl}; `env` for `credentials-env`). Throws
- * `UsageError` naming what was wrong. The AWS SDK is loaded only for s3:// stores: an agent reading
- * over plain HTTPS needs none of it (an optional peer dependency).
+ * `UsageError` naming what was wrong. Each kind of store's code is loaded only when one is opened: the AWS SDK
+ * for s3:// stores (an optional peer dependency: an agent reading over plain HTTPS needs none of it), the
+ * HTTP(S) client for http(s):// ones.
  */
 async function openStore(given, env = {}) {
     const { url: text, ...defaults } = given;
@@ -35032,7 +34868,9 @@ async function openStore(given, env = {}) {
         }
         const { S3Store } = await Promise.all(/* import() */[__nccwpck_require__.e(711), __nccwpck_require__.e(338)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6338)).catch((error) => {
             // The AWS SDK is an optional peer dependency: apps that only read snapshots over HTTPS never install it.
-            if (error.code === 'ERR_MODULE_NOT_FOUND' && /@aws-sdk\//.test(String(error.message))) {
+            // Its absence is ERR_MODULE_NOT_FOUND from an ES module, MODULE_NOT_FOUND from CommonJS (the CLI's bundle).
+            const code = error.code;
+            if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /@aws-sdk\//.test(String(error.message))) {
                 throw new src_errors/* UsageError */.eb(`store ${url} needs the AWS SDK, which is not installed: npm install @aws-sdk/client-s3`);
             }
             throw error;
@@ -35048,8 +34886,11 @@ async function openStore(given, env = {}) {
             stallTimeoutMs: settings.stallTimeoutMs,
         });
     }
-    if (scheme === 'http' || scheme === 'https')
+    if (scheme === 'http' || scheme === 'https') {
+        // Loaded only for an http(s):// store: its TLS stack is resident for the life of an agent that reads a folder.
+        const { HttpStore } = await __nccwpck_require__.e(/* import() */ 949).then(__nccwpck_require__.bind(__nccwpck_require__, 2949));
         return new HttpStore({ baseUrl: url, stallTimeoutMs: settings.stallTimeoutMs });
+    }
     const folder = { stallTimeoutMs: settings.stallTimeoutMs };
     if (scheme === 'file')
         return new LocalStore((0,external_node_url_.fileURLToPath)(url), folder);

@@ -4,7 +4,6 @@ import { HEARTBEAT_LIMITS } from '@sqlitening/contract';
 import { parseBoolean } from '../values.js';
 import { UsageError } from '../errors.js';
 import { redactLocation } from '../redact.js';
-import { HttpStore } from './http-store.js';
 import { LocalStore } from './local-store.js';
 import type { ObjectStore } from './object-store.js';
 
@@ -139,8 +138,9 @@ function trimSlashes(value: string): string {
 /**
  * Opens the store a settings object names, with the parameters of an s3://
  * URL ({@link storeSettingsFromUrl}; `env` for `credentials-env`). Throws
- * `UsageError` naming what was wrong. The AWS SDK is loaded only for s3:// stores: an agent reading
- * over plain HTTPS needs none of it (an optional peer dependency).
+ * `UsageError` naming what was wrong. Each kind of store's code is loaded only when one is opened: the AWS SDK
+ * for s3:// stores (an optional peer dependency: an agent reading over plain HTTPS needs none of it), the
+ * HTTP(S) client for http(s):// ones.
  */
 export async function openStore(given: StoreSettings, env: Readonly<Record<string, string | undefined>> = {}): Promise<ObjectStore> {
   const { url: text, ...defaults } = given;
@@ -163,7 +163,9 @@ export async function openStore(given: StoreSettings, env: Readonly<Record<strin
     }
     const { S3Store } = await import('./s3-store.js').catch((error: unknown) => {
       // The AWS SDK is an optional peer dependency: apps that only read snapshots over HTTPS never install it.
-      if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && /@aws-sdk\//.test(String((error as Error).message))) {
+      // Its absence is ERR_MODULE_NOT_FOUND from an ES module, MODULE_NOT_FOUND from CommonJS (the CLI's bundle).
+      const code = (error as { code?: string }).code;
+      if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /@aws-sdk\//.test(String((error as Error).message))) {
         throw new UsageError(`store ${url} needs the AWS SDK, which is not installed: npm install @aws-sdk/client-s3`);
       }
       throw error;
@@ -179,7 +181,11 @@ export async function openStore(given: StoreSettings, env: Readonly<Record<strin
       stallTimeoutMs: settings.stallTimeoutMs,
     });
   }
-  if (scheme === 'http' || scheme === 'https') return new HttpStore({ baseUrl: url, stallTimeoutMs: settings.stallTimeoutMs });
+  if (scheme === 'http' || scheme === 'https') {
+    // Loaded only for an http(s):// store: its TLS stack is resident for the life of an agent that reads a folder.
+    const { HttpStore } = await import('./http-store.js');
+    return new HttpStore({ baseUrl: url, stallTimeoutMs: settings.stallTimeoutMs });
+  }
   const folder = { stallTimeoutMs: settings.stallTimeoutMs };
   if (scheme === 'file') return new LocalStore(fileURLToPath(url), folder);
   if (scheme !== undefined) throw new UsageError(`unsupported store ${url}: ${EXPECTED}`);
