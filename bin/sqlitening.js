@@ -3,11 +3,15 @@ import { createRequire } from 'node:module';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-// Node's built-in modules come with code caches made under V8's default flags. Once a flag is changed (below), V8
-// refuses those caches, and Node compiles each module it loads from its source and keeps the cache it makes then for
-// the life of the process. So the modules that the pod commands load are loaded first, by their shipped caches: an
-// agent at rest keeps 0.3 MiB less (glibc's malloc_stats, a process loading these modules before or after --no-opt).
 const require = createRequire(import.meta.url);
+const POD_COMMANDS = new Set(['agent', 'sync', 'pull', 'wait', 'touch']);
+const podCommand = POD_COMMANDS.has(process.argv.slice(2).find((arg) => !arg.startsWith('-')) ?? '');
+
+// Node's built-in modules come with code caches made under V8's default flags. Once a pod command's compiler flags
+// are set (below), V8 refuses those caches, and Node compiles each module it then loads from its source and keeps the
+// cache it makes for the life of the process. So a pod command loads the built-in modules it uses first, by their
+// shipped caches. A process loading these modules before --no-opt rather than after: glibc's main arena 2.74 vs
+// 3.05 MB in use (malloc_stats), RSS 46.8 vs 47.3 MiB. (A hashing thread still compiles its own: docs/agent.md.)
 const POD_BUILTINS = [
   'child_process',
   'cluster',
@@ -23,7 +27,7 @@ const POD_BUILTINS = [
   'worker_threads',
   'zlib',
 ];
-for (const name of POD_BUILTINS) require(`node:${name}`);
+if (podCommand) for (const name of POD_BUILTINS) require(`node:${name}`);
 
 // The AWS SDK warns on every start under Node 20 about its future releases; the
 // CLI's stderr is for its own messages (scripts parse it), so that notice lives in the README.
@@ -47,8 +51,7 @@ v8.setFlagsFromString('--no-concurrent-array-buffer-sweeping');
 // that a full collection finds unused since the last one (the code of a sync, between syncs) are dropped: about
 // 0.5 MiB less at rest (node bench/idle.js, AMD EPYC). A publish keeps the optimizing compiler: encoding
 // format-2 deltas is JavaScript's own work (256 MiB with --base: 2.71 s without it, 2.11 s with it).
-const POD_COMMANDS = new Set(['agent', 'sync', 'pull', 'wait', 'touch']);
-if (POD_COMMANDS.has(process.argv.slice(2).find((arg) => !arg.startsWith('-')) ?? '')) {
+if (podCommand) {
   for (const flag of ['--no-opt', '--flush-baseline-code', '--bytecode-old-age=1']) v8.setFlagsFromString(flag);
 }
 // The process's own settings, through the hooks the library offers (it changes none by itself):
