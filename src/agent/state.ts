@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { gitShaSchema, type Manifest, manifestSchema, utcTimeSchema, validate } from '@sqlitening/contract';
 import { StateError } from '../errors.js';
@@ -104,8 +105,10 @@ export async function readState(file: string): Promise<AgentState> {
  * those of the last run that changed anything; a restarted agent's first run sets them again.
  */
 export function stateChanged(previous: AgentState, next: AgentState): boolean {
-  const kept = ({ lastRunAt: _run, lastSuccessAt: _success, ...rest }: AgentState) => JSON.stringify(rest);
-  return kept(previous) !== kept(next);
+  // Compared where they lie, not serialised: an unchanged poll keeps the very manifest object, which this passes over.
+  const { lastRunAt: _run, lastSuccessAt: _success, ...before } = previous;
+  const { lastRunAt: _nextRun, lastSuccessAt: _nextSuccess, ...after } = next;
+  return !isDeepStrictEqual(before, after);
 }
 
 export async function writeState(file: string, state: AgentState): Promise<void> {

@@ -13,11 +13,24 @@ export async function withDeadline<T>(
   signal: AbortSignal | undefined,
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const deadline = AbortSignal.timeout(deadlineMs);
+  // One controller, aborted by the deadline or by the caller's signal: an agent runs this on every poll, and
+  // AbortSignal.timeout with AbortSignal.any made three signals each time, and a timer that ran on to the deadline.
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DeadlineError(what, deadlineMs));
+  }, deadlineMs);
+  const follow = (): void => controller.abort(signal?.reason);
+  if (signal?.aborted) follow();
+  else signal?.addEventListener('abort', follow, { once: true });
   try {
-    return await work(signal ? AbortSignal.any([signal, deadline]) : deadline);
+    return await work(controller.signal);
   } catch (error) {
-    if (deadline.aborted && !signal?.aborted) throw new DeadlineError(what, deadlineMs);
+    if (timedOut && !signal?.aborted) throw new DeadlineError(what, deadlineMs);
     throw error;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', follow);
   }
 }
