@@ -43,7 +43,7 @@ const lazyOpenTelemetry = {
 
 /** A bare specifier (a package, or a built-in module) that the bundle leaves to Node to load. */
 function isExternal(id, importer) {
-  if (id.startsWith('.') || path.isAbsolute(id) || id.startsWith('\0') || id in ALIASES) return false;
+  if (id.startsWith('.') || path.isAbsolute(id) || id.startsWith('\0')) return false;
   if (isPromClientsOpenTelemetry(id, importer)) return false;
   return !BUNDLED_PACKAGES.some((name) => id === name || id.startsWith(`${name}/`));
 }
