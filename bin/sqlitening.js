@@ -29,6 +29,13 @@ const POD_BUILTINS = [
 ];
 if (podCommand) for (const name of POD_BUILTINS) require(`node:${name}`);
 
+/** The V8 flags this process sets, each with V8's default for it (Node 20's V8, `node --v8-options`). */
+const flagsSet = [];
+function setFlag(ours, v8Default) {
+  v8.setFlagsFromString(ours);
+  flagsSet.push({ ours, v8Default });
+}
+
 // The AWS SDK warns on every start under Node 20 about its future releases; the
 // CLI's stderr is for its own messages (scripts parse it), so that notice lives in the README.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -36,13 +43,13 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // generation to 16 MiB a half, memory that stays resident. Kept at its starting size, the
 // scavenges that stream causes are still cheap, and a sync peaks about 13 MiB lower (measured,
 // 1 GiB). Set here, for the CLI's own process only: the library leaves a host's heap sizes alone.
-v8.setFlagsFromString('--semi-space-growth-factor=1');
+setFlag('--semi-space-growth-factor=1', '--semi-space-growth-factor=2');
 // A transfer also collects its young generation every MiB to free dead read buffers
 // (src/reclaim-buffers.ts). On V8's helper threads each such collection costs more in handing
 // work over than it saves, and on a small machine they take cores from the hashing thread and
 // the store: done on this thread, a 1 GiB sync spends 0.29 s in them instead of 0.84 s.
-v8.setFlagsFromString('--no-parallel-scavenge');
-v8.setFlagsFromString('--no-concurrent-array-buffer-sweeping');
+setFlag('--no-parallel-scavenge', '--parallel-scavenge');
+setFlag('--no-concurrent-array-buffer-sweeping', '--concurrent-array-buffer-sweeping');
 // On a pod the bytes are hashed, decoded and written by native code; V8's optimizing compiler speeds up little
 // of what is left, and its machine code and the compiler's own pages stay resident for the life of an agent.
 // Without it (measured, 1 GiB, `sqlitening sync`: 4.32 s vs 4.40 s full, 2.84 s vs 2.85 s by delta) a sync
@@ -52,17 +59,29 @@ v8.setFlagsFromString('--no-concurrent-array-buffer-sweeping');
 // 0.5 MiB less at rest (node bench/idle.js, AMD EPYC). A publish keeps the optimizing compiler: encoding
 // format-2 deltas is JavaScript's own work (256 MiB with --base: 2.71 s without it, 2.11 s with it).
 if (podCommand) {
-  for (const flag of ['--no-opt', '--flush-baseline-code', '--bytecode-old-age=1']) v8.setFlagsFromString(flag);
+  setFlag('--no-opt', '--opt');
+  setFlag('--flush-baseline-code', '--no-flush-baseline-code');
+  setFlag('--bytecode-old-age=1', '--bytecode-old-age=5');
 }
 // The process's own settings, through the hooks the library offers (it changes none by itself):
 // a young collection every MiB of a transfer, a full one when a run that moved a snapshot ends (the agent
 // then rests with its heap shrunk back), and the failpoint a crash test names.
 // The CLI runs from its bundle (scripts/bundle-cli.js: what an agent keeps loaded for the life of its pod, as
 // CommonJS so that V8 holds its text in one byte a character).
-const { main, setReadBufferReclaimer, setRestReclaimer, armFailpoint } = require('../lib/cli-bundle/sqlitening.cjs');
+const { main, setReadBufferReclaimer, setRestReclaimer, setThreadStartHook, armFailpoint } = require('../lib/cli-bundle/sqlitening.cjs');
 const collect = collector();
 setReadBufferReclaimer(collect && (() => collect({ type: 'minor' })));
 setRestReclaimer(collect && (() => collect({ type: 'major' })));
+// A hashing thread starts under V8's default flags, so that it loads Node's built-in modules by their shipped
+// caches rather than compiling each (src/thread-start.ts); this thread's JavaScript waits meanwhile.
+setThreadStartHook((start) => {
+  for (const { v8Default } of flagsSet) v8.setFlagsFromString(v8Default);
+  try {
+    start();
+  } finally {
+    for (const { ours } of flagsSet) v8.setFlagsFromString(ours);
+  }
+});
 if (process.env.SQLITENING_FAILPOINT) armFailpoint(process.env.SQLITENING_FAILPOINT);
 
 /**

@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8021);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3305);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +28383,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8021:
+/***/ 3305:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32094,7 +32094,40 @@ class PageHashWriter {
 var external_node_stream_ = __nccwpck_require__(7075);
 // EXTERNAL MODULE: external "node:worker_threads"
 var external_node_worker_threads_ = __nccwpck_require__(5919);
+;// CONCATENATED MODULE: ./src/thread-start.ts
+
+/** How long a start waits for a thread to load its modules before going on without waiting further. */
+const LOADED_WAIT_MS = 2000;
+let hook = null;
+/** Installs the host's hook around each thread's start; null: none (the default). */
+function setThreadStartHook(startHook) {
+    hook = startHook;
+}
+/**
+ * Starts a thread running `source` (CommonJS text, as `eval: true`). Under a host's hook, the thread gets an
+ * `Int32Array` as its `workerData` and must call {@link THREAD_LOADED_SOURCE}'s code once its modules are loaded.
+ */
+function startThread(source, options) {
+    if (!hook)
+        return new external_node_worker_threads_.Worker(source, { ...options, eval: true });
+    const loaded = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+    let worker = null;
+    hook(() => {
+        worker = new external_node_worker_threads_.Worker(source, { ...options, eval: true, workerData: loaded });
+        // Stops this thread's JavaScript until the new one has loaded its modules: whatever the host set for the
+        // start must not apply to this thread's own work meanwhile. A thread that fails to start says so by its
+        // 'error' event, after the wait.
+        Atomics.wait(loaded, 0, 0, LOADED_WAIT_MS);
+    });
+    if (!worker)
+        throw new Error("the host's thread-start hook returned without calling start()");
+    return worker;
+}
+/** What a thread's source runs once its modules are loaded (with `workerData` in scope): tells a waiting start. */
+const THREAD_LOADED_SOURCE = `if (workerData instanceof Int32Array) { Atomics.store(workerData, 0, 1); Atomics.notify(workerData, 0); }`;
+
 ;// CONCATENATED MODULE: ./src/transfer/hash-thread.ts
+
 
 /**
  * The body of a hashing thread: hashes blocks of the shared pool where they lie, the whole file in order
@@ -32157,10 +32190,23 @@ function hashPagesInto(crypto, data, chunkSize, area, hashBytes) {
  */
 const HASH_THREAD_SOURCE = `(async () => {
   const load = (name) => (typeof require === 'function' ? require(name) : import(name));
-  const { parentPort } = await load('node:worker_threads');
-  const crypto = await load('node:crypto');
+  const { parentPort, workerData } = await load('node:worker_threads');
+  let crypto;
+  try {
+    crypto = await load('node:crypto');
+  } finally {
+    ${THREAD_LOADED_SOURCE}
+  }
   (${runHashThread.toString()})(parentPort, crypto, ${chunk_hashes_HASH_BYTES}, ${hashPagesInto.toString()});
 })();`;
+/**
+ * Starts a hashing thread (through the host's hook, if any: src/thread-start.ts). It keeps nothing but a digest:
+ * a small heap is enough, and its garbage (a short string per page, see hashPagesInto) is collected early
+ * instead of growing the process.
+ */
+function startHashThread() {
+    return startThread(HASH_THREAD_SOURCE, { resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
+}
 
 ;// CONCATENATED MODULE: ./src/transfer/early-flush.ts
 /**
@@ -32226,7 +32272,6 @@ function sha256IsFast() {
 }
 
 ;// CONCATENATED MODULE: ./src/transfer/hashing-file-writer.ts
-
 
 
 
@@ -32338,9 +32383,7 @@ class HashingFileWriter extends external_node_stream_.Writable {
         }
     }
     #startWorker(wholeFile) {
-        // A hashing thread keeps nothing but a digest: a small heap is enough, and its garbage
-        // (a short string per page, see hashPagesInto) is collected early instead of growing the process.
-        const worker = new external_node_worker_threads_.Worker(HASH_THREAD_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
+        const worker = startHashThread();
         const shared = (pick) => this.#blocks.map((block) => pick(block).buffer);
         send(worker, { type: 'blocks', blocks: shared((b) => b.memory), hashAreas: shared((b) => b.hashes), whole: wholeFile });
         worker.on('message', (m) => {

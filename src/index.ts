@@ -22,6 +22,8 @@ export * from './live/commit-errors.js';
 export * as contract from '@sqlitening/contract';
 export { describeError, errorMessage, type ErrorInfo } from './describe-error.js';
 export { EXIT_CODES } from './reasons.js';
-// Hooks a host may install in its own process: transfers then free read buffers as they go, and a run that moved a
-// snapshot lets the heap shrink when it ends (see reclaim-buffers.ts).
+// Hooks a host may install in its own process: transfers then free read buffers as they go, a run that moved a
+// snapshot lets the heap shrink when it ends (see reclaim-buffers.ts), and hashing threads start under settings of
+// the host's choosing (see thread-start.ts).
 export { setReadBufferReclaimer, setRestReclaimer } from './reclaim-buffers.js';
+export { setThreadStartHook, type ThreadStartHook } from './thread-start.js';

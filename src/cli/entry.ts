@@ -4,4 +4,5 @@
  */
 export { main } from './main.js';
 export { setReadBufferReclaimer, setRestReclaimer } from '../reclaim-buffers.js';
+export { setThreadStartHook, type ThreadStartHook } from '../thread-start.js';
 export { armFailpoint } from '../failpoint.js';

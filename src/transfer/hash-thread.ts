@@ -1,5 +1,6 @@
 import type * as Crypto from 'node:crypto';
-import type { MessagePort } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
+import { startThread, THREAD_LOADED_SOURCE } from '../thread-start.js';
 import { HASH_BYTES } from '../wire/chunk-hashes.js';
 
 /**
@@ -73,9 +74,23 @@ export function hashPagesInto(crypto: typeof Crypto, data: Uint8Array, chunkSize
  * to its workers): import() brings Node's module loader into the thread, 11 more built-in modules for it to
  * compile (`NODE_DEBUG_NATIVE=CODE_CACHE`) and about 13 ms more to start (73 vs 60 ms, under the agent's flags).
  */
-export const HASH_THREAD_SOURCE = `(async () => {
+const HASH_THREAD_SOURCE = `(async () => {
   const load = (name) => (typeof require === 'function' ? require(name) : import(name));
-  const { parentPort } = await load('node:worker_threads');
-  const crypto = await load('node:crypto');
+  const { parentPort, workerData } = await load('node:worker_threads');
+  let crypto;
+  try {
+    crypto = await load('node:crypto');
+  } finally {
+    ${THREAD_LOADED_SOURCE}
+  }
   (${runHashThread.toString()})(parentPort, crypto, ${HASH_BYTES}, ${hashPagesInto.toString()});
 })();`;
+
+/**
+ * Starts a hashing thread (through the host's hook, if any: src/thread-start.ts). It keeps nothing but a digest:
+ * a small heap is enough, and its garbage (a short string per page, see hashPagesInto) is collected early
+ * instead of growing the process.
+ */
+export function startHashThread(): Worker {
+  return startThread(HASH_THREAD_SOURCE, { resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
+}

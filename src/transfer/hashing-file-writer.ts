@@ -1,10 +1,10 @@
 import * as nodeCrypto from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { HASH_BYTES } from '../wire/chunk-hashes.js';
 import { reclaimReadBuffers } from '../reclaim-buffers.js';
-import { HASH_THREAD_SOURCE, type HashThreadReply, type HashThreadRequest, hashPagesInto } from './hash-thread.js';
+import { type HashThreadReply, type HashThreadRequest, hashPagesInto, startHashThread } from './hash-thread.js';
 import { EarlyFlush, FLUSH_EVERY_BYTES } from './early-flush.js';
 import type { PageHashFile, PageHashWriter } from './page-hash-file.js';
 import { sha256IsFast } from './sha256-speed.js';
@@ -138,9 +138,7 @@ export class HashingFileWriter extends Writable {
   }
 
   #startWorker(wholeFile: boolean): Worker {
-    // A hashing thread keeps nothing but a digest: a small heap is enough, and its garbage
-    // (a short string per page, see hashPagesInto) is collected early instead of growing the process.
-    const worker = new Worker(HASH_THREAD_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
+    const worker = startHashThread();
     const shared = (pick: (block: Block) => Uint8Array) => this.#blocks.map((block) => pick(block).buffer as SharedArrayBuffer);
     send(worker, { type: 'blocks', blocks: shared((b) => b.memory), hashAreas: shared((b) => b.hashes), whole: wholeFile });
     worker.on('message', (m: HashThreadReply) => {
