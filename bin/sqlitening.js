@@ -11,7 +11,7 @@ const podCommand = POD_COMMANDS.has(process.argv.slice(2).find((arg) => !arg.sta
 // are set (below), V8 refuses those caches, and Node compiles each module it then loads from its source and keeps the
 // cache it makes for the life of the process. So a pod command loads the built-in modules it uses first, by their
 // shipped caches. A process loading these modules before --no-opt rather than after: glibc's main arena 2.74 vs
-// 3.05 MB in use (malloc_stats), RSS 46.8 vs 47.3 MiB. (A hashing thread still compiles its own: docs/agent.md.)
+// 3.05 MB in use (malloc_stats), RSS 46.8 vs 47.3 MiB. (A hashing thread starts under V8's defaults: below.)
 const POD_BUILTINS = [
   'child_process',
   'cluster',
@@ -29,8 +29,10 @@ const POD_BUILTINS = [
 ];
 if (podCommand) for (const name of POD_BUILTINS) require(`node:${name}`);
 
-/** The V8 flags this process sets, each with V8's default for it (Node 20's V8, `node --v8-options`). */
+/** The V8 flags this process sets, each with V8's default for it (`node --v8-options`), or undefined where unknown. */
 const flagsSet = [];
+/** The one default among them that differs between the V8s of Node 20 (11.3), 22 (12.4) and 24 (13.6). */
+const BYTECODE_OLD_AGE_DEFAULT = { 11.3: 5, 12.4: 6, 13.6: 6 }[process.versions.v8.split('.', 2).join('.')];
 function setFlag(ours, v8Default) {
   v8.setFlagsFromString(ours);
   flagsSet.push({ ours, v8Default });
@@ -61,7 +63,7 @@ setFlag('--no-concurrent-array-buffer-sweeping', '--concurrent-array-buffer-swee
 if (podCommand) {
   setFlag('--no-opt', '--opt');
   setFlag('--flush-baseline-code', '--no-flush-baseline-code');
-  setFlag('--bytecode-old-age=1', '--bytecode-old-age=5');
+  setFlag('--bytecode-old-age=1', BYTECODE_OLD_AGE_DEFAULT && `--bytecode-old-age=${BYTECODE_OLD_AGE_DEFAULT}`);
 }
 // The process's own settings, through the hooks the library offers (it changes none by itself):
 // a young collection every MiB of a transfer, a full one when a run that moved a snapshot ends (the agent
@@ -73,15 +75,17 @@ const collect = collector();
 setReadBufferReclaimer(collect && (() => collect({ type: 'minor' })));
 setRestReclaimer(collect && (() => collect({ type: 'major' })));
 // A hashing thread starts under V8's default flags, so that it loads Node's built-in modules by their shipped
-// caches rather than compiling each (src/thread-start.ts); this thread's JavaScript waits meanwhile.
-setThreadStartHook((start) => {
-  for (const { v8Default } of flagsSet) v8.setFlagsFromString(v8Default);
-  try {
-    start();
-  } finally {
-    for (const { ours } of flagsSet) v8.setFlagsFromString(ours);
-  }
-});
+// caches rather than compiling each (src/thread-start.ts); this thread's JavaScript waits meanwhile. Where a
+// default is not known (a V8 not listed above), threads start as any other: under this process's flags.
+if (flagsSet.every(({ v8Default }) => v8Default))
+  setThreadStartHook((start) => {
+    for (const { v8Default } of flagsSet) v8.setFlagsFromString(v8Default);
+    try {
+      start();
+    } finally {
+      for (const { ours } of flagsSet) v8.setFlagsFromString(ours);
+    }
+  });
 if (process.env.SQLITENING_FAILPOINT) armFailpoint(process.env.SQLITENING_FAILPOINT);
 
 /**

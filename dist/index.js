@@ -32096,29 +32096,38 @@ var external_node_stream_ = __nccwpck_require__(7075);
 var external_node_worker_threads_ = __nccwpck_require__(5919);
 ;// CONCATENATED MODULE: ./src/thread-start.ts
 
-/** How long a start waits for a thread to load its modules before going on without waiting further. */
-const LOADED_WAIT_MS = 2000;
+/** How long a start waits for a thread to load its modules (50 to 90 ms, measured) before going on without it. */
+const LOADED_WAIT_MS = 1000;
 let hook = null;
 /** Installs the host's hook around each thread's start; null: none (the default). */
 function setThreadStartHook(startHook) {
     hook = startHook;
 }
 /**
- * Starts a thread running `source` (CommonJS text, as `eval: true`). Under a host's hook, the thread gets an
- * `Int32Array` as its `workerData` and must call {@link THREAD_LOADED_SOURCE}'s code once its modules are loaded.
+ * Starts a thread running `source` (as `eval: true`: CommonJS, or a module where the host runs its threads so).
+ * Under a host's hook, the thread gets an `Int32Array` as its `workerData` and must run {@link THREAD_LOADED_SOURCE}
+ * once its modules are loaded, whether or not they loaded.
  */
 function startThread(source, options) {
     if (!hook)
         return new external_node_worker_threads_.Worker(source, { ...options, eval: true });
     const loaded = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
     let worker = null;
-    hook(() => {
-        worker = new external_node_worker_threads_.Worker(source, { ...options, eval: true, workerData: loaded });
-        // Stops this thread's JavaScript until the new one has loaded its modules: whatever the host set for the
-        // start must not apply to this thread's own work meanwhile. A thread that fails to start says so by its
-        // 'error' event, after the wait.
-        Atomics.wait(loaded, 0, 0, LOADED_WAIT_MS);
-    });
+    try {
+        hook(() => {
+            if (worker)
+                throw new Error("the host's thread-start hook called start() twice");
+            worker = new external_node_worker_threads_.Worker(source, { ...options, eval: true, workerData: loaded });
+            // Stops this thread's JavaScript until the new one has loaded its modules: whatever the host set for the
+            // start must not apply to this thread's own work meanwhile. A thread that fails to start says so by its
+            // 'error' event, after the wait.
+            Atomics.wait(loaded, 0, 0, LOADED_WAIT_MS);
+        });
+    }
+    catch (error) {
+        void worker?.terminate();
+        throw error;
+    }
     if (!worker)
         throw new Error("the host's thread-start hook returned without calling start()");
     return worker;
@@ -32162,8 +32171,8 @@ function runHashThread(port, crypto, hashBytes, hashPages) {
  * buffer per page or per block. Buffers a hashing thread made per block and handed over were freed by the other
  * thread in any order, which left the thread's allocator arena fragmented and resident after it ended, more
  * the larger the file (glibc's malloc_stats at rest: 2.5 MiB after a 64 MiB sync; 5.9 MiB, 0.7 of it in use,
- * after a 1 GiB sync; 1.9 MiB so, whose 0.7 MiB in use are the code caches Node keeps for the built-in modules the
- * thread compiled). One-shot hashing (Node 20.12+) makes no Hash object per page either: about 15% less time. A
+ * after a 1 GiB sync; 1.9 MiB so, 0.7 MiB in use: the code caches Node kept for the built-in modules the thread
+ * compiled, until the CLI started threads under V8's default flags (src/thread-start.ts); 0.13 MiB now). One-shot hashing (Node 20.12+) makes no Hash object per page either: about 15% less time. A
  * hashing thread runs it from its source text: it uses nothing but its parameters (no imports, no module constants).
  */
 function hashPagesInto(crypto, data, chunkSize, area, hashBytes) {
@@ -32190,9 +32199,9 @@ function hashPagesInto(crypto, data, chunkSize, area, hashBytes) {
  */
 const HASH_THREAD_SOURCE = `(async () => {
   const load = (name) => (typeof require === 'function' ? require(name) : import(name));
-  const { parentPort, workerData } = await load('node:worker_threads');
-  let crypto;
+  let parentPort, workerData, crypto;
   try {
+    ({ parentPort, workerData } = await load('node:worker_threads'));
     crypto = await load('node:crypto');
   } finally {
     ${THREAD_LOADED_SOURCE}

@@ -41,13 +41,31 @@ describe('a thread started through the host’s hook', () => {
     });
     const worker = startThread(doubler(300), {});
     expect(calls).toHaveLength(1);
+    // Told, not timed out (the wait gives up after a second).
     expect(calls[0]).toBeGreaterThanOrEqual(290);
+    expect(calls[0]).toBeLessThan(950);
     expect(await ask(worker, 21)).toBe(42);
   });
 
-  it('says so when a hook returns without starting the thread', () => {
+  it('says so when a hook returns without starting the thread, or starts it twice', () => {
     setThreadStartHook(() => {});
     expect(() => startThread(doubler(0), {})).toThrow("the host's thread-start hook returned without calling start()");
+    setThreadStartHook((start) => {
+      start();
+      start();
+    });
+    expect(() => startThread(doubler(0), {})).toThrow("the host's thread-start hook called start() twice");
+  });
+
+  it('waits no longer than a second for a thread that never says it has loaded', async () => {
+    setThreadStartHook((start) => start());
+    const started = performance.now();
+    const worker = startThread(
+      "require('node:worker_threads').parentPort.once('message', (n) => require('node:worker_threads').parentPort.postMessage(n + 1));",
+      {},
+    );
+    expect(performance.now() - started).toBeGreaterThanOrEqual(990);
+    expect(await ask(worker, 1)).toBe(2);
   });
 });
 
@@ -70,5 +88,8 @@ describe('the CLI’s hashing threads', () => {
       expect(run.stderr).toContain('Code cache of internal/main/worker_thread (BufferNotOwned) is accepted');
       expect(run.stderr).not.toContain('Code cache of internal/main/worker_thread (BufferNotOwned) is rejected');
     }
+    // The thread's own modules too, the last it loads before it says so (a sync loads crypto on its main thread
+    // before it sets its flags, so any refusal is the thread's).
+    expect(sync.stderr).not.toContain('Code cache of crypto (BufferNotOwned) is rejected');
   });
 });

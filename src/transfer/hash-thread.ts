@@ -48,8 +48,8 @@ export function runHashThread(port: MessagePort, crypto: typeof Crypto, hashByte
  * buffer per page or per block. Buffers a hashing thread made per block and handed over were freed by the other
  * thread in any order, which left the thread's allocator arena fragmented and resident after it ended, more
  * the larger the file (glibc's malloc_stats at rest: 2.5 MiB after a 64 MiB sync; 5.9 MiB, 0.7 of it in use,
- * after a 1 GiB sync; 1.9 MiB so, whose 0.7 MiB in use are the code caches Node keeps for the built-in modules the
- * thread compiled). One-shot hashing (Node 20.12+) makes no Hash object per page either: about 15% less time. A
+ * after a 1 GiB sync; 1.9 MiB so, 0.7 MiB in use: the code caches Node kept for the built-in modules the thread
+ * compiled, until the CLI started threads under V8's default flags (src/thread-start.ts); 0.13 MiB now). One-shot hashing (Node 20.12+) makes no Hash object per page either: about 15% less time. A
  * hashing thread runs it from its source text: it uses nothing but its parameters (no imports, no module constants).
  */
 export function hashPagesInto(crypto: typeof Crypto, data: Uint8Array, chunkSize: number, area: Buffer, hashBytes: number): number {
@@ -76,9 +76,9 @@ export function hashPagesInto(crypto: typeof Crypto, data: Uint8Array, chunkSize
  */
 const HASH_THREAD_SOURCE = `(async () => {
   const load = (name) => (typeof require === 'function' ? require(name) : import(name));
-  const { parentPort, workerData } = await load('node:worker_threads');
-  let crypto;
+  let parentPort, workerData, crypto;
   try {
+    ({ parentPort, workerData } = await load('node:worker_threads'));
     crypto = await load('node:crypto');
   } finally {
     ${THREAD_LOADED_SOURCE}
