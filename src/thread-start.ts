@@ -13,7 +13,10 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
  * (docs/agent.md). Without a hook (the default), a thread starts as any other and nothing waits.
  */
 
-/** A host's hook around a thread's start: sets what it needs, calls `start` (which returns once the thread has loaded its modules), and puts things back. */
+/**
+ * A host's hook around a thread's start: sets what it needs, calls `start` (which returns once the thread has
+ * loaded its modules), and puts things back.
+ */
 export type ThreadStartHook = (start: () => void) => void;
 
 /** How long a start waits for a thread to load its modules (50 to 90 ms, measured) before going on without it. */

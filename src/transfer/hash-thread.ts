@@ -49,8 +49,9 @@ export function runHashThread(port: MessagePort, crypto: typeof Crypto, hashByte
  * thread in any order, which left the thread's allocator arena fragmented and resident after it ended, more
  * the larger the file (glibc's malloc_stats at rest: 2.5 MiB after a 64 MiB sync; 5.9 MiB, 0.7 of it in use,
  * after a 1 GiB sync; 1.9 MiB so, 0.7 MiB in use: the code caches Node kept for the built-in modules the thread
- * compiled, until the CLI started threads under V8's default flags (src/thread-start.ts); 0.13 MiB now). One-shot hashing (Node 20.12+) makes no Hash object per page either: about 15% less time. A
- * hashing thread runs it from its source text: it uses nothing but its parameters (no imports, no module constants).
+ * compiled, until the CLI started threads under V8's default flags (src/thread-start.ts); 0.13 MiB now). One-shot
+ * hashing (Node 20.12+) makes no Hash object per page either: about 15% less time. A hashing thread runs it from
+ * its source text: it uses nothing but its parameters (no imports, no module constants).
  */
 export function hashPagesInto(crypto: typeof Crypto, data: Uint8Array, chunkSize: number, area: Buffer, hashBytes: number): number {
   const pages = Math.ceil(data.length / chunkSize);
